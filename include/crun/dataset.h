@@ -1,0 +1,93 @@
+/* crun/dataset.h - dataset types: how a catalog entry loads and saves values.
+ *
+ * A dataset type is a plugin of kind CRUN_PLUGIN_DATASET.  The host creates
+ * one instance per catalog entry (or per memory dataset) with the entry's
+ * options, then calls load/save as nodes need them.  Saves of file-backed
+ * types must be atomic: use crun_file_write_atomic() (temporary file in the
+ * same folder, fsync, rename) so that a crash never leaves a half-written file.
+ *
+ * Thread-safety: the host never calls save on an instance concurrently with
+ * anything else on it; load and exists may run concurrently on one instance
+ * (several consumers of one dataset under a parallel runner), and different
+ * instances are used from different threads at once.
+ */
+#ifndef CRUN_DATASET_H
+#define CRUN_DATASET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "plugin.h"
+#include "value.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What the host tells a dataset instance about its place; borrowed, valid
+ * for the instance's life. */
+typedef struct crun_dataset_ctx {
+    uint32_t size;            /* sizeof(crun_dataset_ctx) */
+    const char *name;         /* the dataset's name in the catalog */
+    const char *project_dir;  /* absolute; relative file paths are resolved against it */
+    bool versioned;           /* `versioned: true` in the catalog */
+    const char *load_version; /* versioned: the version to load, NULL for the newest */
+    const char *save_version; /* versioned: the run's version for saves */
+    crun_logger *logger;
+} crun_dataset_ctx;
+
+enum {
+    /* Values live in memory only: released after their last consumer, never
+     * persisted, and a command node gets them through a scratch file. */
+    CRUN_DATASET_IN_MEMORY = 1u << 0
+};
+
+typedef struct crun_dataset_type {
+    uint32_t size;  /* sizeof(crun_dataset_type) */
+    uint32_t flags; /* CRUN_DATASET_* */
+    /* Check options and make an instance.  opts is borrowed for the call only. */
+    int (*create)(const crun_dataset_ctx *ctx, const crun_options *opts, void **instance,
+                  crun_error *err);
+    void (*destroy)(void *instance);
+    /* *out receives a new reference. */
+    int (*load)(void *instance, crun_value **out, crun_error *err);
+    /* value is borrowed: take a reference to keep it. */
+    int (*save)(void *instance, crun_value *value, crun_error *err);
+    int (*exists)(void *instance, bool *out, crun_error *err);
+    /* A new JSON object describing the instance ({"filepath": ...}); may be NULL. */
+    json_t *(*describe)(void *instance);
+    /* Optional: drop whatever the instance holds in memory. */
+    void (*release)(void *instance);
+    /* Optional, for command nodes: the file load would read (borrowed), or NULL. */
+    const char *(*filepath)(void *instance);
+    /* Optional, for command nodes: make the file a command wrote at tmp_path the
+     * dataset's new content (check it, fsync, rename).  tmp_path is in the folder
+     * of filepath(), so the rename is atomic. */
+    int (*save_file)(void *instance, const char *tmp_path, crun_error *err);
+} crun_dataset_type;
+
+/* --- helpers for dataset plugins (thread-safe) --- */
+
+/* Resolve filepath against ctx->project_dir and, for a versioned dataset, the
+ * version folder: <filepath>/<version>/<basename>.  for_save picks
+ * save_version; otherwise load_version or the newest existing version.
+ * *out is malloc'd.  Returns 0, CRUN_ENOENT (no version to load) or CRUN_ENOMEM. */
+int crun_dataset_path(const crun_dataset_ctx *ctx, const char *filepath, bool for_save,
+                      char **out, crun_error *err);
+
+/* Write len bytes to path atomically: a temporary file in the same folder,
+ * fsync, rename, fsync of the folder.  Creates missing parent folders. */
+int crun_file_write_atomic(const char *path, const void *data, size_t len, crun_error *err);
+/* fsync tmp_path and rename it over path, creating path's folder if needed. */
+int crun_file_commit(const char *tmp_path, const char *path, crun_error *err);
+/* Read a whole file; *data is malloc'd (with a NUL after the last byte). */
+int crun_file_read(const char *path, char **data, size_t *len, crun_error *err);
+/* Create path's missing parent folders. */
+int crun_mkdir_parents(const char *path, crun_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,116 @@
+/* crun/runner.h - runners and the run API they are built from.
+ *
+ * A runner is a plugin of kind CRUN_PLUGIN_RUNNER.  The host resolves the
+ * plan (a validated DAG of the nodes to run), opens the catalog, fires
+ * before_pipeline_run, and calls the runner's run() with a crun_run.  The
+ * runner decides only *when* each node runs; the run API does the rest:
+ *
+ *     size_t node;
+ *     while (!crun_run_finished(run)) {
+ *         if (!crun_run_next_ready(run, &node)) break;      // nothing ready: failed or cancelled
+ *         if (crun_run_execute(run, node, err) != 0) {        // load, call, save, release
+ *             crun_run_node_failed(run, node, err);
+ *             return err->code;
+ *         }
+ *         crun_run_node_done(run, node);                     // dependents become ready
+ *     }
+ *
+ * Thread-safety: crun_run_execute and the command functions may run on many
+ * threads at once for different nodes.  The scheduling calls (next_ready,
+ * node_done, node_failed, finished) belong to one thread at a time: the
+ * runner's scheduler.  crun_run_cancel and crun_run_cancelled are safe from
+ * any thread.
+ */
+#ifndef CRUN_RUNNER_H
+#define CRUN_RUNNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "hooks.h"
+#include "plugin.h"
+#include "value.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct crun_runner_type {
+    uint32_t size; /* sizeof(crun_runner_type) */
+    /* Check options (crun_options_check_known and friends) and make an instance. */
+    int (*create)(const crun_options *opts, crun_logger *logger, void **instance,
+                  crun_error *err);
+    /* Run every node of the plan.  Return 0 when all succeeded, else the code of
+     * the failure (CRUN_ENODE, CRUN_ECANCELED, ...) with err filled. */
+    int (*run)(void *instance, crun_run *run, crun_error *err);
+    void (*destroy)(void *instance);
+} crun_runner_type;
+
+/* --- what the run is (borrowed, valid until the runner's run() returns) --- */
+const char *crun_run_id(const crun_run *run);
+crun_logger *crun_run_logger(crun_run *run);
+json_t *crun_run_params(const crun_run *run);
+size_t crun_run_node_count(const crun_run *run);
+const char *crun_run_node_name(const crun_run *run, size_t node);
+bool crun_run_node_is_command(const crun_run *run, size_t node);
+/* The nodes that node waits for (indices into the run's nodes). */
+size_t crun_run_node_dep_count(const crun_run *run, size_t node);
+size_t crun_run_node_dep(const crun_run *run, size_t node, size_t i);
+
+/* --- scheduling (the scheduler thread) --- */
+/* Pop a node whose inputs are all available.  Returns false when none is ready
+ * now (others still running), or when the run failed or was cancelled. */
+bool crun_run_next_ready(crun_run *run, size_t *node);
+/* The node succeeded: its dependents whose inputs are now complete become ready. */
+void crun_run_node_done(crun_run *run, size_t node);
+/* The node failed with err (copied).  The run is now failed: next_ready returns
+ * false unless keep_going is set, in which case only the node's descendants are
+ * skipped. */
+void crun_run_node_failed(crun_run *run, size_t node, const crun_error *err);
+void crun_run_set_keep_going(crun_run *run, bool keep_going);
+/* True when every node is done, failed or skipped, or the run stopped. */
+bool crun_run_finished(const crun_run *run);
+/* Nodes done so far, and failed. */
+size_t crun_run_done_count(const crun_run *run);
+size_t crun_run_failed_count(const crun_run *run);
+
+/* --- executing a node (any thread, distinct nodes) --- */
+/* Everything for one node: before_node_run hooks, load inputs, call the function
+ * or run the command (output to the log, waiting for it), save outputs, release
+ * memory datasets whose last consumer this was, after_node_run hooks. */
+int crun_run_execute(crun_run *run, size_t node, crun_error *err);
+
+/* A command node in steps, for runners that start processes themselves
+ * (an event loop): prepare expands {inputs.k}/{outputs.k} and loads what
+ * must go through scratch files; the runner spawns argv with envp in cwd
+ * (the project folder), feeds each output line to crun_run_command_output, and
+ * calls crun_run_command_finish with the wait status. */
+typedef struct crun_command {
+    char *const *argv;
+    char *const *envp;
+    const char *cwd;
+} crun_command;
+int crun_run_command_prepare(crun_run *run, size_t node, const crun_command **cmd,
+                             crun_error *err);
+void crun_run_command_output(crun_run *run, size_t node, const char *line, size_t len);
+/* wait_status as from waitpid(); -1 when the process could not be started. */
+int crun_run_command_finish(crun_run *run, size_t node, int wait_status, crun_error *err);
+/* Child processes started through the run's own crun_run_execute are tracked
+ * and stopped by crun_run_cancel; a runner that spawns its own registers them
+ * so that cancel reaches them too (pid is a process-group leader). */
+void crun_run_track_child(crun_run *run, pid_t pid);
+void crun_run_untrack_child(crun_run *run, pid_t pid);
+
+/* --- stopping --- */
+/* Ask the run to stop (any thread): nothing new starts, running commands get
+ * SIGTERM (SIGKILL after the grace period), next_ready returns false. */
+void crun_run_cancel(crun_run *run);
+bool crun_run_cancelled(const crun_run *run);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

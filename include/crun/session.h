@@ -1,0 +1,139 @@
+/* crun/session.h - embedding crun: open a project, compile it, run it.
+ *
+ * A session holds one project loaded for one environment: its configuration,
+ * resolved pipelines (the IR), parameters and the plugins it has loaded.
+ * Runs are started from a session; each run has its own catalog instances,
+ * memory datasets and scratch folder, so several runs of one session (or of
+ * several sessions) may go on at once on different threads.
+ *
+ *     crun_session_options so = CRUN_SESSION_OPTIONS_INIT;
+ *     so.project_dir = "path/to/project";
+ *     crun_session *s;
+ *     crun_error err = CRUN_ERROR_INIT;
+ *     if (crun_session_open(&so, &s, &err) != 0) { puts(err.message); ... }
+ *     crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
+ *     crun_run_result res = CRUN_RUN_RESULT_INIT;
+ *     int rc = crun_session_run(s, &ro, &res, &err);
+ *     crun_run_result_clear(&res);
+ *     crun_session_close(s);
+ *
+ * Thread-safety: a session is immutable after crun_session_open except for
+ * its plugin cache and hook list, which are locked; crun_session_run,
+ * crun_session_compile and crun_session_cancel may be called from several
+ * threads at once.  crun_session_add_hook must not race with runs.
+ */
+#ifndef CRUN_SESSION_H
+#define CRUN_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "error.h"
+#include "hooks.h"
+#include "plugin.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct crun_session crun_session;
+
+/* Receives every log line (without a trailing newline); called from any
+ * thread, one line at a time. */
+typedef void (*crun_log_fn)(void *user, crun_log_level level, const char *line);
+
+typedef struct crun_session_options {
+    uint32_t size;              /* sizeof(crun_session_options) */
+    const char *project_dir;    /* NULL: the current folder */
+    const char *env;            /* NULL: crun.ini's default_env, else "local" */
+    const char *params;         /* --params "a.b=1,c=x": overrides and ${runtime_params:...} */
+    const char *ir_file;        /* load this compiled IR instead of conf/ */
+    char *const *environ;       /* variables for ${env:...} and commands; NULL: the process's */
+    const char *builtin_plugin_dir; /* searched after CRUN_PLUGIN_PATH; NULL: the installed one */
+    crun_log_level log_level;   /* lines above it are dropped */
+    crun_log_fn log_fn;         /* NULL: stderr */
+    void *log_user;
+    bool no_hooks;              /* ignore crun.ini / hooks.yml hooks */
+} crun_session_options;
+
+#define CRUN_SESSION_OPTIONS_INIT {.size = sizeof(crun_session_options), .log_level = CRUN_LOG_INFO}
+
+int crun_session_open(const crun_session_options *opts, crun_session **out, crun_error *err);
+void crun_session_close(crun_session *session);
+
+/* The project's name, env and absolute folder (borrowed, session lifetime). */
+const char *crun_session_name(const crun_session *session);
+const char *crun_session_env(const crun_session *session);
+const char *crun_session_dir(const crun_session *session);
+crun_logger *crun_session_logger(crun_session *session);
+
+/* Node filters with Kedro's semantics; each list is comma-separated, NULL
+ * when unused, and all given filters are intersected. */
+typedef struct crun_filter {
+    const char *pipeline;    /* NULL: __default__ */
+    const char *tags;        /* nodes with any of these tags */
+    const char *nodes;       /* exactly these nodes */
+    const char *from_nodes;  /* these nodes and everything downstream */
+    const char *to_nodes;    /* these nodes and everything upstream */
+    const char *from_inputs; /* nodes downstream of these datasets */
+    const char *to_outputs;  /* nodes upstream of (and producing) these datasets */
+} crun_filter;
+
+/* The IR of the filtered pipeline as JSON (a new reference). */
+int crun_session_compile(crun_session *session, const crun_filter *filter, json_t **out,
+                         crun_error *err);
+
+/* Descriptions for `crun list`: each a new reference to a JSON array of objects. */
+int crun_session_list(crun_session *session, const char *what, json_t **out, crun_error *err);
+
+typedef struct crun_run_options {
+    uint32_t size;                 /* sizeof(crun_run_options) */
+    crun_filter filter;
+    const char *runner;            /* runner.yml name, plugin name or .so path; NULL: default */
+    const char *const *runner_opts;/* "key=value" strings, NULL-terminated; may be NULL */
+    const char *load_versions;     /* "dataset:version,..." */
+    const char *run_id;            /* NULL: a new one */
+    bool progress;                 /* draw [done/total] progress on the log */
+} crun_run_options;
+
+#define CRUN_RUN_OPTIONS_INIT {.size = sizeof(crun_run_options)}
+
+typedef struct crun_run_result {
+    char *run_id;          /* the run's id */
+    int status;            /* 0, or the CRUN_E* code the run ended with */
+    char **failed_nodes;   /* NULL-terminated names of the nodes that failed; NULL if none */
+    char *resume_command;  /* the `crun run ... --from-nodes ...` that resumes; NULL if none */
+    size_t nodes_done;
+    size_t nodes_total;
+} crun_run_result;
+
+#define CRUN_RUN_RESULT_INIT {0}
+void crun_run_result_clear(crun_run_result *result);
+
+/* Plan, open the catalog, and run with the chosen runner; blocks until the run
+ * ends.  Returns 0, or CRUN_EUSAGE/CRUN_ECONFIG/CRUN_EPLUGIN before anything
+ * ran, CRUN_ENODE when a node failed, CRUN_ECANCELED when cancelled. */
+int crun_session_run(crun_session *session, const crun_run_options *opts,
+                     crun_run_result *result, crun_error *err);
+
+/* Cancel every run of the session that is in progress (any thread). */
+void crun_session_cancel(crun_session *session);
+
+/* Register a hook instance made by the embedding program.  type is borrowed
+ * for the session's life; the session calls destroy(instance) when it closes. */
+int crun_session_add_hook(crun_session *session, const char *name, const crun_hooks_type *type,
+                          void *instance, crun_error *err);
+
+/* Describe a plugin file for `crun plugin info` (a new JSON object). */
+int crun_plugin_info(const char *path, json_t **out, crun_error *err);
+
+/* The library's version, "MAJOR.MINOR.PATCH". */
+const char *crun_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,233 @@
+/* catalog.c - a run's datasets: plugin instances, loads and saves with hooks.
+ *
+ * Each run opens its own instances of every dataset its plan touches, so
+ * concurrent runs never share a memory dataset or a version.  Memory
+ * datasets count their remaining consumers; the last consumer to finish
+ * releases the value (a count per input edge, decremented atomically, so it
+ * works the same under a parallel runner).  Parameters are not plugins: the
+ * catalog hands out the JSON value of the parameter path directly.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "options.h"
+#include "run.h"
+
+static json_t *param_at(json_t *params, const char *path)
+{
+    json_t *cur = params;
+    const char *p = path;
+    while (cur && *p) {
+        const char *dot = strchr(p, '.');
+        size_t len = dot ? (size_t)(dot - p) : strlen(p);
+        cur = json_is_object(cur) ? json_object_getn(cur, p, len) : NULL;
+        p = dot ? dot + 1 : p + len;
+    }
+    return cur;
+}
+
+/* "a:v1,b:v2" -> the version for name, or NULL. */
+static const char *load_version_for(const char *spec, const char *name, char *buf, size_t size)
+{
+    size_t nlen = strlen(name);
+    for (const char *p = spec; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        const char *colon = memchr(p, ':', len);
+        if (colon && (size_t)(colon - p) == nlen && strncmp(p, name, nlen) == 0) {
+            snprintf(buf, size, "%.*s", (int)(len - nlen - 1), colon + 1);
+            return buf;
+        }
+        p = comma ? comma + 1 : NULL;
+    }
+    return NULL;
+}
+
+static int check_load_versions(crun_run *run, const char *spec, crun_error *err)
+{
+    const ir_t *ir = run->ir;
+    for (const char *p = spec; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        const char *colon = memchr(p, ':', len);
+        if (!colon || colon == p || colon + 1 == p + len)
+            return crun_error_set(err, CRUN_EUSAGE, "--load-versions: expected dataset:version, "
+                                  "got '%.*s'", (int)len, p);
+        char name[512];
+        snprintf(name, sizeof(name), "%.*s", (int)(colon - p), p);
+        size_t idx;
+        if (!strmap_get(&ir->ds_index, name, &idx) || !ir->ds[idx].versioned)
+            return crun_error_set(err, CRUN_EUSAGE, "--load-versions: '%s' is not a versioned "
+                                  "dataset of the catalog", name);
+        p = comma ? comma + 1 : NULL;
+    }
+    return 0;
+}
+
+static int open_entry(crun_run *run, size_t ds, const crun_options *no_options, const char *lv,
+                      crun_error *err)
+{
+    crun_session *s = run->session;
+    cat_entry *e = &run->catalog.entries[ds];
+    const ir_dataset *d = &run->ir->ds[ds];
+    e->def = d;
+    atomic_init(&e->consumers_left, run->plan->consumers[ds]);
+    if (d->kind == IR_DS_PARAMS) {
+        json_t *v = param_at(run->params, d->param_path);
+        if (!v)
+            return crun_error_set(err, CRUN_ECONFIG, "parameter '%s' does not exist", d->name);
+        e->param = crun_value_json_new(json_incref(v));
+        return e->param ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    }
+    const crun_plugin *plug;
+    int rc = plugin_load(&s->plugins, CRUN_PLUGIN_DATASET, d->type, &plug, err);
+    if (rc)
+        return crun_error_prefix(err, "%s%sdataset '%s': ", d->where ? d->where : "",
+                                 d->where ? ": " : "", d->name);
+    e->type = plug->table;
+    e->in_memory = e->type->flags & CRUN_DATASET_IN_MEMORY;
+    char vbuf[128];
+    e->ctx = (crun_dataset_ctx){
+        .size = sizeof(crun_dataset_ctx),
+        .name = d->name,
+        .project_dir = run->ir->dir,
+        .versioned = d->versioned,
+        .load_version = d->versioned ? load_version_for(lv, d->name, vbuf, sizeof(vbuf)) : NULL,
+        .save_version = run->version,
+        .logger = &s->logger,
+    };
+    if (e->ctx.load_version && !(e->ctx.load_version = strdup(e->ctx.load_version)))
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    crun_options *opts = NULL;
+    if (d->options) {
+        char owner[600];
+        snprintf(owner, sizeof(owner), "dataset '%s'", d->name);
+        if (!(opts = options_from_conf(d->options, owner)))
+            return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    }
+    rc = e->type->create(&e->ctx, opts ? opts : no_options, &e->instance, err);
+    crun_options_free(opts);
+    if (rc) {
+        e->type = NULL; /* nothing to destroy */
+        if (!err->message || !strstr(err->message, d->name))
+            crun_error_prefix(err, "dataset '%s': ", d->name);
+        return rc < 0 ? rc : CRUN_ECONFIG;
+    }
+    return 0;
+}
+
+int catalog_open(crun_run *run, const char *load_versions, crun_error *err)
+{
+    const ir_t *ir = run->ir;
+    const plan *p = run->plan;
+    int rc = check_load_versions(run, load_versions, err);
+    if (rc)
+        return rc;
+    run->catalog.entries = calloc(ir->n_ds + 1, sizeof(cat_entry));
+    if (!run->catalog.entries)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    run->catalog.n = ir->n_ds;
+    json_t *empty = json_object();
+    crun_options *no_options = crun_options_new(empty, "dataset", "catalog");
+    json_decref(empty);
+    if (!no_options)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    for (size_t ds = 0; ds < ir->n_ds && !rc; ds++) {
+        if (p->producer[ds] == PLAN_NONE && p->consumers[ds] == 0)
+            continue;
+        rc = open_entry(run, ds, no_options, load_versions, err);
+    }
+    crun_options_free(no_options);
+    return rc;
+}
+
+void catalog_close(crun_run *run)
+{
+    catalog *c = &run->catalog;
+    for (size_t i = 0; c->entries && i < c->n; i++) {
+        cat_entry *e = &c->entries[i];
+        if (e->type && e->type->destroy)
+            e->type->destroy(e->instance);
+        crun_value_unref(e->param);
+        free((char *)e->ctx.load_version);
+        free(e->scratch);
+    }
+    free(c->entries);
+    c->entries = NULL;
+}
+
+static int fire_dataset(crun_run *run, crun_hook_point point, size_t ds, crun_call *call,
+                        crun_value *value, crun_error *err)
+{
+    if (!run->session->n_hooks)
+        return 0;
+    crun_hook_event ev = {
+        .size = sizeof(ev),
+        .node = call ? call->node->name : NULL,
+        .call = call,
+        .dataset = run->ir->ds[ds].name,
+        .value = value,
+    };
+    return hooks_fire(run, point, &ev, err);
+}
+
+int catalog_load(crun_run *run, size_t ds, crun_call *call, crun_value **out, crun_error *err)
+{
+    cat_entry *e = &run->catalog.entries[ds];
+    *out = NULL;
+    int rc = fire_dataset(run, CRUN_HOOK_BEFORE_DATASET_LOADED, ds, call, NULL, err);
+    if (rc)
+        return rc;
+    if (e->param)
+        *out = crun_value_ref(e->param);
+    else if (!e->type)
+        return crun_error_set(err, CRUN_EINVAL, "dataset '%s' is not open in this run",
+                              e->def ? e->def->name : "?");
+    else if ((rc = e->type->load(e->instance, out, err)) != 0)
+        return rc < 0 ? rc : CRUN_EDATA;
+    if (!*out)
+        return crun_error_set(err, CRUN_EDATA, "dataset '%s': the load returned no value",
+                              e->def->name);
+    rc = fire_dataset(run, CRUN_HOOK_AFTER_DATASET_LOADED, ds, call, *out, err);
+    if (rc) {
+        crun_value_unref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int catalog_save(crun_run *run, size_t ds, crun_call *call, crun_value *value, crun_error *err)
+{
+    cat_entry *e = &run->catalog.entries[ds];
+    int rc = fire_dataset(run, CRUN_HOOK_BEFORE_DATASET_SAVED, ds, call, value, err);
+    if (rc)
+        return rc;
+    if (!e->type)
+        return crun_error_set(err, CRUN_EINVAL, "dataset '%s' cannot be saved", e->def->name);
+    if ((rc = e->type->save(e->instance, value, err)) != 0)
+        return rc < 0 ? rc : CRUN_EIO;
+    return fire_dataset(run, CRUN_HOOK_AFTER_DATASET_SAVED, ds, call, value, err);
+}
+
+void catalog_consumed(crun_run *run, size_t ds)
+{
+    cat_entry *e = &run->catalog.entries[ds];
+    if (atomic_fetch_sub(&e->consumers_left, 1) == 1 && e->in_memory && e->type &&
+        e->type->release)
+        e->type->release(e->instance);
+}
+
+bool catalog_persisted(void *user, size_t ds)
+{
+    crun_run *run = user;
+    cat_entry *e = &run->catalog.entries[ds];
+    if (e->param)
+        return true;
+    if (!e->type || e->in_memory || !e->type->exists)
+        return false;
+    bool exists = false;
+    crun_error err = CRUN_ERROR_INIT;
+    int rc = e->type->exists(e->instance, &exists, &err);
+    crun_error_clear(&err);
+    return rc == 0 && exists;
+}

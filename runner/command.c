@@ -1,0 +1,529 @@
+/* command.c - command nodes: argv templates, files for data, child processes.
+ *
+ * A command node exchanges data through files.  An input whose dataset has a
+ * file of its own is passed by that path; anything else (memory datasets,
+ * parameters, versioned entries) is serialised once per run into the run's
+ * scratch folder.  An output whose dataset can adopt a file gets a temporary
+ * name in the dataset's own folder, renamed into place only when the command
+ * succeeds (so a failing or killed command never leaves half an output);
+ * other outputs are written to scratch and saved through the dataset.
+ * Children run in their own process group, so cancel reaches the whole tree.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "run.h"
+
+typedef struct out_file {
+    char *path;
+    bool direct; /* a temporary file beside the dataset's own file */
+} out_file;
+
+struct cmd_state {
+    crun_command cmd;
+    char **argv;
+    size_t argc;
+    char **envp;
+    char *env_own[3];
+    out_file *outs;
+    size_t n_outs;
+    char *partial; /* an output line not yet ended */
+    size_t partial_len;
+};
+
+void command_state_free(cmd_state *st)
+{
+    if (!st)
+        return;
+    for (size_t i = 0; i < st->argc; i++)
+        free(st->argv[i]);
+    free(st->argv);
+    free(st->envp);
+    for (size_t i = 0; i < 3; i++)
+        free(st->env_own[i]);
+    for (size_t i = 0; i < st->n_outs; i++) {
+        if (st->outs[i].direct && st->outs[i].path)
+            unlink(st->outs[i].path); /* still there only if never committed */
+        free(st->outs[i].path);
+    }
+    free(st->outs);
+    free(st->partial);
+    free(st);
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static void sanitize(char *s)
+{
+    for (; *s; s++)
+        if (*s == '/' || *s == ':' || *s == ' ')
+            *s = '_';
+}
+
+/* A file holding dataset ds for a command to read. */
+static int input_file(crun_run *run, size_t ds, crun_call *call, char **out, crun_error *err)
+{
+    cat_entry *e = &run->catalog.entries[ds];
+    if (e->type && !e->in_memory && e->type->filepath) {
+        const char *p = e->type->filepath(e->instance);
+        if (p && exists(p))
+            return (*out = strdup(p)) ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    }
+    pthread_mutex_lock(&run->lock);
+    char *have = e->scratch ? strdup(e->scratch) : NULL;
+    pthread_mutex_unlock(&run->lock);
+    if (have) {
+        *out = have;
+        return 0;
+    }
+    int rc = run_scratch_dir(run, err);
+    if (rc)
+        return rc;
+    crun_value *v = NULL;
+    char *data = NULL, *path = NULL, *name = strdup(e->def->name);
+    size_t len = 0;
+    if (!name)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    sanitize(name);
+    rc = catalog_load(run, ds, call, &v, err);
+    if (!rc)
+        rc = crun_value_serialize(v, &data, &len, err);
+    if (!rc && asprintf(&path, "%s/in-%zu-%s", run->scratch_dir, ds, name) < 0) {
+        path = NULL;
+        rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    }
+    if (!rc) {
+        FILE *f = fopen(path, "wbx");
+        if (!f && errno == EEXIST) /* another node of this run wrote it meanwhile */
+            rc = 0;
+        else if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0)
+            rc = crun_error_set(err, CRUN_EIO, "%s: %s", path, strerror(errno));
+        else
+            f = NULL;
+        if (f)
+            fclose(f);
+    }
+    if (!rc) {
+        pthread_mutex_lock(&run->lock);
+        if (!e->scratch)
+            e->scratch = strdup(path);
+        pthread_mutex_unlock(&run->lock);
+        *out = path;
+        path = NULL;
+    }
+    crun_value_unref(v);
+    free(data);
+    free(path);
+    free(name);
+    return rc;
+}
+
+static int output_file(crun_run *run, size_t pn, size_t k, out_file *of, crun_error *err)
+{
+    const ir_node *node = &run->ir->nodes[run->plan->node[pn]];
+    cat_entry *e = &run->catalog.entries[node->out[k].ds];
+    const char *target = NULL;
+    if (e->type && !e->in_memory && !e->def->versioned && e->type->filepath && e->type->save_file)
+        target = e->type->filepath(e->instance);
+    if (target) {
+        int rc = crun_mkdir_parents(target, err);
+        if (rc)
+            return rc;
+        const char *slash = strrchr(target, '/');
+        if (asprintf(&of->path, "%.*s.%s.crun-XXXXXX", slash ? (int)(slash - target + 1) : 0,
+                     target, slash ? slash + 1 : target) < 0)
+            return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+        int fd = mkstemp(of->path);
+        if (fd < 0)
+            return crun_error_set(err, CRUN_EIO, "%s: %s", of->path, strerror(errno));
+        close(fd);
+        unlink(of->path); /* reserved a fresh name; the command creates the file */
+        of->direct = true;
+        return 0;
+    }
+    int rc = run_scratch_dir(run, err);
+    if (rc)
+        return rc;
+    char *name = strdup(node->out[k].arg);
+    if (!name)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    sanitize(name);
+    if (asprintf(&of->path, "%s/out-%zu-%s", run->scratch_dir, pn, name) < 0)
+        of->path = NULL;
+    free(name);
+    return of->path ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+}
+
+static const char *port_path(const ir_port *ports, size_t n, char *const *paths, const char *key,
+                             size_t klen)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strlen(ports[i].arg) == klen && strncmp(ports[i].arg, key, klen) == 0)
+            return paths[i];
+    char *end;
+    unsigned long idx = strtoul(key, &end, 10);
+    return end == key + klen && idx < n ? paths[idx] : NULL;
+}
+
+/* Expand {inputs.k}, {outputs.k}, {{ and }} (ir.c checked every name). */
+static char *expand(const char *tmpl, const ir_node *node, char *const *in, char *const *out)
+{
+    size_t cap = strlen(tmpl) + 64, len = 0;
+    char *s = malloc(cap);
+    for (const char *p = tmpl; s && *p;) {
+        const char *piece = p;
+        size_t plen = 1;
+        if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
+            p += 2;
+        } else if (p[0] == '{' && strchr(p, '}')) {
+            const char *close = strchr(p, '}'), *f = p + 1;
+            bool is_in = strncmp(f, "inputs.", 7) == 0;
+            const char *key = f + (is_in ? 7 : 8);
+            piece = is_in ? port_path(node->in, node->n_in, in, key, (size_t)(close - key))
+                          : port_path(node->out, node->n_out, out, key, (size_t)(close - key));
+            piece = piece ? piece : "";
+            plen = strlen(piece);
+            p = close + 1;
+        } else {
+            p++;
+        }
+        if (len + plen + 1 > cap) {
+            cap = (len + plen + 1) * 2;
+            char *g = realloc(s, cap);
+            if (!g) {
+                free(s);
+                return NULL;
+            }
+            s = g;
+        }
+        memcpy(s + len, piece, plen);
+        len += plen;
+    }
+    if (s)
+        s[len] = '\0';
+    return s;
+}
+
+static int make_env(crun_run *run, const ir_node *node, cmd_state *st)
+{
+    char *const *base = run->session->environ;
+    size_t n = 0;
+    while (base && base[n])
+        n++;
+    st->envp = calloc(n + 4, sizeof(char *));
+    if (!st->envp ||
+        asprintf(&st->env_own[0], "CRUN_NODE=%s", node->name) < 0 ||
+        asprintf(&st->env_own[1], "CRUN_RUN_ID=%s", run->run_id) < 0 ||
+        asprintf(&st->env_own[2], "CRUN_ENV=%s", run->ir->env) < 0)
+        return -1;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(base[i], "CRUN_NODE=", 10) != 0 && strncmp(base[i], "CRUN_RUN_ID=", 12) != 0 &&
+            strncmp(base[i], "CRUN_ENV=", 9) != 0)
+            st->envp[k++] = base[i];
+    for (size_t i = 0; i < 3; i++)
+        st->envp[k++] = st->env_own[i];
+    return 0;
+}
+
+static int prepare(crun_run *run, size_t pn, crun_call *call, cmd_state **out, crun_error *err)
+{
+    const ir_node *node = &run->ir->nodes[run->plan->node[pn]];
+    cmd_state *st = calloc(1, sizeof(*st));
+    char **in = calloc(node->n_in + 1, sizeof(char *));
+    char **outp = calloc(node->n_out + 1, sizeof(char *));
+    int rc = 0;
+    if (!st || !in || !outp || !(st->outs = calloc(node->n_out + 1, sizeof(out_file))) ||
+        !(st->argv = calloc(node->argc + 1, sizeof(char *))))
+        rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    if (st)
+        st->n_outs = rc ? 0 : node->n_out;
+    for (size_t i = 0; i < node->n_in && !rc; i++)
+        rc = input_file(run, node->in[i].ds, call, &in[i], err);
+    for (size_t i = 0; i < node->n_out && !rc; i++) {
+        rc = output_file(run, pn, i, &st->outs[i], err);
+        outp[i] = st->outs[i].path;
+    }
+    for (size_t i = 0; i < node->argc && !rc; i++) {
+        if (!(st->argv[i] = expand(node->argv[i], node, in, outp)))
+            rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
+        st->argc = i + 1;
+    }
+    if (!rc && make_env(run, node, st) != 0)
+        rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    for (size_t i = 0; in && i < node->n_in; i++)
+        free(in[i]);
+    free(in);
+    free(outp);
+    if (rc) {
+        command_state_free(st);
+        return rc;
+    }
+    st->cmd.argv = st->argv;
+    st->cmd.envp = st->envp;
+    st->cmd.cwd = run->ir->dir;
+    *out = st;
+    return 0;
+}
+
+int crun_run_command_prepare(crun_run *run, size_t pn, const crun_command **cmd, crun_error *err)
+{
+    cmd_state *st;
+    int rc = prepare(run, pn, NULL, &st, err);
+    if (rc)
+        return crun_error_prefix(err, "node '%s': ", crun_run_node_name(run, pn));
+    pthread_mutex_lock(&run->lock);
+    command_state_free(run->cmds[pn]);
+    run->cmds[pn] = st;
+    pthread_mutex_unlock(&run->lock);
+    *cmd = &st->cmd;
+    return 0;
+}
+
+void crun_run_command_output(crun_run *run, size_t pn, const char *data, size_t len)
+{
+    const char *name = crun_run_node_name(run, pn);
+    logger_write(&run->session->logger, CRUN_LOG_INFO, name, "%.*s", (int)len, data);
+}
+
+static int describe_status(int status, crun_error *err)
+{
+    if (status == -1)
+        return crun_error_set(err, CRUN_ENODE, "the command could not be started");
+    if (WIFEXITED(status))
+        return crun_error_set(err, CRUN_ENODE, "the command exited with status %d",
+                              WEXITSTATUS(status));
+    if (WIFSIGNALED(status))
+        return crun_error_set(err, CRUN_ENODE, "the command was killed by signal %d (%s)",
+                              WTERMSIG(status), strsignal(WTERMSIG(status)));
+    return crun_error_set(err, CRUN_ENODE, "the command ended with wait status %d", status);
+}
+
+static int finish(crun_run *run, size_t pn, cmd_state *st, crun_call *call, int status,
+                  crun_error *err)
+{
+    const ir_node *node = &run->ir->nodes[run->plan->node[pn]];
+    if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return describe_status(status, err);
+    for (size_t i = 0; i < node->n_out; i++) {
+        out_file *of = &st->outs[i];
+        if (!exists(of->path))
+            return crun_error_set(err, CRUN_ENODE, "the command did not write {outputs.%s} (%s)",
+                                  node->out[i].arg, of->path);
+    }
+    int rc = 0;
+    for (size_t i = 0; i < node->n_out && !rc; i++) {
+        out_file *of = &st->outs[i];
+        size_t ds = node->out[i].ds;
+        cat_entry *e = &run->catalog.entries[ds];
+        if (of->direct) {
+            rc = e->type->save_file(e->instance, of->path, err);
+            continue;
+        }
+        char *data;
+        size_t len;
+        if ((rc = crun_file_read(of->path, &data, &len, err)))
+            break;
+        crun_value *v = crun_value_bytes_take(data, len, "application/octet-stream");
+        rc = v ? catalog_save(run, ds, call, v, err) : crun_error_set(err, CRUN_ENOMEM, "oom");
+        crun_value_unref(v);
+    }
+    return rc;
+}
+
+int crun_run_command_finish(crun_run *run, size_t pn, int status, crun_error *err)
+{
+    pthread_mutex_lock(&run->lock);
+    cmd_state *st = run->cmds[pn];
+    run->cmds[pn] = NULL;
+    pthread_mutex_unlock(&run->lock);
+    if (!st)
+        return crun_error_set(err, CRUN_EINVAL, "node '%s': no command was prepared",
+                              crun_run_node_name(run, pn));
+    const ir_node *node = &run->ir->nodes[run->plan->node[pn]];
+    crun_value *none[1] = {NULL};
+    crun_call call = {.run = run, .pnode = pn, .node = node, .err = err, .inputs = NULL,
+                      .outputs = NULL};
+    (void)none;
+    int rc = finish(run, pn, st, &call, status, err);
+    command_state_free(st);
+    for (size_t i = 0; i < node->n_in; i++)
+        catalog_consumed(run, node->in[i].ds);
+    if (rc)
+        crun_error_prefix(err, "node '%s': ", node->name);
+    return rc;
+}
+
+/* --- running a command to completion on the calling thread --- */
+
+static void flush_lines(crun_run *run, size_t pn, cmd_state *st, const char *buf, size_t n,
+                        bool eof)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (buf[i] != '\n')
+            continue;
+        if (st->partial_len) {
+            size_t need = st->partial_len + (i - start);
+            char *p = realloc(st->partial, need + 1);
+            if (p) {
+                memcpy(p + st->partial_len, buf + start, i - start);
+                st->partial = p;
+                crun_run_command_output(run, pn, p, need);
+            }
+            st->partial_len = 0;
+        } else {
+            crun_run_command_output(run, pn, buf + start, i - start);
+        }
+        start = i + 1;
+    }
+    if (start < n) {
+        char *p = realloc(st->partial, st->partial_len + (n - start) + 1);
+        if (p) {
+            memcpy(p + st->partial_len, buf + start, n - start);
+            st->partial = p;
+            st->partial_len += n - start;
+        }
+    }
+    if (eof && st->partial_len) {
+        crun_run_command_output(run, pn, st->partial, st->partial_len);
+        st->partial_len = 0;
+    }
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int spawn(cmd_state *st, int *out_fd, pid_t *pid, crun_error *err)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return crun_error_set(err, CRUN_EIO, "pipe: %s", strerror(errno));
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+    posix_spawn_file_actions_addchdir_np(&fa, st->cmd.cwd);
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGINT);
+    sigaddset(&defaults, SIGTERM);
+    sigaddset(&defaults, SIGPIPE);
+    sigaddset(&defaults, SIGHUP);
+    sigaddset(&defaults, SIGQUIT);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                        POSIX_SPAWN_SETSIGDEF);
+    int rc = posix_spawnp(pid, st->argv[0], &fa, &attr, st->argv, st->envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    close(fds[1]);
+    if (rc != 0) {
+        close(fds[0]);
+        return crun_error_set(err, CRUN_ENODE, "cannot run '%s': %s", st->argv[0], strerror(rc));
+    }
+    *out_fd = fds[0];
+    return 0;
+}
+
+/* Read the child's output until it closes, escalating to SIGKILL when a
+ * cancelled child outlives the grace period; then reap it. */
+static int wait_child(crun_run *run, size_t pn, cmd_state *st, int fd, pid_t pid)
+{
+    char buf[8192];
+    double cancel_at = 0;
+    bool killed = false;
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int r = poll(&p, 1, 100);
+        if (r > 0) {
+            ssize_t n = read(fd, buf, sizeof(buf));
+            if (n > 0) {
+                flush_lines(run, pn, st, buf, (size_t)n, false);
+                continue;
+            }
+            if (n == 0 || (errno != EINTR && errno != EAGAIN))
+                break;
+        }
+        if (crun_run_cancelled(run)) {
+            if (cancel_at == 0) {
+                cancel_at = now();
+                kill(-pid, SIGTERM);
+            } else if (!killed && now() - cancel_at > run->grace_period) {
+                kill(-pid, SIGKILL);
+                killed = true;
+            }
+        }
+    }
+    flush_lines(run, pn, st, NULL, 0, true);
+    close(fd);
+    int status = -1;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    /* children of the child may still hold the group: make sure none is left */
+    if (crun_run_cancelled(run))
+        kill(-pid, SIGKILL);
+    return status;
+}
+
+static int command_hooks(crun_run *run, crun_hook_point point, crun_call *call, crun_error *err)
+{
+    if (!run->session->n_hooks)
+        return 0;
+    crun_hook_event ev = {.node = call->node->name, .call = call};
+    return hooks_fire(run, point, &ev, err);
+}
+
+int command_execute(crun_run *run, size_t pn, crun_call *call, crun_error *err)
+{
+    cmd_state *st;
+    int rc = prepare(run, pn, call, &st, err);
+    if (rc)
+        return rc;
+    /* a command has no loaded inputs to show or replace */
+    crun_value **inputs = call->inputs;
+    call->inputs = NULL;
+    rc = command_hooks(run, CRUN_HOOK_BEFORE_NODE_RUN, call, err);
+    int fd = -1;
+    pid_t pid = 0;
+    if (!rc)
+        rc = spawn(st, &fd, &pid, err);
+    if (!rc) {
+        crun_run_track_child(run, pid);
+        int status = wait_child(run, pn, st, fd, pid);
+        crun_run_untrack_child(run, pid);
+        if (crun_run_cancelled(run))
+            rc = crun_error_set(err, CRUN_ECANCELED, "cancelled");
+        else
+            rc = finish(run, pn, st, call, status, err);
+    }
+    if (!rc)
+        rc = command_hooks(run, CRUN_HOOK_AFTER_NODE_RUN, call, err);
+    call->inputs = inputs;
+    command_state_free(st);
+    return rc;
+}

@@ -1,0 +1,100 @@
+/* ir.h - the intermediate representation: a resolved pipeline as plain data.
+ *
+ * The IR is what every runner and exporter works from: nodes (function or
+ * command) with their inputs and outputs, the datasets they touch (catalog
+ * entries, parameters, implicit memory datasets), parameters, named
+ * pipelines as sets of nodes, node libraries and runner settings.  ir.c builds
+ * it from a loaded project (checking every node against the config, with
+ * file:line:col); ir_json.c writes it as JSON and reads it back, so that
+ * `crun run --ir FILE` needs no YAML.
+ */
+#ifndef CRUN_IR_H
+#define CRUN_IR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "conf.h"
+#include "crun/error.h"
+#include "project.h"
+#include "strmap.h"
+
+typedef struct ir_port {
+    char *arg;      /* argument name: the map key, or the dataset's name */
+    size_t ds;      /* index into ir.ds */
+} ir_port;
+
+typedef struct ir_node {
+    char *name;
+    char *func;     /* "library.function", or NULL for a command node */
+    char **argv;    /* command node: argc templates */
+    size_t argc;
+    ir_port *in;
+    size_t n_in;
+    ir_port *out;
+    size_t n_out;
+    char **tags;
+    size_t n_tags;
+    char *where;    /* "file:line:col" of the node's definition */
+} ir_node;
+
+typedef enum ir_ds_kind {
+    IR_DS_MEMORY,   /* not in the catalog: in memory, released after the last consumer */
+    IR_DS_CATALOG,  /* a catalog entry */
+    IR_DS_PARAMS    /* params:a.b or parameters */
+} ir_ds_kind;
+
+typedef struct ir_dataset {
+    char *name;
+    ir_ds_kind kind;
+    char *type;         /* plugin name or path ("memory" for IR_DS_MEMORY) */
+    conf_node *options; /* IR_DS_CATALOG: the entry's map without type/versioned; may be NULL */
+    char *where;        /* position of the catalog entry, or NULL */
+    bool versioned;
+    char *param_path;   /* IR_DS_PARAMS: "a.b", or "" for all parameters */
+} ir_dataset;
+
+typedef struct ir_pipeline {
+    char *name;
+    size_t *nodes;      /* indices into ir.nodes, in declaration order, no duplicates */
+    size_t n;
+} ir_pipeline;
+
+typedef struct ir {
+    char *project;
+    char *env;
+    char *dir;            /* project folder (absolute) */
+    json_t *libraries;    /* name -> plugin name or .so path */
+    json_t *params;       /* all parameters */
+    conf_node *runner;    /* runner.yml merged ({default, runners}); may be NULL */
+    ir_node *nodes;
+    size_t n_nodes;
+    ir_dataset *ds;
+    size_t n_ds;
+    size_t ds_cap;
+    ir_pipeline *pipelines;
+    size_t n_pipelines;
+    strmap node_index;    /* name -> node */
+    strmap ds_index;      /* name -> dataset */
+    conf_pool *pool;      /* file names of the conf nodes kept above */
+} ir_t;
+
+/* Build the IR of a loaded project.  CRUN_ECONFIG with file:line:col for any
+ * malformed pipeline, node, library or catalog entry. */
+int ir_build(const project *p, ir_t **out, crun_error *err);
+void ir_free(ir_t *ir);
+
+/* Index of a pipeline by name, or -1. */
+long ir_pipeline_find(const ir_t *ir, const char *name);
+/* The dataset index for name, adding a memory/params dataset when new.
+ * Returns (size_t)-1 when out of memory. */
+size_t ir_dataset_intern(ir_t *ir, const char *name);
+
+/* JSON: the IR restricted to the given nodes (all when nodes is NULL). */
+json_t *ir_to_json(const ir_t *ir, const char *pipeline, const size_t *nodes, size_t n);
+/* Read an IR written by ir_to_json; display names the file in messages. */
+int ir_from_json(json_t *json, const char *display, const char *dir, ir_t **out, crun_error *err);
+
+#endif

@@ -1,0 +1,39 @@
+/* log.h - the logger behind crun_log: levels, a sink, one line at a time.
+ *
+ * Each session owns one logger; runs, plugins and node calls write through it.
+ * Lines reach the sink whole (a lock orders writers), so output from parallel
+ * nodes never interleaves within a line.  On a terminal, a progress line
+ * ("[12/40] train_model") is kept at the bottom and redrawn after each line.
+ */
+#ifndef CRUN_LOG_H
+#define CRUN_LOG_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+
+#include "crun/plugin.h"
+#include "crun/session.h"
+
+struct crun_logger {
+    crun_log_level level;
+    crun_log_fn fn;        /* NULL: stderr */
+    void *user;
+    bool tty;              /* stderr is a terminal (progress redraws) */
+    bool progress_shown;   /* a progress line is on screen */
+    pthread_mutex_t lock;
+};
+
+void logger_init(crun_logger *logger, crun_log_level level, crun_log_fn fn, void *user);
+void logger_destroy(crun_logger *logger);
+/* Write one line; prefix (e.g. a node name) may be NULL. */
+void logger_vwrite(crun_logger *logger, crun_log_level level, const char *prefix,
+                   const char *fmt, va_list ap);
+void logger_write(crun_logger *logger, crun_log_level level, const char *prefix,
+                  const char *fmt, ...) CRUN_PRINTF(4, 5);
+/* Show "[done/total] text" as a progress line on a terminal (no-op elsewhere). */
+void logger_progress(crun_logger *logger, const char *fmt, ...) CRUN_PRINTF(2, 3);
+/* Clear the progress line, if any. */
+void logger_progress_end(crun_logger *logger);
+
+#endif

@@ -1,0 +1,427 @@
+/* main.c - the crun program: parse the command line, open a session, act.
+ *
+ * All the work lives in libcrun; this file maps the command line onto
+ * crun_session_* calls, prints results, and owns the process-wide things a
+ * library must not: signal handling (a thread waits for SIGINT/SIGTERM and
+ * cancels the session's runs) and the exit status:
+ *   0 success, 1 the pipeline failed, 2 usage or configuration error,
+ *   130 interrupted.
+ */
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crun/crun.h"
+
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
+
+typedef struct cli {
+    const char *command; /* run, compile, list, plugin */
+    const char *what;    /* list's / plugin's argument */
+    const char *what2;
+    crun_session_options so;
+    crun_run_options ro;
+    const char **runner_opts;
+    size_t n_runner_opts;
+    const char *output;
+    bool json;
+    bool quiet;
+    int verbose;
+} cli;
+
+static const char usage_text[] =
+    "usage: crun [run] [options]          run a pipeline\n"
+    "       crun compile [options] [-o FILE]  print the pipeline's IR as JSON\n"
+    "       crun list pipelines|nodes|datasets|runners|plugins [--json]\n"
+    "       crun plugin info FILE.so [--json]\n"
+    "       crun --help | --version\n"
+    "\n"
+    "options:\n"
+    "  --project DIR         the project folder (default: the current folder)\n"
+    "  --env ENV             configuration environment (default: crun.ini's, else local)\n"
+    "  --runner NAME         a runner of runner.yml, a runner plugin name, or a .so path\n"
+    "  --runner-opt K=V      override one runner option (repeatable)\n"
+    "  --pipeline P          the pipeline to run (default: __default__)\n"
+    "  --tags a,b            only nodes with any of these tags\n"
+    "  --nodes a,b           only these nodes (--node NAME: one node)\n"
+    "  --from-nodes a,b      these nodes and everything downstream\n"
+    "  --to-nodes a,b        these nodes and everything upstream\n"
+    "  --from-inputs d       nodes downstream of these datasets\n"
+    "  --to-outputs d        nodes needed to produce these datasets\n"
+    "  --params k=v,...      override parameters (a.b=1,c=text)\n"
+    "  --load-versions d:v   load this version of a versioned dataset\n"
+    "  --ir FILE             run a compiled IR instead of conf/\n"
+    "  --run-id ID           use this run id\n"
+    "  -q, --quiet           only errors on stderr;  -v, --verbose  debug output\n"
+    "\n"
+    "exit status: 0 success, 1 the pipeline failed, 2 usage or configuration error,\n"
+    "130 interrupted\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "crun: error: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(see crun --help)\n");
+    return EXIT_USAGE;
+}
+
+enum {
+    OPT_ENV = 256, OPT_RUNNER, OPT_RUNNER_OPT, OPT_PIPELINE, OPT_TAGS, OPT_NODES, OPT_NODE,
+    OPT_FROM_NODES, OPT_TO_NODES, OPT_FROM_INPUTS, OPT_TO_OUTPUTS, OPT_PARAMS, OPT_LOAD_VERSIONS,
+    OPT_PROJECT, OPT_IR, OPT_RUN_ID, OPT_JSON, OPT_VERSION
+};
+
+static const struct option long_options[] = {
+    {"env", required_argument, NULL, OPT_ENV},
+    {"runner", required_argument, NULL, OPT_RUNNER},
+    {"runner-opt", required_argument, NULL, OPT_RUNNER_OPT},
+    {"pipeline", required_argument, NULL, OPT_PIPELINE},
+    {"tags", required_argument, NULL, OPT_TAGS},
+    {"nodes", required_argument, NULL, OPT_NODES},
+    {"node", required_argument, NULL, OPT_NODE},
+    {"from-nodes", required_argument, NULL, OPT_FROM_NODES},
+    {"to-nodes", required_argument, NULL, OPT_TO_NODES},
+    {"from-inputs", required_argument, NULL, OPT_FROM_INPUTS},
+    {"to-outputs", required_argument, NULL, OPT_TO_OUTPUTS},
+    {"params", required_argument, NULL, OPT_PARAMS},
+    {"load-versions", required_argument, NULL, OPT_LOAD_VERSIONS},
+    {"project", required_argument, NULL, OPT_PROJECT},
+    {"ir", required_argument, NULL, OPT_IR},
+    {"run-id", required_argument, NULL, OPT_RUN_ID},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"output", required_argument, NULL, 'o'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+static int parse_option(cli *c, int opt, const char *arg)
+{
+    crun_filter *f = &c->ro.filter;
+    switch (opt) {
+    case OPT_ENV: c->so.env = arg; break;
+    case OPT_RUNNER: c->ro.runner = arg; break;
+    case OPT_RUNNER_OPT: {
+        const char **r = realloc(c->runner_opts, (c->n_runner_opts + 2) * sizeof(char *));
+        if (!r)
+            return usage_error("%s", "out of memory");
+        c->runner_opts = r;
+        r[c->n_runner_opts++] = arg;
+        r[c->n_runner_opts] = NULL;
+        break;
+    }
+    case OPT_PIPELINE: f->pipeline = arg; break;
+    case OPT_TAGS: f->tags = arg; break;
+    case OPT_NODES: f->nodes = arg; break;
+    case OPT_NODE:
+        if (strchr(arg, ','))
+            return usage_error("--node takes one node name, got '%s' (use --nodes for several)", arg);
+        f->nodes = arg;
+        break;
+    case OPT_FROM_NODES: f->from_nodes = arg; break;
+    case OPT_TO_NODES: f->to_nodes = arg; break;
+    case OPT_FROM_INPUTS: f->from_inputs = arg; break;
+    case OPT_TO_OUTPUTS: f->to_outputs = arg; break;
+    case OPT_PARAMS: c->so.params = arg; break;
+    case OPT_LOAD_VERSIONS: c->ro.load_versions = arg; break;
+    case OPT_PROJECT: c->so.project_dir = arg; break;
+    case OPT_IR: c->so.ir_file = arg; break;
+    case OPT_RUN_ID: c->ro.run_id = arg; break;
+    case OPT_JSON: c->json = true; break;
+    case 'o': c->output = arg; break;
+    case 'q': c->quiet = true; break;
+    case 'v': c->verbose++; break;
+    default: return EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int parse_args(cli *c, int argc, char **argv)
+{
+    static const char *const commands[] = {"run", "compile", "list", "plugin", NULL};
+    int first = 1;
+    c->command = "run";
+    if (argc > 1 && argv[1][0] != '-') {
+        bool known = false;
+        for (size_t i = 0; commands[i]; i++)
+            known = known || strcmp(argv[1], commands[i]) == 0;
+        if (!known)
+            return usage_error("unknown command '%s'", argv[1]);
+        c->command = argv[1];
+        first = 2;
+    }
+    optind = first;
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "+o:qvh", long_options, NULL)) != -1) {
+        if (opt == 'h') {
+            fputs(usage_text, stdout);
+            exit(EXIT_OK);
+        }
+        if (opt == OPT_VERSION) {
+            printf("crun %s (plugin ABI %d.%d)\n", crun_version(), CRUN_ABI_MAJOR, CRUN_ABI_MINOR);
+            exit(EXIT_OK);
+        }
+        if (opt == '?' || opt == ':') {
+            const char *bad = argv[optind - 1];
+            return usage_error(optopt ? "option needs a value or is unknown: %s"
+                                      : "unknown option: %s", bad);
+        }
+        int rc = parse_option(c, opt, optarg);
+        if (rc)
+            return rc;
+        /* options may follow positional words: `crun list nodes --json` */
+        while (optind < argc && argv[optind][0] != '-') {
+            if (!c->what)
+                c->what = argv[optind++];
+            else if (!c->what2)
+                c->what2 = argv[optind++];
+            else
+                return usage_error("unexpected argument '%s'", argv[optind]);
+        }
+    }
+    for (; optind < argc; optind++) {
+        if (!c->what)
+            c->what = argv[optind];
+        else if (!c->what2)
+            c->what2 = argv[optind];
+        else
+            return usage_error("unexpected argument '%s'", argv[optind]);
+    }
+    if (strcmp(c->command, "run") == 0 && c->what)
+        return usage_error("unexpected argument '%s'", c->what);
+    c->ro.runner_opts = c->runner_opts;
+    return 0;
+}
+
+static int exit_status(int code)
+{
+    switch (code) {
+    case CRUN_OK: return EXIT_OK;
+    case CRUN_ECANCELED: return EXIT_INTERRUPTED;
+    case CRUN_ENODE: case CRUN_EHOOK: case CRUN_EIO: case CRUN_EDATA: case CRUN_ENOMEM:
+        return EXIT_FAILED;
+    default: return EXIT_USAGE;
+    }
+}
+
+static int report(crun_error *err)
+{
+    fprintf(stderr, "crun: error: %s\n", err->message ? err->message : crun_strerror(err->code));
+    return exit_status(err->code);
+}
+
+/* The plugins a binary in the build tree should use are the tree's own. */
+static const char *builtin_plugin_dir(void)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return CRUN_INSTALL_PLUGIN_DIR;
+    exe[n] = '\0';
+    return strcmp(dirname(exe), CRUN_BUILD_EXE_DIR) == 0 ? CRUN_BUILD_PLUGIN_DIRS
+                                                         : CRUN_INSTALL_PLUGIN_DIR;
+}
+
+/* --- signals: a thread turns SIGINT/SIGTERM into crun_session_cancel --- */
+
+typedef struct signal_watch {
+    pthread_t thread;
+    sigset_t set;
+    crun_session *session;
+    int got;
+} signal_watch;
+
+static void *watch_signals(void *arg)
+{
+    signal_watch *w = arg;
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&w->set, &sig) != 0 || sig == SIGUSR1)
+            return NULL;
+        w->got = sig;
+        if (w->session)
+            crun_session_cancel(w->session);
+    }
+}
+
+static int do_compile(cli *c, crun_session *s, crun_error *err)
+{
+    json_t *ir;
+    int rc = crun_session_compile(s, &c->ro.filter, &ir, err);
+    if (rc)
+        return report(err);
+    char *text = json_dumps(ir, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(ir);
+    if (!text)
+        return report(err);
+    size_t len = strlen(text);
+    text[len] = '\0';
+    if (c->output) {
+        char *with_nl = NULL;
+        if (asprintf(&with_nl, "%s\n", text) < 0)
+            with_nl = NULL;
+        rc = with_nl ? crun_file_write_atomic(c->output, with_nl, len + 1, err) : CRUN_ENOMEM;
+        free(with_nl);
+    } else {
+        puts(text);
+    }
+    free(text);
+    return rc ? report(err) : EXIT_OK;
+}
+
+static void print_list(const char *what, json_t *items)
+{
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it) {
+        const char *name = json_string_value(json_object_get(it, "name"));
+        if (strcmp(what, "pipelines") == 0)
+            printf("%-30s %lld nodes\n", name,
+                   (long long)json_integer_value(json_object_get(it, "nodes")));
+        else if (strcmp(what, "nodes") == 0) {
+            json_t *func = json_object_get(it, "func");
+            printf("%-30s %s\n", name, func ? json_string_value(func) : "(command)");
+        } else if (strcmp(what, "datasets") == 0) {
+            const char *fp = json_string_value(json_object_get(it, "filepath"));
+            printf("%-30s %-10s %s\n", name, json_string_value(json_object_get(it, "type")),
+                   fp ? fp : "");
+        } else if (strcmp(what, "runners") == 0) {
+            printf("%-20s %-20s%s\n", name, json_string_value(json_object_get(it, "type")),
+                   json_is_true(json_object_get(it, "default")) ? " (default)" : "");
+        } else {
+            printf("%-14s %-8s %-8s %s\n", name, json_string_value(json_object_get(it, "kind")),
+                   json_string_value(json_object_get(it, "version")),
+                   json_string_value(json_object_get(it, "path")));
+        }
+    }
+}
+
+static int do_list(cli *c, crun_session *s, crun_error *err)
+{
+    if (!c->what)
+        return usage_error("%s", "crun list needs what to list: pipelines, nodes, datasets, "
+                                 "runners or plugins");
+    json_t *items;
+    if (crun_session_list(s, c->what, &items, err) != 0)
+        return report(err);
+    if (c->json) {
+        char *text = json_dumps(items, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (text)
+            puts(text);
+        free(text);
+    } else {
+        print_list(c->what, items);
+    }
+    json_decref(items);
+    return EXIT_OK;
+}
+
+static int do_plugin(cli *c, crun_error *err)
+{
+    if (!c->what || strcmp(c->what, "info") != 0 || !c->what2)
+        return usage_error("%s", "usage: crun plugin info FILE.so");
+    json_t *info;
+    if (crun_plugin_info(c->what2, &info, err) != 0)
+        return report(err);
+    if (c->json) {
+        char *text = json_dumps(info, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (text)
+            puts(text);
+        free(text);
+    } else {
+        const char *keys[] = {"name", "kind", "version", "abi", "description", "path"};
+        for (size_t i = 0; i < 6; i++)
+            printf("%-12s %s\n", keys[i], json_string_value(json_object_get(info, keys[i])));
+        size_t i;
+        json_t *fn;
+        json_array_foreach(json_object_get(info, "functions"), i, fn)
+            printf("%-12s %s  %s\n", i ? "" : "functions",
+                   json_string_value(json_object_get(fn, "name")),
+                   json_string_value(json_object_get(fn, "doc")));
+    }
+    json_decref(info);
+    return EXIT_OK;
+}
+
+static int do_run(cli *c, crun_session *s, crun_error *err)
+{
+    crun_run_result res = CRUN_RUN_RESULT_INIT;
+    c->ro.progress = !c->quiet;
+    int rc = crun_session_run(s, &c->ro, &res, err);
+    int status = exit_status(rc);
+    if (rc == 0) {
+        if (!c->quiet)
+            fprintf(stderr, "crun: run %s: %zu of %zu nodes done\n", res.run_id, res.nodes_done,
+                    res.nodes_total);
+    } else if (rc == CRUN_ECANCELED) {
+        fprintf(stderr, "crun: interrupted: run %s stopped after %zu of %zu nodes\n",
+                res.run_id ? res.run_id : "-", res.nodes_done, res.nodes_total);
+    } else {
+        report(err);
+    }
+    if (rc && rc != CRUN_ECANCELED && res.failed_nodes && res.failed_nodes[0]) {
+        fprintf(stderr, "crun: the run failed at node%s", res.failed_nodes[1] ? "s" : "");
+        for (size_t i = 0; res.failed_nodes[i]; i++)
+            fprintf(stderr, "%s '%s'", i ? "," : "", res.failed_nodes[i]);
+        fprintf(stderr, "\n");
+    }
+    if (rc && res.resume_command)
+        fprintf(stderr, "crun: resume with:\n  %s\n", res.resume_command);
+    crun_run_result_clear(&res);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    cli c = {.so = CRUN_SESSION_OPTIONS_INIT, .ro = CRUN_RUN_OPTIONS_INIT};
+    int rc = parse_args(&c, argc, argv);
+    if (rc)
+        return rc;
+    crun_error err = CRUN_ERROR_INIT;
+    if (strcmp(c.command, "plugin") == 0) {
+        rc = do_plugin(&c, &err);
+        crun_error_clear(&err);
+        return rc;
+    }
+    signal_watch w = {0};
+    sigemptyset(&w.set);
+    sigaddset(&w.set, SIGINT);
+    sigaddset(&w.set, SIGTERM);
+    sigaddset(&w.set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &w.set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    c.so.log_level = c.quiet ? CRUN_LOG_ERROR : c.verbose ? CRUN_LOG_DEBUG : CRUN_LOG_INFO;
+    c.so.builtin_plugin_dir = builtin_plugin_dir();
+    crun_session *s = NULL;
+    if (crun_session_open(&c.so, &s, &err) != 0) {
+        rc = report(&err);
+    } else {
+        w.session = s;
+        bool watching = pthread_create(&w.thread, NULL, watch_signals, &w) == 0;
+        if (strcmp(c.command, "compile") == 0)
+            rc = do_compile(&c, s, &err);
+        else if (strcmp(c.command, "list") == 0)
+            rc = do_list(&c, s, &err);
+        else
+            rc = do_run(&c, s, &err);
+        if (watching) {
+            pthread_kill(w.thread, SIGUSR1);
+            pthread_join(w.thread, NULL);
+        }
+        if (w.got && rc == EXIT_OK)
+            rc = EXIT_INTERRUPTED;
+        crun_session_close(s);
+    }
+    crun_error_clear(&err);
+    free(c.runner_opts);
+    return rc;
+}

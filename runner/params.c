@@ -1,0 +1,152 @@
+/* params.c - "a.b=1,c=x,d=[1,2]" (--params, crun.ini hook options) into JSON.
+ *
+ * Items are split at commas outside brackets and quotes; a dotted key builds
+ * nested objects.  Values are typed as JSON when they read as JSON (numbers,
+ * true/false/null, "strings", arrays, objects), lists and maps written the
+ * YAML way ("[a, b]") as YAML flow, and are strings otherwise, so that
+ * "path=data/x.csv" needs no quotes.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "project.h"
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = '\0';
+    return s;
+}
+
+/* Length of the item starting at s (up to a top-level comma), or -1 when a
+ * bracket or quote is left open. */
+static long item_length(const char *s)
+{
+    int depth = 0;
+    char quote = 0;
+    const char *p = s;
+    for (; *p; p++) {
+        if (quote) {
+            if (*p == '\\' && quote == '"' && p[1])
+                p++;
+            else if (*p == quote)
+                quote = 0;
+        } else if (*p == '"' || *p == '\'') {
+            quote = *p;
+        } else if (*p == '[' || *p == '{') {
+            depth++;
+        } else if ((*p == ']' || *p == '}') && depth > 0) {
+            depth--;
+        } else if (*p == ',' && depth == 0) {
+            break;
+        }
+    }
+    return quote || depth ? -1 : (long)(p - s);
+}
+
+static json_t *parse_value(const char *text)
+{
+    size_t n = strlen(text);
+    json_t *json = n ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+    if (json)
+        return json;
+    if (n >= 2 && text[0] == '\'' && text[n - 1] == '\'')
+        return json_stringn(text + 1, n - 2);
+    if (text[0] == '[' || text[0] == '{') {
+        conf_pool *pool = conf_pool_new();
+        conf_node *node = NULL;
+        if (pool && conf_parse_string(pool, text, "--params", &node, NULL) == 0)
+            json = conf_to_json(node);
+        conf_free(node);
+        conf_pool_free(pool);
+        if (json)
+            return json;
+    }
+    return json_string(text);
+}
+
+/* Put value (taken over) at the dotted key, creating objects on the way. */
+static int set_path(json_t *root, const char *key, json_t *value, crun_error *err)
+{
+    char *copy = strdup(key), *save = NULL;
+    if (!copy || !value) {
+        free(copy);
+        json_decref(value);
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    }
+    json_t *at = root;
+    char *seg = strtok_r(copy, ".", &save);
+    for (char *next; (next = strtok_r(NULL, ".", &save)); seg = next) {
+        json_t *child = json_object_get(at, seg);
+        if (child && !json_is_object(child)) {
+            crun_error_set(err, CRUN_EUSAGE, "'%s': '%s' already has a value", key, seg);
+            json_decref(value);
+            free(copy);
+            return CRUN_EUSAGE;
+        }
+        if (!child && json_object_set_new(at, seg, child = json_object()) != 0)
+            child = NULL;
+        if (!child) {
+            json_decref(value);
+            free(copy);
+            return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+        }
+        at = child;
+    }
+    int rc = json_object_set_new(at, seg, value);
+    free(copy);
+    return rc == 0 ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+}
+
+static bool valid_key(const char *key)
+{
+    if (!*key || key[0] == '.' || key[strlen(key) - 1] == '.' || strstr(key, ".."))
+        return false;
+    return true;
+}
+
+static int parse_item(json_t *root, char *item, crun_error *err)
+{
+    char *eq = strchr(item, '=');
+    if (!eq)
+        return crun_error_set(err, CRUN_EUSAGE, "expected key=value, got '%s'", trim(item));
+    *eq = '\0';
+    char *key = trim(item), *value = trim(eq + 1);
+    if (!*key)
+        return crun_error_set(err, CRUN_EUSAGE, "missing a name before '=%s'", value);
+    if (!valid_key(key))
+        return crun_error_set(err, CRUN_EUSAGE, "'%s' is not a valid name (an empty part "
+                              "between dots)", key);
+    return set_path(root, key, parse_value(value), err);
+}
+
+int params_parse(const char *text, json_t **out, crun_error *err)
+{
+    json_t *root = json_object();
+    int rc = root ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    for (const char *p = text ? text : ""; rc == 0 && *p;) {
+        long n = item_length(p);
+        if (n < 0) {
+            rc = crun_error_set(err, CRUN_EUSAGE, "unbalanced brackets or quotes in '%s'", p);
+            break;
+        }
+        char *item = strndup(p, (size_t)n);
+        if (!item)
+            rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
+        else if (*trim(item)) /* "a=1," and "a=1,,b=2" are forgiven */
+            rc = parse_item(root, item, err);
+        free(item);
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    if (rc != 0) {
+        json_decref(root);
+        return rc;
+    }
+    *out = root;
+    return 0;
+}

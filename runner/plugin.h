@@ -1,0 +1,57 @@
+/* plugin.h (internal) - finding, opening and checking plugin files.
+ *
+ * A session owns one plugin_cache: the folders to search (crun.ini's
+ * plugin_path, then CRUN_PLUGIN_PATH, then the built-in folder) and the
+ * plugins opened so far, each dlopen()ed once and kept until the session
+ * closes.  Opening checks, in order: the file exists, is ELF, loads, exports
+ * crun_plugin_entry, returns a descriptor with our magic and ABI major, and
+ * is of the kind asked for; each refusal names the file and the reason.
+ */
+#ifndef CRUN_PLUGIN_INTERNAL_H
+#define CRUN_PLUGIN_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "crun/plugin.h"
+
+typedef struct plugin_handle {
+    char *path;               /* absolute or as found */
+    void *dl;
+    const crun_plugin *desc;
+} plugin_handle;
+
+typedef struct plugin_cache {
+    pthread_mutex_t lock;
+    char **dirs;
+    size_t n_dirs;
+    char *base_dir;           /* relative .so paths resolve against it */
+    plugin_handle *items;
+    size_t n;
+    size_t cap;
+} plugin_cache;
+
+/* dirs: the search folders in order (copied). */
+int plugin_cache_init(plugin_cache *c, const char *base_dir, char *const *dirs, size_t n_dirs);
+void plugin_cache_destroy(plugin_cache *c);
+
+/* Find and open the plugin `name` (a plugin name, or a path when it contains
+ * '/' or ends in .so) of the given kind.  The descriptor is borrowed for the
+ * cache's life.  Errors are CRUN_EPLUGIN, naming the file and the reason. */
+int plugin_load(plugin_cache *c, crun_plugin_kind kind, const char *name,
+                const crun_plugin **out, crun_error *err);
+
+/* Open one file and check it, without a cache (for `crun plugin info`).
+ * kind 0 accepts any kind.  On success *dl must be dlclose()d by the caller. */
+int plugin_open_file(const char *path, crun_plugin_kind kind, void **dl,
+                     const crun_plugin **out, crun_error *err);
+
+/* A JSON array describing every plugin file found in the search folders. */
+json_t *plugin_list(plugin_cache *c);
+
+/* The descriptor as JSON: name, kind, version, abi, description, path. */
+json_t *plugin_describe(const crun_plugin *desc, const char *path);
+
+#endif

@@ -1,0 +1,763 @@
+/* project.c - a project folder into merged, interpolated configuration trees.
+ *
+ * crun.ini (inih, read through our own line-counting reader so errors say
+ * "crun.ini:LINE") gives the name, default env, plugin path and hooks.  Then
+ * each kind of YAML file is read from conf/base and conf/<env>: files of one
+ * folder are joined (a top-level key may appear in only one of them), the two
+ * folders merged as DESIGN.md says, and ${...} resolved against globals.yml,
+ * --params and the environment.  --params finally override parameters
+ * (params.c parses them).  Nothing here knows what a node or a dataset is.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "project.h"
+#include "suggest.h"
+
+static const char *const project_keys[] = {"name", "default_env", "plugin_path", NULL};
+static const char *const ini_sections[] = {"project", "hooks", NULL};
+static const char *const hooks_yml_keys[] = {"hooks", "disable", NULL};
+
+typedef enum merge_mode { MERGE_WHOLE, MERGE_ENTRIES, MERGE_DEEP } merge_mode;
+
+static char *path_join(const char *a, const char *b)
+{
+    char *s = NULL;
+    return asprintf(&s, "%s/%s", a, b) < 0 ? NULL : s;
+}
+
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static bool is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
+}
+
+static int set_str(char **slot, const char *value)
+{
+    char *copy = strdup(value);
+    if (!copy)
+        return CRUN_ENOMEM;
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+/* --- hooks --------------------------------------------------------------- */
+
+static long hook_index(const project *p, const char *name)
+{
+    for (size_t i = 0; i < p->n_hooks; i++)
+        if (strcmp(p->hooks[i].name, name) == 0)
+            return (long)i;
+    return -1;
+}
+
+static void hook_clear(project_hook *h)
+{
+    free(h->name);
+    json_decref(h->options);
+    free(h->where);
+}
+
+/* Add a hook, or give an already listed one its new options (an env may
+ * reconfigure a hook of crun.ini).  Takes over options. */
+static int hook_put(project *p, const char *name, json_t *options, const char *where)
+{
+    project_hook h = {strdup(name), options, strdup(where)};
+    if (!h.name || !h.where || !h.options) {
+        hook_clear(&h);
+        return CRUN_ENOMEM;
+    }
+    long i = hook_index(p, name);
+    if (i >= 0) {
+        hook_clear(&p->hooks[i]);
+        p->hooks[i] = h;
+        return 0;
+    }
+    project_hook *hooks = realloc(p->hooks, (p->n_hooks + 1) * sizeof(project_hook));
+    if (!hooks) {
+        hook_clear(&h);
+        return CRUN_ENOMEM;
+    }
+    p->hooks = hooks;
+    hooks[p->n_hooks++] = h;
+    return 0;
+}
+
+static const char *hook_suggestion(const project *p, const char *name)
+{
+    const char *names[64];
+    size_t n = p->n_hooks < 64 ? p->n_hooks : 64;
+    for (size_t i = 0; i < n; i++)
+        names[i] = p->hooks[i].name;
+    return suggest_closest(name, names, n);
+}
+
+static int hook_disable(project *p, const conf_node *item, crun_error *err)
+{
+    if (item->kind != CONF_SCALAR)
+        return conf_error(err, item, "disable: expected hook names, got %s", conf_kind_name(item));
+    long i = hook_index(p, item->str);
+    if (i < 0) {
+        const char *hint = hook_suggestion(p, item->str);
+        return conf_error(err, item, "disable: unknown hook '%s'%s%s%s", item->str,
+                          hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+    }
+    hook_clear(&p->hooks[i]);
+    memmove(&p->hooks[i], &p->hooks[i + 1], (p->n_hooks - (size_t)i - 1) * sizeof(project_hook));
+    p->n_hooks--;
+    return 0;
+}
+
+/* One entry of hooks.yml's list: "name" or {name: x, option: value, ...}. */
+static int hook_from_yaml(project *p, const conf_node *item, crun_error *err)
+{
+    char where[512];
+    conf_where(item, where, sizeof(where));
+    if (item->kind == CONF_SCALAR)
+        return hook_put(p, item->str, json_object(), where);
+    const conf_node *name = conf_get(item, "name");
+    if (item->kind != CONF_MAP || !name || name->kind != CONF_SCALAR || !name->str[0])
+        return conf_error(err, item, "hooks: expected a hook name or a map with 'name', got %s",
+                          conf_kind_name(item));
+    json_t *options = conf_to_json(item);
+    if (options && json_object_del(options, "name") != 0) {
+        json_decref(options);
+        options = NULL;
+    }
+    return hook_put(p, name->str, options, where);
+}
+
+/* Applied folder by folder (base, then env), so an env can turn off a hook
+ * that base or crun.ini added. */
+static int apply_hooks_yml(project *p, const conf_node *tree, crun_error *err)
+{
+    if (!tree)
+        return 0;
+    int rc = conf_check_keys(tree, hooks_yml_keys, "hooks.yml", err);
+    const conf_node *hooks = conf_get(tree, "hooks"), *disable = conf_get(tree, "disable");
+    if (rc == 0 && hooks && hooks->kind != CONF_SEQ && hooks->kind != CONF_NULL)
+        rc = conf_error(err, hooks, "hooks: expected a list, got %s", conf_kind_name(hooks));
+    for (size_t i = 0; rc == 0 && hooks && hooks->kind == CONF_SEQ && i < hooks->n; i++)
+        rc = hook_from_yaml(p, hooks->items[i], err);
+    if (rc == 0 && disable && disable->kind == CONF_SCALAR)
+        return hook_disable(p, disable, err);
+    if (rc == 0 && disable && disable->kind != CONF_SEQ && disable->kind != CONF_NULL)
+        rc = conf_error(err, disable, "disable: expected a list, got %s", conf_kind_name(disable));
+    for (size_t i = 0; rc == 0 && disable && disable->kind == CONF_SEQ && i < disable->n; i++)
+        rc = hook_disable(p, disable->items[i], err);
+    if (rc == CRUN_ENOMEM)
+        crun_error_set(err, rc, "out of memory");
+    return rc;
+}
+
+/* --- crun.ini -------------------------------------------------------------- */
+
+typedef struct ini_state {
+    project *p;
+    FILE *file;
+    char *const *envp;
+    int line;       /* of the line inih is working on */
+    int error_line; /* of the first error our handler reported */
+    crun_error err;
+} ini_state;
+
+/* inih's fgets-style reader, counting lines so that our handler's errors can
+ * name theirs (inih only reports the line of the first error).  Counted per
+ * call, as inih counts, so both agree even on over-long lines. */
+static char *ini_read_line(char *str, int num, void *stream)
+{
+    ini_state *st = stream;
+    char *line = fgets(str, num, st->file);
+    if (line)
+        st->line++;
+    return line;
+}
+
+static int add_plugin_dir(ini_state *st, const char *entry)
+{
+    project *p = st->p;
+    char *dir = NULL;
+    if (entry[0] == '~' && (entry[1] == '\0' || entry[1] == '/')) {
+        const char *home = conf_getenv(st->envp, "HOME");
+        if (!home)
+            return crun_error_set(&st->err, CRUN_ECONFIG,
+                                  "crun.ini:%d: plugin_path: '%s' needs HOME, which is not set",
+                                  st->line, entry);
+        if (asprintf(&dir, "%s%s", home, entry + 1) < 0)
+            dir = NULL;
+    } else {
+        dir = entry[0] == '/' ? strdup(entry) : path_join(p->dir, entry);
+    }
+    char **path = dir ? realloc(p->plugin_path, (p->n_plugin_path + 1) * sizeof(char *)) : NULL;
+    if (!path) {
+        free(dir);
+        return CRUN_ENOMEM;
+    }
+    p->plugin_path = path;
+    path[p->n_plugin_path++] = dir;
+    return 0;
+}
+
+static int set_plugin_path(ini_state *st, const char *value)
+{
+    char *copy = strdup(value), *save = NULL;
+    if (!copy)
+        return CRUN_ENOMEM;
+    int rc = 0;
+    for (char *e = strtok_r(copy, ":", &save); e && rc == 0; e = strtok_r(NULL, ":", &save))
+        rc = add_plugin_dir(st, e);
+    free(copy);
+    return rc;
+}
+
+static int ini_project_key(ini_state *st, const char *name, const char *value)
+{
+    if (strcmp(name, "name") == 0 || strcmp(name, "default_env") == 0) {
+        if (!value[0])
+            return crun_error_set(&st->err, CRUN_ECONFIG, "crun.ini:%d: %s must not be empty",
+                                  st->line, name);
+        return set_str(name[0] == 'n' ? &st->p->name : &st->p->default_env, value);
+    }
+    if (strcmp(name, "plugin_path") == 0)
+        return set_plugin_path(st, value);
+    const char *hint = suggest_closest(name, project_keys, 3);
+    return crun_error_set(&st->err, CRUN_ECONFIG, "crun.ini:%d: unknown key '%s' in [project]%s%s%s",
+                          st->line, name, hint ? " (did you mean '" : "", hint ? hint : "",
+                          hint ? "'?)" : "");
+}
+
+static int ini_hook(ini_state *st, const char *name, const char *value)
+{
+    if (hook_index(st->p, name) >= 0)
+        return crun_error_set(&st->err, CRUN_ECONFIG, "crun.ini:%d: hook '%s' is listed twice",
+                              st->line, name);
+    json_t *options = NULL;
+    int rc = params_parse(value, &options, &st->err);
+    if (rc != 0) {
+        crun_error_prefix(&st->err, "crun.ini:%d: hook '%s': ", st->line, name);
+        st->err.code = CRUN_ECONFIG;
+        return CRUN_ECONFIG;
+    }
+    char where[64];
+    snprintf(where, sizeof(where), "crun.ini:%d", st->line);
+    return hook_put(st->p, name, options, where);
+}
+
+static int on_ini_entry(void *user, const char *section, const char *name, const char *value)
+{
+    ini_state *st = user;
+    if (st->error_line)
+        return 0; /* keep the first error: later ones often follow from it */
+    int rc;
+    if (strcmp(section, "project") == 0) {
+        rc = ini_project_key(st, name, value);
+    } else if (strcmp(section, "hooks") == 0) {
+        rc = ini_hook(st, name, value);
+    } else if (!section[0]) {
+        rc = crun_error_set(&st->err, CRUN_ECONFIG,
+                            "crun.ini:%d: '%s' is outside a section (put it under [project])",
+                            st->line, name);
+    } else {
+        const char *hint = suggest_closest(section, ini_sections, 2);
+        rc = crun_error_set(&st->err, CRUN_ECONFIG, "crun.ini:%d: unknown section [%s]%s%s%s",
+                            st->line, section, hint ? " (did you mean [" : "", hint ? hint : "",
+                            hint ? "]?)" : "");
+    }
+    if (rc == CRUN_ENOMEM)
+        crun_error_set(&st->err, rc, "out of memory");
+    if (rc != 0)
+        st->error_line = st->line;
+    return rc == 0;
+}
+
+static int read_ini(project *p, const char *path, char *const *envp, crun_error *err)
+{
+    ini_state st = {.p = p, .envp = envp, .err = CRUN_ERROR_INIT};
+    if (!(st.file = fopen(path, "r")))
+        return crun_error_set(err, CRUN_EIO, "crun.ini: %s", strerror(errno));
+    int line = ini_parse_stream(ini_read_line, &st, on_ini_entry, &st);
+    fclose(st.file);
+    if (line == 0)
+        return 0;
+    if (st.error_line && (st.error_line == line || line < 0)) {
+        crun_error_move(err, &st.err);
+        return err->code;
+    }
+    crun_error_clear(&st.err);
+    if (line < 0)
+        return crun_error_set(err, CRUN_ENOMEM, "crun.ini: out of memory");
+    return crun_error_set(err, CRUN_ECONFIG,
+                          "crun.ini:%d: syntax error: expected '[section]' or 'key = value'", line);
+}
+
+/* --- conf/<folder>/<kind>*.yml -------------------------------------------------- */
+
+static bool has_yaml_ext(const char *s)
+{
+    return strcmp(s, ".yml") == 0 || strcmp(s, ".yaml") == 0;
+}
+
+/* <kind>.yml, <kind>.yaml, <kind>_*.yml, <kind>_*.yaml */
+static bool is_kind_file(const char *name, const char *kind)
+{
+    size_t k = strlen(kind);
+    if (strncmp(name, kind, k) != 0)
+        return false;
+    const char *rest = name + k, *dot = strrchr(rest, '.');
+    if (!dot || !has_yaml_ext(dot))
+        return false;
+    return dot == rest || rest[0] == '_';
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* The kind's files in folder, sorted; none when the folder does not exist. */
+static int list_kind_files(const char *folder, const char *kind, char ***out, size_t *n_out,
+                           crun_error *err)
+{
+    *out = NULL;
+    *n_out = 0;
+    DIR *d = opendir(folder);
+    if (!d)
+        return errno == ENOENT ? 0 : crun_error_set(err, CRUN_EIO, "%s: %s", folder, strerror(errno));
+    char **names = NULL;
+    size_t n = 0;
+    int rc = 0;
+    for (struct dirent *e; rc == 0 && (e = readdir(d));) {
+        if (!is_kind_file(e->d_name, kind))
+            continue;
+        char **grown = realloc(names, (n + 1) * sizeof(char *));
+        if (!grown || !(grown[n] = strdup(e->d_name))) {
+            names = grown ? grown : names;
+            rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
+            break;
+        }
+        names = grown;
+        n++;
+    }
+    closedir(d);
+    if (rc != 0) {
+        free_names(names, n);
+        return rc;
+    }
+    if (n > 1)
+        qsort(names, n, sizeof(char *), compare_names);
+    *out = names;
+    *n_out = n;
+    return 0;
+}
+
+/* Add one file's top-level keys to the folder's tree; a key in two files of
+ * one folder is ambiguous, so it is refused naming both places. */
+static int join_file(conf_node **folder_tree, conf_node *root, crun_error *err)
+{
+    if (!*folder_tree) {
+        *folder_tree = root;
+        return 0;
+    }
+    for (size_t i = 0; i < root->n; i++) {
+        const conf_node *key = root->items[2 * i];
+        const conf_node *first = conf_get_key(*folder_tree, key->str);
+        if (first) {
+            char where[512];
+            int rc = conf_error(err, key, "'%s' is already defined at %s (a key may appear in "
+                                "only one file of a folder)", key->str,
+                                conf_where(first, where, sizeof(where)));
+            conf_free(root);
+            return rc;
+        }
+    }
+    *folder_tree = conf_merge(*folder_tree, root, false);
+    return 0;
+}
+
+static int read_kind_file(project *p, const char *folder, const char *name, conf_node **out,
+                          crun_error *err)
+{
+    char *display = NULL, *path = NULL;
+    int rc = CRUN_ENOMEM;
+    *out = NULL;
+    if (asprintf(&display, "conf/%s/%s", folder, name) >= 0 && (path = path_join(p->dir, display)))
+        rc = conf_parse_file(p->pool, path, display, out, err);
+    else
+        crun_error_set(err, rc, "out of memory");
+    if (rc == 0 && (*out)->kind != CONF_MAP && (*out)->kind != CONF_NULL) {
+        rc = conf_error(err, *out, "expected a map at the top of the file, got %s",
+                        conf_kind_name(*out));
+        conf_free(*out);
+        *out = NULL;
+    } else if (rc == 0 && (*out)->kind == CONF_NULL) {
+        conf_free(*out); /* an empty file (or only comments) adds nothing */
+        *out = NULL;
+    }
+    free(display);
+    free(path);
+    return rc;
+}
+
+static int load_folder(project *p, const char *folder, const char *kind, conf_node **out,
+                       crun_error *err)
+{
+    char *conf_dir = path_join(p->dir, "conf"), *dir = conf_dir ? path_join(conf_dir, folder) : NULL;
+    char **names = NULL;
+    size_t n = 0;
+    int rc = dir ? list_kind_files(dir, kind, &names, &n, err)
+                 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    *out = NULL;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        conf_node *root = NULL;
+        rc = read_kind_file(p, folder, names[i], &root, err);
+        if (rc == 0 && root)
+            rc = join_file(out, root, err);
+    }
+    if (rc != 0) {
+        conf_free(*out);
+        *out = NULL;
+    }
+    free_names(names, n);
+    free(dir);
+    free(conf_dir);
+    return rc;
+}
+
+/* pipelines.yml: under each top-level key (libraries, pipelines) entries are
+ * replaced whole, so an env can swap one pipeline without restating others. */
+static conf_node *merge_entries(conf_node *base, conf_node *over)
+{
+    if (!base || !over || base->kind != CONF_MAP || over->kind != CONF_MAP)
+        return conf_merge(base, over, false);
+    for (size_t i = 0; i < over->n; i++) {
+        conf_node *key = over->items[2 * i], *val = over->items[2 * i + 1];
+        conf_node *mine = conf_get(base, key->str);
+        over->items[2 * i] = over->items[2 * i + 1] = NULL;
+        if (mine && mine->kind == CONF_MAP && val->kind == CONF_MAP) {
+            conf_merge(mine, val, false); /* two maps: merged into mine, which stays */
+            conf_free(key);
+        } else if (conf_set(base, key, val) != 0) {
+            continue; /* out of memory: key and val were freed, base stays valid */
+        }
+    }
+    over->n = 0;
+    conf_free(over);
+    return base;
+}
+
+static int load_kind(project *p, const char *kind, merge_mode mode, const conf_interp *ictx,
+                     conf_node **out, crun_error *err)
+{
+    conf_node *base = NULL, *over = NULL;
+    int rc = load_folder(p, "base", kind, &base, err);
+    if (rc == 0)
+        rc = load_folder(p, p->env, kind, &over, err);
+    if (rc != 0) {
+        conf_free(base);
+        return rc;
+    }
+    if (mode == MERGE_ENTRIES)
+        *out = merge_entries(base, over);
+    else
+        *out = conf_merge(base, over, mode == MERGE_DEEP);
+    return conf_interpolate(*out, ictx, err);
+}
+
+static int load_hooks(project *p, const conf_interp *ictx, crun_error *err)
+{
+    const char *folders[] = {"base", p->env};
+    for (size_t i = 0; i < 2; i++) {
+        conf_node *tree = NULL;
+        int rc = load_folder(p, folders[i], "hooks", &tree, err);
+        if (rc == 0)
+            rc = conf_interpolate(tree, ictx, err);
+        if (rc == 0)
+            rc = apply_hooks_yml(p, tree, err);
+        conf_free(tree);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* --- --params onto parameters ----------------------------------------------- */
+
+static const conf_node *conf_path(const conf_node *node, const char *path)
+{
+    char *copy = strdup(path), *save = NULL;
+    if (!copy)
+        return NULL;
+    for (char *seg = strtok_r(copy, ".", &save); seg && node; seg = strtok_r(NULL, ".", &save))
+        node = conf_get(node, seg);
+    free(copy);
+    return node;
+}
+
+/* A reference to a.b uses --params a.b, a.b.c and a alike. */
+static bool used_by_reference(json_t *used, const char *path)
+{
+    const char *u;
+    json_t *v;
+    size_t n = strlen(path);
+    json_object_foreach(used, u, v) {
+        size_t m = strlen(u);
+        size_t shorter = m < n ? m : n;
+        if (strncmp(u, path, shorter) == 0 &&
+            (m == n || (m < n ? path[m] : u[n]) == '.'))
+            return true;
+    }
+    return false;
+}
+
+typedef struct path_list {
+    char **paths;
+    size_t n;
+} path_list;
+
+static int collect_paths(const conf_node *node, const char *prefix, path_list *out)
+{
+    for (size_t i = 0; node && node->kind == CONF_MAP && i < node->n; i++) {
+        char *path = NULL;
+        if (asprintf(&path, "%s%s%s", prefix, *prefix ? "." : "", node->items[2 * i]->str) < 0)
+            return CRUN_ENOMEM;
+        char **grown = realloc(out->paths, (out->n + 1) * sizeof(char *));
+        if (!grown) {
+            free(path);
+            return CRUN_ENOMEM;
+        }
+        out->paths = grown;
+        out->paths[out->n++] = path;
+        int rc = collect_paths(node->items[2 * i + 1], path, out);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int unknown_param(const project *p, const char *path, crun_error *err)
+{
+    path_list all = {0};
+    const char *hint = NULL;
+    if (collect_paths(p->parameters, "", &all) == 0)
+        hint = suggest_closest(path, (const char *const *)all.paths, all.n);
+    crun_error_set(err, CRUN_EUSAGE, "--params: unknown parameter '%s'%s%s%s", path,
+                   hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+    free_names(all.paths, all.n);
+    return CRUN_EUSAGE;
+}
+
+/* Set parameters at the dotted path, making maps where there are none. */
+static int set_param(project *p, const char *path, conf_node *value)
+{
+    const char *file = value->file;
+    if (!p->parameters && !(p->parameters = conf_new(CONF_MAP, file, 0, 0))) {
+        conf_free(value);
+        return CRUN_ENOMEM;
+    }
+    char *copy = strdup(path), *save = NULL, *seg = copy ? strtok_r(copy, ".", &save) : NULL;
+    conf_node *at = p->parameters;
+    int rc = copy ? 0 : CRUN_ENOMEM;
+    for (char *next; rc == 0 && (next = strtok_r(NULL, ".", &save)); seg = next) {
+        conf_node *child = conf_get(at, seg);
+        if (!child || child->kind != CONF_MAP) {
+            child = conf_new(CONF_MAP, file, 0, 0);
+            rc = child ? conf_set(at, conf_new_scalar(seg, file, 0, 0), child) : CRUN_ENOMEM;
+        }
+        at = child;
+    }
+    if (rc == 0)
+        rc = conf_set(at, conf_new_scalar(seg, file, 0, 0), value);
+    else
+        conf_free(value);
+    free(copy);
+    return rc;
+}
+
+static int set_param_json(project *p, const char *path, json_t *val, crun_error *err)
+{
+    const char *file = conf_pool_intern(p->pool, "--params");
+    conf_node *node = file ? conf_from_json(val, file, 0, 0) : NULL;
+    if (!node || set_param(p, path, node) != 0)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    return 0;
+}
+
+static int apply_leaves(project *p, json_t *obj, const char *prefix, json_t *used,
+                        crun_error *err)
+{
+    const char *key;
+    json_t *val;
+    json_object_foreach(obj, key, val) {
+        char *path = NULL;
+        if (asprintf(&path, "%s%s%s", prefix, *prefix ? "." : "", key) < 0)
+            return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+        int rc = 0;
+        if (json_is_object(val) && json_object_size(val) > 0)
+            rc = apply_leaves(p, val, path, used, err);
+        else if (!conf_path(p->parameters, path) && !used_by_reference(used, path))
+            rc = unknown_param(p, path, err);
+        else
+            rc = set_param_json(p, path, val, err);
+        free(path);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* globals first (they may use env and runtime_params but not themselves),
+ * then every other kind against them; globals are not kept afterwards. */
+static int load_trees(project *p, char *const *envp, crun_error *err)
+{
+    json_t *used = json_object();
+    conf_node *globals = NULL;
+    conf_interp ictx = {.runtime_params = p->runtime_params, .environ = envp,
+                        .used_runtime_params = used};
+    int rc = used ? load_kind(p, "globals", MERGE_DEEP, &ictx, &globals, err)
+                  : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    ictx.globals = globals;
+    if (rc == 0)
+        rc = load_kind(p, "pipelines", MERGE_ENTRIES, &ictx, &p->pipelines, err);
+    if (rc == 0)
+        rc = load_kind(p, "catalog", MERGE_WHOLE, &ictx, &p->catalog, err);
+    if (rc == 0)
+        rc = load_kind(p, "parameters", MERGE_DEEP, &ictx, &p->parameters, err);
+    if (rc == 0)
+        rc = load_kind(p, "runner", MERGE_DEEP, &ictx, &p->runner, err);
+    if (rc == 0)
+        rc = load_kind(p, "credentials", MERGE_WHOLE, &ictx, &p->credentials, err);
+    if (rc == 0)
+        rc = load_hooks(p, &ictx, err);
+    if (rc == 0)
+        rc = apply_leaves(p, p->runtime_params, "", used, err);
+    conf_free(globals);
+    json_decref(used);
+    return rc;
+}
+
+/* --- the project ------------------------------------------------------------- */
+
+static int open_project(project *p, const char *dir, char *const *envp, crun_error *err)
+{
+    char real[PATH_MAX];
+    if (!realpath(dir ? dir : ".", real))
+        return crun_error_set(err, CRUN_ENOENT, "project folder '%s': %s", dir ? dir : ".",
+                              strerror(errno));
+    char *ini = path_join(real, "crun.ini"), *conf = path_join(real, "conf");
+    int rc = ini && conf && (p->dir = strdup(real)) && (p->pool = conf_pool_new()) &&
+                     (p->runtime_params = json_object())
+                 ? 0
+                 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    bool has_ini = ini && is_file(ini);
+    if (rc == 0 && !has_ini && !(conf && is_dir(conf)))
+        rc = crun_error_set(err, CRUN_ENOENT,
+                            "%s is not a crun project: it has neither crun.ini nor conf/", real);
+    if (rc == 0 && has_ini)
+        rc = read_ini(p, ini, envp, err);
+    const char *base = strrchr(real, '/');
+    if (rc == 0 && !p->name && set_str(&p->name, base && base[1] ? base + 1 : real) != 0)
+        rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    free(ini);
+    free(conf);
+    return rc;
+}
+
+/* A name from the command line is a usage error, one from crun.ini a config error. */
+static int choose_env(project *p, const char *env, crun_error *err)
+{
+    int code = env ? CRUN_EUSAGE : CRUN_ECONFIG;
+    const char *origin = env ? "--env" : "crun.ini: default_env";
+    bool implicit = !env && !p->default_env;
+    if (!p->default_env && set_str(&p->default_env, "local") != 0)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    if (set_str(&p->env, env ? env : p->default_env) != 0)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    if (strcmp(p->env, "base") == 0)
+        return crun_error_set(err, code, "%s: 'base' is always loaded and cannot be the "
+                              "environment (try 'local')", origin);
+    if (!p->env[0] || p->env[0] == '.' || strchr(p->env, '/'))
+        return crun_error_set(err, code, "%s: '%s' is not a valid environment name", origin,
+                              p->env);
+    char *conf = path_join(p->dir, "conf"), *folder = conf ? path_join(conf, p->env) : NULL;
+    bool exists = folder && is_dir(folder);
+    free(conf);
+    free(folder);
+    if (!folder)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    /* A project may have only conf/base; the built-in default env is optional. */
+    if (!exists && !implicit)
+        return crun_error_set(err, CRUN_ECONFIG,
+                              "environment '%s' not found: conf/%s does not exist", p->env,
+                              p->env);
+    return 0;
+}
+
+int project_load(const char *dir, const char *env, const char *params, char *const *environ_,
+                 project **out, crun_error *err)
+{
+    *out = NULL;
+    project *p = calloc(1, sizeof(project));
+    if (!p)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    int rc = open_project(p, dir, environ_, err);
+    if (rc == 0)
+        rc = choose_env(p, env, err);
+    if (rc == 0 && params) {
+        json_decref(p->runtime_params);
+        p->runtime_params = NULL;
+        if ((rc = params_parse(params, &p->runtime_params, err)) != 0)
+            crun_error_prefix(err, "--params: ");
+    }
+    if (rc == 0)
+        rc = load_trees(p, environ_, err);
+    if (rc != 0) {
+        project_free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+void project_free(project *p)
+{
+    if (!p)
+        return;
+    free(p->dir);
+    free(p->name);
+    free(p->default_env);
+    free(p->env);
+    for (size_t i = 0; i < p->n_plugin_path; i++)
+        free(p->plugin_path[i]);
+    free(p->plugin_path);
+    for (size_t i = 0; i < p->n_hooks; i++)
+        hook_clear(&p->hooks[i]);
+    free(p->hooks);
+    conf_free(p->pipelines);
+    conf_free(p->catalog);
+    conf_free(p->parameters);
+    conf_free(p->runner);
+    conf_free(p->credentials);
+    json_decref(p->runtime_params);
+    conf_pool_free(p->pool);
+    free(p);
+}

@@ -1,0 +1,60 @@
+/* project.h - a project on disk: crun.ini and conf/<env>/ into merged trees.
+ *
+ * project_load reads crun.ini (inih), then for each kind of file (pipelines,
+ * catalog, parameters, runner, globals, credentials, hooks) the base folder and
+ * the selected env, and merges them as DESIGN.md says: catalog entries,
+ * pipelines and libraries replaced whole by key; parameters, runner, globals
+ * merged deeply.  Then --params are parsed and applied and every tree is
+ * interpolated.  The result is plain trees; turning them into an IR is ir.c's job.
+ */
+#ifndef CRUN_PROJECT_H
+#define CRUN_PROJECT_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "conf.h"
+#include "crun/error.h"
+
+typedef struct project_hook {
+    char *name;      /* a plugin name or a path to a .so */
+    json_t *options; /* an object */
+    char *where;     /* "crun.ini:7" or "conf/local/hooks.yml:3:5" */
+} project_hook;
+
+typedef struct project {
+    char *dir;          /* absolute path of the project folder */
+    char *name;         /* [project] name, default: the folder's name */
+    char *default_env;  /* [project] default_env, default "local" */
+    char *env;          /* the env in use */
+    char **plugin_path; /* [project] plugin_path, absolute folders ('~' expanded) */
+    size_t n_plugin_path;
+    project_hook *hooks;/* crun.ini [hooks] in order, then hooks.yml additions, minus disable */
+    size_t n_hooks;
+    conf_pool *pool;
+    /* merged and interpolated; CONF_MAP nodes, or NULL when no file had any */
+    conf_node *pipelines;   /* pipelines*.yml: {libraries: ..., pipelines: ...} */
+    conf_node *catalog;     /* catalog*.yml */
+    conf_node *parameters;  /* parameters*.yml with --params applied */
+    conf_node *runner;      /* runner*.yml: {default: ..., runners: ...} */
+    conf_node *credentials; /* credentials*.yml */
+    json_t *runtime_params; /* --params as a nested object (empty when none) */
+} project;
+
+/* Load the project in dir for env (NULL: crun.ini's default_env, else
+ * "local").  params is the --params text or NULL; environ as for conf_interp.
+ * Errors: CRUN_ECONFIG with file:line:col (crun.ini errors: crun.ini:line),
+ * CRUN_EUSAGE for a malformed --params or an unknown --params key,
+ * CRUN_ENOENT when dir has no crun.ini and no conf/ folder, CRUN_ECONFIG when
+ * conf/<env> does not exist (the built-in default "local" may be absent). */
+int project_load(const char *dir, const char *env, const char *params, char *const *environ,
+                 project **out, crun_error *err);
+void project_free(project *p);
+
+/* Parse "a.b=1,c=x,d=[1,2]" into a nested object: numbers, true/false, null
+ * and JSON arrays/objects are typed, everything else is a string.  A value may
+ * hold commas inside brackets or quotes.  CRUN_EUSAGE on "a", "=1", "a..b=1". */
+int params_parse(const char *text, json_t **out, crun_error *err);
+
+#endif

@@ -1,0 +1,131 @@
+/* run.h (internal) - the session, the run and the node call as structures.
+ *
+ * session.c owns crun_session (project, IR, plugins, hooks, logger);
+ * run.c owns crun_run (plan, scheduling state, catalog, children) and the
+ * run API of runner.h; catalog.c the per-run dataset instances; command.c
+ * command nodes.  They share these definitions and nothing else.
+ */
+#ifndef CRUN_RUN_INTERNAL_H
+#define CRUN_RUN_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "crun/crun.h"
+#include "ir.h"
+#include "log.h"
+#include "plan.h"
+#include "plugin.h"
+#include "project.h"
+
+typedef struct session_hook {
+    char *name;
+    const crun_hooks_type *type;
+    void *instance;
+    bool serialize;          /* not thread-safe: calls go through lock */
+    pthread_mutex_t lock;
+} session_hook;
+
+struct crun_session {
+    crun_logger logger;
+    project *project;        /* NULL when opened from an IR file */
+    ir_t *ir;
+    char *dir;
+    char *env;
+    char **environ;          /* owned copy, NULL-terminated */
+    plugin_cache plugins;
+    session_hook *hooks;
+    size_t n_hooks;
+    pthread_mutex_t runs_lock;
+    crun_run **active;       /* runs in progress, for crun_session_cancel */
+    size_t n_active;
+    size_t cap_active;
+    atomic_bool cancel_all;  /* cancelled before a run registered */
+};
+
+/* --- catalog: one per run --- */
+typedef struct cat_entry {
+    const ir_dataset *def;
+    const crun_dataset_type *type; /* NULL for parameters */
+    void *instance;
+    crun_dataset_ctx ctx;
+    crun_value *param;             /* parameters: the JSON value */
+    atomic_size_t consumers_left;  /* released at zero when in memory */
+    char *scratch;                 /* a file holding the value for commands, once made */
+    bool in_memory;
+} cat_entry;
+
+typedef struct catalog {
+    cat_entry *entries;  /* indexed by ir dataset; type/instance NULL when unused */
+    size_t n;
+} catalog;
+
+typedef struct cmd_state cmd_state;
+
+enum node_state { NODE_PENDING, NODE_READY, NODE_RUNNING, NODE_DONE, NODE_FAILED, NODE_SKIPPED };
+
+struct crun_run {
+    crun_session *session;
+    const ir_t *ir;
+    plan *plan;
+    char run_id[64];
+    char version[64];        /* the run's save version (Kedro's timestamp format) */
+    json_t *params;
+    catalog catalog;
+    crun_node_fn *fns;       /* per plan node: the function, NULL for commands */
+    /* scheduling (scheduler thread) */
+    size_t *waiting;
+    size_t *ready;
+    size_t ready_head, ready_tail;
+    unsigned char *state;
+    size_t n_started, n_done, n_failed, n_skipped;
+    bool failed;
+    bool keep_going;
+    bool progress;
+    crun_error first_error;
+    /* any thread */
+    atomic_bool cancelled;
+    pthread_mutex_t lock;    /* children, scratch files, cmd states */
+    pid_t *children;
+    size_t n_children, cap_children;
+    char *scratch_dir;
+    cmd_state **cmds;        /* per plan node, for the stepwise command API */
+    double grace_period;     /* seconds between SIGTERM and SIGKILL */
+    const char *const *load_versions;
+};
+
+/* catalog.c */
+int catalog_open(crun_run *run, const char *load_versions, crun_error *err);
+void catalog_close(crun_run *run);
+/* Load/save with hooks; node may be NULL outside a node. */
+int catalog_load(crun_run *run, size_t ds, crun_call *call, crun_value **out, crun_error *err);
+int catalog_save(crun_run *run, size_t ds, crun_call *call, crun_value *value, crun_error *err);
+/* A consumer of ds finished: release the value after the last one. */
+void catalog_consumed(crun_run *run, size_t ds);
+bool catalog_persisted(void *run, size_t ds);
+
+/* run.c */
+/* Takes ownership of p (freed on failure too). */
+int run_create(crun_session *s, plan *p, json_t *params, const crun_run_options *o,
+               crun_run **out, crun_error *err);
+void run_destroy(crun_run *run);
+int hooks_fire(crun_run *run, crun_hook_point point, crun_hook_event *ev, crun_error *err);
+int run_scratch_dir(crun_run *run, crun_error *err);
+
+/* command.c */
+int command_execute(crun_run *run, size_t pnode, crun_call *call, crun_error *err);
+void command_state_free(cmd_state *st);
+
+struct crun_call {
+    crun_run *run;
+    size_t pnode;
+    const ir_node *node;
+    crun_value **inputs;
+    crun_value **outputs;
+    crun_error *err;
+    bool in_before_node_run;
+};
+
+#endif

@@ -1,0 +1,661 @@
+/* session.c - a loaded project and the runs started from it.
+ *
+ * Opening a session does all the work that does not depend on a run: read
+ * the project (or a compiled IR), build the IR, set up the plugin search
+ * path and create the hooks.  A run then only plans, opens a catalog of its
+ * own and hands the plan to the chosen runner, so many runs of one session can
+ * go on at once.  The session never touches process-wide state: the
+ * environment is copied in, the current folder is never changed.
+ */
+#include <ctype.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "options.h"
+#include "run.h"
+#include "suggest.h"
+
+extern char **environ;
+
+const char *crun_version(void)
+{
+    return CRUN_VERSION;
+}
+
+const char *crun_session_name(const crun_session *s) { return s->ir->project; }
+const char *crun_session_env(const crun_session *s) { return s->env; }
+const char *crun_session_dir(const crun_session *s) { return s->dir; }
+crun_logger *crun_session_logger(crun_session *s) { return &s->logger; }
+
+static char **copy_environ(char *const *env)
+{
+    size_t n = 0;
+    while (env && env[n])
+        n++;
+    char **out = calloc(n + 1, sizeof(char *));
+    for (size_t i = 0; out && i < n; i++)
+        if (!(out[i] = strdup(env[i]))) {
+            for (size_t k = 0; k < i; k++)
+                free(out[k]);
+            free(out);
+            return NULL;
+        }
+    return out;
+}
+
+/* Append the entries of a colon-separated list to dirs. */
+static int add_dirs(char ***dirs, size_t *n, const char *list)
+{
+    for (const char *p = list; p && *p;) {
+        const char *colon = strchr(p, ':');
+        size_t len = colon ? (size_t)(colon - p) : strlen(p);
+        if (len) {
+            char **d = realloc(*dirs, (*n + 1) * sizeof(char *));
+            if (!d)
+                return -1;
+            *dirs = d;
+            if (!(d[*n] = strndup(p, len)))
+                return -1;
+            (*n)++;
+        }
+        p = colon ? colon + 1 : NULL;
+    }
+    return 0;
+}
+
+static int setup_plugins(crun_session *s, const crun_session_options *o, crun_error *err)
+{
+    char **dirs = NULL;
+    size_t n = 0;
+    int rc = 0;
+    for (size_t i = 0; s->project && i < s->project->n_plugin_path && !rc; i++)
+        rc = add_dirs(&dirs, &n, s->project->plugin_path[i]);
+    if (!rc)
+        rc = add_dirs(&dirs, &n, conf_getenv(s->environ, "CRUN_PLUGIN_PATH"));
+    if (!rc)
+        rc = add_dirs(&dirs, &n, o->builtin_plugin_dir ? o->builtin_plugin_dir
+                                                       : CRUN_INSTALL_PLUGIN_DIR);
+    if (!rc && plugin_cache_init(&s->plugins, s->dir, dirs, n) != 0)
+        rc = -1;
+    for (size_t i = 0; i < n; i++)
+        free(dirs[i]);
+    free(dirs);
+    return rc ? crun_error_set(err, CRUN_ENOMEM, "out of memory") : 0;
+}
+
+static int load_ir_file(crun_session *s, const char *path, const char *params, crun_error *err)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(path, 0, &jerr);
+    if (!root)
+        return crun_error_set(err, CRUN_ECONFIG, "%s:%d:%d: %s", path, jerr.line, jerr.column,
+                              jerr.text);
+    int rc = ir_from_json(root, path, s->dir, &s->ir, err);
+    json_decref(root);
+    if (rc || !params)
+        return rc;
+    json_t *over = NULL;
+    if ((rc = params_parse(params, &over, err)))
+        return rc;
+    json_object_update_recursive(s->ir->params, over);
+    json_decref(over);
+    return 0;
+}
+
+int crun_session_add_hook(crun_session *s, const char *name, const crun_hooks_type *type,
+                          void *instance, crun_error *err)
+{
+    session_hook *h = realloc(s->hooks, (s->n_hooks + 1) * sizeof(*h));
+    if (!h)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    s->hooks = h;
+    h = &s->hooks[s->n_hooks];
+    memset(h, 0, sizeof(*h));
+    if (!(h->name = strdup(name)))
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    h->type = type;
+    h->instance = instance;
+    h->serialize = !(type->flags & CRUN_HOOKS_THREAD_SAFE);
+    pthread_mutex_init(&h->lock, NULL);
+    s->n_hooks++;
+    return 0;
+}
+
+static int setup_hooks(crun_session *s, crun_error *err)
+{
+    for (size_t i = 0; s->project && i < s->project->n_hooks; i++) {
+        const project_hook *ph = &s->project->hooks[i];
+        const crun_plugin *plug;
+        int rc = plugin_load(&s->plugins, CRUN_PLUGIN_HOOKS, ph->name, &plug, err);
+        if (rc)
+            return crun_error_prefix(err, "%s: hook '%s': ", ph->where, ph->name);
+        const crun_hooks_type *t = plug->table;
+        char owner[300];
+        snprintf(owner, sizeof(owner), "hook '%s'", ph->name);
+        crun_options *opts = crun_options_new(ph->options, owner, ph->where);
+        void *inst = NULL;
+        rc = opts ? t->create(opts, &s->logger, &inst, err)
+                  : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+        crun_options_free(opts);
+        if (rc)
+            return crun_error_prefix(err, "%s: hook '%s': ", ph->where, ph->name) ? CRUN_ECONFIG
+                                                                                 : CRUN_ECONFIG;
+        if ((rc = crun_session_add_hook(s, plug->name, t, inst, err))) {
+            if (t->destroy)
+                t->destroy(inst);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int crun_session_open(const crun_session_options *o, crun_session **out, crun_error *err)
+{
+    *out = NULL;
+    crun_session *s = calloc(1, sizeof(*s));
+    if (!s)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    logger_init(&s->logger, o->log_level, o->log_fn, o->log_user);
+    pthread_mutex_init(&s->runs_lock, NULL);
+    atomic_init(&s->cancel_all, false);
+    char dir[PATH_MAX];
+    int rc = 0;
+    if (!realpath(o->project_dir ? o->project_dir : ".", dir))
+        rc = crun_error_set(err, CRUN_ECONFIG, "project folder %s: %s",
+                            o->project_dir ? o->project_dir : ".", strerror(errno));
+    if (!rc && (!(s->environ = copy_environ(o->environ ? o->environ : environ)) ||
+                !(s->dir = strdup(dir))))
+        rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    if (!rc && o->ir_file) {
+        rc = load_ir_file(s, o->ir_file, o->params, err);
+    } else if (!rc) {
+        rc = project_load(dir, o->env, o->params, s->environ, &s->project, err);
+        if (!rc)
+            rc = ir_build(s->project, &s->ir, err);
+    }
+    if (!rc && !(s->env = strdup(s->ir->env)))
+        rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    if (!rc)
+        rc = setup_plugins(s, o, err);
+    if (!rc && !o->no_hooks)
+        rc = setup_hooks(s, err);
+    if (rc) {
+        crun_session_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void crun_session_close(crun_session *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n_hooks; i++) {
+        session_hook *h = &s->hooks[i];
+        if (h->type->destroy)
+            h->type->destroy(h->instance);
+        pthread_mutex_destroy(&h->lock);
+        free(h->name);
+    }
+    free(s->hooks);
+    /* plugins go last: hook and dataset code lives in them */
+    if (s->plugins.dirs)
+        plugin_cache_destroy(&s->plugins);
+    ir_free(s->ir);
+    project_free(s->project);
+    for (size_t i = 0; s->environ && s->environ[i]; i++)
+        free(s->environ[i]);
+    free(s->environ);
+    free(s->dir);
+    free(s->env);
+    free(s->active);
+    pthread_mutex_destroy(&s->runs_lock);
+    logger_destroy(&s->logger);
+    free(s);
+}
+
+int crun_session_compile(crun_session *s, const crun_filter *f, json_t **out, crun_error *err)
+{
+    plan *p;
+    int rc = plan_build(s->ir, f, &p, err);
+    if (rc)
+        return rc;
+    *out = ir_to_json(s->ir, p->pipeline, p->node, p->n);
+    plan_free(p);
+    return *out ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+}
+
+/* --- runners --- */
+
+static const char *const runner_file_keys[] = {"default", "runners", NULL};
+
+typedef struct runner_choice {
+    const char *name;
+    const char *type;
+    const conf_node *entry; /* runner.yml entry, or NULL */
+    char where[512];
+} runner_choice;
+
+static int choose_runner(crun_session *s, const char *asked, runner_choice *c, crun_error *err)
+{
+    const conf_node *rc_root = s->ir->runner;
+    int rc = rc_root ? conf_check_keys(rc_root, runner_file_keys, "runner.yml", err) : 0;
+    if (rc)
+        return rc;
+    const conf_node *runners = rc_root ? conf_get(rc_root, "runners") : NULL;
+    const conf_node *def = rc_root ? conf_get(rc_root, "default") : NULL;
+    if (runners && runners->kind != CONF_MAP)
+        return conf_error(err, runners, "'runners' must map names to {type: ...}, got %s",
+                          conf_kind_name(runners));
+    if (def && def->kind != CONF_SCALAR)
+        return conf_error(err, def, "'default' must name a runner");
+    c->name = asked ? asked : def ? def->str : "sequential";
+    c->type = c->name;
+    c->entry = conf_get(runners, c->name);
+    snprintf(c->where, sizeof(c->where), "--runner");
+    if (!asked && def)
+        conf_where(def, c->where, sizeof(c->where));
+    if (!c->entry) {
+        if (!asked && def && runners && !strchr(c->name, '/')) {
+            /* a default that is neither a key nor (below) a plugin gets its position */
+            const crun_plugin *plug;
+            crun_error e2 = CRUN_ERROR_INIT;
+            int r2 = plugin_load(&s->plugins, CRUN_PLUGIN_RUNNER, c->name, &plug, &e2);
+            crun_error_clear(&e2);
+            if (r2)
+                return conf_error(err, def, "default runner '%s' is not defined under "
+                                  "'runners'", c->name);
+        }
+        return 0;
+    }
+    if (c->entry->kind != CONF_MAP)
+        return conf_error(err, c->entry, "runner '%s': expected a map with a 'type'", c->name);
+    const conf_node *type = conf_get(c->entry, "type");
+    if (!type || type->kind != CONF_SCALAR || !type->str[0])
+        return conf_error(err, type ? type : c->entry, "runner '%s': missing 'type' (sequential, "
+                          "parallel, service, or a path to a .so)", c->name);
+    c->type = type->str;
+    conf_where(type, c->where, sizeof(c->where));
+    return 0;
+}
+
+static int runner_options(const runner_choice *c, const char *const *overrides,
+                          crun_options **out, crun_error *err)
+{
+    char owner[300];
+    snprintf(owner, sizeof(owner), "runner '%s'", c->name);
+    crun_options *opts = options_from_conf(NULL, owner);
+    if (!opts)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    for (size_t i = 0; c->entry && i < c->entry->n; i++) {
+        const conf_node *k = c->entry->items[2 * i];
+        if (strcmp(k->str, "type") == 0)
+            continue;
+        char where[512];
+        options_set(opts, k->str, conf_to_json(c->entry->items[2 * i + 1]),
+                    conf_where(c->entry->items[2 * i + 1], where, sizeof(where)));
+    }
+    for (size_t i = 0; overrides && overrides[i]; i++) {
+        const char *eq = strchr(overrides[i], '=');
+        if (!eq || eq == overrides[i]) {
+            crun_options_free(opts);
+            return crun_error_set(err, CRUN_EUSAGE, "--runner-opt: expected key=value, got '%s'",
+                                  overrides[i]);
+        }
+        char *key = strndup(overrides[i], (size_t)(eq - overrides[i]));
+        if (!key) {
+            crun_options_free(opts);
+            return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+        }
+        options_set(opts, key, json_string(eq + 1), "--runner-opt");
+        free(key);
+    }
+    *out = opts;
+    return 0;
+}
+
+typedef struct runner_inst {
+    const crun_runner_type *type;
+    void *instance;
+} runner_inst;
+
+static int open_runner(crun_session *s, const crun_run_options *o, runner_inst *r, crun_error *err)
+{
+    runner_choice c;
+    int rc = choose_runner(s, o->runner, &c, err);
+    if (rc)
+        return rc;
+    const crun_plugin *plug;
+    if ((rc = plugin_load(&s->plugins, CRUN_PLUGIN_RUNNER, c.type, &plug, err))) {
+        if (!c.entry && o->runner) {
+            const conf_node *runners = s->ir->runner ? conf_get(s->ir->runner, "runners") : NULL;
+            const char *names[128];
+            size_t n = 0;
+            for (size_t i = 0; runners && runners->kind == CONF_MAP && i < runners->n && n < 128; i++)
+                names[n++] = runners->items[2 * i]->str;
+            const char *best = suggest_closest(c.name, names, n);
+            if (best)
+                return crun_error_set(err, CRUN_EUSAGE, "--runner: unknown runner '%s' (did you "
+                                      "mean '%s'?)", c.name, best);
+        }
+        return crun_error_prefix(err, "%s: runner '%s': ", c.where, c.name);
+    }
+    crun_options *opts = NULL;
+    if ((rc = runner_options(&c, o->runner_opts, &opts, err)))
+        return rc;
+    r->type = plug->table;
+    rc = r->type->create(opts, &s->logger, &r->instance, err);
+    crun_options_free(opts);
+    if (rc) {
+        r->type = NULL;
+        if (!err->message)
+            crun_error_set(err, CRUN_ECONFIG, "runner '%s' refused its options", c.name);
+        return CRUN_ECONFIG;
+    }
+    return 0;
+}
+
+/* --- runs --- */
+
+static void register_run(crun_session *s, crun_run *run, bool add)
+{
+    pthread_mutex_lock(&s->runs_lock);
+    if (add) {
+        if (s->n_active == s->cap_active) {
+            size_t cap = s->cap_active ? s->cap_active * 2 : 4;
+            crun_run **a = realloc(s->active, cap * sizeof(*a));
+            if (a) {
+                s->active = a;
+                s->cap_active = cap;
+            }
+        }
+        if (s->n_active < s->cap_active)
+            s->active[s->n_active++] = run;
+        if (atomic_load(&s->cancel_all))
+            crun_run_cancel(run);
+    } else {
+        for (size_t i = 0; i < s->n_active; i++)
+            if (s->active[i] == run) {
+                s->active[i] = s->active[--s->n_active];
+                break;
+            }
+    }
+    pthread_mutex_unlock(&s->runs_lock);
+}
+
+void crun_session_cancel(crun_session *s)
+{
+    pthread_mutex_lock(&s->runs_lock);
+    atomic_store(&s->cancel_all, true);
+    for (size_t i = 0; i < s->n_active; i++)
+        crun_run_cancel(s->active[i]);
+    pthread_mutex_unlock(&s->runs_lock);
+}
+
+static bool needs_quotes(const char *s)
+{
+    for (; *s; s++)
+        if (!(isalnum((unsigned char)*s) || strchr(",._-:/=+@", *s)))
+            return true;
+    return false;
+}
+
+static void append_arg(char **cmd, const char *flag, const char *value)
+{
+    if (!value)
+        return;
+    char *next = NULL;
+    int n = needs_quotes(value) ? asprintf(&next, "%s %s '%s'", *cmd, flag, value)
+                                : asprintf(&next, "%s %s %s", *cmd, flag, value);
+    if (n >= 0) {
+        free(*cmd);
+        *cmd = next;
+    }
+}
+
+static char *resume_command(crun_session *s, const crun_run_options *o, const char *params,
+                            const char *from)
+{
+    char *cmd = strdup("crun run");
+    if (!cmd)
+        return NULL;
+    if (s->project && strcmp(s->env, s->project->default_env) != 0)
+        append_arg(&cmd, "--env", s->env);
+    append_arg(&cmd, "--runner", o->runner);
+    append_arg(&cmd, "--pipeline", o->filter.pipeline);
+    append_arg(&cmd, "--tags", o->filter.tags);
+    append_arg(&cmd, "--nodes", o->filter.nodes);
+    append_arg(&cmd, "--to-nodes", o->filter.to_nodes);
+    append_arg(&cmd, "--from-inputs", o->filter.from_inputs);
+    append_arg(&cmd, "--to-outputs", o->filter.to_outputs);
+    append_arg(&cmd, "--params", params);
+    append_arg(&cmd, "--from-nodes", from);
+    return cmd;
+}
+
+static void fill_result(crun_session *s, crun_run *run, const crun_run_options *o,
+                        crun_run_result *res)
+{
+    const plan *p = run->plan;
+    res->nodes_total = p->n;
+    res->nodes_done = run->n_done;
+    if (res->status == 0)
+        return;
+    size_t nf = 0;
+    res->failed_nodes = calloc(run->n_failed + 1, sizeof(char *));
+    for (size_t i = 0; res->failed_nodes && i < p->n; i++)
+        if (run->state[i] == NODE_FAILED)
+            res->failed_nodes[nf++] = strdup(crun_run_node_name(run, i));
+    unsigned char *done = malloc(p->n + 1);
+    if (!done)
+        return;
+    for (size_t i = 0; i < p->n; i++)
+        done[i] = run->state[i] == NODE_DONE;
+    char *from = plan_resume_nodes(p, done, catalog_persisted, run);
+    free(done);
+    const char *params = s->project ? NULL : NULL;
+    if (from)
+        res->resume_command = resume_command(s, o, params, from);
+    free(from);
+}
+
+void crun_run_result_clear(crun_run_result *res)
+{
+    free(res->run_id);
+    for (size_t i = 0; res->failed_nodes && res->failed_nodes[i]; i++)
+        free(res->failed_nodes[i]);
+    free(res->failed_nodes);
+    free(res->resume_command);
+    memset(res, 0, sizeof(*res));
+}
+
+static int pipeline_hooks(crun_run *run, crun_hook_point point, const crun_error *e, int status,
+                          crun_error *err)
+{
+    crun_hook_event ev = {.error = e, .status = status};
+    return hooks_fire(run, point, &ev, err);
+}
+
+static int execute(crun_session *s, crun_run *run, runner_inst *r, crun_error *err)
+{
+    int rc = pipeline_hooks(run, CRUN_HOOK_AFTER_CATALOG_CREATED, NULL, 0, err);
+    if (!rc)
+        rc = pipeline_hooks(run, CRUN_HOOK_BEFORE_PIPELINE_RUN, NULL, 0, err);
+    if (!rc) {
+        rc = r->type->run(r->instance, run, err);
+        if (!rc && run->failed) /* a runner that reported failure but returned 0 */
+            rc = run->first_error.code;
+        if (!rc && crun_run_cancelled(run))
+            rc = crun_error_set(err, CRUN_ECANCELED, "the run was cancelled");
+        if (!rc && !crun_run_finished(run))
+            rc = crun_error_set(err, CRUN_ENODE, "the runner stopped with %zu of %zu nodes done",
+                                run->n_done, run->plan->n);
+        if (rc && !err->message && run->first_error.message)
+            crun_error_set(err, rc, "%s", run->first_error.message);
+    }
+    logger_progress_end(&s->logger);
+    if (rc) {
+        crun_error herr = CRUN_ERROR_INIT;
+        if (pipeline_hooks(run, CRUN_HOOK_ON_PIPELINE_ERROR, err, rc, &herr) != 0)
+            logger_write(&s->logger, CRUN_LOG_ERROR, NULL, "%s", herr.message);
+        crun_error_clear(&herr);
+        return rc;
+    }
+    return pipeline_hooks(run, CRUN_HOOK_AFTER_PIPELINE_RUN, NULL, 0, err);
+}
+
+int crun_session_run(crun_session *s, const crun_run_options *o, crun_run_result *res,
+                     crun_error *err)
+{
+    memset(res, 0, sizeof(*res));
+    plan *p;
+    int rc = plan_build(s->ir, &o->filter, &p, err);
+    if (rc)
+        return res->status = rc;
+    runner_inst r = {0};
+    crun_run *run = NULL;
+    rc = run_create(s, p, s->ir->params, o, &run, err);
+    if (!rc)
+        rc = open_runner(s, o, &r, err);
+    if (rc) {
+        run_destroy(run);
+        return res->status = rc;
+    }
+    res->run_id = strdup(run->run_id);
+    register_run(s, run, true);
+    rc = execute(s, run, &r, err);
+    register_run(s, run, false);
+    res->status = rc;
+    fill_result(s, run, o, res);
+    if (r.type->destroy)
+        r.type->destroy(r.instance);
+    run_destroy(run);
+    return rc;
+}
+
+/* --- listing --- */
+
+static json_t *list_nodes(const ir_t *ir)
+{
+    json_t *a = json_array();
+    json_t *all = ir_to_json(ir, NULL, NULL, 0);
+    json_t *nodes = json_object_get(all, "nodes");
+    size_t i;
+    json_t *n;
+    json_array_foreach(nodes, i, n) {
+        json_t *pipes = json_array();
+        for (size_t p = 0; p < ir->n_pipelines; p++)
+            for (size_t k = 0; k < ir->pipelines[p].n; k++)
+                if (ir->pipelines[p].nodes[k] == i)
+                    json_array_append_new(pipes, json_string(ir->pipelines[p].name));
+        json_object_set_new(n, "pipelines", pipes);
+        json_array_append(a, n);
+    }
+    json_decref(all);
+    return a;
+}
+
+static json_t *list_datasets(const ir_t *ir)
+{
+    json_t *a = json_array();
+    for (size_t d = 0; d < ir->n_ds; d++) {
+        const ir_dataset *ds = &ir->ds[d];
+        json_t *readers = json_array(), *writers = json_array();
+        for (size_t i = 0; i < ir->n_nodes; i++) {
+            for (size_t k = 0; k < ir->nodes[i].n_in; k++)
+                if (ir->nodes[i].in[k].ds == d)
+                    json_array_append_new(readers, json_string(ir->nodes[i].name));
+            for (size_t k = 0; k < ir->nodes[i].n_out; k++)
+                if (ir->nodes[i].out[k].ds == d)
+                    json_array_append_new(writers, json_string(ir->nodes[i].name));
+        }
+        json_t *o = json_pack("{s:s, s:s, s:b, s:o, s:o}", "name", ds->name, "type", ds->type,
+                              "versioned", ds->versioned, "used_by", readers, "produced_by",
+                              writers);
+        if (ds->options) {
+            json_t *opts = conf_to_json(ds->options);
+            json_t *fp = json_object_get(opts, "filepath");
+            if (fp)
+                json_object_set(o, "filepath", fp);
+            json_decref(opts);
+        }
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+static json_t *list_runners(const ir_t *ir)
+{
+    json_t *a = json_array();
+    const conf_node *runners = ir->runner ? conf_get(ir->runner, "runners") : NULL;
+    const conf_node *def = ir->runner ? conf_get(ir->runner, "default") : NULL;
+    const char *def_name = def && def->kind == CONF_SCALAR ? def->str : "sequential";
+    bool def_listed = false;
+    for (size_t i = 0; runners && runners->kind == CONF_MAP && i < runners->n; i++) {
+        const char *name = runners->items[2 * i]->str;
+        json_t *opts = conf_to_json(runners->items[2 * i + 1]);
+        json_t *type = json_incref(json_object_get(opts, "type"));
+        json_object_del(opts, "type");
+        json_array_append_new(a, json_pack("{s:s, s:o, s:b, s:o}", "name", name, "type",
+                                           type ? type : json_null(), "default",
+                                           strcmp(name, def_name) == 0, "options", opts));
+        def_listed = def_listed || strcmp(name, def_name) == 0;
+    }
+    if (!def_listed)
+        json_array_append_new(a, json_pack("{s:s, s:s, s:b, s:{}}", "name", def_name, "type",
+                                           def_name, "default", 1, "options"));
+    return a;
+}
+
+int crun_session_list(crun_session *s, const char *what, json_t **out, crun_error *err)
+{
+    const ir_t *ir = s->ir;
+    *out = NULL;
+    if (strcmp(what, "pipelines") == 0) {
+        *out = json_array();
+        for (size_t i = 0; i < ir->n_pipelines; i++)
+            json_array_append_new(*out, json_pack("{s:s, s:I}", "name", ir->pipelines[i].name,
+                                                  "nodes", (json_int_t)ir->pipelines[i].n));
+    } else if (strcmp(what, "nodes") == 0) {
+        *out = list_nodes(ir);
+    } else if (strcmp(what, "datasets") == 0) {
+        *out = list_datasets(ir);
+    } else if (strcmp(what, "runners") == 0) {
+        *out = list_runners(ir);
+    } else if (strcmp(what, "plugins") == 0) {
+        *out = plugin_list(&s->plugins);
+    } else {
+        static const char *const kinds[] = {"pipelines", "nodes", "datasets", "runners", "plugins"};
+        const char *best = suggest_closest(what, kinds, 5);
+        return crun_error_set(err, CRUN_EUSAGE, "crun list: unknown list '%s'%s%s%s (pipelines, "
+                              "nodes, datasets, runners or plugins)", what,
+                              best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
+    }
+    return *out ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+}
+
+int crun_plugin_info(const char *path, json_t **out, crun_error *err)
+{
+    void *dl;
+    const crun_plugin *d;
+    int rc = plugin_open_file(path, 0, &dl, &d, err);
+    if (rc)
+        return rc;
+    *out = plugin_describe(d, path);
+    if (d->kind == CRUN_PLUGIN_NODES) {
+        const crun_nodes_type *t = d->table;
+        json_t *fns = json_array();
+        for (size_t i = 0; i < t->n_nodes; i++)
+            json_array_append_new(fns, json_pack("{s:s, s:s}", "name", t->nodes[i].name, "doc",
+                                                 t->nodes[i].doc ? t->nodes[i].doc : ""));
+        json_object_set_new(*out, "functions", fns);
+    }
+    dlclose(dl);
+    return 0;
+}

@@ -1,0 +1,650 @@
+/* test_datasets.c - the built-in dataset plugins (memory, text, bytes, json)
+ * exercised through the plugin ABI, exactly as the host sees them.
+ *
+ * The plugins are dlopen()ed from the build folders listed in
+ * CRUN_TEST_PLUGIN_DIRS (colon-separated; the environment wins over the
+ * compile-time default) and driven through their crun_dataset_type table.
+ * Each test gets a fresh project folder from mkdtemp, removed afterwards.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dlfcn.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crun/dataset.h"
+
+#ifndef CRUN_TEST_PLUGIN_DIRS
+#define CRUN_TEST_PLUGIN_DIRS ""
+#endif
+
+enum { MEMORY, TEXT, BYTES, JSON, NPLUGINS };
+static const char *const plugin_names[NPLUGINS] = {"memory", "text", "bytes", "json"};
+
+typedef struct fixture {
+    void *handles[NPLUGINS];
+    const crun_plugin *plugins[NPLUGINS];
+    char dir[64];
+    crun_dataset_ctx ctx; /* outlives every instance a test makes */
+} fixture;
+
+/* dlopen name.so from the first folder of dirs that has it. */
+static void *open_plugin(const char *dirs, const char *name)
+{
+    char *copy = strdup(dirs), *save = NULL;
+    void *handle = NULL;
+    for (char *dir = strtok_r(copy, ":", &save); dir && !handle; dir = strtok_r(NULL, ":", &save)) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s.so", dir, name);
+        if (access(path, F_OK) == 0 && !(handle = dlopen(path, RTLD_NOW | RTLD_LOCAL)))
+            fprintf(stderr, "dlopen %s: %s\n", path, dlerror());
+    }
+    free(copy);
+    return handle;
+}
+
+static int group_setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    const char *dirs = getenv("CRUN_TEST_PLUGIN_DIRS");
+    if (!f)
+        return -1;
+    if (!dirs || !*dirs)
+        dirs = CRUN_TEST_PLUGIN_DIRS;
+    for (int i = 0; i < NPLUGINS; i++) {
+        f->handles[i] = open_plugin(dirs, plugin_names[i]);
+        crun_plugin_entry_fn entry = NULL;
+        if (f->handles[i])
+            *(void **)&entry = dlsym(f->handles[i], CRUN_PLUGIN_ENTRY_SYMBOL);
+        if (!entry) {
+            fprintf(stderr, "plugin '%s' not found in '%s'\n", plugin_names[i], dirs);
+            return -1;
+        }
+        f->plugins[i] = entry();
+    }
+    *state = f;
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    fixture *f = *state;
+    for (int i = 0; f && i < NPLUGINS; i++)
+        if (f->handles[i])
+            dlclose(f->handles[i]);
+    free(f);
+    return 0;
+}
+
+static int setup(void **state)
+{
+    fixture *f = *state;
+    strcpy(f->dir, "/tmp/crun-test-datasets-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    f->ctx = (crun_dataset_ctx){.size = sizeof(crun_dataset_ctx), .name = "x",
+                                .project_dir = f->dir};
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    return nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* --- helpers ----------------------------------------------------------------- */
+
+typedef struct dataset {
+    const crun_dataset_type *type;
+    void *instance;
+} dataset;
+
+static const crun_dataset_type *type_of(const fixture *f, int plugin)
+{
+    return f->plugins[plugin]->table;
+}
+
+/* Create an instance with options given as JSON text; returns the code and
+ * leaves the message in err. */
+static int try_create(fixture *f, int plugin, const char *options, dataset *ds, crun_error *err)
+{
+    json_t *obj = json_loads(options, 0, NULL);
+    assert_non_null(obj);
+    crun_options *opts = crun_options_new(obj, "dataset 'x'", "conf/base/catalog.yml:1:1");
+    json_decref(obj);
+    assert_non_null(opts);
+    ds->type = type_of(f, plugin);
+    int rc = ds->type->create(&f->ctx, opts, &ds->instance, err);
+    crun_options_free(opts);
+    return rc;
+}
+
+static dataset create(fixture *f, int plugin, const char *options)
+{
+    dataset ds;
+    crun_error err = CRUN_ERROR_INIT;
+    int rc = try_create(f, plugin, options, &ds, &err);
+    if (rc != 0)
+        fail_msg("create: %s", err.message);
+    return ds;
+}
+
+static void save_ok(dataset *ds, crun_value *v)
+{
+    crun_error err = CRUN_ERROR_INIT;
+    int rc = ds->type->save(ds->instance, v, &err);
+    if (rc != 0)
+        fail_msg("save: %s", err.message);
+    crun_value_unref(v);
+}
+
+static crun_value *load_ok(dataset *ds)
+{
+    crun_value *v = NULL;
+    crun_error err = CRUN_ERROR_INIT;
+    int rc = ds->type->load(ds->instance, &v, &err);
+    if (rc != 0)
+        fail_msg("load: %s", err.message);
+    return v;
+}
+
+/* Expect op's code and a message containing want; frees the message. */
+static void expect_error(int rc, crun_error *err, int code, const char *want)
+{
+    assert_int_equal(rc, code);
+    assert_non_null(err->message);
+    if (!strstr(err->message, want))
+        fail_msg("message '%s' lacks '%s'", err->message, want);
+    crun_error_clear(err);
+}
+
+static char *path_in(const fixture *f, const char *rel)
+{
+    char *p = NULL;
+    assert_true(asprintf(&p, "%s/%s", f->dir, rel) > 0);
+    return p;
+}
+
+static void put_file(const fixture *f, const char *rel, const char *text, size_t len)
+{
+    char *p = path_in(f, rel);
+    assert_int_equal(crun_file_write_atomic(p, text, len, NULL), 0);
+    free(p);
+}
+
+static char *file_text(const fixture *f, const char *rel)
+{
+    char *p = path_in(f, rel), *data = NULL;
+    size_t len = 0;
+    assert_int_equal(crun_file_read(p, &data, &len, NULL), 0);
+    free(p);
+    return data;
+}
+
+static void count_destroy(void *ptr)
+{
+    (*(int *)ptr)++;
+}
+
+/* --- the descriptors ---------------------------------------------------------- */
+
+static void test_plugins_are_dataset_plugins_of_this_abi(void **state)
+{
+    fixture *f = *state;
+    for (int i = 0; i < NPLUGINS; i++) {
+        const crun_plugin *p = f->plugins[i];
+        assert_int_equal(p->magic, CRUN_PLUGIN_MAGIC);
+        assert_int_equal(p->abi_major, CRUN_ABI_MAJOR);
+        assert_int_equal(p->kind, CRUN_PLUGIN_DATASET);
+        assert_string_equal(p->name, plugin_names[i]);
+        assert_string_equal(p->version, "1.0.0");
+        assert_int_equal(type_of(f, i)->size, sizeof(crun_dataset_type));
+    }
+    assert_true(type_of(f, MEMORY)->flags & CRUN_DATASET_IN_MEMORY);
+    assert_false(type_of(f, JSON)->flags & CRUN_DATASET_IN_MEMORY);
+}
+
+/* --- memory -------------------------------------------------------------------- */
+
+static void test_memory_dataset_load_before_save_names_dataset(void **state)
+{
+    fixture *f = *state;
+    dataset ds = create(f, MEMORY, "{}");
+    crun_value *v = NULL;
+    crun_error err = CRUN_ERROR_INIT;
+    expect_error(ds.type->load(ds.instance, &v, &err), &err, CRUN_ENOENT,
+                 "dataset 'x': no value has been saved yet");
+    assert_null(v);
+    ds.type->destroy(ds.instance);
+}
+
+static void test_memory_dataset_load_shares_saved_value(void **state)
+{
+    fixture *f = *state;
+    dataset ds = create(f, MEMORY, "{}");
+    crun_value *v = crun_value_json_new(json_integer(42));
+    save_ok(&ds, crun_value_ref(v));
+    crun_value *got = load_ok(&ds);
+    assert_ptr_equal(got, v);
+    crun_value_unref(got);
+    crun_value_unref(v);
+    ds.type->destroy(ds.instance);
+}
+
+static void test_memory_dataset_save_replaces_value(void **state)
+{
+    fixture *f = *state;
+    dataset ds = create(f, MEMORY, "{}");
+    int destroyed = 0;
+    save_ok(&ds, crun_value_opaque_new(&destroyed, count_destroy, "counter"));
+    save_ok(&ds, crun_value_json_new(json_true()));
+    assert_int_equal(destroyed, 1);
+    crun_value *got = load_ok(&ds);
+    assert_true(json_is_true(crun_value_json(got)));
+    crun_value_unref(got);
+    ds.type->destroy(ds.instance);
+}
+
+static void test_memory_dataset_release_drops_value(void **state)
+{
+    fixture *f = *state;
+    dataset ds = create(f, MEMORY, "{}");
+    int destroyed = 0;
+    bool exists = false;
+    save_ok(&ds, crun_value_opaque_new(&destroyed, count_destroy, "counter"));
+    assert_int_equal(ds.type->exists(ds.instance, &exists, NULL), 0);
+    assert_true(exists);
+    ds.type->release(ds.instance);
+    assert_int_equal(destroyed, 1);
+    assert_int_equal(ds.type->exists(ds.instance, &exists, NULL), 0);
+    assert_false(exists);
+    ds.type->destroy(ds.instance);
+}
+
+static void test_memory_dataset_refuses_copy_mode(void **state)
+{
+    fixture *f = *state;
+    dataset ds;
+    crun_error err = CRUN_ERROR_INIT;
+    expect_error(try_create(f, MEMORY, "{\"copy_mode\": \"deepcopy\"}", &ds, &err), &err,
+                 CRUN_ECONFIG, "copy_mode");
+}
+
+/* --- text ---------------------------------------------------------------------- */
+
+static void test_text_dataset_round_trip(void **state)
+{
+    fixture *f = *state;
+    dataset ds = create(f, TEXT, "{\"filepath\": \"data/notes.txt\"}");
+    save_ok(&ds, crun_value_bytes_new("h\xc3\xa9llo\n", 7, NULL));
+    crun_value *v = load_ok(&ds);
+    size_t len = 0;
+    assert_memory_equal(crun_value_bytes(v, &len), "h\xc3\xa9llo\n", 7);
+    assert_int_equal(len, 7);
+    assert_string_equal(crun_value_media_type(v), "text/plain; charset=utf-8");
+    crun_value_unref(v);
+    ds.type->destroy(ds.instance);
+}
+
+static void test_text_dataset_saves_json_string(void **state)
+{
+    fixture *f = *state;
+    dataset ds = create(f, TEXT, "{\"filepath\": \"report.md\"}");
+    save_ok(&ds, crun_value_json_new(json_string("# Report\n")));
+    char *text = file_text(f, "report.md");
+    assert_string_equal(text, "# Report\n");
+    free(text);
+    ds.type->destroy(ds.instance);
+}
+
+static void test_text_dataset_refuses_table(void **state)
+{
+    fixture *f = *state;
+    dataset ds = create(f, TEXT, "{\"filepath\": \"t.txt\"}");
+    crun_value *v = crun_value_table_new(crun_table_new(0));
+    crun_error err = CRUN_ERROR_INIT;
+    expect_error(ds.type->save(ds.instance, v, &err), &err, CRUN_EDATA,
+                 "dataset 'x': cannot save a table as text");
+    crun_value_unref(v);
+    ds.type->destroy(ds.instance);
+}
+
+static void test_text_dataset_invalid_utf8_names_dataset_and_file(void **state)
+{
+    fixture *f = *state;
+    put_file(f, "data/latin1.txt", "caf\xe9", 4);
+    dataset ds = create(f, TEXT, "{\"filepath\": \"data/latin1.txt\"}");
+    crun_value *v = NULL;
+    crun_error err = CRUN_ERROR_INIT;
+    expect_error(ds.type->load(ds.instance, &v, &err), &err, CRUN_EDATA,
+                 "data/latin1.txt: invalid UTF-8 at byte 3");
+    assert_null(v);
+    ds.type->destroy(ds.instance);
+}
+
+static void test_text_dataset_requires_filepath(void **state)
+{
+    fixture *f = *state;
+    dataset ds;
+    crun_error err = CRUN_ERROR_INIT;
+    expect_error(try_create(f, TEXT, "{}", &ds, &err), &err, CRUN_ECONFIG,
+                 "dataset 'x': option 'filepath' is required");
+}
+
+static void test_text_dataset_refuses_other_encodings(void **state)
+{
+    fixture *f = *state;
+    dataset ds;
+    crun_error err = CRUN_ERROR_INIT;
+    expect_error(try_create(f, TEXT, "{\"filepath\": \"a\", \"encoding\": \"latin-1\"}", &ds, &err),
+                 &err, CRUN_ECONFIG, "only utf-8 is supported, got 'latin-1'");
+    ds = create(f, TEXT, "{\"filepath\": \"a\", \"encoding\": \"UTF-8\"}");
+    ds.type->destroy(ds.instance);
+}
+
+static void test_text_save_file_refuses_invalid_utf8_and_removes_temp(void **state)
+{
+    fixture *f = *state;
+    dataset ds = create(f, TEXT, "{\"filepath\": \"out.txt\"}");
+    put_file(f, ".out.txt.tmp", "\xff", 1);
+    char *tmp = path_in(f, ".out.txt.tmp");
+    crun_error err = CRUN_ERROR_INIT;
+    expect_error(ds.type->save_file(ds.instance, tmp, &err), &err, CRUN_EDATA, "invalid UTF-8");
+    assert_int_equal(access(tmp, F_OK), -1);
+    free(tmp);
+    ds.type->destroy(ds.instance);
+}
+
+/* --- bytes --------------------------------------------------------------------- */
+
+static void test_bytes_dataset_round_trip_binary(void **state)
+{
+    fixture *f = *state;
+    dataset ds = create(f, BYTES, "{\"filepath\": \"data/06_models/m.bin\"}");
+    save_ok(&ds, crun_value_bytes_new("\0\xff\x01", 3, "application/x-model"));
+    crun_value *v = load_ok(&ds);
+    size_t len = 0;
+    assert_memory_equal(crun_value_bytes(v, &len), "\0\xff\x01", 3);
+    assert_int_equal(len, 3);
+    assert_string_equal(crun_value_media_type(v), "application/octet-stream");
+    crun_value_unref(v);
+    ds.type->destroy(ds.instance);
+}
+
+static void test_bytes_dataset_refuses_json_value(void **state)
+{
+    fixture *f = *state;
+    dataset ds = create(f, BYTES, "{\"filepath\": \"m.bin\"}");
+    crun_value *v = crun_value_json_new(json_object());
+    crun_error err = CRUN_ERROR_INIT;
+    expect_error(ds.type->save(ds.instance, v, &err), &err, CRUN_EDATA,
+                 "dataset 'x': cannot save a json value as bytes");
+    crun_value_unref(v);
+    ds.type->destroy(ds.instance);
+}
+
+static void test_bytes_dataset_missing_file_names_dataset_and_file(void **state)
+{
+    fixture *f = *state;
+    dataset ds = create(f, BYTES, "{\"filepath\": \"data/01_raw/x.csv\"}");
+    crun_value *v = NULL;
+    crun_error err = CRUN_ERROR_INIT;
+    int rc = ds.type->load(ds.instance, &v, &err);
+    assert_non_null(strstr(err.message, "dataset 'x': "));
+    expect_error(rc, &err, CRUN_ENOENT, "data/01_raw/x.csv: No such file or directory");
+    ds.type->destroy(ds.instance);
+}
+
+/* --- json ---------------------------------------------------------------------- */
+
+static void test_json_dataset_writes_indented_in_insertion_order(void **state)
+{
+    fixture *f = *state;
+    dataset ds = create(f, JSON, "{\"filepath\": \"m.json\"}");
+    save_ok(&ds, crun_value_json_new(json_pack("{s:i,s:i}", "zeta", 1, "alpha", 2)));
+    char *text = file_text(f, "m.json");
+    assert_string_equal(text, "{\n  \"zeta\": 1,\n  \"alpha\": 2\n}\n");
+    free(text);
+    ds.type->destroy(ds.instance);
+}
+
+static void test_json_dataset_writes_reals_short_and_exact(void **state)
+{
+    fixture *f = *state;
+    dataset ds = create(f, JSON, "{\"filepath\": \"m.json\", \"indent\": 0}");
+    save_ok(&ds, crun_value_json_new(json_pack("{s:f}", "r2", 0.1)));
+    char *text = file_text(f, "m.json");
+    assert_string_equal(text, "{\"r2\": 0.1}\n");
+    free(text);
+    ds.type->destroy(ds.instance);
+}
+
+static void test_json_dataset_honours_indent_option(void **state)
+{
+    fixture *f = *state;
+    dataset ds = create(f, JSON, "{\"filepath\": \"m.json\", \"indent\": 4}");
+    save_ok(&ds, crun_value_json_new(json_pack("[i]", 1)));
+    char *text = file_text(f, "m.json");
+    assert_string_equal(text, "[\n    1\n]\n");
+    free(text);
+    ds.type->destroy(ds.instance);
+}
+
+static void test_json_dataset_refuses_bad_indent(void **state)
+{
+    fixture *f = *state;
+    dataset ds;
+    crun_error err = CRUN_ERROR_INIT;
+    expect_error(try_create(f, JSON, "{\"filepath\": \"m.json\", \"indent\": \"two\"}", &ds, &err),
+                 &err, CRUN_ECONFIG, "indent");
+}
+
+static void test_json_dataset_round_trip_any_value(void **state)
+{
+    fixture *f = *state;
+    dataset ds = create(f, JSON, "{\"filepath\": \"n.json\"}");
+    save_ok(&ds, crun_value_json_new(json_integer(7)));
+    crun_value *v = load_ok(&ds);
+    assert_int_equal(json_integer_value(crun_value_json(v)), 7);
+    crun_value_unref(v);
+    ds.type->destroy(ds.instance);
+}
+
+static void test_json_dataset_saves_table_as_columns_and_rows(void **state)
+{
+    fixture *f = *state;
+    crun_table *t = crun_table_new(1);
+    crun_table_add_column(t, "n", CRUN_COLUMN_INT64);
+    crun_table_set_rows(t, 2);
+    crun_table_set_int64(t, 0, 0, 5);
+    dataset ds = create(f, JSON, "{\"filepath\": \"t.json\", \"indent\": 0}");
+    save_ok(&ds, crun_value_table_new(t));
+    char *text = file_text(f, "t.json");
+    assert_string_equal(text, "{\"columns\": [\"n\"], \"rows\": [[5], [null]]}\n");
+    free(text);
+    ds.type->destroy(ds.instance);
+}
+
+static void test_json_dataset_saves_bytes_holding_json(void **state)
+{
+    fixture *f = *state;
+    dataset ds = create(f, JSON, "{\"filepath\": \"b.json\", \"indent\": 0}");
+    save_ok(&ds, crun_value_bytes_new("[true]", 6, NULL));
+    crun_value *bad = crun_value_bytes_new("[tru", 4, NULL);
+    crun_error err = CRUN_ERROR_INIT;
+    expect_error(ds.type->save(ds.instance, bad, &err), &err, CRUN_EDATA,
+                 "dataset 'x': cannot save a bytes value as JSON: 1:");
+    crun_value_unref(bad);
+    char *text = file_text(f, "b.json");
+    assert_string_equal(text, "[true]\n");
+    free(text);
+    ds.type->destroy(ds.instance);
+}
+
+static void test_json_dataset_invalid_file_names_dataset_and_position(void **state)
+{
+    fixture *f = *state;
+    f->ctx.name = "metrics";
+    const char *text = "{\n  \"a\": 1,\n  \"b\" 2\n}\n"; /* line 3: a ':' is missing */
+    put_file(f, "data/metrics.json", text, strlen(text));
+    dataset ds = create(f, JSON, "{\"filepath\": \"data/metrics.json\"}");
+    crun_value *v = NULL;
+    crun_error err = CRUN_ERROR_INIT;
+    int rc = ds.type->load(ds.instance, &v, &err);
+    assert_non_null(strstr(err.message, "dataset 'metrics': "));
+    expect_error(rc, &err, CRUN_EDATA, "data/metrics.json:3:7: invalid JSON: ");
+    ds.type->destroy(ds.instance);
+}
+
+static void test_json_save_file_refuses_invalid_json_and_removes_temp(void **state)
+{
+    fixture *f = *state;
+    dataset ds = create(f, JSON, "{\"filepath\": \"out.json\"}");
+    put_file(f, ".out.json.tmp", "{oops", 5);
+    char *tmp = path_in(f, ".out.json.tmp");
+    crun_error err = CRUN_ERROR_INIT;
+    expect_error(ds.type->save_file(ds.instance, tmp, &err), &err, CRUN_EDATA, "invalid JSON");
+    assert_int_equal(access(tmp, F_OK), -1);
+    put_file(f, ".out.json.tmp", "{\"ok\": 1}", 9);
+    assert_int_equal(ds.type->save_file(ds.instance, tmp, NULL), 0);
+    char *text = file_text(f, "out.json");
+    assert_string_equal(text, "{\"ok\": 1}");
+    free(text);
+    free(tmp);
+    ds.type->destroy(ds.instance);
+}
+
+/* --- behaviour common to the file types --------------------------------------- */
+
+static void test_file_dataset_exists_follows_file(void **state)
+{
+    fixture *f = *state;
+    dataset ds = create(f, TEXT, "{\"filepath\": \"a/b.txt\"}");
+    bool exists = true;
+    assert_int_equal(ds.type->exists(ds.instance, &exists, NULL), 0);
+    assert_false(exists);
+    save_ok(&ds, crun_value_bytes_new("x", 1, NULL));
+    assert_int_equal(ds.type->exists(ds.instance, &exists, NULL), 0);
+    assert_true(exists);
+    ds.type->destroy(ds.instance);
+}
+
+static void test_file_dataset_describe_names_filepath_and_versioning(void **state)
+{
+    fixture *f = *state;
+    f->ctx.versioned = true;
+    dataset ds = create(f, BYTES, "{\"filepath\": \"data/m.bin\"}");
+    json_t *d = ds.type->describe(ds.instance);
+    assert_string_equal(json_string_value(json_object_get(d, "filepath")), "data/m.bin");
+    assert_true(json_is_true(json_object_get(d, "versioned")));
+    json_decref(d);
+    ds.type->destroy(ds.instance);
+}
+
+static void test_file_dataset_filepath_is_resolved_in_project(void **state)
+{
+    fixture *f = *state;
+    dataset ds = create(f, JSON, "{\"filepath\": \"data/m.json\"}");
+    char *want = path_in(f, "data/m.json");
+    assert_string_equal(ds.type->filepath(ds.instance), want);
+    free(want);
+    ds.type->destroy(ds.instance);
+}
+
+static void test_versioned_dataset_loads_newest_version(void **state)
+{
+    fixture *f = *state;
+    put_file(f, "data/m.json/2026-01-01T00.00.00.000Z/m.json", "1", 1);
+    put_file(f, "data/m.json/2026-02-01T00.00.00.000Z/m.json", "2", 1);
+    f->ctx.versioned = true;
+    dataset ds = create(f, JSON, "{\"filepath\": \"data/m.json\"}");
+    crun_value *v = load_ok(&ds);
+    assert_int_equal(json_integer_value(crun_value_json(v)), 2);
+    crun_value_unref(v);
+    ds.type->destroy(ds.instance);
+}
+
+static void test_versioned_dataset_saves_under_run_version_and_reads_it_back(void **state)
+{
+    fixture *f = *state;
+    put_file(f, "data/m.json/2099-01-01T00.00.00.000Z/m.json", "99", 2);
+    f->ctx.versioned = true;
+    f->ctx.save_version = "2026-11-23T16.45.00.123Z";
+    dataset ds = create(f, JSON, "{\"filepath\": \"data/m.json\"}");
+    save_ok(&ds, crun_value_json_new(json_integer(5)));
+    char *text = file_text(f, "data/m.json/2026-11-23T16.45.00.123Z/m.json");
+    assert_string_equal(text, "5\n");
+    free(text);
+    crun_value *v = load_ok(&ds); /* its own save, not the (odd) later version */
+    assert_int_equal(json_integer_value(crun_value_json(v)), 5);
+    crun_value_unref(v);
+    ds.type->destroy(ds.instance);
+}
+
+static void test_versioned_dataset_without_versions_names_dataset(void **state)
+{
+    fixture *f = *state;
+    f->ctx.versioned = true;
+    dataset ds = create(f, JSON, "{\"filepath\": \"data/x.json\"}");
+    assert_null(ds.type->filepath(ds.instance));
+    crun_value *v = NULL;
+    crun_error err = CRUN_ERROR_INIT;
+    expect_error(ds.type->load(ds.instance, &v, &err), &err, CRUN_ENOENT,
+                 "dataset 'x': no version of data/x.json found");
+    ds.type->destroy(ds.instance);
+}
+
+#define DS_TEST(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        DS_TEST(test_plugins_are_dataset_plugins_of_this_abi),
+        DS_TEST(test_memory_dataset_load_before_save_names_dataset),
+        DS_TEST(test_memory_dataset_load_shares_saved_value),
+        DS_TEST(test_memory_dataset_save_replaces_value),
+        DS_TEST(test_memory_dataset_release_drops_value),
+        DS_TEST(test_memory_dataset_refuses_copy_mode),
+        DS_TEST(test_text_dataset_round_trip),
+        DS_TEST(test_text_dataset_saves_json_string),
+        DS_TEST(test_text_dataset_refuses_table),
+        DS_TEST(test_text_dataset_invalid_utf8_names_dataset_and_file),
+        DS_TEST(test_text_dataset_requires_filepath),
+        DS_TEST(test_text_dataset_refuses_other_encodings),
+        DS_TEST(test_text_save_file_refuses_invalid_utf8_and_removes_temp),
+        DS_TEST(test_bytes_dataset_round_trip_binary),
+        DS_TEST(test_bytes_dataset_refuses_json_value),
+        DS_TEST(test_bytes_dataset_missing_file_names_dataset_and_file),
+        DS_TEST(test_json_dataset_writes_indented_in_insertion_order),
+        DS_TEST(test_json_dataset_writes_reals_short_and_exact),
+        DS_TEST(test_json_dataset_honours_indent_option),
+        DS_TEST(test_json_dataset_refuses_bad_indent),
+        DS_TEST(test_json_dataset_round_trip_any_value),
+        DS_TEST(test_json_dataset_saves_table_as_columns_and_rows),
+        DS_TEST(test_json_dataset_saves_bytes_holding_json),
+        DS_TEST(test_json_dataset_invalid_file_names_dataset_and_position),
+        DS_TEST(test_json_save_file_refuses_invalid_json_and_removes_temp),
+        DS_TEST(test_file_dataset_exists_follows_file),
+        DS_TEST(test_file_dataset_describe_names_filepath_and_versioning),
+        DS_TEST(test_file_dataset_filepath_is_resolved_in_project),
+        DS_TEST(test_versioned_dataset_loads_newest_version),
+        DS_TEST(test_versioned_dataset_saves_under_run_version_and_reads_it_back),
+        DS_TEST(test_versioned_dataset_without_versions_names_dataset),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

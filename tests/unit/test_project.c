@@ -1,0 +1,439 @@
+/* test_project.c - loading a project: crun.ini, conf/base + conf/<env>,
+ * merging rules, interpolation, --params and hooks (runner/project.h).
+ * Every test builds its own project in a temporary folder. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "project.h"
+
+typedef struct fixture {
+    char dir[64];
+    project *p;
+    crun_error err;
+} fixture;
+
+static char *test_env[] = {"HOME=/home/tester", "DATA_DIR=/srv/data", NULL};
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(fixture));
+    if (!f)
+        return -1;
+    strcpy(f->dir, "/tmp/crun_project_XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    project_free(f->p);
+    crun_error_clear(&f->err);
+    int rc = nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return rc;
+}
+
+/* Write dir/rel, creating its folders. */
+static void put(fixture *f, const char *rel, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", f->dir, rel);
+    for (char *slash = strchr(path + strlen(f->dir) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+        *slash = '\0';
+        mkdir(path, 0755);
+        *slash = '/';
+    }
+    FILE *file = fopen(path, "w");
+    assert_non_null(file);
+    assert_true(fputs(text, file) >= 0);
+    assert_int_equal(fclose(file), 0);
+}
+
+static int load(fixture *f, const char *env, const char *params)
+{
+    project_free(f->p);
+    f->p = NULL;
+    crun_error_clear(&f->err);
+    return project_load(f->dir, env, params, test_env, &f->p, &f->err);
+}
+
+static void load_ok(fixture *f, const char *env, const char *params)
+{
+    int rc = load(f, env, params);
+    if (rc != 0)
+        print_error("unexpected: %s\n", f->err.message);
+    assert_int_equal(rc, 0);
+}
+
+static void assert_json(const conf_node *node, const char *expected)
+{
+    json_t *j = conf_to_json(node);
+    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    assert_string_equal(s, expected);
+    free(s);
+    json_decref(j);
+}
+
+static void assert_json_equal(json_t *actual, const char *expected)
+{
+    json_t *want = json_loads(expected, JSON_DECODE_ANY, NULL);
+    assert_non_null(want);
+    assert_true(json_equal(actual, want));
+    json_decref(want);
+}
+
+/* --- crun.ini ----------------------------------------------------------------- */
+
+static void test_defaults_without_crun_ini(void **state)
+{
+    fixture *f = *state;
+    put(f, "conf/base/parameters.yml", "a: 1\n");
+    load_ok(f, NULL, NULL);
+    assert_string_equal(f->p->name, strrchr(f->dir, '/') + 1);
+    assert_string_equal(f->p->env, "local");
+    assert_string_equal(f->p->default_env, "local");
+    assert_int_equal(f->p->n_hooks, 0);
+    assert_json(f->p->parameters, "{\"a\":1}");
+    assert_null(f->p->catalog);
+    assert_int_equal(json_object_size(f->p->runtime_params), 0);
+}
+
+static void test_folder_without_project_is_enoent(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(load(f, NULL, NULL), CRUN_ENOENT);
+    assert_non_null(strstr(f->err.message, "not a crun project"));
+}
+
+static void test_crun_ini_sets_name_env_and_plugin_path(void **state)
+{
+    fixture *f = *state;
+    put(f, "crun.ini", "[project]\nname = spaceflights ; the demo\ndefault_env = dev\n"
+                       "plugin_path = build/plugins:~/.local/lib/crun:/opt/crun\n");
+    put(f, "conf/dev/parameters.yml", "a: 1\n");
+    load_ok(f, NULL, NULL);
+    assert_string_equal(f->p->name, "spaceflights");
+    assert_string_equal(f->p->env, "dev");
+    assert_int_equal(f->p->n_plugin_path, 3);
+    char expected[256];
+    snprintf(expected, sizeof(expected), "%s/build/plugins", f->p->dir);
+    assert_string_equal(f->p->plugin_path[0], expected);
+    assert_string_equal(f->p->plugin_path[1], "/home/tester/.local/lib/crun");
+    assert_string_equal(f->p->plugin_path[2], "/opt/crun");
+}
+
+static void test_crun_ini_unknown_key_suggests(void **state)
+{
+    fixture *f = *state;
+    put(f, "crun.ini", "[project]\n; comment\nnmae = x\n");
+    assert_int_equal(load(f, NULL, NULL), CRUN_ECONFIG);
+    assert_string_equal(f->err.message,
+                        "crun.ini:3: unknown key 'nmae' in [project] (did you mean 'name'?)");
+}
+
+static void test_crun_ini_syntax_error_names_line(void **state)
+{
+    fixture *f = *state;
+    put(f, "crun.ini", "[project]\nname = x\nthis is not ini\n");
+    assert_int_equal(load(f, NULL, NULL), CRUN_ECONFIG);
+    assert_true(strncmp(f->err.message, "crun.ini:3: ", 12) == 0);
+}
+
+static void test_crun_ini_hooks_keep_order_and_options(void **state)
+{
+    fixture *f = *state;
+    put(f, "crun.ini", "[project]\nname = x\n[hooks]\ntiming =\n"
+                       "events = path=logs/events.jsonl,flush=true ; options\n");
+    put(f, "conf/base/.keep", "");
+    load_ok(f, NULL, NULL);
+    assert_int_equal(f->p->n_hooks, 2);
+    assert_string_equal(f->p->hooks[0].name, "timing");
+    assert_int_equal(json_object_size(f->p->hooks[0].options), 0);
+    assert_string_equal(f->p->hooks[0].where, "crun.ini:4");
+    assert_string_equal(f->p->hooks[1].name, "events");
+    assert_string_equal(json_string_value(json_object_get(f->p->hooks[1].options, "path")),
+                        "logs/events.jsonl");
+    assert_true(json_is_true(json_object_get(f->p->hooks[1].options, "flush")));
+}
+
+/* --- files and merging ---------------------------------------------------------- */
+
+static void test_env_overrides_runner_option(void **state)
+{
+    fixture *f = *state;
+    put(f, "conf/base/runner.yml", "default: sequential\nrunners:\n"
+                                   "  parallel: {type: parallel, max_workers: 4}\n");
+    put(f, "conf/prod/runner.yml", "runners:\n  parallel:\n    max_workers: 16\n");
+    load_ok(f, "prod", NULL);
+    assert_json(f->p->runner, "{\"default\":\"sequential\",\"runners\":{\"parallel\":"
+                              "{\"type\":\"parallel\",\"max_workers\":16}}}");
+    conf_node *mw = conf_get(conf_get(conf_get(f->p->runner, "runners"), "parallel"),
+                             "max_workers");
+    assert_string_equal(mw->file, "conf/prod/runner.yml");
+    assert_int_equal(mw->line, 3);
+}
+
+static void test_deep_merge_of_parameters(void **state)
+{
+    fixture *f = *state;
+    put(f, "conf/base/parameters.yml", "model:\n  alpha: 1\n  opt: {lr: 0.5, m: 1}\nseed: 3\n");
+    put(f, "conf/local/parameters.yml", "model:\n  opt: {lr: 2}\n");
+    load_ok(f, NULL, NULL);
+    assert_json(f->p->parameters, "{\"model\":{\"alpha\":1,\"opt\":{\"lr\":2,\"m\":1}},\"seed\":3}");
+}
+
+static void test_catalog_entry_replaced_whole(void **state)
+{
+    fixture *f = *state;
+    put(f, "conf/base/catalog.yml", "companies:\n  type: csv\n  filepath: a.csv\n  sep: ';'\n"
+                                    "shuttles: {type: text, filepath: s.txt}\n");
+    put(f, "conf/local/catalog.yml", "companies:\n  type: json\n  filepath: b.json\n");
+    load_ok(f, NULL, NULL);
+    assert_json(f->p->catalog, "{\"companies\":{\"type\":\"json\",\"filepath\":\"b.json\"},"
+                               "\"shuttles\":{\"type\":\"text\",\"filepath\":\"s.txt\"}}");
+}
+
+static void test_pipeline_replaced_whole_library_kept(void **state)
+{
+    fixture *f = *state;
+    put(f, "conf/base/pipelines.yml", "libraries: {demo: demo}\npipelines:\n"
+                                      "  a: {nodes: [{name: x, func: demo.x}]}\n"
+                                      "  b: {nodes: [{name: y, func: demo.y}]}\n");
+    put(f, "conf/local/pipelines.yml", "pipelines:\n  a: {nodes: [{name: z, func: demo.z}]}\n");
+    load_ok(f, NULL, NULL);
+    assert_json(f->p->pipelines, "{\"libraries\":{\"demo\":\"demo\"},\"pipelines\":{"
+                                 "\"a\":{\"nodes\":[{\"name\":\"z\",\"func\":\"demo.z\"}]},"
+                                 "\"b\":{\"nodes\":[{\"name\":\"y\",\"func\":\"demo.y\"}]}}}");
+}
+
+static void test_kind_files_joined_in_name_order(void **state)
+{
+    fixture *f = *state;
+    put(f, "conf/base/catalog_z.yaml", "z: {type: memory}\n");
+    put(f, "conf/base/catalog.yml", "a: {type: memory}\n");
+    put(f, "conf/base/catalog_b.yml", "b: {type: memory}\n");
+    put(f, "conf/base/catalogue.yml", "not: {type: memory}\n");
+    put(f, "conf/base/catalog.yml.bak", "bak: {type: memory}\n");
+    load_ok(f, NULL, NULL);
+    assert_json(f->p->catalog, "{\"a\":{\"type\":\"memory\"},\"b\":{\"type\":\"memory\"},"
+                               "\"z\":{\"type\":\"memory\"}}");
+    assert_string_equal(conf_get(f->p->catalog, "a")->file, "conf/base/catalog.yml");
+}
+
+static void test_duplicate_key_across_files_in_one_env(void **state)
+{
+    fixture *f = *state;
+    put(f, "conf/base/catalog.yml", "# first\ncompanies: {type: csv}\n");
+    put(f, "conf/base/catalog_more.yml", "other: {type: csv}\ncompanies: {type: json}\n");
+    assert_int_equal(load(f, NULL, NULL), CRUN_ECONFIG);
+    assert_string_equal(f->err.message, "conf/base/catalog_more.yml:2:1: 'companies' is already "
+                                        "defined at conf/base/catalog.yml:2:1 (a key may appear "
+                                        "in only one file of a folder)");
+}
+
+static void test_top_of_file_must_be_a_map(void **state)
+{
+    fixture *f = *state;
+    put(f, "conf/base/parameters.yml", "- 1\n- 2\n");
+    assert_int_equal(load(f, NULL, NULL), CRUN_ECONFIG);
+    assert_string_equal(f->err.message,
+                        "conf/base/parameters.yml:1:1: expected a map at the top of the file, "
+                        "got a list");
+}
+
+static void test_yaml_error_names_project_relative_file(void **state)
+{
+    fixture *f = *state;
+    put(f, "conf/base/catalog.yml", "a: {type: csv\n");
+    assert_int_equal(load(f, NULL, NULL), CRUN_ECONFIG);
+    assert_true(strncmp(f->err.message, "conf/base/catalog.yml:2:", 24) == 0);
+}
+
+static void test_missing_env_folder_is_an_error(void **state)
+{
+    fixture *f = *state;
+    put(f, "conf/base/catalog.yml", "{}\n");
+    assert_int_equal(load(f, "prod", NULL), CRUN_ECONFIG);
+    assert_string_equal(f->err.message, "environment 'prod' not found: conf/prod does not exist");
+}
+
+static void test_base_is_not_an_env(void **state)
+{
+    fixture *f = *state;
+    put(f, "conf/base/catalog.yml", "{}\n");
+    assert_int_equal(load(f, "base", NULL), CRUN_EUSAGE);
+    assert_non_null(strstr(f->err.message, "'base'"));
+}
+
+/* --- interpolation -------------------------------------------------------------- */
+
+static void test_globals_and_env_interpolated_into_catalog(void **state)
+{
+    fixture *f = *state;
+    put(f, "conf/base/globals.yml", "root: ${env:DATA_DIR}\nfmt: {type: csv}\n");
+    put(f, "conf/base/catalog.yml", "c:\n  type: ${globals:fmt.type}\n"
+                                    "  filepath: ${globals:root}/c.csv\n");
+    load_ok(f, NULL, NULL);
+    assert_json(f->p->catalog, "{\"c\":{\"type\":\"csv\",\"filepath\":\"/srv/data/c.csv\"}}");
+}
+
+static void test_interpolation_error_names_position(void **state)
+{
+    fixture *f = *state;
+    put(f, "conf/base/catalog.yml", "companies:\n  type: csv\n  versioned: false\n"
+                                    "  filepath: ${env:DATA_DIRX}/c.csv\n");
+    assert_int_equal(load(f, NULL, NULL), CRUN_ECONFIG);
+    assert_string_equal(f->err.message, "conf/base/catalog.yml:4:13: ${env:DATA_DIRX}: environment "
+                                        "variable DATA_DIRX is not set and has no default");
+}
+
+/* --- --params ------------------------------------------------------------------- */
+
+static void test_params_override_parameters(void **state)
+{
+    fixture *f = *state;
+    put(f, "conf/base/parameters.yml", "model: {alpha: 1, layers: [1]}\nname: x\n");
+    load_ok(f, NULL, "model.alpha=0.5,model.layers=[4,5],name=y");
+    assert_json(f->p->parameters, "{\"model\":{\"alpha\":0.5,\"layers\":[4,5]},\"name\":\"y\"}");
+    assert_json_equal(f->p->runtime_params, "{\"model\":{\"alpha\":0.5,\"layers\":[4,5]},\"name\":\"y\"}");
+}
+
+static void test_unknown_params_key_suggests(void **state)
+{
+    fixture *f = *state;
+    put(f, "conf/base/parameters.yml", "a: {y: 1}\n");
+    assert_int_equal(load(f, NULL, "a.x=2"), CRUN_EUSAGE);
+    assert_string_equal(f->err.message, "--params: unknown parameter 'a.x' (did you mean 'a.y'?)");
+}
+
+static void test_params_used_by_reference_are_known(void **state)
+{
+    fixture *f = *state;
+    put(f, "conf/base/catalog.yml", "out: {type: text, filepath: '${runtime_params:out_dir,x}/o'}\n");
+    load_ok(f, NULL, "out_dir=/tmp/o");
+    assert_json(f->p->catalog, "{\"out\":{\"type\":\"text\",\"filepath\":\"/tmp/o/o\"}}");
+}
+
+static void test_malformed_params_are_a_usage_error(void **state)
+{
+    fixture *f = *state;
+    put(f, "conf/base/parameters.yml", "a: 1\n");
+    assert_int_equal(load(f, NULL, "a..b=1"), CRUN_EUSAGE);
+    assert_true(strncmp(f->err.message, "--params: ", 10) == 0);
+}
+
+static void test_params_parse_types_values(void **state)
+{
+    fixture *f = *state;
+    json_t *out = NULL;
+    assert_int_equal(params_parse("a.b=1, c=x,d=[1, 2],e=true,f=null,g=\"q,r\",h=1.5,i=,j=[a, b]",
+                                  &out, &f->err), 0);
+    char *s = json_dumps(out, JSON_COMPACT);
+    assert_string_equal(s, "{\"a\":{\"b\":1},\"c\":\"x\",\"d\":[1,2],\"e\":true,\"f\":null,"
+                           "\"g\":\"q,r\",\"h\":1.5,\"i\":\"\",\"j\":[\"a\",\"b\"]}");
+    free(s);
+    json_decref(out);
+}
+
+static void test_params_parse_rejects_malformed(void **state)
+{
+    fixture *f = *state;
+    static const char *const bad[] = {"a", "=1", "a..b=1", "a=[1,2", "a=1,a.b=2"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *out = NULL;
+        assert_int_equal(params_parse(bad[i], &out, &f->err), CRUN_EUSAGE);
+        assert_null(out);
+        assert_non_null(f->err.message);
+    }
+}
+
+/* --- hooks.yml ------------------------------------------------------------------ */
+
+static void test_hooks_yml_adds_hooks_with_options(void **state)
+{
+    fixture *f = *state;
+    put(f, "crun.ini", "[hooks]\ntiming =\n");
+    put(f, "conf/local/hooks.yml", "hooks:\n  - {name: events, path: logs/e.jsonl}\n");
+    load_ok(f, NULL, NULL);
+    assert_int_equal(f->p->n_hooks, 2);
+    assert_string_equal(f->p->hooks[1].name, "events");
+    assert_string_equal(f->p->hooks[1].where, "conf/local/hooks.yml:2:5");
+    assert_json_equal(f->p->hooks[1].options, "{\"path\":\"logs/e.jsonl\"}");
+}
+
+static void test_hooks_yml_disable(void **state)
+{
+    fixture *f = *state;
+    put(f, "crun.ini", "[hooks]\ntiming =\nevents = path=x\n");
+    put(f, "conf/prod/hooks.yml", "disable: [timing]\n");
+    load_ok(f, "prod", NULL);
+    assert_int_equal(f->p->n_hooks, 1);
+    assert_string_equal(f->p->hooks[0].name, "events");
+}
+
+static void test_hooks_yml_disable_unknown_suggests(void **state)
+{
+    fixture *f = *state;
+    put(f, "crun.ini", "[hooks]\ntiming =\n");
+    put(f, "conf/local/hooks.yml", "disable:\n  - timng\n");
+    assert_int_equal(load(f, NULL, NULL), CRUN_ECONFIG);
+    assert_string_equal(f->err.message, "conf/local/hooks.yml:2:5: disable: unknown hook 'timng' "
+                                        "(did you mean 'timing'?)");
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_defaults_without_crun_ini),
+        T(test_folder_without_project_is_enoent),
+        T(test_crun_ini_sets_name_env_and_plugin_path),
+        T(test_crun_ini_unknown_key_suggests),
+        T(test_crun_ini_syntax_error_names_line),
+        T(test_crun_ini_hooks_keep_order_and_options),
+        T(test_env_overrides_runner_option),
+        T(test_deep_merge_of_parameters),
+        T(test_catalog_entry_replaced_whole),
+        T(test_pipeline_replaced_whole_library_kept),
+        T(test_kind_files_joined_in_name_order),
+        T(test_duplicate_key_across_files_in_one_env),
+        T(test_top_of_file_must_be_a_map),
+        T(test_yaml_error_names_project_relative_file),
+        T(test_missing_env_folder_is_an_error),
+        T(test_base_is_not_an_env),
+        T(test_globals_and_env_interpolated_into_catalog),
+        T(test_interpolation_error_names_position),
+        T(test_params_override_parameters),
+        T(test_unknown_params_key_suggests),
+        T(test_params_used_by_reference_are_known),
+        T(test_malformed_params_are_a_usage_error),
+        T(test_params_parse_types_values),
+        T(test_params_parse_rejects_malformed),
+        T(test_hooks_yml_adds_hooks_with_options),
+        T(test_hooks_yml_disable),
+        T(test_hooks_yml_disable_unknown_suggests),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
