@@ -179,25 +179,26 @@ static const char *port_path(const ir_port *ports, size_t n, char *const *paths,
     return end == key + klen && idx < n ? paths[idx] : NULL;
 }
 
-/* Expand {inputs.k}, {outputs.k}, {{ and }} (ir.c checked every name). */
+/* Expand {inputs.k}, {outputs.k} and {{ (ir.c checked every name); other
+ * braces are literal. */
 static char *expand(const char *tmpl, const ir_node *node, char *const *in, char *const *out)
 {
     size_t cap = strlen(tmpl) + 64, len = 0;
     char *s = malloc(cap);
     for (const char *p = tmpl; s && *p;) {
-        const char *piece = p;
-        size_t plen = 1;
-        if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
+        const char *piece = p, *field, *end;
+        size_t plen = 1, flen;
+        if (p[0] == '{' && p[1] == '{') {
             p += 2;
-        } else if (p[0] == '{' && strchr(p, '}')) {
-            const char *close = strchr(p, '}'), *f = p + 1;
-            bool is_in = strncmp(f, "inputs.", 7) == 0;
-            const char *key = f + (is_in ? 7 : 8);
-            piece = is_in ? port_path(node->in, node->n_in, in, key, (size_t)(close - key))
-                          : port_path(node->out, node->n_out, out, key, (size_t)(close - key));
+        } else if (ir_placeholder(p, &field, &flen, &end)) {
+            bool is_in = strncmp(field, "inputs.", 7) == 0;
+            const char *key = field + (is_in ? 7 : 8);
+            size_t klen = flen - (size_t)(key - field);
+            piece = is_in ? port_path(node->in, node->n_in, in, key, klen)
+                          : port_path(node->out, node->n_out, out, key, klen);
             piece = piece ? piece : "";
             plen = strlen(piece);
-            p = close + 1;
+            p = end;
         } else {
             p++;
         }

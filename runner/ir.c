@@ -305,21 +305,43 @@ static bool has_arg(const ir_port *ports, size_t n, const char *arg, size_t len)
     return end == arg + len && len > 0 && idx < n;
 }
 
-/* Every {inputs.k}/{outputs.k} of a command must name a port. */
+static bool word_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '-';
+}
+
+bool ir_placeholder(const char *p, const char **field, size_t *flen, const char **end)
+{
+    if (p[0] != '{' || p[1] == '{')
+        return false;
+    const char *q = p + 1, *dot = NULL;
+    while (word_char(*q) || (*q == '.' && !dot && q > p + 1))
+        dot = *q == '.' ? q : dot, q++;
+    if (*q != '}' || !dot || dot + 1 == q)
+        return false;
+    *field = p + 1;
+    *flen = (size_t)(q - p - 1);
+    *end = q + 1;
+    return true;
+}
+
+/* Every {inputs.k}/{outputs.k} of a command must name a port; {a.b} with
+ * another prefix is a mistake (a typo of inputs/outputs). */
 static int check_templates(const ir_node *node, const conf_node *at, const char *arg,
                            crun_error *err)
 {
-    for (const char *p = strchr(arg, '{'); p; p = strchr(p, '{')) {
-        if (p[1] == '{') {
+    for (const char *p = arg; *p;) {
+        const char *field, *end;
+        size_t flen;
+        if (p[0] == '{' && p[1] == '{') {
             p += 2;
             continue;
         }
-        const char *close = strchr(p, '}');
-        if (!close)
-            return conf_error(err, at, "node '%s': unclosed '{' in command argument \"%s\" "
-                              "(write '{{' for a literal brace)", node->name, arg);
-        const char *field = p + 1;
-        size_t flen = (size_t)(close - field);
+        if (!ir_placeholder(p, &field, &flen, &end)) {
+            p++;
+            continue;
+        }
         bool ok;
         if (flen > 7 && strncmp(field, "inputs.", 7) == 0)
             ok = has_arg(node->in, node->n_in, field + 7, flen - 7);
@@ -327,12 +349,12 @@ static int check_templates(const ir_node *node, const conf_node *at, const char 
             ok = has_arg(node->out, node->n_out, field + 8, flen - 8);
         else
             return conf_error(err, at, "node '%s': unknown placeholder {%.*s} in command "
-                              "(use {inputs.NAME} or {outputs.NAME})", node->name, (int)flen,
-                              field);
+                              "(use {inputs.NAME} or {outputs.NAME}; write {{ for a literal "
+                              "brace)", node->name, (int)flen, field);
         if (!ok)
             return conf_error(err, at, "node '%s': {%.*s} names no %s of the node", node->name,
                               (int)flen, field, field[0] == 'i' ? "input" : "output");
-        p = close + 1;
+        p = end;
     }
     return 0;
 }

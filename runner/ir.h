@@ -92,6 +92,12 @@ long ir_pipeline_find(const ir_t *ir, const char *name);
  * Returns (size_t)-1 when out of memory. */
 size_t ir_dataset_intern(ir_t *ir, const char *name);
 
+/* Does the command argument text at p start a placeholder?  A placeholder is
+ * {word.word} (letters, digits, _ and -); any other brace is literal text, so
+ * shell scripts keep their { ...; } groups.  On true, field and flen give the
+ * text between the braces and end the character after the closing brace. */
+bool ir_placeholder(const char *p, const char **field, size_t *flen, const char **end);
+
 /* JSON: the IR restricted to the given nodes (all when nodes is NULL). */
 json_t *ir_to_json(const ir_t *ir, const char *pipeline, const size_t *nodes, size_t n);
 /* Read an IR written by ir_to_json; display names the file in messages. */
