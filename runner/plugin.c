@@ -55,6 +55,9 @@ void plugin_cache_destroy(plugin_cache *c)
         dlclose(c->items[i].dl);
     }
     free(c->items);
+    for (size_t i = 0; i < c->n_names; i++)
+        free(c->names[i].name);
+    free(c->names);
     for (size_t i = 0; i < c->n_dirs; i++)
         free(c->dirs[i]);
     free(c->dirs);
@@ -208,8 +211,47 @@ static int not_found(plugin_cache *c, crun_plugin_kind kind, const char *name, c
     return CRUN_EPLUGIN;
 }
 
+static const crun_plugin *cached_name(plugin_cache *c, crun_plugin_kind kind, const char *name)
+{
+    const crun_plugin *d = NULL;
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < c->n_names && !d; i++)
+        if (c->names[i].kind == kind && strcmp(c->names[i].name, name) == 0)
+            d = c->names[i].desc;
+    pthread_mutex_unlock(&c->lock);
+    return d;
+}
+
+static void remember_name(plugin_cache *c, crun_plugin_kind kind, const char *name,
+                          const crun_plugin *d)
+{
+    pthread_mutex_lock(&c->lock);
+    struct plugin_name *n = realloc(c->names, (c->n_names + 1) * sizeof(*n));
+    if (n) {
+        c->names = n;
+        n[c->n_names] = (struct plugin_name){kind, strdup(name), d};
+        if (n[c->n_names].name)
+            c->n_names++;
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+static int load_uncached(plugin_cache *c, crun_plugin_kind kind, const char *name,
+                         const crun_plugin **out, crun_error *err);
+
 int plugin_load(plugin_cache *c, crun_plugin_kind kind, const char *name, const crun_plugin **out,
                 crun_error *err)
+{
+    if ((*out = cached_name(c, kind, name)))
+        return 0;
+    int rc = load_uncached(c, kind, name, out, err);
+    if (rc == 0)
+        remember_name(c, kind, name, *out);
+    return rc;
+}
+
+static int load_uncached(plugin_cache *c, crun_plugin_kind kind, const char *name,
+                         const crun_plugin **out, crun_error *err)
 {
     char *path = NULL;
     if (is_path(name)) {

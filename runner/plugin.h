@@ -31,6 +31,12 @@ typedef struct plugin_cache {
     plugin_handle *items;
     size_t n;
     size_t cap;
+    struct plugin_name {   /* names already resolved, so repeats cost no file search */
+        crun_plugin_kind kind;
+        char *name;
+        const crun_plugin *desc;
+    } *names;
+    size_t n_names;
 } plugin_cache;
 
 /* dirs: the search folders in order (copied). */

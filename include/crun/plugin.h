@@ -70,6 +70,9 @@ typedef struct crun_plugin {
 
 typedef const crun_plugin *(*crun_plugin_entry_fn)(void);
 
+/* What every plugin defines (declared here so that its definition is checked). */
+CRUN_PLUGIN_EXPORT const crun_plugin *crun_plugin_entry(void);
+
 /* The name of a kind ("runner", "dataset", "hooks", "nodes"), or "unknown". */
 const char *crun_plugin_kind_name(crun_plugin_kind kind);
 

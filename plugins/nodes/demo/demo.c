@@ -161,8 +161,8 @@ static int split_data(crun_call *call)
     json_t *options = crun_value_json(crun_call_input(call, "parameters"));
     if (!data || !json_is_object(options))
         return crun_call_fail(call, "split_data needs a table and params:model_options");
-    const char **features;
-    size_t nf;
+    const char **features = NULL;
+    size_t nf = 0;
     int rc = feature_names(call, options, &features, &nf);
     if (rc)
         return rc;
