@@ -161,7 +161,7 @@ static int parse_args(cli *c, int argc, char **argv)
     optind = first;
     opterr = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, "+o:qvh", long_options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "o:qvh", long_options, NULL)) != -1) {
         if (opt == 'h') {
             fputs(usage_text, stdout);
             exit(EXIT_OK);
@@ -178,16 +178,8 @@ static int parse_args(cli *c, int argc, char **argv)
         int rc = parse_option(c, opt, optarg);
         if (rc)
             return rc;
-        /* options may follow positional words: `crun list nodes --json` */
-        while (optind < argc && argv[optind][0] != '-') {
-            if (!c->what)
-                c->what = argv[optind++];
-            else if (!c->what2)
-                c->what2 = argv[optind++];
-            else
-                return usage_error("unexpected argument '%s'", argv[optind]);
-        }
     }
+    /* getopt moved the positional words (`crun list nodes --json`) to the end */
     for (; optind < argc; optind++) {
         if (!c->what)
             c->what = argv[optind];
@@ -310,6 +302,8 @@ static int do_list(cli *c, crun_session *s, crun_error *err)
     if (!c->what)
         return usage_error("%s", "crun list needs what to list: pipelines, nodes, datasets, "
                                  "runners or plugins");
+    if (c->what2)
+        return usage_error("unexpected argument '%s'", c->what2);
     json_t *items;
     if (crun_session_list(s, c->what, &items, err) != 0)
         return report(err);
