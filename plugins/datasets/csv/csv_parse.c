@@ -1,4 +1,4 @@
-/* csv_parse.c - CSV files <-> crun tables (see csv_parse.h).
+/* csv_parse.c - reading a CSV file into a crun table (see csv_parse.h).
  *
  * Reading is one pass of libcsv over the file, read() in large chunks and
  * fed one line at a time so that every complaint can name its line.  Each
@@ -7,14 +7,12 @@
  * int64? a double?), so no cell is scanned twice for inference.  Columns
  * are then converted one at a time into the table, and each arena is freed
  * as soon as its column is done: peak memory is about the raw text plus one
- * converted column, not the text plus the whole table.
- * Writing renders the table into one buffer; the caller saves it atomically.
+ * converted column, not the text plus the whole table.  Options parsing is
+ * in csv_options.c, writing in csv_write.c.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <float.h>
-#include <inttypes.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
