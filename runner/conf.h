@@ -24,6 +24,7 @@ typedef struct conf_node conf_node;
 struct conf_node {
     conf_kind kind;
     bool quoted;       /* a scalar written in quotes: always a string */
+    bool inline_str;   /* str lives in the node's own allocation (do not free it alone) */
     uint32_t line;     /* 1-based */
     uint32_t col;      /* 1-based */
     const char *file;  /* as shown in messages (relative to the project); owned by a conf_pool */
@@ -50,6 +51,8 @@ int conf_parse_string(conf_pool *pool, const char *text, const char *display, co
 conf_node *conf_new(conf_kind kind, const char *file, uint32_t line, uint32_t col);
 conf_node *conf_new_scalar(const char *text, const char *file, uint32_t line, uint32_t col);
 conf_node *conf_copy(const conf_node *node);
+/* Replace a scalar's text with owned (malloc'd) text. */
+void conf_set_text(conf_node *node, char *owned);
 void conf_free(conf_node *node);
 
 /* Map access: the value under key, or NULL (also when map is not a map). */

@@ -204,11 +204,15 @@ static int replace_whole(conf_node *node, const conf_interp *ctx, crun_error *er
     int rc = resolve(node->str + 2, strlen(node->str) - 3, node, ctx, &value, err);
     if (rc != 0)
         return rc;
-    free(node->str);
+    char *text = NULL;
+    if (value->str && !(text = value->inline_str ? strdup(value->str) : value->str)) {
+        conf_free(value);
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    }
+    conf_set_text(node, text);
     /* "${env:PORT}" in quotes asked for a string: keep it one. */
     node->quoted = value->kind == CONF_SCALAR && (node->quoted || value->quoted);
     node->kind = value->kind;
-    node->str = value->str;
     node->n = value->n;
     node->items = value->items;
     free(value);
@@ -261,8 +265,7 @@ static int interpolate_text(conf_node *node, const conf_interp *ctx, crun_error 
         free(sb.s);
         return rc;
     }
-    free(node->str);
-    node->str = sb.s;
+    conf_set_text(node, sb.s);
     return 0;
 }
 

@@ -510,7 +510,7 @@ static int pipeline_add_node(ir_pipeline *pl, size_t node, unsigned char *seen)
     return 0;
 }
 
-static int parse_pipeline_nodes(build_ctx *b, size_t di, const conf_node *nodes, crun_error *err)
+static int parse_pipeline_nodes(build_ctx *b, size_t di, conf_node *nodes, crun_error *err)
 {
     ir_t *ir = b->ir;
     if (nodes->kind != CONF_SEQ)
@@ -532,6 +532,8 @@ static int parse_pipeline_nodes(build_ctx *b, size_t di, const conf_node *nodes,
         if (put == 1)
             return conf_error(err, nodes->items[i], "duplicate node name '%s' (first defined at "
                               "%s)", node->name, ir->nodes[first].where);
+        conf_free(nodes->items[i]);
+        nodes->items[i] = NULL;
     }
     return 0;
 }
@@ -630,7 +632,7 @@ static int build_libraries(ir_t *ir, const conf_node *libs, crun_error *err)
     return 0;
 }
 
-static int build_pipelines(ir_t *ir, const conf_node *root, crun_error *err)
+static int build_pipelines(ir_t *ir, conf_node *root, crun_error *err)
 {
     int rc = 0;
     if (root && (rc = conf_check_keys(root, pipelines_file_keys, "pipelines.yml", err)))
@@ -660,7 +662,7 @@ static int build_pipelines(ir_t *ir, const conf_node *root, crun_error *err)
     }
     /* pass 1: parse the nodes each pipeline defines */
     for (size_t i = 0; i < n && !rc; i++) {
-        const conf_node *v = b.defs[i].val;
+        conf_node *v = (conf_node *)b.defs[i].val;
         if (v->kind == CONF_SEQ)
             continue;
         if (v->kind != CONF_MAP) {
@@ -709,7 +711,7 @@ static int build_pipelines(ir_t *ir, const conf_node *root, crun_error *err)
     return 0;
 }
 
-int ir_build(const project *p, ir_t **out, crun_error *err)
+int ir_build(project *p, ir_t **out, crun_error *err)
 {
     *out = NULL;
     ir_t *r = calloc(1, sizeof(*r));

@@ -82,8 +82,10 @@ typedef struct ir {
 } ir_t;
 
 /* Build the IR of a loaded project.  CRUN_ECONFIG with file:line:col for any
- * malformed pipeline, node, library or catalog entry. */
-int ir_build(const project *p, ir_t **out, crun_error *err);
+ * malformed pipeline, node, library or catalog entry.  The node definitions
+ * under p->pipelines are freed as they are read (the IR keeps what it needs),
+ * so that a large pipeline never holds its YAML tree and its IR at once. */
+int ir_build(project *p, ir_t **out, crun_error *err);
 void ir_free(ir_t *ir);
 
 /* Index of a pipeline by name, or -1. */

@@ -13,6 +13,7 @@
 
 typedef struct strmap {
     const char **keys;
+    uint64_t *hashes;  /* compared before the keys: most probes cost no strcmp */
     size_t *vals;
     size_t cap;   /* power of two, or 0 */
     size_t count;
