@@ -186,33 +186,35 @@ static int report_cycle(graph *g, const size_t *indeg, crun_error *err)
             }
         cur = next;
     }
-    /* path[pos[cur]..len) walks against the data flow; print it reversed */
-    size_t first = pos[cur];
-    size_t cap = 64;
+    /* path[pos[cur]..len) walks against the data flow: reverse it, then start
+     * at the node declared first, so the message is stable and reads a -> b */
+    size_t first = pos[cur], k = len - first, m = 0;
+    for (size_t i = 0; i < k; i++)
+        pos[i] = path[len - 1 - i];
+    for (size_t i = 1; i < k; i++)
+        if (pos[i] < pos[m])
+            m = i;
+    size_t cap = 64, used = 0;
     char *msg = malloc(cap);
-    size_t used = 0;
-    for (size_t i = len; msg && i-- > first;) {
-        const char *name = ir->nodes[path[i]].name;
+    for (size_t i = 0; msg && i <= k; i++) {
+        const char *name = ir->nodes[pos[(m + i) % k]].name;
         size_t need = used + strlen(name) + 8;
         if (need > cap) {
             while (cap < need)
                 cap *= 2;
-            char *m = realloc(msg, cap);
-            if (!m) {
+            char *grown = realloc(msg, cap);
+            if (!grown) {
                 free(msg);
                 msg = NULL;
                 break;
             }
-            msg = m;
+            msg = grown;
         }
-        used += (size_t)sprintf(msg + used, "%s -> ", name);
+        used += (size_t)sprintf(msg + used, "%s%s", i ? " -> " : "", name);
     }
-    int rc;
-    if (msg)
-        rc = crun_error_set(err, CRUN_ECONFIG, "%s: the pipeline has a cycle: %s%s",
-                            ir->nodes[path[len - 1]].where, msg, ir->nodes[path[len - 1]].name);
-    else
-        rc = oom(err);
+    int rc = msg ? crun_error_set(err, CRUN_ECONFIG, "%s: the pipeline has a cycle: %s",
+                                  ir->nodes[pos[m]].where, msg)
+                 : oom(err);
     free(msg);
     free(pos);
     free(path);

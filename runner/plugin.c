@@ -111,9 +111,13 @@ int plugin_open_file(const char *path, crun_plugin_kind kind, void **dl, const c
     memcpy(&entry, &sym, sizeof(entry));
     const crun_plugin *d = entry();
     if (!d || d->magic != CRUN_PLUGIN_MAGIC) {
+        /* read the descriptor before dlclose() unmaps it */
+        rc = d ? crun_error_set(err, CRUN_EPLUGIN, "plugin %s: not a crun plugin (bad magic "
+                                "0x%08x in its descriptor)", path, d->magic)
+               : crun_error_set(err, CRUN_EPLUGIN, "plugin %s: not a crun plugin (%s returned "
+                                "no descriptor)", path, CRUN_PLUGIN_ENTRY_SYMBOL);
         dlclose(h);
-        return crun_error_set(err, CRUN_EPLUGIN, "plugin %s: not a crun plugin (bad magic "
-                              "0x%08x in its descriptor)", path, d ? d->magic : 0u);
+        return rc;
     }
     if (d->abi_major != CRUN_ABI_MAJOR) {
         rc = crun_error_set(err, CRUN_EPLUGIN, "plugin %s: built for crun ABI %u.%u; this crun "

@@ -177,12 +177,16 @@ typedef struct ini_state {
 /* inih's fgets-style reader, counting lines so that our handler's errors can
  * name theirs (inih only reports the line of the first error).  Counted per
  * call, as inih counts, so both agree even on over-long lines. */
+static void check_section(ini_state *st, const char *line);
+
 static char *ini_read_line(char *str, int num, void *stream)
 {
     ini_state *st = stream;
     char *line = fgets(str, num, st->file);
-    if (line)
+    if (line) {
         st->line++;
+        check_section(st, line);
+    }
     return line;
 }
 
@@ -256,6 +260,26 @@ static int ini_hook(ini_state *st, const char *name, const char *value)
     return hook_put(st->p, name, options, where);
 }
 
+/* inih calls the handler for keys only, so an unknown (or empty) section is
+ * caught here, where its own line is known. */
+static void check_section(ini_state *st, const char *line)
+{
+    while (*line == ' ' || *line == '\t')
+        line++;
+    const char *close = line[0] == '[' ? strchr(line, ']') : NULL;
+    if (!close || st->error_line)
+        return;
+    char name[64];
+    snprintf(name, sizeof(name), "%.*s", (int)(close - line - 1), line + 1);
+    for (size_t i = 0; ini_sections[i]; i++)
+        if (strcmp(name, ini_sections[i]) == 0)
+            return;
+    const char *hint = suggest_closest(name, ini_sections, 2);
+    crun_error_set(&st->err, CRUN_ECONFIG, "crun.ini:%d: unknown section [%s]%s%s%s", st->line,
+                   name, hint ? " (did you mean [" : "", hint ? hint : "", hint ? "]?)" : "");
+    st->error_line = st->line;
+}
+
 static int on_ini_entry(void *user, const char *section, const char *name, const char *value)
 {
     ini_state *st = user;
@@ -266,15 +290,10 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
         rc = ini_project_key(st, name, value);
     } else if (strcmp(section, "hooks") == 0) {
         rc = ini_hook(st, name, value);
-    } else if (!section[0]) {
+    } else {
         rc = crun_error_set(&st->err, CRUN_ECONFIG,
                             "crun.ini:%d: '%s' is outside a section (put it under [project])",
                             st->line, name);
-    } else {
-        const char *hint = suggest_closest(section, ini_sections, 2);
-        rc = crun_error_set(&st->err, CRUN_ECONFIG, "crun.ini:%d: unknown section [%s]%s%s%s",
-                            st->line, section, hint ? " (did you mean [" : "", hint ? hint : "",
-                            hint ? "]?)" : "");
     }
     if (rc == CRUN_ENOMEM)
         crun_error_set(&st->err, rc, "out of memory");
@@ -290,13 +309,13 @@ static int read_ini(project *p, const char *path, char *const *envp, crun_error 
         return crun_error_set(err, CRUN_EIO, "crun.ini: %s", strerror(errno));
     int line = ini_parse_stream(ini_read_line, &st, on_ini_entry, &st);
     fclose(st.file);
-    if (line == 0)
-        return 0;
-    if (st.error_line && (st.error_line == line || line < 0)) {
+    if (st.error_line) {
         crun_error_move(err, &st.err);
         return err->code;
     }
     crun_error_clear(&st.err);
+    if (line == 0)
+        return 0;
     if (line < 0)
         return crun_error_set(err, CRUN_ENOMEM, "crun.ini: out of memory");
     return crun_error_set(err, CRUN_ECONFIG,

@@ -43,6 +43,11 @@ struct crun_session {
     size_t n_active;
     size_t cap_active;
     atomic_bool cancel_all;  /* cancelled before a run registered */
+    /* how the session was opened, as given, for the resume command */
+    char *given_project;
+    char *given_env;
+    char *given_params;
+    char *given_ir;
 };
 
 /* --- catalog: one per run --- */

@@ -92,6 +92,8 @@ static int load_ir_file(crun_session *s, const char *path, const char *params, c
 {
     json_error_t jerr;
     json_t *root = json_load_file(path, 0, &jerr);
+    if (!root && jerr.line < 1) /* not read at all: no position to give */
+        return crun_error_set(err, CRUN_ECONFIG, "--ir %s: %s", path, jerr.text);
     if (!root)
         return crun_error_set(err, CRUN_ECONFIG, "%s:%d:%d: %s", path, jerr.line, jerr.column,
                               jerr.text);
@@ -180,6 +182,11 @@ int crun_session_open(const crun_session_options *o, crun_session **out, crun_er
     }
     if (!rc && !(s->env = strdup(s->ir->env)))
         rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    if (!rc && ((o->project_dir && !(s->given_project = strdup(o->project_dir))) ||
+                (o->env && !(s->given_env = strdup(o->env))) ||
+                (o->params && !(s->given_params = strdup(o->params))) ||
+                (o->ir_file && !(s->given_ir = strdup(o->ir_file)))))
+        rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
     if (!rc)
         rc = setup_plugins(s, o, err);
     if (!rc && !o->no_hooks)
@@ -214,6 +221,10 @@ void crun_session_close(crun_session *s)
     free(s->environ);
     free(s->dir);
     free(s->env);
+    free(s->given_project);
+    free(s->given_env);
+    free(s->given_params);
+    free(s->given_ir);
     free(s->active);
     pthread_mutex_destroy(&s->runs_lock);
     logger_destroy(&s->logger);
@@ -419,14 +430,18 @@ static void append_arg(char **cmd, const char *flag, const char *value)
     }
 }
 
-static char *resume_command(crun_session *s, const crun_run_options *o, const char *params,
-                            const char *from)
+/* The same command as the failed run (project, env, IR, params, runner,
+ * filters), restarting from the nodes given. */
+static char *resume_command(crun_session *s, const crun_run_options *o, const char *from)
 {
     char *cmd = strdup("crun run");
     if (!cmd)
         return NULL;
-    if (s->project && strcmp(s->env, s->project->default_env) != 0)
+    append_arg(&cmd, "--project", s->given_project);
+    append_arg(&cmd, "--ir", s->given_ir);
+    if (s->given_env || (s->project && strcmp(s->env, s->project->default_env) != 0))
         append_arg(&cmd, "--env", s->env);
+    append_arg(&cmd, "--params", s->given_params);
     append_arg(&cmd, "--runner", o->runner);
     append_arg(&cmd, "--pipeline", o->filter.pipeline);
     append_arg(&cmd, "--tags", o->filter.tags);
@@ -434,7 +449,7 @@ static char *resume_command(crun_session *s, const crun_run_options *o, const ch
     append_arg(&cmd, "--to-nodes", o->filter.to_nodes);
     append_arg(&cmd, "--from-inputs", o->filter.from_inputs);
     append_arg(&cmd, "--to-outputs", o->filter.to_outputs);
-    append_arg(&cmd, "--params", params);
+    append_arg(&cmd, "--load-versions", o->load_versions);
     append_arg(&cmd, "--from-nodes", from);
     return cmd;
 }
@@ -459,9 +474,8 @@ static void fill_result(crun_session *s, crun_run *run, const crun_run_options *
         done[i] = run->state[i] == NODE_DONE;
     char *from = plan_resume_nodes(p, done, catalog_persisted, run);
     free(done);
-    const char *params = s->project ? NULL : NULL;
     if (from)
-        res->resume_command = resume_command(s, o, params, from);
+        res->resume_command = resume_command(s, o, from);
     free(from);
 }
 

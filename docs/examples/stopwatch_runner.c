@@ -9,6 +9,8 @@
  *   runners:
  *     stopwatch: {type: ./stopwatch.so, label: timed}
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>

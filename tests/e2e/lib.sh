@@ -44,8 +44,8 @@ e2e_oneline()
 {
     local s
     s=$(printf '%s' "$1" | tr '\n\t' '  ')
-    if [ ${#s} -gt 400 ]; then
-        s="${s:0:400}..."
+    if [ ${#s} -gt 700 ]; then
+        s="${s:0:700}..."
     fi
     printf '%s' "$s"
 }
@@ -65,7 +65,7 @@ e2e_checked()
 e2e_context()
 {
     printf ' [status %s; stderr: %s; stdout: %s]' "${STATUS:-?}" \
-        "$(e2e_oneline "$(head -c 600 "$ERR" 2>/dev/null)")" \
+        "$(e2e_oneline "$(tail -c 350 "$ERR" 2>/dev/null)")" \
         "$(e2e_oneline "$(head -c 200 "$OUT" 2>/dev/null)")"
 }
 
@@ -136,7 +136,9 @@ run_crun()
         "$CRUN" "$@" >"$OUT" 2>"$ERR" </dev/null
     fi
     STATUS=$?
+    # shellcheck disable=SC2034  # for the tests
     STDOUT=$(cat "$OUT")
+    # shellcheck disable=SC2034
     STDERR=$(cat "$ERR")
     return 0
 }
@@ -251,8 +253,8 @@ expect_eq()
 # The lines of ran.log (node names, in run order) joined with spaces.
 ran_nodes()
 {
-    if [ -f "${1:-ran.log}" ]; then
-        tr '\n' ' ' <"${1:-ran.log}" | sed 's/ $//'
+    if [ -f ran.log ]; then
+        tr '\n' ' ' <ran.log | sed 's/ $//'
     fi
 }
 

@@ -5,6 +5,7 @@
 # valid project and breaks one thing, and test_good_config_runs proves that
 # project runs, so no test here can pass because the project was broken
 # some other way.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 # A config error: status 2, position, words, and no node ran.
@@ -339,6 +340,16 @@ pipelines:
 EOF
     run_crun
     config_error conf/base/pipelines.yml:2:14 "pipeline 'loop' includes itself"
+    write_file conf/base/pipelines.yml <<'EOF'
+pipelines:
+  dp:
+    nodes:
+      - name: a
+        cmd: [sh, -c, "echo a >> ran.log"]
+    include: [dp]
+EOF
+    run_crun
+    config_error conf/base/pipelines.yml:6:15 "pipeline 'dp' includes itself"
 }
 
 # --- parameters --------------------------------------------------------------------

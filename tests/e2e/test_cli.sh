@@ -1,0 +1,766 @@
+#!/usr/bin/env bash
+# The crun command line: help, version, listing, compile and --ir, envs and
+# runners, command nodes, failure and resume, filters, signals.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+setup()
+{
+    make_project p
+    cd p || fail "no project"
+}
+
+# Six command nodes over file datasets (so any filter's result can run once
+# the files exist), each appending its name to ran.log:
+#   load -> raw -> clean -> cleaned -> train -> model -> score -> score -> report
+#            \-> audit -> audit
+# Pipelines: ingest (load, clean, audit), model (train, score, report),
+# __default__ = both.  Tags: load,audit: io; clean: prep; train,score: ml;
+# score,report: report.
+filter_project()
+{
+    setup
+    write_file conf/base/pipelines.yml <<'EOF'
+pipelines:
+  ingest:
+    nodes:
+      - name: load
+        cmd: [sh, -c, "echo load >> ran.log; echo raw > {outputs.o}"]
+        outputs: {o: raw}
+        tags: [io]
+      - name: clean
+        cmd: [sh, -c, "echo clean >> ran.log; cat {inputs.i} > {outputs.o}; echo cleaned >> {outputs.o}"]
+        inputs: {i: raw}
+        outputs: {o: cleaned}
+        tags: prep
+      - name: audit
+        cmd: [sh, -c, "echo audit >> ran.log; wc -l < {inputs.i} > {outputs.o}"]
+        inputs: {i: raw}
+        outputs: {o: audit}
+        tags: [io]
+  model:
+    nodes:
+      - name: train
+        cmd: [sh, -c, "echo train >> ran.log; cat {inputs.i} > {outputs.o}; echo trained >> {outputs.o}"]
+        inputs: {i: cleaned}
+        outputs: {o: model}
+        tags: [ml]
+      - name: score
+        cmd: [sh, -c, "echo score >> ran.log; wc -l < {inputs.i} > {outputs.o}"]
+        inputs: {i: model}
+        outputs: {o: score}
+        tags: [ml, report]
+      - name: report
+        cmd: [sh, -c, "echo report >> ran.log; echo score $(cat {inputs.i}) > {outputs.o}"]
+        inputs: {i: score}
+        outputs: {o: report}
+        tags: [report]
+  __default__: [ingest, model]
+EOF
+    write_file conf/base/catalog.yml <<'EOF'
+raw: {type: text, filepath: data/raw.txt}
+cleaned: {type: text, filepath: data/cleaned.txt}
+audit: {type: text, filepath: data/audit.txt}
+model: {type: text, filepath: data/model.txt}
+score: {type: text, filepath: data/score.txt}
+report: {type: text, filepath: data/report.txt}
+EOF
+}
+
+# --- help, version, usage ---------------------------------------------------------
+
+test_version()
+{
+    run_crun --version
+    expect_status 0
+    expect_stdout_contains "crun 0."
+    expect_stdout_contains "plugin ABI 1."
+    [ -z "$STDERR" ] || fail "--version wrote to stderr: $STDERR"
+}
+
+test_help()
+{
+    run_crun --help
+    expect_status 0
+    expect_stdout_contains "usage: crun"
+    for w in --env --runner --runner-opt --pipeline --tags --nodes --from-nodes --to-nodes \
+        --from-inputs --to-outputs --params --load-versions --project --ir "crun compile" \
+        "crun list" "crun plugin info" "130 interrupted"; do
+        expect_stdout_contains "$w"
+    done
+    run_crun -h
+    expect_status 0
+    expect_stdout_contains "usage: crun"
+}
+
+test_unknown_option()
+{
+    setup
+    run_crun --frobnicate
+    expect_status 2
+    expect_stderr_contains "unknown option"
+    expect_stderr_contains "--frobnicate"
+    expect_no_file ran.log
+    run_crun run --tags
+    expect_status 2
+    expect_stderr_contains "--tags"
+    expect_no_file ran.log
+}
+
+test_unknown_command()
+{
+    setup
+    run_crun frobnicate
+    expect_status 2
+    expect_stderr_contains "unknown command 'frobnicate'"
+    expect_no_file ran.log
+    run_crun list pipes
+    expect_status 2
+    expect_stderr_contains "unknown list 'pipes'"
+    run_crun list
+    expect_status 2
+    expect_stderr_contains "crun list needs what to list"
+}
+
+test_not_a_project()
+{
+    mkdir empty
+    cd empty || fail "no folder"
+    run_crun
+    expect_status 2
+    expect_stderr_contains "is not a crun project"
+}
+
+# --- list --------------------------------------------------------------------------
+
+test_list_text()
+{
+    filter_project
+    run_crun list pipelines
+    expect_status 0
+    grep -qE '^ingest +3 nodes$' "$OUT" || fail "list pipelines: no 'ingest 3 nodes' line: $STDOUT"
+    grep -qE '^model +3 nodes$' "$OUT" || fail "list pipelines: no 'model 3 nodes' line: $STDOUT"
+    grep -qE '^__default__ +6 nodes$' "$OUT" || fail "list pipelines: no '__default__ 6 nodes': $STDOUT"
+    run_crun list nodes
+    expect_status 0
+    for n in load clean audit train score report; do
+        grep -qE "^$n +\(command\)$" "$OUT" || fail "list nodes: no line for $n: $STDOUT"
+    done
+    run_crun list datasets
+    expect_status 0
+    grep -qE '^cleaned +text +data/cleaned.txt$' "$OUT" || fail "list datasets: no cleaned line: $STDOUT"
+    run_crun list runners
+    expect_status 0
+    grep -qE '^sequential +sequential +\(default\)$' "$OUT" || fail "list runners: $STDOUT"
+    run_crun list plugins
+    expect_status 0
+    grep -qE '^sequential +runner ' "$OUT" || fail "list plugins: no sequential runner: $STDOUT"
+    grep -qE '^text +dataset ' "$OUT" || fail "list plugins: no text dataset: $STDOUT"
+}
+
+test_list_json()
+{
+    filter_project
+    local what
+    for what in pipelines nodes datasets runners plugins; do
+        run_crun list --json "$what"
+        expect_status 0
+        expect_json -
+        cp "$OUT" "$what.json"
+    done
+    if [ "$HAVE_PYTHON" = 1 ]; then
+        expect_eq "$(json_query pipelines.json '{p["name"]: p["nodes"] for p in d}')" \
+            '{"__default__": 6, "ingest": 3, "model": 3}' "list pipelines --json"
+        expect_eq "$(json_query nodes.json '[n["name"] for n in d]')" \
+            '["load", "clean", "audit", "train", "score", "report"]' "list nodes --json"
+        expect_eq "$(json_query nodes.json '[n for n in d if n["name"] == "score"][0]["tags"]')" \
+            '["ml", "report"]' "score's tags"
+        expect_eq "$(json_query datasets.json '[x.get("filepath") for x in d if x["name"] == "model"]')" \
+            '["data/model.txt"]' "model's filepath"
+        expect_eq "$(json_query runners.json '[(r["name"], r["type"], r["default"]) for r in d]')" \
+            '[["sequential", "sequential", true]]' "list runners --json"
+        expect_eq "$(json_query plugins.json 'sorted(p["kind"] for p in d if p["name"] in ("sequential", "text"))')" \
+            '["dataset", "runner"]' "list plugins --json"
+    else
+        grep -q '"name": "clean"' nodes.json || fail "list nodes --json lacks clean"
+        grep -q '"default": true' runners.json || fail "list runners --json lacks the default"
+    fi
+}
+
+# The usage text writes options after the words (`crun list nodes --json`,
+# `crun plugin info FILE.so --json`); they must be honoured there too.
+test_options_after_words()
+{
+    filter_project
+    mkdir -p conf/prod
+    write_file conf/prod/runner.yml <<'EOF'
+default: seq2
+runners:
+  seq2: {type: sequential}
+EOF
+    run_crun list nodes --json
+    expect_status 0
+    expect_json -
+    expect_stdout_contains '"name": "clean"'
+    run_crun list runners --env prod
+    expect_status 0
+    expect_stdout_contains seq2
+    run_crun plugin info "$CRUN_BUILD_DIR/plugins/runners/sequential/sequential.so" --json
+    expect_status 0
+    expect_json -
+    cd .. || fail "cd"
+    run_crun list nodes --project p
+    expect_status 0
+    expect_stdout_contains clean
+}
+
+# --- compile and --ir -----------------------------------------------------------------
+
+test_compile()
+{
+    filter_project
+    run_crun compile
+    expect_status 0
+    expect_json -
+    expect_stdout_contains '"crun_ir": 1'
+    expect_no_file ran.log
+    cp "$OUT" stdout.json
+    run_crun compile -o ir.json
+    expect_status 0
+    [ -z "$STDOUT" ] || fail "compile -o also wrote to stdout"
+    cmp -s stdout.json ir.json || fail "compile -o FILE differs from compile's stdout"
+    e2e_checked
+    if [ "$HAVE_PYTHON" = 1 ]; then
+        expect_eq "$(json_query ir.json '[n["name"] for n in d["nodes"]]')" \
+            '["load", "clean", "audit", "train", "score", "report"]' "IR nodes"
+        run_crun compile --pipeline ingest
+        expect_status 0
+        cp "$OUT" ingest.json
+        expect_eq "$(json_query ingest.json '[d["pipeline"]] + [n["name"] for n in d["nodes"]]')" \
+            '["ingest", "load", "clean", "audit"]' "IR of --pipeline ingest"
+        run_crun compile --tags ml
+        expect_status 0
+        cp "$OUT" ml.json
+        expect_eq "$(json_query ml.json '[n["name"] for n in d["nodes"]]')" '["train", "score"]' \
+            "IR of --tags ml"
+    fi
+    run_crun compile --pipeline nope
+    expect_status 2
+    expect_stderr_contains "unknown pipeline 'nope'"
+    # -o writes atomically, making the folders it needs
+    run_crun compile -o out/ir/ir.json
+    expect_status 0
+    cmp -s stdout.json out/ir/ir.json || fail "compile -o out/ir/ir.json differs from stdout"
+    [ "$(ls -A out/ir)" = ir.json ] || fail "leftovers beside ir.json: $(ls -A out/ir)"
+}
+
+test_run_compiled_ir()
+{
+    filter_project
+    run_crun
+    expect_status 0
+    expect_ran "load clean audit train score report"
+    mv data yaml_data
+    run_crun compile -o ir.json
+    expect_status 0
+    # without conf/ and crun.ini, the IR alone is enough
+    rm -rf conf crun.ini
+    run_crun run --ir ir.json
+    expect_status 0
+    expect_ran "load clean audit train score report"
+    diff -r yaml_data data >/dev/null || fail "outputs of the IR run differ: $(diff -r yaml_data data)"
+    e2e_checked
+    expect_file_content data/report.txt "score 3"
+    # filters apply to an IR too
+    run_crun run --ir ir.json --nodes report
+    expect_status 0
+    expect_ran "report"
+}
+
+# --- envs and runners -------------------------------------------------------------------
+
+test_env_prod_picks_its_default_runner()
+{
+    setup
+    mkdir -p conf/prod
+    write_file conf/prod/runner.yml <<'EOF'
+default: seq2
+runners:
+  seq2: {type: sequential, not_an_option: 1}
+EOF
+    # runner.yml merges deeply: base's runner stays, prod's is added and is the default
+    run_crun list --env prod runners
+    expect_status 0
+    grep -qE '^seq2 +sequential +\(default\)$' "$OUT" || fail "list runners --env prod: $STDOUT"
+    grep -qE '^sequential +sequential *$' "$OUT" || fail "list runners --env prod: $STDOUT"
+    run_crun list runners
+    expect_status 0
+    expect_stdout_lacks seq2
+    # the run picks seq2: its bad option is what stops it ...
+    run_crun --env prod
+    expect_status 2
+    expect_stderr_contains "conf/prod/runner.yml:3:"
+    expect_stderr_contains "runner 'seq2'"
+    expect_no_file ran.log
+    # ... while local still runs with base's default
+    run_crun
+    expect_status 0
+    expect_ran "make_count greet"
+    write_file conf/prod/runner.yml <<'EOF'
+default: seq2
+runners:
+  seq2: {type: sequential}
+EOF
+    run_crun --env prod
+    expect_status 0
+    expect_ran "make_count greet"
+}
+
+test_runner_by_so_path()
+{
+    setup
+    local so=$CRUN_BUILD_DIR/plugins/runners/sequential/sequential.so
+    case $so in /*) ;; *) so=$PWD/$so ;; esac
+    [ -f "$so" ] || fail "no $so"
+    run_crun --runner "$so"
+    expect_status 0
+    expect_ran "make_count greet"
+    expect_file_content data/greeting.txt "hello 3"
+    run_crun --runner sequential
+    expect_status 0
+    expect_ran "make_count greet"
+}
+
+test_runner_opt_rejected_by_sequential()
+{
+    setup
+    run_crun --runner-opt max_workers=4
+    expect_status 2
+    expect_stderr_contains "--runner-opt"
+    expect_stderr_contains "option 'max_workers' is not known to runner 'sequential'"
+    expect_no_file ran.log
+    run_crun --runner-opt novalue
+    expect_status 2
+    expect_stderr_contains "--runner-opt: expected key=value"
+    expect_no_file ran.log
+}
+
+# --- command nodes -------------------------------------------------------------------------
+
+test_command_environment()
+{
+    setup
+    mkdir -p conf/prod
+    write_file conf/base/pipelines.yml <<'EOF'
+pipelines:
+  __default__:
+    nodes:
+      - name: show_env
+        cmd: [sh, -c, "echo $CRUN_NODE $CRUN_RUN_ID $CRUN_ENV > env.txt"]
+EOF
+    CRUN_NODE=outer CRUN_ENV=outer run_crun --run-id e2e-run-1
+    expect_status 0
+    expect_file_content env.txt "show_env e2e-run-1 local"
+    run_crun --env prod
+    expect_status 0
+    local id
+    id=$(sed -n 's/^crun: run \([^:]*\): .*/\1/p' "$ERR")
+    [ -n "$id" ] || fail "no run id in: $STDERR"
+    expect_file_content env.txt "show_env $id prod"
+}
+
+test_command_output_prefixed_on_stderr()
+{
+    setup
+    write_file conf/base/pipelines.yml <<'EOF'
+pipelines:
+  __default__:
+    nodes:
+      - name: talker
+        cmd: [sh, -c, "echo first line; echo second line >&2; printf 'no newline'"]
+EOF
+    run_crun
+    expect_status 0
+    expect_stderr_contains "crun: talker: first line"
+    expect_stderr_contains "crun: talker: second line"
+    expect_stderr_contains "crun: talker: no newline"
+    expect_stdout_lacks "line"
+    [ -z "$STDOUT" ] || fail "a run wrote to stdout: $STDOUT"
+    run_crun -q
+    expect_status 0
+    expect_stderr_lacks "first line"
+}
+
+test_command_not_installed()
+{
+    setup
+    write_file conf/base/pipelines.yml <<'EOF'
+pipelines:
+  __default__:
+    nodes:
+      - name: missing_tool
+        cmd: [no-such-command-e2e, --flag]
+EOF
+    run_crun
+    expect_status 1
+    expect_stderr_contains "node 'missing_tool'"
+    expect_stderr_contains "cannot run 'no-such-command-e2e'"
+    expect_stderr_contains "No such file or directory"
+}
+
+# The command writes part of its output, then fails: the file keeps its old content.
+test_no_half_written_output()
+{
+    setup
+    write_file conf/base/pipelines.yml <<'EOF'
+pipelines:
+  __default__:
+    nodes:
+      - name: half
+        cmd: [sh, -c, "printf 'NEW PART' > {outputs.o}; exit 1"]
+        outputs: {o: out}
+EOF
+    write_file conf/base/catalog.yml <<'EOF'
+out: {type: text, filepath: data/out.txt}
+EOF
+    echo "old content" >data/out.txt
+    run_crun
+    expect_status 1
+    expect_stderr_contains "node 'half'"
+    expect_stderr_contains "exited with status 1"
+    expect_file_content data/out.txt "old content"
+    [ "$(ls -A data)" = "out.txt" ] || fail "leftover files in data/: $(ls -A data)"
+    e2e_checked
+    # the control: the same node succeeding replaces the content
+    sed -i 's/; exit 1//' conf/base/pipelines.yml
+    run_crun
+    expect_status 0
+    expect_file_bytes data/out.txt "NEW PART"
+    [ "$(ls -A data)" = "out.txt" ] || fail "leftover files in data/: $(ls -A data)"
+}
+
+# A command that exits 0 without writing its output, or dies of a signal, fails its node.
+test_command_failures_reported()
+{
+    setup
+    write_file conf/base/pipelines.yml <<'EOF'
+pipelines:
+  __default__:
+    nodes:
+      - name: forgetful
+        cmd: [sh, -c, "echo forgetful >> ran.log"]
+        outputs: {o: greeting}
+      - name: killed
+        cmd: [sh, -c, "echo killed >> ran.log; kill -9 $$"]
+EOF
+    run_crun
+    expect_status 1
+    expect_ran "forgetful"
+    expect_stderr_contains "node 'forgetful': the command did not write {outputs.o}"
+    expect_stderr_contains "the run failed at node 'forgetful'"
+    expect_no_file data/greeting.txt
+    [ -z "$(ls -A data)" ] || fail "leftover files in data/: $(ls -A data)"
+    run_crun --node killed
+    expect_status 1
+    expect_ran "killed"
+    expect_stderr_contains "node 'killed': the command was killed by signal 9"
+}
+
+test_ir_file_missing()
+{
+    setup
+    run_crun run --ir nothere.json
+    expect_status 2
+    expect_stderr_contains "nothere.json"
+    expect_stderr_contains "No such file or directory"
+    expect_stderr_lacks ":-1:-1:"
+    expect_no_file ran.log
+}
+
+# --- failure and resume ----------------------------------------------------------------------
+
+# a -> (memory) -> b -> (text file) -> c -> (memory) -> d, d fails.  Kedro's
+# rule: resume from the nearest nodes whose inputs are persisted: c.
+chain_project()
+{
+    setup
+    write_file conf/base/pipelines.yml <<'EOF'
+pipelines:
+  __default__:
+    nodes:
+      - name: a
+        cmd: [sh, -c, "echo a >> ran.log; echo A > {outputs.o}"]
+        outputs: {o: a_mem}
+      - name: b
+        cmd: [sh, -c, "echo b >> ran.log; cat {inputs.i} > {outputs.o}; echo B >> {outputs.o}"]
+        inputs: {i: a_mem}
+        outputs: {o: b_file}
+      - name: c
+        cmd: [sh, -c, "echo c >> ran.log; cat {inputs.i} > {outputs.o}; echo C >> {outputs.o}"]
+        inputs: {i: b_file}
+        outputs: {o: c_mem}
+      - name: d
+        cmd: [sh, -c, "echo d >> ran.log; test -f fixed || { echo d is broken; exit 3; }; cat {inputs.i} > {outputs.o}; echo count $(cat {inputs.n}) >> {outputs.o}"]
+        inputs: {i: c_mem, n: "params:count"}
+        outputs: {o: d_file}
+EOF
+    write_file conf/base/catalog.yml <<'EOF'
+b_file: {type: text, filepath: data/b.txt}
+d_file: {type: text, filepath: data/d.txt}
+EOF
+}
+
+# The command of the "resume with:" hint, without the leading "crun".
+resume_args()
+{
+    sed -n '/^crun: resume with:$/{n;s/^ *crun //;p;}' "$ERR"
+}
+
+test_failing_node_and_resume()
+{
+    chain_project
+    run_crun
+    expect_status 1
+    expect_ran "a b c d"
+    expect_stderr_contains "crun: d: d is broken"
+    expect_stderr_contains "node 'd': the command exited with status 3"
+    expect_stderr_contains "the run failed at node 'd'"
+    expect_stderr_contains "crun: resume with:"
+    local resume
+    resume=$(resume_args)
+    expect_eq "$resume" "run --from-nodes c" "resume command"
+    expect_no_file data/d.txt
+    touch fixed
+    eval "run_crun $resume"
+    expect_status 0
+    expect_ran "c d"
+    expect_file_content data/d.txt "$(printf 'A\nB\nC\ncount 3')"
+}
+
+# The hint repeats what the run was given, so the resumed run is the same run.
+test_resume_keeps_env_and_params()
+{
+    chain_project
+    mkdir -p conf/prod
+    run_crun --env prod --params count=7
+    expect_status 1
+    local resume
+    resume=$(resume_args)
+    case " $resume " in *" --env prod "*) ;; *) fail "resume command lacks --env prod: $resume" ;; esac
+    e2e_checked
+    touch fixed
+    rm -f ran.log
+    eval "run_crun $resume"
+    expect_status 0
+    expect_ran "c d"
+    expect_file_content data/d.txt "$(printf 'A\nB\nC\ncount 7')"
+}
+
+# Run from outside the project with --project: the hint must work from there.
+test_resume_from_another_folder()
+{
+    chain_project
+    cd .. || fail "cd"
+    run_crun --project p
+    expect_status 1
+    local resume
+    resume=$(resume_args)
+    touch p/fixed
+    rm -f p/ran.log
+    eval "run_crun $resume"
+    expect_status 0
+    expect_ran_in p "c d"
+}
+
+# A run of a compiled IR resumes from the same IR (conf/ is gone).
+test_resume_from_compiled_ir()
+{
+    chain_project
+    run_crun compile -o ir.json
+    expect_status 0
+    rm -rf conf crun.ini
+    run_crun run --ir ir.json
+    expect_status 1
+    expect_ran "a b c d"
+    local resume
+    resume=$(resume_args)
+    touch fixed
+    eval "run_crun $resume"
+    expect_status 0
+    expect_ran "c d"
+    expect_file_content data/d.txt "$(printf 'A\nB\nC\ncount 3')"
+}
+
+expect_ran_in()
+{
+    (cd "$1" && expect_ran "$2") || fail "$(cat "$E2E_REASON")"
+}
+
+# --- filters ------------------------------------------------------------------------------------
+
+test_filters()
+{
+    filter_project
+    run_crun
+    expect_status 0
+    expect_ran "load clean audit train score report"
+    run_crun --pipeline ingest
+    expect_status 0
+    expect_ran "load clean audit"
+    run_crun --pipeline model
+    expect_status 0
+    expect_ran "train score report"
+    run_crun --tags report
+    expect_status 0
+    expect_ran "score report"
+    run_crun --tags io,prep
+    expect_status 0
+    expect_ran "load clean audit"
+    run_crun --nodes clean,train
+    expect_status 0
+    expect_ran "clean train"
+    run_crun --from-nodes train
+    expect_status 0
+    expect_ran "train score report"
+    run_crun --to-nodes clean
+    expect_status 0
+    expect_ran "load clean"
+    run_crun --from-inputs cleaned
+    expect_status 0
+    expect_ran "train score report"
+    run_crun --from-inputs raw
+    expect_status 0
+    expect_ran "clean audit train score report"
+    run_crun --to-outputs model
+    expect_status 0
+    expect_ran "load clean train"
+    run_crun --from-nodes clean --to-nodes score
+    expect_status 0
+    expect_ran "clean train score"
+    run_crun --pipeline model --tags ml
+    expect_status 0
+    expect_ran "train score"
+    run_crun --from-inputs raw --to-outputs score --tags ml
+    expect_status 0
+    expect_ran "train score"
+    run_crun --node score
+    expect_status 0
+    expect_ran "score"
+    expect_file_content data/report.txt "score 3"
+}
+
+test_filter_errors()
+{
+    filter_project
+    run_crun --pipeline ingest --tags ml
+    expect_status 2
+    expect_stderr_contains "pipeline 'ingest' has no nodes left after the filters"
+    expect_no_file ran.log
+    run_crun --tags nosuchtag
+    expect_status 2
+    expect_stderr_contains "no nodes left after the filters"
+    run_crun --nodes trian
+    expect_status 2
+    expect_stderr_contains "--nodes: node 'trian' does not exist"
+    expect_stderr_contains "did you mean 'train'?"
+    run_crun --pipeline ingest --nodes train
+    expect_status 2
+    expect_stderr_contains "node 'train' is not in the selected pipeline"
+    run_crun --from-inputs nothing_here
+    expect_status 2
+    expect_stderr_contains "--from-inputs: dataset 'nothing_here' does not exist"
+    run_crun --node clean,train
+    expect_status 2
+    expect_stderr_contains "--node takes one node name"
+    run_crun --pipeline modle
+    expect_status 2
+    expect_stderr_contains "unknown pipeline 'modle'"
+    expect_stderr_contains "did you mean 'model'?"
+    expect_no_file ran.log
+}
+
+# A filter that leaves out the producer of a memory dataset cannot run.
+test_filter_needs_memory_producer()
+{
+    setup
+    run_crun --nodes greet
+    expect_status 2
+    expect_stderr_contains "node 'greet' needs 'count', a memory dataset made by node 'make_count'"
+    expect_no_file ran.log
+}
+
+# --- signals -------------------------------------------------------------------------------------
+
+# Start crun on two `sleep MARKER` nodes (the first writes part of its
+# output first), send SIG once a sleep runs, and check: exit 130 within 2 s,
+# no sleep left, the output file untouched.
+interrupt_run()
+{
+    local sig=$1 marker="30.$$${RANDOM}7"
+    setup
+    write_file conf/base/pipelines.yml <<EOF
+pipelines:
+  __default__:
+    nodes:
+      - name: slow1
+        cmd: [sh, -c, "printf partial > {outputs.o}; exec sleep $marker"]
+        outputs: {o: out}
+      - name: slow2
+        cmd: [sleep, "$marker"]
+EOF
+    write_file conf/base/catalog.yml <<'EOF'
+out: {type: text, filepath: data/out.txt}
+EOF
+    echo "old content" >data/out.txt
+    "$CRUN" >crun.out 2>crun.err </dev/null &
+    local pid=$!
+    for _ in $(seq 100); do
+        pgrep -f "sleep $marker" >/dev/null && break
+        sleep 0.05
+    done
+    if ! pgrep -f "sleep $marker" >/dev/null; then
+        kill -KILL "$pid" 2>/dev/null
+        fail "the sleep node never started: $(cat crun.err)"
+    fi
+    local start end
+    start=$(date +%s%N)
+    kill -"$sig" "$pid"
+    for _ in $(seq 40); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    end=$(date +%s%N)
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -KILL "$pid" 2>/dev/null
+        pkill -KILL -f "sleep $marker"
+        fail "crun still runs 2 s after SIG$sig"
+    fi
+    wait "$pid"
+    STATUS=$?
+    ERR=crun.err
+    OUT=crun.out
+    expect_status 130
+    [ $(((end - start) / 1000000)) -lt 2000 ] || fail "SIG$sig took $(((end - start) / 1000000)) ms"
+    e2e_checked
+    sleep 0.1
+    if pgrep -f "sleep $marker" >/dev/null; then
+        pkill -KILL -f "sleep $marker"
+        fail "a sleep child outlived crun after SIG$sig"
+    fi
+    e2e_checked
+    expect_stderr_contains "interrupted"
+    expect_file_content data/out.txt "old content"
+    [ "$(ls -A data)" = "out.txt" ] || fail "leftover files in data/: $(ls -A data)"
+}
+
+test_sigint_stops_run()
+{
+    interrupt_run INT
+}
+
+test_sigterm_stops_run()
+{
+    interrupt_run TERM
+}
+
+run_tests "$@"
