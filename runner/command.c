@@ -74,14 +74,39 @@ static void sanitize(char *s)
             *s = '_';
 }
 
+static int dataset_hook(crun_run *run, crun_hook_point point, size_t ds, crun_call *call,
+                        crun_error *err)
+{
+    if (!run->session->n_hooks)
+        return 0;
+    crun_hook_event ev = {.node = call ? call->node->name : NULL, .call = call,
+                          .dataset = run->ir->ds[ds].name};
+    return hooks_fire(run, point, &ev, err);
+}
+
+static int command_hooks(crun_run *run, crun_hook_point point, crun_call *call, crun_error *err)
+{
+    if (!run->session->n_hooks)
+        return 0;
+    crun_hook_event ev = {.node = call->node->name, .call = call};
+    return hooks_fire(run, point, &ev, err);
+}
+
 /* A file holding dataset ds for a command to read. */
 static int input_file(crun_run *run, size_t ds, crun_call *call, char **out, crun_error *err)
 {
     cat_entry *e = &run->catalog.entries[ds];
     if (e->type && !e->in_memory && e->type->filepath) {
         const char *p = e->type->filepath(e->instance);
-        if (p && exists(p))
+        if (p && exists(p)) {
+            /* the command reads the file itself: hooks see the load without a value */
+            int rc = dataset_hook(run, CRUN_HOOK_BEFORE_DATASET_LOADED, ds, call, err);
+            if (!rc)
+                rc = dataset_hook(run, CRUN_HOOK_AFTER_DATASET_LOADED, ds, call, err);
+            if (rc)
+                return rc;
             return (*out = strdup(p)) ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+        }
     }
     pthread_mutex_lock(&run->lock);
     char *have = e->scratch ? strdup(e->scratch) : NULL;
@@ -284,7 +309,11 @@ static int prepare(crun_run *run, size_t pn, crun_call *call, cmd_state **out, c
 int crun_run_command_prepare(crun_run *run, size_t pn, const crun_command **cmd, crun_error *err)
 {
     cmd_state *st;
-    int rc = prepare(run, pn, NULL, &st, err);
+    const ir_node *node = &run->ir->nodes[run->plan->node[pn]];
+    crun_call call = {.run = run, .pnode = pn, .node = node, .err = err};
+    int rc = prepare(run, pn, &call, &st, err);
+    if (!rc && (rc = command_hooks(run, CRUN_HOOK_BEFORE_NODE_RUN, &call, err)))
+        command_state_free(st);
     if (rc)
         return crun_error_prefix(err, "node '%s': ", crun_run_node_name(run, pn));
     pthread_mutex_lock(&run->lock);
@@ -314,6 +343,8 @@ static int describe_status(int status, crun_error *err)
     return crun_error_set(err, CRUN_ENODE, "the command ended with wait status %d", status);
 }
 
+/* After the command: every output written, after_node_run, then the saves
+ * (Kedro's order, as for function nodes). */
 static int finish(crun_run *run, size_t pn, cmd_state *st, crun_call *call, int status,
                   crun_error *err)
 {
@@ -326,13 +357,17 @@ static int finish(crun_run *run, size_t pn, cmd_state *st, crun_call *call, int 
             return crun_error_set(err, CRUN_ENODE, "the command did not write {outputs.%s} (%s)",
                                   node->out[i].arg, of->path);
     }
-    int rc = 0;
+    int rc = command_hooks(run, CRUN_HOOK_AFTER_NODE_RUN, call, err);
     for (size_t i = 0; i < node->n_out && !rc; i++) {
         out_file *of = &st->outs[i];
         size_t ds = node->out[i].ds;
         cat_entry *e = &run->catalog.entries[ds];
         if (of->direct) {
-            rc = e->type->save_file(e->instance, of->path, err);
+            rc = dataset_hook(run, CRUN_HOOK_BEFORE_DATASET_SAVED, ds, call, err);
+            if (!rc)
+                rc = e->type->save_file(e->instance, of->path, err);
+            if (!rc)
+                rc = dataset_hook(run, CRUN_HOOK_AFTER_DATASET_SAVED, ds, call, err);
             continue;
         }
         char *data;
@@ -356,12 +391,16 @@ int crun_run_command_finish(crun_run *run, size_t pn, int status, crun_error *er
         return crun_error_set(err, CRUN_EINVAL, "node '%s': no command was prepared",
                               crun_run_node_name(run, pn));
     const ir_node *node = &run->ir->nodes[run->plan->node[pn]];
-    crun_value *none[1] = {NULL};
-    crun_call call = {.run = run, .pnode = pn, .node = node, .err = err, .inputs = NULL,
-                      .outputs = NULL};
-    (void)none;
+    crun_call call = {.run = run, .pnode = pn, .node = node, .err = err};
     int rc = finish(run, pn, st, &call, status, err);
     command_state_free(st);
+    if (rc && rc != CRUN_EHOOK && run->session->n_hooks) {
+        crun_hook_event ev = {.node = node->name, .call = &call, .error = err, .status = rc};
+        crun_error herr = CRUN_ERROR_INIT;
+        if (hooks_fire(run, CRUN_HOOK_ON_NODE_ERROR, &ev, &herr) != 0)
+            crun_error_move(err, &herr);
+        crun_error_clear(&herr);
+    }
     for (size_t i = 0; i < node->n_in; i++)
         catalog_consumed(run, node->in[i].ds);
     if (rc)
@@ -491,14 +530,6 @@ static int wait_child(crun_run *run, size_t pn, cmd_state *st, int fd, pid_t pid
     return status;
 }
 
-static int command_hooks(crun_run *run, crun_hook_point point, crun_call *call, crun_error *err)
-{
-    if (!run->session->n_hooks)
-        return 0;
-    crun_hook_event ev = {.node = call->node->name, .call = call};
-    return hooks_fire(run, point, &ev, err);
-}
-
 int command_execute(crun_run *run, size_t pn, crun_call *call, crun_error *err)
 {
     cmd_state *st;
@@ -522,8 +553,6 @@ int command_execute(crun_run *run, size_t pn, crun_call *call, crun_error *err)
         else
             rc = finish(run, pn, st, call, status, err);
     }
-    if (!rc)
-        rc = command_hooks(run, CRUN_HOOK_AFTER_NODE_RUN, call, err);
     call->inputs = inputs;
     command_state_free(st);
     return rc;

@@ -206,9 +206,12 @@ static int read_node(reader *r, json_t *o, size_t i, ir_node *n)
             return bad(r, path, "'cmd' is empty");
     } else
         return bad(r, path, "needs 'func' (a string) or 'cmd' (a list)");
-    int rc = read_ports(r, json_object_get(o, "inputs"), path, &n->in, &n->n_in);
+    char in_path[96], out_path[96];
+    snprintf(in_path, sizeof(in_path), "%s.inputs", path);
+    snprintf(out_path, sizeof(out_path), "%s.outputs", path);
+    int rc = read_ports(r, json_object_get(o, "inputs"), in_path, &n->in, &n->n_in);
     if (!rc)
-        rc = read_ports(r, json_object_get(o, "outputs"), path, &n->out, &n->n_out);
+        rc = read_ports(r, json_object_get(o, "outputs"), out_path, &n->out, &n->n_out);
     json_t *tags = json_object_get(o, "tags");
     if (!rc && tags)
         rc = read_strings(r, tags, path, &n->tags, &n->n_tags);

@@ -42,7 +42,7 @@ struct crun_session {
     crun_run **active;       /* runs in progress, for crun_session_cancel */
     size_t n_active;
     size_t cap_active;
-    atomic_bool cancel_all;  /* cancelled before a run registered */
+    atomic_bool cancel_all;  /* a cancel with no run going: the next run starts cancelled */
     /* how the session was opened, as given, for the resume command */
     char *given_project;
     char *given_env;

@@ -388,7 +388,9 @@ static void register_run(crun_session *s, crun_run *run, bool add)
         }
         if (s->n_active < s->cap_active)
             s->active[s->n_active++] = run;
-        if (atomic_load(&s->cancel_all))
+        /* a cancel that came while no run was going (a signal during start-up)
+         * stops this one, and only this one */
+        if (atomic_exchange(&s->cancel_all, false))
             crun_run_cancel(run);
     } else {
         for (size_t i = 0; i < s->n_active; i++)
@@ -403,7 +405,8 @@ static void register_run(crun_session *s, crun_run *run, bool add)
 void crun_session_cancel(crun_session *s)
 {
     pthread_mutex_lock(&s->runs_lock);
-    atomic_store(&s->cancel_all, true);
+    if (s->n_active == 0)
+        atomic_store(&s->cancel_all, true);
     for (size_t i = 0; i < s->n_active; i++)
         crun_run_cancel(s->active[i]);
     pthread_mutex_unlock(&s->runs_lock);

@@ -119,7 +119,9 @@ void crun_run_result_clear(crun_run_result *result);
 int crun_session_run(crun_session *session, const crun_run_options *opts,
                      crun_run_result *result, crun_error *err);
 
-/* Cancel every run of the session that is in progress (any thread). */
+/* Cancel every run of the session that is in progress (any thread).  When
+ * none is, the next run to start is cancelled at once, so that a Ctrl-C
+ * during start-up is not lost; runs after that one are not affected. */
 void crun_session_cancel(crun_session *session);
 
 /* Register a hook instance made by the embedding program.  type is borrowed

@@ -554,6 +554,29 @@ static void test_cmd_as_string_is_an_error(void **state)
                                  "arguments, e.g. [sh, -c, \"echo hi\"] to use a shell");
 }
 
+/* BUG (ir.c parse_node): a function node without a name whose func has no
+ * '.' is reported as "a command node needs a 'name'" (at the node), which
+ * sends the user after the wrong key; check_func's "'func' must be
+ * library.function" (at the func value) is never reached. */
+static void test_func_without_library_is_refused(void **state)
+{
+    fixture *f = *state;
+    put(f, "conf/base/pipelines.yml",
+        "libraries: {lib: lib}\n"          /* 1 */
+        "pipelines:\n"                     /* 2 */
+        "  p:\n"                           /* 3 */
+        "    nodes:\n"                     /* 4 */
+        "      - func: clean_rows\n"       /* 5 */
+        "        outputs: x\n");           /* 6 */
+    assert_int_equal(build(f), CRUN_ECONFIG);
+    assert_non_null(f->err.message);
+    if (strncmp(f->err.message, "conf/base/pipelines.yml:5:15: ", 30) != 0 ||
+        !strstr(f->err.message, "'func' must be library.function")) {
+        print_error("message \"%s\"\n", f->err.message);
+        fail();
+    }
+}
+
 static void test_unknown_library_suggests(void **state)
 {
     fixture *f = *state;
@@ -878,6 +901,7 @@ int main(void)
         T(test_unknown_node_key_suggests),
         T(test_func_and_cmd_both_is_an_error),
         T(test_cmd_as_string_is_an_error),
+        T(test_func_without_library_is_refused),
         T(test_unknown_library_suggests),
         T(test_duplicate_node_name_names_first_position),
         T(test_missing_parameter_suggests),

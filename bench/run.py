@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Benchmarks of the core (sequential runner): prints numbers, asserts nothing.
+
+usage: bench/run.py [--build build] [--nodes 100000] [--cmd-nodes 2000] [--repeat 3]
+
+1. 100,000 no-op function nodes with memory datasets (chain, wide, layered):
+   - the whole `crun -q` process: wall time and peak RSS per node;
+   - the phases through the embedding API (bench/phases): loading the YAML
+     into the IR, and the run itself (plan, catalog, execution, release).
+2. no-op command nodes (`touch {outputs.o}`) through the sequential runner.
+3. `crun compile` of the demo project (median of many runs).
+Every measurement is the best of --repeat runs; the machine is shared.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def run_measured(argv):
+    """Wall seconds and peak RSS (KiB) of one child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"bench: {' '.join(argv)} failed:\n{err}")
+    return wall, usage.ru_maxrss
+
+
+def best_of(n, argv):
+    runs = [run_measured(argv) for _ in range(n)]
+    return min(r[0] for r in runs), min(r[1] for r in runs)
+
+
+def generate(tmp, nodes, shape, kind):
+    d = os.path.join(tmp, f"{shape}-{kind}-{nodes}")
+    subprocess.run([sys.executable, os.path.join(HERE, "gen.py"), d, "--nodes", str(nodes),
+                    "--shape", shape, "--kind", kind], check=True)
+    return d
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--nodes", type=int, default=100000)
+    ap.add_argument("--cmd-nodes", type=int, default=2000)
+    ap.add_argument("--repeat", type=int, default=3)
+    a = ap.parse_args()
+    crun = os.path.join(a.build, "crun")
+    phases = os.path.join(a.build, "bench", "phases")
+    print(f"# crun core benchmarks, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs")
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"\n## {a.nodes} no-op function nodes, memory datasets, sequential runner\n")
+        print("| shape | crun wall (s) | µs/node | peak RSS KiB | bytes/node "
+              "| load µs/node | run µs/node |")
+        print("|---|---|---|---|---|---|---|")
+        for shape in ("chain", "wide", "layered"):
+            proj = generate(tmp, a.nodes, shape, "func")
+            wall, rss = best_of(a.repeat, [crun, "--project", proj, "-q"])
+            out = subprocess.run([phases, proj, str(a.repeat)], check=True,
+                                 capture_output=True, text=True).stdout
+            ph = json.loads(out)
+            print(f"| {shape} | {wall:.3f} | {wall * 1e6 / a.nodes:.2f} | {rss} "
+                  f"| {rss * 1024 / a.nodes:.0f} | {ph['load_us_per_node']:.2f} "
+                  f"| {ph['run_us_per_node']:.2f} |")
+        print(f"\n## {a.cmd_nodes} no-op command nodes (touch), sequential runner\n")
+        print("| shape | crun wall (s) | µs/node |")
+        print("|---|---|---|")
+        for shape in ("chain", "wide", "layered"):
+            proj = generate(tmp, a.cmd_nodes, shape, "cmd")
+            wall, _ = best_of(a.repeat, [crun, "--project", proj, "-q"])
+            print(f"| {shape} | {wall:.3f} | {wall * 1e6 / a.cmd_nodes:.0f} |")
+    times = [run_measured([crun, "compile", "--project", ROOT])[0] for _ in range(50)]
+    print(f"\n## crun compile of the demo\n\nmedian {statistics.median(times) * 1e3:.2f} ms, "
+          f"best {min(times) * 1e3:.2f} ms (50 runs, process start included)")
+
+
+if __name__ == "__main__":
+    main()
