@@ -64,9 +64,23 @@ static int check_load_versions(crun_run *run, const char *spec, crun_error *err)
     return 0;
 }
 
-static int open_entry(crun_run *run, size_t ds, const crun_options *no_options, const char *lv,
-                      crun_error *err)
+/* The type a dataset has in this run: a request's input or an output kept in
+ * memory swaps the catalog's type for the memory type. */
+static const char *type_in_run(crun_run *run, size_t ds, const crun_run_options *o)
 {
+    const ir_dataset *d = &run->ir->ds[ds];
+    for (size_t i = 0; i < o->n_inputs; i++)
+        if (strcmp(o->input_names[i], d->name) == 0)
+            return "memory";
+    if (o->memory_outputs && d->kind == IR_DS_CATALOG && run->plan->producer[ds] != PLAN_NONE)
+        return "memory";
+    return d->type;
+}
+
+static int open_entry(crun_run *run, size_t ds, const crun_options *no_options,
+                      const crun_run_options *o, crun_error *err)
+{
+    const char *lv = o->load_versions;
     crun_session *s = run->session;
     cat_entry *e = &run->catalog.entries[ds];
     const ir_dataset *d = &run->ir->ds[ds];
@@ -80,7 +94,8 @@ static int open_entry(crun_run *run, size_t ds, const crun_options *no_options, 
         return e->param ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
     }
     const crun_plugin *plug;
-    int rc = plugin_load(&s->plugins, CRUN_PLUGIN_DATASET, d->type, &plug, err);
+    const char *type = type_in_run(run, ds, o);
+    int rc = plugin_load(&s->plugins, CRUN_PLUGIN_DATASET, type, &plug, err);
     if (rc)
         return crun_error_prefix(err, "%s%sdataset '%s': ", d->where ? d->where : "",
                                  d->where ? ": " : "", d->name);
@@ -99,7 +114,7 @@ static int open_entry(crun_run *run, size_t ds, const crun_options *no_options, 
     if (e->ctx.load_version && !(e->ctx.load_version = strdup(e->ctx.load_version)))
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     crun_options *opts = NULL;
-    if (d->options) {
+    if (d->options && type == d->type) {
         char owner[600];
         snprintf(owner, sizeof(owner), "dataset '%s'", d->name);
         if (!(opts = options_from_conf(d->options, owner)))
@@ -116,11 +131,49 @@ static int open_entry(crun_run *run, size_t ds, const crun_options *no_options, 
     return 0;
 }
 
-int catalog_open(crun_run *run, const char *load_versions, crun_error *err)
+/* A run's inputs must be datasets its nodes read and none of them makes. */
+static int check_inputs(crun_run *run, const crun_run_options *o, crun_error *err)
+{
+    const ir_t *ir = run->ir;
+    for (size_t i = 0; i < o->n_inputs; i++) {
+        size_t ds;
+        const char *name = o->input_names[i];
+        if (!strmap_get(&ir->ds_index, name, &ds) || run->plan->consumers[ds] == 0)
+            return crun_error_set(err, CRUN_EUSAGE, "input '%s' is not read by any node of "
+                                  "this run", name);
+        if (run->plan->producer[ds] != PLAN_NONE)
+            return crun_error_set(err, CRUN_EUSAGE, "input '%s' is made by node '%s' in this run",
+                                  name, ir->nodes[run->plan->node[run->plan->producer[ds]]].name);
+        if (ir->ds[ds].kind == IR_DS_PARAMS)
+            return crun_error_set(err, CRUN_EUSAGE, "input '%s' is a parameter: give it in "
+                                  "params instead", name);
+        if (!o->input_values || !o->input_values[i])
+            return crun_error_set(err, CRUN_EUSAGE, "input '%s' has no value", name);
+    }
+    return 0;
+}
+
+/* Put the run's given inputs into their (memory) datasets. */
+static int fill_inputs(crun_run *run, const crun_run_options *o, crun_error *err)
+{
+    for (size_t i = 0; i < o->n_inputs; i++) {
+        size_t ds;
+        strmap_get(&run->ir->ds_index, o->input_names[i], &ds);
+        cat_entry *e = &run->catalog.entries[ds];
+        int rc = e->type->save(e->instance, o->input_values[i], err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int catalog_open(crun_run *run, const crun_run_options *o, crun_error *err)
 {
     const ir_t *ir = run->ir;
     const plan *p = run->plan;
-    int rc = check_load_versions(run, load_versions, err);
+    int rc = check_load_versions(run, o->load_versions, err);
+    if (!rc)
+        rc = check_inputs(run, o, err);
     if (rc)
         return rc;
     run->catalog.entries = calloc(ir->n_ds + 1, sizeof(cat_entry));
@@ -135,10 +188,10 @@ int catalog_open(crun_run *run, const char *load_versions, crun_error *err)
     for (size_t ds = 0; ds < ir->n_ds && !rc; ds++) {
         if (p->producer[ds] == PLAN_NONE && p->consumers[ds] == 0)
             continue;
-        rc = open_entry(run, ds, no_options, load_versions, err);
+        rc = open_entry(run, ds, no_options, o, err);
     }
     crun_options_free(no_options);
-    return rc;
+    return rc ? rc : fill_inputs(run, o, err);
 }
 
 void catalog_close(crun_run *run)

@@ -301,6 +301,16 @@ void crun_run_cancel(crun_run *run)
     pthread_mutex_unlock(&run->lock);
 }
 
+crun_session *crun_run_session(crun_run *run)
+{
+    return run->session;
+}
+
+void crun_run_delegated(crun_run *run)
+{
+    run->delegated = true;
+}
+
 bool crun_run_cancelled(const crun_run *run)
 {
     return atomic_load(&((crun_run *)run)->cancelled);
@@ -391,8 +401,12 @@ int crun_run_execute(crun_run *run, size_t pn, crun_error *err)
         return crun_error_set(err, CRUN_ENOMEM, "node '%s': out of memory", node->name);
     crun_call call = {.run = run, .pnode = pn, .node = node, .inputs = vals,
                       .outputs = vals + node->n_in, .err = err};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = node->func ? call_function(run, pn, &call, err)
                         : command_execute(run, pn, &call, err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    run->seconds[pn] = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     if (rc && rc != CRUN_EHOOK && rc != CRUN_ECANCELED) {
         crun_error nerr = CRUN_ERROR_INIT;
         crun_error_set(&nerr, rc, "%s", err->message ? err->message : crun_strerror(rc));
@@ -495,8 +509,9 @@ int run_create(crun_session *s, plan *p, json_t *params, const crun_run_options 
     run->ready = malloc((n + 1) * sizeof(size_t));
     run->state = calloc(n + 1, 1);
     run->cmds = calloc(n + 1, sizeof(cmd_state *));
+    run->seconds = calloc(n + 1, sizeof(double));
     int rc = 0;
-    if (!run->fns || !run->waiting || !run->ready || !run->state || !run->cmds)
+    if (!run->fns || !run->waiting || !run->ready || !run->state || !run->cmds || !run->seconds)
         rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
     for (size_t i = 0; i < n && !rc; i++) {
         run->waiting[i] = p->dep_start[i + 1] - p->dep_start[i];
@@ -507,7 +522,7 @@ int run_create(crun_session *s, plan *p, json_t *params, const crun_run_options 
         if (run->waiting[i] == 0)
             push_ready(run, i);
     if (!rc)
-        rc = catalog_open(run, o->load_versions, err);
+        rc = catalog_open(run, o, err);
     if (rc) {
         run_destroy(run);
         return rc;
@@ -552,6 +567,7 @@ void run_destroy(crun_run *run)
         remove_tree(run->scratch_dir);
     free(run->scratch_dir);
     free(run->cmds);
+    free(run->seconds);
     free(run->fns);
     free(run->waiting);
     free(run->ready);

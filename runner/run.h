@@ -98,11 +98,12 @@ struct crun_run {
     char *scratch_dir;
     cmd_state **cmds;        /* per plan node, for the stepwise command API */
     double grace_period;     /* seconds between SIGTERM and SIGKILL */
-    const char *const *load_versions;
+    double *seconds;         /* per plan node: how long its execution took */
+    bool delegated;          /* the runner handed the plan to other runs */
 };
 
 /* catalog.c */
-int catalog_open(crun_run *run, const char *load_versions, crun_error *err);
+int catalog_open(crun_run *run, const crun_run_options *o, crun_error *err);
 void catalog_close(crun_run *run);
 /* Load/save with hooks; node may be NULL outside a node. */
 int catalog_load(crun_run *run, size_t ds, crun_call *call, crun_value **out, crun_error *err);

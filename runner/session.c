@@ -489,6 +489,13 @@ void crun_run_result_clear(crun_run_result *res)
         free(res->failed_nodes[i]);
     free(res->failed_nodes);
     free(res->resume_command);
+    for (size_t i = 0; i < res->n_outputs; i++) {
+        free(res->output_names[i]);
+        crun_value_unref(res->output_values[i]);
+    }
+    free(res->output_names);
+    free(res->output_values);
+    json_decref(res->timings);
     memset(res, 0, sizeof(*res));
 }
 
@@ -510,7 +517,7 @@ static int execute(crun_session *s, crun_run *run, runner_inst *r, crun_error *e
             rc = run->first_error.code;
         if (!rc && crun_run_cancelled(run))
             rc = crun_error_set(err, CRUN_ECANCELED, "the run was cancelled");
-        if (!rc && !crun_run_finished(run))
+        if (!rc && !crun_run_finished(run) && !run->delegated)
             rc = crun_error_set(err, CRUN_ENODE, "the runner stopped with %zu of %zu nodes done",
                                 run->n_done, run->plan->n);
         if (rc && !err->message && run->first_error.message)
@@ -527,17 +534,108 @@ static int execute(crun_session *s, crun_run *run, runner_inst *r, crun_error *e
     return pipeline_hooks(run, CRUN_HOOK_AFTER_PIPELINE_RUN, NULL, 0, err);
 }
 
+json_t *crun_session_params(const crun_session *s)
+{
+    return s->ir->params;
+}
+
+/* Merge over into base (a private copy), refusing keys base does not have. */
+static int merge_params(json_t *base, json_t *over, const char *prefix, crun_error *err)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(over, key, v) {
+        json_t *old = json_object_get(base, key);
+        char path[512];
+        snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", key);
+        if (!old) {
+            const char *names[256];
+            size_t n = 0;
+            const char *k2;
+            json_t *v2;
+            json_object_foreach(base, k2, v2) {
+                if (n < 256)
+                    names[n++] = k2;
+            }
+            const char *best = suggest_closest(key, names, n);
+            return crun_error_set(err, CRUN_EUSAGE, "params: unknown parameter '%s'%s%s%s", path,
+                                  best ? " (did you mean '" : "", best ? best : "",
+                                  best ? "'?)" : "");
+        }
+        int rc = json_is_object(old) && json_is_object(v) ? merge_params(old, v, path, err)
+                                                           : json_object_set(base, key, v);
+        if (rc)
+            return rc < 0 ? crun_error_set(err, CRUN_ENOMEM, "out of memory") : rc;
+    }
+    return 0;
+}
+
+static int run_params(crun_session *s, const crun_run_options *o, json_t **out, crun_error *err)
+{
+    if (!o->params) {
+        *out = json_incref(s->ir->params);
+        return 0;
+    }
+    if (!json_is_object(o->params))
+        return crun_error_set(err, CRUN_EUSAGE, "params: expected an object of parameters");
+    *out = json_deep_copy(s->ir->params);
+    if (!*out)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    int rc = merge_params(*out, o->params, "", err);
+    if (rc) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* The free outputs (made by a node, read by none) and the node timings. */
+static void collect_outputs(crun_run *run, crun_run_result *res)
+{
+    const plan *p = run->plan;
+    size_t n = 0;
+    for (size_t ds = 0; ds < run->ir->n_ds; ds++)
+        n += p->producer[ds] != PLAN_NONE && p->consumers[ds] == 0;
+    res->output_names = calloc(n + 1, sizeof(char *));
+    res->output_values = calloc(n + 1, sizeof(crun_value *));
+    res->timings = json_object();
+    if (!res->output_names || !res->output_values || !res->timings)
+        return;
+    for (size_t ds = 0; ds < run->ir->n_ds; ds++) {
+        if (p->producer[ds] == PLAN_NONE || p->consumers[ds] != 0)
+            continue;
+        cat_entry *e = &run->catalog.entries[ds];
+        crun_value *v = NULL;
+        crun_error lerr = CRUN_ERROR_INIT;
+        if (e->type && e->type->load(e->instance, &v, &lerr) == 0 && v) {
+            res->output_names[res->n_outputs] = strdup(run->ir->ds[ds].name);
+            res->output_values[res->n_outputs++] = v;
+        }
+        crun_error_clear(&lerr);
+    }
+    for (size_t i = 0; i < p->n; i++)
+        if (run->state[i] == NODE_DONE || run->state[i] == NODE_FAILED)
+            json_object_set_new(res->timings, crun_run_node_name(run, i),
+                                json_real(run->seconds[i]));
+}
+
 int crun_session_run(crun_session *s, const crun_run_options *o, crun_run_result *res,
                      crun_error *err)
 {
     memset(res, 0, sizeof(*res));
     plan *p;
-    int rc = plan_build(s->ir, &o->filter, &p, err);
+    json_t *params = NULL;
+    int rc = run_params(s, o, &params, err);
     if (rc)
         return res->status = rc;
+    if ((rc = plan_build(s->ir, &o->filter, &p, err))) {
+        json_decref(params);
+        return res->status = rc;
+    }
     runner_inst r = {0};
     crun_run *run = NULL;
-    rc = run_create(s, p, s->ir->params, o, &run, err);
+    rc = run_create(s, p, params, o, &run, err);
+    json_decref(params);
     if (!rc)
         rc = open_runner(s, o, &r, err);
     if (rc) {
@@ -550,6 +648,8 @@ int crun_session_run(crun_session *s, const crun_run_options *o, crun_run_result
     register_run(s, run, false);
     res->status = rc;
     fill_result(s, run, o, res);
+    if (o->collect_outputs && rc == 0)
+        collect_outputs(run, res);
     if (r.type->destroy)
         r.type->destroy(r.instance);
     run_destroy(run);

@@ -104,6 +104,14 @@ int crun_run_command_finish(crun_run *run, size_t node, int wait_status, crun_er
 void crun_run_track_child(crun_run *run, pid_t pid);
 void crun_run_untrack_child(crun_run *run, pid_t pid);
 
+/* --- runners that do not execute the plan themselves --- */
+/* The session the run belongs to: a runner may start runs of its own on it
+ * (crun_session_run), as the service runner does for each request. */
+struct crun_session *crun_run_session(crun_run *run);
+/* Say that the plan was handled by other runs (the service), so that the
+ * host does not report its nodes as not run. */
+void crun_run_delegated(crun_run *run);
+
 /* --- stopping --- */
 /* Ask the run to stop (any thread): nothing new starts, running commands get
  * SIGTERM (SIGKILL after the grace period), next_ready returns false. */

@@ -97,6 +97,14 @@ typedef struct crun_run_options {
     const char *load_versions;     /* "dataset:version,..." */
     const char *run_id;            /* NULL: a new one */
     bool progress;                 /* draw [done/total] progress on the log */
+    /* --- for runs made by a program (the service runner, embedding) --- */
+    json_t *params;                /* parameter overrides for this run only, merged deeply
+                                    * over the session's; every key must exist (CRUN_EUSAGE) */
+    const char *const *input_names;/* datasets whose value this run takes from here */
+    crun_value *const *input_values;/* borrowed; each must be a dataset the plan reads */
+    size_t n_inputs;
+    bool memory_outputs;           /* keep file-backed outputs in memory: write no file */
+    bool collect_outputs;          /* return the free outputs' values in the result */
 } crun_run_options;
 
 #define CRUN_RUN_OPTIONS_INIT {.size = sizeof(crun_run_options)}
@@ -108,6 +116,12 @@ typedef struct crun_run_result {
     char *resume_command;  /* the `crun run ... --from-nodes ...` that resumes; NULL if none */
     size_t nodes_done;
     size_t nodes_total;
+    /* with collect_outputs: the pipeline's free outputs (made by a node, read by
+     * none), names and new references, n_outputs of each */
+    size_t n_outputs;
+    char **output_names;
+    crun_value **output_values;
+    json_t *timings;       /* node name -> seconds, for the nodes that ran */
 } crun_run_result;
 
 #define CRUN_RUN_RESULT_INIT {0}
@@ -118,6 +132,9 @@ void crun_run_result_clear(crun_run_result *result);
  * ran, CRUN_ENODE when a node failed, CRUN_ECANCELED when cancelled. */
 int crun_session_run(crun_session *session, const crun_run_options *opts,
                      crun_run_result *result, crun_error *err);
+
+/* The session's parameters (borrowed; read-only). */
+json_t *crun_session_params(const crun_session *session);
 
 /* Cancel every run of the session that is in progress (any thread).  When
  * none is, the next run to start is cancelled at once, so that a Ctrl-C
