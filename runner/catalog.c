@@ -12,6 +12,7 @@
 
 #include "options.h"
 #include "run.h"
+#include "spill.h"
 
 static json_t *param_at(json_t *params, const char *path)
 {
@@ -77,9 +78,46 @@ static const char *type_in_run(crun_run *run, size_t ds, const crun_run_options 
     return d->type;
 }
 
+/* A memory dataset crossing to or from another job of this run lives in
+ * <project>/.crun/runs/<run id>/<name>.crv. */
+static int open_shared(crun_run *run, size_t ds, cat_entry *e, crun_error *err)
+{
+    const ir_dataset *d = &run->ir->ds[ds];
+    char *name = strdup(d->name), *path = NULL;
+    for (char *c = name; c && *c; c++)
+        if (*c == '/')
+            *c = '_';
+    if (!name || asprintf(&path, "%s/.crun/runs/%s/%s.crv", run->ir->dir, run->run_id, name) < 0)
+        path = NULL;
+    free(name);
+    json_t *o = path ? json_pack("{s:s}", "path", path) : NULL;
+    crun_options *opts = o ? crun_options_new(o, "dataset", "run") : NULL;
+    json_decref(o);
+    int rc = opts ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    e->ctx = (crun_dataset_ctx){.size = sizeof(crun_dataset_ctx), .name = d->name,
+                                .project_dir = run->ir->dir, .logger = &run->session->logger};
+    if (!rc && (rc = spill_type.create(&e->ctx, opts, &e->instance, err)) == 0) {
+        e->type = &spill_type;
+        e->in_memory = true;
+        logger_write(&run->session->logger, CRUN_LOG_INFO, NULL, "memory dataset '%s' %s "
+                     "another job of run %s through %s", d->name,
+                     run->plan->crosses[ds] & PLAN_CROSS_IN ? "comes from" : "goes to",
+                     run->run_id, path);
+    }
+    crun_options_free(opts);
+    free(path);
+    return rc;
+}
+
 static int open_entry(crun_run *run, size_t ds, const crun_options *no_options,
                       const crun_run_options *o, crun_error *err)
 {
+    if (run->plan->crosses && run->plan->crosses[ds]) {
+        cat_entry *e = &run->catalog.entries[ds];
+        e->def = &run->ir->ds[ds];
+        atomic_init(&e->consumers_left, run->plan->consumers[ds]);
+        return open_shared(run, ds, e, err);
+    }
     const char *lv = o->load_versions;
     crun_session *s = run->session;
     cat_entry *e = &run->catalog.entries[ds];

@@ -25,6 +25,7 @@ void plan_free(plan *p)
     free(p->succs);
     free(p->producer);
     free(p->consumers);
+    free(p->crosses);
     free(p);
 }
 
@@ -436,16 +437,24 @@ static int apply_filters(graph *g, const crun_filter *f, unsigned char *keep, cr
     return rc;
 }
 
-/* Inputs of kept nodes that only a left-out node makes cannot be loaded. */
-static int check_free_inputs(graph *g, const unsigned char *keep, crun_error *err)
+/* Inputs of kept nodes that only a left-out node makes cannot be loaded,
+ * unless the plan shares crossing memory datasets (then they are marked). */
+static int check_free_inputs(graph *g, const unsigned char *keep, unsigned char *crosses,
+                             crun_error *err)
 {
     const ir_t *ir = g->ir;
     for (size_t v = 0; v < ir->n_nodes; v++) {
-        if (!keep[v])
+        if (!g->in[v])
             continue;
         for (size_t k = 0; k < ir->nodes[v].n_in; k++) {
             size_t ds = ir->nodes[v].in[k].ds, u = g->prod[ds];
-            if (u == PLAN_NONE || keep[u] || ir->ds[ds].kind != IR_DS_MEMORY)
+            if (u == PLAN_NONE || keep[u] == keep[v] || ir->ds[ds].kind != IR_DS_MEMORY)
+                continue;
+            if (crosses) {
+                crosses[ds] |= keep[v] ? PLAN_CROSS_IN : PLAN_CROSS_OUT;
+                continue;
+            }
+            if (!keep[v])
                 continue;
             return crun_error_set(err, CRUN_EUSAGE, "node '%s' needs '%s', a memory dataset made "
                                   "by node '%s', which the filters leave out; include '%s' or "
@@ -523,6 +532,12 @@ static int layout(plan *p, graph *g, const size_t *order, size_t count, const un
 
 int plan_build(const ir_t *ir, const crun_filter *filter, plan **out, crun_error *err)
 {
+    return plan_build_flags(ir, filter, 0, out, err);
+}
+
+int plan_build_flags(const ir_t *ir, const crun_filter *filter, unsigned flags, plan **out,
+                     crun_error *err)
+{
     *out = NULL;
     const char *pname = filter && filter->pipeline ? filter->pipeline : "__default__";
     long pi = ir_pipeline_find(ir, pname);
@@ -561,8 +576,10 @@ int plan_build(const ir_t *ir, const crun_filter *filter, plan **out, crun_error
         rc = topo_order(&g, order, &count, err);
     if (!rc)
         rc = apply_filters(&g, filter, keep, err);
+    if (!rc && (flags & PLAN_CROSS_SHARED) && !(p->crosses = calloc(ir->n_ds + 1, 1)))
+        rc = oom(err);
     if (!rc)
-        rc = check_free_inputs(&g, keep, err);
+        rc = check_free_inputs(&g, keep, p->crosses, err);
     if (!rc && layout(p, &g, order, count, keep) != 0)
         rc = oom(err);
     if (!rc && p->n == 0)

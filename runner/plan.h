@@ -30,11 +30,22 @@ typedef struct plan {
     size_t *succs;       /* successors (plan indices) */
     size_t *producer;    /* per ir dataset: plan index of its producer, or PLAN_NONE */
     size_t *consumers;   /* per ir dataset: planned nodes reading it */
+    unsigned char *crosses; /* per ir dataset, PLAN_CROSS_SHARED plans only: see below */
 } plan;
+
+/* A memory dataset that crosses the boundary of a filtered plan: made by a
+ * node left out and read by a planned one (IN), or made by a planned node and
+ * read by one left out (OUT).  Plans built with PLAN_CROSS_SHARED exchange
+ * them through files (one job per node on a cluster) instead of refusing. */
+enum { PLAN_CROSS_NONE = 0, PLAN_CROSS_IN = 1, PLAN_CROSS_OUT = 2 };
+enum { PLAN_CROSS_SHARED = 1u << 0 };
 
 /* CRUN_EUSAGE for a bad filter (unknown node, pipeline, dataset; empty
  * result), CRUN_ECONFIG with the node's position for a broken graph. */
 int plan_build(const ir_t *ir, const crun_filter *filter, plan **out, crun_error *err);
+/* plan_build with flags (PLAN_CROSS_SHARED). */
+int plan_build_flags(const ir_t *ir, const crun_filter *filter, unsigned flags, plan **out,
+                     crun_error *err);
 void plan_free(plan *p);
 
 /* Kedro's resume rule: given which planned nodes finished (done[i]) and

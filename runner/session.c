@@ -628,7 +628,9 @@ int crun_session_run(crun_session *s, const crun_run_options *o, crun_run_result
     int rc = run_params(s, o, &params, err);
     if (rc)
         return res->status = rc;
-    if ((rc = plan_build(s->ir, &o->filter, &p, err))) {
+    /* a run given its id is one part of a larger run: memory datasets that
+     * cross its boundary are shared with the other parts through files */
+    if ((rc = plan_build_flags(s->ir, &o->filter, o->run_id ? PLAN_CROSS_SHARED : 0, &p, err))) {
         json_decref(params);
         return res->status = rc;
     }
