@@ -65,6 +65,23 @@ static int check_load_versions(crun_run *run, const char *spec, crun_error *err)
     return 0;
 }
 
+/* The entry's credentials, from the session's credentials.yml, become its
+ * `credentials` option (a map): the only place their values are read. */
+static int add_credentials(crun_run *run, const ir_dataset *d, crun_options *opts,
+                           crun_error *err)
+{
+    const project *p = run->session->project;
+    const conf_node *c = p ? conf_get(p->credentials, d->credentials) : NULL;
+    if (!c)
+        return crun_error_set(err, CRUN_ECONFIG, "%s: dataset '%s': credentials '%s' are not in "
+                              "conf/%s/credentials.yml", d->where ? d->where : "catalog",
+                              d->name, d->credentials, run->ir->env);
+    json_t *value = conf_to_json(c);
+    if (!value || options_set(opts, "credentials", value, d->where ? d->where : "catalog"))
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    return 0;
+}
+
 /* The type a dataset has in this run: a request's input or an output kept in
  * memory swaps the catalog's type for the memory type. */
 static const char *type_in_run(crun_run *run, size_t ds, const crun_run_options *o)
@@ -157,6 +174,10 @@ static int open_entry(crun_run *run, size_t ds, const crun_options *no_options,
         snprintf(owner, sizeof(owner), "dataset '%s'", d->name);
         if (!(opts = options_from_conf(d->options, owner)))
             return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+        if (d->credentials && (rc = add_credentials(run, d, opts, err))) {
+            crun_options_free(opts);
+            return rc;
+        }
     }
     rc = e->type->create(&e->ctx, opts ? opts : no_options, &e->instance, err);
     crun_options_free(opts);

@@ -46,8 +46,14 @@ void ir_free(ir_t *ir)
         conf_free(d->options);
         free(d->where);
         free(d->param_path);
+        free(d->credentials);
     }
     free(ir->ds);
+    for (size_t i = 0; i < ir->n_factories; i++) {
+        conf_free(ir->factories[i].key);
+        conf_free(ir->factories[i].entry);
+    }
+    free(ir->factories);
     for (size_t i = 0; i < ir->n_pipelines; i++) {
         free(ir->pipelines[i].name);
         free(ir->pipelines[i].nodes);
@@ -117,67 +123,10 @@ size_t ir_dataset_intern(ir_t *ir, const char *name)
     /* the key must be the stored copy: the map borrows it */
     if (strmap_put(&ir->ds_index, d->name, ir->n_ds, NULL) < 0)
         return (size_t)-1;
-    return ir->n_ds++;
-}
-
-/* --- catalog --- */
-
-static int add_catalog_entry(ir_t *ir, const conf_node *key, const conf_node *val, crun_error *err)
-{
-    if (val->kind != CONF_MAP)
-        return conf_error(err, val, "catalog entry '%s': expected a map with a 'type', got %s",
-                          key->str, conf_kind_name(val));
-    conf_node *type = conf_get(val, "type");
-    if (!type)
-        return conf_error(err, val, "catalog entry '%s': missing 'type' (e.g. type: csv)", key->str);
-    if (type->kind != CONF_SCALAR || !type->str[0])
-        return conf_error(err, type, "catalog entry '%s': 'type' must be a plugin name or path",
-                          key->str);
-    if (strncmp(key->str, "params:", 7) == 0 || strcmp(key->str, "parameters") == 0)
-        return conf_error(err, key, "catalog entry '%s': the names params:* and 'parameters' are "
-                          "reserved for parameters", key->str);
-    size_t idx = ir_dataset_intern(ir, key->str);
-    if (idx == (size_t)-1)
-        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    ir_dataset *d = &ir->ds[idx];
-    d->kind = IR_DS_CATALOG;
-    free(d->type);
-    d->type = strdup(type->str);
-    char where[512];
-    d->where = strdup(conf_where(key, where, sizeof(where)));
-    conf_node *ver = conf_get(val, "versioned");
-    if (ver) {
-        json_t *b = conf_to_json(ver);
-        int ok = json_is_boolean(b);
-        d->versioned = json_is_true(b);
-        json_decref(b);
-        if (!ok)
-            return conf_error(err, ver, "catalog entry '%s': 'versioned' must be true or false",
-                              key->str);
-    }
-    d->options = conf_new(CONF_MAP, val->file, val->line, val->col);
-    if (!d->type || !d->where || !d->options)
-        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    for (size_t i = 0; i < val->n; i++) {
-        const conf_node *k = val->items[2 * i];
-        if (strcmp(k->str, "type") == 0 || strcmp(k->str, "versioned") == 0)
-            continue;
-        if (conf_set(d->options, conf_copy(k), conf_copy(val->items[2 * i + 1])) != 0)
-            return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    }
-    return 0;
-}
-
-static int build_catalog(ir_t *ir, const conf_node *catalog, crun_error *err)
-{
-    if (!catalog)
-        return 0;
-    for (size_t i = 0; i < catalog->n; i++) {
-        int rc = add_catalog_entry(ir, catalog->items[2 * i], catalog->items[2 * i + 1], err);
-        if (rc)
-            return rc;
-    }
-    return 0;
+    ir->n_ds++;
+    if (d->kind == IR_DS_MEMORY && ir->n_factories && ir_factory_apply(ir, ir->n_ds - 1) != 0)
+        return (size_t)-1;
+    return ir->n_ds - 1;
 }
 
 /* --- nodes --- */
@@ -741,7 +690,7 @@ int ir_build(project *p, ir_t **out, crun_error *err)
     if (!rc && p->catalog && p->catalog->kind != CONF_MAP)
         rc = conf_error(err, p->catalog, "the catalog must be a map of dataset names");
     if (!rc)
-        rc = build_catalog(r, p->catalog, err);
+        rc = ir_build_catalog(r, p->catalog, p->credentials, err);
     if (!rc)
         rc = build_pipelines(r, p->pipelines, err);
     if (rc) {

@@ -54,7 +54,15 @@ typedef struct ir_dataset {
     char *where;        /* position of the catalog entry, or NULL */
     bool versioned;
     char *param_path;   /* IR_DS_PARAMS: "a.b", or "" for all parameters */
+    char *credentials;  /* the name of its entry in credentials.yml, or NULL */
 } ir_dataset;
+
+/* A dataset factory: a catalog key with {placeholders} ("{name}_csv") whose
+ * entry serves every dataset name it matches. */
+typedef struct ir_factory {
+    conf_node *key;
+    conf_node *entry;
+} ir_factory;
 
 typedef struct ir_pipeline {
     char *name;
@@ -76,6 +84,8 @@ typedef struct ir {
     size_t ds_cap;
     ir_pipeline *pipelines;
     size_t n_pipelines;
+    ir_factory *factories;  /* most specific first, as Kedro orders them */
+    size_t n_factories;
     strmap node_index;    /* name -> node */
     strmap ds_index;      /* name -> dataset */
     conf_pool *pool;      /* file names of the conf nodes kept above */
@@ -87,6 +97,14 @@ typedef struct ir {
  * so that a large pipeline never holds its YAML tree and its IR at once. */
 int ir_build(project *p, ir_t **out, crun_error *err);
 void ir_free(ir_t *ir);
+
+/* ir_catalog.c: catalog entries, dataset factories and credential references
+ * (values stay in credentials.yml: the IR only names them). */
+int ir_build_catalog(ir_t *ir, const conf_node *catalog, const conf_node *credentials,
+                     crun_error *err);
+/* Make dataset ds (a new memory dataset) an entry of the first factory whose
+ * pattern matches its name, if any.  Returns 0 or CRUN_ENOMEM. */
+int ir_factory_apply(ir_t *ir, size_t ds);
 
 /* Index of a pipeline by name, or -1. */
 long ir_pipeline_find(const ir_t *ir, const char *name);

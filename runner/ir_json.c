@@ -107,6 +107,8 @@ json_t *ir_to_json(const ir_t *ir, const char *pipeline, const size_t *nodes, si
             json_object_set_new(o, "options", conf_to_json(d->options));
         if (d->where)
             json_object_set_new(o, "source", json_string(d->where));
+        if (d->credentials)
+            json_object_set_new(o, "credentials", json_string(d->credentials));
         json_object_set_new(jds, d->name, o);
     }
     json_object_set_new(root, "datasets", jds);
@@ -241,6 +243,9 @@ static int read_datasets(reader *r, json_t *ds)
         free(x->type);
         x->type = strdup(type);
         x->versioned = json_is_true(json_object_get(d, "versioned"));
+        const char *cred = json_string_value(json_object_get(d, "credentials"));
+        if (cred && !(x->credentials = strdup(cred)))
+            return crun_error_set(r->err, CRUN_ENOMEM, "out of memory");
         const char *src = json_string_value(json_object_get(d, "source"));
         x->where = strdup(src ? src : r->display);
         json_t *opts = json_object_get(d, "options");

@@ -17,29 +17,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "crun/crun.h"
-
-enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
-
-typedef struct cli {
-    const char *command; /* run, compile, list, plugin */
-    const char *what;    /* list's / plugin's argument */
-    const char *what2;
-    crun_session_options so;
-    crun_run_options ro;
-    const char **runner_opts;
-    size_t n_runner_opts;
-    const char *output;
-    bool json;
-    bool quiet;
-    int verbose;
-} cli;
 
 static const char usage_text[] =
     "usage: crun [run] [options]          run a pipeline\n"
     "       crun compile [options] [-o FILE]  print the pipeline's IR as JSON\n"
     "       crun list pipelines|nodes|datasets|runners|plugins [--json]\n"
     "       crun plugin info FILE.so [--json]\n"
+    "       crun export argo [options] [-o FILE]  the pipeline as an Argo Workflow\n"
+    "       crun viz [--format dot|mermaid|html] [--events FILE] [-o FILE]\n"
+    "       crun new NAME                     a new project with a C node library\n"
     "       crun --help | --version\n"
     "\n"
     "options:\n"
@@ -60,10 +48,15 @@ static const char usage_text[] =
     "  --run-id ID           use this run id\n"
     "  -q, --quiet           only errors on stderr;  -v, --verbose  debug output\n"
     "\n"
+    "export argo: --image IMG (crun:latest)  --cpu Q (1)  --memory Q (1Gi)\n"
+    "  --workdir DIR (/work)  --pvc CLAIM (mount a volume there)  --format yaml|json\n"
+    "viz: --format dot|mermaid|html (default from -o's extension, else dot)\n"
+    "  --events FILE (a run's events.jsonl, html only)\n"
+    "\n"
     "exit status: 0 success, 1 the pipeline failed, 2 usage or configuration error,\n"
     "130 interrupted\n";
 
-static int usage_error(const char *fmt, const char *arg)
+int usage_error(const char *fmt, const char *arg)
 {
     fprintf(stderr, "crun: error: ");
     fprintf(stderr, fmt, arg);
@@ -74,7 +67,8 @@ static int usage_error(const char *fmt, const char *arg)
 enum {
     OPT_ENV = 256, OPT_RUNNER, OPT_RUNNER_OPT, OPT_PIPELINE, OPT_TAGS, OPT_NODES, OPT_NODE,
     OPT_FROM_NODES, OPT_TO_NODES, OPT_FROM_INPUTS, OPT_TO_OUTPUTS, OPT_PARAMS, OPT_LOAD_VERSIONS,
-    OPT_PROJECT, OPT_IR, OPT_RUN_ID, OPT_JSON, OPT_VERSION
+    OPT_PROJECT, OPT_IR, OPT_RUN_ID, OPT_JSON, OPT_VERSION,
+    OPT_FORMAT, OPT_IMAGE, OPT_EVENTS, OPT_CPU, OPT_MEMORY, OPT_WORKDIR, OPT_PVC
 };
 
 static const struct option long_options[] = {
@@ -95,6 +89,13 @@ static const struct option long_options[] = {
     {"ir", required_argument, NULL, OPT_IR},
     {"run-id", required_argument, NULL, OPT_RUN_ID},
     {"json", no_argument, NULL, OPT_JSON},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"image", required_argument, NULL, OPT_IMAGE},
+    {"events", required_argument, NULL, OPT_EVENTS},
+    {"cpu", required_argument, NULL, OPT_CPU},
+    {"memory", required_argument, NULL, OPT_MEMORY},
+    {"workdir", required_argument, NULL, OPT_WORKDIR},
+    {"pvc", required_argument, NULL, OPT_PVC},
     {"output", required_argument, NULL, 'o'},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
@@ -136,6 +137,13 @@ static int parse_option(cli *c, int opt, const char *arg)
     case OPT_IR: c->so.ir_file = arg; break;
     case OPT_RUN_ID: c->ro.run_id = arg; break;
     case OPT_JSON: c->json = true; break;
+    case OPT_FORMAT: c->format = arg; break;
+    case OPT_IMAGE: c->image = arg; break;
+    case OPT_EVENTS: c->events = arg; break;
+    case OPT_CPU: c->cpu = arg; break;
+    case OPT_MEMORY: c->memory = arg; break;
+    case OPT_WORKDIR: c->workdir = arg; break;
+    case OPT_PVC: c->pvc = arg; break;
     case 'o': c->output = arg; break;
     case 'q': c->quiet = true; break;
     case 'v': c->verbose++; break;
@@ -146,7 +154,8 @@ static int parse_option(cli *c, int opt, const char *arg)
 
 static int parse_args(cli *c, int argc, char **argv)
 {
-    static const char *const commands[] = {"run", "compile", "list", "plugin", NULL};
+    static const char *const commands[] = {"run", "compile", "list", "plugin",
+                                             "export", "viz", "new", NULL};
     int first = 1;
     c->command = "run";
     if (argc > 1 && argv[1][0] != '-') {
@@ -205,7 +214,7 @@ static int exit_status(int code)
     }
 }
 
-static int report(crun_error *err)
+int report(crun_error *err)
 {
     fprintf(stderr, "crun: error: %s\n", err->message ? err->message : crun_strerror(err->code));
     return exit_status(err->code);
@@ -381,6 +390,11 @@ int main(int argc, char **argv)
     if (rc)
         return rc;
     crun_error err = CRUN_ERROR_INIT;
+    if (strcmp(c.command, "new") == 0) {
+        rc = cli_new(&c, &err);
+        crun_error_clear(&err);
+        return rc;
+    }
     if (strcmp(c.command, "plugin") == 0) {
         rc = do_plugin(&c, &err);
         crun_error_clear(&err);
@@ -405,6 +419,10 @@ int main(int argc, char **argv)
             rc = do_compile(&c, s, &err);
         else if (strcmp(c.command, "list") == 0)
             rc = do_list(&c, s, &err);
+        else if (strcmp(c.command, "export") == 0)
+            rc = cli_export(&c, s, &err);
+        else if (strcmp(c.command, "viz") == 0)
+            rc = cli_viz(&c, s, &err);
         else
             rc = do_run(&c, s, &err);
         if (watching) {

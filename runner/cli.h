@@ -1,0 +1,62 @@
+/* cli.h - what the crun program's commands share: the parsed command line,
+ * the exit statuses, and the few helpers every command uses to complain and
+ * to write its result.
+ *
+ * main.c parses the command line into a `cli` and dispatches; each command
+ * that is more than a few lines lives in its own cli_<command>.c:
+ *   cli_export.c  `crun export argo`: the pipeline as an Argo Workflow
+ *   cli_viz.c     `crun viz`: the pipeline as DOT, Mermaid or an HTML page
+ *   cli_new.c     `crun new NAME`: a new project with a node library
+ * These live in the program, not in libcrun: they work from the IR JSON that
+ * crun_session_compile returns, like any other exporter would.
+ */
+#ifndef CRUN_CLI_H
+#define CRUN_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "crun/crun.h"
+
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
+
+typedef struct cli {
+    const char *command; /* run, compile, list, plugin, export, viz, new */
+    const char *what;    /* list's / plugin's / export's / new's argument */
+    const char *what2;
+    crun_session_options so;
+    crun_run_options ro;
+    const char **runner_opts;
+    size_t n_runner_opts;
+    const char *output;
+    bool json;
+    bool quiet;
+    int verbose;
+    /* export and viz */
+    const char *format;  /* --format: viz dot|mermaid|html, export yaml|json */
+    const char *events;  /* --events FILE: a run's events (JSON lines) for viz html */
+    const char *image;   /* --image: the container image of exported tasks */
+    const char *cpu;     /* --cpu, --memory: Kubernetes quantities per task */
+    const char *memory;
+    const char *workdir; /* --workdir: the project folder inside the container */
+    const char *pvc;     /* --pvc: a PersistentVolumeClaim mounted at workdir */
+} cli;
+
+/* Print "crun: error: " + fmt (one %s for arg) and a hint; returns EXIT_USAGE. */
+int usage_error(const char *fmt, const char *arg);
+/* Print err's message; returns the exit status its code maps to. */
+int report(crun_error *err);
+
+/* Write text to c->output atomically, or to stdout when there is none.
+ * Returns 0 or a CRUN_E* code with err set. */
+int cli_write_output(const cli *c, const char *text, crun_error *err);
+
+int cli_export(cli *c, crun_session *s, crun_error *err);
+int cli_viz(cli *c, crun_session *s, crun_error *err);
+int cli_new(cli *c, crun_error *err);
+
+/* The page template of `crun viz --format html` (cli_viz_page.c). */
+extern const char cli_viz_page_head[];
+extern const char cli_viz_page_tail[];
+
+#endif
