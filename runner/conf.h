@@ -22,14 +22,15 @@ typedef enum conf_kind { CONF_NULL, CONF_SCALAR, CONF_SEQ, CONF_MAP } conf_kind;
 
 typedef struct conf_node conf_node;
 struct conf_node {
-    conf_kind kind;
+    /* packed to 40 bytes: a large pipeline holds millions of these */
+    uint8_t kind;      /* conf_kind */
     bool quoted;       /* a scalar written in quotes: always a string */
     bool inline_str;   /* str lives in the node's own allocation (do not free it alone) */
     uint32_t line;     /* 1-based */
     uint32_t col;      /* 1-based */
+    uint32_t n;        /* CONF_SEQ: items; CONF_MAP: pairs */
     const char *file;  /* as shown in messages (relative to the project); owned by a conf_pool */
     char *str;         /* CONF_SCALAR: the text, NUL-terminated */
-    size_t n;          /* CONF_SEQ: items; CONF_MAP: pairs */
     conf_node **items; /* CONF_SEQ: n items; CONF_MAP: 2n entries, key0 val0 key1 val1 ... */
 };
 

@@ -205,7 +205,13 @@ static int add_port(ir_t *ir, port_list *pl, const char *arg, const conf_node *d
     if (ds->kind != CONF_SCALAR || !ds->str[0])
         return conf_error(err, ds, "node '%s': %s must be dataset names, got %s", node, what,
                           conf_kind_name(ds));
-    if (strmap_get(&pl->args, arg, NULL))
+    bool twice = false;
+    if (pl->n < 8) /* short lists: a scan is cheaper than the map */
+        for (size_t i = 0; i < pl->n && !twice; i++)
+            twice = strcmp(pl->items[i].arg, arg) == 0;
+    else
+        twice = strmap_get(&pl->args, arg, NULL);
+    if (twice)
         return conf_error(err, ds, "node '%s': %s '%s' is listed twice", node, what, arg);
     bool is_param = strncmp(ds->str, "params:", 7) == 0 || strcmp(ds->str, "parameters") == 0;
     if (is_param && strcmp(what, "outputs") == 0)
@@ -221,9 +227,15 @@ static int add_port(ir_t *ir, port_list *pl, const char *arg, const conf_node *d
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     ir_port *p = &pl->items[pl->n];
     p->ds = idx;
-    if (!(p->arg = strdup(arg)) || strmap_put(&pl->args, p->arg, pl->n, NULL) < 0)
+    if (!(p->arg = strdup(arg)))
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     pl->n++;
+    if (pl->n == 8) /* from here on, duplicates are found through the map */
+        for (size_t i = 0; i < pl->n; i++)
+            if (strmap_put(&pl->args, pl->items[i].arg, i, NULL) < 0)
+                return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    if (pl->n > 8 && strmap_put(&pl->args, p->arg, pl->n - 1, NULL) < 0)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     return 0;
 }
 
@@ -249,8 +261,10 @@ static int parse_ports(ir_t *ir, const conf_node *spec, ir_port **ports, size_t 
                           err);
     }
     strmap_free(&pl.args);
-    /* the node owns what was read, also on error (ir_free releases it) */
-    *ports = pl.items;
+    /* the node owns what was read, also on error (ir_free releases it);
+     * trimmed, since a pipeline holds two port lists per node */
+    ir_port *fit = pl.n && pl.n < pl.cap ? realloc(pl.items, pl.n * sizeof(ir_port)) : NULL;
+    *ports = fit ? fit : pl.items;
     *n = pl.n;
     return rc;
 }

@@ -11,6 +11,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,6 +180,9 @@ int crun_session_open(const crun_session_options *o, crun_session **out, crun_er
         rc = project_load(dir, o->env, o->params, s->environ, &s->project, err);
         if (!rc)
             rc = ir_build(s->project, &s->ir, err);
+        /* the node definitions the IR replaced are free now: hand their pages
+         * back rather than keep them for the life of the session */
+        malloc_trim(0);
     }
     if (!rc && !(s->env = strdup(s->ir->env)))
         rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
