@@ -409,6 +409,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     c.so.log_level = c.quiet ? CRUN_LOG_ERROR : c.verbose ? CRUN_LOG_DEBUG : CRUN_LOG_INFO;
     c.so.builtin_plugin_dir = builtin_plugin_dir();
+    /* export and viz run nothing, so no hook is started for them */
+    c.so.no_hooks = strcmp(c.command, "export") == 0 || strcmp(c.command, "viz") == 0;
     crun_session *s = NULL;
     if (crun_session_open(&c.so, &s, &err) != 0) {
         rc = report(&err);

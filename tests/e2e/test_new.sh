@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# `crun new NAME`: a project folder that works as made.  The end-to-end case
+# is what a user types after installing crun:
+#   crun new x && cd x && meson setup b && meson compile -C b && crun
+# so crun is first installed into a scratch folder (meson install --destdir)
+# and its crun.pc, pointed at that folder, is what the new project's
+# dependency('crun') finds.  The generated C also compiles with -Werror.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+# Install crun once for the whole file; sets PKG_CONFIG_PATH to a folder
+# holding a crun.pc whose prefix is the scratch install.
+use_installed_crun()
+{
+    local inst=$E2E_TMP/inst pcdir=$E2E_TMP/pkgconfig
+    if [ ! -f "$pcdir/crun.pc" ]; then
+        meson install -C "$CRUN_BUILD_DIR" --no-rebuild --destdir "$inst" --quiet >"$E2E_TMP/install.log" 2>&1 ||
+            fail "meson install failed: $(tail -c 400 "$E2E_TMP/install.log")"
+        local pc prefix
+        pc=$(find "$inst" -name crun.pc | head -n 1)
+        [ -n "$pc" ] || fail "no crun.pc installed"
+        prefix=$(sed -n 's/^prefix=//p' "$pc")
+        mkdir -p "$pcdir"
+        sed "s|^prefix=.*|prefix=$inst$prefix|" "$pc" >"$pcdir/crun.pc"
+    fi
+    export PKG_CONFIG_PATH=$pcdir${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
+}
+
+# Run a build tool in the current folder, failing the test with its output.
+build_step()
+{
+    "$@" >"$E2E_DIR/.build.log" 2>&1 || fail "$* failed: $(tail -c 600 "$E2E_DIR/.build.log")"
+}
+
+test_new_creates_a_project()
+{
+    run_crun new x
+    expect_status 0
+    expect_stdout_contains "created project 'x'"
+    expect_stdout_contains "meson setup b && meson compile -C b"
+    local f
+    for f in crun.ini conf/base/pipelines.yml conf/base/catalog.yml conf/base/parameters.yml \
+        conf/base/runner.yml conf/local/README.md meson.build src/x.c README.md .gitignore; do
+        e2e_checked
+        [ -s "x/$f" ] || fail "x/$f is missing or empty"
+    done
+    grep -q '^name = x$' x/crun.ini || fail "crun.ini does not name the project: $(cat x/crun.ini)"
+    grep -q '^plugin_path = b$' x/crun.ini || fail "crun.ini's plugin_path is not b"
+    grep -q "dependency('crun')" x/meson.build || fail "meson.build does not use pkg-config crun"
+    e2e_checked
+    # no temporary folder is left beside it
+    expect_eq "$(find . -maxdepth 1 -name '.x.new-*' | wc -l)" 0 "temporary folders"
+}
+
+test_new_project_is_valid_before_it_is_built()
+{
+    run_crun new x
+    cd x || fail "no project"
+    run_crun list nodes
+    expect_status 0
+    expect_stdout_contains "greet"
+    expect_stdout_contains "x.greet"
+    run_crun compile
+    expect_status 0
+    expect_json -
+}
+
+test_new_project_builds_and_runs()
+{
+    use_installed_crun
+    run_crun new x
+    expect_status 0
+    cd x || fail "no project"
+    build_step meson setup b
+    build_step meson compile -C b
+    run_crun
+    expect_status 0
+    expect_stderr_contains "1 of 1 nodes done"
+    expect_file_content data/greeting.txt "Hello, world!"
+    run_crun --params name=you
+    expect_status 0
+    expect_file_content data/greeting.txt "Hello, you!"
+    # the library is a crun plugin crun can describe
+    run_crun plugin info b/x.so
+    expect_status 0
+    expect_stdout_contains "greet"
+}
+
+test_new_library_compiles_with_werror()
+{
+    use_installed_crun
+    run_crun new my-proj
+    expect_status 0
+    e2e_checked
+    [ -f my-proj/src/my_proj.c ] || fail "the library of my-proj is not src/my_proj.c"
+    local flags
+    read -r -a flags < <(pkg-config --cflags crun) || fail "pkg-config crun failed"
+    build_step cc -std=c11 -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes \
+        -Wmissing-prototypes -fPIC -c my-proj/src/my_proj.c -o my_proj.o "${flags[@]}"
+    e2e_checked
+    # and meson's own warnings, as errors, in a hyphenated project
+    cd my-proj || fail "no project"
+    build_step meson setup b --werror -Dwarning_level=3
+    build_step meson compile -C b
+    run_crun
+    expect_status 0
+    expect_file_content data/greeting.txt "Hello, world!"
+}
+
+test_new_in_another_folder()
+{
+    mkdir -p work/area
+    run_crun new work/area/proj
+    expect_status 0
+    e2e_checked
+    grep -q '^name = proj$' work/area/proj/crun.ini || fail "project name: $(cat work/area/proj/crun.ini)"
+    [ -f work/area/proj/src/proj.c ] || fail "no src/proj.c"
+}
+
+test_new_refuses_an_existing_folder()
+{
+    mkdir x
+    echo mine >x/keep.txt
+    run_crun new x
+    expect_status 2
+    expect_stderr_contains "'x' already exists"
+    expect_file_content x/keep.txt mine
+    expect_no_file x/crun.ini
+    touch y
+    run_crun new y
+    expect_status 2
+    expect_stderr_contains "'y' already exists"
+}
+
+test_new_refuses_bad_names()
+{
+    local name
+    for name in 9lives "a b" "x.y" "-"; do
+        run_crun new "$name"
+        expect_status 2
+    done
+    run_crun new 9lives
+    expect_stderr_contains "'9lives' is not a project name"
+    expect_no_file 9lives
+}
+
+test_new_usage_errors()
+{
+    run_crun new
+    expect_status 2
+    expect_stderr_contains "crun new needs the new project's name"
+    run_crun new a b
+    expect_status 2
+    expect_stderr_contains "unexpected argument 'b'"
+    run_crun new missing/parent/x
+    expect_status 2
+    expect_stderr_contains "cannot create a folder in 'missing/parent'"
+    expect_no_file missing
+}
+
+run_tests "$@"
