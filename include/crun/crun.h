@@ -8,6 +8,7 @@
  *   hooks.h    hook plugins
  *   runner.h   runner plugins and the run API
  *   session.h  embedding: open a project, compile, run
+ *   partitions.h  the value of a partitioned dataset
  */
 #ifndef CRUN_CRUN_H
 #define CRUN_CRUN_H
@@ -20,5 +21,6 @@
 #include "hooks.h"
 #include "runner.h"
 #include "session.h"
+#include "partitions.h"
 
 #endif
