@@ -8,8 +8,9 @@
  * same with x87 extended precision for the 17-digit doubles that printing
  * writes, and strtod for the rest.  Every path returns strtod's result.
  */
-#include <errno.h>
 #include <float.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -32,8 +33,7 @@ static const long double exact_powers_x87[] = {
 /* The digits of a decimal, as gathered by scan(). */
 typedef struct decimal {
     bool negative;
-    bool inexact;  /* digits past the 19th were dropped */
-    int digits;    /* significant digits kept in m (at most 19) */
+    bool inexact;  /* more than 19 digits: m cannot hold them */
     int scale;     /* value = m * 10^scale */
     uint64_t m;
 } decimal;
@@ -43,68 +43,104 @@ static bool is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define HAVE_SWAR 1
+static uint64_t load8(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+/* Are all eight bytes of v ASCII digits?  (0x30..0x39: high nibble 3, and
+ * adding 6 does not carry into it.) */
+static bool eight_are_digits(uint64_t v)
+{
+    return ((v & UINT64_C(0xf0f0f0f0f0f0f0f0)) |
+            (((v + UINT64_C(0x0606060606060606)) & UINT64_C(0xf0f0f0f0f0f0f0f0)) >> 4)) ==
+           UINT64_C(0x3333333333333333);
+}
+
+/* Eight ASCII digits at once (the SWAR step of simdjson and fast_float):
+ * pairs, then quads, then the whole, each a multiply and a shift. */
+static uint64_t eight_digits(uint64_t v)
+{
+    v -= UINT64_C(0x3030303030303030);
+    v = v * 10 + (v >> 8);
+    v = ((v & UINT64_C(0x000000ff000000ff)) * (100 + (UINT64_C(1000000) << 32)) +
+         ((v >> 16) & UINT64_C(0x000000ff000000ff)) * (1 + (UINT64_C(10000) << 32))) >> 32;
+    return v;
+}
+#endif
+
+/* Sum the digits from p into *m (wrapping past 19 digits: callers count
+ * them and do not use m then); returns the first byte that is not a digit.
+ * One pass finds and sums the digits: this is the inner loop of every
+ * numeric cell. */
+static const char *sum_digits(const char *p, const char *end, uint64_t *m)
+{
+    uint64_t v = *m;
+#ifdef HAVE_SWAR
+    for (uint64_t w; end - p >= 8 && eight_are_digits(w = load8(p)); p += 8)
+        v = v * 100000000 + eight_digits(w);
+#endif
+    for (; p < end && is_digit(*p); p++)
+        v = v * 10 + (uint64_t)(*p - '0');
+    *m = v;
+    return p;
+}
+
 bool csv_number_int64(const char *s, size_t len, int64_t *out)
 {
     const char *end = s + len;
     bool negative = len && *s == '-';
     s += len && (*s == '-' || *s == '+');
-    if (s == end)
+    while (end - s > 1 && *s == '0')
+        s++;
+    uint64_t u = 0;
+    if (s == end || sum_digits(s, end, &u) != end || end - s > 19)
         return false;
-    uint64_t u = 0, limit = negative ? UINT64_C(9223372036854775808) : INT64_MAX;
-    for (; s < end; s++) {
-        if (!is_digit(*s))
-            return false;
-        unsigned d = (unsigned)(*s - '0');
-        if (u > (limit - d) / 10)
-            return false;
-        u = u * 10 + d;
-    }
+    /* 19 digits may pass the limit, and do not wrap (< 2^64). */
+    if (u > (negative ? UINT64_C(9223372036854775808) : (uint64_t)INT64_MAX))
+        return false;
     *out = negative ? (int64_t)(0 - u) : (int64_t)u;
     return true;
 }
 
-static void add_digit(decimal *x, char c, bool fraction)
+/* The exponent after 'e' at p; false when there are no digits. */
+static bool scan_exponent(const char *p, const char *end, int *exp)
 {
-    /* Leading zeros carry no digits, only (after the point) the scale. */
-    if (x->m == 0 && c == '0') {
-        x->scale -= fraction;
-        return;
-    }
-    if (x->digits < 19) {
-        x->m = x->m * 10 + (uint64_t)(c - '0');
-        x->digits++;
-        x->scale -= fraction;
-        return;
-    }
-    x->inexact = true;
-    x->scale += !fraction;
+    bool negative = p < end && *p == '-';
+    p += p < end && (*p == '-' || *p == '+');
+    if (p == end)
+        return false;
+    int e = 0;
+    for (; p < end && is_digit(*p); p++)
+        e = e < 100000 ? e * 10 + (*p - '0') : e; /* far past any double: stays far */
+    *exp = negative ? -e : e;
+    return p == end;
 }
 
 /* Gather s's digits; false when s is not [sign] digits [. digits] [e ...]. */
 static bool scan(const char *s, const char *end, decimal *x)
 {
-    size_t seen = 0;
     *x = (decimal){.negative = s < end && *s == '-'};
     s += s < end && (*s == '-' || *s == '+');
-    for (; s < end && is_digit(*s); s++, seen++)
-        add_digit(x, *s, false);
-    if (s < end && *s == '.')
-        for (s++; s < end && is_digit(*s); s++, seen++)
-            add_digit(x, *s, true);
-    if (seen == 0)
+    const char *int_end = sum_digits(s, end, &x->m), *frac = int_end, *frac_end = int_end;
+    if (int_end < end && *int_end == '.')
+        frac_end = sum_digits(frac = int_end + 1, end, &x->m);
+    size_t digits = (size_t)(int_end - s) + (size_t)(frac_end - frac);
+    int exp = 0;
+    if (digits == 0)
         return false;
-    if (s < end && (*s == 'e' || *s == 'E')) {
-        s++;
-        bool negative = s < end && *s == '-';
-        s += s < end && (*s == '-' || *s == '+');
-        if (s == end)
-            return false;
-        int exp = 0;
-        for (; s < end && is_digit(*s); s++)
-            exp = exp < 100000 ? exp * 10 + (*s - '0') : exp;
-        x->scale += negative ? -exp : exp;
-    }
-    return s == end;
+    if (frac_end < end && ((*frac_end != 'e' && *frac_end != 'E') ||
+                           !scan_exponent(frac_end + 1, end, &exp)))
+        return false;
+    x->scale = exp - (int)(frac_end - frac);
+    /* m wrapped: strtod decides (also for the rare "0.000...0123" whose
+     * leading zeros alone pass 19 digits). */
+    x->inexact = digits > 19;
+    return true;
 }
 
 static bool is_special(const char *s, size_t len)
@@ -164,8 +200,23 @@ bool csv_number_double(const char *s, size_t len, double *out)
         return false;
     }
     /* The syntax is checked, so strtod reads all of s; overflow gives
-     * +-HUGE_VAL, as pandas gives inf. */
-    errno = 0;
+     * +-HUGE_VAL (ERANGE is no error here: pandas reads inf too). */
     *out = strtod(s, NULL);
     return true;
+}
+
+size_t csv_number_format_double(double d, char *buf)
+{
+    int n = 0;
+    for (int digits = 15; digits <= 17; digits++) {
+        n = snprintf(buf, CSV_NUMBER_DOUBLE_MAX, "%.*g", digits, d);
+        double back;
+        if (digits == 17 || !isfinite(d) || (csv_number_double(buf, (size_t)n, &back) && back == d))
+            break;
+    }
+    if (isfinite(d) && !strpbrk(buf, ".eE")) {
+        memcpy(buf + n, ".0", 3);
+        n += 2;
+    }
+    return (size_t)n;
 }

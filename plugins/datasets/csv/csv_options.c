@@ -84,6 +84,12 @@ static int parse_header(json_t *v, const char *context, const char *key, bool *o
 {
     if (!v)
         return 0;
+    const char *text = json_string_value(v);
+    /* A value that went through text (an override, an IR) reads as well. */
+    if (text && (strcmp(text, "true") == 0 || strcmp(text, "false") == 0)) {
+        *out = strcmp(text, "true") == 0;
+        return 0;
+    }
     if (!json_is_boolean(v))
         return option_error(err, context, key, "header", "expected true or false");
     *out = json_is_true(v);
@@ -149,9 +155,17 @@ static int parse_na_values(json_t *v, const char *context, const char *key,
     if (!opts->na_values)
         return crun_error_set(err, CRUN_ENOMEM, "%s: out of memory", context);
     for (size_t i = 0; i < n; i++) {
-        const char *s = json_string_value(one ? one : json_array_get(v, i));
+        json_t *item = one ? one : json_array_get(v, i);
+        char number[32];
+        const char *s = json_string_value(item);
+        /* YAML reads na_values: [-999] as a number: its text is what to match. */
+        if (json_is_integer(item)) {
+            snprintf(number, sizeof(number), "%" JSON_INTEGER_FORMAT, json_integer_value(item));
+            s = number;
+        }
         if (!s)
-            return option_error(err, context, key, "na_values", "expected a list of strings");
+            return option_error(err, context, key, "na_values",
+                                "expected a list of strings (quote other values)");
         /* Empty cells are missing anyway; keeping "" out of the list keeps
          * the per-cell check free in the usual case. */
         if (!*s)

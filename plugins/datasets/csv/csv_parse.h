@@ -54,7 +54,8 @@ int csv_write_options_parse(json_t *args, const char *context, const char *key,
 int csv_table_read(const char *path, const csv_read_options *opts, crun_table **out,
                    crun_error *err);
 
-/* Render table as RFC 4180 CSV text (rows end in "\n"); *out is malloc'd. */
+/* Render table as RFC 4180 CSV text (rows end in "\n"); *out is malloc'd
+ * and NUL-terminated, *len excludes the NUL. */
 int csv_table_write(const crun_table *table, const csv_write_options *opts, char **out,
                     size_t *len, crun_error *err);
 

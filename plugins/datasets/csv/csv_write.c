@@ -6,13 +6,12 @@
  * ".0" when whole, and empty strings are quoted apart from missing cells
  * (which are empty fields).
  */
-#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "csv_number.h"
 #include "csv_parse.h"
 
 /* A growable buffer; `failed` latches the first allocation failure so that
@@ -88,19 +87,10 @@ static void write_int(out_buf *b, int64_t v)
     out_append(b, digits + sizeof(digits) - n, n);
 }
 
-/* The shortest of 15..17 significant digits that reads back to d, with
- * ".0" on whole numbers so that the column reads back as double. */
 static void write_double(out_buf *b, double d)
 {
-    char s[40];
-    for (int digits = 15; digits <= 17; digits++) {
-        snprintf(s, sizeof(s), "%.*g", digits, d);
-        if (digits == 17 || !isfinite(d) || strtod(s, NULL) == d)
-            break;
-    }
-    if (isfinite(d) && !strpbrk(s, ".eE"))
-        strcat(s, ".0");
-    out_append(b, s, strlen(s));
+    char s[CSV_NUMBER_DOUBLE_MAX];
+    out_append(b, s, csv_number_format_double(d, s));
 }
 
 static void write_cell(out_buf *b, const crun_table *t, size_t c, size_t r, char delimiter)
@@ -144,11 +134,13 @@ int csv_table_write(const crun_table *table, const csv_write_options *opts, char
         }
         out_append(&b, "\n", 1);
     }
-    /* One byte to spare keeps an empty result a valid malloc'd string. */
-    if (!out_reserve(&b, 1)) {
+    /* A NUL after the text: an empty result is still a malloc'd string. */
+    char *nul = out_reserve(&b, 1);
+    if (!nul) {
         free(b.data);
         return crun_error_set(err, CRUN_ENOMEM, "out of memory writing a table as CSV");
     }
+    *nul = '\0';
     *out = b.data;
     *len = b.len;
     return 0;

@@ -1,0 +1,470 @@
+/* test_partitioned.c - the partitioned dataset plugin and the partitions value.
+ *
+ * partitioned.so is dlopen()ed from the folders in CRUN_TEST_PLUGIN_DIRS, as
+ * the host would; the partitions value (crun/partitions.h) is tested on its
+ * own first.  Each test gets a fresh project folder from mkdtemp, removed
+ * afterwards.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dlfcn.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crun/dataset.h"
+#include "crun/partitions.h"
+
+#ifndef CRUN_TEST_PLUGIN_DIRS
+#define CRUN_TEST_PLUGIN_DIRS ""
+#endif
+
+typedef struct fixture {
+    void *handle;
+    const crun_dataset_type *type;
+    char dir[64];
+    crun_dataset_ctx ctx; /* outlives every instance a test makes */
+} fixture;
+
+/* dlopen name.so from the first folder of dirs that has it. */
+static void *open_plugin(const char *dirs, const char *name)
+{
+    char *copy = strdup(dirs), *save = NULL;
+    void *handle = NULL;
+    for (char *dir = strtok_r(copy, ":", &save); dir && !handle; dir = strtok_r(NULL, ":", &save)) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s.so", dir, name);
+        if (access(path, F_OK) == 0 && !(handle = dlopen(path, RTLD_NOW | RTLD_LOCAL)))
+            fprintf(stderr, "dlopen %s: %s\n", path, dlerror());
+    }
+    free(copy);
+    return handle;
+}
+
+static int group_setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    const char *dirs = getenv("CRUN_TEST_PLUGIN_DIRS");
+    if (!f)
+        return -1;
+    *state = f;
+    if (!dirs || !*dirs)
+        dirs = CRUN_TEST_PLUGIN_DIRS;
+    crun_plugin_entry_fn entry = NULL;
+    if ((f->handle = open_plugin(dirs, "partitioned")))
+        *(void **)&entry = dlsym(f->handle, CRUN_PLUGIN_ENTRY_SYMBOL);
+    if (!entry) {
+        fprintf(stderr, "plugin 'partitioned' not found in '%s'\n", dirs);
+        return -1;
+    }
+    f->type = entry()->table;
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    fixture *f = *state;
+    if (f && f->handle)
+        dlclose(f->handle);
+    free(f);
+    return 0;
+}
+
+static int setup(void **state)
+{
+    fixture *f = *state;
+    strcpy(f->dir, "/tmp/crun-test-partitioned-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    f->ctx = (crun_dataset_ctx){.size = sizeof(crun_dataset_ctx), .name = "x",
+                                .project_dir = f->dir};
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    return nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* --- helpers ----------------------------------------------------------------- */
+
+static int try_create(fixture *f, const char *options, void **instance, crun_error *err)
+{
+    json_error_t jerr;
+    json_t *obj = json_loads(options, 0, &jerr);
+    if (!obj)
+        fail_msg("bad options JSON: %s", jerr.text);
+    crun_options *opts = crun_options_new(obj, "dataset 'x'", "conf/base/catalog.yml:1:1");
+    json_decref(obj);
+    assert_non_null(opts);
+    int rc = f->type->create(&f->ctx, opts, instance, err);
+    crun_options_free(opts);
+    return rc;
+}
+
+static void *create(fixture *f, const char *options)
+{
+    void *instance = NULL;
+    crun_error err = CRUN_ERROR_INIT;
+    if (try_create(f, options, &instance, &err) != 0)
+        fail_msg("create: %s", err.message);
+    return instance;
+}
+
+static void expect_create_error(fixture *f, const char *options, const char *want)
+{
+    void *instance = NULL;
+    crun_error err = CRUN_ERROR_INIT;
+    assert_int_equal(try_create(f, options, &instance, &err), CRUN_ECONFIG);
+    assert_null(instance);
+    if (!strstr(err.message, want))
+        fail_msg("message '%s' lacks '%s'", err.message, want);
+    crun_error_clear(&err);
+}
+
+static void save_ok(fixture *f, void *ds, crun_value *v)
+{
+    crun_error err = CRUN_ERROR_INIT;
+    if (f->type->save(ds, v, &err) != 0)
+        fail_msg("save: %s", err.message);
+    crun_value_unref(v);
+}
+
+static crun_value *load_ok(fixture *f, void *ds)
+{
+    crun_value *v = NULL;
+    crun_error err = CRUN_ERROR_INIT;
+    if (f->type->load(ds, &v, &err) != 0)
+        fail_msg("load: %s", err.message);
+    assert_non_null(crun_value_opaque(v, CRUN_PARTITIONS_TYPE));
+    return v;
+}
+
+static void expect_load_error(fixture *f, void *ds, int code, const char *want)
+{
+    crun_value *v = NULL;
+    crun_error err = CRUN_ERROR_INIT;
+    assert_int_equal(f->type->load(ds, &v, &err), code);
+    assert_null(v);
+    if (!strstr(err.message, want))
+        fail_msg("message '%s' lacks '%s'", err.message, want);
+    crun_error_clear(&err);
+}
+
+static char *path_in(const fixture *f, const char *rel)
+{
+    char *p = NULL;
+    assert_true(asprintf(&p, "%s/%s", f->dir, rel) > 0);
+    return p;
+}
+
+static void put_file(const fixture *f, const char *rel, const char *text)
+{
+    char *p = path_in(f, rel);
+    assert_int_equal(crun_file_write_atomic(p, text, strlen(text), NULL), 0);
+    free(p);
+}
+
+static char *file_text(const fixture *f, const char *rel)
+{
+    char *p = path_in(f, rel), *data = NULL;
+    size_t len = 0;
+    assert_int_equal(crun_file_read(p, &data, &len, NULL), 0);
+    free(p);
+    return data;
+}
+
+/* A one-column table "n" holding n. */
+static crun_value *table_of(int64_t n)
+{
+    crun_table *t = crun_table_new(1);
+    assert_int_equal(crun_table_add_column(t, "n", CRUN_COLUMN_INT64), 0);
+    assert_int_equal(crun_table_set_rows(t, 1), 0);
+    assert_int_equal(crun_table_set_int64(t, 0, 0, n), 0);
+    return crun_value_table_new(t);
+}
+
+/* --- the partitions value ------------------------------------------------------ */
+
+static void test_partitions_value_holds_named_values_in_order(void **state)
+{
+    crun_value *a = crun_value_json_new(json_integer(1)), *b = crun_value_json_new(json_integer(2));
+    const char *names[] = {"b", "a"};
+    crun_value *values[] = {b, a};
+    crun_value *p = crun_partitions_new(2, names, values);
+    crun_value_unref(a);
+    crun_value_unref(b); /* the partitions value keeps its own references */
+    assert_non_null(p);
+    assert_int_equal(crun_value_kind_of(p), CRUN_VALUE_OPAQUE);
+    assert_int_equal(crun_partitions_count(p), 2);
+    assert_string_equal(crun_partitions_name(p, 0), "b");
+    assert_int_equal(json_integer_value(crun_value_json(crun_partitions_get(p, 0))), 2);
+    assert_int_equal(json_integer_value(crun_value_json(crun_partitions_get(p, 1))), 1);
+    assert_null(crun_partitions_name(p, 2));
+    assert_null(crun_partitions_get(p, 2));
+    crun_value_unref(p);
+}
+
+static void test_partitions_value_refuses_duplicate_or_empty_names(void **state)
+{
+    crun_value *a = crun_value_json_new(json_integer(1));
+    const char *dup[] = {"a", "a"}, *empty[] = {""};
+    crun_value *values[] = {a, a};
+    assert_null(crun_partitions_new(2, dup, values));
+    assert_null(crun_partitions_new(1, empty, values));
+    crun_value_unref(a);
+}
+
+static void test_partitions_readers_answer_nothing_for_other_values(void **state)
+{
+    crun_value *v = crun_value_json_new(json_object());
+    assert_int_equal(crun_partitions_count(v), 0);
+    assert_null(crun_partitions_name(v, 0));
+    assert_null(crun_partitions_get(v, 0));
+    crun_value_unref(v);
+}
+
+/* --- load and save ------------------------------------------------------------------ */
+
+static void test_partitioned_csv_partitions_round_trip(void **state)
+{
+    fixture *f = *state;
+    crun_value *p1 = table_of(1), *p2 = table_of(2);
+    const char *names[] = {"2024/02", "2024/01"};
+    crun_value *values[] = {p1, p2};
+    crun_value *parts = crun_partitions_new(2, names, values);
+    crun_value_unref(p1);
+    crun_value_unref(p2);
+    void *ds = create(f, "{\"path\": \"data/parts\", \"dataset\": \"csv\", "
+                         "\"filename_suffix\": \".csv\"}");
+    save_ok(f, ds, parts);
+    char *text = file_text(f, "data/parts/2024/01.csv");
+    assert_string_equal(text, "n\n2\n");
+    free(text);
+    crun_value *v = load_ok(f, ds);
+    assert_int_equal(crun_partitions_count(v), 2);
+    assert_string_equal(crun_partitions_name(v, 0), "2024/01"); /* sorted */
+    assert_string_equal(crun_partitions_name(v, 1), "2024/02");
+    const crun_table *t = crun_value_table(crun_partitions_get(v, 0));
+    assert_non_null(t);
+    assert_int_equal(crun_table_int64(t, 0, 0), 2);
+    crun_value_unref(v);
+    f->type->destroy(ds);
+}
+
+static void test_partitioned_load_skips_hidden_files_and_other_suffixes(void **state)
+{
+    fixture *f = *state;
+    put_file(f, "data/p/b.txt", "B");
+    put_file(f, "data/p/a.txt", "A");
+    put_file(f, "data/p/notes.md", "not a partition");
+    put_file(f, "data/p/.a.txt.tmp-123", "half written");
+    put_file(f, "data/p/.hidden/c.txt", "hidden folder");
+    put_file(f, "data/p/sub/c.txt", "C");
+    void *ds = create(f, "{\"path\": \"data/p\", \"dataset\": {\"type\": \"text\"}, "
+                         "\"filename_suffix\": \".txt\"}");
+    crun_value *v = load_ok(f, ds);
+    assert_int_equal(crun_partitions_count(v), 3);
+    assert_string_equal(crun_partitions_name(v, 0), "a");
+    assert_string_equal(crun_partitions_name(v, 1), "b");
+    assert_string_equal(crun_partitions_name(v, 2), "sub/c");
+    size_t len = 0;
+    assert_memory_equal(crun_value_bytes(crun_partitions_get(v, 2), &len), "C", 1);
+    assert_string_equal(crun_value_media_type(crun_partitions_get(v, 2)),
+                        "text/plain; charset=utf-8");
+    crun_value_unref(v);
+    f->type->destroy(ds);
+}
+
+static void test_partitioned_json_object_saves_each_member_as_a_partition(void **state)
+{
+    fixture *f = *state;
+    void *ds = create(f, "{\"path\": \"data/m\", \"dataset\": {\"type\": \"json\", \"indent\": 0},"
+                         " \"filename_suffix\": \".json\"}");
+    save_ok(f, ds, crun_value_json_new(json_pack("{s:{s:f}, s:[i,i]}", "a", "x", 0.1, "b", 1,
+                                                 2)));
+    char *text = file_text(f, "data/m/a.json");
+    assert_string_equal(text, "{\"x\": 0.1}\n");
+    free(text);
+    crun_value *v = load_ok(f, ds);
+    assert_int_equal(crun_partitions_count(v), 2);
+    json_t *b = crun_value_json(crun_partitions_get(v, 1));
+    assert_int_equal(json_array_size(b), 2);
+    crun_value_unref(v);
+    f->type->destroy(ds);
+}
+
+static void test_partitioned_bytes_partitions_keep_binary_content(void **state)
+{
+    fixture *f = *state;
+    void *ds = create(f, "{\"path\": \"data/bin\", \"dataset\": \"bytes\"}");
+    crun_value *blob = crun_value_bytes_new("\0\1\2\377", 4, NULL);
+    const char *names[] = {"model.bin"};
+    crun_value *parts = crun_partitions_new(1, names, &blob);
+    crun_value_unref(blob);
+    save_ok(f, ds, parts);
+    crun_value *v = load_ok(f, ds);
+    size_t len = 0;
+    const void *data = crun_value_bytes(crun_partitions_get(v, 0), &len);
+    assert_int_equal(len, 4);
+    assert_memory_equal(data, "\0\1\2\377", 4);
+    crun_value_unref(v);
+    f->type->destroy(ds);
+}
+
+static void test_partitioned_csv_load_args_reach_every_partition(void **state)
+{
+    fixture *f = *state;
+    put_file(f, "data/p/a.csv", "zip;n\n00501;1\n");
+    void *ds = create(f, "{\"path\": \"data/p\", \"filename_suffix\": \".csv\", \"dataset\": "
+                         "{\"type\": \"csv\", \"load_args\": {\"delimiter\": \";\", "
+                         "\"columns\": {\"zip\": \"string\"}}}}");
+    crun_value *v = load_ok(f, ds);
+    const crun_table *t = crun_value_table(crun_partitions_get(v, 0));
+    assert_string_equal(crun_table_string(t, 0, 0), "00501");
+    crun_value_unref(v);
+    f->type->destroy(ds);
+}
+
+/* --- errors ------------------------------------------------------------------------ */
+
+static void test_partitioned_bad_partition_names_dataset_partition_and_line(void **state)
+{
+    fixture *f = *state;
+    put_file(f, "data/p/good.csv", "a,b\n1,2\n");
+    put_file(f, "data/p/bad.csv", "a,b\n1,2\n3\n");
+    void *ds = create(f, "{\"path\": \"data/p\", \"dataset\": \"csv\", "
+                         "\"filename_suffix\": \".csv\"}");
+    char *want = NULL;
+    assert_true(asprintf(&want, "dataset 'x': partition 'bad': %s/data/p/bad.csv:3: row has 1 "
+                                "fields, the header has 2", f->dir) > 0);
+    expect_load_error(f, ds, CRUN_EDATA, want);
+    free(want);
+    f->type->destroy(ds);
+}
+
+static void test_partitioned_folder_without_partitions_is_missing(void **state)
+{
+    fixture *f = *state;
+    put_file(f, "data/p/readme.md", "no csv here");
+    void *ds = create(f, "{\"path\": \"data/p\", \"dataset\": \"csv\", "
+                         "\"filename_suffix\": \".csv\"}");
+    expect_load_error(f, ds, CRUN_ENOENT, "no partitions (no files ending in '.csv')");
+    bool exists = true;
+    assert_int_equal(f->type->exists(ds, &exists, NULL), 0);
+    assert_false(exists);
+    f->type->destroy(ds);
+}
+
+static void test_partitioned_exists_once_a_partition_is_saved(void **state)
+{
+    fixture *f = *state;
+    void *ds = create(f, "{\"path\": \"data/none\", \"dataset\": \"json\"}");
+    bool exists = true;
+    assert_int_equal(f->type->exists(ds, &exists, NULL), 0);
+    assert_false(exists);
+    save_ok(f, ds, crun_value_json_new(json_pack("{s:i}", "one", 1)));
+    assert_int_equal(f->type->exists(ds, &exists, NULL), 0);
+    assert_true(exists);
+    f->type->destroy(ds);
+}
+
+static void test_partitioned_refuses_names_leaving_the_folder(void **state)
+{
+    fixture *f = *state;
+    void *ds = create(f, "{\"path\": \"data/p\", \"dataset\": \"json\"}");
+    crun_value *v = crun_value_json_new(json_pack("{s:i}", "../escape", 1));
+    crun_error err = CRUN_ERROR_INIT;
+    assert_int_equal(f->type->save(ds, v, &err), CRUN_EDATA);
+    assert_non_null(strstr(err.message, "partition name '../escape' is not a relative path"));
+    crun_error_clear(&err);
+    crun_value_unref(v);
+    f->type->destroy(ds);
+}
+
+static void test_partitioned_save_refuses_other_values(void **state)
+{
+    fixture *f = *state;
+    void *ds = create(f, "{\"path\": \"data/p\", \"dataset\": \"csv\"}");
+    crun_value *v = table_of(1);
+    crun_error err = CRUN_ERROR_INIT;
+    assert_int_equal(f->type->save(ds, v, &err), CRUN_EDATA);
+    assert_non_null(strstr(err.message, "cannot save a table value as partitions"));
+    crun_error_clear(&err);
+    crun_value_unref(v);
+    f->type->destroy(ds);
+}
+
+static void test_partitioned_unknown_underlying_type_lists_supported_ones(void **state)
+{
+    fixture *f = *state;
+    expect_create_error(f, "{\"path\": \"p\", \"dataset\": \"parquet\"}",
+                        "dataset 'x': option 'dataset': unknown type 'parquet' (a partitioned "
+                        "dataset supports text, bytes, json and csv)");
+}
+
+static void test_partitioned_refuses_a_filepath_for_the_partitions(void **state)
+{
+    fixture *f = *state;
+    expect_create_error(f, "{\"path\": \"p\", \"dataset\": {\"type\": \"csv\", \"filepath\": \"a\"}}",
+                        "a csv partition takes no option 'filepath'");
+}
+
+static void test_partitioned_refuses_versioning(void **state)
+{
+    fixture *f = *state;
+    f->ctx.versioned = true;
+    expect_create_error(f, "{\"path\": \"p\", \"dataset\": \"csv\"}", "cannot be versioned");
+}
+
+static void test_partitioned_describe_names_folder_type_and_suffix(void **state)
+{
+    fixture *f = *state;
+    void *ds = create(f, "{\"path\": \"data/p\", \"dataset\": \"csv\", \"filename_suffix\": \".csv\"}");
+    json_t *d = f->type->describe(ds);
+    assert_string_equal(json_string_value(json_object_get(d, "path")), "data/p");
+    assert_string_equal(json_string_value(json_object_get(d, "dataset")), "csv");
+    assert_string_equal(json_string_value(json_object_get(d, "filename_suffix")), ".csv");
+    json_decref(d);
+    f->type->destroy(ds);
+}
+
+#define PART_TEST(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_partitions_value_holds_named_values_in_order),
+        cmocka_unit_test(test_partitions_value_refuses_duplicate_or_empty_names),
+        cmocka_unit_test(test_partitions_readers_answer_nothing_for_other_values),
+        PART_TEST(test_partitioned_csv_partitions_round_trip),
+        PART_TEST(test_partitioned_load_skips_hidden_files_and_other_suffixes),
+        PART_TEST(test_partitioned_json_object_saves_each_member_as_a_partition),
+        PART_TEST(test_partitioned_bytes_partitions_keep_binary_content),
+        PART_TEST(test_partitioned_csv_load_args_reach_every_partition),
+        PART_TEST(test_partitioned_bad_partition_names_dataset_partition_and_line),
+        PART_TEST(test_partitioned_folder_without_partitions_is_missing),
+        PART_TEST(test_partitioned_exists_once_a_partition_is_saved),
+        PART_TEST(test_partitioned_refuses_names_leaving_the_folder),
+        PART_TEST(test_partitioned_save_refuses_other_values),
+        PART_TEST(test_partitioned_unknown_underlying_type_lists_supported_ones),
+        PART_TEST(test_partitioned_refuses_a_filepath_for_the_partitions),
+        PART_TEST(test_partitioned_refuses_versioning),
+        PART_TEST(test_partitioned_describe_names_folder_type_and_suffix),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
