@@ -268,11 +268,9 @@ void catalog_close(crun_run *run)
     c->entries = NULL;
 }
 
-static int fire_dataset(crun_run *run, crun_hook_point point, size_t ds, crun_call *call,
-                        crun_value *value, crun_error *err)
+static int fire_dataset_hooks(crun_run *run, crun_hook_point point, size_t ds, crun_call *call,
+                              crun_value *value, crun_error *err)
 {
-    if (!run->session->n_hooks)
-        return 0;
     crun_hook_event ev = {
         .size = sizeof(ev),
         .node = call ? call->node->name : NULL,
@@ -281,6 +279,12 @@ static int fire_dataset(crun_run *run, crun_hook_point point, size_t ds, crun_ca
         .value = value,
     };
     return hooks_fire(run, point, &ev, err);
+}
+
+static inline int fire_dataset(crun_run *run, crun_hook_point point, size_t ds, crun_call *call,
+                               crun_value *value, crun_error *err)
+{
+    return run->session->n_hooks ? fire_dataset_hooks(run, point, ds, call, value, err) : 0;
 }
 
 int catalog_load(crun_run *run, size_t ds, crun_call *call, crun_value **out, crun_error *err)

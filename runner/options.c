@@ -21,7 +21,23 @@ struct crun_options {
     json_t *where;  /* key -> "file:line:col" */
     char *owner;    /* "runner 'parallel'" */
     char *origin;   /* where keys without a position came from */
+    char *dir;      /* the project folder, for relative paths; NULL if unknown */
 };
+
+const char *crun_options_dir(const crun_options *opts)
+{
+    return opts->dir;
+}
+
+int crun_options_set_dir(crun_options *opts, const char *dir)
+{
+    char *copy = dir ? strdup(dir) : NULL;
+    if (dir && !copy)
+        return CRUN_ENOMEM;
+    free(opts->dir);
+    opts->dir = copy;
+    return 0;
+}
 
 crun_options *crun_options_new(json_t *object, const char *owner, const char *origin)
 {
@@ -50,6 +66,7 @@ void crun_options_free(crun_options *opts)
     json_decref(opts->where);
     free(opts->owner);
     free(opts->origin);
+    free(opts->dir);
     free(opts);
 }
 

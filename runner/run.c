@@ -76,7 +76,7 @@ int hooks_fire(crun_run *run, crun_hook_point point, crun_hook_event *ev, crun_e
 int crun_hook_replace_input(const crun_hook_event *event, const char *arg, crun_value *value)
 {
     crun_call *call = event ? event->call : NULL;
-    if (!call || !call->in_before_node_run || !call->inputs) {
+    if (!call || !call->in_before_node_run || !call->inputs || !arg || !value) {
         crun_value_unref(value);
         return CRUN_EINVAL;
     }
@@ -105,6 +105,11 @@ crun_value *crun_call_input_at(crun_call *call, size_t i)
 const char *crun_call_input_name(const crun_call *call, size_t i)
 {
     return i < call->node->n_in ? call->node->in[i].arg : NULL;
+}
+
+crun_value *crun_call_output_value_at(crun_call *call, size_t i)
+{
+    return call->outputs && i < call->node->n_out ? call->outputs[i] : NULL;
 }
 
 const char *crun_call_output_name(const crun_call *call, size_t i)
@@ -348,11 +353,19 @@ void crun_run_untrack_child(crun_run *run, pid_t pid)
 
 /* --- executing a function node --- */
 
-static int node_hooks(crun_run *run, crun_hook_point point, crun_call *call, const crun_error *nerr,
-                      crun_error *err)
+static int node_hooks_fire(crun_run *run, crun_hook_point point, crun_call *call,
+                           const crun_error *nerr, crun_error *err);
+
+/* The common case, no hooks, costs one test per call site. */
+static inline int node_hooks(crun_run *run, crun_hook_point point, crun_call *call,
+                             const crun_error *nerr, crun_error *err)
 {
-    if (!run->session->n_hooks)
-        return 0;
+    return run->session->n_hooks ? node_hooks_fire(run, point, call, nerr, err) : 0;
+}
+
+static int node_hooks_fire(crun_run *run, crun_hook_point point, crun_call *call,
+                           const crun_error *nerr, crun_error *err)
+{
     crun_hook_event ev = {.node = call->node->name, .call = call, .error = nerr,
                           .status = nerr ? nerr->code : 0};
     call->in_before_node_run = point == CRUN_HOOK_BEFORE_NODE_RUN;

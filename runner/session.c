@@ -142,14 +142,26 @@ static int setup_hooks(crun_session *s, crun_error *err)
         snprintf(owner, sizeof(owner), "hook '%s'", ph->name);
         crun_options *opts = crun_options_new(ph->options, owner, ph->where);
         void *inst = NULL;
-        rc = opts ? t->create(opts, &s->logger, &inst, err)
-                  : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+        if (opts)
+            crun_options_set_dir(opts, s->dir);
+        if (!opts)
+            rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
+        else if (t->create)
+            rc = t->create(opts, &s->logger, &inst, err);
+        else if (json_object_size(ph->options))
+            rc = crun_error_set(err, CRUN_ECONFIG, "the hook takes no options");
         crun_options_free(opts);
-        if (rc)
-            return crun_error_prefix(err, "%s: hook '%s': ", ph->where, ph->name) ? CRUN_ECONFIG
-                                                                                 : CRUN_ECONFIG;
+        if (rc) {
+            /* option errors already name their place: say it once */
+            size_t wl = strlen(ph->where);
+            if (!err->message || strncmp(err->message, ph->where, wl) != 0 ||
+                err->message[wl] != ':')
+                crun_error_prefix(err, "%s: hook '%s': ", ph->where, ph->name);
+            err->code = CRUN_ECONFIG;
+            return CRUN_ECONFIG;
+        }
         if ((rc = crun_session_add_hook(s, plug->name, t, inst, err))) {
-            if (t->destroy)
+            if (t->destroy && inst)
                 t->destroy(inst);
             return rc;
         }

@@ -69,6 +69,9 @@ size_t crun_call_output_count(const crun_call *call);
 int crun_call_output(crun_call *call, const char *arg, crun_value *value);
 int crun_call_output_at(crun_call *call, size_t index, crun_value *value);
 const char *crun_call_output_name(const crun_call *call, size_t index);
+/* An output already set (borrowed; NULL when not set, and for command nodes,
+ * whose outputs are files).  For hooks: after_node_run reads outputs here. */
+crun_value *crun_call_output_value_at(crun_call *call, size_t index);
 
 /* Log a line tagged with the node's name. */
 void crun_call_log(crun_call *call, crun_log_level level, const char *fmt, ...) CRUN_PRINTF(3, 4);

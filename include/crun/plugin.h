@@ -90,6 +90,10 @@ typedef struct crun_options crun_options;
 json_t *crun_options_json(const crun_options *opts);
 /* "file:line:column" where key was set, or the options' own origin ("--runner-opt", "IR") */
 const char *crun_options_where(const crun_options *opts, const char *key);
+/* The project folder, to resolve relative paths in options against (the
+ * host never changes the current folder); NULL when there is none. */
+const char *crun_options_dir(const crun_options *opts);
+int crun_options_set_dir(crun_options *opts, const char *dir);
 /* What the options belong to, as given by the host ("runner 'parallel'"). */
 const char *crun_options_owner(const crun_options *opts);
 bool crun_options_has(const crun_options *opts, const char *key);
