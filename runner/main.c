@@ -25,6 +25,7 @@ static const char usage_text[] =
     "       crun compile [options] [-o FILE]  print the pipeline's IR as JSON\n"
     "       crun list pipelines|nodes|datasets|runners|plugins [--json]\n"
     "       crun plugin info FILE.so [--json]\n"
+    "       crun catalog describe DATASET [--json]\n"
     "       crun export argo [options] [-o FILE]  the pipeline as an Argo Workflow\n"
     "       crun viz [--format dot|mermaid|html] [--events FILE] [-o FILE]\n"
     "       crun new NAME                     a new project with a C node library\n"
@@ -154,7 +155,7 @@ static int parse_option(cli *c, int opt, const char *arg)
 
 static int parse_args(cli *c, int argc, char **argv)
 {
-    static const char *const commands[] = {"run", "compile", "list", "plugin",
+    static const char *const commands[] = {"run", "compile", "list", "plugin", "catalog",
                                              "export", "viz", "new", NULL};
     int first = 1;
     c->command = "run";
@@ -293,8 +294,12 @@ static void print_list(const char *what, json_t *items)
             printf("%-30s %s\n", name, func ? json_string_value(func) : "(command)");
         } else if (strcmp(what, "datasets") == 0) {
             const char *fp = json_string_value(json_object_get(it, "filepath"));
-            printf("%-30s %-10s %s\n", name, json_string_value(json_object_get(it, "type")),
-                   fp ? fp : "");
+            json_t *exists = json_object_get(it, "exists");
+            json_t *users = json_object_get(it, "used_by");
+            printf("%-28s %-10s %-8s %-46s used by %zu node%s\n", name,
+                   json_string_value(json_object_get(it, "type")),
+                   !exists ? "" : json_is_true(exists) ? "exists" : "missing", fp ? fp : "",
+                   json_array_size(users), json_array_size(users) == 1 ? "" : "s");
         } else if (strcmp(what, "runners") == 0) {
             printf("%-20s %-20s%s\n", name, json_string_value(json_object_get(it, "type")),
                    json_is_true(json_object_get(it, "default")) ? " (default)" : "");
@@ -304,6 +309,36 @@ static void print_list(const char *what, json_t *items)
                    json_string_value(json_object_get(it, "path")));
         }
     }
+}
+
+static void print_json(json_t *j)
+{
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (text)
+        puts(text);
+    free(text);
+}
+
+static int do_catalog(cli *c, crun_session *s, crun_error *err)
+{
+    if (!c->what || strcmp(c->what, "describe") != 0 || !c->what2)
+        return usage_error("%s", "usage: crun catalog describe DATASET [--json]");
+    json_t *d;
+    if (crun_session_describe_dataset(s, c->what2, &d, err) != 0)
+        return report(err);
+    if (c->json) {
+        print_json(d);
+    } else {
+        const char *key;
+        json_t *v;
+        json_object_foreach(d, key, v) {
+            char *text = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+            printf("%-12s %s\n", key, text ? text : json_string_value(v));
+            free(text);
+        }
+    }
+    json_decref(d);
+    return EXIT_OK;
 }
 
 static int do_list(cli *c, crun_session *s, crun_error *err)
@@ -409,8 +444,10 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     c.so.log_level = c.quiet ? CRUN_LOG_ERROR : c.verbose ? CRUN_LOG_DEBUG : CRUN_LOG_INFO;
     c.so.builtin_plugin_dir = builtin_plugin_dir();
-    /* export and viz run nothing, so no hook is started for them */
-    c.so.no_hooks = strcmp(c.command, "export") == 0 || strcmp(c.command, "viz") == 0;
+    /* these run nothing, so no hook is started for them */
+    c.so.no_hooks = strcmp(c.command, "export") == 0 || strcmp(c.command, "viz") == 0 ||
+                    strcmp(c.command, "catalog") == 0 || strcmp(c.command, "list") == 0 ||
+                    strcmp(c.command, "compile") == 0;
     crun_session *s = NULL;
     if (crun_session_open(&c.so, &s, &err) != 0) {
         rc = report(&err);
@@ -421,6 +458,8 @@ int main(int argc, char **argv)
             rc = do_compile(&c, s, &err);
         else if (strcmp(c.command, "list") == 0)
             rc = do_list(&c, s, &err);
+        else if (strcmp(c.command, "catalog") == 0)
+            rc = do_catalog(&c, s, &err);
         else if (strcmp(c.command, "export") == 0)
             rc = cli_export(&c, s, &err);
         else if (strcmp(c.command, "viz") == 0)

@@ -88,6 +88,10 @@ int crun_session_compile(crun_session *session, const crun_filter *filter, json_
 
 /* Descriptions for `crun list`: each a new reference to a JSON array of objects. */
 int crun_session_list(crun_session *session, const char *what, json_t **out, crun_error *err);
+/* One dataset for `crun catalog describe`: type, options, where it is
+ * declared, which nodes use it, whether its data exists, its versions. */
+int crun_session_describe_dataset(crun_session *session, const char *name, json_t **out,
+                                  crun_error *err);
 
 typedef struct crun_run_options {
     uint32_t size;                 /* sizeof(crun_run_options) */
