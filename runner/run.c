@@ -201,6 +201,19 @@ bool crun_run_node_is_command(const crun_run *run, size_t node)
     return node < run->plan->n && !run->ir->nodes[run->plan->node[node]].func;
 }
 
+size_t crun_run_node_tag_count(const crun_run *run, size_t node)
+{
+    return node < run->plan->n ? run->ir->nodes[run->plan->node[node]].n_tags : 0;
+}
+
+const char *crun_run_node_tag(const crun_run *run, size_t node, size_t i)
+{
+    if (node >= run->plan->n)
+        return NULL;
+    const ir_node *n = &run->ir->nodes[run->plan->node[node]];
+    return i < n->n_tags ? n->tags[i] : NULL;
+}
+
 size_t crun_run_node_dep_count(const crun_run *run, size_t node)
 {
     return run->plan->dep_start[node + 1] - run->plan->dep_start[node];
@@ -461,6 +474,39 @@ static void make_ids(crun_run *run, const char *run_id)
              rnd & 0xffffff);
 }
 
+/* The parts of one run (cluster jobs sharing a --run-id) save versioned
+ * datasets under one version: the first part to start writes it to
+ * .crun/runs/<id>/save-version (link() makes the first writer win), the
+ * others read it. */
+static void shared_version(crun_run *run)
+{
+    char *path = NULL, *tmp = NULL;
+    if (asprintf(&path, "%s/.crun/runs/%s/save-version", run->ir->dir, run->run_id) < 0)
+        return;
+    crun_error err = CRUN_ERROR_INIT;
+    if (asprintf(&tmp, "%s.%d", path, (int)getpid()) >= 0 && crun_mkdir_parents(path, &err) == 0) {
+        FILE *f = fopen(tmp, "wx");
+        if (f) {
+            fprintf(f, "%s\n", run->version);
+            fclose(f);
+            link(tmp, path); /* fails when another part was first: fine */
+            unlink(tmp);
+        }
+        FILE *r = fopen(path, "r");
+        char line[64];
+        if (r && fgets(line, sizeof(line), r)) {
+            line[strcspn(line, "\n")] = '\0';
+            if (line[0])
+                snprintf(run->version, sizeof(run->version), "%s", line);
+        }
+        if (r)
+            fclose(r);
+    }
+    crun_error_clear(&err);
+    free(tmp);
+    free(path);
+}
+
 static crun_node_fn find_function(const crun_nodes_type *t, const char *name)
 {
     for (size_t i = 0; i < t->n_nodes; i++)
@@ -516,6 +562,8 @@ int run_create(crun_session *s, plan *p, json_t *params, const crun_run_options 
     atomic_init(&run->cancelled, false);
     pthread_mutex_init(&run->lock, NULL);
     make_ids(run, o->run_id);
+    if (o->run_id)
+        shared_version(run);
     size_t n = p->n;
     run->fns = calloc(n + 1, sizeof(crun_node_fn));
     run->waiting = malloc((n + 1) * sizeof(size_t));

@@ -56,6 +56,9 @@ json_t *crun_run_params(const crun_run *run);
 size_t crun_run_node_count(const crun_run *run);
 const char *crun_run_node_name(const crun_run *run, size_t node);
 bool crun_run_node_is_command(const crun_run *run, size_t node);
+/* The node's tags (borrowed). */
+size_t crun_run_node_tag_count(const crun_run *run, size_t node);
+const char *crun_run_node_tag(const crun_run *run, size_t node, size_t i);
 /* The nodes that node waits for (indices into the run's nodes). */
 size_t crun_run_node_dep_count(const crun_run *run, size_t node);
 size_t crun_run_node_dep(const crun_run *run, size_t node, size_t i);
