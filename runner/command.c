@@ -125,8 +125,20 @@ static int input_file(crun_run *run, size_t ds, crun_call *call, char **out, cru
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     sanitize(name);
     rc = catalog_load(run, ds, call, &v, err);
-    if (!rc)
+    json_t *j = !rc ? crun_value_json(v) : NULL;
+    if (json_is_object(j) || json_is_array(j)) {
+        /* as the json dataset writes it: indented, so line tools can read it;
+         * scalars stay bare ("1", not "1\n") */
+        char *text = json_dumps(crun_value_json(v), JSON_INDENT(2) | JSON_ENCODE_ANY);
+        len = text ? strlen(text) : 0;
+        if (text && asprintf(&data, "%s\n", text) >= 0)
+            len++;
+        else
+            rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
+        free(text);
+    } else if (!rc) {
         rc = crun_value_serialize(v, &data, &len, err);
+    }
     if (!rc && asprintf(&path, "%s/in-%zu-%s", run->scratch_dir, ds, name) < 0) {
         path = NULL;
         rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
@@ -403,8 +415,11 @@ int crun_run_command_finish(crun_run *run, size_t pn, int status, crun_error *er
     }
     for (size_t i = 0; i < node->n_in; i++)
         catalog_consumed(run, node->in[i].ds);
-    if (rc)
+    if (rc) {
         crun_error_prefix(err, "node '%s': ", node->name);
+        if (rc != CRUN_ECANCELED && rc != CRUN_EHOOK && rc != CRUN_ENOMEM)
+            err->code = rc = CRUN_ENODE; /* as crun_run_execute reports node failures */
+    }
     return rc;
 }
 

@@ -120,6 +120,8 @@ static json_t *dataset_json(crun_session *s, size_t d, bool probe)
     if (ds->options) {
         json_t *opts = conf_to_json(ds->options);
         json_t *fp = json_object_get(opts, "filepath");
+        if (!fp) /* partitioned datasets name a folder */
+            fp = json_object_get(opts, "path");
         if (fp)
             json_object_set(o, "filepath", fp);
         json_object_set_new(o, "options", opts);

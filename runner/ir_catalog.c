@@ -44,6 +44,13 @@ static int fill_entry(ir_dataset *d, const conf_node *key, const conf_node *val,
                       crun_error *err)
 {
     conf_node *type = conf_get(val, "type");
+    /* an explicit entry may replace what a factory filled in before */
+    free(d->where);
+    free(d->credentials);
+    conf_free(d->options);
+    d->where = d->credentials = NULL;
+    d->options = NULL;
+    d->versioned = false;
     d->kind = IR_DS_CATALOG;
     free(d->type);
     d->type = strdup(type->str);

@@ -470,7 +470,9 @@ int main(int argc, char **argv)
             pthread_kill(w.thread, SIGUSR1);
             pthread_join(w.thread, NULL);
         }
-        if (w.got && rc == EXIT_OK)
+        /* a run that stopped gracefully on a signal (the service) ended well;
+         * anything else interrupted says so */
+        if (w.got && rc == EXIT_OK && strcmp(c.command, "run") != 0)
             rc = EXIT_INTERRUPTED;
         crun_session_close(s);
     }

@@ -439,8 +439,16 @@ static int apply_filters(graph *g, const crun_filter *f, unsigned char *keep, cr
 
 /* Inputs of kept nodes that only a left-out node makes cannot be loaded,
  * unless the plan shares crossing memory datasets (then they are marked). */
+static bool is_given(const char *name, const char *const *given, size_t n_given)
+{
+    for (size_t i = 0; i < n_given; i++)
+        if (strcmp(given[i], name) == 0)
+            return true;
+    return false;
+}
+
 static int check_free_inputs(graph *g, const unsigned char *keep, unsigned char *crosses,
-                             crun_error *err)
+                             const char *const *given, size_t n_given, crun_error *err)
 {
     const ir_t *ir = g->ir;
     for (size_t v = 0; v < ir->n_nodes; v++) {
@@ -448,7 +456,8 @@ static int check_free_inputs(graph *g, const unsigned char *keep, unsigned char 
             continue;
         for (size_t k = 0; k < ir->nodes[v].n_in; k++) {
             size_t ds = ir->nodes[v].in[k].ds, u = g->prod[ds];
-            if (u == PLAN_NONE || keep[u] == keep[v] || ir->ds[ds].kind != IR_DS_MEMORY)
+            if (u == PLAN_NONE || keep[u] == keep[v] || ir->ds[ds].kind != IR_DS_MEMORY ||
+                is_given(ir->ds[ds].name, given, n_given))
                 continue;
             if (crosses) {
                 crosses[ds] |= keep[v] ? PLAN_CROSS_IN : PLAN_CROSS_OUT;
@@ -532,11 +541,11 @@ static int layout(plan *p, graph *g, const size_t *order, size_t count, const un
 
 int plan_build(const ir_t *ir, const crun_filter *filter, plan **out, crun_error *err)
 {
-    return plan_build_flags(ir, filter, 0, out, err);
+    return plan_build_flags(ir, filter, 0, NULL, 0, out, err);
 }
 
-int plan_build_flags(const ir_t *ir, const crun_filter *filter, unsigned flags, plan **out,
-                     crun_error *err)
+int plan_build_flags(const ir_t *ir, const crun_filter *filter, unsigned flags,
+                     const char *const *given, size_t n_given, plan **out, crun_error *err)
 {
     *out = NULL;
     const char *pname = filter && filter->pipeline ? filter->pipeline : "__default__";
@@ -579,7 +588,7 @@ int plan_build_flags(const ir_t *ir, const crun_filter *filter, unsigned flags, 
     if (!rc && (flags & PLAN_CROSS_SHARED) && !(p->crosses = calloc(ir->n_ds + 1, 1)))
         rc = oom(err);
     if (!rc)
-        rc = check_free_inputs(&g, keep, p->crosses, err);
+        rc = check_free_inputs(&g, keep, p->crosses, given, n_given, err);
     if (!rc && layout(p, &g, order, count, keep) != 0)
         rc = oom(err);
     if (!rc && p->n == 0)

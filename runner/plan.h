@@ -43,9 +43,11 @@ enum { PLAN_CROSS_SHARED = 1u << 0 };
 /* CRUN_EUSAGE for a bad filter (unknown node, pipeline, dataset; empty
  * result), CRUN_ECONFIG with the node's position for a broken graph. */
 int plan_build(const ir_t *ir, const crun_filter *filter, plan **out, crun_error *err);
-/* plan_build with flags (PLAN_CROSS_SHARED). */
-int plan_build_flags(const ir_t *ir, const crun_filter *filter, unsigned flags, plan **out,
-                     crun_error *err);
+/* plan_build with flags (PLAN_CROSS_SHARED) and the datasets the run is
+ * given values for (they count as available even when their producer is
+ * filtered out). */
+int plan_build_flags(const ir_t *ir, const crun_filter *filter, unsigned flags,
+                     const char *const *given, size_t n_given, plan **out, crun_error *err);
 void plan_free(plan *p);
 
 /* Kedro's resume rule: given which planned nodes finished (done[i]) and

@@ -446,8 +446,13 @@ int crun_run_execute(crun_run *run, size_t pn, crun_error *err)
         free(vals);
     for (size_t i = 0; i < node->n_in; i++)
         catalog_consumed(run, node->in[i].ds);
-    if (rc)
+    if (rc) {
         crun_error_prefix(err, "node '%s': ", node->name);
+        /* whatever went wrong inside (a missing or corrupt file, a refused
+         * output), the node failed: the run's outcome is "pipeline failed" */
+        if (rc != CRUN_ECANCELED && rc != CRUN_EHOOK && rc != CRUN_ENOMEM)
+            err->code = rc = CRUN_ENODE;
+    }
     return rc;
 }
 
@@ -457,11 +462,21 @@ static void make_ids(crun_run *run, const char *run_id)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
+    /* versions are milliseconds: runs of one session starting in the same
+     * millisecond take the next free one, so no two runs share a version */
+    crun_session *s = run->session;
+    int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    pthread_mutex_lock(&s->runs_lock);
+    if (ms <= s->last_version_ms)
+        ms = s->last_version_ms + 1;
+    s->last_version_ms = ms;
+    pthread_mutex_unlock(&s->runs_lock);
+    time_t secs = (time_t)(ms / 1000);
     struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    snprintf(run->version, sizeof(run->version), "%04d-%02d-%02dT%02d.%02d.%02d.%03ldZ",
+    gmtime_r(&secs, &tm);
+    snprintf(run->version, sizeof(run->version), "%04d-%02d-%02dT%02d.%02d.%02d.%03dZ",
              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             (long)(ts.tv_nsec / 1000000) % 1000);
+             (int)(ms % 1000));
     if (run_id) {
         snprintf(run->run_id, sizeof(run->run_id), "%s", run_id);
         return;

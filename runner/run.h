@@ -43,6 +43,7 @@ struct crun_session {
     size_t n_active;
     size_t cap_active;
     atomic_bool cancel_all;  /* a cancel with no run going: the next run starts cancelled */
+    int64_t last_version_ms; /* under runs_lock: the newest save version handed out */
     /* how the session was opened, as given, for the resume command */
     char *given_project;
     char *given_env;

@@ -188,6 +188,13 @@ int crun_session_open(const crun_session_options *o, crun_session **out, crun_er
         rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
     if (!rc && o->ir_file) {
         rc = load_ir_file(s, o->ir_file, o->params, err);
+        /* an IR names credentials but never holds them: read them from the
+         * project the IR runs in, if there is one */
+        crun_error ignored = CRUN_ERROR_INIT;
+        if (!rc && project_load(dir, o->env ? o->env : s->ir->env, NULL, s->environ,
+                                &s->project, &ignored) != 0)
+            s->project = NULL;
+        crun_error_clear(&ignored);
     } else if (!rc) {
         rc = project_load(dir, o->env, o->params, s->environ, &s->project, err);
         if (!rc)
@@ -531,7 +538,7 @@ static int execute(crun_session *s, crun_run *run, runner_inst *r, crun_error *e
         rc = r->type->run(r->instance, run, err);
         if (!rc && run->failed) /* a runner that reported failure but returned 0 */
             rc = run->first_error.code;
-        if (!rc && crun_run_cancelled(run))
+        if (!rc && crun_run_cancelled(run) && !run->delegated)
             rc = crun_error_set(err, CRUN_ECANCELED, "the run was cancelled");
         if (!rc && !crun_run_finished(run) && !run->delegated)
             rc = crun_error_set(err, CRUN_ENODE, "the runner stopped with %zu of %zu nodes done",
@@ -646,7 +653,8 @@ int crun_session_run(crun_session *s, const crun_run_options *o, crun_run_result
         return res->status = rc;
     /* a run given its id is one part of a larger run: memory datasets that
      * cross its boundary are shared with the other parts through files */
-    if ((rc = plan_build_flags(s->ir, &o->filter, o->run_id ? PLAN_CROSS_SHARED : 0, &p, err))) {
+    if ((rc = plan_build_flags(s->ir, &o->filter, o->run_id ? PLAN_CROSS_SHARED : 0,
+                               o->input_names, o->n_inputs, &p, err))) {
         json_decref(params);
         return res->status = rc;
     }
@@ -661,9 +669,15 @@ int crun_session_run(crun_session *s, const crun_run_options *o, crun_run_result
         return res->status = rc;
     }
     res->run_id = strdup(run->run_id);
-    register_run(s, run, true);
+    if (!o->own_cancel)
+        register_run(s, run, true);
+    if (o->on_run)
+        o->on_run(o->on_run_user, run);
     rc = execute(s, run, &r, err);
-    register_run(s, run, false);
+    if (o->on_run)
+        o->on_run(o->on_run_user, NULL);
+    if (!o->own_cancel)
+        register_run(s, run, false);
     res->status = rc;
     fill_result(s, run, o, res);
     if (o->collect_outputs && rc == 0)

@@ -109,6 +109,12 @@ typedef struct crun_run_options {
     size_t n_inputs;
     bool memory_outputs;           /* keep file-backed outputs in memory: write no file */
     bool collect_outputs;          /* return the free outputs' values in the result */
+    /* Called with the run once it exists and with NULL before it is freed, on
+     * the calling thread: a program keeps the pointer to crun_run_cancel that
+     * one run (a request's timeout). */
+    void (*on_run)(void *user, crun_run *run);
+    void *on_run_user;
+    bool own_cancel;               /* crun_session_cancel leaves this run alone */
 } crun_run_options;
 
 #define CRUN_RUN_OPTIONS_INIT {.size = sizeof(crun_run_options)}

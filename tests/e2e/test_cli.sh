@@ -148,7 +148,7 @@ test_list_text()
     done
     run_crun list datasets
     expect_status 0
-    grep -qE '^cleaned +text +data/cleaned.txt$' "$OUT" || fail "list datasets: no cleaned line: $STDOUT"
+    grep -qE '^cleaned +text +missing +data/cleaned.txt +used by 1 node$' "$OUT" || fail "list datasets: no cleaned line: $STDOUT"
     run_crun list runners
     expect_status 0
     grep -qE '^sequential +sequential +\(default\)$' "$OUT" || fail "list runners: $STDOUT"

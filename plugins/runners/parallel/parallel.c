@@ -1,0 +1,464 @@
+/* parallel.c - the parallel runner: independent nodes at the same time.
+ *
+ * Two sides share the run API's scheduler, one thread at a time under a lock:
+ *   - max_workers worker threads take ready nodes.  A function node runs on
+ *     the worker that took it (crun_run_execute); a command node is prepared
+ *     there (crun_run_command_prepare: scratch files, before_node_run), handed
+ *     to the loop to run, and finished on a worker again
+ *     (crun_run_command_finish: saves, after_node_run, memory release).  The
+ *     worker that ends a node reports it (node_done / node_failed) and takes
+ *     the next ready node itself: a chain of cheap nodes costs a lock per
+ *     node, not two thread wake-ups.
+ *   - the caller's thread runs a libuv loop that owns every child process
+ *     (children.c): spawn, output, reaping, noticing cancel, and stopping
+ *     children after a failure or a cancel.
+ * At most max_workers nodes are in flight, at most max_processes of them
+ * command nodes.  A ready command node that finds every process slot taken
+ * waits in `held` (FIFO) while function nodes behind it go ahead.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parallel.h"
+
+/* --- options --- */
+
+static int option_error(const crun_options *opts, const char *key, double got, crun_error *err)
+{
+    const char *owner = crun_options_owner(opts);
+    return crun_error_set(err, CRUN_ECONFIG, "%s: %s%soption '%s': expected a number of seconds "
+                          "from 0 to 86400, got %g", crun_options_where(opts, key), owner,
+                          owner[0] ? ": " : "", key, got);
+}
+
+static int read_options(const crun_options *opts, parallel_options *o, crun_error *err)
+{
+    static const char *const known[] = {"max_workers", "max_processes", "is_async",
+                                        "grace_period", "keep_going", NULL};
+    unsigned cpus = uv_available_parallelism();
+    int64_t workers = cpus ? cpus : 1, processes = -1;
+    int rc = crun_options_check_known(opts, known, err);
+    if (!rc)
+        rc = crun_options_int(opts, "max_workers", 1, 1024, &workers, err);
+    if (!rc)
+        rc = crun_options_int(opts, "max_processes", 1, 65536, &processes, err);
+    o->grace_period = 5.0;
+    if (!rc)
+        rc = crun_options_double(opts, "grace_period", &o->grace_period, err);
+    if (!rc && (!isfinite(o->grace_period) || o->grace_period < 0 || o->grace_period > 86400))
+        rc = option_error(opts, "grace_period", o->grace_period, err);
+    o->keep_going = false;
+    o->is_async = false;
+    if (!rc)
+        rc = crun_options_bool(opts, "keep_going", &o->keep_going, err);
+    if (!rc)
+        rc = crun_options_bool(opts, "is_async", &o->is_async, err);
+    if (rc)
+        return rc;
+    o->max_workers = (size_t)workers;
+    /* more process slots than nodes in flight would never be used */
+    o->max_processes = processes < 0 || (size_t)processes > o->max_workers
+                           ? o->max_workers : (size_t)processes;
+    return 0;
+}
+
+static int par_create(const crun_options *opts, crun_logger *logger, void **instance,
+                      crun_error *err)
+{
+    parallel_options o;
+    int rc = read_options(opts, &o, err);
+    if (rc)
+        return rc;
+    if (o.is_async)
+        crun_log(logger, CRUN_LOG_DEBUG, "parallel runner: is_async: each node's loads and "
+                 "saves already run on its worker thread, off the event loop");
+    parallel_options *inst = malloc(sizeof(*inst));
+    if (!inst)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    *inst = o;
+    *instance = inst;
+    return 0;
+}
+
+static void par_destroy(void *instance)
+{
+    free(instance);
+}
+
+/* --- task lists (under lock) --- */
+
+static void list_push(task_list *l, task *t)
+{
+    t->next = NULL;
+    if (l->tail)
+        l->tail->next = t;
+    else
+        l->head = t;
+    l->tail = t;
+}
+
+static task *list_pop(task_list *l)
+{
+    task *t = l->head;
+    if (t) {
+        l->head = t->next;
+        if (!l->head)
+            l->tail = NULL;
+        t->next = NULL;
+    }
+    return t;
+}
+
+static task *task_take(par_run *pr, size_t node, task_step step)
+{
+    task *t = pr->free_tasks;
+    pr->free_tasks = t->next;
+    memset(t, 0, sizeof(*t));
+    t->pr = pr;
+    t->node = node;
+    t->step = step;
+    pr->in_flight++;
+    if (step == STEP_PREPARE)
+        pr->processes++;
+    return t;
+}
+
+static void task_release(par_run *pr, task *t)
+{
+    crun_error_clear(&t->err);
+    free(t->partial);
+    t->partial = NULL;
+    pr->in_flight--;
+    t->next = pr->free_tasks;
+    pr->free_tasks = t;
+}
+
+/* Wake the loop.  Always under lock: the loop closes the handle only after it
+ * has seen `quit` under the same lock, so no send can hit a closed handle. */
+static void wake_loop(par_run *pr)
+{
+    uv_async_send(&pr->wake);
+}
+
+/* --- the scheduler (under lock) --- */
+
+static bool may_start(par_run *pr)
+{
+    return !pr->stopping && !crun_run_cancelled(pr->run);
+}
+
+/* The next thing for a worker: a command to finish, else a new node if a
+ * slot is free.  O(1) per node: each node passes through `held` at most once. */
+static task *take_work(par_run *pr)
+{
+    task *t = list_pop(&pr->finish);
+    if (t)
+        return t;
+    if (pr->in_flight >= pr->opt->max_workers || !may_start(pr))
+        return NULL;
+    bool proc_free = pr->processes < pr->opt->max_processes;
+    if (proc_free && pr->held_head != pr->held_tail)
+        return task_take(pr, pr->held[pr->held_head++ % pr->held_cap], STEP_PREPARE);
+    size_t node;
+    while (crun_run_next_ready(pr->run, &node)) {
+        if (!crun_run_node_is_command(pr->run, node))
+            return task_take(pr, node, STEP_EXECUTE);
+        if (proc_free)
+            return task_take(pr, node, STEP_PREPARE);
+        pr->held[pr->held_tail++ % pr->held_cap] = node;
+    }
+    return NULL;
+}
+
+/* A task taken for a woken worker, else the next from the scheduler. */
+static task *next_task(par_run *pr)
+{
+    task *t;
+    while ((t = list_pop(&pr->taken))) {
+        if (t->step == STEP_FINISH || may_start(pr))
+            return t;
+        /* the run stopped before any worker began it: it never starts */
+        if (t->step == STEP_PREPARE)
+            pr->processes--;
+        task_release(pr, t);
+    }
+    return take_work(pr);
+}
+
+static void cancelled_node(par_run *pr, task *t)
+{
+    crun_error e = CRUN_ERROR_INIT;
+    crun_error_set(&e, CRUN_ECANCELED, "node '%s': cancelled",
+                   crun_run_node_name(pr->run, t->node));
+    crun_run_node_failed(pr->run, t->node, &e);
+    crun_error_clear(&e);
+}
+
+/* "node 'x': what" -> "what", for lines that name the node already. */
+static const char *without_node_prefix(const char *message, const char *name)
+{
+    size_t n = strlen(name);
+    if (!message)
+        return "no message";
+    if (strncmp(message, "node '", 6) == 0 && strncmp(message + 6, name, n) == 0 &&
+        strncmp(message + 6 + n, "': ", 3) == 0)
+        return message + 6 + n + 3;
+    return message;
+}
+
+/* A node ended with an error.  A child the runner stopped is not a failure of
+ * its own; a cancelled run reports its nodes as cancelled, like sequential. */
+static void node_error(par_run *pr, task *t, int rc)
+{
+    crun_run *run = pr->run;
+    const char *name = crun_run_node_name(run, t->node);
+    if (crun_run_cancelled(run) &&
+        (rc == CRUN_ECANCELED || t->stopped || t->pid || t->not_started)) {
+        cancelled_node(pr, t);
+        return;
+    }
+    if (t->not_started)
+        return;
+    if (t->stopped) {
+        crun_log(pr->logger, CRUN_LOG_WARN, "node '%s': stopped after the grace period (%s)",
+                 name, without_node_prefix(t->err.message, name));
+        return;
+    }
+    crun_run_node_failed(run, t->node, &t->err);
+    if (pr->failures++ == 0)
+        crun_error_set(&pr->first_failure, t->err.code ? t->err.code : CRUN_ENODE, "%s",
+                       t->err.message ? t->err.message : "failed");
+    if (pr->opt->keep_going) {
+        crun_log(pr->logger, CRUN_LOG_ERROR, "%s (keep_going: running what does not depend on "
+                 "it)", t->err.message ? t->err.message : name);
+        return;
+    }
+    if (pr->failures > 1) {
+        crun_log(pr->logger, CRUN_LOG_ERROR, "%s", t->err.message ? t->err.message : name);
+        return;
+    }
+    pr->stopping = true;
+    size_t running = pr->in_flight - 1;
+    if (running)
+        crun_log(pr->logger, CRUN_LOG_INFO, "node '%s' failed: starting nothing new, waiting "
+                 "up to %g s for %zu running node%s", name, pr->opt->grace_period, running,
+                 running == 1 ? "" : "s");
+    wake_loop(pr); /* the loop times the grace period */
+}
+
+/* Report what a worker did with t, and free t's slot (or pass it on). */
+static void complete(par_run *pr, task *t, int rc)
+{
+    switch (t->step) {
+    case STEP_EXECUTE:
+        break;
+    case STEP_PREPARE:
+        if (!rc) {
+            list_push(&pr->spawn, t); /* still in flight: the loop runs it */
+            wake_loop(pr);
+            return;
+        }
+        pr->processes--;
+        break;
+    case STEP_FINISH:
+        pr->processes--;
+        break;
+    }
+    if (rc)
+        node_error(pr, t, rc);
+    else
+        crun_run_node_done(pr->run, t->node);
+    task_release(pr, t);
+}
+
+static int do_task(par_run *pr, task *t)
+{
+    crun_run *run = pr->run;
+    switch (t->step) {
+    case STEP_EXECUTE:
+        return crun_run_execute(run, t->node, &t->err);
+    case STEP_PREPARE:
+        return crun_run_command_prepare(run, t->node, &t->cmd, &t->err);
+    case STEP_FINISH:
+        break;
+    }
+    int rc = crun_run_command_finish(run, t->node, t->wait_status, &t->err);
+    if (rc && t->spawn_error[0])
+        crun_error_set(&t->err, rc, "node '%s': %s", crun_run_node_name(run, t->node),
+                       t->spawn_error);
+    return rc;
+}
+
+static void *worker_main(void *arg)
+{
+    par_run *pr = arg;
+    pthread_mutex_lock(&pr->lock);
+    while (!pr->quit) {
+        task *t = next_task(pr);
+        if (!t) {
+            if (pr->in_flight == 0) {
+                /* nothing runs and nothing can start: the run is over */
+                pr->quit = true;
+                pthread_cond_broadcast(&pr->work);
+                wake_loop(pr);
+                break;
+            }
+            pr->idle++;
+            pthread_cond_wait(&pr->work, &pr->lock);
+            pr->idle--;
+            continue;
+        }
+        /* wake an idle worker only with something in hand for it: in a chain,
+         * the other workers sleep instead of waking for nothing at every node */
+        task *more = pr->idle ? take_work(pr) : NULL;
+        if (more) {
+            list_push(&pr->taken, more);
+            pthread_cond_signal(&pr->work);
+        }
+        pthread_mutex_unlock(&pr->lock);
+        int rc = do_task(pr, t);
+        pthread_mutex_lock(&pr->lock);
+        complete(pr, t, rc);
+    }
+    pthread_mutex_unlock(&pr->lock);
+    return NULL;
+}
+
+/* --- the loop's side of the lock --- */
+
+void par_finish_later(par_run *pr, task *t)
+{
+    t->step = STEP_FINISH;
+    pthread_mutex_lock(&pr->lock);
+    list_push(&pr->finish, t);
+    if (pr->idle)
+        pthread_cond_signal(&pr->work);
+    pthread_mutex_unlock(&pr->lock);
+}
+
+void par_take_for_loop(par_run *pr, task_list *spawn, bool *stop_now, bool *quit)
+{
+    pthread_mutex_lock(&pr->lock);
+    *spawn = pr->spawn;
+    pr->spawn.head = pr->spawn.tail = NULL;
+    *stop_now = pr->stopping && !pr->stop_noticed;
+    pr->stop_noticed = pr->stopping;
+    /* a prepared command is not started once the run stops */
+    for (task *t = spawn->head; t && pr->stopping; t = t->next)
+        t->not_started = true;
+    *quit = pr->quit;
+    pthread_mutex_unlock(&pr->lock);
+}
+
+/* --- the run --- */
+
+static void run_free(par_run *pr)
+{
+    free(pr->held);
+    free(pr->tasks);
+    free(pr->threads);
+    crun_error_clear(&pr->first_failure);
+    pthread_cond_destroy(&pr->work);
+    pthread_mutex_destroy(&pr->lock);
+    free(pr);
+}
+
+static par_run *run_new(const parallel_options *opt, crun_run *run)
+{
+    par_run *pr = calloc(1, sizeof(*pr));
+    if (!pr)
+        return NULL;
+    pr->opt = opt;
+    pr->run = run;
+    pr->logger = crun_run_logger(run);
+    pthread_mutex_init(&pr->lock, NULL);
+    pthread_cond_init(&pr->work, NULL);
+    pr->held_cap = crun_run_node_count(run) + 1;
+    pr->held = malloc(pr->held_cap * sizeof(size_t));
+    pr->tasks = calloc(opt->max_workers, sizeof(task));
+    pr->threads = calloc(opt->max_workers, sizeof(pthread_t));
+    if (!pr->held || !pr->tasks || !pr->threads) {
+        run_free(pr);
+        return NULL;
+    }
+    for (size_t i = opt->max_workers; i-- > 0;) {
+        pr->tasks[i].next = pr->free_tasks;
+        pr->free_tasks = &pr->tasks[i];
+    }
+    return pr;
+}
+
+static int start_workers(par_run *pr, crun_error *err)
+{
+    for (size_t i = 0; i < pr->opt->max_workers; i++) {
+        if (pthread_create(&pr->threads[i], NULL, worker_main, pr) != 0)
+            break;
+        pr->n_threads++;
+    }
+    if (pr->n_threads == 0)
+        return crun_error_set(err, CRUN_ENOMEM, "parallel runner: cannot start a worker thread");
+    if (pr->n_threads < pr->opt->max_workers)
+        crun_log(pr->logger, CRUN_LOG_WARN, "parallel runner: only %zu of %zu worker threads "
+                 "could start", pr->n_threads, pr->opt->max_workers);
+    return 0;
+}
+
+static int result(par_run *pr, crun_error *err)
+{
+    if (crun_run_cancelled(pr->run))
+        return crun_error_set(err, CRUN_ECANCELED, "the run was cancelled");
+    if (!pr->failures)
+        return 0;
+    crun_error_move(err, &pr->first_failure);
+    if (pr->failures > 1)
+        crun_error_set(err, err->code, "%s (and %zu more failed node%s)", err->message,
+                       pr->failures - 1, pr->failures == 2 ? "" : "s");
+    return err->code;
+}
+
+static int par_run_plan(void *instance, crun_run *run, crun_error *err)
+{
+    const parallel_options *opt = instance;
+    par_run *pr = run_new(opt, run);
+    if (!pr)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    crun_run_set_keep_going(run, opt->keep_going);
+    int rc = children_loop_init(pr, err);
+    if (rc) {
+        run_free(pr);
+        return rc;
+    }
+    rc = start_workers(pr, err);
+    if (!rc) {
+        children_loop_run(pr);
+        for (size_t i = 0; i < pr->n_threads; i++)
+            pthread_join(pr->threads[i], NULL);
+        rc = result(pr, err);
+    }
+    children_loop_close(pr);
+    run_free(pr);
+    return rc;
+}
+
+static const crun_runner_type parallel_type = {
+    .size = sizeof(crun_runner_type),
+    .create = par_create,
+    .run = par_run_plan,
+    .destroy = par_destroy,
+};
+
+static const crun_plugin parallel_plugin = {
+    CRUN_PLUGIN_HEAD,
+    .kind = CRUN_PLUGIN_RUNNER,
+    .name = "parallel",
+    .version = "1.0.0",
+    .description = "runs independent nodes at the same time: function nodes on worker "
+                   "threads, command nodes as child processes (libuv)",
+    .table = &parallel_type,
+};
+
+CRUN_PLUGIN_EXPORT const crun_plugin *crun_plugin_entry(void)
+{
+    return &parallel_plugin;
+}

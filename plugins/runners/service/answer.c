@@ -1,0 +1,343 @@
+/* answer.c - a run's result as the JSON answer of POST /v1/runs.
+ *
+ * Outputs become JSON the way DESIGN.md fixes: JSON values inline, text (a
+ * text/... media type, or a text dataset) as a string, other bytes as
+ * {"base64", "media_type"}, tables as {"columns", "rows"}.  A run that
+ * succeeded is written straight into a text buffer (no JSON tree, timings
+ * printed without printf's floating point): this is on every request's path.
+ * Failures map to HTTP statuses: a failed node 422, a refused request 400,
+ * a cancelled run 503, anything else 500.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "service.h"
+
+char *svc_error_body(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = NULL;
+    int n = vasprintf(&msg, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return NULL;
+    json_t *o = json_object(), *s = json_string(msg);
+    free(msg);
+    json_object_set_new(o, "error", s ? s : json_string("error"));
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return text;
+}
+
+/* --- base64 (RFC 4648, with padding) --- */
+
+static const char b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static char *base64_encode(const unsigned char *in, size_t len)
+{
+    char *out = malloc(4 * ((len + 2) / 3) + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        unsigned v = (unsigned)in[i] << 16;
+        if (i + 1 < len)
+            v |= (unsigned)in[i + 1] << 8;
+        if (i + 2 < len)
+            v |= in[i + 2];
+        out[o++] = b64_alphabet[(v >> 18) & 63];
+        out[o++] = b64_alphabet[(v >> 12) & 63];
+        out[o++] = i + 1 < len ? b64_alphabet[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < len ? b64_alphabet[v & 63] : '=';
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* --- values out --- */
+
+static bool is_text_media(const char *mt)
+{
+    return mt && strncmp(mt, "text/", 5) == 0;
+}
+
+json_t *svc_value_to_json(const crun_value *value, const char *declared)
+{
+    switch (crun_value_kind_of(value)) {
+    case CRUN_VALUE_JSON:
+        return json_incref(crun_value_json(value));
+    case CRUN_VALUE_TABLE: {
+        json_t *out = NULL;
+        crun_error err = CRUN_ERROR_INIT;
+        crun_value_to_json(value, &out, &err);
+        crun_error_clear(&err);
+        return out;
+    }
+    case CRUN_VALUE_BYTES: {
+        size_t len = 0;
+        const char *data = crun_value_bytes(value, &len);
+        const char *mt = crun_value_media_type(value);
+        bool json_like = (mt && strncmp(mt, "application/json", 16) == 0) ||
+                         (declared && strcmp(declared, "json") == 0);
+        if (json_like) {
+            json_t *parsed = json_loadb(data, len, JSON_DECODE_ANY, NULL);
+            if (parsed)
+                return parsed;
+        }
+        if (is_text_media(mt) || (declared && strcmp(declared, "text") == 0)) {
+            json_t *s = json_stringn(data, len); /* NULL unless valid UTF-8 */
+            if (s)
+                return s;
+        }
+        char *b64 = base64_encode((const unsigned char *)data, len);
+        json_t *o = b64 ? json_pack("{s:s}", "base64", b64) : NULL;
+        free(b64);
+        if (o && mt)
+            json_object_set_new(o, "media_type", json_string(mt));
+        return o;
+    }
+    default:
+        return json_pack("{s:s}", "kind", "opaque");
+    }
+}
+
+static json_t *outputs_json(const svc_served *sv, const crun_run_result *res)
+{
+    json_t *outputs = json_object();
+    for (size_t i = 0; outputs && i < res->n_outputs; i++) {
+        const char *declared =
+            json_string_value(json_object_get(sv->dataset_types, res->output_names[i]));
+        json_t *v = svc_value_to_json(res->output_values[i], declared);
+        if (!v || json_object_set_new(outputs, res->output_names[i], v) != 0) {
+            json_decref(outputs);
+            return NULL;
+        }
+    }
+    return outputs;
+}
+
+/* --- answers as text --- */
+
+/* A growing buffer; `failed` once out of memory. */
+typedef struct text {
+    char *s;
+    size_t len, cap;
+    bool failed;
+} text;
+
+static void put(text *t, const char *data, size_t n)
+{
+    if (t->failed)
+        return;
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 256;
+        while (cap < t->len + n + 1)
+            cap *= 2;
+        char *s = realloc(t->s, cap);
+        if (!s) {
+            t->failed = true;
+            return;
+        }
+        t->s = s;
+        t->cap = cap;
+    }
+    memcpy(t->s + t->len, data, n);
+    t->len += n;
+    t->s[t->len] = '\0';
+}
+
+static void puts_(text *t, const char *s)
+{
+    put(t, s, strlen(s));
+}
+
+static int put_json_cb(const char *buffer, size_t size, void *data)
+{
+    put(data, buffer, size);
+    return 0;
+}
+
+static void put_json(text *t, json_t *v)
+{
+    if (json_dump_callback(v, put_json_cb, t, JSON_COMPACT | JSON_ENCODE_ANY) != 0)
+        t->failed = true;
+}
+
+/* A JSON string (quotes and escapes) for a valid UTF-8 key. */
+static void put_key(text *t, const char *key)
+{
+    put(t, "\"", 1);
+    const char *run = key;
+    for (const char *c = key; *c; c++) {
+        unsigned char u = (unsigned char)*c;
+        if (u != '"' && u != '\\' && u >= 0x20)
+            continue;
+        put(t, run, (size_t)(c - run));
+        char esc[8];
+        if (u == '"' || u == '\\')
+            esc[0] = '\\', esc[1] = (char)u, esc[2] = '\0';
+        else
+            snprintf(esc, sizeof(esc), "\\u%04x", u);
+        puts_(t, esc);
+        run = c + 1;
+    }
+    puts_(t, run);
+    put(t, "\"", 1);
+}
+
+/* Seconds to the nanosecond, without printf's floating point (printing
+ * reals is a good part of the cost of a small answer). */
+static void put_seconds(text *t, double seconds)
+{
+    unsigned long long ns = seconds > 0 ? (unsigned long long)(seconds * 1e9 + 0.5) : 0;
+    char buf[40];
+    int n = 0;
+    unsigned long long whole = ns / 1000000000ULL, frac = ns % 1000000000ULL;
+    char digits[24];
+    int d = 0;
+    do {
+        digits[d++] = (char)('0' + whole % 10);
+        whole /= 10;
+    } while (whole);
+    while (d)
+        buf[n++] = digits[--d];
+    buf[n++] = '.';
+    char fr[9];
+    for (int i = 8; i >= 0; i--, frac /= 10)
+        fr[i] = (char)('0' + frac % 10);
+    int len = 9;
+    while (len > 1 && fr[len - 1] == '0')
+        len--;
+    memcpy(buf + n, fr, (size_t)len);
+    put(t, buf, (size_t)n + (size_t)len);
+}
+
+static void put_timings(text *t, json_t *timings)
+{
+    puts_(t, "\"timings\":{");
+    const char *key;
+    json_t *v;
+    bool first = true;
+    json_object_foreach(timings, key, v) {
+        if (!first)
+            put(t, ",", 1);
+        first = false;
+        put_key(t, key);
+        put(t, ":", 1);
+        put_seconds(t, json_number_value(v));
+    }
+    puts_(t, "}}");
+}
+
+char *svc_answer_text(json_t *answer)
+{
+    json_t *timings = json_incref(json_object_get(answer, "timings"));
+    if (!timings)
+        return json_dumps(answer, JSON_COMPACT);
+    json_object_del(answer, "timings");
+    text t = {0};
+    put_json(&t, answer);
+    json_object_set_new(answer, "timings", timings);
+    if (!t.failed && t.len >= 2) {
+        t.len--; /* the closing brace: the timings come last */
+        put(&t, ",", t.len > 1 ? 1 : 0);
+        put_timings(&t, timings);
+    }
+    if (t.failed || !t.s) {
+        free(t.s);
+        return NULL;
+    }
+    return t.s;
+}
+
+char *svc_success_text(const svc_served *sv, const crun_run_result *res)
+{
+    text t = {0};
+    puts_(&t, "{\"run_id\":");
+    put_key(&t, res->run_id ? res->run_id : "");
+    puts_(&t, ",\"status\":\"succeeded\",\"outputs\":{");
+    for (size_t i = 0; i < res->n_outputs; i++) {
+        if (i)
+            put(&t, ",", 1);
+        put_key(&t, res->output_names[i]);
+        put(&t, ":", 1);
+        const crun_value *v = res->output_values[i];
+        if (crun_value_kind_of(v) == CRUN_VALUE_JSON) {
+            put_json(&t, crun_value_json(v));
+        } else {
+            const char *declared =
+                json_string_value(json_object_get(sv->dataset_types, res->output_names[i]));
+            json_t *j = svc_value_to_json(v, declared);
+            if (!j)
+                t.failed = true;
+            else
+                put_json(&t, j);
+            json_decref(j);
+        }
+    }
+    puts_(&t, "},");
+    json_t *empty = res->timings ? NULL : json_object();
+    put_timings(&t, res->timings ? res->timings : empty);
+    json_decref(empty);
+    if (t.failed) {
+        free(t.s);
+        return NULL;
+    }
+    return t.s;
+}
+
+int svc_result_json(const svc_served *sv, int rc, const crun_error *err,
+                    const crun_run_result *res, json_t **out)
+{
+    const char *msg = err && err->message ? err->message : crun_strerror(rc);
+    json_t *o = json_object();
+    *out = o;
+    if (!o)
+        return 500;
+    if (res->run_id)
+        json_object_set_new(o, "run_id", json_string(res->run_id));
+    if (rc == 0) {
+        json_t *outputs = outputs_json(sv, res);
+        if (!outputs) {
+            json_object_set_new(o, "error", json_string("cannot convert the outputs to JSON"));
+            return 500;
+        }
+        json_object_set_new(o, "status", json_string("succeeded"));
+        json_object_set_new(o, "outputs", outputs);
+        json_object_set_new(o, "timings",
+                            res->timings ? json_incref(res->timings) : json_object());
+        return 200;
+    }
+    json_object_set_new(o, "error", json_string(msg));
+    if (res->failed_nodes && res->failed_nodes[0] && rc != CRUN_ECANCELED) {
+        json_t *names = json_array();
+        for (size_t i = 0; res->failed_nodes[i]; i++)
+            json_array_append_new(names, json_string(res->failed_nodes[i]));
+        json_object_set_new(o, "status", json_string("failed"));
+        json_object_set_new(o, "node", json_string(res->failed_nodes[0]));
+        json_object_set_new(o, "failed_nodes", names);
+        return 422;
+    }
+    switch (rc) {
+    case CRUN_EUSAGE:
+    case CRUN_EINVAL:
+        json_object_set_new(o, "status", json_string("rejected"));
+        return 400;
+    case CRUN_ECANCELED:
+        json_object_set_new(o, "status", json_string("cancelled"));
+        return 503;
+    case CRUN_ENODE:
+    case CRUN_EDATA:
+    case CRUN_EIO:
+    case CRUN_ENOENT:
+        json_object_set_new(o, "status", json_string("failed"));
+        return 422;
+    default:
+        json_object_set_new(o, "status", json_string("error"));
+        return 500;
+    }
+}

@@ -1,0 +1,426 @@
+/* http.c - the HTTP API on libmicrohttpd.
+ *
+ * libmicrohttpd parses HTTP, runs its own epoll thread pool, times out idle
+ * connections and caps their number, so a slow client holds one connection
+ * slot and never a thread.  The access handler routes, checks the token,
+ * collects the body (refusing more than max_body with 413) and answers the
+ * cheap routes at once.  POST /v1/runs becomes a job: the connection is
+ * suspended, the job queued, and whoever answers the job (a worker, the
+ * timeout watch, the drain) stores the answer and resumes the connection;
+ * libmicrohttpd then calls the handler again, which sends it.
+ */
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "service.h"
+
+struct svc_http {
+    struct MHD_Daemon *daemon;
+    struct sockaddr_storage addr;
+    MHD_socket listen_fd;    /* returned by quiesce; closed after the stop */
+    atomic_size_t waiting;   /* requests suspended or answered but not yet sent */
+    unsigned port;
+};
+
+typedef struct request_ctx {
+    service *svc;
+    struct MHD_Connection *connection;
+    enum svc_route route;
+    char *body;
+    size_t len, cap;
+    size_t discarded;        /* body bytes dropped past max_body */
+    bool too_large;
+    bool waiting;            /* counted in svc_http.waiting */
+    bool answered;           /* answer_* set by a job's answer */
+    unsigned answer_status;
+    char *answer_body;
+} request_ctx;
+
+static const char json_media[] = "application/json";
+
+/* --- responses --- */
+
+static enum MHD_Result send_body(request_ctx *rq, unsigned status, char *body,
+                                 enum MHD_ResponseMemoryMode mode, const char *content_type)
+{
+    service *svc = rq->svc;
+    if (!body) {
+        status = 500;
+        body = (char *)"{\"error\":\"out of memory\"}";
+        mode = MHD_RESPMEM_PERSISTENT;
+    }
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, mode);
+    if (!r) {
+        if (mode == MHD_RESPMEM_MUST_FREE)
+            free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    if (status == 401)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"crun\"");
+    if (status == 405)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW,
+                                rq->route == SVC_ROUTE_RUNS ? "POST" : "GET, HEAD");
+    if (atomic_load(&svc->stopping) || status == 413)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ok = MHD_queue_response(rq->connection, status, r);
+    MHD_destroy_response(r);
+    svc_metrics_request(&svc->metrics, rq->route, status);
+    return ok;
+}
+
+static enum MHD_Result send_json(request_ctx *rq, unsigned status, char *body)
+{
+    return send_body(rq, status, body, MHD_RESPMEM_MUST_FREE, json_media);
+}
+
+static enum MHD_Result send_error(request_ctx *rq, unsigned status, const char *fmt, ...)
+    CRUN_PRINTF(3, 4);
+static enum MHD_Result send_error(request_ctx *rq, unsigned status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = NULL;
+    int n = vasprintf(&msg, fmt, ap);
+    va_end(ap);
+    char *body = n < 0 ? NULL : svc_error_body("%s", msg);
+    free(msg);
+    return send_json(rq, status, body);
+}
+
+void svc_http_answer(void *conn, unsigned status, char *body)
+{
+    request_ctx *rq = conn;
+    rq->answer_status = status;
+    rq->answer_body = body;
+    rq->answered = true;
+    MHD_resume_connection(rq->connection);
+}
+
+/* --- routes --- */
+
+static enum svc_route route_of(const char *url)
+{
+    if (strcmp(url, "/healthz") == 0)
+        return SVC_ROUTE_HEALTHZ;
+    if (strcmp(url, "/v1/pipeline") == 0)
+        return SVC_ROUTE_PIPELINE;
+    if (strcmp(url, "/v1/runs") == 0)
+        return SVC_ROUTE_RUNS;
+    if (strncmp(url, "/v1/runs/", 9) == 0 && url[9] && !strchr(url + 9, '/'))
+        return SVC_ROUTE_RUN;
+    if (strcmp(url, "/metrics") == 0)
+        return SVC_ROUTE_METRICS;
+    return SVC_ROUTE_OTHER;
+}
+
+/* Compare in time independent of where the first difference is. */
+static bool same_secret(const char *a, size_t alen, const char *b, size_t blen)
+{
+    unsigned char diff = alen != blen;
+    for (size_t i = 0; i < alen; i++)
+        diff |= (unsigned char)(a[i] ^ b[i % (blen ? blen : 1)]);
+    return diff == 0;
+}
+
+static bool authorized(service *svc, struct MHD_Connection *c)
+{
+    const char *token = svc->cfg.token;
+    if (!token)
+        return true;
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+        return false;
+    h += 7;
+    while (*h == ' ')
+        h++;
+    return same_secret(h, strlen(h), token, strlen(token));
+}
+
+static enum MHD_Result get_route(request_ctx *rq, const char *url)
+{
+    service *svc = rq->svc;
+    switch (rq->route) {
+    case SVC_ROUTE_HEALTHZ:
+        return send_body(rq, 200, (char *)"{\"status\":\"ok\"}", MHD_RESPMEM_PERSISTENT,
+                         json_media);
+    case SVC_ROUTE_PIPELINE:
+        return send_body(rq, 200, svc->pipeline_body, MHD_RESPMEM_PERSISTENT, json_media);
+    case SVC_ROUTE_METRICS: {
+        size_t running, queued;
+        svc_pool_counts(&svc->pool, &running, &queued);
+        char *text = svc_metrics_text(&svc->metrics, running, queued, svc->pool.n_workers,
+                                      svc->pool.queue_cap);
+        return send_body(rq, 200, text, MHD_RESPMEM_MUST_FREE,
+                         "text/plain; version=0.0.4; charset=utf-8");
+    }
+    default: { /* SVC_ROUTE_RUN */
+        const char *id = url + 9;
+        unsigned status = 200;
+        char *body = svc_records_find(&svc->records, id, &status);
+        if (!body)
+            return send_error(rq, 404, "no run '%s' among the last %lld runs this service keeps",
+                              id, (long long)svc->cfg.keep_runs);
+        return send_json(rq, 200, body);
+    }
+    }
+}
+
+/* The first call for a request: everything decided from the headers alone.
+ * Returns true when an answer was sent (*result set). */
+static bool early_answer(request_ctx *rq, struct MHD_Connection *c, const char *url,
+                         const char *method, enum MHD_Result *result)
+{
+    service *svc = rq->svc;
+    bool is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    bool is_post = strcmp(method, "POST") == 0;
+    if (atomic_load(&svc->stopping)) {
+        *result = rq->route == SVC_ROUTE_HEALTHZ
+                      ? send_body(rq, 503, (char *)"{\"status\":\"stopping\"}",
+                                  MHD_RESPMEM_PERSISTENT, json_media)
+                      : send_error(rq, 503, "the service is stopping");
+        return true;
+    }
+    if (rq->route == SVC_ROUTE_OTHER) {
+        *result = send_error(rq, 404, "no route %s %s (routes: GET /healthz, GET /v1/pipeline, "
+                             "POST /v1/runs, GET /v1/runs/{id}, GET /metrics)", method, url);
+        return true;
+    }
+    if (rq->route != SVC_ROUTE_HEALTHZ && !authorized(svc, c)) {
+        *result = send_error(rq, 401, "this service needs an Authorization: Bearer token");
+        return true;
+    }
+    if (rq->route == SVC_ROUTE_RUNS ? !is_post : !is_get) {
+        *result = send_error(rq, 405, "%s is not allowed on %s (use %s)", method, url,
+                             rq->route == SVC_ROUTE_RUNS ? "POST" : "GET");
+        return true;
+    }
+    if (rq->route != SVC_ROUTE_RUNS)
+        return false; /* answered on the next call: an answer queued before the request
+                       * was read to its end makes libmicrohttpd close the connection */
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strtoull(cl, NULL, 10) > (unsigned long long)svc->cfg.max_body) {
+        *result = send_error(rq, 413, "the body has %s bytes; this service takes at most %lld",
+                             cl, (long long)svc->cfg.max_body);
+        return true;
+    }
+    return false;
+}
+
+static bool append_body(request_ctx *rq, const char *data, size_t n)
+{
+    size_t max = (size_t)rq->svc->cfg.max_body;
+    if (rq->too_large || rq->len + n > max) {
+        rq->too_large = true;
+        rq->discarded += n;
+        return rq->discarded <= 16 * max + 65536; /* then hang up on it */
+    }
+    if (rq->len + n + 1 > rq->cap) {
+        size_t cap = rq->cap ? rq->cap : 1024;
+        while (cap < rq->len + n + 1)
+            cap *= 2;
+        char *b = realloc(rq->body, cap);
+        if (!b)
+            return false;
+        rq->body = b;
+        rq->cap = cap;
+    }
+    memcpy(rq->body + rq->len, data, n);
+    rq->len += n;
+    return true;
+}
+
+static enum MHD_Result start_run(request_ctx *rq)
+{
+    service *svc = rq->svc;
+    svc_http *h = svc->http;
+    if (rq->too_large)
+        return send_error(rq, 413, "the body is larger than %lld bytes",
+                          (long long)svc->cfg.max_body);
+    svc_job *job = calloc(1, sizeof(*job));
+    if (!job)
+        return send_error(rq, 500, "out of memory");
+    char *error = NULL;
+    int status = svc_request_parse(&svc->served, rq->body ? rq->body : "", rq->len, &job->req,
+                                   &error);
+    if (status) {
+        free(job);
+        enum MHD_Result r = send_error(rq, (unsigned)status, "%s", error ? error : "bad request");
+        free(error);
+        atomic_fetch_add_explicit(&svc->metrics.runs_rejected, 1, memory_order_relaxed);
+        return r;
+    }
+    job->accepted = svc_now();
+    job->deadline = svc->cfg.timeout > 0 ? job->accepted + svc->cfg.timeout : 0;
+    unsigned inline_status;
+    char *inline_body;
+    if (svc_pool_run_inline(svc, job, &inline_status, &inline_body))
+        return send_json(rq, inline_status, inline_body);
+    job->conn = rq;
+    /* counted before looking at `stopping`, so the stop either sees us
+     * waiting or we see it stopping (both are sequentially consistent) */
+    atomic_fetch_add(&h->waiting, 1);
+    rq->waiting = true;
+    if (atomic_load(&svc->stopping)) {
+        svc_request_clear(&job->req);
+        free(job);
+        return send_error(rq, 503, "the service is stopping");
+    }
+    MHD_suspend_connection(rq->connection);
+    if (!svc_pool_submit(&svc->pool, job)) {
+        svc_request_clear(&job->req);
+        free(job);
+        atomic_fetch_add_explicit(&svc->metrics.runs_rejected, 1, memory_order_relaxed);
+        svc_http_answer(rq, 503, svc_error_body("the service is at capacity (%lld running, "
+                                                "%lld waiting): try again later",
+                                                (long long)svc->cfg.workers,
+                                                (long long)svc->cfg.queue));
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    service *svc = cls;
+    request_ctx *rq = *con_cls;
+    if (!rq) {
+        if (!(rq = calloc(1, sizeof(*rq))))
+            return MHD_NO;
+        rq->svc = svc;
+        rq->connection = c;
+        rq->route = route_of(url);
+        *con_cls = rq;
+        enum MHD_Result result;
+        if (early_answer(rq, c, url, method, &result))
+            return result;
+        return MHD_YES; /* the body follows */
+    }
+    if (rq->answered) {
+        char *body = rq->answer_body;
+        rq->answer_body = NULL;
+        rq->answered = false;
+        return send_json(rq, rq->answer_status, body);
+    }
+    if (*upload_size) {
+        if (!append_body(rq, upload_data, *upload_size))
+            return MHD_NO;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    return rq->route == SVC_ROUTE_RUNS ? start_run(rq) : get_route(rq, url);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    service *svc = cls;
+    request_ctx *rq = *con_cls;
+    if (!rq)
+        return;
+    if (rq->waiting)
+        atomic_fetch_sub(&svc->http->waiting, 1);
+    free(rq->answer_body);
+    free(rq->body);
+    free(rq);
+    *con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    service *svc = cls;
+    char line[512];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    size_t n = strlen(line);
+    while (n && line[n - 1] == '\n')
+        line[--n] = '\0';
+    crun_log(svc->logger, CRUN_LOG_DEBUG, "service: http: %s", line);
+}
+
+/* --- starting and stopping --- */
+
+static int resolve(service *svc, svc_http *h, crun_error *err)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    char port[16];
+    snprintf(port, sizeof(port), "%lld", (long long)svc->cfg.port);
+    int e = getaddrinfo(svc->cfg.host, port, &hints, &ai);
+    if (e || !ai)
+        return crun_error_set(err, CRUN_ECONFIG, "service: host '%s': %s", svc->cfg.host,
+                              e ? gai_strerror(e) : "no address");
+    memcpy(&h->addr, ai->ai_addr, ai->ai_addrlen);
+    freeaddrinfo(ai);
+    return 0;
+}
+
+int svc_http_start(service *svc, crun_error *err)
+{
+    svc_http *h = calloc(1, sizeof(*h));
+    if (!h)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    h->listen_fd = MHD_INVALID_SOCKET;
+    svc->http = h;
+    int rc = resolve(svc, h, err);
+    if (rc)
+        return rc;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
+    if (h->addr.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    h->daemon = MHD_start_daemon(
+        flags, (uint16_t)svc->cfg.port, NULL, NULL, on_request, svc,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&h->addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)svc->cfg.threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)svc->cfg.client_timeout,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)svc->cfg.max_connections,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, svc,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, svc,
+        MHD_OPTION_END);
+    if (!h->daemon)
+        return crun_error_set(err, CRUN_EPLUGIN, "service: cannot listen on %s:%lld (is the "
+                              "port in use? run with -v for details)", svc->cfg.host,
+                              (long long)svc->cfg.port);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = info ? info->port : (unsigned)svc->cfg.port;
+    return 0;
+}
+
+unsigned svc_http_port(const service *svc)
+{
+    return svc->http ? svc->http->port : 0;
+}
+
+void svc_http_quiesce(service *svc)
+{
+    svc_http *h = svc->http;
+    if (h && h->daemon && h->listen_fd == MHD_INVALID_SOCKET)
+        h->listen_fd = MHD_quiesce_daemon(h->daemon);
+}
+
+void svc_http_stop(service *svc, double until)
+{
+    svc_http *h = svc->http;
+    if (!h)
+        return;
+    while (h->daemon && atomic_load(&h->waiting) > 0 && svc_now() < until)
+        usleep(5000);
+    if (h->daemon)
+        MHD_stop_daemon(h->daemon);
+    if (h->listen_fd != MHD_INVALID_SOCKET)
+        close(h->listen_fd);
+    free(h);
+    svc->http = NULL;
+}

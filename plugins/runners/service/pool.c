@@ -1,0 +1,587 @@
+/* pool.c - the bounded queue and the worker threads that run requests.
+ *
+ * `workers` threads each take a job, call crun_session_run, turn the result
+ * into the answer and hand it to the waiting connection.  Jobs beyond the
+ * workers wait in a FIFO of at most `queue`; past that, submit refuses and
+ * the client gets 503.  One mutex guards the queue, the workers' current
+ * jobs and every job's answer state, so that exactly one party answers: the
+ * worker when the run ends, or the timeout watch (504) or the drain (503)
+ * before that.
+ *
+ * Cancelling one run: crun_session_run does not hand out its crun_run, so
+ * the pool registers a hook on the session (the "tracker").  Pipeline-level
+ * hooks fire on the thread that called crun_session_run, so the hook finds
+ * its worker by thread and records the run while it exists; the watch can
+ * then crun_run_cancel exactly that run.  The tracker outlives the service
+ * (the session destroys hooks when it closes) and is detached when the
+ * service ends.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "service.h"
+
+struct svc_tracker {
+    pthread_mutex_t lock;
+    service *svc;           /* NULL once the service ended */
+};
+
+enum { MAX_RESTARTS = 3 };
+
+static const char timeout_fmt[] = "the run took longer than the service's timeout (%g s) and "
+                                   "was cancelled";
+
+double svc_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void job_free(svc_job *job)
+{
+    if (!job)
+        return;
+    svc_request_clear(&job->req);
+    free(job);
+}
+
+/* Under the pool lock: claim the right to answer; the caller answers after
+ * unlocking with the connection returned (NULL: someone answered first). */
+static void *claim_answer(svc_job *job)
+{
+    if (job->answered)
+        return NULL;
+    job->answered = true;
+    void *conn = job->conn;
+    job->conn = NULL;
+    return conn;
+}
+
+static void count_answer(service *svc, svc_job *job, unsigned status)
+{
+    svc_metrics *m = &svc->metrics;
+    svc_metrics_run(m, svc_now() - job->accepted);
+    atomic_uint_fast64_t *c = &m->runs_rejected; /* 400, 503 */
+    if (status == 200)
+        c = &m->runs_ok;
+    else if (status == 504)
+        c = &m->runs_timed_out;
+    else if (status == 422 || (status >= 500 && status != 503))
+        c = &m->runs_failed;
+    atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+/* --- the tracking hook --- */
+
+static svc_worker *worker_of_thread(svc_pool *p)
+{
+    pthread_t self = pthread_self();
+    for (size_t i = 0; i < p->n_workers + p->n_inline; i++)
+        if (p->workers[i].started && pthread_equal(p->workers[i].self, self))
+            return &p->workers[i];
+    return NULL;
+}
+
+static void track(void *instance, crun_run *run, const char *run_id)
+{
+    svc_tracker *t = instance;
+    pthread_mutex_lock(&t->lock);
+    if (t->svc) {
+        svc_pool *p = &t->svc->pool;
+        pthread_mutex_lock(&p->lock);
+        svc_worker *w = worker_of_thread(p);
+        if (w && w->job) {
+            w->job->run = run;
+            if (run_id)
+                snprintf(w->job->run_id, sizeof(w->job->run_id), "%s", run_id);
+            if (run && w->job->cancel_asked)
+                crun_run_cancel(run);
+        }
+        pthread_mutex_unlock(&p->lock);
+    }
+    pthread_mutex_unlock(&t->lock);
+}
+
+static int on_catalog_created(void *instance, const crun_hook_event *ev, crun_error *err)
+{
+    track(instance, ev->run, ev->run_id);
+    return 0;
+}
+
+static int on_pipeline_end(void *instance, const crun_hook_event *ev, crun_error *err)
+{
+    track(instance, NULL, NULL);
+    return 0;
+}
+
+static void tracker_destroy(void *instance)
+{
+    svc_tracker *t = instance;
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}
+
+static const crun_hooks_type tracker_type = {
+    .size = sizeof(crun_hooks_type),
+    .flags = CRUN_HOOKS_THREAD_SAFE,
+    .destroy = tracker_destroy,
+    .on = {[CRUN_HOOK_AFTER_CATALOG_CREATED] = on_catalog_created,
+           [CRUN_HOOK_AFTER_PIPELINE_RUN] = on_pipeline_end,
+           [CRUN_HOOK_ON_PIPELINE_ERROR] = on_pipeline_end},
+};
+
+int svc_tracker_add(service *svc, crun_error *err)
+{
+    svc_tracker *t = calloc(1, sizeof(*t));
+    if (!t)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    pthread_mutex_init(&t->lock, NULL);
+    t->svc = svc;
+    int rc = crun_session_add_hook(svc->served.session, "service-tracker", &tracker_type, t, err);
+    if (rc) {
+        tracker_destroy(t);
+        return rc;
+    }
+    svc->tracker = t;
+    return 0;
+}
+
+void svc_tracker_detach(service *svc)
+{
+    svc_tracker *t = svc->tracker;
+    if (!t)
+        return;
+    pthread_mutex_lock(&t->lock);
+    t->svc = NULL;
+    pthread_mutex_unlock(&t->lock);
+    svc->tracker = NULL;
+}
+
+/* --- running a job --- */
+
+/* A run cancelled by a session-wide cancel (the shutdown signal reaches every
+ * run of the session, see docs/service.md) that we did not cancel ourselves
+ * is started again, so that in-flight requests still get their result while
+ * the grace period lasts. */
+static bool restartable(service *svc, svc_job *job, int restarts)
+{
+    svc_pool *p = &svc->pool;
+    pthread_mutex_lock(&p->lock);
+    bool ok = !job->cancel_asked && (job->is_inline || !job->answered) &&
+              restarts < MAX_RESTARTS &&
+              crun_run_cancelled(svc->outer) &&
+              (svc->grace_until == 0 || svc_now() < svc->grace_until);
+    pthread_mutex_unlock(&p->lock);
+    return ok;
+}
+
+/* The fast path follows how many recent runs took over FAST_PATH_NS: a
+ * moving fraction (SLOW_ONE = all) that rises fast on slow runs (three in a
+ * row turn the fast path off) and decays slowly, so that a run now and then
+ * slowed by the scheduler does not matter but a slow pipeline goes to the
+ * workers at once. */
+enum { FAST_PATH_NS = 1000000, SLOW_ONE = 1 << 16 };
+
+static void note_run_time(svc_pool *p, double seconds)
+{
+    uint_fast64_t f = atomic_load_explicit(&p->slow_share, memory_order_relaxed);
+    f = seconds * 1e9 > FAST_PATH_NS ? f + (SLOW_ONE - f) / 4 : f - f / 32;
+    /* lost updates between threads do not matter */
+    atomic_store_explicit(&p->slow_share, f, memory_order_relaxed);
+}
+
+static long long wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Persisting runs write the catalog's files: one at a time, so that two never
+ * interleave their outputs, and in different milliseconds, so that each gets
+ * its own version (versions are Kedro's millisecond timestamps). */
+static void persist_begin(svc_pool *p)
+{
+    pthread_mutex_lock(&p->persist_lock);
+    while (wall_ms() <= p->last_persist_ms)
+        usleep(200);
+}
+
+static void persist_end(svc_pool *p)
+{
+    p->last_persist_ms = wall_ms();
+    pthread_mutex_unlock(&p->persist_lock);
+}
+
+/* Run a job and make its answer (status, malloc'd body). */
+static unsigned run_job(service *svc, svc_job *job, char **body_out, char *run_id, size_t id_size)
+{
+    crun_run_options ro;
+    svc_request_options(&svc->served, &job->req, &ro);
+    crun_run_result res = CRUN_RUN_RESULT_INIT;
+    crun_error err = CRUN_ERROR_INIT;
+    double t0 = svc_now();
+    int rc;
+    if (job->req.persist)
+        persist_begin(&svc->pool);
+    for (int restarts = 0;; restarts++) {
+        rc = crun_session_run(svc->served.session, &ro, &res, &err);
+        if (rc != CRUN_ECANCELED || !restartable(svc, job, restarts))
+            break;
+        crun_log(svc->logger, CRUN_LOG_INFO, "service: run %s was interrupted by the shutdown; "
+                 "running it again within the grace period", res.run_id ? res.run_id : "-");
+        crun_run_result_clear(&res);
+        crun_error_clear(&err);
+    }
+    if (job->req.persist)
+        persist_end(&svc->pool);
+    note_run_time(&svc->pool, svc_now() - t0);
+    for (size_t i = 0; res.failed_nodes && res.failed_nodes[i]; i++)
+        atomic_fetch_add_explicit(&svc->metrics.node_failures, 1, memory_order_relaxed);
+    char *body = rc == 0 ? svc_success_text(&svc->served, &res) : NULL;
+    unsigned status = 200;
+    if (!body) {
+        json_t *answer = NULL;
+        status = (unsigned)svc_result_json(&svc->served, rc, &err, &res, &answer);
+        if (rc == CRUN_ECANCELED)
+            json_object_set_new(answer, "error", json_string("the service is stopping: the run "
+                                                             "was cancelled"));
+        body = answer ? svc_answer_text(answer) : NULL;
+        json_decref(answer);
+    }
+    if (!body) {
+        status = 500;
+        body = svc_error_body("out of memory");
+    }
+    snprintf(run_id, id_size, "%s", res.run_id ? res.run_id : "");
+    crun_run_result_clear(&res);
+    crun_error_clear(&err);
+    *body_out = body;
+    return status;
+}
+
+static void execute_job(service *svc, svc_job *job)
+{
+    char *body = NULL, run_id[64];
+    unsigned status = run_job(svc, job, &body, run_id, sizeof(run_id));
+    svc_pool *p = &svc->pool;
+    pthread_mutex_lock(&p->lock);
+    void *conn = claim_answer(job);
+    pthread_mutex_unlock(&p->lock);
+    if (conn) {
+        if (run_id[0])
+            svc_records_add(&svc->records, run_id, status, body);
+        count_answer(svc, job, status);
+        svc_http_answer(conn, status, body);
+    } else {
+        free(body);
+    }
+}
+
+static char *stop_body(const svc_job *job, const char *status, const char *fmt, double seconds);
+
+bool svc_pool_run_inline(service *svc, svc_job *job, unsigned *status, char **body)
+{
+    svc_pool *p = &svc->pool;
+    if (!p->fast_path ||
+        atomic_load_explicit(&p->slow_share, memory_order_relaxed) >= SLOW_ONE / 2)
+        return false;
+    pthread_mutex_lock(&p->lock);
+    svc_worker *slot = NULL;
+    if (!p->refusing && !p->head && p->running < p->n_workers)
+        for (size_t i = p->n_workers; i < p->n_workers + p->n_inline && !slot; i++)
+            if (!p->workers[i].job)
+                slot = &p->workers[i];
+    if (slot) {
+        slot->self = pthread_self();
+        slot->started = true;
+        slot->job = job;
+        job->is_inline = true;
+        job->answered = true; /* only this thread answers an inline job */
+        p->running++;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (!slot)
+        return false;
+    char run_id[64];
+    *status = run_job(svc, job, body, run_id, sizeof(run_id));
+    pthread_mutex_lock(&p->lock);
+    slot->job = NULL;
+    slot->started = false;
+    p->running--;
+    bool timed_out = job->timed_out;
+    if (p->head)
+        pthread_cond_signal(&p->wake);
+    pthread_cond_broadcast(&p->idle);
+    pthread_mutex_unlock(&p->lock);
+    if (timed_out) {
+        free(*body);
+        *status = 504;
+        *body = stop_body(job, "timed_out", timeout_fmt, svc->cfg.timeout);
+    }
+    if (run_id[0])
+        svc_records_add(&svc->records, run_id, *status, *body);
+    count_answer(svc, job, *status);
+    job_free(job);
+    return true;
+}
+
+static void *worker_main(void *arg)
+{
+    svc_worker *w = arg;
+    service *svc = w->svc;
+    svc_pool *p = &svc->pool;
+    pthread_mutex_lock(&p->lock);
+    w->self = pthread_self();
+    w->started = true;
+    for (;;) {
+        /* inline runs count too: at most n_workers runs at once */
+        while ((!p->head || p->running >= p->n_workers) && !p->closing)
+            pthread_cond_wait(&p->wake, &p->lock);
+        svc_job *job = p->head;
+        if (!job)
+            break;
+        p->head = job->next;
+        if (!p->head)
+            p->tail = NULL;
+        p->queued--;
+        p->running++;
+        w->job = job;
+        pthread_mutex_unlock(&p->lock);
+        execute_job(svc, job);
+        pthread_mutex_lock(&p->lock);
+        w->job = NULL;
+        p->running--;
+        if (p->head)
+            pthread_cond_signal(&p->wake);
+        pthread_cond_broadcast(&p->idle);
+        job_free(job);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+int svc_pool_start(service *svc, size_t workers, size_t queue_cap, size_t n_inline,
+                   crun_error *err)
+{
+    svc_pool *p = &svc->pool;
+    p->queue_cap = queue_cap;
+    p->n_inline = n_inline;
+    p->workers = calloc(workers + n_inline, sizeof(svc_worker));
+    if (!p->workers)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    for (size_t i = 0; i < workers; i++) {
+        svc_worker *w = &p->workers[i];
+        w->svc = svc;
+        w->index = (int)i;
+        int e = pthread_create(&w->thread, NULL, worker_main, w);
+        if (e) {
+            svc_pool_stop(p);
+            return crun_error_set(err, CRUN_EPLUGIN, "service: cannot start worker %zu: %s", i,
+                                  strerror(e));
+        }
+        p->n_workers++;
+    }
+    return 0;
+}
+
+bool svc_pool_submit(svc_pool *p, svc_job *job)
+{
+    pthread_mutex_lock(&p->lock);
+    bool ok = !p->refusing && p->queued + p->running < p->queue_cap + p->n_workers;
+    if (ok) {
+        job->next = NULL;
+        if (p->tail)
+            p->tail->next = job;
+        else
+            p->head = job;
+        p->tail = job;
+        p->queued++;
+        pthread_cond_signal(&p->wake);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return ok;
+}
+
+void svc_pool_counts(svc_pool *p, size_t *running, size_t *queued)
+{
+    pthread_mutex_lock(&p->lock);
+    *running = p->running;
+    *queued = p->queued;
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* An answer decided under the lock, delivered after it. */
+typedef struct pending {
+    void *conn;
+    svc_job *job;      /* to free (a queued job taken out), or NULL */
+    unsigned status;
+    char *body;
+    char run_id[64];
+} pending;
+
+typedef struct pending_list {
+    pending *items;
+    size_t n, cap;
+} pending_list;
+
+static void pend(pending_list *l, void *conn, svc_job *free_job, const svc_job *job,
+                 unsigned status, char *body)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 8;
+        pending *items = realloc(l->items, cap * sizeof(pending));
+        if (!items) { /* cannot remember it: answer now (still correct, just under the lock) */
+            if (conn)
+                svc_http_answer(conn, status, body);
+            else
+                free(body);
+            job_free(free_job);
+            return;
+        }
+        l->items = items;
+        l->cap = cap;
+    }
+    pending *it = &l->items[l->n++];
+    *it = (pending){.conn = conn, .job = free_job, .status = status, .body = body};
+    snprintf(it->run_id, sizeof(it->run_id), "%s", job->run_id);
+}
+
+static void deliver(service *svc, pending_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        pending *it = &l->items[i];
+        if (it->conn) {
+            if (it->run_id[0])
+                svc_records_add(&svc->records, it->run_id, it->status, it->body);
+            svc_http_answer(it->conn, it->status, it->body);
+        } else {
+            free(it->body);
+        }
+        job_free(it->job);
+    }
+    free(l->items);
+}
+
+static char *stop_body(const svc_job *job, const char *status, const char *fmt, double seconds)
+{
+    json_t *o = json_object();
+    char msg[256];
+    snprintf(msg, sizeof(msg), fmt, seconds);
+    json_object_set_new(o, "error", json_string(msg));
+    json_object_set_new(o, "status", json_string(status));
+    if (job->run_id[0])
+        json_object_set_new(o, "run_id", json_string(job->run_id));
+    char *body = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return body;
+}
+
+/* Under the lock: take queued jobs matching (all, or past their deadline)
+ * out of the queue and answer them. */
+static void take_queued(service *svc, pending_list *l, bool all, double now, unsigned status,
+                        const char *fmt)
+{
+    svc_pool *p = &svc->pool;
+    svc_job **link = &p->head, *prev = NULL;
+    while (*link) {
+        svc_job *job = *link;
+        if (!all && !(job->deadline && now >= job->deadline)) {
+            prev = job;
+            link = &job->next;
+            continue;
+        }
+        *link = job->next;
+        if (p->tail == job)
+            p->tail = prev;
+        p->queued--;
+        void *conn = claim_answer(job);
+        if (conn)
+            count_answer(svc, job, status);
+        pend(l, conn, job, job,
+             status, stop_body(job, status == 504 ? "timed_out" : "cancelled", fmt,
+                               svc->cfg.timeout));
+    }
+}
+
+/* Under the lock: cancel running jobs matching and answer them. */
+static void cancel_running(service *svc, pending_list *l, bool all, double now, unsigned status,
+                           const char *fmt)
+{
+    svc_pool *p = &svc->pool;
+    for (size_t i = 0; i < p->n_workers + p->n_inline; i++) {
+        svc_job *job = p->workers[i].job;
+        if (!job || job->cancel_asked || (!all && !(job->deadline && now >= job->deadline)))
+            continue;
+        job->cancel_asked = true;
+        job->timed_out = status == 504;
+        if (job->run)
+            crun_run_cancel(job->run);
+        void *conn = claim_answer(job);
+        if (conn) {
+            count_answer(svc, job, status);
+            pend(l, conn, NULL, job, status,
+                 stop_body(job, status == 504 ? "timed_out" : "cancelled", fmt,
+                           svc->cfg.timeout));
+        }
+    }
+}
+
+void svc_pool_expire(service *svc, double now)
+{
+    if (svc->cfg.timeout <= 0)
+        return;
+    svc_pool *p = &svc->pool;
+    pending_list l = {0};
+    pthread_mutex_lock(&p->lock);
+    take_queued(svc, &l, false, now, 504, timeout_fmt);
+    cancel_running(svc, &l, false, now, 504, timeout_fmt);
+    pthread_mutex_unlock(&p->lock);
+    deliver(svc, &l);
+}
+
+void svc_pool_drain(service *svc, double until)
+{
+    svc_pool *p = &svc->pool;
+    pthread_mutex_lock(&p->lock);
+    p->refusing = true;
+    while (p->queued + p->running > 0 && svc_now() < until) {
+        pthread_mutex_unlock(&p->lock);
+        svc_pool_expire(svc, svc_now());
+        pthread_mutex_lock(&p->lock);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        if (p->queued + p->running > 0)
+            pthread_cond_timedwait(&p->idle, &p->lock, &ts);
+    }
+    pending_list l = {0};
+    take_queued(svc, &l, true, 0, 503, "the service stopped before the run started");
+    cancel_running(svc, &l, true, 0, 503, "the service is stopping: the run was cancelled at "
+                   "the end of the grace period");
+    pthread_mutex_unlock(&p->lock);
+    deliver(svc, &l);
+}
+
+void svc_pool_stop(svc_pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->closing = true;
+    p->refusing = true;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    for (size_t i = 0; i < p->n_workers; i++)
+        pthread_join(p->workers[i].thread, NULL);
+    free(p->workers);
+    p->workers = NULL;
+    p->n_workers = 0;
+}
