@@ -20,7 +20,69 @@
 struct conf_pool {
     char **strs;
     size_t n;
+    conf_arena *arena; /* borrowed: where parses put their nodes, or NULL */
 };
+
+/* --- arenas: blocks of 1 MiB (above malloc's mmap threshold, so freeing one
+ * returns its memory to the system at once) --- */
+
+typedef struct arena_block {
+    struct arena_block *next;
+    size_t used;
+    size_t size;
+    max_align_t data[];
+} arena_block;
+
+struct conf_arena {
+    arena_block *head;
+};
+
+static const size_t arena_block_size = 1 << 20;
+
+conf_arena *conf_arena_new(void)
+{
+    return calloc(1, sizeof(conf_arena));
+}
+
+void conf_arena_free(conf_arena *arena)
+{
+    if (!arena)
+        return;
+    for (arena_block *b = arena->head, *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
+    free(arena);
+}
+
+static void *arena_alloc(conf_arena *arena, size_t size)
+{
+    size = (size + 7) & ~(size_t)7;
+    arena_block *b = arena->head;
+    if (!b || b->size - b->used < size) {
+        size_t cap = size > arena_block_size ? size : arena_block_size;
+        b = malloc(sizeof(arena_block) + cap);
+        if (!b)
+            return NULL;
+        b->next = arena->head;
+        b->used = 0;
+        b->size = cap;
+        arena->head = b;
+    }
+    void *p = (char *)b->data + b->used;
+    b->used += size;
+    return p;
+}
+
+void conf_pool_set_arena(conf_pool *pool, conf_arena *arena)
+{
+    pool->arena = arena;
+}
+
+conf_arena *conf_pool_arena(const conf_pool *pool)
+{
+    return pool ? pool->arena : NULL;
+}
 
 conf_pool *conf_pool_new(void)
 {
@@ -54,6 +116,44 @@ const char *conf_pool_intern(conf_pool *pool, const char *s)
 }
 
 /* --- nodes ------------------------------------------------------------- */
+
+conf_node *conf_new_in(conf_arena *arena, conf_kind kind, const char *file, uint32_t line,
+                       uint32_t col)
+{
+    if (!arena)
+        return conf_new(kind, file, line, col);
+    conf_node *node = arena_alloc(arena, sizeof(conf_node));
+    if (!node)
+        return NULL;
+    memset(node, 0, sizeof(*node));
+    node->kind = kind;
+    node->file = file;
+    node->line = line;
+    node->col = col;
+    node->in_arena = true;
+    return node;
+}
+
+conf_node *conf_new_scalar_in(conf_arena *arena, const char *text, const char *file,
+                              uint32_t line, uint32_t col)
+{
+    if (!arena)
+        return conf_new_scalar(text, file, line, col);
+    size_t len = strlen(text ? text : "");
+    conf_node *node = arena_alloc(arena, sizeof(conf_node) + len + 1);
+    if (!node)
+        return NULL;
+    memset(node, 0, sizeof(*node));
+    node->kind = CONF_SCALAR;
+    node->file = file;
+    node->line = line;
+    node->col = col;
+    node->inline_str = true;
+    node->in_arena = true;
+    node->str = (char *)(node + 1);
+    memcpy(node->str, text ? text : "", len + 1);
+    return node;
+}
 
 conf_node *conf_new(conf_kind kind, const char *file, uint32_t line, uint32_t col)
 {
@@ -104,7 +204,8 @@ void conf_free(conf_node *node)
     free(node->items);
     if (!node->inline_str)
         free(node->str);
-    free(node);
+    if (!node->in_arena)
+        free(node);
 }
 
 void conf_set_text(conf_node *node, char *owned)

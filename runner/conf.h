@@ -23,9 +23,10 @@ typedef enum conf_kind { CONF_NULL, CONF_SCALAR, CONF_SEQ, CONF_MAP } conf_kind;
 typedef struct conf_node conf_node;
 struct conf_node {
     /* packed to 40 bytes: a large pipeline holds millions of these */
-    uint8_t kind;      /* conf_kind */
-    bool quoted;       /* a scalar written in quotes: always a string */
-    bool inline_str;   /* str lives in the node's own allocation (do not free it alone) */
+    uint8_t kind;          /* conf_kind */
+    bool quoted : 1;       /* a scalar written in quotes: always a string */
+    bool inline_str : 1;   /* str lives in the node's own allocation (do not free it alone) */
+    bool in_arena : 1;     /* the node lives in a conf_arena: conf_free leaves its memory */
     uint32_t line;     /* 1-based */
     uint32_t col;      /* 1-based */
     uint32_t n;        /* CONF_SEQ: items; CONF_MAP: pairs */
@@ -48,6 +49,22 @@ int conf_parse_file(conf_pool *pool, const char *path, const char *display, conf
                     crun_error *err);
 int conf_parse_string(conf_pool *pool, const char *text, const char *display, conf_node **out,
                       crun_error *err);
+
+/* An arena for the nodes of large files: nodes are carved out of big blocks
+ * with no per-node allocation, and all go back to the system at once when the
+ * arena is freed (after every tree holding them has been freed).  A pool
+ * given an arena (conf_pool_set_arena) parses into it. */
+typedef struct conf_arena conf_arena;
+conf_arena *conf_arena_new(void);
+void conf_arena_free(conf_arena *arena);
+/* The arena the next parses use, or NULL for plain allocations. */
+void conf_pool_set_arena(conf_pool *pool, conf_arena *arena);
+conf_arena *conf_pool_arena(const conf_pool *pool);
+conf_node *conf_new_in(conf_arena *arena, conf_kind kind, const char *file, uint32_t line,
+                       uint32_t col);
+conf_node *conf_new_scalar_in(conf_arena *arena, const char *text, const char *file,
+                              uint32_t line, uint32_t col);
+
 
 conf_node *conf_new(conf_kind kind, const char *file, uint32_t line, uint32_t col);
 conf_node *conf_new_scalar(const char *text, const char *file, uint32_t line, uint32_t col);

@@ -62,6 +62,7 @@ typedef struct anchored_node {
 typedef struct reader {
     yaml_parser_t parser;
     const char *file;
+    conf_arena *arena; /* where nodes go (the pool's), or NULL */
     anchored_node *anchors;
     size_t n_anchors;
     size_t budget;
@@ -103,8 +104,8 @@ static conf_node *make_scalar(reader *r, const yaml_event_t *ev, bool as_key)
                   (tag && strcmp(tag, YAML_STR_TAG) == 0);
     uint32_t line = (uint32_t)ev->start_mark.line + 1, col = (uint32_t)ev->start_mark.column + 1;
     if (!as_key && !quoted && is_null_text(text))
-        return conf_new(CONF_NULL, r->file, line, col);
-    conf_node *node = conf_new_scalar(text, r->file, line, col);
+        return conf_new_in(r->arena, CONF_NULL, r->file, line, col);
+    conf_node *node = conf_new_scalar_in(r->arena, text, r->file, line, col);
     if (node)
         node->quoted = quoted;
     return node;
@@ -274,8 +275,8 @@ static int read_node(reader *r, yaml_event_t *ev, bool as_key, conf_node **out)
     case YAML_MAPPING_START_EVENT:
         anchor = ev->type == YAML_SEQUENCE_START_EVENT ? ev->data.sequence_start.anchor
                                                         : ev->data.mapping_start.anchor;
-        node = conf_new(ev->type == YAML_SEQUENCE_START_EVENT ? CONF_SEQ : CONF_MAP, r->file, line,
-                        col);
+        node = conf_new_in(r->arena, ev->type == YAML_SEQUENCE_START_EVENT ? CONF_SEQ : CONF_MAP,
+                           r->file, line, col);
         rc = node ? 0 : CRUN_ENOMEM;
         break;
     default:
@@ -349,7 +350,7 @@ static int read_document(reader *r, conf_node **out)
 static int parse_text(conf_pool *pool, const char *text, size_t len, const char *display,
                       conf_node **out, crun_error *err)
 {
-    reader r = {.err = err, .budget = alias_node_budget};
+    reader r = {.err = err, .budget = alias_node_budget, .arena = conf_pool_arena(pool)};
     *out = NULL;
     if (!(r.file = conf_pool_intern(pool, display)))
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");

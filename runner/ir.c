@@ -16,15 +16,16 @@
 static void ir_node_clear(ir_node *n)
 {
     free(n->name);
-    free(n->func);
     for (size_t i = 0; i < n->argc; i++)
         free(n->argv[i]);
     free(n->argv);
     for (size_t i = 0; i < n->n_in; i++)
-        free(n->in[i].arg);
+        if (n->in[i].own_arg)
+            free(n->in[i].arg);
     free(n->in);
     for (size_t i = 0; i < n->n_out; i++)
-        free(n->out[i].arg);
+        if (n->out[i].own_arg)
+            free(n->out[i].arg);
     free(n->out);
     for (size_t i = 0; i < n->n_tags; i++)
         free(n->tags[i]);
@@ -61,6 +62,10 @@ void ir_free(ir_t *ir)
     free(ir->pipelines);
     strmap_free(&ir->node_index);
     strmap_free(&ir->ds_index);
+    for (size_t i = 0; i < ir->n_strings; i++)
+        free(ir->strings[i]);
+    free(ir->strings);
+    strmap_free(&ir->string_index);
     json_decref(ir->libraries);
     json_decref(ir->params);
     conf_free(ir->runner);
@@ -70,6 +75,33 @@ void ir_free(ir_t *ir)
     if (ir->pool)
         conf_pool_free(ir->pool);
     free(ir);
+}
+
+const char *ir_intern(ir_t *ir, const char *s)
+{
+    size_t i;
+    if (strmap_get(&ir->string_index, s, &i))
+        return ir->strings[i];
+    char **grown = realloc(ir->strings, (ir->n_strings + 1) * sizeof(char *));
+    if (!grown)
+        return NULL;
+    ir->strings = grown;
+    if (!(grown[ir->n_strings] = strdup(s)))
+        return NULL;
+    if (strmap_put(&ir->string_index, grown[ir->n_strings], ir->n_strings, NULL) < 0) {
+        free(grown[ir->n_strings]);
+        return NULL;
+    }
+    return grown[ir->n_strings++];
+}
+
+int ir_port_set(ir_t *ir, ir_port *port, const char *arg, size_t ds)
+{
+    port->ds = ds;
+    /* a name or list port's argument is its dataset's name: share it */
+    port->own_arg = strcmp(arg, ir->ds[ds].name) != 0;
+    port->arg = port->own_arg ? strdup(arg) : ir->ds[ds].name;
+    return port->arg ? 0 : CRUN_ENOMEM;
 }
 
 long ir_pipeline_find(const ir_t *ir, const char *name)
@@ -226,8 +258,7 @@ static int add_port(ir_t *ir, port_list *pl, const char *arg, const conf_node *d
     if (idx == (size_t)-1 || reserve((void **)&pl->items, &pl->cap, pl->n + 1, sizeof(ir_port)))
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     ir_port *p = &pl->items[pl->n];
-    p->ds = idx;
-    if (!(p->arg = strdup(arg)))
+    if (ir_port_set(ir, p, arg, idx) != 0)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     pl->n++;
     if (pl->n == 8) /* from here on, duplicates are found through the map */
@@ -416,7 +447,7 @@ static int parse_node(ir_t *ir, const conf_node *def, ir_node *node, crun_error 
         node->name = strdup(strchr(func->str, '.') + 1);
     else
         return conf_error(err, def, "a command node needs a 'name'");
-    if (!node->name || !node->where || (func && !(node->func = strdup(func->str))))
+    if (!node->name || !node->where || (func && !(node->func = ir_intern(ir, func->str))))
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     if ((rc = parse_ports(ir, conf_get(def, "inputs"), &node->in, &node->n_in, node->name,
                           "inputs", err)))
@@ -693,6 +724,7 @@ int ir_build(project *p, ir_t **out, crun_error *err)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     strmap_init(&r->node_index);
     strmap_init(&r->ds_index);
+    strmap_init(&r->string_index);
     r->project = dupstr(p->name);
     r->env = dupstr(p->env);
     r->dir = dupstr(p->dir);

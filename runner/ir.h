@@ -24,11 +24,12 @@
 typedef struct ir_port {
     char *arg;      /* argument name: the map key, or the dataset's name */
     size_t ds;      /* index into ir.ds */
+    bool own_arg;   /* arg is this port's own copy (else it is the dataset's name) */
 } ir_port;
 
 typedef struct ir_node {
     char *name;
-    char *func;     /* "library.function", or NULL for a command node */
+    const char *func; /* "library.function" (interned in ir.strings), or NULL for a command */
     char **argv;    /* command node: argc templates */
     size_t argc;
     ir_port *in;
@@ -86,6 +87,9 @@ typedef struct ir {
     size_t n_pipelines;
     ir_factory *factories;  /* most specific first, as Kedro orders them */
     size_t n_factories;
+    char **strings;       /* interned text shared by many nodes (function names) */
+    size_t n_strings;
+    strmap string_index;
     strmap node_index;    /* name -> node */
     strmap ds_index;      /* name -> dataset */
     conf_pool *pool;      /* file names of the conf nodes kept above */
@@ -105,6 +109,11 @@ int ir_build_catalog(ir_t *ir, const conf_node *catalog, const conf_node *creden
 /* Make dataset ds (a new memory dataset) an entry of the first factory whose
  * pattern matches its name, if any.  Returns 0 or CRUN_ENOMEM. */
 int ir_factory_apply(ir_t *ir, size_t ds);
+
+/* A copy of s owned by the IR, one per distinct text; NULL when out of memory. */
+const char *ir_intern(ir_t *ir, const char *s);
+/* Set a port: arg shares the dataset's name when equal, else is copied. */
+int ir_port_set(ir_t *ir, ir_port *port, const char *arg, size_t ds);
 
 /* Index of a pipeline by name, or -1. */
 long ir_pipeline_find(const ir_t *ir, const char *name);

@@ -176,8 +176,8 @@ static int read_ports(reader *r, json_t *a, const char *path, ir_port **out, siz
         size_t idx = ir_dataset_intern(r->ir, ds);
         if (idx == (size_t)-1)
             return crun_error_set(r->err, CRUN_ENOMEM, "out of memory");
-        (*out)[*n].arg = strdup(arg);
-        (*out)[*n].ds = idx;
+        if (ir_port_set(r->ir, &(*out)[*n], arg, idx) != 0)
+            return crun_error_set(r->err, CRUN_ENOMEM, "out of memory");
         (*n)++;
     }
     return 0;
@@ -199,7 +199,7 @@ static int read_node(reader *r, json_t *o, size_t i, ir_node *n)
     n->where = strdup(where);
     json_t *func = json_object_get(o, "func"), *cmd = json_object_get(o, "cmd");
     if (func && json_is_string(func))
-        n->func = strdup(json_string_value(func));
+        n->func = ir_intern(r->ir, json_string_value(func));
     else if (cmd) {
         int rc = read_strings(r, cmd, path, &n->argv, &n->argc);
         if (rc)
@@ -270,6 +270,7 @@ int ir_from_json(json_t *root, const char *display, const char *dir, ir_t **out,
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     strmap_init(&x->node_index);
     strmap_init(&x->ds_index);
+    strmap_init(&x->string_index);
     x->pool = conf_pool_new();
     reader r = {.ir = x, .display = display, .err = err};
     const char *name = json_string_value(json_object_get(root, "project"));

@@ -655,8 +655,14 @@ static int load_trees(project *p, char *const *envp, crun_error *err)
     int rc = used ? load_kind(p, "globals", MERGE_DEEP, &ictx, &globals, err)
                   : crun_error_set(err, CRUN_ENOMEM, "out of memory");
     ictx.globals = globals;
+    /* pipelines can be huge (one entry per node) and are needed only until
+     * the IR is built: their nodes go to an arena dropped right after */
+    if (rc == 0 && !(p->pipelines_arena = conf_arena_new()))
+        rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    conf_pool_set_arena(p->pool, p->pipelines_arena);
     if (rc == 0)
         rc = load_kind(p, "pipelines", MERGE_ENTRIES, &ictx, &p->pipelines, err);
+    conf_pool_set_arena(p->pool, NULL);
     if (rc == 0)
         rc = load_kind(p, "catalog", MERGE_WHOLE, &ictx, &p->catalog, err);
     if (rc == 0)
@@ -757,6 +763,14 @@ int project_load(const char *dir, const char *env, const char *params, char *con
     return 0;
 }
 
+void project_drop_pipelines(project *p)
+{
+    conf_free(p->pipelines);
+    p->pipelines = NULL;
+    conf_arena_free(p->pipelines_arena);
+    p->pipelines_arena = NULL;
+}
+
 void project_free(project *p)
 {
     if (!p)
@@ -771,7 +785,7 @@ void project_free(project *p)
     for (size_t i = 0; i < p->n_hooks; i++)
         hook_clear(&p->hooks[i]);
     free(p->hooks);
-    conf_free(p->pipelines);
+    project_drop_pipelines(p);
     conf_free(p->catalog);
     conf_free(p->parameters);
     conf_free(p->runner);

@@ -35,6 +35,7 @@ typedef struct project {
     conf_pool *pool;
     /* merged and interpolated; CONF_MAP nodes, or NULL when no file had any */
     conf_node *pipelines;   /* pipelines*.yml: {libraries: ..., pipelines: ...} */
+    conf_arena *pipelines_arena; /* where the pipelines files' nodes live */
     conf_node *catalog;     /* catalog*.yml */
     conf_node *parameters;  /* parameters*.yml with --params applied */
     conf_node *runner;      /* runner*.yml: {default: ..., runners: ...} */
@@ -51,6 +52,8 @@ typedef struct project {
 int project_load(const char *dir, const char *env, const char *params, char *const *environ,
                  project **out, crun_error *err);
 void project_free(project *p);
+/* Free the pipelines tree and its arena (once the IR is built from it). */
+void project_drop_pipelines(project *p);
 
 /* Parse "a.b=1,c=x,d=[1,2]" into a nested object: numbers, true/false, null
  * and JSON arrays/objects are typed, everything else is a string.  A value may

@@ -199,8 +199,10 @@ int crun_session_open(const crun_session_options *o, crun_session **out, crun_er
         rc = project_load(dir, o->env, o->params, s->environ, &s->project, err);
         if (!rc)
             rc = ir_build(s->project, &s->ir, err);
-        /* the node definitions the IR replaced are free now: hand their pages
-         * back rather than keep them for the life of the session */
+        /* the IR holds what the pipelines said: their tree goes, and with
+         * it the arena of their nodes, back to the system */
+        if (s->project)
+            project_drop_pipelines(s->project);
         malloc_trim(0);
     }
     if (!rc && !(s->env = strdup(s->ir->env)))
