@@ -87,6 +87,63 @@ int crun_file_read(const char *path, char **data, size_t *len, crun_error *err);
 /* Create path's missing parent folders. */
 int crun_mkdir_parents(const char *path, crun_error *err);
 
+/* --- the common part of a file-backed dataset ---
+ *
+ * A crun_file_dataset holds what every file-backed type repeats: the
+ * catalog's `filepath`, the file a load would read at create time, and the
+ * file this instance saved, so a run reads back its own output unless a
+ * version is pinned.  Keep one per instance (crun_file_dataset_new in create,
+ * crun_file_dataset_free in destroy) and forward the callbacks to it.
+ *
+ * Thread-safety follows the instance's: load_path, exists, describe,
+ * catalog_filepath and filepath may run concurrently with each other;
+ * save_path, write, write_at, saved and commit must not run concurrently with
+ * anything else on the same handle (the host never does).  The handle is
+ * opaque so that it can grow without breaking plugins. */
+typedef struct crun_file_dataset crun_file_dataset;
+
+/* The required string option `filepath` into *out (borrowed from opts); a
+ * missing or empty one is CRUN_ECONFIG "<where>: dataset 'x': option
+ * 'filepath' is required". */
+int crun_dataset_filepath_option(const crun_dataset_ctx *ctx, const crun_options *opts,
+                                 const char **out, crun_error *err);
+/* A new handle for the dataset ctx (borrowed, must outlive the handle) whose
+ * catalog path is filepath (copied).  A missing version to load is not an
+ * error: filepath() then says NULL until the instance saves. */
+int crun_file_dataset_new(const crun_dataset_ctx *ctx, const char *filepath,
+                          crun_file_dataset **out, crun_error *err);
+/* Free a handle; NULL is fine. */
+void crun_file_dataset_free(crun_file_dataset *f);
+/* The file a load reads now: this instance's own save unless a version is
+ * pinned, else the pinned or newest version.  *out is malloc'd. */
+int crun_file_dataset_load_path(const crun_file_dataset *f, char **out, crun_error *err);
+/* The file a save writes (the run's version folder when versioned); malloc'd. */
+int crun_file_dataset_save_path(const crun_file_dataset *f, char **out, crun_error *err);
+/* Record that this instance saved path (takes ownership).  The first save is
+ * kept: a pointer filepath() handed out stays valid for the handle's life. */
+void crun_file_dataset_saved(crun_file_dataset *f, char *path);
+/* Write len bytes atomically to path (takes ownership, from save_path) and
+ * record the save; write errors are prefixed "dataset 'x': ". */
+int crun_file_dataset_write_at(crun_file_dataset *f, char *path, const void *data, size_t len,
+                               crun_error *err);
+/* save_path, then write_at. */
+int crun_file_dataset_write(crun_file_dataset *f, const void *data, size_t len,
+                            crun_error *err);
+/* save_file for content already checked: commit tmp_path (crun_file_commit)
+ * as the save path and record the save.  tmp_path is removed on failure. */
+int crun_file_dataset_commit(crun_file_dataset *f, const char *tmp_path, crun_error *err);
+/* Is the load path a regular file?  No version to load is *out = false, not
+ * an error; a stat failure other than "not there" is CRUN_EIO. */
+int crun_file_dataset_exists(const crun_file_dataset *f, bool *out, crun_error *err);
+/* A new JSON object {"filepath": <catalog path>, "versioned": bool}. */
+json_t *crun_file_dataset_describe(const crun_file_dataset *f);
+/* `filepath` as written in the catalog; borrowed, valid for the handle's life. */
+const char *crun_file_dataset_catalog_filepath(const crun_file_dataset *f);
+/* For the filepath() callback: this instance's save unless a version is
+ * pinned, else the load file found at create time, or NULL.  Borrowed, valid
+ * for the handle's life. */
+const char *crun_file_dataset_filepath(const crun_file_dataset *f);
+
 #ifdef __cplusplus
 }
 #endif

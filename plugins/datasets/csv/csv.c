@@ -4,15 +4,12 @@
  * int64 / double / string inferred per column unless load_args.columns
  * forces them, empty cells and load_args.na_values missing, and every
  * malformed row named by file and line.  Saves take a table and write RFC
- * 4180 CSV atomically (save_args: delimiter, header).  Versioned entries go
- * through crun_dataset_path: a run reads back its own save, otherwise the
- * pinned or newest version.  State lives in the instance.
+ * 4180 CSV atomically (save_args: delimiter, header).  Paths (versions,
+ * reading back this run's save) are crun_file_dataset's.  State lives in
+ * the instance.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <crun/dataset.h>
@@ -23,9 +20,7 @@ static const char *const known_options[] = {"filepath", "load_args", "save_args"
 
 typedef struct csv_ds {
     const crun_dataset_ctx *ctx; /* borrowed, valid for the instance's life */
-    char *filepath;              /* as written in the catalog */
-    char *load_file;             /* the file a load would read at create time, or NULL */
-    char *saved_file;            /* this instance's last save, set once */
+    crun_file_dataset *file;     /* the paths: catalog, load, this instance's save */
     csv_read_options load;
     csv_write_options save;
 } csv_ds;
@@ -36,22 +31,8 @@ static void csv_ds_destroy(void *instance)
     if (!ds)
         return;
     csv_read_options_clear(&ds->load);
-    free(ds->filepath);
-    free(ds->load_file);
-    free(ds->saved_file);
+    crun_file_dataset_free(ds->file);
     free(ds);
-}
-
-static int required_filepath(const crun_dataset_ctx *ctx, const crun_options *opts,
-                             const char **out, crun_error *err)
-{
-    *out = NULL;
-    int rc = crun_options_string(opts, "filepath", out, err);
-    if (rc != 0 || (*out && **out))
-        return rc;
-    const char *where = crun_options_where(opts, "filepath");
-    return crun_error_set(err, CRUN_ECONFIG, "%s%sdataset '%s': option 'filepath' is required",
-                          where ? where : "", where ? ": " : "", ctx->name);
 }
 
 /* load_args and save_args are maps, which the typed accessors do not read:
@@ -81,39 +62,22 @@ static int csv_ds_create(const crun_dataset_ctx *ctx, const crun_options *opts, 
     *instance = NULL;
     int rc = crun_options_check_known(opts, known_options, err);
     if (rc == 0)
-        rc = required_filepath(ctx, opts, &filepath, err);
+        rc = crun_dataset_filepath_option(ctx, opts, &filepath, err);
     if (rc != 0)
         return rc;
     csv_ds *ds = calloc(1, sizeof(*ds));
-    if (!ds || !(ds->filepath = strdup(filepath))) {
-        free(ds);
+    if (!ds)
         return crun_error_set(err, CRUN_ENOMEM, "dataset '%s': out of memory", ctx->name);
-    }
     ds->ctx = ctx;
     csv_read_options_init(&ds->load);
     csv_write_options_init(&ds->save);
-    if ((rc = parse_args(ds, opts, err)) != 0) {
+    if ((rc = parse_args(ds, opts, err)) != 0 ||
+        (rc = crun_file_dataset_new(ctx, filepath, &ds->file, err)) != 0) {
         csv_ds_destroy(ds);
         return rc;
     }
-    /* No version to load yet is normal for an output; filepath() then says NULL. */
-    crun_error ignored = CRUN_ERROR_INIT;
-    if (crun_dataset_path(ctx, filepath, false, &ds->load_file, &ignored) != 0)
-        ds->load_file = NULL;
-    crun_error_clear(&ignored);
     *instance = ds;
     return 0;
-}
-
-/* The file a load reads now: this instance's own save unless a version is
- * pinned, else the pinned or newest one.  *out is malloc'd. */
-static int load_path(const csv_ds *ds, char **out, crun_error *err)
-{
-    if (ds->saved_file && !ds->ctx->load_version) {
-        *out = strdup(ds->saved_file);
-        return *out ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    }
-    return crun_dataset_path(ds->ctx, ds->filepath, false, out, err);
 }
 
 static int read_table(const csv_ds *ds, const char *file, crun_table **out, crun_error *err)
@@ -128,7 +92,7 @@ static int csv_ds_load(void *instance, crun_value **out, crun_error *err)
     char *path = NULL;
     crun_table *table = NULL;
     *out = NULL;
-    int rc = load_path(ds, &path, err);
+    int rc = crun_file_dataset_load_path(ds->file, &path, err);
     if (rc == 0)
         rc = read_table(ds, path, &table, err);
     free(path);
@@ -138,17 +102,6 @@ static int csv_ds_load(void *instance, crun_value **out, crun_error *err)
     if (!*out)
         return crun_error_set(err, CRUN_ENOMEM, "dataset '%s': out of memory", ds->ctx->name);
     return 0;
-}
-
-/* Remember where this instance saved, so its loads read it back.  The string
- * is kept once: a pointer filepath() handed out stays valid. */
-static void remember_save(csv_ds *ds, char *path)
-{
-    if (!ds->saved_file) {
-        ds->saved_file = path;
-        return;
-    }
-    free(path);
 }
 
 static int csv_ds_save(void *instance, crun_value *value, crun_error *err)
@@ -161,52 +114,36 @@ static int csv_ds_save(void *instance, crun_value *value, crun_error *err)
                               ds->ctx->name, crun_value_kind_name(crun_value_kind_of(value)));
     char *text = NULL, *path = NULL;
     size_t len = 0;
+    /* Every failure, the path's included, gets the dataset's prefix here;
+     * write_at adds it to the write's own. */
     int rc = csv_table_write(table, &ds->save, &text, &len, err);
     if (rc == 0)
-        rc = crun_dataset_path(ds->ctx, ds->filepath, true, &path, err);
-    if (rc == 0)
-        rc = crun_file_write_atomic(path, text, len, err);
-    free(text);
+        rc = crun_file_dataset_save_path(ds->file, &path, err);
     if (rc != 0) {
-        free(path);
+        free(text);
         return crun_error_prefix(err, "dataset '%s': ", ds->ctx->name);
     }
-    remember_save(ds, path);
-    return 0;
+    rc = crun_file_dataset_write_at(ds->file, path, text, len, err);
+    free(text);
+    return rc;
 }
 
 static int csv_ds_exists(void *instance, bool *out, crun_error *err)
 {
     csv_ds *ds = instance;
-    char *path = NULL;
-    crun_error ignored = CRUN_ERROR_INIT;
-    *out = false;
-    /* No version at all simply means the dataset does not exist yet. */
-    if (load_path(ds, &path, &ignored) != 0) {
-        crun_error_clear(&ignored);
-        return 0;
-    }
-    struct stat st;
-    int rc = 0;
-    if (stat(path, &st) == 0)
-        *out = S_ISREG(st.st_mode);
-    else if (errno != ENOENT && errno != ENOTDIR)
-        rc = crun_error_set(err, CRUN_EIO, "dataset '%s': %s: %s", ds->ctx->name, path,
-                            strerror(errno));
-    free(path);
-    return rc;
+    return crun_file_dataset_exists(ds->file, out, err);
 }
 
 static json_t *csv_ds_describe(void *instance)
 {
     csv_ds *ds = instance;
-    return json_pack("{s:s, s:b}", "filepath", ds->filepath, "versioned", ds->ctx->versioned);
+    return crun_file_dataset_describe(ds->file);
 }
 
 static const char *csv_ds_filepath(void *instance)
 {
     csv_ds *ds = instance;
-    return ds->saved_file && !ds->ctx->load_version ? ds->saved_file : ds->load_file;
+    return crun_file_dataset_filepath(ds->file);
 }
 
 /* A command wrote tmp_path: refuse it unless it reads as CSV with this
@@ -215,22 +152,13 @@ static int csv_ds_save_file(void *instance, const char *tmp_path, crun_error *er
 {
     csv_ds *ds = instance;
     crun_table *table = NULL;
-    char *path = NULL;
     int rc = read_table(ds, tmp_path, &table, err);
     crun_table_free(table);
-    if (rc == 0)
-        rc = crun_dataset_path(ds->ctx, ds->filepath, true, &path, err);
     if (rc != 0) {
         unlink(tmp_path); /* refused content must not linger next to the data */
         return rc;
     }
-    if ((rc = crun_file_commit(tmp_path, path, err)) != 0) {
-        crun_error_prefix(err, "dataset '%s': ", ds->ctx->name);
-        free(path);
-        return rc;
-    }
-    remember_save(ds, path);
-    return 0;
+    return crun_file_dataset_commit(ds->file, tmp_path, err);
 }
 
 static const crun_dataset_type csv_ds_type = {

@@ -4,14 +4,12 @@
  * and column of a syntax error.  Saves take a json value, bytes holding JSON
  * text, or a table ({"columns","rows"}), and write it indented (option
  * `indent`, default 2) in insertion order with a final newline, atomically.
- * Versioned entries go through crun_dataset_path: a run reads back its own
- * save, otherwise the pinned or newest version.  State lives in the instance.
+ * Paths (versions, reading back this run's save) are crun_file_dataset's.
+ * State lives in the instance.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <crun/dataset.h>
@@ -20,9 +18,7 @@ static const char *const known_options[] = {"filepath", "indent", NULL};
 
 typedef struct json_ds {
     const crun_dataset_ctx *ctx; /* borrowed, valid for the instance's life */
-    char *filepath;              /* as written in the catalog */
-    char *load_file;             /* the file a load would read at create time, or NULL */
-    char *saved_file;            /* this instance's last save, set once */
+    crun_file_dataset *file;     /* the paths: catalog, load, this instance's save */
     int indent;
 } json_ds;
 
@@ -31,22 +27,8 @@ static void json_ds_destroy(void *instance)
     json_ds *ds = instance;
     if (!ds)
         return;
-    free(ds->filepath);
-    free(ds->load_file);
-    free(ds->saved_file);
+    crun_file_dataset_free(ds->file);
     free(ds);
-}
-
-static int required_filepath(const crun_dataset_ctx *ctx, const crun_options *opts,
-                             const char **out, crun_error *err)
-{
-    *out = NULL;
-    int rc = crun_options_string(opts, "filepath", out, err);
-    if (rc != 0 || (*out && **out))
-        return rc;
-    const char *where = crun_options_where(opts, "filepath");
-    return crun_error_set(err, CRUN_ECONFIG, "%s%sdataset '%s': option 'filepath' is required",
-                          where ? where : "", where ? ": " : "", ctx->name);
 }
 
 static int json_ds_create(const crun_dataset_ctx *ctx, const crun_options *opts, void **instance,
@@ -57,37 +39,23 @@ static int json_ds_create(const crun_dataset_ctx *ctx, const crun_options *opts,
     *instance = NULL;
     int rc = crun_options_check_known(opts, known_options, err);
     if (rc == 0)
-        rc = required_filepath(ctx, opts, &filepath, err);
+        rc = crun_dataset_filepath_option(ctx, opts, &filepath, err);
     /* jansson's limit: JSON_MAX_INDENT is 31. */
     if (rc == 0)
         rc = crun_options_int(opts, "indent", 0, JSON_MAX_INDENT, &indent, err);
     if (rc != 0)
         return rc;
     json_ds *ds = calloc(1, sizeof(*ds));
-    if (!ds || !(ds->filepath = strdup(filepath))) {
-        free(ds);
+    if (!ds)
         return crun_error_set(err, CRUN_ENOMEM, "dataset '%s': out of memory", ctx->name);
-    }
     ds->ctx = ctx;
     ds->indent = (int)indent;
-    /* No version to load yet is normal for an output; filepath() then says NULL. */
-    crun_error ignored = CRUN_ERROR_INIT;
-    if (crun_dataset_path(ctx, filepath, false, &ds->load_file, &ignored) != 0)
-        ds->load_file = NULL;
-    crun_error_clear(&ignored);
+    if ((rc = crun_file_dataset_new(ctx, filepath, &ds->file, err)) != 0) {
+        free(ds);
+        return rc;
+    }
     *instance = ds;
     return 0;
-}
-
-/* The file a load reads now: this instance's own save unless a version is
- * pinned, else the pinned or newest one.  *out is malloc'd. */
-static int load_path(const json_ds *ds, char **out, crun_error *err)
-{
-    if (ds->saved_file && !ds->ctx->load_version) {
-        *out = strdup(ds->saved_file);
-        return *out ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    }
-    return crun_dataset_path(ds->ctx, ds->filepath, false, out, err);
 }
 
 /* Read and parse file; a syntax error names dataset, file, line and column. */
@@ -114,7 +82,7 @@ static int json_ds_load(void *instance, crun_value **out, crun_error *err)
     char *path = NULL;
     json_t *json = NULL;
     *out = NULL;
-    int rc = load_path(ds, &path, err);
+    int rc = crun_file_dataset_load_path(ds->file, &path, err);
     if (rc == 0)
         rc = parse_file(ds, path, &json, err);
     free(path);
@@ -124,17 +92,6 @@ static int json_ds_load(void *instance, crun_value **out, crun_error *err)
     if (!*out)
         return crun_error_set(err, CRUN_ENOMEM, "dataset '%s': out of memory", ds->ctx->name);
     return 0;
-}
-
-/* Remember where this instance saved, so its loads read it back.  The string
- * is kept once: a pointer filepath() handed out stays valid. */
-static void remember_save(json_ds *ds, char *path)
-{
-    if (!ds->saved_file) {
-        ds->saved_file = path;
-        return;
-    }
-    free(path);
 }
 
 /* The fewest significant digits (15..17) that read d back exactly. */
@@ -198,20 +155,13 @@ static char *render(const json_ds *ds, json_t *json, size_t *len)
 static int write_json(json_ds *ds, json_t *json, crun_error *err)
 {
     size_t len = 0;
-    char *text = render(ds, json, &len), *path = NULL;
+    char *text = render(ds, json, &len);
     if (!text)
         return crun_error_set(err, CRUN_EDATA, "dataset '%s': cannot write the value as JSON",
                               ds->ctx->name);
-    int rc = crun_dataset_path(ds->ctx, ds->filepath, true, &path, err);
-    if (rc == 0 && (rc = crun_file_write_atomic(path, text, len, err)) != 0)
-        crun_error_prefix(err, "dataset '%s': ", ds->ctx->name);
+    int rc = crun_file_dataset_write(ds->file, text, len, err);
     free(text);
-    if (rc != 0) {
-        free(path);
-        return rc;
-    }
-    remember_save(ds, path);
-    return 0;
+    return rc;
 }
 
 static int json_ds_save(void *instance, crun_value *value, crun_error *err)
@@ -232,35 +182,19 @@ static int json_ds_save(void *instance, crun_value *value, crun_error *err)
 static int json_ds_exists(void *instance, bool *out, crun_error *err)
 {
     json_ds *ds = instance;
-    char *path = NULL;
-    crun_error ignored = CRUN_ERROR_INIT;
-    *out = false;
-    /* No version at all simply means the dataset does not exist yet. */
-    if (load_path(ds, &path, &ignored) != 0) {
-        crun_error_clear(&ignored);
-        return 0;
-    }
-    struct stat st;
-    int rc = 0;
-    if (stat(path, &st) == 0)
-        *out = S_ISREG(st.st_mode);
-    else if (errno != ENOENT && errno != ENOTDIR)
-        rc = crun_error_set(err, CRUN_EIO, "dataset '%s': %s: %s", ds->ctx->name, path,
-                            strerror(errno));
-    free(path);
-    return rc;
+    return crun_file_dataset_exists(ds->file, out, err);
 }
 
 static json_t *json_ds_describe(void *instance)
 {
     json_ds *ds = instance;
-    return json_pack("{s:s, s:b}", "filepath", ds->filepath, "versioned", ds->ctx->versioned);
+    return crun_file_dataset_describe(ds->file);
 }
 
 static const char *json_ds_filepath(void *instance)
 {
     json_ds *ds = instance;
-    return ds->saved_file && !ds->ctx->load_version ? ds->saved_file : ds->load_file;
+    return crun_file_dataset_filepath(ds->file);
 }
 
 /* A command wrote tmp_path: refuse it unless it is valid JSON, then commit it
@@ -269,22 +203,13 @@ static int json_ds_save_file(void *instance, const char *tmp_path, crun_error *e
 {
     json_ds *ds = instance;
     json_t *json = NULL;
-    char *path = NULL;
     int rc = parse_file(ds, tmp_path, &json, err);
     json_decref(json);
-    if (rc == 0)
-        rc = crun_dataset_path(ds->ctx, ds->filepath, true, &path, err);
     if (rc != 0) {
         unlink(tmp_path); /* refused content must not linger next to the data */
         return rc;
     }
-    if ((rc = crun_file_commit(tmp_path, path, err)) != 0) {
-        crun_error_prefix(err, "dataset '%s': ", ds->ctx->name);
-        free(path);
-        return rc;
-    }
-    remember_save(ds, path);
-    return 0;
+    return crun_file_dataset_commit(ds->file, tmp_path, err);
 }
 
 static const crun_dataset_type json_ds_type = {

@@ -34,9 +34,7 @@ static const char *const if_exists_names[] = {"replace", "append", "fail"};
 
 typedef struct sqlite_ds {
     const crun_dataset_ctx *ctx; /* borrowed, valid for the instance's life */
-    char *filepath;              /* the database file, as written in the catalog */
-    char *load_file;             /* the file a load would read at create time, or NULL */
-    char *saved_file;            /* this instance's last save, set once */
+    crun_file_dataset *file;     /* the database file: catalog, load, this instance's save */
     char *table_name;            /* NULL when only sql is given */
     char *sql;                   /* a query loaded instead of the table, or NULL */
     if_exists if_exists;
@@ -513,9 +511,7 @@ static void sqlite_ds_destroy(void *instance)
     sqlite_ds *ds = instance;
     if (!ds)
         return;
-    free(ds->filepath);
-    free(ds->load_file);
-    free(ds->saved_file);
+    crun_file_dataset_free(ds->file);
     free(ds->table_name);
     free(ds->sql);
     free(ds);
@@ -557,10 +553,10 @@ static int parse_save_args(const crun_dataset_ctx *ctx, const crun_options *opts
                         "if_exists: expected replace, append or fail", err);
 }
 
-/* filepath is required, and table_name or sql (or both: load the query,
- * refuse saves). */
+/* filepath is required (*filepath_out, borrowed from opts), and table_name
+ * or sql (or both: load the query, refuse saves). */
 static int read_options(const crun_dataset_ctx *ctx, const crun_options *opts, sqlite_ds *ds,
-                        crun_error *err)
+                        const char **filepath_out, crun_error *err)
 {
     const char *filepath = NULL, *table_name = NULL, *sql = NULL;
     int rc = crun_options_check_known(opts, known_options, err);
@@ -579,11 +575,10 @@ static int read_options(const crun_dataset_ctx *ctx, const crun_options *opts, s
     if ((!table_name || !*table_name) && (!sql || !*sql))
         return config_error(ctx, opts, "table_name",
                             "is required (or 'sql', a query to load)", err);
-    ds->filepath = strdup(filepath);
+    *filepath_out = filepath;
     ds->table_name = table_name && *table_name ? strdup(table_name) : NULL;
     ds->sql = sql && *sql ? strdup(sql) : NULL;
-    if (!ds->filepath || (table_name && *table_name && !ds->table_name) ||
-        (sql && *sql && !ds->sql))
+    if ((table_name && *table_name && !ds->table_name) || (sql && *sql && !ds->sql))
         return crun_error_set(err, CRUN_ENOMEM, "dataset '%s': out of memory", ctx->name);
     return 0;
 }
@@ -596,29 +591,16 @@ static int sqlite_ds_create(const crun_dataset_ctx *ctx, const crun_options *opt
     if (!ds)
         return crun_error_set(err, CRUN_ENOMEM, "dataset '%s': out of memory", ctx->name);
     ds->ctx = ctx;
-    int rc = read_options(ctx, opts, ds, err);
+    const char *filepath = NULL;
+    int rc = read_options(ctx, opts, ds, &filepath, err);
+    if (rc == 0)
+        rc = crun_file_dataset_new(ctx, filepath, &ds->file, err);
     if (rc != 0) {
         sqlite_ds_destroy(ds);
         return rc;
     }
-    /* No version to load yet is normal for an output; filepath() then says NULL. */
-    crun_error ignored = CRUN_ERROR_INIT;
-    if (crun_dataset_path(ctx, ds->filepath, false, &ds->load_file, &ignored) != 0)
-        ds->load_file = NULL;
-    crun_error_clear(&ignored);
     *instance = ds;
     return 0;
-}
-
-/* The file a load reads now: this instance's own save unless a version is
- * pinned, else the pinned or newest one.  *out is malloc'd. */
-static int load_path(const sqlite_ds *ds, char **out, crun_error *err)
-{
-    if (ds->saved_file && !ds->ctx->load_version) {
-        *out = strdup(ds->saved_file);
-        return *out ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    }
-    return crun_dataset_path(ds->ctx, ds->filepath, false, out, err);
 }
 
 static int sqlite_ds_load(void *instance, crun_value **out, crun_error *err)
@@ -627,7 +609,7 @@ static int sqlite_ds_load(void *instance, crun_value **out, crun_error *err)
     char *path = NULL;
     crun_table *table = NULL;
     *out = NULL;
-    int rc = load_path(ds, &path, err);
+    int rc = crun_file_dataset_load_path(ds->file, &path, err);
     if (rc == 0)
         rc = load_file(ds, path, &table, err);
     free(path);
@@ -637,17 +619,6 @@ static int sqlite_ds_load(void *instance, crun_value **out, crun_error *err)
     if (!*out)
         return crun_error_set(err, CRUN_ENOMEM, "dataset '%s': out of memory", ds->ctx->name);
     return 0;
-}
-
-/* Remember where this instance saved, so its loads read it back.  The string
- * is kept once: a pointer filepath() handed out stays valid. */
-static void remember_save(sqlite_ds *ds, char *path)
-{
-    if (!ds->saved_file) {
-        ds->saved_file = path;
-        return;
-    }
-    free(path);
 }
 
 /* Saving is refused before anything is touched when it cannot work. */
@@ -676,14 +647,14 @@ static int sqlite_ds_save(void *instance, crun_value *value, crun_error *err)
     char *path = NULL;
     int rc = check_savable(ds, value, err);
     if (rc == 0)
-        rc = crun_dataset_path(ds->ctx, ds->filepath, true, &path, err);
+        rc = crun_file_dataset_save_path(ds->file, &path, err);
     if (rc == 0)
         rc = save_table(ds, crun_value_table(value), path, err);
     if (rc != 0) {
         free(path);
         return rc;
     }
-    remember_save(ds, path);
+    crun_file_dataset_saved(ds->file, path);
     return 0;
 }
 
@@ -696,7 +667,7 @@ static int sqlite_ds_exists(void *instance, bool *out, crun_error *err)
     struct stat st;
     *out = false;
     /* No version at all simply means the dataset does not exist yet. */
-    if (load_path(ds, &path, &ignored) != 0) {
+    if (crun_file_dataset_load_path(ds->file, &path, &ignored) != 0) {
         crun_error_clear(&ignored);
         return 0;
     }
@@ -721,14 +692,15 @@ static int sqlite_ds_exists(void *instance, bool *out, crun_error *err)
 static json_t *sqlite_ds_describe(void *instance)
 {
     sqlite_ds *ds = instance;
-    return json_pack("{s:s, s:s?, s:s?, s:b}", "filepath", ds->filepath, "table_name",
+    return json_pack("{s:s, s:s?, s:s?, s:b}", "filepath",
+                     crun_file_dataset_catalog_filepath(ds->file), "table_name",
                      ds->table_name, "sql", ds->sql, "versioned", ds->ctx->versioned);
 }
 
 static const char *sqlite_ds_filepath(void *instance)
 {
     sqlite_ds *ds = instance;
-    return ds->saved_file && !ds->ctx->load_version ? ds->saved_file : ds->load_file;
+    return crun_file_dataset_filepath(ds->file);
 }
 
 /* A command wrote a database at tmp_path: refuse it unless it is one that
@@ -737,22 +709,13 @@ static int sqlite_ds_save_file(void *instance, const char *tmp_path, crun_error 
 {
     sqlite_ds *ds = instance;
     crun_table *table = NULL;
-    char *path = NULL;
     int rc = ds->sql ? check_savable(ds, NULL, err) : load_file(ds, tmp_path, &table, err);
     crun_table_free(table);
-    if (rc == 0)
-        rc = crun_dataset_path(ds->ctx, ds->filepath, true, &path, err);
     if (rc != 0) {
         unlink(tmp_path); /* refused content must not linger next to the data */
         return rc;
     }
-    if ((rc = crun_file_commit(tmp_path, path, err)) != 0) {
-        crun_error_prefix(err, "dataset '%s': ", ds->ctx->name);
-        free(path);
-        return rc;
-    }
-    remember_save(ds, path);
-    return 0;
+    return crun_file_dataset_commit(ds->file, tmp_path, err);
 }
 
 static const crun_dataset_type sqlite_ds_type = {

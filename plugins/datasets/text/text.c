@@ -2,15 +2,12 @@
  *
  * Loads give a bytes value of media type "text/plain; charset=utf-8" after
  * checking the file is valid UTF-8; saves take bytes or a JSON string and
- * write them atomically.  Versioned entries go through crun_dataset_path:
- * a run reads back its own save, otherwise the pinned or newest version.
- * All state lives in the instance; the plugin has no writable globals.
+ * write them atomically.  Paths (versions, reading back this run's save)
+ * are crun_file_dataset's.  All state lives in the instance; the plugin has
+ * no writable globals.
  */
-#include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <crun/dataset.h>
@@ -20,9 +17,7 @@ static const char *const known_options[] = {"filepath", "encoding", NULL};
 
 typedef struct text_ds {
     const crun_dataset_ctx *ctx; /* borrowed, valid for the instance's life */
-    char *filepath;              /* as written in the catalog */
-    char *load_file;             /* the file a load would read at create time, or NULL */
-    char *saved_file;            /* this instance's last save, set once */
+    crun_file_dataset *file;     /* the paths: catalog, load, this instance's save */
 } text_ds;
 
 /* --- UTF-8 ----------------------------------------------------------------- */
@@ -75,9 +70,7 @@ static void text_destroy(void *instance)
     text_ds *ds = instance;
     if (!ds)
         return;
-    free(ds->filepath);
-    free(ds->load_file);
-    free(ds->saved_file);
+    crun_file_dataset_free(ds->file);
     free(ds);
 }
 
@@ -95,18 +88,6 @@ static int check_encoding(const crun_dataset_ctx *ctx, const crun_options *opts,
                           where ? where : "", where ? ": " : "", ctx->name, encoding);
 }
 
-static int required_filepath(const crun_dataset_ctx *ctx, const crun_options *opts,
-                             const char **out, crun_error *err)
-{
-    *out = NULL;
-    int rc = crun_options_string(opts, "filepath", out, err);
-    if (rc != 0 || (*out && **out))
-        return rc;
-    const char *where = crun_options_where(opts, "filepath");
-    return crun_error_set(err, CRUN_ECONFIG, "%s%sdataset '%s': option 'filepath' is required",
-                          where ? where : "", where ? ": " : "", ctx->name);
-}
-
 static int text_create(const crun_dataset_ctx *ctx, const crun_options *opts, void **instance,
                        crun_error *err)
 {
@@ -114,35 +95,21 @@ static int text_create(const crun_dataset_ctx *ctx, const crun_options *opts, vo
     *instance = NULL;
     int rc = crun_options_check_known(opts, known_options, err);
     if (rc == 0)
-        rc = required_filepath(ctx, opts, &filepath, err);
+        rc = crun_dataset_filepath_option(ctx, opts, &filepath, err);
     if (rc == 0)
         rc = check_encoding(ctx, opts, err);
     if (rc != 0)
         return rc;
     text_ds *ds = calloc(1, sizeof(*ds));
-    if (!ds || !(ds->filepath = strdup(filepath))) {
-        free(ds);
+    if (!ds)
         return crun_error_set(err, CRUN_ENOMEM, "dataset '%s': out of memory", ctx->name);
-    }
     ds->ctx = ctx;
-    /* No version to load yet is normal for an output; filepath() then says NULL. */
-    crun_error ignored = CRUN_ERROR_INIT;
-    if (crun_dataset_path(ctx, filepath, false, &ds->load_file, &ignored) != 0)
-        ds->load_file = NULL;
-    crun_error_clear(&ignored);
+    if ((rc = crun_file_dataset_new(ctx, filepath, &ds->file, err)) != 0) {
+        free(ds);
+        return rc;
+    }
     *instance = ds;
     return 0;
-}
-
-/* The file a load reads now: this instance's own save unless a version is
- * pinned, else the pinned or newest one.  *out is malloc'd. */
-static int load_path(const text_ds *ds, char **out, crun_error *err)
-{
-    if (ds->saved_file && !ds->ctx->load_version) {
-        *out = strdup(ds->saved_file);
-        return *out ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    }
-    return crun_dataset_path(ds->ctx, ds->filepath, false, out, err);
 }
 
 static int text_load(void *instance, crun_value **out, crun_error *err)
@@ -151,7 +118,7 @@ static int text_load(void *instance, crun_value **out, crun_error *err)
     char *path = NULL, *data = NULL;
     size_t len = 0;
     *out = NULL;
-    int rc = load_path(ds, &path, err);
+    int rc = crun_file_dataset_load_path(ds->file, &path, err);
     if (rc == 0 && (rc = crun_file_read(path, &data, &len, err)) != 0)
         crun_error_prefix(err, "dataset '%s': ", ds->ctx->name);
     if (rc == 0 && (rc = check_utf8(ds, path, data, len, err)) == 0) {
@@ -163,22 +130,6 @@ static int text_load(void *instance, crun_value **out, crun_error *err)
     free(data);
     free(path);
     return rc;
-}
-
-/* Remember where this instance saved, so its loads read it back.  The string
- * is kept once: a pointer filepath() handed out stays valid. */
-static void remember_save(text_ds *ds, char *path)
-{
-    if (!ds->saved_file) {
-        ds->saved_file = path;
-        return;
-    }
-    free(path);
-}
-
-static int save_path(text_ds *ds, char **out, crun_error *err)
-{
-    return crun_dataset_path(ds->ctx, ds->filepath, true, out, err);
 }
 
 static int text_save(void *instance, crun_value *value, crun_error *err)
@@ -199,57 +150,34 @@ static int text_save(void *instance, crun_value *value, crun_error *err)
                               ds->ctx->name, kind);
     }
     char *path = NULL;
-    int rc = save_path(ds, &path, err);
-    if (rc == 0)
-        rc = check_utf8(ds, path, data, len, err);
-    if (rc == 0 && (rc = crun_file_write_atomic(path, data, len, err)) != 0)
-        crun_error_prefix(err, "dataset '%s': ", ds->ctx->name);
-    if (rc != 0) {
+    int rc = crun_file_dataset_save_path(ds->file, &path, err);
+    if (rc == 0 && (rc = check_utf8(ds, path, data, len, err)) != 0)
         free(path);
-        return rc;
-    }
-    remember_save(ds, path);
-    return 0;
+    return rc != 0 ? rc : crun_file_dataset_write_at(ds->file, path, data, len, err);
 }
 
 static int text_exists(void *instance, bool *out, crun_error *err)
 {
     text_ds *ds = instance;
-    char *path = NULL;
-    crun_error ignored = CRUN_ERROR_INIT;
-    *out = false;
-    /* No version at all simply means the dataset does not exist yet. */
-    if (load_path(ds, &path, &ignored) != 0) {
-        crun_error_clear(&ignored);
-        return 0;
-    }
-    struct stat st;
-    int rc = 0;
-    if (stat(path, &st) == 0)
-        *out = S_ISREG(st.st_mode);
-    else if (errno != ENOENT && errno != ENOTDIR)
-        rc = crun_error_set(err, CRUN_EIO, "dataset '%s': %s: %s", ds->ctx->name, path,
-                            strerror(errno));
-    free(path);
-    return rc;
+    return crun_file_dataset_exists(ds->file, out, err);
 }
 
 static json_t *text_describe(void *instance)
 {
     text_ds *ds = instance;
-    return json_pack("{s:s, s:b}", "filepath", ds->filepath, "versioned", ds->ctx->versioned);
+    return crun_file_dataset_describe(ds->file);
 }
 
 static const char *text_filepath(void *instance)
 {
     text_ds *ds = instance;
-    return ds->saved_file && !ds->ctx->load_version ? ds->saved_file : ds->load_file;
+    return crun_file_dataset_filepath(ds->file);
 }
 
 static int text_save_file(void *instance, const char *tmp_path, crun_error *err)
 {
     text_ds *ds = instance;
-    char *data = NULL, *path = NULL;
+    char *data = NULL;
     size_t len = 0;
     int rc = crun_file_read(tmp_path, &data, &len, err);
     if (rc != 0)
@@ -257,19 +185,11 @@ static int text_save_file(void *instance, const char *tmp_path, crun_error *err)
     if (rc == 0)
         rc = check_utf8(ds, tmp_path, data, len, err);
     free(data);
-    if (rc == 0)
-        rc = save_path(ds, &path, err);
     if (rc != 0) {
         unlink(tmp_path); /* refused content must not linger next to the data */
         return rc;
     }
-    if ((rc = crun_file_commit(tmp_path, path, err)) != 0) {
-        crun_error_prefix(err, "dataset '%s': ", ds->ctx->name);
-        free(path);
-        return rc;
-    }
-    remember_save(ds, path);
-    return 0;
+    return crun_file_dataset_commit(ds->file, tmp_path, err);
 }
 
 static const crun_dataset_type text_type = {
