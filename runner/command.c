@@ -112,6 +112,14 @@ static int input_file(crun_run *run, size_t ds, crun_call *call, char **out, cru
     char *have = e->scratch ? strdup(e->scratch) : NULL;
     pthread_mutex_unlock(&run->lock);
     if (have) {
+        /* the value is in a file already: hooks see the load without a value */
+        int rc = dataset_hook(run, CRUN_HOOK_BEFORE_DATASET_LOADED, ds, call, err);
+        if (!rc)
+            rc = dataset_hook(run, CRUN_HOOK_AFTER_DATASET_LOADED, ds, call, err);
+        if (rc) {
+            free(have);
+            return rc;
+        }
         *out = have;
         return 0;
     }
@@ -144,7 +152,7 @@ static int input_file(crun_run *run, size_t ds, crun_call *call, char **out, cru
         rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
     }
     if (!rc) {
-        FILE *f = fopen(path, "wbx");
+        FILE *f = fopen(path, "wbxe");
         if (!f && errno == EEXIST) /* another node of this run wrote it meanwhile */
             rc = 0;
         else if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0)
@@ -184,7 +192,7 @@ static int output_file(crun_run *run, size_t pn, size_t k, out_file *of, crun_er
         if (asprintf(&of->path, "%.*s.%s.crun-XXXXXX", slash ? (int)(slash - target + 1) : 0,
                      target, slash ? slash + 1 : target) < 0)
             return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-        int fd = mkstemp(of->path);
+        int fd = mkostemp(of->path, O_CLOEXEC);
         if (fd < 0)
             return crun_error_set(err, CRUN_EIO, "%s: %s", of->path, strerror(errno));
         close(fd);
@@ -389,6 +397,14 @@ static int finish(crun_run *run, size_t pn, cmd_state *st, crun_call *call, int 
         crun_value *v = crun_value_bytes_take(data, len, "application/octet-stream");
         rc = v ? catalog_save(run, ds, call, v, err) : crun_error_set(err, CRUN_ENOMEM, "oom");
         crun_value_unref(v);
+        /* the file holds the value byte for byte: commands that read it use this
+         * one instead of a copy (one file per edge fewer; the folder goes at the end) */
+        pthread_mutex_lock(&run->lock);
+        if (!rc && e->in_memory && !e->scratch) {
+            e->scratch = of->path;
+            of->path = NULL;
+        }
+        pthread_mutex_unlock(&run->lock);
     }
     return rc;
 }
@@ -406,7 +422,7 @@ int crun_run_command_finish(crun_run *run, size_t pn, int status, crun_error *er
     crun_call call = {.run = run, .pnode = pn, .node = node, .err = err};
     int rc = finish(run, pn, st, &call, status, err);
     command_state_free(st);
-    if (rc && rc != CRUN_EHOOK && run->session->n_hooks) {
+    if (rc && rc != CRUN_EHOOK && !crun_run_cancelled(run) && run->session->n_hooks) {
         crun_hook_event ev = {.node = node->name, .call = &call, .error = err, .status = rc};
         crun_error herr = CRUN_ERROR_INIT;
         if (hooks_fire(run, CRUN_HOOK_ON_NODE_ERROR, &ev, &herr) != 0)

@@ -189,6 +189,10 @@ crun_logger *crun_run_logger(crun_run *run) { return &run->session->logger; }
 json_t *crun_run_params(const crun_run *run) { return run->params; }
 size_t crun_run_node_count(const crun_run *run) { return run->plan->n; }
 size_t crun_run_done_count(const crun_run *run) { return run->n_done; }
+size_t crun_run_running_count(const crun_run *run)
+{
+    return run->n_started - run->n_done - run->n_failed;
+}
 size_t crun_run_failed_count(const crun_run *run) { return run->n_failed; }
 
 const char *crun_run_node_name(const crun_run *run, size_t node)
@@ -237,6 +241,28 @@ static bool stopped(const crun_run *run)
     return crun_run_cancelled(run) || (run->failed && !run->keep_going);
 }
 
+/* The running list: O(1) in and out, so the progress line can name a few. */
+static void running_add(crun_run *run, size_t node)
+{
+    size_t none = run->plan->n;
+    run->run_prev[node] = none;
+    run->run_next[node] = run->run_head;
+    if (run->run_head != none)
+        run->run_prev[run->run_head] = node;
+    run->run_head = node;
+}
+
+static void running_remove(crun_run *run, size_t node)
+{
+    size_t none = run->plan->n, prev = run->run_prev[node], next = run->run_next[node];
+    if (prev != none)
+        run->run_next[prev] = next;
+    else if (run->run_head == node)
+        run->run_head = next;
+    if (next != none)
+        run->run_prev[next] = prev;
+}
+
 bool crun_run_next_ready(crun_run *run, size_t *node)
 {
     if (stopped(run) || run->ready_head == run->ready_tail)
@@ -244,12 +270,40 @@ bool crun_run_next_ready(crun_run *run, size_t *node)
     *node = run->ready[run->ready_head++ % run->plan->n];
     run->state[*node] = NODE_RUNNING;
     run->n_started++;
+    running_add(run, *node);
     return true;
+}
+
+/* "[12/40] train_model" and, on a terminal, what still runs:
+ * "[12/40] train_model | running: score, plot +3" (ninja's status line). */
+static void show_progress(crun_run *run, const char *name)
+{
+    crun_logger *log = &run->session->logger;
+    const plan *p = run->plan;
+    if (!log->tty) {
+        logger_write(log, CRUN_LOG_INFO, NULL, "[%zu/%zu] %s", run->n_done, p->n, name);
+        return;
+    }
+    size_t running = crun_run_running_count(run);
+    if (!running) {
+        logger_progress(log, "[%zu/%zu] %s", run->n_done, p->n, name);
+        return;
+    }
+    const char *a = crun_run_node_name(run, run->run_head);
+    size_t second = run->run_next[run->run_head];
+    const char *b = running > 1 ? crun_run_node_name(run, second) : NULL;
+    char more[32] = "";
+    if (running > 2)
+        snprintf(more, sizeof(more), " +%zu", running - 2);
+    logger_progress(log, "[%zu/%zu] %s | running: %s%s%s%s", run->n_done, p->n, name, a,
+                    b ? ", " : "", b ? b : "", more);
 }
 
 void crun_run_node_done(crun_run *run, size_t node)
 {
     const plan *p = run->plan;
+    if (run->state[node] == NODE_RUNNING)
+        running_remove(run, node);
     run->state[node] = NODE_DONE;
     run->n_done++;
     for (size_t e = p->succ_start[node]; e < p->succ_start[node + 1]; e++) {
@@ -257,14 +311,8 @@ void crun_run_node_done(crun_run *run, size_t node)
         if (--run->waiting[s] == 0 && run->state[s] == NODE_PENDING)
             push_ready(run, s);
     }
-    if (!run->progress)
-        return;
-    crun_logger *log = &run->session->logger;
-    const char *name = crun_run_node_name(run, node);
-    if (log->tty)
-        logger_progress(log, "[%zu/%zu] %s", run->n_done, p->n, name);
-    else
-        logger_write(log, CRUN_LOG_INFO, NULL, "[%zu/%zu] %s", run->n_done, p->n, name);
+    if (run->progress)
+        show_progress(run, crun_run_node_name(run, node));
 }
 
 /* keep_going: every node downstream of a failure is skipped. */
@@ -283,6 +331,8 @@ static void skip_descendants(crun_run *run, size_t node)
 
 void crun_run_node_failed(crun_run *run, size_t node, const crun_error *err)
 {
+    if (run->state[node] == NODE_RUNNING)
+        running_remove(run, node);
     run->state[node] = NODE_FAILED;
     run->n_failed++;
     if (!run->failed || (run->first_error.code == CRUN_ECANCELED && err->code != CRUN_ECANCELED)) {
@@ -316,6 +366,18 @@ void crun_run_cancel(crun_run *run)
     pthread_mutex_lock(&run->lock);
     for (size_t i = 0; i < run->n_children; i++)
         kill(-run->children[i], SIGTERM);
+    if (run->on_cancel)
+        run->on_cancel(run->on_cancel_user);
+    pthread_mutex_unlock(&run->lock);
+}
+
+void crun_run_on_cancel(crun_run *run, void (*fn)(void *user), void *user)
+{
+    pthread_mutex_lock(&run->lock);
+    run->on_cancel = fn;
+    run->on_cancel_user = user;
+    if (fn && crun_run_cancelled(run))
+        fn(user);
     pthread_mutex_unlock(&run->lock);
 }
 
@@ -584,10 +646,14 @@ int run_create(crun_session *s, plan *p, json_t *params, const crun_run_options 
     run->waiting = malloc((n + 1) * sizeof(size_t));
     run->ready = malloc((n + 1) * sizeof(size_t));
     run->state = calloc(n + 1, 1);
+    run->run_prev = malloc((n + 1) * sizeof(size_t));
+    run->run_next = malloc((n + 1) * sizeof(size_t));
+    run->run_head = n;
     run->cmds = calloc(n + 1, sizeof(cmd_state *));
     run->seconds = calloc(n + 1, sizeof(double));
     int rc = 0;
-    if (!run->fns || !run->waiting || !run->ready || !run->state || !run->cmds || !run->seconds)
+    if (!run->fns || !run->waiting || !run->ready || !run->state || !run->cmds || !run->seconds ||
+        !run->run_prev || !run->run_next)
         rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
     for (size_t i = 0; i < n && !rc; i++) {
         run->waiting[i] = p->dep_start[i + 1] - p->dep_start[i];
@@ -648,6 +714,8 @@ void run_destroy(crun_run *run)
     free(run->waiting);
     free(run->ready);
     free(run->state);
+    free(run->run_prev);
+    free(run->run_next);
     free(run->children);
     crun_error_clear(&run->first_error);
     json_decref(run->params);

@@ -87,6 +87,8 @@ struct crun_run {
     size_t ready_head, ready_tail;
     unsigned char *state;
     size_t n_started, n_done, n_failed, n_skipped;
+    /* running nodes, most recently started first (for the progress line) */
+    size_t *run_prev, *run_next, run_head;
     bool failed;
     bool keep_going;
     bool progress;
@@ -99,6 +101,8 @@ struct crun_run {
     char *scratch_dir;
     cmd_state **cmds;        /* per plan node, for the stepwise command API */
     double grace_period;     /* seconds between SIGTERM and SIGKILL */
+    void (*on_cancel)(void *user); /* under lock */
+    void *on_cancel_user;
     double *seconds;         /* per plan node: how long its execution took */
     bool delegated;          /* the runner handed the plan to other runs */
 };

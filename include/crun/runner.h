@@ -76,8 +76,10 @@ void crun_run_node_failed(crun_run *run, size_t node, const crun_error *err);
 void crun_run_set_keep_going(crun_run *run, bool keep_going);
 /* True when every node is done, failed or skipped, or the run stopped. */
 bool crun_run_finished(const crun_run *run);
-/* Nodes done so far, and failed. */
+/* Nodes done so far, and failed; nodes taken by next_ready and not yet
+ * reported done or failed. */
 size_t crun_run_done_count(const crun_run *run);
+size_t crun_run_running_count(const crun_run *run);
 size_t crun_run_failed_count(const crun_run *run);
 
 /* --- executing a node (any thread, distinct nodes) --- */
@@ -120,6 +122,12 @@ void crun_run_delegated(crun_run *run);
  * SIGTERM (SIGKILL after the grace period), next_ready returns false. */
 void crun_run_cancel(crun_run *run);
 bool crun_run_cancelled(const crun_run *run);
+/* Have crun_run_cancel call fn(user) (on the cancelling thread, under the
+ * run's lock: fn must be quick and must not call the run API, e.g.
+ * uv_async_send), or call it at once if the run is already cancelled, so an
+ * event-loop runner wakes up instead of polling.  fn NULL removes it; once
+ * this returns, fn is not running and will not be called. */
+void crun_run_on_cancel(crun_run *run, void (*fn)(void *user), void *user);
 
 #ifdef __cplusplus
 }
