@@ -2,15 +2,30 @@
  *
  * Each column is one plain array of its type (int64_t, double or char *) plus
  * a bitmap of missing cells, so a million-row numeric column costs eight bytes
- * a cell and a bit, with no per-cell struct.  Strings are the only cells with
- * their own allocation.  Rows grow by doubling the shared capacity; a new cell
- * is missing until set.  Accessors are total: out-of-range or mistyped reads
+ * a cell and a bit, with no per-cell struct.  A string column's cells are
+ * pointers into the column's arena: a list of large blocks (64 KiB, doubling
+ * up to 1 MiB) filled by bump allocation, so a string cell costs its bytes, a
+ * NUL and its 8-byte pointer, with no per-cell malloc.  Blocks never move, so
+ * a string stays valid while the table lives; they are freed only with the
+ * table.  Replacing a string (crun_table_set_string, crun_table_set_missing)
+ * or shrinking the rows (crun_table_set_rows) leaves the old bytes in the
+ * arena as waste: tables are built once and then read, so this is cheap.
+ * Rows grow by doubling the shared capacity; a new cell is missing until set.  Accessors are total: out-of-range or mistyped reads
  * return a zero value instead of crashing, because plugins read user data.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "crun/value.h"
+
+/* One arena block: cap bytes of data, of which used are handed out. */
+typedef struct arena_block {
+    struct arena_block *next;
+    size_t used, cap;
+    char data[];
+} arena_block;
+
+enum { ARENA_FIRST_BLOCK = 64 * 1024, ARENA_MAX_BLOCK = 1024 * 1024 };
 
 typedef struct column {
     char *name;
@@ -22,6 +37,7 @@ typedef struct column {
         void *any;
     } v;
     uint64_t *missing; /* bit set: the cell is missing */
+    arena_block *arena; /* string columns: the block being filled first */
 } column;
 
 struct crun_table {
@@ -49,6 +65,56 @@ static size_t cell_size(crun_column_type type)
     return type == CRUN_COLUMN_STRING ? sizeof(char *) : sizeof(int64_t);
 }
 
+/* Copy len bytes of s and a NUL into col's arena; NULL when out of memory. */
+static char *arena_copy(column *col, const char *s, size_t len)
+{
+    arena_block *head = col->arena;
+    if (len >= SIZE_MAX - sizeof(arena_block) - 1)
+        return NULL;
+    size_t need = len + 1;
+    if (!head || head->cap - head->used < need) {
+        size_t cap = head ? head->cap * 2 : ARENA_FIRST_BLOCK;
+        if (cap > ARENA_MAX_BLOCK)
+            cap = ARENA_MAX_BLOCK;
+        if (head && need > cap / 4 && head->cap - head->used >= ARENA_FIRST_BLOCK / 4) {
+            /* A big string while the current block still has room: give it
+             * a block of its own behind the current one, which stays first. */
+            arena_block *own = malloc(sizeof(*own) + need);
+            if (!own)
+                return NULL;
+            own->used = own->cap = need;
+            own->next = head->next;
+            head->next = own;
+            memcpy(own->data, s, len);
+            own->data[len] = '\0';
+            return own->data;
+        }
+        if (cap < need)
+            cap = need;
+        arena_block *b = malloc(sizeof(*b) + cap);
+        if (!b)
+            return NULL;
+        b->used = 0;
+        b->cap = cap;
+        b->next = head;
+        col->arena = head = b;
+    }
+    char *p = head->data + head->used;
+    head->used += need;
+    memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+static void arena_free(arena_block *b)
+{
+    while (b) {
+        arena_block *next = b->next;
+        free(b);
+        b = next;
+    }
+}
+
 crun_table *crun_table_new(size_t capacity)
 {
     crun_table *t = calloc(1, sizeof(*t));
@@ -57,11 +123,9 @@ crun_table *crun_table_new(size_t capacity)
     return t;
 }
 
-static void column_free(column *col, size_t rows)
+static void column_free(column *col)
 {
-    if (col->type == CRUN_COLUMN_STRING && col->v.str)
-        for (size_t r = 0; r < rows; r++)
-            free(col->v.str[r]);
+    arena_free(col->arena);
     free(col->v.any);
     free(col->missing);
     free(col->name);
@@ -72,13 +136,13 @@ void crun_table_free(crun_table *table)
     if (!table)
         return;
     for (size_t c = 0; c < table->ncols; c++)
-        column_free(&table->cols[c], table->rows);
+        column_free(&table->cols[c]);
     free(table->cols);
     free(table);
 }
 
 /* Make col's arrays hold cap cells; cells from old_cap on start missing
- * (and NULL for strings, so freeing them is always safe). */
+ * (and NULL for strings). */
 static int column_reserve(column *col, size_t old_cap, size_t cap)
 {
     void *values = realloc(col->v.any, (cap ? cap : 1) * cell_size(col->type));
@@ -133,23 +197,22 @@ int crun_table_add_column(crun_table *table, const char *name, crun_column_type 
     }
     column col = {.type = type, .name = strdup(name)};
     if (!col.name || column_reserve(&col, 0, table->capacity) != 0) {
-        column_free(&col, 0);
+        column_free(&col);
         return CRUN_ENOMEM;
     }
     table->cols[table->ncols] = col;
     return (int)table->ncols++;
 }
 
-/* Forget cells from row `from` on, so that a later grow finds them missing. */
+/* Forget cells from row `from` on, so that a later grow finds them missing.
+ * Their strings' bytes stay in the arena (waste until the table is freed). */
 static void table_truncate(crun_table *t, size_t from)
 {
     for (size_t c = 0; c < t->ncols; c++) {
         column *col = &t->cols[c];
         for (size_t r = from; r < t->rows; r++) {
-            if (col->type == CRUN_COLUMN_STRING) {
-                free(col->v.str[r]);
+            if (col->type == CRUN_COLUMN_STRING)
                 col->v.str[r] = NULL;
-            }
             bit_set(col->missing, r, true);
         }
     }
@@ -208,10 +271,11 @@ int crun_table_set_string(crun_table *table, size_t col, size_t row, const char 
     column *c = writable(table, col, row, CRUN_COLUMN_STRING);
     if (!c || !v)
         return CRUN_EINVAL;
-    char *copy = strdup(v);
+    /* A replaced string's bytes stay in the arena as waste.  v may point
+     * into this arena (blocks never move), so copying from it is safe. */
+    char *copy = arena_copy(c, v, strlen(v));
     if (!copy)
         return CRUN_ENOMEM;
-    free(c->v.str[row]);
     c->v.str[row] = copy;
     bit_set(c->missing, row, false);
     return 0;
@@ -222,10 +286,8 @@ int crun_table_set_missing(crun_table *table, size_t col, size_t row)
     if (!table || col >= table->ncols || row >= table->rows)
         return CRUN_EINVAL;
     column *c = &table->cols[col];
-    if (c->type == CRUN_COLUMN_STRING) {
-        free(c->v.str[row]);
-        c->v.str[row] = NULL;
-    }
+    if (c->type == CRUN_COLUMN_STRING)
+        c->v.str[row] = NULL; /* the old bytes stay in the arena */
     bit_set(c->missing, row, true);
     return 0;
 }
