@@ -8,13 +8,11 @@
  * worker when the run ends, or the timeout watch (504) or the drain (503)
  * before that.
  *
- * Cancelling one run: crun_session_run does not hand out its crun_run, so
- * the pool registers a hook on the session (the "tracker").  Pipeline-level
- * hooks fire on the thread that called crun_session_run, so the hook finds
- * its worker by thread and records the run while it exists; the watch can
- * then crun_run_cancel exactly that run.  The tracker outlives the service
- * (the session destroys hooks when it closes) and is detached when the
- * service ends.
+ * Cancelling one run: crun_session_run hands each job its crun_run through
+ * on_run while the run exists, so a timeout or the drain can crun_run_cancel
+ * exactly that run.  Request runs are their own to cancel (own_cancel): the
+ * shutdown signal's session-wide cancel leaves them to finish within the
+ * grace period.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,13 +22,6 @@
 #include <unistd.h>
 
 #include "service.h"
-
-struct svc_tracker {
-    pthread_mutex_t lock;
-    service *svc;           /* NULL once the service ended */
-};
-
-enum { MAX_RESTARTS = 3 };
 
 static const char timeout_fmt[] = "the run took longer than the service's timeout (%g s) and "
                                    "was cancelled";
@@ -76,109 +67,29 @@ static void count_answer(service *svc, svc_job *job, unsigned status)
     atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
 }
 
-/* --- the tracking hook --- */
+/* --- knowing a job's run --- */
 
-static svc_worker *worker_of_thread(svc_pool *p)
-{
-    pthread_t self = pthread_self();
-    for (size_t i = 0; i < p->n_workers + p->n_inline; i++)
-        if (p->workers[i].started && pthread_equal(p->workers[i].self, self))
-            return &p->workers[i];
-    return NULL;
-}
+typedef struct job_ref {
+    service *svc;
+    svc_job *job;
+} job_ref;
 
-static void track(void *instance, crun_run *run, const char *run_id)
+/* on_run: the job's run exists (run) or is about to end (NULL). */
+static void job_on_run(void *user, crun_run *run)
 {
-    svc_tracker *t = instance;
-    pthread_mutex_lock(&t->lock);
-    if (t->svc) {
-        svc_pool *p = &t->svc->pool;
-        pthread_mutex_lock(&p->lock);
-        svc_worker *w = worker_of_thread(p);
-        if (w && w->job) {
-            w->job->run = run;
-            if (run_id)
-                snprintf(w->job->run_id, sizeof(w->job->run_id), "%s", run_id);
-            if (run && w->job->cancel_asked)
-                crun_run_cancel(run);
-        }
-        pthread_mutex_unlock(&p->lock);
+    job_ref *ref = user;
+    svc_pool *p = &ref->svc->pool;
+    pthread_mutex_lock(&p->lock);
+    ref->job->run = run;
+    if (run) {
+        snprintf(ref->job->run_id, sizeof(ref->job->run_id), "%s", crun_run_id(run));
+        if (ref->job->cancel_asked)
+            crun_run_cancel(run);
     }
-    pthread_mutex_unlock(&t->lock);
-}
-
-static int on_catalog_created(void *instance, const crun_hook_event *ev, crun_error *err)
-{
-    track(instance, ev->run, ev->run_id);
-    return 0;
-}
-
-static int on_pipeline_end(void *instance, const crun_hook_event *ev, crun_error *err)
-{
-    track(instance, NULL, NULL);
-    return 0;
-}
-
-static void tracker_destroy(void *instance)
-{
-    svc_tracker *t = instance;
-    pthread_mutex_destroy(&t->lock);
-    free(t);
-}
-
-static const crun_hooks_type tracker_type = {
-    .size = sizeof(crun_hooks_type),
-    .flags = CRUN_HOOKS_THREAD_SAFE,
-    .destroy = tracker_destroy,
-    .on = {[CRUN_HOOK_AFTER_CATALOG_CREATED] = on_catalog_created,
-           [CRUN_HOOK_AFTER_PIPELINE_RUN] = on_pipeline_end,
-           [CRUN_HOOK_ON_PIPELINE_ERROR] = on_pipeline_end},
-};
-
-int svc_tracker_add(service *svc, crun_error *err)
-{
-    svc_tracker *t = calloc(1, sizeof(*t));
-    if (!t)
-        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    pthread_mutex_init(&t->lock, NULL);
-    t->svc = svc;
-    int rc = crun_session_add_hook(svc->served.session, "service-tracker", &tracker_type, t, err);
-    if (rc) {
-        tracker_destroy(t);
-        return rc;
-    }
-    svc->tracker = t;
-    return 0;
-}
-
-void svc_tracker_detach(service *svc)
-{
-    svc_tracker *t = svc->tracker;
-    if (!t)
-        return;
-    pthread_mutex_lock(&t->lock);
-    t->svc = NULL;
-    pthread_mutex_unlock(&t->lock);
-    svc->tracker = NULL;
+    pthread_mutex_unlock(&p->lock);
 }
 
 /* --- running a job --- */
-
-/* A run cancelled by a session-wide cancel (the shutdown signal reaches every
- * run of the session, see docs/service.md) that we did not cancel ourselves
- * is started again, so that in-flight requests still get their result while
- * the grace period lasts. */
-static bool restartable(service *svc, svc_job *job, int restarts)
-{
-    svc_pool *p = &svc->pool;
-    pthread_mutex_lock(&p->lock);
-    bool ok = !job->cancel_asked && (job->is_inline || !job->answered) &&
-              restarts < MAX_RESTARTS &&
-              crun_run_cancelled(svc->outer) &&
-              (svc->grace_until == 0 || svc_now() < svc->grace_until);
-    pthread_mutex_unlock(&p->lock);
-    return ok;
-}
 
 /* The fast path follows how many recent runs took over FAST_PATH_NS: a
  * moving fraction (SLOW_ONE = all) that rises fast on slow runs (three in a
@@ -225,19 +136,14 @@ static unsigned run_job(service *svc, svc_job *job, char **body_out, char *run_i
     svc_request_options(&svc->served, &job->req, &ro);
     crun_run_result res = CRUN_RUN_RESULT_INIT;
     crun_error err = CRUN_ERROR_INIT;
+    job_ref ref = {svc, job};
+    ro.on_run = job_on_run;
+    ro.on_run_user = &ref;
+    ro.own_cancel = true;
     double t0 = svc_now();
-    int rc;
     if (job->req.persist)
         persist_begin(&svc->pool);
-    for (int restarts = 0;; restarts++) {
-        rc = crun_session_run(svc->served.session, &ro, &res, &err);
-        if (rc != CRUN_ECANCELED || !restartable(svc, job, restarts))
-            break;
-        crun_log(svc->logger, CRUN_LOG_INFO, "service: run %s was interrupted by the shutdown; "
-                 "running it again within the grace period", res.run_id ? res.run_id : "-");
-        crun_run_result_clear(&res);
-        crun_error_clear(&err);
-    }
+    int rc = crun_session_run(svc->served.session, &ro, &res, &err);
     if (job->req.persist)
         persist_end(&svc->pool);
     note_run_time(&svc->pool, svc_now() - t0);

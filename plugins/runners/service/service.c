@@ -230,8 +230,6 @@ static int svc_run(void *instance, crun_run *run, crun_error *err)
         rc = pipeline_body(svc, err);
     if (!rc && svc->cfg.warmup)
         rc = warmup(svc, err);
-    if (!rc)
-        rc = svc_tracker_add(svc, err);
     bool pool_started = false;
     if (!rc && !(rc = svc_pool_start(svc, (size_t)svc->cfg.workers, (size_t)svc->cfg.queue,
                                      (size_t)svc->cfg.threads, err)))
@@ -247,7 +245,6 @@ static int svc_run(void *instance, crun_run *run, crun_error *err)
         crun_log(svc->logger, CRUN_LOG_INFO, "service: stopping");
     }
     shut_down(svc, pool_started);
-    svc_tracker_detach(svc);
     free(svc->pipeline_body);
     svc->pipeline_body = NULL;
     svc_served_clear(&svc->served);

@@ -185,9 +185,6 @@ void svc_pool_drain(service *svc, double until);
 void svc_pool_stop(svc_pool *p);
 void svc_pool_counts(svc_pool *p, size_t *running, size_t *queued);
 
-/* The hook that lets the pool cancel one run (see pool.c). */
-int svc_tracker_add(service *svc, crun_error *err);
-void svc_tracker_detach(service *svc);
 
 /* --- the HTTP side (http.c) ------------------------------------------------ */
 
@@ -222,8 +219,6 @@ typedef struct svc_config {
     double grace_period;    /* seconds in-flight runs get at shutdown */
 } svc_config;
 
-typedef struct svc_tracker svc_tracker;
-
 struct service {
     svc_config cfg;
     char *host, *token, *pipeline, *executor; /* owned; cfg's strings point here */
@@ -233,7 +228,6 @@ struct service {
     svc_metrics metrics;
     svc_records records;
     svc_pool pool;
-    svc_tracker *tracker;
     svc_http *http;
     crun_run *outer;        /* the run that started the service */
     atomic_bool stopping;   /* shutdown began: refuse new work */
