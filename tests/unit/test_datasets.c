@@ -22,10 +22,7 @@
 #include <unistd.h>
 
 #include "crun/dataset.h"
-
-#ifndef CRUN_TEST_PLUGIN_DIRS
-#define CRUN_TEST_PLUGIN_DIRS ""
-#endif
+#include "plugin_test.h"
 
 enum { MEMORY, TEXT, BYTES, JSON, NPLUGINS };
 static const char *const plugin_names[NPLUGINS] = {"memory", "text", "bytes", "json"};
@@ -37,38 +34,17 @@ typedef struct fixture {
     crun_dataset_ctx ctx; /* outlives every instance a test makes */
 } fixture;
 
-/* dlopen name.so from the first folder of dirs that has it. */
-static void *open_plugin(const char *dirs, const char *name)
-{
-    char *copy = strdup(dirs), *save = NULL;
-    void *handle = NULL;
-    for (char *dir = strtok_r(copy, ":", &save); dir && !handle; dir = strtok_r(NULL, ":", &save)) {
-        char path[4096];
-        snprintf(path, sizeof(path), "%s/%s.so", dir, name);
-        if (access(path, F_OK) == 0 && !(handle = dlopen(path, RTLD_NOW | RTLD_LOCAL)))
-            fprintf(stderr, "dlopen %s: %s\n", path, dlerror());
-    }
-    free(copy);
-    return handle;
-}
-
 static int group_setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
-    const char *dirs = getenv("CRUN_TEST_PLUGIN_DIRS");
     if (!f)
         return -1;
-    if (!dirs || !*dirs)
-        dirs = CRUN_TEST_PLUGIN_DIRS;
     for (int i = 0; i < NPLUGINS; i++) {
-        f->handles[i] = open_plugin(dirs, plugin_names[i]);
         crun_plugin_entry_fn entry = NULL;
-        if (f->handles[i])
+        if ((f->handles[i] = plugin_test_open(plugin_names[i])))
             *(void **)&entry = dlsym(f->handles[i], CRUN_PLUGIN_ENTRY_SYMBOL);
-        if (!entry) {
-            fprintf(stderr, "plugin '%s' not found in '%s'\n", plugin_names[i], dirs);
+        if (!entry)
             return -1;
-        }
         f->plugins[i] = entry();
     }
     *state = f;
@@ -88,23 +64,17 @@ static int group_teardown(void **state)
 static int setup(void **state)
 {
     fixture *f = *state;
-    strcpy(f->dir, "/tmp/crun-test-datasets-XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (plugin_test_mkdtemp(f->dir, sizeof(f->dir), "datasets") != 0)
         return -1;
     f->ctx = (crun_dataset_ctx){.size = sizeof(crun_dataset_ctx), .name = "x",
                                 .project_dir = f->dir};
     return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 static int teardown(void **state)
 {
     fixture *f = *state;
-    return nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return plugin_test_rmtree(f->dir);
 }
 
 /* --- helpers ----------------------------------------------------------------- */

@@ -21,11 +21,8 @@
 #include <unistd.h>
 
 #include "crun/dataset.h"
+#include "plugin_test.h"
 #include "crun/partitions.h"
-
-#ifndef CRUN_TEST_PLUGIN_DIRS
-#define CRUN_TEST_PLUGIN_DIRS ""
-#endif
 
 typedef struct fixture {
     void *handle;
@@ -34,39 +31,14 @@ typedef struct fixture {
     crun_dataset_ctx ctx; /* outlives every instance a test makes */
 } fixture;
 
-/* dlopen name.so from the first folder of dirs that has it. */
-static void *open_plugin(const char *dirs, const char *name)
-{
-    char *copy = strdup(dirs), *save = NULL;
-    void *handle = NULL;
-    for (char *dir = strtok_r(copy, ":", &save); dir && !handle; dir = strtok_r(NULL, ":", &save)) {
-        char path[4096];
-        snprintf(path, sizeof(path), "%s/%s.so", dir, name);
-        if (access(path, F_OK) == 0 && !(handle = dlopen(path, RTLD_NOW | RTLD_LOCAL)))
-            fprintf(stderr, "dlopen %s: %s\n", path, dlerror());
-    }
-    free(copy);
-    return handle;
-}
-
 static int group_setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
-    const char *dirs = getenv("CRUN_TEST_PLUGIN_DIRS");
     if (!f)
         return -1;
     *state = f;
-    if (!dirs || !*dirs)
-        dirs = CRUN_TEST_PLUGIN_DIRS;
-    crun_plugin_entry_fn entry = NULL;
-    if ((f->handle = open_plugin(dirs, "partitioned")))
-        *(void **)&entry = dlsym(f->handle, CRUN_PLUGIN_ENTRY_SYMBOL);
-    if (!entry) {
-        fprintf(stderr, "plugin 'partitioned' not found in '%s'\n", dirs);
-        return -1;
-    }
-    f->type = entry()->table;
-    return 0;
+    f->handle = plugin_test_open("partitioned");
+    return (f->type = plugin_test_dataset_type(f->handle)) ? 0 : -1;
 }
 
 static int group_teardown(void **state)
@@ -81,39 +53,24 @@ static int group_teardown(void **state)
 static int setup(void **state)
 {
     fixture *f = *state;
-    strcpy(f->dir, "/tmp/crun-test-partitioned-XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (plugin_test_mkdtemp(f->dir, sizeof(f->dir), "partitioned") != 0)
         return -1;
     f->ctx = (crun_dataset_ctx){.size = sizeof(crun_dataset_ctx), .name = "x",
                                 .project_dir = f->dir};
     return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 static int teardown(void **state)
 {
     fixture *f = *state;
-    return nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return plugin_test_rmtree(f->dir);
 }
 
 /* --- helpers ----------------------------------------------------------------- */
 
 static int try_create(fixture *f, const char *options, void **instance, crun_error *err)
 {
-    json_error_t jerr;
-    json_t *obj = json_loads(options, 0, &jerr);
-    if (!obj)
-        fail_msg("bad options JSON: %s", jerr.text);
-    crun_options *opts = crun_options_new(obj, "dataset 'x'", "conf/base/catalog.yml:1:1");
-    json_decref(obj);
-    assert_non_null(opts);
-    int rc = f->type->create(&f->ctx, opts, instance, err);
-    crun_options_free(opts);
-    return rc;
+    return plugin_test_create(f->type, &f->ctx, options, instance, err);
 }
 
 static void *create(fixture *f, const char *options)
