@@ -126,8 +126,55 @@ static int open_shared(crun_run *run, size_t ds, cat_entry *e, crun_error *err)
     return rc;
 }
 
-static int open_entry(crun_run *run, size_t ds, const crun_options *no_options,
-                      const crun_run_options *o, crun_error *err)
+/* The options of a catalog entry (with its credentials), made by the
+ * session's first run that opens it and shared by the later ones: options
+ * are immutable once made.  Two first runs at once both make them; one
+ * publishes, the other frees its own. */
+static int entry_options(crun_run *run, size_t ds, const crun_options **out, crun_error *err)
+{
+    _Atomic(crun_options *) *slot = &run->session->ds_options[ds];
+    crun_options *opts = atomic_load_explicit(slot, memory_order_acquire);
+    if (opts) {
+        *out = opts;
+        return 0;
+    }
+    const ir_dataset *d = &run->ir->ds[ds];
+    char owner[600];
+    snprintf(owner, sizeof(owner), "dataset '%s'", d->name);
+    if (!(opts = options_from_conf(d->options, owner)))
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    int rc = d->credentials ? add_credentials(run, d, opts, err) : 0;
+    if (rc) {
+        crun_options_free(opts);
+        return rc;
+    }
+    crun_options *none = NULL;
+    if (!atomic_compare_exchange_strong(slot, &none, opts)) {
+        crun_options_free(opts);
+        opts = none;
+    }
+    *out = opts;
+    return 0;
+}
+
+/* The plugin of a dataset type, remembered by the session for the entry's
+ * own type and for memory (what requests and kept outputs swap in). */
+static int dataset_plugin(crun_run *run, size_t ds, const char *type, const crun_plugin **out,
+                          crun_error *err)
+{
+    crun_session *s = run->session;
+    _Atomic(const crun_plugin *) *slot = type == run->ir->ds[ds].type ? &s->ds_plugin[ds]
+                                         : strcmp(type, "memory") == 0 ? &s->memory_plugin
+                                                                       : NULL;
+    if (slot && (*out = atomic_load_explicit(slot, memory_order_acquire)))
+        return 0;
+    int rc = plugin_load(&s->plugins, CRUN_PLUGIN_DATASET, type, out, err);
+    if (!rc && slot)
+        atomic_store_explicit(slot, *out, memory_order_release);
+    return rc;
+}
+
+static int open_entry(crun_run *run, size_t ds, const crun_run_options *o, crun_error *err)
 {
     if (run->plan->crosses && run->plan->crosses[ds]) {
         cat_entry *e = &run->catalog.entries[ds];
@@ -150,7 +197,7 @@ static int open_entry(crun_run *run, size_t ds, const crun_options *no_options,
     }
     const crun_plugin *plug;
     const char *type = type_in_run(run, ds, o);
-    int rc = plugin_load(&s->plugins, CRUN_PLUGIN_DATASET, type, &plug, err);
+    int rc = dataset_plugin(run, ds, type, &plug, err);
     if (rc)
         return crun_error_prefix(err, "%s%sdataset '%s': ", d->where ? d->where : "",
                                  d->where ? ": " : "", d->name);
@@ -168,19 +215,10 @@ static int open_entry(crun_run *run, size_t ds, const crun_options *no_options,
     };
     if (e->ctx.load_version && !(e->ctx.load_version = strdup(e->ctx.load_version)))
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    crun_options *opts = NULL;
-    if (d->options && type == d->type) {
-        char owner[600];
-        snprintf(owner, sizeof(owner), "dataset '%s'", d->name);
-        if (!(opts = options_from_conf(d->options, owner)))
-            return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-        if (d->credentials && (rc = add_credentials(run, d, opts, err))) {
-            crun_options_free(opts);
-            return rc;
-        }
-    }
-    rc = e->type->create(&e->ctx, opts ? opts : no_options, &e->instance, err);
-    crun_options_free(opts);
+    const crun_options *opts = s->no_options;
+    if (d->options && type == d->type && (rc = entry_options(run, ds, &opts, err)))
+        return rc;
+    rc = e->type->create(&e->ctx, opts, &e->instance, err);
     if (rc) {
         e->type = NULL; /* nothing to destroy */
         if (!err->message || !strstr(err->message, d->name))
@@ -239,17 +277,11 @@ int catalog_open(crun_run *run, const crun_run_options *o, crun_error *err)
     if (!run->catalog.entries)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     run->catalog.n = ir->n_ds;
-    json_t *empty = json_object();
-    crun_options *no_options = crun_options_new(empty, "dataset", "catalog");
-    json_decref(empty);
-    if (!no_options)
-        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     for (size_t ds = 0; ds < ir->n_ds && !rc; ds++) {
         if (p->producer[ds] == PLAN_NONE && p->consumers[ds] == 0)
             continue;
-        rc = open_entry(run, ds, no_options, o, err);
+        rc = open_entry(run, ds, o, err);
     }
-    crun_options_free(no_options);
     return rc ? rc : fill_inputs(run, o, err);
 }
 

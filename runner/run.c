@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -520,6 +519,40 @@ int crun_run_execute(crun_run *run, size_t pn, crun_error *err)
 
 /* --- creating and ending a run --- */
 
+/* Write v as width decimal digits (zero-padded) at out. */
+static char *put_digits(char *out, unsigned v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        out[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return out + width;
+}
+
+/* splitmix64's mixing: a run id's random-looking suffix from a counter
+ * (seeded at open), so that ids of different sessions differ too. */
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+/* The UTC calendar date of a day count since 1970-01-01 (Howard Hinnant's
+ * days_from_civil inverse): gmtime_r without its lock on the time zone. */
+static void civil_date(int64_t days, unsigned *y, unsigned *m, unsigned *d)
+{
+    days += 719468;
+    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    unsigned doe = (unsigned)(days - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (unsigned)(yoe + era * 400 + (*m <= 2));
+}
+
 static void make_ids(crun_run *run, const char *run_id)
 {
     struct timespec ts;
@@ -527,28 +560,42 @@ static void make_ids(crun_run *run, const char *run_id)
     /* versions are milliseconds: runs of one session starting in the same
      * millisecond take the next free one, so no two runs share a version */
     crun_session *s = run->session;
-    int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    pthread_mutex_lock(&s->runs_lock);
-    if (ms <= s->last_version_ms)
-        ms = s->last_version_ms + 1;
-    s->last_version_ms = ms;
-    pthread_mutex_unlock(&s->runs_lock);
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    snprintf(run->version, sizeof(run->version), "%04d-%02d-%02dT%02d.%02d.%02d.%03dZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             (int)(ms % 1000));
+    int_fast64_t ms = (int_fast64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int_fast64_t last = atomic_load(&s->last_version_ms);
+    do {
+        if (ms <= last)
+            ms = last + 1;
+    } while (!atomic_compare_exchange_weak(&s->last_version_ms, &last, ms));
+    int64_t secs = ms / 1000;
+    unsigned y, mo, d, sod = (unsigned)(secs % 86400);
+    civil_date(secs / 86400, &y, &mo, &d);
+    unsigned fields[6] = {y % 10000, mo, d, sod / 3600, sod / 60 % 60, sod % 60};
+    /* "YYYY-MM-DDTHH.MM.SS.mmmZ" (Kedro's version format) */
+    char *v = run->version;
+    for (int i = 0; i < 6; i++) {
+        v = put_digits(v, fields[i], i ? 2 : 4);
+        *v++ = "--T..."[i];
+    }
+    v = put_digits(v, (unsigned)(ms % 1000), 3);
+    memcpy(v, "Z", 2);
     if (run_id) {
         snprintf(run->run_id, sizeof(run->run_id), "%s", run_id);
         return;
     }
-    unsigned int rnd = 0;
-    if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
-        rnd = (unsigned)ts.tv_nsec ^ (unsigned)getpid();
-    snprintf(run->run_id, sizeof(run->run_id), "%04d%02d%02dT%02d%02d%02dZ-%06x",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             rnd & 0xffffff);
+    /* "YYYYMMDDTHHMMSSZ-xxxxxx" */
+    char *r = run->run_id;
+    for (int i = 0; i < 6; i++) {
+        r = put_digits(r, fields[i], i ? 2 : 4);
+        if (i == 2)
+            *r++ = 'T';
+    }
+    uint64_t rnd = mix64(atomic_fetch_add(&s->id_counter, 0x9e3779b97f4a7c15u));
+    static const char hex[] = "0123456789abcdef";
+    *r++ = 'Z';
+    *r++ = '-';
+    for (int i = 5; i >= 0; i--)
+        *r++ = hex[(rnd >> (4 * i)) & 0xf];
+    *r = '\0';
 }
 
 /* The parts of one run (cluster jobs sharing a --run-id) save versioned
@@ -592,9 +639,11 @@ static crun_node_fn find_function(const crun_nodes_type *t, const char *name)
     return NULL;
 }
 
-static int resolve_function(crun_run *run, size_t pn, crun_error *err)
+/* The function of IR node n (plugin lookup and symbol search); the session
+ * remembers it, so each node's library is looked up once per session. */
+static int resolve_function(crun_run *run, size_t n, crun_node_fn *out, crun_error *err)
 {
-    const ir_node *node = &run->ir->nodes[run->plan->node[pn]];
+    const ir_node *node = &run->ir->nodes[n];
     const char *dot = strchr(node->func, '.');
     char lib[256];
     snprintf(lib, sizeof(lib), "%.*s", (int)(dot - node->func), node->func);
@@ -608,7 +657,7 @@ static int resolve_function(crun_run *run, size_t pn, crun_error *err)
         return crun_error_prefix(err, "%s: node '%s': library '%s': ", node->where, node->name,
                                  lib);
     const crun_nodes_type *t = plug->table;
-    if ((run->fns[pn] = find_function(t, dot + 1)))
+    if ((*out = find_function(t, dot + 1)))
         return 0;
     const char **names = calloc(t->n_nodes + 1, sizeof(char *));
     for (size_t i = 0; names && i < t->n_nodes; i++)
@@ -621,18 +670,60 @@ static int resolve_function(crun_run *run, size_t pn, crun_error *err)
     return rc;
 }
 
-int run_create(crun_session *s, plan *p, json_t *params, const crun_run_options *o,
-               crun_run **out, crun_error *err)
+/* Every planned function node's function, from the session's memory when an
+ * earlier run resolved it (two runs resolving one at once find the same). */
+static int resolve_functions(crun_run *run, crun_error *err)
+{
+    _Atomic(crun_node_fn) *cache = run->session->fn_cache;
+    const plan *p = run->plan;
+    for (size_t i = 0; i < p->n; i++) {
+        size_t n = p->node[i];
+        if (!run->ir->nodes[n].func)
+            continue;
+        crun_node_fn fn = atomic_load_explicit(&cache[n], memory_order_acquire);
+        if (!fn) {
+            int rc = resolve_function(run, n, &fn, err);
+            if (rc)
+                return rc;
+            atomic_store_explicit(&cache[n], fn, memory_order_release);
+        }
+        run->fns[i] = fn;
+    }
+    return 0;
+}
+
+_Static_assert(sizeof(crun_node_fn) == sizeof(size_t) && sizeof(double) == sizeof(size_t) &&
+                   sizeof(cmd_state *) == sizeof(size_t) && _Alignof(crun_run) >= sizeof(size_t),
+               "run_create lays the per-node arrays out as words after the run");
+
+int run_create(crun_session *s, plan *p, bool shared_plan, json_t *params,
+               const crun_run_options *o, crun_run **out, crun_error *err)
 {
     *out = NULL;
-    crun_run *run = calloc(1, sizeof(*run));
+    /* the run and its per-node arrays are one block (one allocation per
+     * run matters to the service, which makes a run per request) */
+    size_t n = p->n, words = (n + 1) * sizeof(size_t);
+    size_t size = sizeof(crun_run) + 7 * words + (n + 1);
+    crun_run *run = calloc(1, size);
     if (!run) {
-        plan_free(p);
+        if (!shared_plan)
+            plan_free(p);
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     }
+    char *at = (char *)(run + 1);
+    run->fns = (crun_node_fn *)(void *)at;
+    run->waiting = (size_t *)(void *)(at += words);
+    run->ready = (size_t *)(void *)(at += words);
+    run->run_prev = (size_t *)(void *)(at += words);
+    run->run_next = (size_t *)(void *)(at += words);
+    run->cmds = (cmd_state **)(void *)(at += words);
+    run->seconds = (double *)(void *)(at += words);
+    run->state = (unsigned char *)(at += words);
+    run->run_head = n;
     run->session = s;
     run->ir = s->ir;
     run->plan = p;
+    run->plan_shared = shared_plan;
     run->params = json_incref(params);
     run->progress = o->progress;
     run->grace_period = 5.0;
@@ -641,25 +732,11 @@ int run_create(crun_session *s, plan *p, json_t *params, const crun_run_options 
     make_ids(run, o->run_id);
     if (o->run_id)
         shared_version(run);
-    size_t n = p->n;
-    run->fns = calloc(n + 1, sizeof(crun_node_fn));
-    run->waiting = malloc((n + 1) * sizeof(size_t));
-    run->ready = malloc((n + 1) * sizeof(size_t));
-    run->state = calloc(n + 1, 1);
-    run->run_prev = malloc((n + 1) * sizeof(size_t));
-    run->run_next = malloc((n + 1) * sizeof(size_t));
-    run->run_head = n;
-    run->cmds = calloc(n + 1, sizeof(cmd_state *));
-    run->seconds = calloc(n + 1, sizeof(double));
     int rc = 0;
-    if (!run->fns || !run->waiting || !run->ready || !run->state || !run->cmds || !run->seconds ||
-        !run->run_prev || !run->run_next)
-        rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    for (size_t i = 0; i < n && !rc; i++) {
+    for (size_t i = 0; i < n && !rc; i++)
         run->waiting[i] = p->dep_start[i + 1] - p->dep_start[i];
-        if (run->ir->nodes[p->node[i]].func)
-            rc = resolve_function(run, i, err);
-    }
+    if (!rc)
+        rc = resolve_functions(run, err);
     for (size_t i = 0; i < n && !rc; i++)
         if (run->waiting[i] == 0)
             push_ready(run, i);
@@ -708,18 +785,11 @@ void run_destroy(crun_run *run)
     if (run->scratch_dir)
         remove_tree(run->scratch_dir);
     free(run->scratch_dir);
-    free(run->cmds);
-    free(run->seconds);
-    free(run->fns);
-    free(run->waiting);
-    free(run->ready);
-    free(run->state);
-    free(run->run_prev);
-    free(run->run_next);
     free(run->children);
     crun_error_clear(&run->first_error);
     json_decref(run->params);
-    plan_free(run->plan);
+    if (!run->plan_shared)
+        plan_free(run->plan);
     pthread_mutex_destroy(&run->lock);
     free(run);
 }

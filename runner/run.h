@@ -28,6 +28,20 @@ typedef struct session_hook {
     pthread_mutex_t lock;
 } session_hook;
 
+typedef struct cached_plan {
+    char *pipeline;          /* a named pipeline's whole plan */
+    plan *p;
+} cached_plan;
+
+/* The one instance of a runner flagged CRUN_RUNNER_SHARED, for every run
+ * that asks for it with the same options. */
+typedef struct shared_runner {
+    struct shared_runner *next;
+    char *key;               /* the runner asked for and its options, as given */
+    const crun_runner_type *type;
+    void *instance;
+} shared_runner;
+
 struct crun_session {
     crun_logger logger;
     project *project;        /* NULL when opened from an IR file */
@@ -43,7 +57,22 @@ struct crun_session {
     size_t n_active;
     size_t cap_active;
     atomic_bool cancel_all;  /* a cancel with no run going: the next run starts cancelled */
-    int64_t last_version_ms; /* under runs_lock: the newest save version handed out */
+    /* What runs reuse.  Runs of one session may start on many threads at
+     * once (the service), so what every run reads is published once with
+     * atomics and read without a lock; only first uses take cache_lock. */
+    atomic_int_fast64_t last_version_ms; /* the newest save version handed out */
+    atomic_uint_fast64_t id_counter;     /* run-id suffixes: mixed from this */
+    _Atomic(crun_node_fn) *fn_cache;     /* per IR node: its function, once resolved */
+    _Atomic(const crun_plugin *) *ds_plugin; /* per IR dataset: its type's plugin */
+    _Atomic(const crun_plugin *) memory_plugin;
+    _Atomic(crun_options *) *ds_options; /* per IR dataset: its catalog options */
+    crun_options *no_options;            /* datasets without options */
+    _Atomic(plan *) whole_plan;          /* the default pipeline's plan */
+    _Atomic(shared_runner *) last_runner;
+    pthread_mutex_t cache_lock;          /* plans, runners */
+    cached_plan *plans;
+    size_t n_plans;
+    shared_runner *runners;
     /* how the session was opened, as given, for the resume command */
     char *given_project;
     char *given_env;
@@ -105,6 +134,7 @@ struct crun_run {
     void *on_cancel_user;
     double *seconds;         /* per plan node: how long its execution took */
     bool delegated;          /* the runner handed the plan to other runs */
+    bool plan_shared;        /* plan is the session's cached one: not freed with the run */
 };
 
 /* catalog.c */
@@ -118,9 +148,10 @@ void catalog_consumed(crun_run *run, size_t ds);
 bool catalog_persisted(void *run, size_t ds);
 
 /* run.c */
-/* Takes ownership of p (freed on failure too). */
-int run_create(crun_session *s, plan *p, json_t *params, const crun_run_options *o,
-               crun_run **out, crun_error *err);
+/* Takes ownership of p (freed on failure too) unless shared_plan: then p
+ * belongs to the session's plan cache and outlives the run. */
+int run_create(crun_session *s, plan *p, bool shared_plan, json_t *params,
+               const crun_run_options *o, crun_run **out, crun_error *err);
 void run_destroy(crun_run *run);
 int hooks_fire(crun_run *run, crun_hook_point point, crun_hook_event *ev, crun_error *err);
 int run_scratch_dir(crun_run *run, crun_error *err);

@@ -12,9 +12,12 @@
 #include <errno.h>
 #include <limits.h>
 #include <malloc.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "options.h"
@@ -32,6 +35,9 @@ const char *crun_session_name(const crun_session *s) { return s->ir->project; }
 const char *crun_session_env(const crun_session *s) { return s->env; }
 const char *crun_session_dir(const crun_session *s) { return s->dir; }
 crun_logger *crun_session_logger(crun_session *s) { return &s->logger; }
+
+static int alloc_run_caches(crun_session *s, crun_error *err);
+static void free_run_caches(crun_session *s);
 
 static char **copy_environ(char *const *env)
 {
@@ -177,6 +183,11 @@ int crun_session_open(const crun_session_options *o, crun_session **out, crun_er
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     logger_init(&s->logger, o->log_level, o->log_fn, o->log_user);
     pthread_mutex_init(&s->runs_lock, NULL);
+    pthread_mutex_init(&s->cache_lock, NULL);
+    uint64_t seed;
+    if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
+        seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)s;
+    atomic_init(&s->id_counter, seed);
     atomic_init(&s->cancel_all, false);
     char dir[PATH_MAX];
     int rc = 0;
@@ -214,6 +225,8 @@ int crun_session_open(const crun_session_options *o, crun_session **out, crun_er
         rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
     if (!rc)
         rc = setup_plugins(s, o, err);
+    if (!rc)
+        rc = alloc_run_caches(s, err);
     if (!rc && !o->no_hooks)
         rc = setup_hooks(s, err);
     if (rc) {
@@ -236,7 +249,8 @@ void crun_session_close(crun_session *s)
         free(h->name);
     }
     free(s->hooks);
-    /* plugins go last: hook and dataset code lives in them */
+    free_run_caches(s);
+    /* plugins go last: hook, runner and dataset code lives in them */
     if (s->plugins.dirs)
         plugin_cache_destroy(&s->plugins);
     ir_free(s->ir);
@@ -397,6 +411,155 @@ static int open_runner(crun_session *s, const crun_run_options *o, runner_inst *
     return 0;
 }
 
+static uint32_t runner_flags(const crun_runner_type *t)
+{
+    return t->size >= offsetof(crun_runner_type, flags) + sizeof(t->flags) ? t->flags : 0;
+}
+
+/* What identifies a runner instance: the runner asked for and its options. */
+static char *runner_key(const crun_run_options *o)
+{
+    size_t len = strlen(o->runner ? o->runner : "") + 1;
+    for (size_t i = 0; o->runner_opts && o->runner_opts[i]; i++)
+        len += strlen(o->runner_opts[i]) + 1;
+    char *key = malloc(len), *k = key;
+    if (!key)
+        return NULL;
+    k = stpcpy(k, o->runner ? o->runner : "");
+    for (size_t i = 0; o->runner_opts && o->runner_opts[i]; i++) {
+        *k++ = '\n';
+        k = stpcpy(k, o->runner_opts[i]);
+    }
+    return key;
+}
+
+/* The runner instance for a run.  A runner flagged CRUN_RUNNER_SHARED is
+ * made once per session and options and serves every such run (*shared
+ * set); any other gets an instance of its own, destroyed after the run. */
+static int get_runner(crun_session *s, const crun_run_options *o, runner_inst *r, bool *shared,
+                      crun_error *err)
+{
+    *shared = false;
+    char *key = runner_key(o);
+    if (!key)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    shared_runner *last = atomic_load_explicit(&s->last_runner, memory_order_acquire);
+    if (last && strcmp(last->key, key) == 0) {
+        free(key);
+        *r = (runner_inst){last->type, last->instance};
+        *shared = true;
+        return 0;
+    }
+    pthread_mutex_lock(&s->cache_lock);
+    shared_runner *sr = s->runners;
+    while (sr && strcmp(sr->key, key) != 0)
+        sr = sr->next;
+    int rc = 0;
+    if (!sr && !(rc = open_runner(s, o, r, err)) && (runner_flags(r->type) & CRUN_RUNNER_SHARED)) {
+        if ((sr = malloc(sizeof(*sr)))) {
+            *sr = (shared_runner){.next = s->runners, .key = key, .type = r->type,
+                                  .instance = r->instance};
+            s->runners = sr;
+            key = NULL;
+        } else {
+            if (r->type->destroy)
+                r->type->destroy(r->instance);
+            rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
+        }
+    }
+    if (sr && !rc) {
+        *r = (runner_inst){sr->type, sr->instance};
+        *shared = true;
+        atomic_store_explicit(&s->last_runner, sr, memory_order_release);
+    }
+    pthread_mutex_unlock(&s->cache_lock);
+    free(key);
+    return rc;
+}
+
+static int alloc_run_caches(crun_session *s, crun_error *err)
+{
+    size_t nn = s->ir->n_nodes + 1, nd = s->ir->n_ds + 1;
+    s->fn_cache = calloc(nn, sizeof(*s->fn_cache));
+    s->ds_plugin = calloc(nd, sizeof(*s->ds_plugin));
+    s->ds_options = calloc(nd, sizeof(*s->ds_options));
+    s->no_options = crun_options_new(NULL, "dataset", "catalog");
+    if (!s->fn_cache || !s->ds_plugin || !s->ds_options || !s->no_options)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    return 0;
+}
+
+static void free_run_caches(crun_session *s)
+{
+    while (s->runners) {
+        shared_runner *sr = s->runners;
+        s->runners = sr->next;
+        if (sr->type->destroy)
+            sr->type->destroy(sr->instance);
+        free(sr->key);
+        free(sr);
+    }
+    for (size_t i = 0; i < s->n_plans; i++) {
+        free(s->plans[i].pipeline);
+        plan_free(s->plans[i].p);
+    }
+    free(s->plans);
+    plan_free(atomic_load(&s->whole_plan));
+    free(s->fn_cache);
+    free(s->ds_plugin);
+    for (size_t i = 0; s->ds_options && i < s->ir->n_ds; i++)
+        crun_options_free(atomic_load(&s->ds_options[i]));
+    free(s->ds_options);
+    crun_options_free(s->no_options);
+    pthread_mutex_destroy(&s->cache_lock);
+}
+
+/* Runs of the whole pipeline (or a whole named one) share one plan: it is
+ * made by the first and kept by the session; plans are read-only in runs. */
+static bool plain_run(const crun_run_options *o)
+{
+    const crun_filter *f = &o->filter;
+    return !o->run_id && o->n_inputs == 0 && !f->tags && !f->nodes && !f->from_nodes &&
+           !f->to_nodes && !f->from_inputs && !f->to_outputs;
+}
+
+static int shared_plan(crun_session *s, const char *pipeline, plan **out, crun_error *err)
+{
+    if (!pipeline && (*out = atomic_load_explicit(&s->whole_plan, memory_order_acquire)))
+        return 0;
+    pthread_mutex_lock(&s->cache_lock);
+    int rc = 0;
+    *out = pipeline ? NULL : atomic_load(&s->whole_plan);
+    for (size_t i = 0; pipeline && i < s->n_plans && !*out; i++)
+        if (strcmp(s->plans[i].pipeline, pipeline) == 0)
+            *out = s->plans[i].p;
+    if (!*out) {
+        crun_filter f = {.pipeline = pipeline};
+        plan *p = NULL;
+        cached_plan *grown = NULL;
+        char *name = NULL;
+        rc = plan_build(s->ir, &f, &p, err);
+        if (!rc && pipeline &&
+            (!(grown = realloc(s->plans, (s->n_plans + 1) * sizeof(*grown))) ||
+             !(name = strdup(pipeline))))
+            rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
+        if (grown)
+            s->plans = grown;
+        if (rc) {
+            plan_free(p);
+            free(name);
+        } else {
+            if (pipeline)
+                s->plans[s->n_plans++] = (cached_plan){.pipeline = name, .p = p};
+            else
+                atomic_store_explicit(&s->whole_plan, p, memory_order_release);
+            *out = p;
+        }
+    }
+    pthread_mutex_unlock(&s->cache_lock);
+    return rc;
+}
+
 /* --- runs --- */
 
 static void register_run(crun_session *s, crun_run *run, bool add)
@@ -495,6 +658,10 @@ static void fill_result(crun_session *s, crun_run *run, const crun_run_options *
     for (size_t i = 0; res->failed_nodes && i < p->n; i++)
         if (run->state[i] == NODE_FAILED)
             res->failed_nodes[nf++] = strdup(crun_run_node_name(run, i));
+    /* a runner that failed before any node ran or failed (a service that
+     * cannot listen) leaves nothing to resume from */
+    if (run->n_done == 0 && run->n_failed == 0)
+        return;
     unsigned char *done = malloc(p->n + 1);
     if (!done)
         return;
@@ -520,7 +687,8 @@ void crun_run_result_clear(crun_run_result *res)
     }
     free(res->output_names);
     free(res->output_values);
-    json_decref(res->timings);
+    free(res->timed_nodes);
+    free(res->timed_seconds);
     memset(res, 0, sizeof(*res));
 }
 
@@ -564,16 +732,27 @@ json_t *crun_session_params(const crun_session *s)
     return s->ir->params;
 }
 
-/* Merge over into base (a private copy), refusing keys base does not have. */
+/* Merge over into base, refusing keys base does not have.  base is the
+ * run's shallow copy: an object merged into is copied first, so the
+ * session's parameters stay as they are. */
 static int merge_params(json_t *base, json_t *over, const char *prefix, crun_error *err)
 {
     const char *key;
     json_t *v;
     json_object_foreach(over, key, v) {
         json_t *old = json_object_get(base, key);
-        char path[512];
-        snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", key);
-        if (!old) {
+        if (!old || (json_is_object(old) && json_is_object(v))) {
+            char path[512];
+            snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", key);
+            if (old) {
+                json_t *copy = json_copy(old);
+                if (!copy || json_object_set_new(base, key, copy))
+                    return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+                int rc = merge_params(copy, v, path, err);
+                if (rc)
+                    return rc;
+                continue;
+            }
             const char *names[256];
             size_t n = 0;
             const char *k2;
@@ -587,10 +766,8 @@ static int merge_params(json_t *base, json_t *over, const char *prefix, crun_err
                                   best ? " (did you mean '" : "", best ? best : "",
                                   best ? "'?)" : "");
         }
-        int rc = json_is_object(old) && json_is_object(v) ? merge_params(old, v, path, err)
-                                                           : json_object_set(base, key, v);
-        if (rc)
-            return rc < 0 ? crun_error_set(err, CRUN_ENOMEM, "out of memory") : rc;
+        if (json_object_set(base, key, v))
+            return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     }
     return 0;
 }
@@ -603,7 +780,7 @@ static int run_params(crun_session *s, const crun_run_options *o, json_t **out, 
     }
     if (!json_is_object(o->params))
         return crun_error_set(err, CRUN_EUSAGE, "params: expected an object of parameters");
-    *out = json_deep_copy(s->ir->params);
+    *out = json_copy(s->ir->params);
     if (!*out)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     int rc = merge_params(*out, o->params, "", err);
@@ -623,8 +800,9 @@ static void collect_outputs(crun_run *run, crun_run_result *res)
         n += p->producer[ds] != PLAN_NONE && p->consumers[ds] == 0;
     res->output_names = calloc(n + 1, sizeof(char *));
     res->output_values = calloc(n + 1, sizeof(crun_value *));
-    res->timings = json_object();
-    if (!res->output_names || !res->output_values || !res->timings)
+    res->timed_nodes = malloc((p->n + 1) * sizeof(char *));
+    res->timed_seconds = malloc((p->n + 1) * sizeof(double));
+    if (!res->output_names || !res->output_values || !res->timed_nodes || !res->timed_seconds)
         return;
     for (size_t ds = 0; ds < run->ir->n_ds; ds++) {
         if (p->producer[ds] == PLAN_NONE || p->consumers[ds] != 0)
@@ -639,9 +817,10 @@ static void collect_outputs(crun_run *run, crun_run_result *res)
         crun_error_clear(&lerr);
     }
     for (size_t i = 0; i < p->n; i++)
-        if (run->state[i] == NODE_DONE || run->state[i] == NODE_FAILED)
-            json_object_set_new(res->timings, crun_run_node_name(run, i),
-                                json_real(run->seconds[i]));
+        if (run->state[i] == NODE_DONE || run->state[i] == NODE_FAILED) {
+            res->timed_nodes[res->n_timed] = crun_run_node_name(run, i);
+            res->timed_seconds[res->n_timed++] = run->seconds[i];
+        }
 }
 
 int crun_session_run(crun_session *s, const crun_run_options *o, crun_run_result *res,
@@ -653,19 +832,23 @@ int crun_session_run(crun_session *s, const crun_run_options *o, crun_run_result
     int rc = run_params(s, o, &params, err);
     if (rc)
         return res->status = rc;
+    bool shared = plain_run(o);
     /* a run given its id is one part of a larger run: memory datasets that
      * cross its boundary are shared with the other parts through files */
-    if ((rc = plan_build_flags(s->ir, &o->filter, o->run_id ? PLAN_CROSS_SHARED : 0,
-                               o->input_names, o->n_inputs, &p, err))) {
+    if ((rc = shared ? shared_plan(s, o->filter.pipeline, &p, err)
+                     : plan_build_flags(s->ir, &o->filter,
+                                        o->run_id ? PLAN_CROSS_SHARED : 0, o->input_names,
+                                        o->n_inputs, &p, err))) {
         json_decref(params);
         return res->status = rc;
     }
     runner_inst r = {0};
     crun_run *run = NULL;
-    rc = run_create(s, p, params, o, &run, err);
+    bool runner_shared = false;
+    rc = run_create(s, p, shared, params, o, &run, err);
     json_decref(params);
     if (!rc)
-        rc = open_runner(s, o, &r, err);
+        rc = get_runner(s, o, &r, &runner_shared, err);
     if (rc) {
         run_destroy(run);
         return res->status = rc;
@@ -684,9 +867,8 @@ int crun_session_run(crun_session *s, const crun_run_options *o, crun_run_result
     fill_result(s, run, o, res);
     if (o->collect_outputs && rc == 0)
         collect_outputs(run, res);
-    if (r.type->destroy)
+    if (!runner_shared && r.type->destroy)
         r.type->destroy(r.instance);
     run_destroy(run);
     return rc;
 }
-

@@ -38,6 +38,16 @@
 extern "C" {
 #endif
 
+/* crun_runner_type.flags */
+enum {
+    /* One instance serves every run of a session that asks for this runner
+     * with the same options, several at once from different threads: the
+     * session creates it at the first such run and destroys it when the
+     * session closes, instead of one create/destroy per run.  run() must
+     * then keep nothing of a run in the instance (only the options). */
+    CRUN_RUNNER_SHARED = 1u << 0,
+};
+
 typedef struct crun_runner_type {
     uint32_t size; /* sizeof(crun_runner_type) */
     /* Check options (crun_options_check_known and friends) and make an instance. */
@@ -47,6 +57,8 @@ typedef struct crun_runner_type {
      * the failure (CRUN_ENODE, CRUN_ECANCELED, ...) with err filled. */
     int (*run)(void *instance, crun_run *run, crun_error *err);
     void (*destroy)(void *instance);
+    /* --- ABI 1.1 --- */
+    uint32_t flags; /* CRUN_RUNNER_* */
 } crun_runner_type;
 
 /* --- what the run is (borrowed, valid until the runner's run() returns) --- */

@@ -131,7 +131,12 @@ typedef struct crun_run_result {
     size_t n_outputs;
     char **output_names;
     crun_value **output_values;
-    json_t *timings;       /* node name -> seconds, for the nodes that ran */
+    /* with collect_outputs: each node that ran (done or failed) and its
+     * seconds, n_timed of each, in plan order; the names are the
+     * session's (valid while it is open) */
+    size_t n_timed;
+    const char **timed_nodes;
+    double *timed_seconds;
 } crun_run_result;
 
 #define CRUN_RUN_RESULT_INIT {0}

@@ -259,6 +259,9 @@ test_bad_requests_get_400_naming_the_problem()
     http POST /v1/runs '{"params": {"x": "one"}}'
     expect_http 400
     expect_body_contains "'x' is an integer, got a string"
+    http POST /v1/runs '{"params": {"x": 2e76}}'
+    expect_http 400
+    expect_body_contains "'x' is an integer, got a number"
     http POST /v1/runs '{"inputs": {"nope": 1}}'
     expect_http 400
     expect_body_contains "unknown dataset 'nope'"
@@ -577,6 +580,8 @@ s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(1); print(s.getsockname()[1
     e2e_checked
     [ "$STATUS" != 0 ] || fail "the service started on a busy port"
     expect_stderr_contains "cannot listen"
+    # no node ran or failed: there is nothing to resume from
+    ! grep -q "resume with" "$ERR" || fail "a resume command for a service that never started"
 }
 
 # The embedding example of docs/examples/embed builds against the build tree

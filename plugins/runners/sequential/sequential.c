@@ -56,6 +56,7 @@ static const crun_runner_type sequential_type = {
     .create = seq_create,
     .run = seq_run,
     .destroy = seq_destroy,
+    .flags = CRUN_RUNNER_SHARED, /* the instance holds only the logger */
 };
 
 static const crun_plugin sequential_plugin = {

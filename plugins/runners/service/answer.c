@@ -216,19 +216,26 @@ static void put_seconds(text *t, double seconds)
     put(t, buf, (size_t)n + (size_t)len);
 }
 
-static void put_timings(text *t, json_t *timings)
+static void put_timing(text *t, size_t i, const char *node, double seconds)
+{
+    if (i)
+        put(t, ",", 1);
+    put_key(t, node);
+    put(t, ":", 1);
+    put_seconds(t, seconds);
+}
+
+/* "timings":{...}} from a result, or from an answer's JSON object */
+static void put_timings(text *t, const crun_run_result *res, json_t *timings)
 {
     puts_(t, "\"timings\":{");
+    for (size_t i = 0; res && i < res->n_timed; i++)
+        put_timing(t, i, res->timed_nodes[i], res->timed_seconds[i]);
     const char *key;
     json_t *v;
-    bool first = true;
+    size_t i = 0;
     json_object_foreach(timings, key, v) {
-        if (!first)
-            put(t, ",", 1);
-        first = false;
-        put_key(t, key);
-        put(t, ":", 1);
-        put_seconds(t, json_number_value(v));
+        put_timing(t, i++, key, json_number_value(v));
     }
     puts_(t, "}}");
 }
@@ -245,7 +252,7 @@ char *svc_answer_text(json_t *answer)
     if (!t.failed && t.len >= 2) {
         t.len--; /* the closing brace: the timings come last */
         put(&t, ",", t.len > 1 ? 1 : 0);
-        put_timings(&t, timings);
+        put_timings(&t, NULL, timings);
     }
     if (t.failed || !t.s) {
         free(t.s);
@@ -280,9 +287,7 @@ char *svc_success_text(const svc_served *sv, const crun_run_result *res)
         }
     }
     puts_(&t, "},");
-    json_t *empty = res->timings ? NULL : json_object();
-    put_timings(&t, res->timings ? res->timings : empty);
-    json_decref(empty);
+    put_timings(&t, res, NULL);
     if (t.failed) {
         free(t.s);
         return NULL;
@@ -308,8 +313,10 @@ int svc_result_json(const svc_served *sv, int rc, const crun_error *err,
         }
         json_object_set_new(o, "status", json_string("succeeded"));
         json_object_set_new(o, "outputs", outputs);
-        json_object_set_new(o, "timings",
-                            res->timings ? json_incref(res->timings) : json_object());
+        json_t *timings = json_object();
+        for (size_t i = 0; i < res->n_timed; i++)
+            json_object_set_new(timings, res->timed_nodes[i], json_real(res->timed_seconds[i]));
+        json_object_set_new(o, "timings", timings);
         return 200;
     }
     json_object_set_new(o, "error", json_string(msg));

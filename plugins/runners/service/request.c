@@ -271,6 +271,13 @@ static int parse_inputs(const svc_served *sv, json_t *inputs, svc_request *req, 
 /* Overrides must have the type of the parameter they replace (numbers are
  * one type, but an integer parameter takes only integral numbers); keys the
  * parameters lack are left for the core, which names the closest one. */
+/* A real that an integer parameter can take: whole and within json_int_t
+ * (casting one outside that range would be undefined). */
+static bool is_whole(double v)
+{
+    return v >= -0x1p63 && v < 0x1p63 && v == (double)(json_int_t)v;
+}
+
 static int check_params(json_t *def, json_t *over, char *path, size_t cap, char **error)
 {
     const char *key;
@@ -286,8 +293,7 @@ static int check_params(json_t *def, json_t *over, char *path, size_t cap, char 
         bool ok = json_typeof(d) == json_typeof(v) ||
                   (json_is_boolean(d) && json_is_boolean(v)) ||
                   (json_is_real(d) && json_is_integer(v)) ||
-                  (json_is_integer(d) && json_is_real(v) &&
-                   json_real_value(v) == (double)(json_int_t)json_real_value(v));
+                  (json_is_integer(d) && json_is_real(v) && is_whole(json_real_value(v)));
         if (!ok)
             return problem(error, "params: '%s' is %s, got %s", path,
                            json_is_real(d) ? "a number" : json_kind(d), json_kind(v));
