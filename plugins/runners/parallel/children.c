@@ -1,23 +1,24 @@
-/* children.c - the parallel runner's event loop: command nodes as child
- * processes.
+/* children.c - the children of command nodes, and the event loop that stops
+ * them.
  *
- * The loop runs on the thread that called the runner's run().  Workers hand
- * it prepared commands through `spawn` and a uv_async_t; it starts each with
- * posix_spawn in a session of its own (so kill(-pid) reaches grandchildren),
- * stdin on /dev/null and stdout+stderr on one pipe, logs the output line by
- * line as it comes (a uv_poll_t on the pipe), reaps the child when its pidfd
- * says it has exited (SIGCHLD where there are no pidfds), and hands the task
- * back to the workers to finish.  Stopping is timed here too: a 20 ms timer
- * notices crun_run_cancel (the run API has already sent SIGTERM to every
- * tracked child) and SIGKILLs what is left after grace_period; a failure
- * without keep_going gives running nodes grace_period, then SIGTERM, then
- * SIGKILL one second later.
+ * A worker that took a command node runs its child itself (children_run):
+ * posix_spawn (a vfork) in a session of its own, so kill(-pid) reaches
+ * grandchildren; stdin on /dev/null, stdout+stderr on one pipe that the
+ * worker reads, logging line by line as the output comes; then it waits for
+ * the exit.  One wake-up per command (its output ending), where handing each
+ * child to a loop thread and back cost three cross-thread wake-ups per node,
+ * and a worker has nothing else to do meanwhile: every node in flight holds
+ * a worker, busy or waiting.  A program named without a slash is looked up
+ * on PATH once per worker instead of by an execve per PATH entry per spawn.
  *
- * Why not uv_spawn: it forks, copying the page tables of a process that may
- * hold gigabytes of datasets, on the loop thread, for every node, and the
- * copy-on-write faults that follow slow every worker; posix_spawn is a vfork.
- * And libuv closes the fds it owns with a raw syscall that ThreadSanitizer
- * cannot see, so its pipes show up as false races on reused fd numbers.
+ * The loop runs on the thread that called the runner's run() and only times
+ * stops: woken (uv_async_t) by a failure without keep_going, by
+ * crun_run_cancel (through crun_run_on_cancel; the run API has already sent
+ * SIGTERM to every tracked child) and by the workers quitting.  A failure
+ * gives running nodes grace_period, then SIGTERM, then SIGKILL one second
+ * later; a cancel SIGKILLs what is left after grace_period.  The children
+ * it signals are the `live` tasks, under the scheduler's lock; a child
+ * spawned after a stop began gets the phase's signal from its worker.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,20 +27,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "parallel.h"
 
 enum {
-    READ_BUF_SIZE = 65536,
+    READ_BUF_SIZE = 16384,
     MAX_LINE = 65536,     /* a longer line is logged in pieces */
-    CANCEL_POLL_MS = 20,
     KILL_AFTER_TERM_MS = 1000
 };
-
-static void close_loop_handles(par_run *pr);
 
 /* --- output --- */
 
@@ -88,114 +86,96 @@ static void split_lines(task *t, const char *data, size_t n)
         emit_partial(t);
 }
 
-/* --- a child's life --- */
-
-/* Output closed and exit reaped: hand the node back to the workers. */
-static void child_done(task *t)
+/* Read the child's output until every writer has closed it (the child and
+ * anything it started that kept the pipe). */
+static void read_output(task *t, int fd)
 {
-    par_run *pr = t->pr;
-    if (t->pid) {
-        crun_run_untrack_child(pr->run, t->pid);
-        /* the leader is gone; on a stop, so must be anything it left in its group */
-        if (t->stopped || crun_run_cancelled(pr->run))
-            kill(-t->pid, SIGKILL);
-        task *last = pr->live_tasks[--pr->live];
-        pr->live_tasks[t->live_index] = last;
-        last->live_index = t->live_index;
-    }
-    par_finish_later(pr, t);
-}
-
-static void settle(task *t)
-{
-    if (--t->pending == 0)
-        child_done(t);
-}
-
-static void output_watch_closed(uv_handle_t *h)
-{
-    task *t = h->data;
-    close(t->out_fd);
-    t->out_fd = -1;
-    settle(t);
-}
-
-static void exit_watch_closed(uv_handle_t *h)
-{
-    task *t = h->data;
-    close(t->pidfd);
-    t->pidfd = -1;
-    settle(t);
-}
-
-/* Reap the child if it has exited; true when it has. */
-static bool try_reap(task *t)
-{
-    int status = 0;
-    pid_t r;
-    while ((r = waitpid(t->pid, &status, WNOHANG)) < 0 && errno == EINTR)
-        ;
-    if (r == 0)
-        return false;
-    t->wait_status = r == t->pid ? status : -1; /* -1: reaped by someone else */
-    t->reaped = true;
-    return true;
-}
-
-static void exit_ready(uv_poll_t *w, int status, int events)
-{
-    (void)status;
-    (void)events;
-    task *t = w->data;
-    if (!try_reap(t))
-        return;
-    uv_poll_stop(w);
-    uv_close((uv_handle_t *)w, exit_watch_closed);
-}
-
-/* Without pidfds: every SIGCHLD, look at each child that has none. */
-static void sigchld_received(uv_signal_t *s, int signum)
-{
-    (void)signum;
-    par_run *pr = s->data;
-    for (size_t i = pr->live; i-- > 0;) {
-        task *t = pr->live_tasks[i];
-        if (t->pidfd < 0 && !t->reaped && try_reap(t))
-            settle(t); /* may move live_tasks[i]: the walk goes downwards */
-    }
-}
-
-static void output_ready(uv_poll_t *w, int status, int events)
-{
-    (void)events;
-    task *t = w->data;
-    bool over = status < 0;
-    for (int round = 0; !over && round < 4; round++) {
-        ssize_t n = read(t->out_fd, t->pr->read_buf, READ_BUF_SIZE);
+    char buf[READ_BUF_SIZE];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
         if (n > 0)
-            split_lines(t, t->pr->read_buf, (size_t)n);
-        else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return;
+            split_lines(t, buf, (size_t)n);
         else if (n == 0 || errno != EINTR)
-            over = true; /* end of output, or an error: either way it is over */
+            break; /* end of output, or an error: either way it is over */
     }
-    if (!over)
-        return; /* four full buffers: other children get a turn first */
     emit_partial(t);
-    uv_poll_stop(w);
-    uv_close((uv_handle_t *)w, output_watch_closed);
 }
 
-static void not_started(par_run *pr, task *t)
+/* --- finding programs --- */
+
+/* The file posix_spawnp would execute for name, by its rules: PATH (this
+ * process's, "/bin:/usr/bin" without one), the first entry holding an
+ * executable regular file.  NULL when name has a slash, when an entry before
+ * the match is relative (it would depend on the child's cwd), or when nothing
+ * matches: posix_spawnp then searches, and reports, as before. */
+static char *find_program(const char *name)
 {
-    t->wait_status = -1;
-    par_finish_later(pr, t);
+    if (!name[0] || strchr(name, '/'))
+        return NULL;
+    const char *path = getenv("PATH");
+    if (!path)
+        path = "/bin:/usr/bin";
+    size_t nlen = strlen(name);
+    for (const char *p = path;; p++) {
+        const char *end = strchrnul(p, ':');
+        if (end == p || *p != '/')
+            return NULL;
+        char *file = malloc((size_t)(end - p) + nlen + 2);
+        if (!file)
+            return NULL;
+        memcpy(file, p, (size_t)(end - p));
+        file[end - p] = '/';
+        memcpy(file + (end - p) + 1, name, nlen + 1);
+        struct stat st;
+        if (access(file, X_OK) == 0 && stat(file, &st) == 0 && S_ISREG(st.st_mode))
+            return file;
+        free(file);
+        if (!*end)
+            return NULL;
+        p = end;
+    }
 }
+
+static const char *program_file(par_worker *w, const char *name)
+{
+    for (size_t i = 0; i < w->n_paths; i++)
+        if (strcmp(w->paths[i].name, name) == 0)
+            return w->paths[i].path;
+    char *file = find_program(name);
+    char *key = file ? strdup(name) : NULL;
+    if (!key || w->n_paths == PROGRAM_PATHS) {
+        free(file);
+        free(key);
+        return NULL;
+    }
+    w->paths[w->n_paths++] = (program_path){.name = key, .path = file};
+    return file;
+}
+
+/* The program was found once but is gone: search again next time. */
+static void forget_program(par_worker *w, const char *name)
+{
+    for (size_t i = 0; i < w->n_paths; i++)
+        if (strcmp(w->paths[i].name, name) == 0) {
+            free(w->paths[i].name);
+            free(w->paths[i].path);
+            w->paths[i] = w->paths[--w->n_paths];
+            return;
+        }
+}
+
+void children_worker_done(par_worker *w)
+{
+    while (w->n_paths > 0)
+        forget_program(w, w->paths[w->n_paths - 1].name);
+}
+
+/* --- starting a child --- */
 
 /* posix_spawn (a vfork: no copy of this process's page tables, unlike
  * fork) in a new session, so that kill(-pid) reaches the whole tree; every
  * signal back to its default and none blocked, whatever the host set. */
-static int spawn(const crun_command *cmd, int out_fd, pid_t *pid)
+static int spawn(par_worker *w, const crun_command *cmd, int out_fd, pid_t *pid)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
@@ -225,93 +205,103 @@ static int spawn(const crun_command *cmd, int out_fd, pid_t *pid)
     if (!rc)
         rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
                                                  POSIX_SPAWN_SETSIGDEF);
-    if (!rc)
+    const char *file = rc ? NULL : program_file(w, cmd->argv[0]);
+    if (file) {
+        rc = posix_spawn(pid, file, &fa, &attr, cmd->argv, cmd->envp);
+        if (rc == ENOENT || rc == EACCES || rc == ENOTDIR) {
+            forget_program(w, cmd->argv[0]); /* removed meanwhile: search as posix_spawnp */
+            file = NULL;
+        }
+    }
+    if (!rc && !file)
         rc = posix_spawnp(pid, cmd->argv[0], &fa, &attr, cmd->argv, cmd->envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     return rc;
 }
 
-static int open_pidfd(pid_t pid)
+/* Under lock: the child is running; the loop may signal it from now on.  A
+ * stop that began before it was registered reaches it here. */
+static void live_add(par_run *pr, task *t)
 {
-#ifdef SYS_pidfd_open
-    return (int)syscall(SYS_pidfd_open, pid, 0); /* close-on-exec */
-#else
-    (void)pid;
-    errno = ENOSYS;
-    return -1;
-#endif
+    t->live_index = pr->live;
+    pr->live_tasks[pr->live++] = t;
+    if (pr->phase >= STOP_TERM) {
+        t->stopped = true;
+        kill(-t->pid, pr->phase == STOP_KILL ? SIGKILL : SIGTERM);
+    }
 }
 
-/* Watch for the child's exit: its pidfd, else SIGCHLD. */
-static void watch_exit(par_run *pr, task *t)
+static void live_remove(par_run *pr, task *t)
 {
-    t->pidfd = open_pidfd(t->pid);
-    if (t->pidfd >= 0) {
-        t->exit_watch.data = t;
-        if (uv_poll_init(&pr->loop, &t->exit_watch, t->pidfd) == 0) {
-            t->pending++;
-            uv_poll_start(&t->exit_watch, UV_READABLE, exit_ready);
-            return;
+    task *last = pr->live_tasks[--pr->live];
+    pr->live_tasks[t->live_index] = last;
+    last->live_index = t->live_index;
+}
+
+/* Wait for the leader to exit, then reap it.  It stays a zombie (its pid
+ * and group taken) until it is out of `live` and untracked, so no signal can
+ * reach a process that took the number over. */
+static int reap(par_run *pr, task *t)
+{
+    siginfo_t info;
+    int r;
+    while ((r = waitid(P_PID, (id_t)t->pid, &info, WEXITED | WNOWAIT)) < 0 && errno == EINTR)
+        ;
+    pthread_mutex_lock(&pr->lock);
+    live_remove(pr, t);
+    bool stopped = t->stopped;
+    pthread_mutex_unlock(&pr->lock);
+    crun_run_untrack_child(pr->run, t->pid);
+    /* on a stop, whatever the leader left in its group goes too */
+    if (stopped || crun_run_cancelled(pr->run))
+        kill(-t->pid, SIGKILL);
+    int status = -1;
+    if (r == 0)
+        while (waitpid(t->pid, &status, 0) < 0) {
+            if (errno != EINTR) {
+                status = -1; /* reaped by someone else */
+                break;
+            }
         }
-        close(t->pidfd);
-        t->pidfd = -1;
-    }
-    if (!pr->sigchld_on) {
-        pr->sigchld_on = true;
-        uv_signal_start(&pr->sigchld, sigchld_received, SIGCHLD);
-    }
-    t->pending++;
-    if (try_reap(t)) /* it may have exited before the watch began */
-        t->pending--;
+    return status;
 }
 
-static void start_child(par_run *pr, task *t)
+int children_run(par_worker *w, task *t, const crun_command *cmd)
 {
-    t->out_fd = t->pidfd = -1;
-    if (t->not_started || crun_run_cancelled(pr->run)) {
-        t->not_started = true;
-        not_started(pr, t);
-        return;
-    }
-    const crun_command *cmd = t->cmd;
+    par_run *pr = w->pr;
+    pthread_mutex_lock(&pr->lock);
+    t->not_started = pr->stopping || crun_run_cancelled(pr->run);
+    pthread_mutex_unlock(&pr->lock);
+    if (t->not_started)
+        return -1;
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) {
         snprintf(t->spawn_error, sizeof(t->spawn_error), "cannot make a pipe: %s",
                  strerror(errno));
-        not_started(pr, t);
-        return;
+        return -1;
     }
-    int rc = spawn(cmd, fds[1], &t->pid);
+    int rc = spawn(w, cmd, fds[1], &t->pid);
     close(fds[1]);
     if (rc) {
         close(fds[0]);
         t->pid = 0;
         snprintf(t->spawn_error, sizeof(t->spawn_error), "cannot run '%s': %s", cmd->argv[0],
                  strerror(rc));
-        not_started(pr, t);
-        return;
+        return -1;
     }
     crun_run_track_child(pr->run, t->pid);
-    t->live_index = pr->live;
-    pr->live_tasks[pr->live++] = t;
-    t->pending = 1; /* until this function is through */
-    t->out_fd = fds[0];
-    t->out_watch.data = t;
-    if (fcntl(t->out_fd, F_SETFL, O_NONBLOCK) == 0 &&
-        uv_poll_init(&pr->loop, &t->out_watch, t->out_fd) == 0) {
-        t->pending++;
-        uv_poll_start(&t->out_watch, UV_READABLE, output_ready);
-    } else {
-        close(t->out_fd); /* no output then, but the child is still reaped */
-        t->out_fd = -1;
-    }
-    watch_exit(pr, t);
-    settle(t);
+    pthread_mutex_lock(&pr->lock);
+    live_add(pr, t);
+    pthread_mutex_unlock(&pr->lock);
+    read_output(t, fds[0]);
+    close(fds[0]);
+    return reap(pr, t);
 }
 
 /* --- stopping --- */
 
+/* Under lock. */
 static void signal_children(par_run *pr, int sig)
 {
     /* the whole group: a leader that has exited may have left children holding the pipe */
@@ -321,20 +311,30 @@ static void signal_children(par_run *pr, int sig)
     }
 }
 
+static void set_phase(par_run *pr, enum stop_phase phase, int sig)
+{
+    pthread_mutex_lock(&pr->lock);
+    pr->phase = phase;
+    if (sig)
+        signal_children(pr, sig);
+    pthread_mutex_unlock(&pr->lock);
+}
+
 static void stop_timer_fired(uv_timer_t *timer)
 {
     par_run *pr = timer->data;
-    if (pr->phase == STOP_GRACE) {
-        if (pr->live)
+    pthread_mutex_lock(&pr->lock);
+    enum stop_phase phase = pr->phase;
+    size_t live = pr->live;
+    pthread_mutex_unlock(&pr->lock);
+    if (phase == STOP_GRACE) {
+        if (live)
             crun_log(pr->logger, CRUN_LOG_WARN, "grace period of %g s over: stopping %zu "
-                     "running command%s", pr->opt->grace_period, pr->live,
-                     pr->live == 1 ? "" : "s");
-        signal_children(pr, SIGTERM);
-        pr->phase = STOP_TERM;
+                     "running command%s", pr->opt->grace_period, live, live == 1 ? "" : "s");
+        set_phase(pr, STOP_TERM, SIGTERM);
         uv_timer_start(&pr->stop_timer, stop_timer_fired, KILL_AFTER_TERM_MS, 0);
-    } else if (pr->phase == STOP_TERM) {
-        signal_children(pr, SIGKILL);
-        pr->phase = STOP_KILL;
+    } else if (phase == STOP_TERM) {
+        set_phase(pr, STOP_KILL, SIGKILL);
     }
 }
 
@@ -343,34 +343,41 @@ static uint64_t grace_ms(const par_run *pr)
     return (uint64_t)(pr->opt->grace_period * 1000.0 + 0.5);
 }
 
-static void cancel_polled(uv_timer_t *timer)
+/* crun_run_cancel, any thread, under the run's lock: only wake the loop. */
+static void cancelled(void *user)
 {
-    par_run *pr = timer->data;
-    if (pr->cancel_seen || !crun_run_cancelled(pr->run))
-        return;
-    /* the run API sent SIGTERM to every tracked child; SIGKILL after the grace */
-    pr->cancel_seen = true;
-    uv_timer_stop(&pr->cancel_poll);
-    if (pr->phase < STOP_TERM) {
-        pr->phase = STOP_TERM;
-        uv_timer_start(&pr->stop_timer, stop_timer_fired, grace_ms(pr), 0);
-    }
+    par_run *pr = user;
+    uv_async_send(&pr->wake);
 }
 
 /* --- the loop --- */
 
+static void close_loop_handles(par_run *pr)
+{
+    if (pr->closing)
+        return;
+    pr->closing = true;
+    /* after this returns no cancel callback runs, nor will: the handle may go */
+    crun_run_on_cancel(pr->run, NULL, NULL);
+    uv_close((uv_handle_t *)&pr->wake, NULL);
+    uv_close((uv_handle_t *)&pr->stop_timer, NULL);
+}
+
 static void woken(uv_async_t *async)
 {
     par_run *pr = async->data;
-    task_list spawn;
     bool stop_now, quit;
-    par_take_for_loop(pr, &spawn, &stop_now, &quit);
-    for (task *t = spawn.head, *next; t; t = next) {
-        next = t->next;
-        start_child(pr, t);
-    }
-    if (stop_now && pr->phase == STOP_NONE) {
-        pr->phase = STOP_GRACE;
+    par_take_for_loop(pr, &stop_now, &quit);
+    enum stop_phase phase = pr->phase; /* only this thread writes it */
+    if (!pr->cancel_seen && crun_run_cancelled(pr->run)) {
+        /* the run API sent SIGTERM to every tracked child; SIGKILL after the grace */
+        pr->cancel_seen = true;
+        if (phase < STOP_TERM) {
+            set_phase(pr, STOP_TERM, 0);
+            uv_timer_start(&pr->stop_timer, stop_timer_fired, grace_ms(pr), 0);
+        }
+    } else if (stop_now && phase == STOP_NONE) {
+        set_phase(pr, STOP_GRACE, 0);
         uv_timer_start(&pr->stop_timer, stop_timer_fired, grace_ms(pr), 0);
     }
     if (quit)
@@ -379,40 +386,16 @@ static void woken(uv_async_t *async)
 
 int children_loop_init(par_run *pr, crun_error *err)
 {
-    pr->read_buf = malloc(READ_BUF_SIZE);
-    pr->live_tasks = calloc(pr->opt->max_workers, sizeof(task *));
-    if (!pr->read_buf || !pr->live_tasks) {
-        free(pr->read_buf);
-        free(pr->live_tasks);
-        pr->read_buf = NULL;
-        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    }
     int rc = uv_loop_init(&pr->loop);
-    if (rc) {
-        free(pr->read_buf);
-        free(pr->live_tasks);
-        pr->read_buf = NULL;
+    if (rc)
         return crun_error_set(err, CRUN_EIO, "parallel runner: cannot start an event loop: %s",
                               uv_strerror(rc));
-    }
-    pr->wake.data = pr->cancel_poll.data = pr->stop_timer.data = pr->sigchld.data = pr;
+    pr->wake.data = pr->stop_timer.data = pr;
     uv_async_init(&pr->loop, &pr->wake, woken);
-    uv_signal_init(&pr->loop, &pr->sigchld);
-    uv_timer_init(&pr->loop, &pr->cancel_poll);
     uv_timer_init(&pr->loop, &pr->stop_timer);
-    uv_timer_start(&pr->cancel_poll, cancel_polled, CANCEL_POLL_MS, CANCEL_POLL_MS);
+    pr->loop_ready = true;
+    crun_run_on_cancel(pr->run, cancelled, pr);
     return 0;
-}
-
-static void close_loop_handles(par_run *pr)
-{
-    if (pr->closing)
-        return;
-    pr->closing = true;
-    uv_close((uv_handle_t *)&pr->wake, NULL);
-    uv_close((uv_handle_t *)&pr->cancel_poll, NULL);
-    uv_close((uv_handle_t *)&pr->stop_timer, NULL);
-    uv_close((uv_handle_t *)&pr->sigchld, NULL);
 }
 
 void children_loop_run(par_run *pr)
@@ -422,12 +405,10 @@ void children_loop_run(par_run *pr)
 
 void children_loop_close(par_run *pr)
 {
-    if (!pr->read_buf)
-        return; /* never initialised */
+    if (!pr->loop_ready)
+        return;
     close_loop_handles(pr);
     uv_run(&pr->loop, UV_RUN_DEFAULT); /* close callbacks */
     uv_loop_close(&pr->loop);
-    free(pr->live_tasks);
-    free(pr->read_buf);
-    pr->read_buf = NULL;
+    pr->loop_ready = false;
 }

@@ -1,17 +1,18 @@
 /* parallel.c - the parallel runner: independent nodes at the same time.
  *
- * Two sides share the run API's scheduler, one thread at a time under a lock:
- *   - max_workers worker threads take ready nodes.  A function node runs on
- *     the worker that took it (crun_run_execute); a command node is prepared
- *     there (crun_run_command_prepare: scratch files, before_node_run), handed
- *     to the loop to run, and finished on a worker again
- *     (crun_run_command_finish: saves, after_node_run, memory release).  The
- *     worker that ends a node reports it (node_done / node_failed) and takes
- *     the next ready node itself: a chain of cheap nodes costs a lock per
- *     node, not two thread wake-ups.
- *   - the caller's thread runs a libuv loop that owns every child process
- *     (children.c): spawn, output, reaping, noticing cancel, and stopping
- *     children after a failure or a cancel.
+ * max_workers worker threads share the run API's scheduler, one at a time
+ * under a lock, and each runs the node it took to the end:
+ *   - a function node with crun_run_execute;
+ *   - a command node in three steps: crun_run_command_prepare (scratch files,
+ *     before_node_run), its child process (children.c: spawned by this
+ *     worker, which logs its output and waits for it), then
+ *     crun_run_command_finish (saves, after_node_run, memory release).
+ * The worker that ends a node reports it (node_done / node_failed) and takes
+ * the next ready node itself: a chain of cheap nodes costs a lock per node,
+ * and a command one wake-up (its child's exit), as under make, not a trip
+ * through another thread.  The caller's thread runs a libuv loop that times
+ * stops: the grace period after a failure, SIGTERM then SIGKILL to running
+ * children, and cancel (crun_run_cancel wakes it through crun_run_on_cancel).
  * At most max_workers nodes are in flight, at most max_processes of them
  * command nodes.  A ready command node that finds every process slot taken
  * waits in `held` (FIFO) while function nodes behind it go ahead.
@@ -119,7 +120,7 @@ static task *task_take(par_run *pr, size_t node, task_step step)
     t->node = node;
     t->step = step;
     pr->in_flight++;
-    if (step == STEP_PREPARE)
+    if (step == STEP_COMMAND)
         pr->processes++;
     return t;
 }
@@ -148,24 +149,21 @@ static bool may_start(par_run *pr)
     return !pr->stopping && !crun_run_cancelled(pr->run);
 }
 
-/* The next thing for a worker: a command to finish, else a new node if a
- * slot is free.  O(1) per node: each node passes through `held` at most once. */
+/* A new node for a worker if a slot is free.  O(1) per node: each node
+ * passes through `held` at most once. */
 static task *take_work(par_run *pr)
 {
-    task *t = list_pop(&pr->finish);
-    if (t)
-        return t;
     if (pr->in_flight >= pr->opt->max_workers || !may_start(pr))
         return NULL;
     bool proc_free = pr->processes < pr->opt->max_processes;
     if (proc_free && pr->held_head != pr->held_tail)
-        return task_take(pr, pr->held[pr->held_head++ % pr->held_cap], STEP_PREPARE);
+        return task_take(pr, pr->held[pr->held_head++ % pr->held_cap], STEP_COMMAND);
     size_t node;
     while (crun_run_next_ready(pr->run, &node)) {
         if (!crun_run_node_is_command(pr->run, node))
             return task_take(pr, node, STEP_EXECUTE);
         if (proc_free)
-            return task_take(pr, node, STEP_PREPARE);
+            return task_take(pr, node, STEP_COMMAND);
         pr->held[pr->held_tail++ % pr->held_cap] = node;
     }
     return NULL;
@@ -176,10 +174,10 @@ static task *next_task(par_run *pr)
 {
     task *t;
     while ((t = list_pop(&pr->taken))) {
-        if (t->step == STEP_FINISH || may_start(pr))
+        if (may_start(pr))
             return t;
         /* the run stopped before any worker began it: it never starts */
-        if (t->step == STEP_PREPARE)
+        if (t->step == STEP_COMMAND)
             pr->processes--;
         task_release(pr, t);
     }
@@ -247,24 +245,11 @@ static void node_error(par_run *pr, task *t, int rc)
     wake_loop(pr); /* the loop times the grace period */
 }
 
-/* Report what a worker did with t, and free t's slot (or pass it on). */
+/* Report what a worker did with t, and free t's slot. */
 static void complete(par_run *pr, task *t, int rc)
 {
-    switch (t->step) {
-    case STEP_EXECUTE:
-        break;
-    case STEP_PREPARE:
-        if (!rc) {
-            list_push(&pr->spawn, t); /* still in flight: the loop runs it */
-            wake_loop(pr);
-            return;
-        }
+    if (t->step == STEP_COMMAND)
         pr->processes--;
-        break;
-    case STEP_FINISH:
-        pr->processes--;
-        break;
-    }
     if (rc)
         node_error(pr, t, rc);
     else
@@ -272,27 +257,32 @@ static void complete(par_run *pr, task *t, int rc)
     task_release(pr, t);
 }
 
-static int do_task(par_run *pr, task *t)
+static int run_command(par_worker *w, task *t)
 {
-    crun_run *run = pr->run;
-    switch (t->step) {
-    case STEP_EXECUTE:
-        return crun_run_execute(run, t->node, &t->err);
-    case STEP_PREPARE:
-        return crun_run_command_prepare(run, t->node, &t->cmd, &t->err);
-    case STEP_FINISH:
-        break;
-    }
-    int rc = crun_run_command_finish(run, t->node, t->wait_status, &t->err);
+    crun_run *run = w->pr->run;
+    const crun_command *cmd;
+    int rc = crun_run_command_prepare(run, t->node, &cmd, &t->err);
+    if (rc)
+        return rc;
+    int status = children_run(w, t, cmd);
+    rc = crun_run_command_finish(run, t->node, status, &t->err);
     if (rc && t->spawn_error[0])
         crun_error_set(&t->err, rc, "node '%s': %s", crun_run_node_name(run, t->node),
                        t->spawn_error);
     return rc;
 }
 
+static int do_task(par_worker *w, task *t)
+{
+    if (t->step == STEP_COMMAND)
+        return run_command(w, t);
+    return crun_run_execute(w->pr->run, t->node, &t->err);
+}
+
 static void *worker_main(void *arg)
 {
-    par_run *pr = arg;
+    par_worker *w = arg;
+    par_run *pr = w->pr;
     pthread_mutex_lock(&pr->lock);
     while (!pr->quit) {
         task *t = next_task(pr);
@@ -317,36 +307,22 @@ static void *worker_main(void *arg)
             pthread_cond_signal(&pr->work);
         }
         pthread_mutex_unlock(&pr->lock);
-        int rc = do_task(pr, t);
+        int rc = do_task(w, t);
         pthread_mutex_lock(&pr->lock);
         complete(pr, t, rc);
     }
     pthread_mutex_unlock(&pr->lock);
+    children_worker_done(w);
     return NULL;
 }
 
 /* --- the loop's side of the lock --- */
 
-void par_finish_later(par_run *pr, task *t)
-{
-    t->step = STEP_FINISH;
-    pthread_mutex_lock(&pr->lock);
-    list_push(&pr->finish, t);
-    if (pr->idle)
-        pthread_cond_signal(&pr->work);
-    pthread_mutex_unlock(&pr->lock);
-}
-
-void par_take_for_loop(par_run *pr, task_list *spawn, bool *stop_now, bool *quit)
+void par_take_for_loop(par_run *pr, bool *stop_now, bool *quit)
 {
     pthread_mutex_lock(&pr->lock);
-    *spawn = pr->spawn;
-    pr->spawn.head = pr->spawn.tail = NULL;
     *stop_now = pr->stopping && !pr->stop_noticed;
     pr->stop_noticed = pr->stopping;
-    /* a prepared command is not started once the run stops */
-    for (task *t = spawn->head; t && pr->stopping; t = t->next)
-        t->not_started = true;
     *quit = pr->quit;
     pthread_mutex_unlock(&pr->lock);
 }
@@ -357,7 +333,8 @@ static void run_free(par_run *pr)
 {
     free(pr->held);
     free(pr->tasks);
-    free(pr->threads);
+    free(pr->workers);
+    free(pr->live_tasks);
     crun_error_clear(&pr->first_failure);
     pthread_cond_destroy(&pr->work);
     pthread_mutex_destroy(&pr->lock);
@@ -377,8 +354,9 @@ static par_run *run_new(const parallel_options *opt, crun_run *run)
     pr->held_cap = crun_run_node_count(run) + 1;
     pr->held = malloc(pr->held_cap * sizeof(size_t));
     pr->tasks = calloc(opt->max_workers, sizeof(task));
-    pr->threads = calloc(opt->max_workers, sizeof(pthread_t));
-    if (!pr->held || !pr->tasks || !pr->threads) {
+    pr->workers = calloc(opt->max_workers, sizeof(par_worker));
+    pr->live_tasks = calloc(opt->max_workers, sizeof(task *));
+    if (!pr->held || !pr->tasks || !pr->workers || !pr->live_tasks) {
         run_free(pr);
         return NULL;
     }
@@ -392,7 +370,8 @@ static par_run *run_new(const parallel_options *opt, crun_run *run)
 static int start_workers(par_run *pr, crun_error *err)
 {
     for (size_t i = 0; i < pr->opt->max_workers; i++) {
-        if (pthread_create(&pr->threads[i], NULL, worker_main, pr) != 0)
+        pr->workers[i].pr = pr;
+        if (pthread_create(&pr->workers[i].thread, NULL, worker_main, &pr->workers[i]) != 0)
             break;
         pr->n_threads++;
     }
@@ -433,7 +412,7 @@ static int par_run_plan(void *instance, crun_run *run, crun_error *err)
     if (!rc) {
         children_loop_run(pr);
         for (size_t i = 0; i < pr->n_threads; i++)
-            pthread_join(pr->threads[i], NULL);
+            pthread_join(pr->workers[i].thread, NULL);
         rc = result(pr, err);
     }
     children_loop_close(pr);

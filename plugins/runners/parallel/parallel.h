@@ -1,11 +1,11 @@
 /* parallel.h (internal) - the state of one parallel run, shared by the
- * worker threads (parallel.c) and the event loop that owns child processes
- * (children.c).
+ * worker threads (parallel.c), which also run the children of command nodes
+ * (children.c), and the event loop that times stops (children.c).
  *
  * Fields are grouped by who may touch them: the options are read-only; the
  * scheduler group only under `lock`; the loop group only on the loop thread
  * (the thread that called the runner's run()).  A task is one node in
- * flight; it moves between lists, never between owners at the same time.
+ * flight, owned by the worker that took it until it is reported.
  */
 #ifndef CRUN_PARALLEL_H
 #define CRUN_PARALLEL_H
@@ -29,9 +29,8 @@ typedef struct parallel_options {
 } parallel_options;
 
 typedef enum task_step {
-    STEP_EXECUTE, /* a function node: crun_run_execute on a worker */
-    STEP_PREPARE, /* a command node: crun_run_command_prepare on a worker */
-    STEP_FINISH   /* its child ended: crun_run_command_finish on a worker */
+    STEP_EXECUTE, /* a function node: crun_run_execute */
+    STEP_COMMAND  /* a command node: prepare, its child, finish */
 } task_step;
 
 typedef struct par_run par_run;
@@ -42,20 +41,12 @@ typedef struct task {
     size_t node;
     task_step step;
     crun_error err;
-    /* command nodes, from prepare to finish */
-    const crun_command *cmd; /* borrowed from the run until finish */
-    int wait_status;         /* as waitpid's; -1: never started */
+    /* command nodes */
     bool not_started;        /* the run stopped between prepare and spawn */
-    bool stopped;            /* the runner signalled it (failure grace over, cancel) */
-    char spawn_error[256];   /* why uv_spawn failed, "" when it did not */
+    bool stopped;            /* under lock: the runner signalled it (grace over, cancel) */
+    char spawn_error[256];   /* why the child could not start, "" when it did */
     pid_t pid;               /* 0 until spawned; a process-group leader */
-    size_t live_index;       /* in live_tasks while the loop owns the child */
-    int out_fd;              /* the read end of the child's stdout+stderr */
-    int pidfd;               /* readable when the child exits; -1: wait on SIGCHLD */
-    uv_poll_t out_watch;
-    uv_poll_t exit_watch;
-    bool reaped;
-    int pending;             /* output not closed + exit not reaped + handles closing */
+    size_t live_index;       /* under lock: in live_tasks while the child runs */
     char *partial;           /* an output line not ended yet */
     size_t partial_len, partial_cap;
 } task;
@@ -71,6 +62,23 @@ enum stop_phase {
     STOP_KILL   /* children got SIGKILL */
 };
 
+/* Where a program named without a slash was found on PATH, per worker (no
+ * lock): posix_spawnp would try every PATH entry before it with an execve
+ * in the child, on every spawn.  Filled on first use, like a shell's hash. */
+typedef struct program_path {
+    char *name;
+    char *path;
+} program_path;
+
+enum { PROGRAM_PATHS = 32 };
+
+typedef struct par_worker {
+    par_run *pr;
+    pthread_t thread;
+    program_path paths[PROGRAM_PATHS];
+    size_t n_paths;
+} par_worker;
+
 struct par_run {
     const parallel_options *opt;
     crun_run *run;
@@ -79,9 +87,7 @@ struct par_run {
     /* --- the scheduler: workers and loop, under lock --- */
     pthread_mutex_t lock;
     pthread_cond_t work;     /* idle workers wait here */
-    task_list finish;        /* command nodes whose child ended */
     task_list taken;         /* taken by a worker for the idle worker it woke */
-    task_list spawn;         /* prepared command nodes for the loop to start */
     size_t *held;            /* ready command nodes waiting for a process slot (a ring) */
     size_t held_head, held_tail, held_cap;
     task *free_tasks;
@@ -93,37 +99,38 @@ struct par_run {
     bool quit;               /* nothing runs and nothing can start */
     size_t failures;
     crun_error first_failure;
+    enum stop_phase phase;   /* written by the loop, read by workers that spawn */
+    task **live_tasks;       /* commands whose child runs (max_workers slots) */
+    size_t live;
 
     /* --- the loop thread --- */
     uv_loop_t loop;
-    uv_async_t wake;         /* workers -> loop: spawn, stop, quit */
-    uv_timer_t cancel_poll;  /* notices crun_run_cancel within 20 ms */
+    uv_async_t wake;         /* workers and crun_run_cancel -> loop: stop, cancel, quit */
     uv_timer_t stop_timer;   /* grace period and SIGTERM -> SIGKILL */
-    uv_signal_t sigchld;     /* only for children without a pidfd (Linux < 5.3) */
-    bool sigchld_on;
-    enum stop_phase phase;
+    bool loop_ready;
     bool cancel_seen;
     bool closing;
-    task **live_tasks;       /* spawned children not yet handed back */
-    size_t live;
-    char *read_buf;          /* one buffer: the loop reads one pipe at a time */
 
     /* --- set up before the threads start, then read-only --- */
     task *tasks;             /* max_workers of them */
-    pthread_t *threads;
+    par_worker *workers;
     size_t n_threads;
 };
 
+/* children.c, on a worker, without the lock: start t's command (prepared),
+ * log its output line by line, wait for it and its output to end.  Returns the
+ * wait status, or -1 when it did not start (t->not_started: the run stopped
+ * first; else t->spawn_error says why). */
+int children_run(par_worker *w, task *t, const crun_command *cmd);
+void children_worker_done(par_worker *w);
+
 /* children.c: the loop side.  Call on the loop thread. */
 int children_loop_init(par_run *pr, crun_error *err);
-/* Run the loop until the workers have quit and every child is reaped. */
+/* Run the loop until the workers have quit. */
 void children_loop_run(par_run *pr);
 void children_loop_close(par_run *pr);
 
-/* parallel.c: hand a command whose child has ended (or never started) back to
- * the workers.  Loop thread. */
-void par_finish_later(par_run *pr, task *t);
-/* Take the prepared commands and the stop/quit state for the loop. */
-void par_take_for_loop(par_run *pr, task_list *spawn, bool *stop_now, bool *quit);
+/* parallel.c: the stop/quit state for the loop. */
+void par_take_for_loop(par_run *pr, bool *stop_now, bool *quit);
 
 #endif
