@@ -6,9 +6,9 @@
 # 1. Throughput: wrk (2 threads, 64 connections) against libmicrohttpd's plain
 #    hello server (hello.c, configured as the service configures it), then
 #    against `crun --runner service` serving a 3-node in-process pipeline
-#    (bench.noop functions), with the same POST request; twice each,
-#    alternating, best of each.  Target: the service reaches 70% of hello's
-#    requests/s with a p99 latency under 10 ms.
+#    (bench.noop functions), with the same POST request; ROUNDS (3) rounds
+#    of hello then service.  Target: the median of the rounds' ratios is at
+#    least 0.70 of hello's requests/s, with a p99 latency under 10 ms.
 #    Before that, path.c times the service's own per-request work (parse,
 #    run, answer) without HTTP, in one thread: the floor under its cost.
 # 2. Soak: 1,000,000 POST /v1/runs on one service process, sampling its RSS
@@ -24,6 +24,7 @@ CRUN=${CRUN:-$ROOT/build/crun}
 DURATION=${DURATION:-10}
 SOAK=${SOAK:-1000000}
 SERVER_THREADS=${SERVER_THREADS:-2}
+ROUNDS=${ROUNDS:-3}
 [ "${1:-}" = --quick ] && { DURATION=3; SOAK=100000; }
 for tool in wrk curl cc python3; do
     command -v $tool >/dev/null || { echo "bench: $tool is needed"; exit 2; }
@@ -121,15 +122,17 @@ echo "== the service's work per request, without HTTP (one thread) =="
 CRUN_PLUGIN_PATH=$PLUGINS "$WORK/path" "$P" 200000 '{"params": {"x": 7}}'
 echo "== throughput: wrk -t2 -c64 -d${DURATION}s, server threads $SERVER_THREADS, $(nproc) CPUs =="
 best_hello=0; best_hello_p99=0; best_svc=0; best_svc_p99=0; bad_total=0
-hello_cpu=1e9; svc_cpu=1e9
-for round in 1 2; do
+hello_cpu=1e9; svc_cpu=1e9; ratios=""
+for round in $(seq 1 "$ROUNDS"); do
     read -r rps p99 _ cpu < <(wrk_run "$HELLO_PID" "http://127.0.0.1:$HELLO_PORT/v1/runs" "$WORK/post.lua")
+    hello_rps=$rps
     echo "hello   POST                    round $round: $rps req/s  p99 ${p99} ms  server CPU ${cpu} us/request"
     [ "$rps" -gt "$best_hello" ] && { best_hello=$rps; best_hello_p99=$p99; }
     hello_cpu=$(awk -v a="$hello_cpu" -v b="$cpu" 'BEGIN { print (b < a) ? b : a }')
     read -r rps p99 bad cpu < <(wrk_run "$SVC_PID" "http://127.0.0.1:$SVC_PORT/v1/runs" "$WORK/post.lua")
     echo "service POST /v1/runs (3 nodes) round $round: $rps req/s  p99 ${p99} ms  server CPU ${cpu} us/request  non-2xx $bad"
     bad_total=$((bad_total + bad))
+    ratios="$ratios $(awk -v a="$rps" -v b="$hello_rps" 'BEGIN { printf "%.3f", a / b }')"
     [ "$rps" -gt "$best_svc" ] && { best_svc=$rps; best_svc_p99=$p99; }
     svc_cpu=$(awk -v a="$svc_cpu" -v b="$cpu" 'BEGIN { print (b < a) ? b : a }')
 done
@@ -138,9 +141,12 @@ echo "hello   GET (for reference):           $rps req/s  p99 ${p99} ms  server C
 echo "server CPU per request: hello $hello_cpu us, service $svc_cpu us (ratio $(awk -v a="$hello_cpu" -v b="$svc_cpu" 'BEGIN { printf "%.2f", a / b }'): the load-independent view)"
 status=0
 ratio=$(awk -v a="$best_svc" -v b="$best_hello" 'BEGIN { printf "%.2f", a / b }')
-verdict=$(awk -v r="$ratio" -v p="$best_svc_p99" -v bad="$bad_total" \
+# each round pairs a hello run with the service run right after it: the
+# median of those ratios is the verdict (best against best is shown too)
+median=$(echo $ratios | tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END { printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+verdict=$(awk -v r="$median" -v p="$best_svc_p99" -v bad="$bad_total" \
     'BEGIN { print (r >= 0.70 && p < 10 && bad == 0) ? "PASS" : "FAIL" }')
-echo "ratio service/hello: $ratio (target >= 0.70); service p99: $best_svc_p99 ms (target < 10); non-2xx: $bad_total  $verdict"
+echo "ratio service/hello per round:$ratios; median $median, best/best $ratio (target >= 0.70); service p99: $best_svc_p99 ms (target < 10); non-2xx: $bad_total  $verdict"
 [ "$verdict" = PASS ] || status=1
 kill -TERM "$HELLO_PID"
 
@@ -182,5 +188,5 @@ printf 'soak: %s runs succeeded in %.1f s (%.0f req/s); RSS after 10%%: %.1f MiB
 
 kill -TERM "$SVC_PID"
 wait "$SVC_PID"
-echo "service exit status after SIGTERM: $? (0 once the core change of docs/service.md lands; 130 before)"
+echo "service exit status after SIGTERM: $? (a graceful stop exits 0)"
 exit $status

@@ -268,9 +268,6 @@ static int parse_inputs(const svc_served *sv, json_t *inputs, svc_request *req, 
     return 0;
 }
 
-/* Overrides must have the type of the parameter they replace (numbers are
- * one type, but an integer parameter takes only integral numbers); keys the
- * parameters lack are left for the core, which names the closest one. */
 /* A real that an integer parameter can take: whole and within json_int_t
  * (casting one outside that range would be undefined). */
 static bool is_whole(double v)
@@ -278,6 +275,24 @@ static bool is_whole(double v)
     return v >= -0x1p63 && v < 0x1p63 && v == (double)(json_int_t)v;
 }
 
+/* path + "." + key, as far as it fits */
+static void path_push(char *path, size_t len, size_t cap, const char *key)
+{
+    if (len + 2 > cap)
+        return; /* no room: the path stays as it is */
+    size_t klen = strlen(key);
+    if (klen > cap - len - 2)
+        klen = cap - len - 2;
+    char *p = path + len;
+    if (len)
+        *p++ = '.';
+    memcpy(p, key, klen);
+    p[klen] = '\0';
+}
+
+/* Overrides must have the type of the parameter they replace (numbers are
+ * one type, but an integer parameter takes only integral numbers); keys the
+ * parameters lack are left for the core, which names the closest one. */
 static int check_params(json_t *def, json_t *over, char *path, size_t cap, char **error)
 {
     const char *key;
@@ -285,11 +300,9 @@ static int check_params(json_t *def, json_t *over, char *path, size_t cap, char 
     size_t len = strlen(path);
     json_object_foreach(over, key, v) {
         json_t *d = json_object_get(def, key);
-        snprintf(path + len, cap - len, "%s%s", len ? "." : "", key);
-        if (!d || json_is_null(d)) {
-            path[len] = '\0';
+        if (!d || json_is_null(d))
             continue;
-        }
+        path_push(path, len, cap, key);
         bool ok = json_typeof(d) == json_typeof(v) ||
                   (json_is_boolean(d) && json_is_boolean(v)) ||
                   (json_is_real(d) && json_is_integer(v)) ||
