@@ -20,7 +20,6 @@
 struct conf_pool {
     char **strs;
     size_t n;
-    conf_arena *arena; /* borrowed: where parses put their nodes, or NULL */
 };
 
 /* --- arenas: blocks of 1 MiB (above malloc's mmap threshold, so freeing one
@@ -34,54 +33,83 @@ typedef struct arena_block {
 } arena_block;
 
 struct conf_arena {
-    arena_block *head;
+    arena_block *head; /* the block being filled; older (full) blocks follow */
 };
 
-static const size_t arena_block_size = 1 << 20;
+static const size_t arena_block_size = (1 << 20) - 64;
 
 conf_arena *conf_arena_new(void)
 {
     return calloc(1, sizeof(conf_arena));
 }
 
+static void free_blocks(arena_block *b)
+{
+    for (arena_block *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
+}
+
 void conf_arena_free(conf_arena *arena)
 {
     if (!arena)
         return;
-    for (arena_block *b = arena->head, *next; b; b = next) {
-        next = b->next;
-        free(b);
-    }
+    free_blocks(arena->head);
     free(arena);
 }
 
-static void *arena_alloc(conf_arena *arena, size_t size)
+void conf_arena_reset(conf_arena *arena)
 {
-    size = (size + 7) & ~(size_t)7;
+    if (!arena || !arena->head)
+        return;
+    free_blocks(arena->head->next);
+    arena->head->next = NULL;
+    arena->head->used = 0;
+}
+
+static void *arena_take(conf_arena *arena, size_t size, size_t align)
+{
     arena_block *b = arena->head;
-    if (!b || b->size - b->used < size) {
-        size_t cap = size > arena_block_size ? size : arena_block_size;
-        b = malloc(sizeof(arena_block) + cap);
-        if (!b)
-            return NULL;
-        b->next = arena->head;
-        b->used = 0;
-        b->size = cap;
-        arena->head = b;
+    size_t at = b ? (b->used + align - 1) & ~(align - 1) : 0;
+    if (b && at + size <= b->size) {
+        b->used = at + size;
+        return (char *)b->data + at;
     }
-    void *p = (char *)b->data + b->used;
-    b->used += size;
-    return p;
+    size_t cap = size > arena_block_size / 4 ? size : arena_block_size;
+    arena_block *nb = malloc(sizeof(arena_block) + cap);
+    if (!nb)
+        return NULL;
+    nb->used = size;
+    nb->size = cap;
+    if (b && cap == size) { /* a big object alone: keep filling the current block */
+        nb->next = b->next;
+        b->next = nb;
+    } else {
+        nb->next = b;
+        arena->head = nb;
+    }
+    return nb->data;
 }
 
-void conf_pool_set_arena(conf_pool *pool, conf_arena *arena)
+void *conf_arena_alloc(conf_arena *arena, size_t size)
 {
-    pool->arena = arena;
+    return arena_take(arena, size ? size : 1, sizeof(max_align_t));
 }
 
-conf_arena *conf_pool_arena(const conf_pool *pool)
+char *conf_arena_strndup(conf_arena *arena, const char *s, size_t len)
 {
-    return pool ? pool->arena : NULL;
+    char *copy = arena_take(arena, len + 1, 1);
+    if (copy) {
+        memcpy(copy, s, len);
+        copy[len] = '\0';
+    }
+    return copy;
+}
+
+char *conf_arena_strdup(conf_arena *arena, const char *s)
+{
+    return conf_arena_strndup(arena, s, strlen(s));
 }
 
 conf_pool *conf_pool_new(void)
@@ -122,7 +150,7 @@ conf_node *conf_new_in(conf_arena *arena, conf_kind kind, const char *file, uint
 {
     if (!arena)
         return conf_new(kind, file, line, col);
-    conf_node *node = arena_alloc(arena, sizeof(conf_node));
+    conf_node *node = arena_take(arena, sizeof(conf_node), _Alignof(conf_node));
     if (!node)
         return NULL;
     memset(node, 0, sizeof(*node));
@@ -134,13 +162,12 @@ conf_node *conf_new_in(conf_arena *arena, conf_kind kind, const char *file, uint
     return node;
 }
 
-conf_node *conf_new_scalar_in(conf_arena *arena, const char *text, const char *file,
+conf_node *conf_new_scalar_in(conf_arena *arena, const char *text, size_t len, const char *file,
                               uint32_t line, uint32_t col)
 {
     if (!arena)
         return conf_new_scalar(text, file, line, col);
-    size_t len = strlen(text ? text : "");
-    conf_node *node = arena_alloc(arena, sizeof(conf_node) + len + 1);
+    conf_node *node = arena_take(arena, sizeof(conf_node) + len + 1, _Alignof(conf_node));
     if (!node)
         return NULL;
     memset(node, 0, sizeof(*node));
@@ -151,7 +178,8 @@ conf_node *conf_new_scalar_in(conf_arena *arena, const char *text, const char *f
     node->inline_str = true;
     node->in_arena = true;
     node->str = (char *)(node + 1);
-    memcpy(node->str, text ? text : "", len + 1);
+    memcpy(node->str, text, len);
+    node->str[len] = '\0';
     return node;
 }
 
@@ -201,11 +229,31 @@ void conf_free(conf_node *node)
     size_t count = item_count(node);
     for (size_t i = 0; i < count; i++)
         conf_free(node->items[i]);
-    free(node->items);
+    if (!node->items_in_arena)
+        free(node->items);
     if (!node->inline_str)
         free(node->str);
     if (!node->in_arena)
         free(node);
+}
+
+void conf_mark_streamed(conf_node *node)
+{
+    size_t count = item_count(node);
+    for (size_t i = 0; i < count; i++)
+        conf_free(node->items[i]);
+    if (!node->items_in_arena)
+        free(node->items);
+    if (!node->inline_str)
+        free(node->str);
+    node->kind = CONF_SEQ;
+    node->items = NULL;
+    node->items_in_arena = false;
+    node->n = 0;
+    node->str = NULL;
+    node->inline_str = false;
+    node->quoted = false;
+    node->streamed = true;
 }
 
 void conf_set_text(conf_node *node, char *owned)
@@ -242,26 +290,41 @@ fail:
     return NULL;
 }
 
+/* Room for one more entry in items (count now); items held in an arena move
+ * out to the heap, since an arena cannot grow them. */
+static int grow_items(conf_node *node, size_t count, size_t more)
+{
+    conf_node **items;
+    if (node->items_in_arena) {
+        items = malloc((count + more) * sizeof(conf_node *));
+        if (items && count)
+            memcpy(items, node->items, count * sizeof(conf_node *));
+    } else {
+        items = realloc(node->items, (count + more) * sizeof(conf_node *));
+    }
+    if (!items)
+        return CRUN_ENOMEM;
+    node->items = items;
+    node->items_in_arena = false;
+    return 0;
+}
+
 /* Append one item (a list element, or a key or value of a map). */
 static int push_item(conf_node *node, conf_node *item)
 {
     size_t count = item_count(node);
-    conf_node **items = realloc(node->items, (count + 1) * sizeof(conf_node *));
-    if (!items)
+    if (grow_items(node, count, 1) != 0)
         return CRUN_ENOMEM;
-    node->items = items;
-    items[count] = item;
+    node->items[count] = item;
     return 0;
 }
 
 static int push_pair(conf_node *map, conf_node *key, conf_node *val)
 {
-    conf_node **items = realloc(map->items, (2 * map->n + 2) * sizeof(conf_node *));
-    if (!items)
+    if (grow_items(map, 2 * map->n, 2) != 0)
         return CRUN_ENOMEM;
-    map->items = items;
-    items[2 * map->n] = key;
-    items[2 * map->n + 1] = val;
+    map->items[2 * map->n] = key;
+    map->items[2 * map->n + 1] = val;
     map->n++;
     return 0;
 }

@@ -27,6 +27,8 @@ struct conf_node {
     bool quoted : 1;       /* a scalar written in quotes: always a string */
     bool inline_str : 1;   /* str lives in the node's own allocation (do not free it alone) */
     bool in_arena : 1;     /* the node lives in a conf_arena: conf_free leaves its memory */
+    bool items_in_arena : 1; /* items lives in a conf_arena (growing it copies it out) */
+    bool streamed : 1;     /* CONF_SEQ: its items went to a conf_stream as they were read */
     uint32_t line;     /* 1-based */
     uint32_t col;      /* 1-based */
     uint32_t n;        /* CONF_SEQ: items; CONF_MAP: pairs */
@@ -50,21 +52,57 @@ int conf_parse_file(conf_pool *pool, const char *path, const char *display, conf
 int conf_parse_string(conf_pool *pool, const char *text, const char *display, conf_node **out,
                       crun_error *err);
 
-/* An arena for the nodes of large files: nodes are carved out of big blocks
- * with no per-node allocation, and all go back to the system at once when the
- * arena is freed (after every tree holding them has been freed).  A pool
- * given an arena (conf_pool_set_arena) parses into it. */
+/* Streaming: the reader of a large file hands the items of chosen lists to
+ * the caller one at a time instead of keeping them in the tree, so the whole
+ * file never exists as a tree at once (a pipeline of 100,000 nodes).
+ * path[0..depth-1] are the map keys from the top of the file down to the
+ * value in question.  Nothing is streamed under a node with an anchor (the
+ * anchor's copy needs the whole value), so a file reads the same either way. */
+typedef enum conf_stream_action {
+    CONF_STREAM_KEEP,  /* read the value into the tree */
+    CONF_STREAM_ITEMS, /* a list: give each item to item(), keep an empty list marked streamed */
+    CONF_STREAM_SKIP   /* read it (bad YAML is still an error) keeping no list items: it will
+                        * be replaced */
+} conf_stream_action;
+
+typedef struct conf_stream {
+    void *user;
+    /* The value under path[depth-1] starts: a conf_stream_action, or a
+     * negative error code with err set (the parse stops). */
+    int (*enter)(void *user, conf_node *const *path, size_t depth, crun_error *err);
+    /* One item of a CONF_STREAM_ITEMS list, complete.  The item may be changed
+     * (interpolated) but not kept: it is freed when item() returns. */
+    int (*item)(void *user, conf_node *const *path, size_t depth, conf_node *item,
+                crun_error *err);
+    /* The value under path[depth-1] is complete, in the tree (may be NULL). */
+    int (*done)(void *user, conf_node *const *path, size_t depth, conf_node *value,
+                crun_error *err);
+} conf_stream;
+
+/* conf_parse_file with a stream (NULL: none).  Errors as conf_parse_file, or
+ * what a callback returned. */
+int conf_parse_file_stream(conf_pool *pool, const char *path, const char *display,
+                           const conf_stream *stream, conf_node **out, crun_error *err);
+
+/* An arena: memory carved out of big blocks with no per-object allocation,
+ * all given back at once by conf_arena_free (or reused after
+ * conf_arena_reset).  Nodes made in an arena (conf_new_in) are left alone by
+ * conf_free, which still frees what was allocated for them later (text set
+ * by interpolation, items grown by a merge). */
 typedef struct conf_arena conf_arena;
 conf_arena *conf_arena_new(void);
 void conf_arena_free(conf_arena *arena);
-/* The arena the next parses use, or NULL for plain allocations. */
-void conf_pool_set_arena(conf_pool *pool, conf_arena *arena);
-conf_arena *conf_pool_arena(const conf_pool *pool);
+/* Forget everything allocated, keeping one block for what comes next. */
+void conf_arena_reset(conf_arena *arena);
+/* size bytes aligned for any object; NULL when out of memory. */
+void *conf_arena_alloc(conf_arena *arena, size_t size);
+/* A NUL-terminated copy of the len bytes at s (byte-aligned). */
+char *conf_arena_strndup(conf_arena *arena, const char *s, size_t len);
+char *conf_arena_strdup(conf_arena *arena, const char *s);
 conf_node *conf_new_in(conf_arena *arena, conf_kind kind, const char *file, uint32_t line,
                        uint32_t col);
-conf_node *conf_new_scalar_in(conf_arena *arena, const char *text, const char *file,
+conf_node *conf_new_scalar_in(conf_arena *arena, const char *text, size_t len, const char *file,
                               uint32_t line, uint32_t col);
-
 
 conf_node *conf_new(conf_kind kind, const char *file, uint32_t line, uint32_t col);
 conf_node *conf_new_scalar(const char *text, const char *file, uint32_t line, uint32_t col);
@@ -72,6 +110,9 @@ conf_node *conf_copy(const conf_node *node);
 /* Replace a scalar's text with owned (malloc'd) text. */
 void conf_set_text(conf_node *node, char *owned);
 void conf_free(conf_node *node);
+/* Empty node in place into a list with no items marked streamed (its items
+ * were taken elsewhere); it keeps its position. */
+void conf_mark_streamed(conf_node *node);
 
 /* Map access: the value under key, or NULL (also when map is not a map). */
 conf_node *conf_get(const conf_node *map, const char *key);

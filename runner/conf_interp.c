@@ -215,6 +215,7 @@ static int replace_whole(conf_node *node, const conf_interp *ctx, crun_error *er
     node->kind = value->kind;
     node->n = value->n;
     node->items = value->items;
+    node->items_in_arena = value->items_in_arena;
     free(value);
     return 0;
 }

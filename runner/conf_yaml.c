@@ -5,6 +5,12 @@
  * copies, within a budget that stops "billion laughs" files; YAML 1.1 merge
  * keys ("<<: *defaults") are honoured; duplicate keys are refused.  Plain
  * null forms become CONF_NULL nodes; other scalars stay text for conf_to_json.
+ *
+ * The entries of the lists and maps being read wait on one stack and are
+ * copied once into an array of the right size when their list or map ends.
+ * With a conf_stream, the items of chosen lists go to the caller as soon as
+ * each is read (built in a scratch arena, dropped right after), which is how
+ * a pipelines file of 100,000 nodes is read without ever holding its tree.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -28,13 +34,22 @@ static size_t node_count(const conf_node *node)
     return total;
 }
 
-/* Append a list item, or (called twice) a key and its value. */
+/* Append a list item, or (called twice) a key and its value, to a finished
+ * node (merge keys add pairs after the map's own). */
 static int push_item(conf_node *node, size_t count, conf_node *item)
 {
-    conf_node **items = realloc(node->items, (count + 1) * sizeof(conf_node *));
+    conf_node **items;
+    if (node->items_in_arena) {
+        items = malloc((count + 1) * sizeof(conf_node *));
+        if (items && count)
+            memcpy(items, node->items, count * sizeof(conf_node *));
+    } else {
+        items = realloc(node->items, (count + 1) * sizeof(conf_node *));
+    }
     if (!items)
         return CRUN_ENOMEM;
     node->items = items;
+    node->items_in_arena = false;
     items[count] = item;
     return 0;
 }
@@ -62,11 +77,21 @@ typedef struct anchored_node {
 typedef struct reader {
     yaml_parser_t parser;
     const char *file;
-    conf_arena *arena; /* where nodes go (the pool's), or NULL */
+    conf_arena *arena; /* where nodes go: NULL for the heap, the scratch arena in an item */
     anchored_node *anchors;
     size_t n_anchors;
     size_t budget;
     crun_error *err;
+    conf_node **stack; /* entries of the open lists and maps, innermost last */
+    size_t n_stack, cap_stack;
+    /* streaming (stream is NULL without) */
+    const conf_stream *stream;
+    conf_arena *scratch; /* streamed or skipped items live here until dropped */
+    conf_node **path;    /* keys from the top down to the value being read */
+    size_t depth, cap_path;
+    unsigned anchored;   /* open nodes with an anchor: nothing streams inside them */
+    unsigned in_item;    /* inside a streamed or dropped item: no callbacks */
+    unsigned skipping;   /* inside a CONF_STREAM_SKIP value */
 } reader;
 
 static int yaml_failure(reader *r)
@@ -96,6 +121,46 @@ static int reader_error(reader *r, const yaml_mark_t *mark, const char *fmt, con
                           mark->column + 1, msg);
 }
 
+static int stack_push(reader *r, conf_node *node)
+{
+    if (r->n_stack == r->cap_stack) {
+        size_t cap = r->cap_stack ? 2 * r->cap_stack : 64;
+        conf_node **grown = realloc(r->stack, cap * sizeof(conf_node *));
+        if (!grown)
+            return CRUN_ENOMEM;
+        r->stack = grown;
+        r->cap_stack = cap;
+    }
+    r->stack[r->n_stack++] = node;
+    return 0;
+}
+
+/* Drop the entries above base (on an error). */
+static void stack_unwind(reader *r, size_t base)
+{
+    while (r->n_stack > base)
+        conf_free(r->stack[--r->n_stack]);
+}
+
+/* The entries above base become node's items, in one array of their size. */
+static int stack_finish(reader *r, conf_node *node, size_t base)
+{
+    size_t count = r->n_stack - base;
+    if (count) {
+        size_t bytes = count * sizeof(conf_node *);
+        node->items = r->arena ? conf_arena_alloc(r->arena, bytes) : malloc(bytes);
+        if (!node->items) {
+            stack_unwind(r, base);
+            return CRUN_ENOMEM;
+        }
+        node->items_in_arena = r->arena != NULL;
+        memcpy(node->items, r->stack + base, bytes);
+    }
+    node->n = (uint32_t)(node->kind == CONF_MAP ? count / 2 : count);
+    r->n_stack = base;
+    return 0;
+}
+
 static conf_node *make_scalar(reader *r, const yaml_event_t *ev, bool as_key)
 {
     const char *text = (const char *)ev->data.scalar.value;
@@ -105,7 +170,7 @@ static conf_node *make_scalar(reader *r, const yaml_event_t *ev, bool as_key)
     uint32_t line = (uint32_t)ev->start_mark.line + 1, col = (uint32_t)ev->start_mark.column + 1;
     if (!as_key && !quoted && is_null_text(text))
         return conf_new_in(r->arena, CONF_NULL, r->file, line, col);
-    conf_node *node = conf_new_scalar_in(r->arena, text, r->file, line, col);
+    conf_node *node = conf_new_scalar_in(r->arena, text, strlen(text), r->file, line, col);
     if (node)
         node->quoted = quoted;
     return node;
@@ -144,27 +209,56 @@ static int read_alias(reader *r, const yaml_event_t *ev, conf_node **out)
     return reader_error(r, &ev->start_mark, "unknown alias '*%s'", name);
 }
 
-static int read_node(reader *r, yaml_event_t *ev, bool as_key, conf_node **out);
+static int read_node(reader *r, yaml_event_t *ev, bool as_key, int action, conf_node **out);
 
-static int read_seq(reader *r, conf_node *seq)
+/* Callbacks run outside items, outside anchored nodes and skipped values. */
+static bool callbacks_on(const reader *r)
 {
+    return r->stream && !r->in_item && !r->anchored && !r->skipping;
+}
+
+/* One item of a list whose items are not kept: read it in the scratch
+ * arena, hand it to the stream (when streaming), drop it. */
+static int pass_item(reader *r, yaml_event_t *ev, bool give)
+{
+    conf_arena *saved = r->arena;
+    conf_node *item = NULL;
+    r->arena = r->scratch;
+    r->in_item++;
+    int rc = read_node(r, ev, false, CONF_STREAM_KEEP, &item);
+    r->in_item--;
+    r->arena = saved;
+    if (rc == 0 && give)
+        rc = r->stream->item(r->stream->user, r->path, r->depth, item, r->err);
+    conf_free(item);
+    conf_arena_reset(r->scratch);
+    return rc;
+}
+
+static int read_seq(reader *r, conf_node *seq, int action)
+{
+    size_t base = r->n_stack;
+    /* an anchored list is copied whole when it ends: it must keep its items */
+    bool stream = action == CONF_STREAM_ITEMS && callbacks_on(r);
+    bool drop = stream || (r->skipping && !r->anchored && !r->in_item);
+    seq->streamed = stream;
     for (;;) {
         yaml_event_t ev;
         int rc = next_event(r, &ev);
-        if (rc != 0)
-            return rc;
-        if (ev.type == YAML_SEQUENCE_END_EVENT) {
+        if (rc == 0 && ev.type == YAML_SEQUENCE_END_EVENT) {
             yaml_event_delete(&ev);
-            return 0;
+            return stack_finish(r, seq, base);
         }
         conf_node *item = NULL;
-        if ((rc = read_node(r, &ev, false, &item)) != 0)
-            return rc;
-        if (push_item(seq, seq->n, item) != 0) {
+        if (rc == 0 && drop)
+            rc = pass_item(r, &ev, stream);
+        else if (rc == 0 && (rc = read_node(r, &ev, false, CONF_STREAM_KEEP, &item)) == 0 &&
+                 (rc = stack_push(r, item)) != 0)
             conf_free(item);
-            return CRUN_ENOMEM;
+        if (rc != 0) {
+            stack_unwind(r, base);
+            return rc;
         }
-        seq->n++;
     }
 }
 
@@ -196,10 +290,56 @@ static int apply_merge(reader *r, conf_node *map, conf_node *src)
     return 0;
 }
 
-static int read_pair(reader *r, conf_node *map, yaml_event_t *ev, conf_node *merges)
+/* The first key of the map being read (its pairs are on the stack from
+ * base) equal to key, or NULL. */
+static const conf_node *pending_key(const reader *r, size_t base, const char *key)
+{
+    for (size_t i = base; i < r->n_stack; i += 2)
+        if (strcmp(r->stack[i]->str, key) == 0)
+            return r->stack[i];
+    return NULL;
+}
+
+static int path_push(reader *r, conf_node *key)
+{
+    if (r->depth == r->cap_path) {
+        size_t cap = r->cap_path ? 2 * r->cap_path : 16;
+        conf_node **grown = realloc(r->path, cap * sizeof(conf_node *));
+        if (!grown)
+            return CRUN_ENOMEM;
+        r->path = grown;
+        r->cap_path = cap;
+    }
+    r->path[r->depth++] = key;
+    return 0;
+}
+
+/* Read the value of key (a map's pair), telling the stream when asked. */
+static int read_value(reader *r, conf_node *key, int action, conf_node **val)
+{
+    bool calls = callbacks_on(r);
+    int rc = calls ? path_push(r, key) : 0;
+    if (rc == 0 && calls && action != CONF_STREAM_SKIP)
+        rc = action = r->stream->enter(r->stream->user, r->path, r->depth, r->err);
+    if (rc < 0) {
+        r->depth -= calls;
+        return rc;
+    }
+    yaml_event_t ev;
+    r->skipping += action == CONF_STREAM_SKIP;
+    if ((rc = next_event(r, &ev)) == 0)
+        rc = read_node(r, &ev, false, action, val);
+    r->skipping -= action == CONF_STREAM_SKIP;
+    if (rc == 0 && calls && action != CONF_STREAM_SKIP && r->stream->done)
+        rc = r->stream->done(r->stream->user, r->path, r->depth, *val, r->err);
+    r->depth -= calls;
+    return rc;
+}
+
+static int read_pair(reader *r, size_t base, yaml_event_t *ev, conf_node *merges, int action)
 {
     conf_node *key = NULL, *val = NULL;
-    int rc = read_node(r, ev, true, &key);
+    int rc = read_node(r, ev, true, CONF_STREAM_KEEP, &key);
     if (rc != 0)
         return rc;
     if (key->kind != CONF_SCALAR) {
@@ -207,33 +347,42 @@ static int read_pair(reader *r, conf_node *map, yaml_event_t *ev, conf_node *mer
         conf_free(key);
         return rc;
     }
-    yaml_event_t vev;
-    if ((rc = next_event(r, &vev)) != 0 || (rc = read_node(r, &vev, false, &val)) != 0) {
+    bool merge = !key->quoted && strcmp(key->str, "<<") == 0;
+    /* refused before its value is read, so a streamed value is never given twice */
+    const conf_node *first = merge ? NULL : pending_key(r, base, key->str);
+    if (first) {
+        rc = conf_error(r->err, key, "duplicate key '%s' (first at line %u:%u)", key->str,
+                        first->line, first->col);
         conf_free(key);
         return rc;
     }
-    if (!key->quoted && strcmp(key->str, "<<") == 0) {
+    if ((rc = read_value(r, key, merge ? CONF_STREAM_KEEP : action, &val)) != 0) {
+        conf_free(key);
+        return rc;
+    }
+    if (merge) {
         conf_free(key);
         if ((rc = push_item(merges, merges->n, val)) != 0)
             conf_free(val);
         merges->n += rc == 0;
         return rc;
     }
-    conf_node *first = conf_get_key(map, key->str);
-    if (first) {
-        rc = conf_error(r->err, key, "duplicate key '%s' (first at line %u:%u)", key->str,
-                        first->line, first->col);
-    } else if ((rc = push_pair(map, key, val)) == 0) {
-        return 0;
+    if ((rc = stack_push(r, key)) != 0) {
+        conf_free(key);
+        conf_free(val);
+        return rc;
     }
-    conf_free(key);
-    conf_free(val);
+    if ((rc = stack_push(r, val)) != 0)
+        conf_free(val);
     return rc;
 }
 
-static int read_map(reader *r, conf_node *map)
+static int read_map(reader *r, conf_node *map, int action)
 {
     conf_node merges = {.kind = CONF_SEQ};
+    size_t base = r->n_stack;
+    /* a skipped value's maps are read as usual: only its lists lose their items */
+    int inner = action == CONF_STREAM_SKIP ? CONF_STREAM_SKIP : CONF_STREAM_KEEP;
     int rc = 0;
     for (;;) {
         yaml_event_t ev;
@@ -241,21 +390,25 @@ static int read_map(reader *r, conf_node *map)
             break;
         if (ev.type == YAML_MAPPING_END_EVENT) {
             yaml_event_delete(&ev);
+            rc = stack_finish(r, map, base);
             for (size_t i = 0; i < merges.n && rc == 0; i++)
                 rc = apply_merge(r, map, merges.items[i]);
             break;
         }
-        if ((rc = read_pair(r, map, &ev, &merges)) != 0)
+        if ((rc = read_pair(r, base, &ev, &merges, inner)) != 0)
             break;
     }
+    stack_unwind(r, base);
     for (size_t i = 0; i < merges.n; i++)
         conf_free(merges.items[i]);
     free(merges.items);
     return rc;
 }
 
-/* Read the node that starts with ev (consumed) and every event up to its end. */
-static int read_node(reader *r, yaml_event_t *ev, bool as_key, conf_node **out)
+/* Read the node that starts with ev (consumed) and every event up to its end.
+ * action is what the stream asked for this value (CONF_STREAM_KEEP when
+ * there is no stream). */
+static int read_node(reader *r, yaml_event_t *ev, bool as_key, int action, conf_node **out)
 {
     int rc = 0;
     char *anchor_name = NULL;
@@ -287,10 +440,12 @@ static int read_node(reader *r, yaml_event_t *ev, bool as_key, conf_node **out)
         rc = CRUN_ENOMEM;
     yaml_event_type_t type = ev->type;
     yaml_event_delete(ev);
+    r->anchored += anchor_name != NULL;
     if (rc == 0 && type == YAML_SEQUENCE_START_EVENT)
-        rc = read_seq(r, node);
+        rc = read_seq(r, node, action);
     else if (rc == 0 && type == YAML_MAPPING_START_EVENT)
-        rc = read_map(r, node);
+        rc = read_map(r, node, action);
+    r->anchored -= anchor_name != NULL;
     if (rc == 0 && anchor_name)
         rc = remember_anchor(r, anchor_name, node);
     free(anchor_name);
@@ -331,7 +486,8 @@ static int read_document(reader *r, conf_node **out)
         return *out ? 0 : CRUN_ENOMEM;
     }
     yaml_event_delete(&ev); /* DOCUMENT-START: libyaml emits nothing else here */
-    if ((rc = next_event(r, &ev)) != 0 || (rc = read_node(r, &ev, false, out)) != 0)
+    if ((rc = next_event(r, &ev)) != 0 ||
+        (rc = read_node(r, &ev, false, CONF_STREAM_KEEP, out)) != 0)
         return rc;
     if ((rc = expect_event(r, YAML_DOCUMENT_END_EVENT, &ev, "expected the end of the document")) ==
         0) {
@@ -347,78 +503,68 @@ static int read_document(reader *r, conf_node **out)
     return rc;
 }
 
-static int parse_text(conf_pool *pool, const char *text, size_t len, const char *display,
-                      conf_node **out, crun_error *err)
+/* Parse from the input already given to r->parser. */
+static int parse_input(reader *r, conf_pool *pool, const char *display, conf_node **out)
 {
-    reader r = {.err = err, .budget = alias_node_budget, .arena = conf_pool_arena(pool)};
+    int rc = 0;
     *out = NULL;
-    if (!(r.file = conf_pool_intern(pool, display)))
-        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    if (!yaml_parser_initialize(&r.parser))
-        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    yaml_parser_set_input_string(&r.parser, (const unsigned char *)text, len);
-    int rc = read_document(&r, out);
-    yaml_parser_delete(&r.parser);
-    for (size_t i = 0; i < r.n_anchors; i++) {
-        free(r.anchors[i].name);
-        conf_free(r.anchors[i].node);
+    r->budget = alias_node_budget;
+    if (!(r->file = conf_pool_intern(pool, display)))
+        rc = crun_error_set(r->err, CRUN_ENOMEM, "out of memory");
+    if (rc == 0 && r->stream && !(r->scratch = conf_arena_new()))
+        rc = crun_error_set(r->err, CRUN_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = read_document(r, out);
+    yaml_parser_delete(&r->parser);
+    for (size_t i = 0; i < r->n_anchors; i++) {
+        free(r->anchors[i].name);
+        conf_free(r->anchors[i].node);
     }
-    free(r.anchors);
+    free(r->anchors);
+    free(r->stack);
+    free(r->path);
+    conf_arena_free(r->scratch);
     return rc;
 }
 
 int conf_parse_string(conf_pool *pool, const char *text, const char *display, conf_node **out,
                       crun_error *err)
 {
-    return parse_text(pool, text, strlen(text), display, out, err);
+    reader r = {.err = err};
+    *out = NULL;
+    if (!yaml_parser_initialize(&r.parser))
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    yaml_parser_set_input_string(&r.parser, (const unsigned char *)text, strlen(text));
+    return parse_input(&r, pool, display, out);
 }
 
-static int read_whole_file(const char *path, const char *display, char **text, size_t *len,
-                           crun_error *err)
+/* The file is read in small pieces as libyaml asks, never whole. */
+int conf_parse_file_stream(conf_pool *pool, const char *path, const char *display,
+                           const conf_stream *stream, conf_node **out, crun_error *err)
 {
+    *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f)
         return crun_error_set(err, errno == ENOENT ? CRUN_ENOENT : CRUN_EIO, "%s: %s", display,
                               strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        char *bigger = realloc(buf, cap * 2);
-        if (!bigger) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = bigger;
-        cap *= 2;
+    reader r = {.err = err, .stream = stream};
+    if (!yaml_parser_initialize(&r.parser)) {
+        fclose(f);
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     }
-    int failed = ferror(f);
+    yaml_parser_set_input_file(&r.parser, f);
+    int rc = parse_input(&r, pool, display, out);
+    if (rc == 0 && ferror(f)) {
+        conf_free(*out);
+        *out = NULL;
+        rc = crun_error_set(err, CRUN_EIO, "%s: read error", display);
+    }
     fclose(f);
-    if (!buf)
-        return crun_error_set(err, CRUN_ENOMEM, "%s: out of memory", display);
-    if (failed) {
-        free(buf);
-        return crun_error_set(err, CRUN_EIO, "%s: read error", display);
-    }
-    *text = buf;
-    *len = n;
-    return 0;
+    return rc;
 }
 
 int conf_parse_file(conf_pool *pool, const char *path, const char *display, conf_node **out,
                     crun_error *err)
 {
-    char *text = NULL;
-    size_t len = 0;
-    *out = NULL;
-    int rc = read_whole_file(path, display, &text, &len, err);
-    if (rc != 0)
-        return rc;
-    rc = parse_text(pool, text, len, display, out, err);
-    free(text);
-    return rc;
+    return conf_parse_file_stream(pool, path, display, NULL, out, err);
 }
-

@@ -1,54 +1,45 @@
-/* ir.c - from merged configuration trees to the IR.
+/* ir.c - from configuration to the IR.
  *
- * Reads pipelines.yml (libraries, pipelines of nodes, unions of pipelines),
- * catalog.yml and parameters into the flat arrays of ir.h, checking every
- * node as it goes so that a mistake is reported where it was written.
- * Datasets are interned by name as nodes mention them: a catalog entry, a
- * parameter (params:a.b, parameters) or, failing both, a memory dataset.
- * Graph-level checks (cycles, two producers, missing inputs) belong to plan.c.
+ * Node definitions arrive one at a time through an ir_builder while
+ * project.c streams the pipelines files: each is checked and becomes an IR
+ * node at once, so a mistake is reported where it was written and a large
+ * pipeline's YAML never exists as one tree.  What needs the whole
+ * configuration waits for ir_build: node libraries and the parameters nodes
+ * read (checked at the first use of each, in node order), pipelines as lists
+ * of nodes and their unions.  Datasets are interned by name as nodes mention
+ * them: a catalog entry, a parameter (params:a.b, parameters) or, failing
+ * both, a memory dataset.  Graph-level checks (cycles, two producers,
+ * missing inputs) belong to plan.c.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ir.h"
 #include "suggest.h"
 
-static void ir_node_clear(ir_node *n)
+ir_t *ir_new(void)
 {
-    free(n->name);
-    for (size_t i = 0; i < n->argc; i++)
-        free(n->argv[i]);
-    free(n->argv);
-    for (size_t i = 0; i < n->n_in; i++)
-        if (n->in[i].own_arg)
-            free(n->in[i].arg);
-    free(n->in);
-    for (size_t i = 0; i < n->n_out; i++)
-        if (n->out[i].own_arg)
-            free(n->out[i].arg);
-    free(n->out);
-    for (size_t i = 0; i < n->n_tags; i++)
-        free(n->tags[i]);
-    free(n->tags);
-    free(n->where);
+    ir_t *ir = calloc(1, sizeof(*ir));
+    if (!ir)
+        return NULL;
+    strmap_init(&ir->node_index);
+    strmap_init(&ir->ds_index);
+    strmap_init(&ir->string_index);
+    if (!(ir->arena = conf_arena_new())) {
+        free(ir);
+        return NULL;
+    }
+    return ir;
 }
 
 void ir_free(ir_t *ir)
 {
     if (!ir)
         return;
-    for (size_t i = 0; i < ir->n_nodes; i++)
-        ir_node_clear(&ir->nodes[i]);
-    free(ir->nodes);
-    for (size_t i = 0; i < ir->n_ds; i++) {
-        ir_dataset *d = &ir->ds[i];
-        free(d->name);
-        free(d->type);
-        conf_free(d->options);
-        free(d->where);
-        free(d->param_path);
-        free(d->credentials);
-    }
+    free(ir->nodes); /* their text and arrays are in the arena */
+    for (size_t i = 0; i < ir->n_ds; i++)
+        conf_free(ir->ds[i].options);
     free(ir->ds);
     for (size_t i = 0; i < ir->n_factories; i++) {
         conf_free(ir->factories[i].key);
@@ -62,8 +53,6 @@ void ir_free(ir_t *ir)
     free(ir->pipelines);
     strmap_free(&ir->node_index);
     strmap_free(&ir->ds_index);
-    for (size_t i = 0; i < ir->n_strings; i++)
-        free(ir->strings[i]);
     free(ir->strings);
     strmap_free(&ir->string_index);
     json_decref(ir->libraries);
@@ -74,7 +63,13 @@ void ir_free(ir_t *ir)
     free(ir->dir);
     if (ir->pool)
         conf_pool_free(ir->pool);
+    conf_arena_free(ir->arena);
     free(ir);
+}
+
+char *ir_strdup(ir_t *ir, const char *s)
+{
+    return conf_arena_strdup(ir->arena, s);
 }
 
 const char *ir_intern(ir_t *ir, const char *s)
@@ -86,12 +81,10 @@ const char *ir_intern(ir_t *ir, const char *s)
     if (!grown)
         return NULL;
     ir->strings = grown;
-    if (!(grown[ir->n_strings] = strdup(s)))
+    if (!(grown[ir->n_strings] = ir_strdup(ir, s)))
         return NULL;
-    if (strmap_put(&ir->string_index, grown[ir->n_strings], ir->n_strings, NULL) < 0) {
-        free(grown[ir->n_strings]);
+    if (strmap_put(&ir->string_index, grown[ir->n_strings], ir->n_strings, NULL) < 0)
         return NULL;
-    }
     return grown[ir->n_strings++];
 }
 
@@ -100,7 +93,7 @@ int ir_port_set(ir_t *ir, ir_port *port, const char *arg, size_t ds)
     port->ds = ds;
     /* a name or list port's argument is its dataset's name: share it */
     port->own_arg = strcmp(arg, ir->ds[ds].name) != 0;
-    port->arg = port->own_arg ? strdup(arg) : ir->ds[ds].name;
+    port->arg = port->own_arg ? ir_strdup(ir, arg) : ir->ds[ds].name;
     return port->arg ? 0 : CRUN_ENOMEM;
 }
 
@@ -128,6 +121,11 @@ static int reserve(void **arr, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
+static bool is_param_name(const char *name)
+{
+    return strncmp(name, "params:", 7) == 0 || strcmp(name, "parameters") == 0;
+}
+
 size_t ir_dataset_intern(ir_t *ir, const char *name)
 {
     size_t idx;
@@ -137,20 +135,13 @@ size_t ir_dataset_intern(ir_t *ir, const char *name)
         return (size_t)-1;
     ir_dataset *d = &ir->ds[ir->n_ds];
     memset(d, 0, sizeof(*d));
-    d->name = strdup(name);
-    if (!d->name)
+    bool param = is_param_name(name);
+    d->kind = param ? IR_DS_PARAMS : IR_DS_MEMORY;
+    d->type = ir_intern(ir, param ? "params" : "memory");
+    if (!(d->name = ir_strdup(ir, name)) || !d->type)
         return (size_t)-1;
-    if (strncmp(name, "params:", 7) == 0 || strcmp(name, "parameters") == 0) {
-        d->kind = IR_DS_PARAMS;
-        d->param_path = strdup(strncmp(name, "params:", 7) == 0 ? name + 7 : "");
-        d->type = strdup("params");
-    } else {
-        d->kind = IR_DS_MEMORY;
-        d->type = strdup("memory");
-    }
-    if (!d->param_path && d->kind == IR_DS_PARAMS)
-        return (size_t)-1;
-    if (!d->type)
+    if (param && !(d->param_path = ir_strdup(ir, name[0] == 'p' && name[6] == ':' ? name + 7
+                                                                                  : "")))
         return (size_t)-1;
     /* the key must be the stored copy: the map borrows it */
     if (strmap_put(&ir->ds_index, d->name, ir->n_ds, NULL) < 0)
@@ -161,142 +152,229 @@ size_t ir_dataset_intern(ir_t *ir, const char *name)
     return ir->n_ds - 1;
 }
 
-/* --- nodes --- */
+/* --- the builder --- */
 
-static char *dupstr(const char *s)
-{
-    return s ? strdup(s) : NULL;
-}
+/* The nodes one pipeline defined: consecutive in ir->nodes. */
+typedef struct node_range {
+    const char *pipeline;
+    size_t first, n;
+} node_range;
 
-/* Collect dotted parameter paths for "did you mean". */
-static void param_paths(json_t *obj, const char *prefix, char ***out, size_t *n, size_t *cap)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach(obj, k, v) {
-        char *path = NULL;
-        if (asprintf(&path, "%s%s%s", prefix, prefix[0] ? "." : "", k) < 0)
-            return;
-        if (reserve((void **)out, cap, *n + 1, sizeof(char *)) != 0) {
-            free(path);
-            return;
-        }
-        (*out)[(*n)++] = path;
-        if (json_is_object(v))
-            param_paths(v, path, out, n, cap);
-    }
-}
+/* Where a function name or a parameter is first used: checked by ir_build,
+ * once libraries and parameters are final. */
+typedef struct first_use {
+    const char *what;  /* the function name, or the parameter dataset's name */
+    size_t node;
+    bool named;        /* the node has a 'name' (else it is named after its function) */
+    conf_node at;      /* only the position */
+} first_use;
 
-static json_t *param_lookup(json_t *params, const char *path)
-{
-    if (!path[0])
-        return params;
-    json_t *cur = params;
-    const char *p = path;
-    while (cur && *p) {
-        const char *dot = strchr(p, '.');
-        size_t len = dot ? (size_t)(dot - p) : strlen(p);
-        if (!json_is_object(cur))
-            return NULL;
-        cur = json_object_getn(cur, p, len);
-        p = dot ? dot + 1 : p + len;
-    }
-    return cur;
-}
-
-static int check_param(ir_t *ir, const conf_node *at, const char *node, const char *name,
-                       crun_error *err)
-{
-    const char *path = strcmp(name, "parameters") == 0 ? "" : name + 7;
-    if (param_lookup(ir->params, path))
-        return 0;
-    char **paths = NULL;
-    size_t n = 0, cap = 0;
-    param_paths(ir->params, "", &paths, &n, &cap);
-    const char *best = suggest_closest(path, (const char *const *)paths, n);
-    int rc = conf_error(err, at, "node '%s': input '%s': no such parameter%s%s%s", node, name,
-                        best ? " (did you mean 'params:" : "", best ? best : "", best ? "'?)" : "");
-    for (size_t i = 0; i < n; i++)
-        free(paths[i]);
-    free(paths);
-    return rc;
-}
-
-/* Ports of one node being read: duplicate argument names are found through
- * a hash map, so a fan-in node with 100,000 inputs reads in linear time. */
+/* The ports of the node being read, reused from node to node.  Duplicate
+ * argument names of long lists are found through a table of port indices,
+ * so a fan-in node with 100,000 inputs reads in linear time. */
 typedef struct port_list {
     ir_port *items;
-    size_t n;
-    size_t cap;
-    strmap args;
+    size_t n, cap;
+    uint32_t *slots;   /* index + 1 of a port, by hash of its argument; 0 is empty */
+    size_t n_slots;    /* a power of two, or 0 while the list is short */
 } port_list;
 
-static int add_port(ir_t *ir, port_list *pl, const char *arg, const conf_node *ds,
-                    const char *node, const char *what, crun_error *err)
+struct ir_builder {
+    ir_t *ir;
+    size_t node_cap;
+    node_range *ranges;
+    size_t n_ranges, ranges_cap;
+    first_use *funcs;
+    size_t n_funcs, funcs_cap;
+    first_use *params;
+    size_t n_params, params_cap;
+    port_list ports;
+};
+
+int ir_builder_new(const project *p, ir_builder **out, crun_error *err)
 {
+    *out = NULL;
+    ir_builder *b = calloc(1, sizeof(*b));
+    if (!b || !(b->ir = ir_new())) {
+        free(b);
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    }
+    int rc = 0;
+    if (p->catalog && p->catalog->kind != CONF_MAP)
+        rc = conf_error(err, p->catalog, "the catalog must be a map of dataset names");
+    if (!rc)
+        rc = ir_build_catalog(b->ir, p->catalog, p->credentials, err);
+    if (rc) {
+        ir_builder_free(b);
+        return rc;
+    }
+    *out = b;
+    return 0;
+}
+
+void ir_builder_free(ir_builder *b)
+{
+    if (!b)
+        return;
+    ir_free(b->ir);
+    free(b->ranges);
+    free(b->funcs);
+    free(b->params);
+    free(b->ports.items);
+    free(b->ports.slots);
+    free(b);
+}
+
+static int add_use(first_use **uses, size_t *n, size_t *cap, const char *what, size_t node,
+                   bool named, const conf_node *at)
+{
+    if (reserve((void **)uses, cap, *n + 1, sizeof(first_use)) != 0)
+        return CRUN_ENOMEM;
+    first_use *u = &(*uses)[(*n)++];
+    memset(u, 0, sizeof(*u));
+    u->what = what;
+    u->node = node;
+    u->named = named;
+    u->at.file = at->file;
+    u->at.line = at->line;
+    u->at.col = at->col;
+    return 0;
+}
+
+/* "file:line:col" of a node, in the arena (conf_where's text, unformatted). */
+static char *where_of(ir_t *ir, const conf_node *at)
+{
+    char buf[512];
+    size_t flen = at->file ? strlen(at->file) : 0;
+    if (!at->file || at->line == 0 || flen > sizeof(buf) - 32)
+        return ir_strdup(ir, conf_where(at, buf, sizeof(buf)));
+    memcpy(buf, at->file, flen);
+    char *p = buf + flen;
+    uint32_t nums[2] = {at->line, at->col};
+    for (int k = 0; k < 2; k++) {
+        char digits[10];
+        int nd = 0;
+        uint32_t v = nums[k];
+        do
+            digits[nd++] = (char)('0' + v % 10);
+        while ((v /= 10) != 0);
+        *p++ = ':';
+        while (nd > 0)
+            *p++ = digits[--nd];
+    }
+    return conf_arena_strndup(ir->arena, buf, (size_t)(p - buf));
+}
+
+/* --- nodes --- */
+
+static uint64_t hash_text(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* Is arg already an argument of the list?  Short lists are scanned; from 8
+ * ports on, a table of indices (rebuilt as it fills) answers. */
+static bool port_listed(port_list *pl, const char *arg, int *rc)
+{
+    if (pl->n < 8) {
+        for (size_t i = 0; i < pl->n; i++)
+            if (strcmp(pl->items[i].arg, arg) == 0)
+                return true;
+        return false;
+    }
+    if (pl->n * 2 >= pl->n_slots) {
+        size_t n_slots = pl->n_slots ? pl->n_slots * 2 : 64;
+        while (pl->n * 2 >= n_slots)
+            n_slots *= 2;
+        uint32_t *slots = calloc(n_slots, sizeof(uint32_t));
+        if (!slots) {
+            *rc = CRUN_ENOMEM;
+            return false;
+        }
+        free(pl->slots);
+        pl->slots = slots;
+        pl->n_slots = n_slots;
+        for (size_t i = 0; i < pl->n; i++) {
+            size_t j = hash_text(pl->items[i].arg) & (n_slots - 1);
+            while (slots[j])
+                j = (j + 1) & (n_slots - 1);
+            slots[j] = (uint32_t)(i + 1);
+        }
+    }
+    size_t j = hash_text(arg) & (pl->n_slots - 1);
+    for (; pl->slots[j]; j = (j + 1) & (pl->n_slots - 1))
+        if (strcmp(pl->items[pl->slots[j] - 1].arg, arg) == 0)
+            return true;
+    /* the caller adds it as port n next */
+    pl->slots[j] = (uint32_t)(pl->n + 1);
+    return false;
+}
+
+static int add_port(ir_builder *b, const char *arg, const conf_node *ds, const char *node,
+                    bool outputs, crun_error *err)
+{
+    ir_t *ir = b->ir;
+    port_list *pl = &b->ports;
+    const char *what = outputs ? "outputs" : "inputs";
     if (ds->kind != CONF_SCALAR || !ds->str[0])
         return conf_error(err, ds, "node '%s': %s must be dataset names, got %s", node, what,
                           conf_kind_name(ds));
-    bool twice = false;
-    if (pl->n < 8) /* short lists: a scan is cheaper than the map */
-        for (size_t i = 0; i < pl->n && !twice; i++)
-            twice = strcmp(pl->items[i].arg, arg) == 0;
-    else
-        twice = strmap_get(&pl->args, arg, NULL);
-    if (twice)
+    int rc = 0;
+    if (port_listed(pl, arg, &rc))
         return conf_error(err, ds, "node '%s': %s '%s' is listed twice", node, what, arg);
-    bool is_param = strncmp(ds->str, "params:", 7) == 0 || strcmp(ds->str, "parameters") == 0;
-    if (is_param && strcmp(what, "outputs") == 0)
+    if (rc)
+        return crun_error_set(err, rc, "out of memory");
+    bool is_param = is_param_name(ds->str);
+    if (is_param && outputs)
         return conf_error(err, ds, "node '%s': '%s' cannot be an output: parameters are read-only",
                           node, ds->str);
-    if (is_param) {
-        int rc = check_param(ir, ds, node, ds->str, err);
-        if (rc)
-            return rc;
-    }
-    size_t idx = ir_dataset_intern(ir, ds->str);
+    size_t n_ds = ir->n_ds, idx = ir_dataset_intern(ir, ds->str);
     if (idx == (size_t)-1 || reserve((void **)&pl->items, &pl->cap, pl->n + 1, sizeof(ir_port)))
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    ir_port *p = &pl->items[pl->n];
-    if (ir_port_set(ir, p, arg, idx) != 0)
+    /* a parameter is checked where it is first read, once parameters are final */
+    if (is_param && ir->n_ds > n_ds &&
+        add_use(&b->params, &b->n_params, &b->params_cap, ir->ds[idx].name, ir->n_nodes - 1,
+                true, ds) != 0)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    if (ir_port_set(ir, &pl->items[pl->n], arg, idx) != 0)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     pl->n++;
-    if (pl->n == 8) /* from here on, duplicates are found through the map */
-        for (size_t i = 0; i < pl->n; i++)
-            if (strmap_put(&pl->args, pl->items[i].arg, i, NULL) < 0)
-                return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    if (pl->n > 8 && strmap_put(&pl->args, p->arg, pl->n - 1, NULL) < 0)
-        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     return 0;
 }
 
 /* inputs/outputs: a name, a list of names, or a map arg -> name. */
-static int parse_ports(ir_t *ir, const conf_node *spec, ir_port **ports, size_t *n,
-                       const char *node, const char *what, crun_error *err)
+static int parse_ports(ir_builder *b, const conf_node *spec, ir_port **ports, size_t *n,
+                       const char *node, bool outputs, crun_error *err)
 {
     if (!spec || spec->kind == CONF_NULL)
         return 0;
-    port_list pl = {0};
-    strmap_init(&pl.args);
+    port_list *pl = &b->ports;
+    pl->n = 0;
+    pl->n_slots = 0;
+    free(pl->slots);
+    pl->slots = NULL;
     int rc = 0;
     if (spec->kind == CONF_SCALAR) {
-        rc = add_port(ir, &pl, spec->str, spec, node, what, err);
+        rc = add_port(b, spec->str, spec, node, outputs, err);
     } else if (spec->kind == CONF_SEQ) {
         for (size_t i = 0; i < spec->n && !rc; i++) {
             const conf_node *it = spec->items[i];
-            rc = add_port(ir, &pl, it->kind == CONF_SCALAR ? it->str : "", it, node, what, err);
+            rc = add_port(b, it->kind == CONF_SCALAR ? it->str : "", it, node, outputs, err);
         }
     } else {
         for (size_t i = 0; i < spec->n && !rc; i++)
-            rc = add_port(ir, &pl, spec->items[2 * i]->str, spec->items[2 * i + 1], node, what,
+            rc = add_port(b, spec->items[2 * i]->str, spec->items[2 * i + 1], node, outputs,
                           err);
     }
-    strmap_free(&pl.args);
-    /* the node owns what was read, also on error (ir_free releases it);
-     * trimmed, since a pipeline holds two port lists per node */
-    ir_port *fit = pl.n && pl.n < pl.cap ? realloc(pl.items, pl.n * sizeof(ir_port)) : NULL;
-    *ports = fit ? fit : pl.items;
-    *n = pl.n;
+    /* the node keeps what was read, also on error */
+    if (pl->n && !(*ports = conf_arena_alloc(b->ir->arena, pl->n * sizeof(ir_port))))
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    if (pl->n)
+        memcpy(*ports, pl->items, pl->n * sizeof(ir_port));
+    *n = pl->n;
     return rc;
 }
 
@@ -365,7 +443,7 @@ static int check_templates(const ir_node *node, const conf_node *at, const char 
     return 0;
 }
 
-static int parse_cmd(ir_node *node, const conf_node *cmd, crun_error *err)
+static int parse_cmd(ir_t *ir, ir_node *node, const conf_node *cmd, crun_error *err)
 {
     if (cmd->kind == CONF_SCALAR)
         return conf_error(err, cmd, "node '%s': 'cmd' must be a list of arguments, "
@@ -373,7 +451,7 @@ static int parse_cmd(ir_node *node, const conf_node *cmd, crun_error *err)
     if (cmd->kind != CONF_SEQ || cmd->n == 0)
         return conf_error(err, cmd, "node '%s': 'cmd' must be a non-empty list of arguments",
                           node->name);
-    node->argv = calloc(cmd->n, sizeof(char *));
+    node->argv = conf_arena_alloc(ir->arena, cmd->n * sizeof(char *));
     if (!node->argv)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     for (size_t i = 0; i < cmd->n; i++) {
@@ -381,15 +459,21 @@ static int parse_cmd(ir_node *node, const conf_node *cmd, crun_error *err)
         if (a->kind != CONF_SCALAR)
             return conf_error(err, a, "node '%s': command arguments must be strings, got %s",
                               node->name, conf_kind_name(a));
-        node->argv[i] = strdup(a->str);
-        if (!node->argv[i])
+        if (!(node->argv[i] = ir_strdup(ir, a->str)))
             return crun_error_set(err, CRUN_ENOMEM, "out of memory");
         node->argc++;
+    }
+    for (size_t i = 0; i < cmd->n; i++) {
+        int rc = check_templates(node, cmd->items[i], node->argv[i], err);
+        if (rc)
+            return rc;
     }
     return 0;
 }
 
-static int check_func(const ir_t *ir, const conf_node *func, const char *node, crun_error *err)
+/* The shape of 'func' (library.function); whether the library exists is
+ * checked by ir_build, when every library is known. */
+static int check_func(const conf_node *func, const char *node, crun_error *err)
 {
     if (func->kind != CONF_SCALAR)
         return conf_error(err, func, "node '%s': 'func' must be library.function", node);
@@ -397,38 +481,65 @@ static int check_func(const ir_t *ir, const conf_node *func, const char *node, c
     if (!dot || dot == func->str || !dot[1])
         return conf_error(err, func, "node '%s': 'func' must be library.function, got '%s'", node,
                           func->str);
-    char lib[256];
-    snprintf(lib, sizeof(lib), "%.*s", (int)(dot - func->str), func->str);
-    if (json_object_get(ir->libraries, lib))
+    return 0;
+}
+
+static int parse_tags(ir_t *ir, ir_node *node, const conf_node *tags, crun_error *err)
+{
+    if (!tags || tags->kind == CONF_NULL)
         return 0;
-    const char *names[64];
-    size_t n = 0;
-    const char *k;
-    json_t *v;
-    json_object_foreach(ir->libraries, k, v) {
-        if (n < 64)
-            names[n++] = k;
+    if (tags->kind != CONF_SCALAR && tags->kind != CONF_SEQ)
+        return conf_error(err, tags, "node '%s': 'tags' must be a name or a list of names",
+                          node->name);
+    size_t n = tags->kind == CONF_SCALAR ? 1 : tags->n;
+    if (!(node->tags = conf_arena_alloc(ir->arena, n * sizeof(char *))))
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const conf_node *t = tags->kind == CONF_SCALAR ? tags : tags->items[i];
+        if (t->kind != CONF_SCALAR)
+            return conf_error(err, t, "node '%s': tags must be strings", node->name);
+        if (!(node->tags[i] = ir_strdup(ir, t->str)))
+            return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+        node->n_tags++;
     }
-    const char *best = suggest_closest(lib, names, n);
-    return conf_error(err, func, "node '%s': unknown node library '%s'%s%s%s (libraries are "
-                      "declared under 'libraries:' in pipelines.yml)", node, lib,
-                      best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
+    return 0;
 }
 
 static const char *const node_keys[] = {"name", "func", "cmd", "inputs", "outputs", "tags", NULL};
 
-static int parse_node(ir_t *ir, const conf_node *def, ir_node *node, crun_error *err)
+/* The keys of a node definition, found in one pass. */
+typedef struct node_def {
+    const conf_node *name, *func, *cmd, *inputs, *outputs, *tags;
+} node_def;
+
+static int read_keys(const conf_node *def, node_def *d, crun_error *err)
 {
+    const conf_node **slots[] = {&d->name, &d->func, &d->cmd, &d->inputs, &d->outputs, &d->tags};
+    for (size_t i = 0; i < def->n; i++) {
+        const char *key = def->items[2 * i]->str;
+        size_t k = 0;
+        while (node_keys[k] && strcmp(node_keys[k], key) != 0)
+            k++;
+        if (!node_keys[k])
+            return conf_check_keys(def, node_keys, "a node", err);
+        *slots[k] = def->items[2 * i + 1];
+    }
+    return 0;
+}
+
+static int parse_node(ir_builder *b, const conf_node *def, ir_node *node, crun_error *err)
+{
+    ir_t *ir = b->ir;
     if (def->kind != CONF_MAP)
         return conf_error(err, def, "a node must be a map with 'func' or 'cmd', got %s",
                           conf_kind_name(def));
-    int rc = conf_check_keys(def, node_keys, "a node", err);
+    node_def d = {0};
+    int rc = read_keys(def, &d, err);
     if (rc)
         return rc;
-    conf_node *name = conf_get(def, "name"), *func = conf_get(def, "func");
-    conf_node *cmd = conf_get(def, "cmd");
-    char where[512];
-    node->where = strdup(conf_where(def, where, sizeof(where)));
+    const conf_node *name = d.name, *func = d.func, *cmd = d.cmd;
+    if (!(node->where = where_of(ir, def)))
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     if (name && (name->kind != CONF_SCALAR || !name->str[0]))
         return conf_error(err, name, "node 'name' must be a non-empty string");
     if (func && cmd)
@@ -438,51 +549,164 @@ static int parse_node(ir_t *ir, const conf_node *def, ir_node *node, crun_error 
         return conf_error(err, def, "node%s%s%s: missing 'func' (library.function) or 'cmd' "
                           "(a command)", name ? " '" : "", name ? name->str : "", name ? "'" : "");
     /* a malformed func is named before the name it would have given */
-    if (func && (rc = check_func(ir, func, name ? name->str : func->kind == CONF_SCALAR
+    if (func && (rc = check_func(func, name ? name->str : func->kind == CONF_SCALAR
                                  ? func->str : "?", err)))
         return rc;
-    if (name)
-        node->name = strdup(name->str);
-    else if (func)
-        node->name = strdup(strchr(func->str, '.') + 1);
-    else
+    if (!name && !func)
         return conf_error(err, def, "a command node needs a 'name'");
-    if (!node->name || !node->where || (func && !(node->func = ir_intern(ir, func->str))))
+    node->name = ir_strdup(ir, name ? name->str : strchr(func->str, '.') + 1);
+    size_t n_strings = ir->n_strings;
+    if (!node->name || (func && !(node->func = ir_intern(ir, func->str))))
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    if ((rc = parse_ports(ir, conf_get(def, "inputs"), &node->in, &node->n_in, node->name,
-                          "inputs", err)))
+    if (func && ir->n_strings > n_strings &&
+        add_use(&b->funcs, &b->n_funcs, &b->funcs_cap, node->func, ir->n_nodes - 1, name != NULL,
+                func) != 0)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    if ((rc = parse_ports(b, d.inputs, &node->in, &node->n_in, node->name, false, err)))
         return rc;
-    if ((rc = parse_ports(ir, conf_get(def, "outputs"), &node->out, &node->n_out, node->name,
-                          "outputs", err)))
+    if ((rc = parse_ports(b, d.outputs, &node->out, &node->n_out, node->name, true, err)))
         return rc;
-    if (cmd) {
-        if ((rc = parse_cmd(node, cmd, err)))
-            return rc;
-        for (size_t i = 0; i < cmd->n; i++)
-            if ((rc = check_templates(node, cmd->items[i], node->argv[i], err)))
-                return rc;
+    if (cmd && (rc = parse_cmd(ir, node, cmd, err)))
+        return rc;
+    return parse_tags(ir, node, d.tags, err);
+}
+
+int ir_builder_node(ir_builder *b, const char *pipeline, const conf_node *def, crun_error *err)
+{
+    ir_t *ir = b->ir;
+    if (reserve((void **)&ir->nodes, &b->node_cap, ir->n_nodes + 1, sizeof(ir_node)) != 0)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    ir_node *node = &ir->nodes[ir->n_nodes];
+    memset(node, 0, sizeof(*node));
+    ir->n_nodes++;
+    int rc = parse_node(b, def, node, err);
+    if (rc)
+        return rc;
+    size_t first;
+    int put = strmap_put(&ir->node_index, node->name, ir->n_nodes - 1, &first);
+    if (put < 0)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    if (put == 1)
+        return conf_error(err, def, "duplicate node name '%s' (first defined at %s)", node->name,
+                          ir->nodes[first].where);
+    node_range *last = b->n_ranges ? &b->ranges[b->n_ranges - 1] : NULL;
+    if (last && last->first + last->n == ir->n_nodes - 1 && strcmp(last->pipeline, pipeline) == 0) {
+        last->n++;
+        return 0;
     }
-    conf_node *tags = conf_get(def, "tags");
-    if (tags && tags->kind == CONF_SCALAR) {
-        node->tags = malloc(sizeof(char *));
-        if (!node->tags || !(node->tags[0] = strdup(tags->str)))
-            return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-        node->n_tags = 1;
-    } else if (tags && tags->kind == CONF_SEQ) {
-        node->tags = calloc(tags->n ? tags->n : 1, sizeof(char *));
-        if (!node->tags)
-            return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-        for (size_t i = 0; i < tags->n; i++) {
-            if (tags->items[i]->kind != CONF_SCALAR)
-                return conf_error(err, tags->items[i], "node '%s': tags must be strings",
-                                  node->name);
-            if (!(node->tags[i] = strdup(tags->items[i]->str)))
-                return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-            node->n_tags++;
+    if (reserve((void **)&b->ranges, &b->ranges_cap, b->n_ranges + 1, sizeof(node_range)) != 0)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    last = &b->ranges[b->n_ranges];
+    *last = (node_range){ir_strdup(ir, pipeline), ir->n_nodes - 1, 1};
+    if (!last->pipeline)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    b->n_ranges++;
+    return 0;
+}
+
+int ir_builder_nodes(ir_builder *b, const char *pipeline, const conf_node *nodes,
+                     crun_error *err)
+{
+    if (nodes->kind != CONF_SEQ)
+        return conf_error(err, nodes, "pipeline '%s': 'nodes' must be a list, got %s", pipeline,
+                          conf_kind_name(nodes));
+    for (size_t i = 0; i < nodes->n; i++) {
+        int rc = ir_builder_node(b, pipeline, nodes->items[i], err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* --- checks that wait for the whole configuration --- */
+
+/* Collect dotted parameter paths for "did you mean". */
+static void param_paths(json_t *obj, const char *prefix, char ***out, size_t *n, size_t *cap)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v) {
+        char *path = NULL;
+        if (asprintf(&path, "%s%s%s", prefix, prefix[0] ? "." : "", k) < 0)
+            return;
+        if (reserve((void **)out, cap, *n + 1, sizeof(char *)) != 0) {
+            free(path);
+            return;
         }
-    } else if (tags && tags->kind != CONF_NULL) {
-        return conf_error(err, tags, "node '%s': 'tags' must be a name or a list of names",
-                          node->name);
+        (*out)[(*n)++] = path;
+        if (json_is_object(v))
+            param_paths(v, path, out, n, cap);
+    }
+}
+
+static json_t *param_lookup(json_t *params, const char *path)
+{
+    if (!path[0])
+        return params;
+    json_t *cur = params;
+    const char *p = path;
+    while (cur && *p) {
+        const char *dot = strchr(p, '.');
+        size_t len = dot ? (size_t)(dot - p) : strlen(p);
+        if (!json_is_object(cur))
+            return NULL;
+        cur = json_object_getn(cur, p, len);
+        p = dot ? dot + 1 : p + len;
+    }
+    return cur;
+}
+
+static int check_param(ir_t *ir, const conf_node *at, const char *node, const char *name,
+                       crun_error *err)
+{
+    const char *path = strcmp(name, "parameters") == 0 ? "" : name + 7;
+    if (param_lookup(ir->params, path))
+        return 0;
+    char **paths = NULL;
+    size_t n = 0, cap = 0;
+    param_paths(ir->params, "", &paths, &n, &cap);
+    const char *best = suggest_closest(path, (const char *const *)paths, n);
+    int rc = conf_error(err, at, "node '%s': input '%s': no such parameter%s%s%s", node, name,
+                        best ? " (did you mean 'params:" : "", best ? best : "", best ? "'?)" : "");
+    for (size_t i = 0; i < n; i++)
+        free(paths[i]);
+    free(paths);
+    return rc;
+}
+
+static int check_library(const ir_t *ir, const first_use *u, crun_error *err)
+{
+    const char *func = u->what, *dot = strchr(func, '.');
+    if (json_object_getn(ir->libraries, func, (size_t)(dot - func)))
+        return 0;
+    char lib[256];
+    snprintf(lib, sizeof(lib), "%.*s", (int)(dot - func), func);
+    const char *names[64];
+    size_t n = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(ir->libraries, k, v) {
+        if (n < 64)
+            names[n++] = k;
+    }
+    const char *best = suggest_closest(lib, names, n);
+    return conf_error(err, &u->at, "node '%s': unknown node library '%s'%s%s%s (libraries are "
+                      "declared under 'libraries:' in pipelines.yml)",
+                      u->named ? ir->nodes[u->node].name : func, lib,
+                      best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
+}
+
+/* The first use of each function and parameter, in node order. */
+static int check_uses(const ir_builder *b, crun_error *err)
+{
+    size_t f = 0, q = 0;
+    while (f < b->n_funcs || q < b->n_params) {
+        bool func = q == b->n_params || (f < b->n_funcs && b->funcs[f].node <= b->params[q].node);
+        const first_use *u = func ? &b->funcs[f++] : &b->params[q++];
+        int rc = func ? check_library(b->ir, u, err)
+                      : check_param(b->ir, &u->at, b->ir->nodes[u->node].name, u->what, err);
+        if (rc)
+            return rc;
     }
     return 0;
 }
@@ -496,118 +720,89 @@ typedef struct pipe_def {
 } pipe_def;
 
 typedef struct build_ctx {
+    ir_builder *b;
     ir_t *ir;
     pipe_def *defs;
     size_t n_defs;
-    size_t node_cap;
 } build_ctx;
 
-static int pipeline_add_node(ir_pipeline *pl, size_t node, unsigned char *seen)
+static int pipeline_add_node(ir_pipeline *pl, size_t *cap, size_t node, unsigned char *seen)
 {
     if (seen[node])
         return 0;
-    size_t *p = realloc(pl->nodes, (pl->n + 1) * sizeof(size_t));
-    if (!p)
+    if (reserve((void **)&pl->nodes, cap, pl->n + 1, sizeof(size_t)) != 0)
         return -1;
-    pl->nodes = p;
     pl->nodes[pl->n++] = node;
     seen[node] = 1;
     return 0;
 }
 
-static int parse_pipeline_nodes(build_ctx *b, size_t di, conf_node *nodes, crun_error *err)
-{
-    ir_t *ir = b->ir;
-    if (nodes->kind != CONF_SEQ)
-        return conf_error(err, nodes, "pipeline '%s': 'nodes' must be a list, got %s",
-                          b->defs[di].key->str, conf_kind_name(nodes));
-    for (size_t i = 0; i < nodes->n; i++) {
-        if (reserve((void **)&ir->nodes, &b->node_cap, ir->n_nodes + 1, sizeof(ir_node)) != 0)
-            return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-        ir_node *node = &ir->nodes[ir->n_nodes];
-        memset(node, 0, sizeof(*node));
-        ir->n_nodes++;
-        int rc = parse_node(ir, nodes->items[i], node, err);
-        if (rc)
-            return rc;
-        size_t first;
-        int put = strmap_put(&ir->node_index, node->name, ir->n_nodes - 1, &first);
-        if (put < 0)
-            return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-        if (put == 1)
-            return conf_error(err, nodes->items[i], "duplicate node name '%s' (first defined at "
-                              "%s)", node->name, ir->nodes[first].where);
-        conf_free(nodes->items[i]);
-        nodes->items[i] = NULL;
-    }
-    return 0;
-}
+static int resolve_pipeline(build_ctx *c, size_t di, crun_error *err);
 
-static int resolve_pipeline(build_ctx *b, size_t di, crun_error *err);
-
-static long find_def(build_ctx *b, const char *name)
+static long find_def(build_ctx *c, const char *name)
 {
-    for (size_t i = 0; i < b->n_defs; i++)
-        if (strcmp(b->defs[i].key->str, name) == 0)
+    for (size_t i = 0; i < c->n_defs; i++)
+        if (strcmp(c->defs[i].key->str, name) == 0)
             return (long)i;
     return -1;
 }
 
 /* Add the nodes of each named pipeline in list to pipeline di. */
-static int include_pipelines(build_ctx *b, size_t di, const conf_node *list, unsigned char *seen,
+static int include_pipelines(build_ctx *c, size_t di, const conf_node *list, unsigned char *seen,
                              crun_error *err)
 {
     if (list->kind != CONF_SEQ)
         return conf_error(err, list, "pipeline '%s': expected a list of pipeline names, got %s",
-                          b->defs[di].key->str, conf_kind_name(list));
-    ir_pipeline *pl = &b->ir->pipelines[di];
+                          c->defs[di].key->str, conf_kind_name(list));
+    ir_pipeline *pl = &c->ir->pipelines[di];
+    size_t cap = pl->n;
     for (size_t i = 0; i < list->n; i++) {
         const conf_node *it = list->items[i];
-        long j = it->kind == CONF_SCALAR ? find_def(b, it->str) : -1;
+        long j = it->kind == CONF_SCALAR ? find_def(c, it->str) : -1;
         if (j < 0) {
             const char *names[256];
             size_t n = 0;
-            for (size_t k = 0; k < b->n_defs && n < 256; k++)
-                names[n++] = b->defs[k].key->str;
+            for (size_t k = 0; k < c->n_defs && n < 256; k++)
+                names[n++] = c->defs[k].key->str;
             const char *best = it->kind == CONF_SCALAR ? suggest_closest(it->str, names, n) : NULL;
             return conf_error(err, it, "pipeline '%s': unknown pipeline '%s'%s%s%s",
-                              b->defs[di].key->str, it->kind == CONF_SCALAR ? it->str : "?",
+                              c->defs[di].key->str, it->kind == CONF_SCALAR ? it->str : "?",
                               best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
         }
-        if (b->defs[j].state == 1)
+        if (c->defs[j].state == 1)
             return conf_error(err, it, "pipeline '%s' includes itself through '%s'",
-                              b->defs[di].key->str, it->str);
-        int rc = resolve_pipeline(b, (size_t)j, err);
+                              c->defs[di].key->str, it->str);
+        int rc = resolve_pipeline(c, (size_t)j, err);
         if (rc)
             return rc;
-        ir_pipeline *inc = &b->ir->pipelines[j];
+        ir_pipeline *inc = &c->ir->pipelines[j];
         for (size_t k = 0; k < inc->n; k++)
-            if (pipeline_add_node(pl, inc->nodes[k], seen) != 0)
+            if (pipeline_add_node(pl, &cap, inc->nodes[k], seen) != 0)
                 return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     }
     return 0;
 }
 
-static int resolve_pipeline(build_ctx *b, size_t di, crun_error *err)
+static int resolve_pipeline(build_ctx *c, size_t di, crun_error *err)
 {
-    pipe_def *d = &b->defs[di];
+    pipe_def *d = &c->defs[di];
     if (d->state == 2)
         return 0;
     d->state = 1;
-    unsigned char *seen = calloc(b->ir->n_nodes + 1, 1);
+    unsigned char *seen = calloc(c->ir->n_nodes + 1, 1);
     if (!seen)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     int rc = 0;
-    ir_pipeline *pl = &b->ir->pipelines[di];
+    ir_pipeline *pl = &c->ir->pipelines[di];
     if (d->val->kind == CONF_SEQ) {
-        rc = include_pipelines(b, di, d->val, seen, err);
+        rc = include_pipelines(c, di, d->val, seen, err);
     } else {
         /* own nodes first (already parsed, in order), then includes */
         for (size_t i = 0; i < pl->n; i++)
             seen[pl->nodes[i]] = 1;
         conf_node *inc = conf_get(d->val, "include");
         if (inc)
-            rc = include_pipelines(b, di, inc, seen, err);
+            rc = include_pipelines(c, di, inc, seen, err);
     }
     free(seen);
     d->state = 2;
@@ -637,69 +832,77 @@ static int build_libraries(ir_t *ir, const conf_node *libs, crun_error *err)
     return 0;
 }
 
-static int build_pipelines(ir_t *ir, conf_node *root, crun_error *err)
+/* Pipeline di's own nodes: those built for it while its file was read (or,
+ * for a definition no stream saw, built now). */
+static int own_nodes(build_ctx *c, size_t di, const conf_node *nodes, crun_error *err)
 {
+    const char *name = c->defs[di].key->str;
+    if (!(nodes->kind == CONF_SEQ && nodes->streamed)) {
+        int rc = ir_builder_nodes(c->b, name, nodes, err);
+        if (rc)
+            return rc;
+    }
+    ir_pipeline *pl = &c->ir->pipelines[di];
+    size_t cap = 0;
+    for (size_t r = 0; r < c->b->n_ranges; r++) {
+        const node_range *range = &c->b->ranges[r];
+        if (strcmp(range->pipeline, name) != 0)
+            continue;
+        if (reserve((void **)&pl->nodes, &cap, pl->n + range->n, sizeof(size_t)) != 0)
+            return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+        for (size_t k = 0; k < range->n; k++)
+            pl->nodes[pl->n++] = range->first + k;
+    }
+    return 0;
+}
+
+static int build_pipelines(build_ctx *c, const conf_node *root, crun_error *err)
+{
+    ir_t *ir = c->ir;
     int rc = 0;
     if (root && (rc = conf_check_keys(root, pipelines_file_keys, "pipelines.yml", err)))
         return rc;
     if ((rc = build_libraries(ir, root ? conf_get(root, "libraries") : NULL, err)))
         return rc;
-    conf_node *pipes = root ? conf_get(root, "pipelines") : NULL;
+    const conf_node *pipes = root ? conf_get(root, "pipelines") : NULL;
     if (pipes && pipes->kind != CONF_MAP && pipes->kind != CONF_NULL)
         return conf_error(err, pipes, "'pipelines' must be a map of pipeline names, got %s",
                           conf_kind_name(pipes));
     size_t n = pipes && pipes->kind == CONF_MAP ? pipes->n : 0;
-    build_ctx b = {.ir = ir};
-    b.defs = calloc(n + 1, sizeof(pipe_def));
+    c->defs = calloc(n + 1, sizeof(pipe_def));
     ir->pipelines = calloc(n + 1, sizeof(ir_pipeline));
-    if (!b.defs || !ir->pipelines) {
-        free(b.defs);
+    if (!c->defs || !ir->pipelines)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    }
-    b.n_defs = n;
+    c->n_defs = n;
     ir->n_pipelines = n;
     for (size_t i = 0; i < n && !rc; i++) {
-        b.defs[i].key = pipes->items[2 * i];
-        b.defs[i].val = pipes->items[2 * i + 1];
-        ir->pipelines[i].name = strdup(b.defs[i].key->str);
+        c->defs[i].key = pipes->items[2 * i];
+        c->defs[i].val = pipes->items[2 * i + 1];
+        ir->pipelines[i].name = strdup(c->defs[i].key->str);
         if (!ir->pipelines[i].name)
             rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
     }
-    /* pass 1: parse the nodes each pipeline defines */
+    /* pass 1: the nodes each pipeline defines */
     for (size_t i = 0; i < n && !rc; i++) {
-        conf_node *v = (conf_node *)b.defs[i].val;
+        const conf_node *v = c->defs[i].val;
         if (v->kind == CONF_SEQ)
             continue;
-        if (v->kind != CONF_MAP) {
-            rc = conf_error(err, v, "pipeline '%s': expected a map with 'nodes' or a list of "
-                            "pipeline names, got %s", b.defs[i].key->str, conf_kind_name(v));
-            break;
-        }
+        if (v->kind != CONF_MAP)
+            return conf_error(err, v, "pipeline '%s': expected a map with 'nodes' or a list of "
+                              "pipeline names, got %s", c->defs[i].key->str, conf_kind_name(v));
         if ((rc = conf_check_keys(v, pipeline_keys, "a pipeline", err)))
-            break;
-        conf_node *nodes = conf_get(v, "nodes");
-        if (!nodes)
-            continue;
-        size_t first = ir->n_nodes;
-        if ((rc = parse_pipeline_nodes(&b, i, nodes, err)))
-            break;
-        ir_pipeline *pl = &ir->pipelines[i];
-        pl->nodes = malloc((ir->n_nodes - first + 1) * sizeof(size_t));
-        if (!pl->nodes) {
-            rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
-            break;
-        }
-        for (size_t k = first; k < ir->n_nodes; k++)
-            pl->nodes[pl->n++] = k;
+            return rc;
+        const conf_node *nodes = conf_get(v, "nodes");
+        if (nodes)
+            rc = own_nodes(c, i, nodes, err);
     }
+    if (!rc)
+        rc = check_uses(c->b, err);
     /* pass 2: unions and includes */
     for (size_t i = 0; i < n && !rc; i++)
-        rc = resolve_pipeline(&b, i, err);
-    free(b.defs);
-    if (rc)
+        rc = resolve_pipeline(c, i, err);
+    if (rc || ir_pipeline_find(ir, "__default__") >= 0)
         return rc;
-    if (ir_pipeline_find(ir, "__default__") >= 0)
-        return 0;
     /* no __default__: the union of every pipeline, as Kedro's find_pipelines does */
     ir_pipeline *grown = realloc(ir->pipelines, (ir->n_pipelines + 1) * sizeof(ir_pipeline));
     if (!grown)
@@ -716,33 +919,41 @@ static int build_pipelines(ir_t *ir, conf_node *root, crun_error *err)
     return 0;
 }
 
+static char *dupstr(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
 int ir_build(project *p, ir_t **out, crun_error *err)
 {
     *out = NULL;
-    ir_t *r = calloc(1, sizeof(*r));
-    if (!r)
-        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    strmap_init(&r->node_index);
-    strmap_init(&r->ds_index);
-    strmap_init(&r->string_index);
+    ir_builder *b = p->nodes;
+    p->nodes = NULL;
+    int rc = b ? 0 : ir_builder_new(p, &b, err);
+    if (rc)
+        return rc;
+    ir_t *r = b->ir;
     r->project = dupstr(p->name);
     r->env = dupstr(p->env);
     r->dir = dupstr(p->dir);
     r->params = p->parameters ? conf_to_json(p->parameters) : json_object();
     r->runner = p->runner ? conf_copy(p->runner) : NULL;
-    int rc = 0;
     if (!r->project || !r->env || !r->dir || !r->params || (p->runner && !r->runner))
         rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    if (!rc && p->catalog && p->catalog->kind != CONF_MAP)
-        rc = conf_error(err, p->catalog, "the catalog must be a map of dataset names");
+    build_ctx c = {.b = b, .ir = r};
     if (!rc)
-        rc = ir_build_catalog(r, p->catalog, p->credentials, err);
-    if (!rc)
-        rc = build_pipelines(r, p->pipelines, err);
+        rc = build_pipelines(&c, p->pipelines, err);
+    free(c.defs);
     if (rc) {
-        ir_free(r);
+        ir_builder_free(b);
         return rc;
     }
+    /* the nodes array was grown by doubling: give back what is not used */
+    ir_node *fit = r->n_nodes ? realloc(r->nodes, r->n_nodes * sizeof(ir_node)) : NULL;
+    if (fit)
+        r->nodes = fit;
+    b->ir = NULL;
+    ir_builder_free(b);
     *out = r;
     return 0;
 }

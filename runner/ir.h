@@ -5,8 +5,13 @@
  * entries, parameters, implicit memory datasets), parameters, named
  * pipelines as sets of nodes, node libraries and runner settings.  ir.c builds
  * it from a loaded project (checking every node against the config, with
- * file:line:col); ir_json.c writes it as JSON and reads it back, so that
- * `crun run --ir FILE` needs no YAML.
+ * file:line:col): node by node while project.c streams the pipelines files
+ * (ir_builder), then the rest in ir_build.  ir_json.c writes it as JSON and
+ * reads it back, so that `crun run --ir FILE` needs no YAML.
+ *
+ * Text and arrays of nodes and datasets (names, positions, ports, argv, tags)
+ * live in the IR's arena and are freed with it: a 100,000-node pipeline
+ * costs no allocation per string.  Everything is read-only once built.
  */
 #ifndef CRUN_IR_H
 #define CRUN_IR_H
@@ -50,10 +55,10 @@ typedef enum ir_ds_kind {
 typedef struct ir_dataset {
     char *name;
     ir_ds_kind kind;
-    char *type;         /* plugin name or path ("memory" for IR_DS_MEMORY) */
+    bool versioned;
+    const char *type;   /* plugin name or path ("memory" for IR_DS_MEMORY); interned */
     conf_node *options; /* IR_DS_CATALOG: the entry's map without type/versioned; may be NULL */
     char *where;        /* position of the catalog entry, or NULL */
-    bool versioned;
     char *param_path;   /* IR_DS_PARAMS: "a.b", or "" for all parameters */
     char *credentials;  /* the name of its entry in credentials.yml, or NULL */
 } ir_dataset;
@@ -87,7 +92,8 @@ typedef struct ir {
     size_t n_pipelines;
     ir_factory *factories;  /* most specific first, as Kedro orders them */
     size_t n_factories;
-    char **strings;       /* interned text shared by many nodes (function names) */
+    conf_arena *arena;    /* text and arrays of nodes and datasets */
+    char **strings;       /* interned text shared by many nodes (function names, types) */
     size_t n_strings;
     strmap string_index;
     strmap node_index;    /* name -> node */
@@ -95,12 +101,29 @@ typedef struct ir {
     conf_pool *pool;      /* file names of the conf nodes kept above */
 } ir_t;
 
-/* Build the IR of a loaded project.  CRUN_ECONFIG with file:line:col for any
- * malformed pipeline, node, library or catalog entry.  The node definitions
- * under p->pipelines are freed as they are read (the IR keeps what it needs),
- * so that a large pipeline never holds its YAML tree and its IR at once. */
+/* An empty IR (no nodes, datasets or pipelines); NULL when out of memory. */
+ir_t *ir_new(void);
+
+/* Build the IR of a loaded project: takes the nodes that project_load built
+ * while it read the pipelines files (p->nodes; call once per load), adds
+ * libraries, parameters, pipelines and their unions, and checks what needed
+ * the whole configuration (the library of each function, the parameters
+ * nodes read).  CRUN_ECONFIG with file:line:col for any malformed pipeline,
+ * node, library or catalog entry. */
 int ir_build(project *p, ir_t **out, crun_error *err);
 void ir_free(ir_t *ir);
+
+/* Building node by node (project.c).  ir_builder_new makes the IR with the
+ * project's catalog (its entries decide what each named dataset is);
+ * ir_builder_node checks one node definition (interpolated) and adds it to
+ * pipeline (whose nodes come one after another); def is not kept.
+ * ir_builder_nodes does the same for a whole list of definitions.  Errors
+ * are CRUN_ECONFIG with the definition's file:line:col. */
+int ir_builder_new(const project *p, ir_builder **out, crun_error *err);
+int ir_builder_node(ir_builder *b, const char *pipeline, const conf_node *def, crun_error *err);
+int ir_builder_nodes(ir_builder *b, const char *pipeline, const conf_node *nodes,
+                     crun_error *err);
+void ir_builder_free(ir_builder *b);
 
 /* ir_catalog.c: catalog entries, dataset factories and credential references
  * (values stay in credentials.yml: the IR only names them). */
@@ -112,6 +135,8 @@ int ir_factory_apply(ir_t *ir, size_t ds);
 
 /* A copy of s owned by the IR, one per distinct text; NULL when out of memory. */
 const char *ir_intern(ir_t *ir, const char *s);
+/* A copy of s in the IR's arena; NULL when out of memory. */
+char *ir_strdup(ir_t *ir, const char *s);
 /* Set a port: arg shares the dataset's name when equal, else is copied. */
 int ir_port_set(ir_t *ir, ir_port *port, const char *arg, size_t ds);
 

@@ -39,23 +39,22 @@ static int check_credentials(const conf_node *ref, const conf_node *credentials,
                       best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
 }
 
-/* Fill d from a catalog entry (also a factory's, with name substituted). */
-static int fill_entry(ir_dataset *d, const conf_node *key, const conf_node *val,
+/* Fill dataset ds from a catalog entry (also a factory's, with name substituted). */
+static int fill_entry(ir_t *ir, size_t ds, const conf_node *key, const conf_node *val,
                       crun_error *err)
 {
+    ir_dataset *d = &ir->ds[ds];
     conf_node *type = conf_get(val, "type");
-    /* an explicit entry may replace what a factory filled in before */
-    free(d->where);
-    free(d->credentials);
+    /* an explicit entry may replace what a factory filled in before (the
+     * old text stays in the arena) */
     conf_free(d->options);
-    d->where = d->credentials = NULL;
+    d->credentials = NULL;
     d->options = NULL;
     d->versioned = false;
     d->kind = IR_DS_CATALOG;
-    free(d->type);
-    d->type = strdup(type->str);
+    d->type = ir_intern(ir, type->str);
     char where[512];
-    d->where = strdup(conf_where(key, where, sizeof(where)));
+    d->where = ir_strdup(ir, conf_where(key, where, sizeof(where)));
     conf_node *ver = conf_get(val, "versioned");
     if (ver) {
         json_t *b = conf_to_json(ver);
@@ -67,7 +66,7 @@ static int fill_entry(ir_dataset *d, const conf_node *key, const conf_node *val,
                               key->str);
     }
     conf_node *cred = conf_get(val, "credentials");
-    if (cred && !(d->credentials = strdup(cred->str)))
+    if (cred && !(d->credentials = ir_strdup(ir, cred->str)))
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     d->options = conf_new(CONF_MAP, val->file, val->line, val->col);
     if (!d->type || !d->where || !d->options)
@@ -153,7 +152,7 @@ int ir_build_catalog(ir_t *ir, const conf_node *catalog, const conf_node *creden
         size_t idx = ir_dataset_intern(ir, key->str);
         if (idx == (size_t)-1)
             return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-        if ((rc = fill_entry(&ir->ds[idx], key, val, err)))
+        if ((rc = fill_entry(ir, idx, key, val, err)))
             return rc;
     }
     if (ir->n_factories > 1)
@@ -260,7 +259,7 @@ int ir_factory_apply(ir_t *ir, size_t ds)
             return CRUN_ENOMEM;
         }
         crun_error err = CRUN_ERROR_INIT;
-        int rc = fill_entry(&ir->ds[ds], ir->factories[i].key, entry, &err);
+        int rc = fill_entry(ir, ds, ir->factories[i].key, entry, &err);
         crun_error_clear(&err);
         conf_free(entry);
         return rc;

@@ -142,7 +142,7 @@ static int read_strings(reader *r, json_t *a, const char *path, char ***out, siz
 {
     if (!json_is_array(a))
         return bad(r, path, "expected a list of strings");
-    *out = calloc(json_array_size(a) + 1, sizeof(char *));
+    *out = conf_arena_alloc(r->ir->arena, (json_array_size(a) + 1) * sizeof(char *));
     if (!*out)
         return crun_error_set(r->err, CRUN_ENOMEM, "out of memory");
     size_t i;
@@ -150,7 +150,9 @@ static int read_strings(reader *r, json_t *a, const char *path, char ***out, siz
     json_array_foreach(a, i, v) {
         if (!json_is_string(v))
             return bad(r, path, "expected a list of strings");
-        (*out)[(*n)++] = strdup(json_string_value(v));
+        if (!((*out)[*n] = ir_strdup(r->ir, json_string_value(v))))
+            return crun_error_set(r->err, CRUN_ENOMEM, "out of memory");
+        (*n)++;
     }
     return 0;
 }
@@ -161,7 +163,7 @@ static int read_ports(reader *r, json_t *a, const char *path, ir_port **out, siz
         return 0;
     if (!json_is_array(a))
         return bad(r, path, "expected a list of {\"arg\", \"dataset\"}");
-    *out = calloc(json_array_size(a) + 1, sizeof(ir_port));
+    *out = conf_arena_alloc(r->ir->arena, (json_array_size(a) + 1) * sizeof(ir_port));
     if (!*out)
         return crun_error_set(r->err, CRUN_ENOMEM, "out of memory");
     size_t i;
@@ -192,11 +194,11 @@ static int read_node(reader *r, json_t *o, size_t i, ir_node *n)
     const char *name = json_string_value(json_object_get(o, "name"));
     if (!name)
         return bad(r, path, "missing 'name'");
-    n->name = strdup(name);
     const char *src = json_string_value(json_object_get(o, "source"));
     char where[512];
     snprintf(where, sizeof(where), "%s (%s)", src ? src : r->display, path);
-    n->where = strdup(where);
+    if (!(n->name = ir_strdup(r->ir, name)) || !(n->where = ir_strdup(r->ir, where)))
+        return crun_error_set(r->err, CRUN_ENOMEM, "out of memory");
     json_t *func = json_object_get(o, "func"), *cmd = json_object_get(o, "cmd");
     if (func && json_is_string(func))
         n->func = ir_intern(r->ir, json_string_value(func));
@@ -240,14 +242,14 @@ static int read_datasets(reader *r, json_t *ds)
         if (strcmp(kind, "catalog") != 0)
             continue; /* memory and params are implied by the name */
         x->kind = IR_DS_CATALOG;
-        free(x->type);
-        x->type = strdup(type);
+        x->type = ir_intern(r->ir, type);
         x->versioned = json_is_true(json_object_get(d, "versioned"));
         const char *cred = json_string_value(json_object_get(d, "credentials"));
-        if (cred && !(x->credentials = strdup(cred)))
+        if (cred && !(x->credentials = ir_strdup(r->ir, cred)))
             return crun_error_set(r->err, CRUN_ENOMEM, "out of memory");
         const char *src = json_string_value(json_object_get(d, "source"));
-        x->where = strdup(src ? src : r->display);
+        if (!x->type || !(x->where = ir_strdup(r->ir, src ? src : r->display)))
+            return crun_error_set(r->err, CRUN_ENOMEM, "out of memory");
         json_t *opts = json_object_get(d, "options");
         if (opts)
             x->options = conf_from_json(opts, conf_pool_intern(r->ir->pool, r->display), 1, 1);
@@ -265,13 +267,11 @@ int ir_from_json(json_t *root, const char *display, const char *dir, ir_t **out,
     if (!json_is_integer(ver) || json_integer_value(ver) != IR_FORMAT_VERSION)
         return crun_error_set(err, CRUN_ECONFIG, "%s: not a crun IR of format %d ('crun_ir' "
                               "is missing or different)", display, IR_FORMAT_VERSION);
-    ir_t *x = calloc(1, sizeof(*x));
-    if (!x)
+    ir_t *x = ir_new();
+    if (!x || !(x->pool = conf_pool_new())) {
+        ir_free(x);
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    strmap_init(&x->node_index);
-    strmap_init(&x->ds_index);
-    strmap_init(&x->string_index);
-    x->pool = conf_pool_new();
+    }
     reader r = {.ir = x, .display = display, .err = err};
     const char *name = json_string_value(json_object_get(root, "project"));
     const char *env = json_string_value(json_object_get(root, "env"));

@@ -4,12 +4,16 @@
  * nested objects.  Values are typed as JSON when they read as JSON (numbers,
  * true/false/null, "strings", arrays, objects), lists and maps written the
  * YAML way ("[a, b]") as YAML flow, and are strings otherwise, so that
- * "path=data/x.csv" needs no quotes.
+ * "path=data/x.csv" needs no quotes.  params_apply then sets them on the
+ * project's parameters, refusing keys that neither parameters nor a
+ * ${runtime_params:...} reference know.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "project.h"
+#include "suggest.h"
 
 static char *trim(char *s)
 {
@@ -149,4 +153,136 @@ int params_parse(const char *text, json_t **out, crun_error *err)
     }
     *out = root;
     return 0;
+}
+
+/* --- --params onto parameters (project_load) ------------------------------------ */
+
+static const conf_node *conf_path(const conf_node *node, const char *path)
+{
+    char *copy = strdup(path), *save = NULL;
+    if (!copy)
+        return NULL;
+    for (char *seg = strtok_r(copy, ".", &save); seg && node; seg = strtok_r(NULL, ".", &save))
+        node = conf_get(node, seg);
+    free(copy);
+    return node;
+}
+
+/* A reference to a.b uses --params a.b, a.b.c and a alike. */
+static bool used_by_reference(json_t *used, const char *path)
+{
+    const char *u;
+    json_t *v;
+    size_t n = strlen(path);
+    json_object_foreach(used, u, v) {
+        size_t m = strlen(u);
+        size_t shorter = m < n ? m : n;
+        if (strncmp(u, path, shorter) == 0 &&
+            (m == n || (m < n ? path[m] : u[n]) == '.'))
+            return true;
+    }
+    return false;
+}
+
+typedef struct path_list {
+    char **paths;
+    size_t n;
+} path_list;
+
+static int collect_paths(const conf_node *node, const char *prefix, path_list *out)
+{
+    for (size_t i = 0; node && node->kind == CONF_MAP && i < node->n; i++) {
+        char *path = NULL;
+        if (asprintf(&path, "%s%s%s", prefix, *prefix ? "." : "", node->items[2 * i]->str) < 0)
+            return CRUN_ENOMEM;
+        char **grown = realloc(out->paths, (out->n + 1) * sizeof(char *));
+        if (!grown) {
+            free(path);
+            return CRUN_ENOMEM;
+        }
+        out->paths = grown;
+        out->paths[out->n++] = path;
+        int rc = collect_paths(node->items[2 * i + 1], path, out);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int unknown_param(const project *p, const char *path, crun_error *err)
+{
+    path_list all = {0};
+    const char *hint = NULL;
+    if (collect_paths(p->parameters, "", &all) == 0)
+        hint = suggest_closest(path, (const char *const *)all.paths, all.n);
+    crun_error_set(err, CRUN_EUSAGE, "--params: unknown parameter '%s'%s%s%s", path,
+                   hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+    for (size_t i = 0; i < all.n; i++)
+        free(all.paths[i]);
+    free(all.paths);
+    return CRUN_EUSAGE;
+}
+
+/* Set parameters at the dotted path, making maps where there are none. */
+static int set_param(project *p, const char *path, conf_node *value)
+{
+    const char *file = value->file;
+    if (!p->parameters && !(p->parameters = conf_new(CONF_MAP, file, 0, 0))) {
+        conf_free(value);
+        return CRUN_ENOMEM;
+    }
+    char *copy = strdup(path), *save = NULL, *seg = copy ? strtok_r(copy, ".", &save) : NULL;
+    conf_node *at = p->parameters;
+    int rc = copy ? 0 : CRUN_ENOMEM;
+    for (char *next; rc == 0 && (next = strtok_r(NULL, ".", &save)); seg = next) {
+        conf_node *child = conf_get(at, seg);
+        if (!child || child->kind != CONF_MAP) {
+            child = conf_new(CONF_MAP, file, 0, 0);
+            rc = child ? conf_set(at, conf_new_scalar(seg, file, 0, 0), child) : CRUN_ENOMEM;
+        }
+        at = child;
+    }
+    if (rc == 0)
+        rc = conf_set(at, conf_new_scalar(seg, file, 0, 0), value);
+    else
+        conf_free(value);
+    free(copy);
+    return rc;
+}
+
+static int set_param_json(project *p, const char *path, json_t *val, crun_error *err)
+{
+    const char *file = conf_pool_intern(p->pool, "--params");
+    conf_node *node = file ? conf_from_json(val, file, 0, 0) : NULL;
+    if (!node || set_param(p, path, node) != 0)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    return 0;
+}
+
+static int apply_leaves(project *p, json_t *obj, const char *prefix, json_t *used,
+                        crun_error *err)
+{
+    const char *key;
+    json_t *val;
+    json_object_foreach(obj, key, val) {
+        char *path = NULL;
+        if (asprintf(&path, "%s%s%s", prefix, *prefix ? "." : "", key) < 0)
+            return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+        int rc = 0;
+        if (json_is_object(val) && json_object_size(val) > 0)
+            rc = apply_leaves(p, val, path, used, err);
+        else if (!conf_path(p->parameters, path) && !used_by_reference(used, path))
+            rc = unknown_param(p, path, err);
+        else
+            rc = set_param_json(p, path, val, err);
+        free(path);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int params_apply(project *p, json_t *used, crun_error *err)
+{
+    return apply_leaves(p, p->runtime_params, "", used, err);
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ir.h"
 #include "project.h"
 #include "suggest.h"
 
@@ -24,7 +25,7 @@ static const char *const project_keys[] = {"name", "default_env", "plugin_path",
 static const char *const ini_sections[] = {"project", "hooks", NULL};
 static const char *const hooks_yml_keys[] = {"hooks", "disable", NULL};
 
-typedef enum merge_mode { MERGE_WHOLE, MERGE_ENTRIES, MERGE_DEEP } merge_mode;
+typedef enum merge_mode { MERGE_WHOLE, MERGE_DEEP } merge_mode;
 
 static char *path_join(const char *a, const char *b)
 {
@@ -389,8 +390,18 @@ static int list_kind_files(const char *folder, const char *kind, char ***out, si
     return 0;
 }
 
-/* Add one file's top-level keys to the folder's tree; a key in two files of
- * one folder is ambiguous, so it is refused naming both places. */
+/* A key in two files of one folder is ambiguous: refused, naming both places. */
+static int check_joined(const conf_node *folder_tree, const conf_node *key, crun_error *err)
+{
+    const conf_node *first = conf_get_key(folder_tree, key->str);
+    if (!first)
+        return 0;
+    char where[512];
+    return conf_error(err, key, "'%s' is already defined at %s (a key may appear in only one "
+                      "file of a folder)", key->str, conf_where(first, where, sizeof(where)));
+}
+
+/* Add one file's top-level keys to the folder's tree. */
 static int join_file(conf_node **folder_tree, conf_node *root, crun_error *err)
 {
     if (!*folder_tree) {
@@ -398,13 +409,8 @@ static int join_file(conf_node **folder_tree, conf_node *root, crun_error *err)
         return 0;
     }
     for (size_t i = 0; i < root->n; i++) {
-        const conf_node *key = root->items[2 * i];
-        const conf_node *first = conf_get_key(*folder_tree, key->str);
-        if (first) {
-            char where[512];
-            int rc = conf_error(err, key, "'%s' is already defined at %s (a key may appear in "
-                                "only one file of a folder)", key->str,
-                                conf_where(first, where, sizeof(where)));
+        int rc = check_joined(*folder_tree, root->items[2 * i], err);
+        if (rc) {
             conf_free(root);
             return rc;
         }
@@ -413,14 +419,14 @@ static int join_file(conf_node **folder_tree, conf_node *root, crun_error *err)
     return 0;
 }
 
-static int read_kind_file(project *p, const char *folder, const char *name, conf_node **out,
-                          crun_error *err)
+static int read_kind_file(project *p, const char *folder, const char *name,
+                          const conf_stream *stream, conf_node **out, crun_error *err)
 {
     char *display = NULL, *path = NULL;
     int rc = CRUN_ENOMEM;
     *out = NULL;
     if (asprintf(&display, "conf/%s/%s", folder, name) >= 0 && (path = path_join(p->dir, display)))
-        rc = conf_parse_file(p->pool, path, display, out, err);
+        rc = conf_parse_file_stream(p->pool, path, display, stream, out, err);
     else
         crun_error_set(err, rc, "out of memory");
     if (rc == 0 && (*out)->kind != CONF_MAP && (*out)->kind != CONF_NULL) {
@@ -437,8 +443,10 @@ static int read_kind_file(project *p, const char *folder, const char *name, conf
     return rc;
 }
 
-static int load_folder(project *p, const char *folder, const char *kind, conf_node **out,
-                       crun_error *err)
+/* The kind's files of folder joined into *out (NULL when there are none);
+ * stream, if not NULL, is given each file as it is read. */
+static int load_folder(project *p, const char *folder, const char *kind, const conf_stream *stream,
+                       conf_node **out, crun_error *err)
 {
     char *conf_dir = path_join(p->dir, "conf"), *dir = conf_dir ? path_join(conf_dir, folder) : NULL;
     char **names = NULL;
@@ -448,7 +456,7 @@ static int load_folder(project *p, const char *folder, const char *kind, conf_no
     *out = NULL;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         conf_node *root = NULL;
-        rc = read_kind_file(p, folder, names[i], &root, err);
+        rc = read_kind_file(p, folder, names[i], stream, &root, err);
         if (rc == 0 && root)
             rc = join_file(out, root, err);
     }
@@ -488,17 +496,14 @@ static int load_kind(project *p, const char *kind, merge_mode mode, const conf_i
                      conf_node **out, crun_error *err)
 {
     conf_node *base = NULL, *over = NULL;
-    int rc = load_folder(p, "base", kind, &base, err);
+    int rc = load_folder(p, "base", kind, NULL, &base, err);
     if (rc == 0)
-        rc = load_folder(p, p->env, kind, &over, err);
+        rc = load_folder(p, p->env, kind, NULL, &over, err);
     if (rc != 0) {
         conf_free(base);
         return rc;
     }
-    if (mode == MERGE_ENTRIES)
-        *out = merge_entries(base, over);
-    else
-        *out = conf_merge(base, over, mode == MERGE_DEEP);
+    *out = conf_merge(base, over, mode == MERGE_DEEP);
     return conf_interpolate(*out, ictx, err);
 }
 
@@ -507,7 +512,7 @@ static int load_hooks(project *p, const conf_interp *ictx, crun_error *err)
     const char *folders[] = {"base", p->env};
     for (size_t i = 0; i < 2; i++) {
         conf_node *tree = NULL;
-        int rc = load_folder(p, folders[i], "hooks", &tree, err);
+        int rc = load_folder(p, folders[i], "hooks", NULL, &tree, err);
         if (rc == 0)
             rc = conf_interpolate(tree, ictx, err);
         if (rc == 0)
@@ -519,129 +524,145 @@ static int load_hooks(project *p, const conf_interp *ictx, crun_error *err)
     return 0;
 }
 
-/* --- --params onto parameters ----------------------------------------------- */
+/* --- pipelines, streamed into IR nodes ------------------------------------------ */
 
-static const conf_node *conf_path(const conf_node *node, const char *path)
+/* The files of one folder are streamed (base's, or the env's when base has
+ * none): each node definition is interpolated and handed to the IR builder
+ * the moment it is read, and only the skeleton (libraries, pipelines with
+ * their includes) stays as a tree.  The other folder (an env's overrides,
+ * usually small) is read whole first, so that a base pipeline the env
+ * replaces is skipped and the env's nodes are built in its place: nodes come
+ * out in the order of the merged configuration, as if it had been read whole. */
+typedef struct pipes_load {
+    project *p;
+    const conf_interp *ictx;
+    ir_builder *b;
+    conf_node **folder;     /* the streamed folder's files read so far, joined */
+    conf_node *env_pipes;   /* the env's 'pipelines' map, or NULL */
+    bool env_replaces;      /* the env's 'pipelines' is not a map: it replaces base's whole */
+} pipes_load;
+
+/* Build the nodes of pipeline name (its definition def) unless they were
+ * streamed; they then become an empty list marked streamed, so that
+ * nothing reads or interpolates them twice. */
+static int build_def_nodes(pipes_load *L, const char *name, conf_node *def, bool interpolate,
+                           crun_error *err)
 {
-    char *copy = strdup(path), *save = NULL;
-    if (!copy)
-        return NULL;
-    for (char *seg = strtok_r(copy, ".", &save); seg && node; seg = strtok_r(NULL, ".", &save))
-        node = conf_get(node, seg);
-    free(copy);
-    return node;
-}
-
-/* A reference to a.b uses --params a.b, a.b.c and a alike. */
-static bool used_by_reference(json_t *used, const char *path)
-{
-    const char *u;
-    json_t *v;
-    size_t n = strlen(path);
-    json_object_foreach(used, u, v) {
-        size_t m = strlen(u);
-        size_t shorter = m < n ? m : n;
-        if (strncmp(u, path, shorter) == 0 &&
-            (m == n || (m < n ? path[m] : u[n]) == '.'))
-            return true;
-    }
-    return false;
-}
-
-typedef struct path_list {
-    char **paths;
-    size_t n;
-} path_list;
-
-static int collect_paths(const conf_node *node, const char *prefix, path_list *out)
-{
-    for (size_t i = 0; node && node->kind == CONF_MAP && i < node->n; i++) {
-        char *path = NULL;
-        if (asprintf(&path, "%s%s%s", prefix, *prefix ? "." : "", node->items[2 * i]->str) < 0)
-            return CRUN_ENOMEM;
-        char **grown = realloc(out->paths, (out->n + 1) * sizeof(char *));
-        if (!grown) {
-            free(path);
-            return CRUN_ENOMEM;
-        }
-        out->paths = grown;
-        out->paths[out->n++] = path;
-        int rc = collect_paths(node->items[2 * i + 1], path, out);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
-}
-
-static int unknown_param(const project *p, const char *path, crun_error *err)
-{
-    path_list all = {0};
-    const char *hint = NULL;
-    if (collect_paths(p->parameters, "", &all) == 0)
-        hint = suggest_closest(path, (const char *const *)all.paths, all.n);
-    crun_error_set(err, CRUN_EUSAGE, "--params: unknown parameter '%s'%s%s%s", path,
-                   hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
-    free_names(all.paths, all.n);
-    return CRUN_EUSAGE;
-}
-
-/* Set parameters at the dotted path, making maps where there are none. */
-static int set_param(project *p, const char *path, conf_node *value)
-{
-    const char *file = value->file;
-    if (!p->parameters && !(p->parameters = conf_new(CONF_MAP, file, 0, 0))) {
-        conf_free(value);
-        return CRUN_ENOMEM;
-    }
-    char *copy = strdup(path), *save = NULL, *seg = copy ? strtok_r(copy, ".", &save) : NULL;
-    conf_node *at = p->parameters;
-    int rc = copy ? 0 : CRUN_ENOMEM;
-    for (char *next; rc == 0 && (next = strtok_r(NULL, ".", &save)); seg = next) {
-        conf_node *child = conf_get(at, seg);
-        if (!child || child->kind != CONF_MAP) {
-            child = conf_new(CONF_MAP, file, 0, 0);
-            rc = child ? conf_set(at, conf_new_scalar(seg, file, 0, 0), child) : CRUN_ENOMEM;
-        }
-        at = child;
-    }
+    conf_node *nodes = def->kind == CONF_MAP ? conf_get(def, "nodes") : NULL;
+    if (!nodes || (nodes->kind == CONF_SEQ && nodes->streamed))
+        return 0;
+    int rc = interpolate ? conf_interpolate(nodes, L->ictx, err) : 0;
     if (rc == 0)
-        rc = conf_set(at, conf_new_scalar(seg, file, 0, 0), value);
-    else
-        conf_free(value);
-    free(copy);
+        rc = ir_builder_nodes(L->b, name, nodes, err);
+    if (rc == 0)
+        conf_mark_streamed(nodes);
     return rc;
 }
 
-static int set_param_json(project *p, const char *path, json_t *val, crun_error *err)
+static bool is_key(conf_node *const *path, size_t i, const char *name)
 {
-    const char *file = conf_pool_intern(p->pool, "--params");
-    conf_node *node = file ? conf_from_json(val, file, 0, 0) : NULL;
-    if (!node || set_param(p, path, node) != 0)
-        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    return 0;
+    return strcmp(path[i]->str, name) == 0;
 }
 
-static int apply_leaves(project *p, json_t *obj, const char *prefix, json_t *used,
-                        crun_error *err)
+static int pipes_enter(void *user, conf_node *const *path, size_t depth, crun_error *err)
 {
-    const char *key;
-    json_t *val;
-    json_object_foreach(obj, key, val) {
-        char *path = NULL;
-        if (asprintf(&path, "%s%s%s", prefix, *prefix ? "." : "", key) < 0)
-            return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    pipes_load *L = user;
+    if (depth == 1) {
+        int rc = check_joined(*L->folder, path[0], err);
+        if (rc)
+            return rc;
+        return is_key(path, 0, "pipelines") && L->env_replaces ? CONF_STREAM_SKIP
+                                                                : CONF_STREAM_KEEP;
+    }
+    if (!is_key(path, 0, "pipelines"))
+        return CONF_STREAM_KEEP;
+    if (depth == 2) {
+        conf_node *over = conf_get(L->env_pipes, path[1]->str);
+        if (!over)
+            return CONF_STREAM_KEEP;
+        /* the env's definition takes this one's place */
+        int rc = build_def_nodes(L, path[1]->str, over, true, err);
+        return rc ? rc : CONF_STREAM_SKIP;
+    }
+    return depth == 3 && is_key(path, 2, "nodes") ? CONF_STREAM_ITEMS : CONF_STREAM_KEEP;
+}
+
+static int pipes_item(void *user, conf_node *const *path, size_t depth, conf_node *item,
+                      crun_error *err)
+{
+    pipes_load *L = user;
+    int rc = conf_interpolate(item, L->ictx, err);
+    return rc ? rc : ir_builder_node(L->b, path[1]->str, item, err);
+}
+
+/* A pipeline whose nodes did not stream (an alias, a ${...}): built here,
+ * in its place. */
+static int pipes_done(void *user, conf_node *const *path, size_t depth, conf_node *value,
+                      crun_error *err)
+{
+    pipes_load *L = user;
+    if (depth != 2 || !is_key(path, 0, "pipelines") || !value)
+        return 0;
+    return build_def_nodes(L, path[1]->str, value, true, err);
+}
+
+/* The merged skeleton: interpolated, and the nodes of every pipeline that
+ * no stream saw (the env's own, or all of them when 'pipelines' came whole
+ * from a reference) built in order. */
+static int finish_pipelines(pipes_load *L, conf_node *root, crun_error *err)
+{
+    for (size_t i = 0; root && i < root->n; i++) {
+        conf_node *key = root->items[2 * i], *val = root->items[2 * i + 1];
+        bool pipes = strcmp(key->str, "pipelines") == 0, was_map = val->kind == CONF_MAP;
         int rc = 0;
-        if (json_is_object(val) && json_object_size(val) > 0)
-            rc = apply_leaves(p, val, path, used, err);
-        else if (!conf_path(p->parameters, path) && !used_by_reference(used, path))
-            rc = unknown_param(p, path, err);
-        else
-            rc = set_param_json(p, path, val, err);
-        free(path);
-        if (rc != 0)
+        if (!pipes || !was_map)
+            rc = conf_interpolate(val, L->ictx, err);
+        for (size_t k = 0; rc == 0 && pipes && val->kind == CONF_MAP && k < val->n; k++) {
+            conf_node *def = val->items[2 * k + 1];
+            /* a value that came from a reference is not read again */
+            if (was_map)
+                rc = conf_interpolate(def, L->ictx, err);
+            if (rc == 0)
+                rc = build_def_nodes(L, val->items[2 * k]->str, def, false, err);
+        }
+        if (rc)
             return rc;
     }
     return 0;
+}
+
+static int load_pipelines(project *p, const conf_interp *ictx, crun_error *err)
+{
+    pipes_load L = {.p = p, .ictx = ictx};
+    conf_stream stream = {.user = &L, .enter = pipes_enter, .item = pipes_item,
+                          .done = pipes_done};
+    conf_node *streamed = NULL, *whole = NULL;
+    char *dir = path_join(p->dir, "conf/base"), **names = NULL;
+    size_t n_base = 0;
+    int rc = dir ? list_kind_files(dir, "pipelines", &names, &n_base, err)
+                 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    free_names(names, n_base);
+    free(dir);
+    if (rc == 0)
+        rc = ir_builder_new(p, &L.b, err);
+    if (rc == 0 && n_base) {
+        rc = load_folder(p, p->env, "pipelines", NULL, &whole, err);
+        conf_node *env_pipes = conf_get(whole, "pipelines");
+        L.env_replaces = env_pipes && env_pipes->kind != CONF_MAP;
+        L.env_pipes = L.env_replaces ? NULL : env_pipes;
+    }
+    L.folder = &streamed;
+    if (rc == 0)
+        rc = load_folder(p, n_base ? "base" : p->env, "pipelines", &stream, &streamed, err);
+    if (rc != 0) {
+        conf_free(streamed);
+        conf_free(whole);
+        ir_builder_free(L.b);
+        return rc;
+    }
+    p->pipelines = merge_entries(streamed, whole);
+    p->nodes = L.b;
+    return finish_pipelines(&L, p->pipelines, err);
 }
 
 /* globals first (they may use env and runtime_params but not themselves),
@@ -655,14 +676,6 @@ static int load_trees(project *p, char *const *envp, crun_error *err)
     int rc = used ? load_kind(p, "globals", MERGE_DEEP, &ictx, &globals, err)
                   : crun_error_set(err, CRUN_ENOMEM, "out of memory");
     ictx.globals = globals;
-    /* pipelines can be huge (one entry per node) and are needed only until
-     * the IR is built: their nodes go to an arena dropped right after */
-    if (rc == 0 && !(p->pipelines_arena = conf_arena_new()))
-        rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    conf_pool_set_arena(p->pool, p->pipelines_arena);
-    if (rc == 0)
-        rc = load_kind(p, "pipelines", MERGE_ENTRIES, &ictx, &p->pipelines, err);
-    conf_pool_set_arena(p->pool, NULL);
     if (rc == 0)
         rc = load_kind(p, "catalog", MERGE_WHOLE, &ictx, &p->catalog, err);
     if (rc == 0)
@@ -673,8 +686,11 @@ static int load_trees(project *p, char *const *envp, crun_error *err)
         rc = load_kind(p, "credentials", MERGE_WHOLE, &ictx, &p->credentials, err);
     if (rc == 0)
         rc = load_hooks(p, &ictx, err);
+    /* last: its nodes are checked against the catalog as they are read */
     if (rc == 0)
-        rc = apply_leaves(p, p->runtime_params, "", used, err);
+        rc = load_pipelines(p, &ictx, err);
+    if (rc == 0)
+        rc = params_apply(p, used, err);
     conf_free(globals);
     json_decref(used);
     return rc;
@@ -767,8 +783,8 @@ void project_drop_pipelines(project *p)
 {
     conf_free(p->pipelines);
     p->pipelines = NULL;
-    conf_arena_free(p->pipelines_arena);
-    p->pipelines_arena = NULL;
+    ir_builder_free(p->nodes);
+    p->nodes = NULL;
 }
 
 void project_free(project *p)

@@ -5,7 +5,10 @@
  * the selected env, and merges them as DESIGN.md says: catalog entries,
  * pipelines and libraries replaced whole by key; parameters, runner, globals
  * merged deeply.  Then --params are parsed and applied and every tree is
- * interpolated.  The result is plain trees; turning them into an IR is ir.c's job.
+ * interpolated.  The result is plain trees, except for the pipelines' node
+ * definitions: those are streamed from the files straight into IR nodes
+ * (ir.c's ir_builder), so that a pipeline of 100,000 nodes never exists as a
+ * YAML tree; ir_build finishes the IR from the rest.
  */
 #ifndef CRUN_PROJECT_H
 #define CRUN_PROJECT_H
@@ -16,6 +19,8 @@
 
 #include "conf.h"
 #include "crun/error.h"
+
+typedef struct ir_builder ir_builder; /* ir.h */
 
 typedef struct project_hook {
     char *name;      /* a plugin name or a path to a .so */
@@ -34,8 +39,10 @@ typedef struct project {
     size_t n_hooks;
     conf_pool *pool;
     /* merged and interpolated; CONF_MAP nodes, or NULL when no file had any */
-    conf_node *pipelines;   /* pipelines*.yml: {libraries: ..., pipelines: ...} */
-    conf_arena *pipelines_arena; /* where the pipelines files' nodes live */
+    conf_node *pipelines;   /* pipelines*.yml: {libraries: ..., pipelines: ...}, each
+                             * pipeline's 'nodes' an empty list marked streamed */
+    ir_builder *nodes;      /* the pipelines' nodes, built as the files were read;
+                             * ir_build takes them */
     conf_node *catalog;     /* catalog*.yml */
     conf_node *parameters;  /* parameters*.yml with --params applied */
     conf_node *runner;      /* runner*.yml: {default: ..., runners: ...} */
@@ -52,12 +59,18 @@ typedef struct project {
 int project_load(const char *dir, const char *env, const char *params, char *const *environ,
                  project **out, crun_error *err);
 void project_free(project *p);
-/* Free the pipelines tree and its arena (once the IR is built from it). */
+/* Free the pipelines tree (once the IR is built from it). */
 void project_drop_pipelines(project *p);
 
 /* Parse "a.b=1,c=x,d=[1,2]" into a nested object: numbers, true/false, null
  * and JSON arrays/objects are typed, everything else is a string.  A value may
  * hold commas inside brackets or quotes.  CRUN_EUSAGE on "a", "=1", "a..b=1". */
 int params_parse(const char *text, json_t **out, crun_error *err);
+
+/* params.c, for project_load: set each --params leaf on p->parameters.  A
+ * key that parameters lack is an error (CRUN_EUSAGE, with the closest key)
+ * unless a ${runtime_params:...} reference used it (used: the dotted keys
+ * interpolation met). */
+int params_apply(project *p, json_t *used, crun_error *err);
 
 #endif

@@ -4,14 +4,14 @@
 
 #include "strmap.h"
 
-static uint64_t hash_str(const char *s)
+static uint32_t hash_str(const char *s)
 {
     uint64_t h = 1469598103934665603ull;
     for (; *s; s++) {
         h ^= (unsigned char)*s;
         h *= 1099511628211ull;
     }
-    return h;
+    return (uint32_t)(h ^ (h >> 32));
 }
 
 void strmap_init(strmap *m)
@@ -21,61 +21,44 @@ void strmap_init(strmap *m)
 
 void strmap_free(strmap *m)
 {
-    free(m->keys);
-    free(m->hashes);
-    free(m->vals);
+    free(m->slots);
     strmap_init(m);
 }
 
 static int grow(strmap *m)
 {
     size_t cap = m->cap ? m->cap * 2 : 16;
-    const char **keys = calloc(cap, sizeof(*keys));
-    uint64_t *hashes = malloc(cap * sizeof(*hashes));
-    size_t *vals = malloc(cap * sizeof(*vals));
-    if (!keys || !hashes || !vals) {
-        free(keys);
-        free(hashes);
-        free(vals);
+    strmap_slot *slots = calloc(cap, sizeof(*slots));
+    if (!slots)
         return -1;
-    }
     for (size_t i = 0; i < m->cap; i++) {
-        if (!m->keys[i])
+        if (!m->slots[i].key)
             continue;
-        size_t j = m->hashes[i] & (cap - 1);
-        while (keys[j])
+        size_t j = m->slots[i].hash & (cap - 1);
+        while (slots[j].key)
             j = (j + 1) & (cap - 1);
-        keys[j] = m->keys[i];
-        hashes[j] = m->hashes[i];
-        vals[j] = m->vals[i];
+        slots[j] = m->slots[i];
     }
-    free(m->keys);
-    free(m->hashes);
-    free(m->vals);
-    m->keys = keys;
-    m->hashes = hashes;
-    m->vals = vals;
+    free(m->slots);
+    m->slots = slots;
     m->cap = cap;
     return 0;
 }
 
 int strmap_put(strmap *m, const char *key, size_t val, size_t *old)
 {
-    if ((m->count + 1) * 2 > m->cap && grow(m) != 0)
+    if (val > UINT32_MAX || ((m->count + 1) * 2 > m->cap && grow(m) != 0))
         return -1;
-    uint64_t h = hash_str(key);
+    uint32_t h = hash_str(key);
     size_t j = h & (m->cap - 1);
-    while (m->keys[j]) {
-        if (m->hashes[j] == h && strcmp(m->keys[j], key) == 0) {
+    for (; m->slots[j].key; j = (j + 1) & (m->cap - 1)) {
+        if (m->slots[j].hash == h && strcmp(m->slots[j].key, key) == 0) {
             if (old)
-                *old = m->vals[j];
+                *old = m->slots[j].val;
             return 1;
         }
-        j = (j + 1) & (m->cap - 1);
     }
-    m->keys[j] = key;
-    m->hashes[j] = h;
-    m->vals[j] = val;
+    m->slots[j] = (strmap_slot){key, h, (uint32_t)val};
     m->count++;
     return 0;
 }
@@ -84,15 +67,13 @@ int strmap_get(const strmap *m, const char *key, size_t *val)
 {
     if (!m->cap)
         return 0;
-    uint64_t h = hash_str(key);
-    size_t j = h & (m->cap - 1);
-    while (m->keys[j]) {
-        if (m->hashes[j] == h && strcmp(m->keys[j], key) == 0) {
+    uint32_t h = hash_str(key);
+    for (size_t j = h & (m->cap - 1); m->slots[j].key; j = (j + 1) & (m->cap - 1)) {
+        if (m->slots[j].hash == h && strcmp(m->slots[j].key, key) == 0) {
             if (val)
-                *val = m->vals[j];
+                *val = m->slots[j].val;
             return 1;
         }
-        j = (j + 1) & (m->cap - 1);
     }
     return 0;
 }

@@ -879,6 +879,152 @@ static void test_from_json_refuses_port_without_dataset(void **state)
     assert_message_contains(f, "pipeline.json: nodes[1].inputs[0]: ");
 }
 
+/* --- pipelines read as a stream ------------------------------------------------------ */
+
+static void test_env_pipeline_replaces_base_one_in_its_place(void **state)
+{
+    fixture *f = *state;
+    put(f, "conf/base/pipelines.yml",
+        "libraries: {lib: lib}\n"
+        "pipelines:\n"
+        "  a: {nodes: [{name: a1, func: lib.f}]}\n"
+        "  b: {nodes: [{name: b1, func: lib.f, inputs: [\"${globals:missing}\"]}]}\n"
+        "  c: {nodes: [{name: c1, func: lib.f}]}\n");
+    put(f, "conf/local/pipelines.yml",
+        "pipelines:\n"
+        "  d: {nodes: [{name: d1, func: lib.f}]}\n"
+        "  b: {nodes: [{name: b2, func: lib.f}, {name: b3, func: lib.f}]}\n");
+    build_ok(f); /* base's b, replaced, is neither interpolated nor checked */
+    assert_int_equal(f->ir->n_nodes, 5);
+    const char *order[] = {"a1", "b2", "b3", "c1", "d1"};
+    for (size_t i = 0; i < 5; i++)
+        assert_string_equal(f->ir->nodes[i].name, order[i]);
+    assert_pipeline(f->ir, "b", "b2,b3");
+    assert_pipeline(f->ir, "__default__", "a1,b2,b3,c1,d1");
+}
+
+static void test_env_alone_streams_its_pipelines(void **state)
+{
+    fixture *f = *state;
+    put(f, "conf/local/pipelines.yml",
+        "libraries: {lib: lib}\n"
+        "pipelines:\n"
+        "  p:\n"
+        "    nodes:\n"
+        "      - {name: x, func: lib.f}\n"
+        "      - {name: x, func: lib.g}\n");
+    build_fails(f, CRUN_ECONFIG, "conf/local/pipelines.yml:6:9: duplicate node name 'x' (first "
+                                 "defined at conf/local/pipelines.yml:5:9)");
+}
+
+static void test_yaml_error_in_replaced_base_pipeline_is_reported(void **state)
+{
+    fixture *f = *state;
+    put(f, "conf/base/pipelines.yml",
+        "libraries: {lib: lib}\n"
+        "pipelines:\n"
+        "  a: {nodes: [{name: a1, func: lib.f, func: lib.g}]}\n");
+    put(f, "conf/local/pipelines.yml", "pipelines:\n  a: {nodes: [{name: a2, func: lib.f}]}\n");
+    build_fails(f, CRUN_ECONFIG, "conf/base/pipelines.yml:3:39: duplicate key 'func'");
+}
+
+static void test_anchors_and_merge_keys_in_streamed_nodes(void **state)
+{
+    fixture *f = *state;
+    put(f, "conf/base/pipelines.yml",
+        "libraries: {lib: lib}\n"
+        "pipelines:\n"
+        "  p:\n"
+        "    nodes:\n"
+        "      - &tmpl {name: one, func: lib.f, inputs: [x], tags: [t]}\n"
+        "      - {<<: *tmpl, name: two}\n"
+        "  q:\n"
+        "    nodes: &shared\n"
+        "      - {name: three, func: lib.f}\n"
+        "  r: {include: [q]}\n");
+    build_ok(f);
+    assert_pipeline(f->ir, "p", "one,two");
+    assert_pipeline(f->ir, "q", "three");
+    assert_pipeline(f->ir, "r", "three");
+    const ir_node *two = node(f->ir, "two");
+    assert_string_equal(two->func, "lib.f");
+    assert_int_equal(two->n_in, 1);
+    assert_string_equal(two->tags[0], "t");
+}
+
+static void test_nodes_from_a_reference_are_built_in_place(void **state)
+{
+    fixture *f = *state;
+    put(f, "conf/base/globals.yml", "steps: [{name: g1, func: lib.f}, {name: g2, func: lib.f}]\n");
+    put(f, "conf/base/pipelines.yml",
+        "libraries: {lib: lib}\n"
+        "pipelines:\n"
+        "  a: {nodes: [{name: a1, func: lib.f}]}\n"
+        "  g: {nodes: \"${globals:steps}\"}\n"
+        "  z: {nodes: [{name: z1, func: lib.f, outputs: \"$${literal}\"}]}\n");
+    build_ok(f);
+    const char *order[] = {"a1", "g1", "g2", "z1"};
+    assert_int_equal(f->ir->n_nodes, 4);
+    for (size_t i = 0; i < 4; i++)
+        assert_string_equal(f->ir->nodes[i].name, order[i]);
+    assert_string_equal(f->ir->ds[node(f->ir, "z1")->out[0].ds].name, "${literal}");
+}
+
+static void test_library_declared_after_pipelines(void **state)
+{
+    fixture *f = *state;
+    put(f, "conf/base/pipelines.yml",
+        "pipelines:\n"
+        "  p: {nodes: [{name: ok, func: lib.f}, {name: bad, func: libb.f}]}\n"
+        "libraries: {lib: lib}\n");
+    build_fails(f, CRUN_ECONFIG, "conf/base/pipelines.yml:2:58: node 'bad': unknown node library "
+                                 "'libb' (did you mean 'lib'?)");
+}
+
+static void test_pipelines_twice_in_one_file_is_a_duplicate_key(void **state)
+{
+    fixture *f = *state;
+    put(f, "conf/base/pipelines.yml",
+        "libraries: {lib: lib}\n"
+        "pipelines:\n"
+        "  p: {nodes: [{name: x, func: lib.f}]}\n"
+        "pipelines:\n"
+        "  p: {nodes: [{name: x, func: lib.f}]}\n");
+    build_fails(f, CRUN_ECONFIG, "conf/base/pipelines.yml:4:1: duplicate key 'pipelines'");
+}
+
+static void test_pipelines_in_two_files_of_a_folder(void **state)
+{
+    fixture *f = *state;
+    put(f, "conf/base/pipelines.yml",
+        "libraries: {lib: lib}\npipelines:\n  p: {nodes: [{name: x, func: lib.f}]}\n");
+    put(f, "conf/base/pipelines_more.yml", "pipelines:\n  p: {nodes: [{name: x, func: lib.f}]}\n");
+    build_fails(f, CRUN_ECONFIG, "conf/base/pipelines_more.yml:1:1: 'pipelines' is already "
+                                 "defined at conf/base/pipelines.yml:2:1");
+}
+
+static void test_fan_in_node_with_many_inputs(void **state)
+{
+    fixture *f = *state;
+    size_t n = 3000, cap = n * 16 + 256, len = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    len += (size_t)snprintf(text + len, cap - len, "libraries: {lib: lib}\npipelines:\n  p:\n"
+                            "    nodes:\n      - {name: sink, func: lib.f, inputs: [");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(text + len, cap - len, "%sd%zu", i ? ", " : "", i);
+    snprintf(text + len, cap - len, ", d17]}\n");
+    put(f, "conf/base/pipelines.yml", text);
+    build_fails(f, CRUN_ECONFIG, "conf/base/pipelines.yml:5:");
+    assert_non_null(strstr(f->err.message, "node 'sink': inputs 'd17' is listed twice"));
+    text[len] = '\0';
+    strcat(text, "]}\n");
+    put(f, "conf/base/pipelines.yml", text);
+    build_ok(f);
+    assert_int_equal(node(f->ir, "sink")->n_in, n);
+    free(text);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -915,6 +1061,15 @@ int main(void)
         T(test_from_json_refuses_node_without_name),
         T(test_from_json_refuses_node_without_func_or_cmd),
         T(test_from_json_refuses_port_without_dataset),
+        T(test_env_pipeline_replaces_base_one_in_its_place),
+        T(test_env_alone_streams_its_pipelines),
+        T(test_yaml_error_in_replaced_base_pipeline_is_reported),
+        T(test_anchors_and_merge_keys_in_streamed_nodes),
+        T(test_nodes_from_a_reference_are_built_in_place),
+        T(test_library_declared_after_pipelines),
+        T(test_pipelines_twice_in_one_file_is_a_duplicate_key),
+        T(test_pipelines_in_two_files_of_a_folder),
+        T(test_fan_in_node_with_many_inputs),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

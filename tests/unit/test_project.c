@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ir.h"
 #include "project.h"
 
 typedef struct fixture {
@@ -222,9 +223,17 @@ static void test_pipeline_replaced_whole_library_kept(void **state)
                                       "  b: {nodes: [{name: y, func: demo.y}]}\n");
     put(f, "conf/local/pipelines.yml", "pipelines:\n  a: {nodes: [{name: z, func: demo.z}]}\n");
     load_ok(f, NULL, NULL);
+    /* node definitions went straight into IR nodes: the tree keeps the rest */
     assert_json(f->p->pipelines, "{\"libraries\":{\"demo\":\"demo\"},\"pipelines\":{"
-                                 "\"a\":{\"nodes\":[{\"name\":\"z\",\"func\":\"demo.z\"}]},"
-                                 "\"b\":{\"nodes\":[{\"name\":\"y\",\"func\":\"demo.y\"}]}}}");
+                                 "\"a\":{\"nodes\":[]},\"b\":{\"nodes\":[]}}}");
+    ir_t *ir = NULL;
+    assert_int_equal(ir_build(f->p, &ir, &f->err), 0);
+    /* the env's pipeline a takes base's place, before b */
+    assert_int_equal(ir->n_nodes, 2);
+    assert_string_equal(ir->nodes[0].name, "z");
+    assert_string_equal(ir->nodes[0].where, "conf/local/pipelines.yml:2:15");
+    assert_string_equal(ir->nodes[1].name, "y");
+    ir_free(ir);
 }
 
 static void test_kind_files_joined_in_name_order(void **state)
