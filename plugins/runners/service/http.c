@@ -256,7 +256,8 @@ static enum MHD_Result start_run(request_ctx *rq)
         free(job);
         enum MHD_Result r = send_error(rq, (unsigned)status, "%s", error ? error : "bad request");
         free(error);
-        atomic_fetch_add_explicit(&svc->metrics.runs_rejected, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&svc_metrics_here(&svc->metrics)->runs_rejected, 1,
+                                  memory_order_relaxed);
         return r;
     }
     job->accepted = svc_now();
@@ -279,7 +280,8 @@ static enum MHD_Result start_run(request_ctx *rq)
     if (!svc_pool_submit(&svc->pool, job)) {
         svc_request_clear(&job->req);
         free(job);
-        atomic_fetch_add_explicit(&svc->metrics.runs_rejected, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&svc_metrics_here(&svc->metrics)->runs_rejected, 1,
+                                  memory_order_relaxed);
         svc_http_answer(rq, 503, svc_error_body("the service is at capacity (%lld running, "
                                                 "%lld waiting): try again later",
                                                 (long long)svc->cfg.workers,

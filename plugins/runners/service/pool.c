@@ -55,8 +55,8 @@ static void *claim_answer(svc_job *job)
 
 static void count_answer(service *svc, svc_job *job, unsigned status)
 {
-    svc_metrics *m = &svc->metrics;
-    svc_metrics_run(m, svc_now() - job->accepted);
+    svc_metrics_run(&svc->metrics, svc_now() - job->accepted);
+    svc_counters *m = svc_metrics_here(&svc->metrics);
     atomic_uint_fast64_t *c = &m->runs_rejected; /* 400, 503 */
     if (status == 200)
         c = &m->runs_ok;
@@ -148,7 +148,8 @@ static unsigned run_job(service *svc, svc_job *job, char **body_out, char *run_i
         persist_end(&svc->pool);
     note_run_time(&svc->pool, svc_now() - t0);
     for (size_t i = 0; res.failed_nodes && res.failed_nodes[i]; i++)
-        atomic_fetch_add_explicit(&svc->metrics.node_failures, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&svc_metrics_here(&svc->metrics)->node_failures, 1,
+                                  memory_order_relaxed);
     char *body = rc == 0 ? svc_success_text(&svc->served, &res) : NULL;
     unsigned status = 200;
     if (!body) {

@@ -83,15 +83,29 @@ enum svc_route {
 };
 enum { SVC_N_STATUS = 12, SVC_N_BUCKETS = 14 };
 
-typedef struct svc_metrics {
+/* One thread's share of the counters.  Threads count into the shard their
+ * id hashes to, so that two request threads rarely write one cache line
+ * (each atomic add on a line another core owns costs a transfer); the
+ * exposition sums the shards. */
+typedef struct svc_counters {
     atomic_uint_fast64_t requests[SVC_ROUTE_COUNT][SVC_N_STATUS];
     atomic_uint_fast64_t latency_bucket[SVC_N_BUCKETS]; /* run latency, cumulative at print */
     atomic_uint_fast64_t latency_count;
     atomic_uint_fast64_t latency_sum_ns;
     atomic_uint_fast64_t runs_ok, runs_failed, runs_timed_out, runs_rejected;
     atomic_uint_fast64_t node_failures;
+    char pad[64]; /* no cache line holds counters of two shards (without
+                   * asking the allocator of the service for alignment) */
+} svc_counters;
+
+enum { SVC_METRIC_SHARDS = 8 };
+
+typedef struct svc_metrics {
+    svc_counters shard[SVC_METRIC_SHARDS];
 } svc_metrics;
 
+/* The calling thread's shard. */
+svc_counters *svc_metrics_here(svc_metrics *m);
 void svc_metrics_request(svc_metrics *m, enum svc_route route, unsigned status);
 void svc_metrics_run(svc_metrics *m, double seconds);
 /* The Prometheus text exposition (malloc'd). */
