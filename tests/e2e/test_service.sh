@@ -52,6 +52,18 @@ runners:
 EOF
 }
 
+# The sleep processes of this test's project (by their folder): other tests,
+# and other work on the machine, may be sleeping too.
+own_sleeps()
+{
+    local p
+    for p in $(pgrep -x sleep); do
+        case "$(readlink "/proc/$p/cwd" 2>/dev/null)" in
+        "$PWD"*) echo "$p" ;;
+        esac
+    done
+}
+
 # start_service [crun args...]: the server in the background; sets SVC_PID,
 # BASE (http://127.0.0.1:PORT).  The test's exit kills it if still running.
 start_service()
@@ -381,10 +393,10 @@ test_timeout_answers_504_and_cancels_the_run()
     expect_eq "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print (b - a < 5) }')" 1 "answered within 5 s"
     local i
     for i in $(seq 1 50); do
-        pgrep -f "sleep 30" >/dev/null || break
+        [ -z "$(own_sleeps)" ] && break
         sleep 0.1
     done
-    pgrep -f "sleep 30" >/dev/null && fail "the timed-out run's command still runs"
+    [ -z "$(own_sleeps)" ] || fail "the timed-out run's command still runs"
     http GET /metrics
     expect_body_contains 'crun_service_runs_total{result="timed_out"} 1'
     http POST /v1/runs '{"params": {"x": 9}}'
@@ -508,13 +520,7 @@ test_sigterm_finishes_in_flight_runs_and_exits()
     stop_service TERM
     expect_clean_exit
     expect_eq "$(pgrep -f "crun --runner service" | grep -c "^$pid$")" 0 "no process left"
-    # only this project's commands count: other tests may be sleeping too
-    local p
-    for p in $(pgrep -x sleep); do
-        case "$(readlink "/proc/$p/cwd" 2>/dev/null)" in
-        "$PWD"*) fail "a command of the run outlived the service" ;;
-        esac
-    done
+    [ -z "$(own_sleeps)" ] || fail "a command of the run outlived the service"
     e2e_checked
 }
 
