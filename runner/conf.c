@@ -165,9 +165,8 @@ conf_node *conf_new_in(conf_arena *arena, conf_kind kind, const char *file, uint
 conf_node *conf_new_scalar_in(conf_arena *arena, const char *text, size_t len, const char *file,
                               uint32_t line, uint32_t col)
 {
-    if (!arena)
-        return conf_new_scalar(text, file, line, col);
-    conf_node *node = arena_take(arena, sizeof(conf_node) + len + 1, _Alignof(conf_node));
+    size_t size = sizeof(conf_node) + len + 1;
+    conf_node *node = arena ? arena_take(arena, size, _Alignof(conf_node)) : malloc(size);
     if (!node)
         return NULL;
     memset(node, 0, sizeof(*node));
@@ -176,7 +175,7 @@ conf_node *conf_new_scalar_in(conf_arena *arena, const char *text, size_t len, c
     node->line = line;
     node->col = col;
     node->inline_str = true;
-    node->in_arena = true;
+    node->in_arena = arena != NULL;
     node->str = (char *)(node + 1);
     memcpy(node->str, text, len);
     node->str[len] = '\0';

@@ -79,6 +79,14 @@ typedef struct conf_stream {
                 crun_error *err);
 } conf_stream;
 
+/* Parse len bytes of YAML text, with a stream (NULL: none).  Plain files
+ * are read by a fast path that gives the same result as libyaml, which reads
+ * every other file; CONF_PARSE_LIBYAML forces libyaml (to compare both). */
+enum { CONF_PARSE_LIBYAML = 1 };
+/* Would the fast path read text?  (For tests and benchmarks.) */
+bool conf_parse_is_fast(const char *text, size_t len);
+int conf_parse_text(conf_pool *pool, const char *text, size_t len, const char *display,
+                    const conf_stream *stream, unsigned flags, conf_node **out, crun_error *err);
 /* conf_parse_file with a stream (NULL: none).  Errors as conf_parse_file, or
  * what a callback returned. */
 int conf_parse_file_stream(conf_pool *pool, const char *path, const char *display,

@@ -6,9 +6,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <ftw.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -411,6 +414,169 @@ static void test_getenv_matches_whole_names(void **state)
     assert_null(conf_getenv(NULL, "HOME"));
 }
 
+/* --- the fast path reads plain files exactly as libyaml does ----------------------------- */
+
+static bool same_tree(const conf_node *a, const conf_node *b)
+{
+    if (!a || !b)
+        return a == b;
+    if (a->kind != b->kind || a->quoted != b->quoted || a->line != b->line || a->col != b->col ||
+        a->n != b->n || (a->str == NULL) != (b->str == NULL) ||
+        (a->str && strcmp(a->str, b->str) != 0) || strcmp(a->file, b->file) != 0)
+        return false;
+    size_t count = a->kind == CONF_MAP ? 2 * a->n : a->kind == CONF_SEQ ? a->n : 0;
+    for (size_t i = 0; i < count; i++)
+        if (!same_tree(a->items[i], b->items[i]))
+            return false;
+    return true;
+}
+
+/* Both readers give the same tree or the same error; returns whether the
+ * fast path read it. */
+static bool same_as_libyaml(fixture *f, const char *text, size_t len)
+{
+    conf_node *fast = NULL, *slow = NULL;
+    crun_error e1 = CRUN_ERROR_INIT, e2 = CRUN_ERROR_INIT;
+    int r1 = conf_parse_text(f->pool, text, len, "t.yml", NULL, 0, &fast, &e1);
+    int r2 = conf_parse_text(f->pool, text, len, "t.yml", NULL, CONF_PARSE_LIBYAML, &slow, &e2);
+    bool same = r1 == r2 && same_tree(fast, slow) &&
+                (r1 == 0 || strcmp(e1.message, e2.message) == 0);
+    if (!same) {
+        char *a = fast ? json_text(fast) : NULL, *b = slow ? json_text(slow) : NULL;
+        print_error("the readers differ on:\n---\n%.*s\n---\nfast %d %s %s\nlibyaml %d %s %s\n",
+                    (int)len, text, r1, e1.message ? e1.message : "", a ? a : "", r2,
+                    e2.message ? e2.message : "", b ? b : "");
+        free(a);
+        free(b);
+    }
+    conf_free(fast);
+    conf_free(slow);
+    crun_error_clear(&e1);
+    crun_error_clear(&e2);
+    assert_true(same);
+    return conf_parse_is_fast(text, len);
+}
+
+/* Plain texts, each read by the fast path. */
+static const char *const plain_texts[] = {
+    "a: 1\n",
+    "a: 1\nb: two words\nc: \"quoted\"\n",
+    "# a comment\n\na: 1  # trailing\n\n# end\n",
+    "libraries: {bench: bench}\npipelines:\n  __default__:\n    nodes:\n"
+    "      - {\"name\": \"n0\", \"outputs\": \"d0\", \"func\": \"bench.noop\"}\n"
+    "      - {\"name\": \"n1\", \"outputs\": \"d1\", \"inputs\": [\"d0\"], \"func\": \"bench.noop\"}\n",
+    "pipelines:\n  p:\n    nodes:\n      - name: a\n        func: lib.f\n        inputs: [x, y]\n"
+    "        outputs: {o: z}\n      - name: b\n        cmd: [sh, -c, \"echo {inputs.x}\"]\n",
+    "a:\n- 1\n- 2\nb: 3\n",
+    "a:\n  - x: 1\n    y: 2\n  - x: 3\n",
+    "- a\n- b: c\n  d: e\n- [1, 2]\n- {k: v}\n",
+    "a: {}\nb: []\nc: [[1, 2], {x: [3]}]\n",
+    "url: http://example.com/x\nparam: params:model.alpha\nref: ${globals:a.b}\n",
+    "  indented: 1\n  more: 2\n",
+    "a: -1\nb: +2\nc: 1.5e3\nd: null\ne: Null\n",
+    "nested:\n  deeper:\n    deepest: v\n  back: w\nout: x\n",
+    "k: \"has: colon, and #hash\"\n",
+    "",
+    "# only a comment\n",
+    "a: 1\n\n\n",
+    "a: b c d  \n",
+};
+
+/* Texts outside the subset or broken: libyaml reads them (or says why not). */
+static const char *const other_texts[] = {
+    "a: &x 1\nb: *x\n", "a: !!str 1\n", "a: |\n  text\n", "a: >\n  folded\n", "a: 'single'\n",
+    "a: \"esc\\n\"\n", "a:\n", "a:\nb: 1\n", "- \n- a\n", "a: b\n  c\n", "a: b: c\n",
+    "a: [1,\n 2]\n", "a:\tb\n", "a: 1\r\nb: 2\r\n", "---\na: 1\n", "a: 1\n...\n", "%YAML 1.1\n---\na: 1\n",
+    "? a\n: b\n", "a: 1\n a: 2\n", "a: 1\n  b: 2\n", "a:\n  b: 1\n c: 2\n", "[a, b]\n", "{a: b}\n",
+    "plain\n", "a: 1\na: 2\n", "a: {b: 1, b: 2}\n", "a: [a:b]\n", "a: {\"x\":1}\n", "a: [1, ]\n",
+    "a: {b}\n", "a: é\n", "a: 1 # é\n", "a: 1 #\x01\n", "a: x#y\n", "a: - b\n", "- - a\n",
+    "<<: {a: 1}\n", "a: ,b\n", "a: {b: c} d\n", "a: [b] # c\n", "a: \"b\" c\n", "a:  \n  - b\n",
+    "a:\n- b\n - c\n", "a: ]\n", "a: }\n", "a: \"x\n", "a: [b, {c: d, e: [f]}]\n",
+    "a:b\n", "a :b\n", "a : b\n", "\"a\": b\n", "\"a\":b\n", "-a: b\n", "- a\n-b\n",
+};
+
+static void test_fast_path_reads_plain_yaml_as_libyaml(void **state)
+{
+    fixture *f = *state;
+    for (size_t i = 0; i < sizeof(plain_texts) / sizeof(*plain_texts); i++) {
+        bool fast = same_as_libyaml(f, plain_texts[i], strlen(plain_texts[i]));
+        if (!fast)
+            print_error("not read by the fast path:\n%s\n", plain_texts[i]);
+        assert_true(fast);
+    }
+    for (size_t i = 0; i < sizeof(other_texts) / sizeof(*other_texts); i++)
+        same_as_libyaml(f, other_texts[i], strlen(other_texts[i]));
+}
+
+/* Every prefix, and texts with one character changed, inserted or removed
+ * (the characters YAML cares about), read the same by both. */
+static void mutate_and_compare(fixture *f, const char *text, size_t stride)
+{
+    static const char marks[] = " :-#{}[],\"'\n&*!|>?~\\x";
+    size_t len = strlen(text);
+    char *buf = malloc(len + 2);
+    assert_non_null(buf);
+    for (size_t cut = 0; cut <= len; cut++)
+        if (cut == len || text[cut] == '\n' || cut % stride == 0)
+            same_as_libyaml(f, text, cut);
+    for (size_t at = 0; at < len; at += stride) {
+        for (size_t m = 0; m < sizeof(marks) - 1; m++) {
+            memcpy(buf, text, len);
+            buf[at] = marks[m];
+            same_as_libyaml(f, buf, len);
+            memcpy(buf, text, at);
+            buf[at] = marks[m];
+            memcpy(buf + at + 1, text + at, len - at);
+            same_as_libyaml(f, buf, len + 1);
+        }
+        memcpy(buf, text, at);
+        memcpy(buf + at, text + at + 1, len - at - 1);
+        same_as_libyaml(f, buf, len - 1);
+    }
+    free(buf);
+}
+
+static void test_fast_path_agrees_on_mutated_texts(void **state)
+{
+    fixture *f = *state;
+    for (size_t i = 0; i < sizeof(plain_texts) / sizeof(*plain_texts); i++)
+        mutate_and_compare(f, plain_texts[i], 1);
+}
+
+/* Every YAML file of the repository (the demo's, the fixtures'). */
+static int compare_file(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    size_t n = strlen(path);
+    bool yaml = (n > 4 && strcmp(path + n - 4, ".yml") == 0) ||
+                (n > 5 && strcmp(path + n - 5, ".yaml") == 0);
+    if (flag != FTW_F || !yaml || st->st_size > 200000 || strstr(path, "/build"))
+        return 0;
+    FILE *file = fopen(path, "rb");
+    if (!file)
+        return 0;
+    char *text = calloc(1, (size_t)st->st_size + 1);
+    size_t len = text ? fread(text, 1, (size_t)st->st_size, file) : 0;
+    fclose(file);
+    fixture f = {.pool = conf_pool_new()};
+    if (text && f.pool) {
+        text[len] = '\0';
+        mutate_and_compare(&f, text, len / 64 + 1);
+    }
+    conf_pool_free(f.pool);
+    free(text);
+    (void)ftw;
+    return 0;
+}
+
+static void test_fast_path_agrees_on_the_repository_yaml(void **state)
+{
+    (void)state;
+    const char *root = getenv("CRUN_TEST_SOURCE_DIR");
+    if (!root)
+        skip();
+    assert_int_equal(nftw(root, compare_file, 16, FTW_PHYS), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -452,6 +618,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_interpolation_unterminated_reference, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_getenv_matches_whole_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fast_path_reads_plain_yaml_as_libyaml, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_fast_path_agrees_on_mutated_texts, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_fast_path_agrees_on_the_repository_yaml, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
