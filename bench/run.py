@@ -8,7 +8,9 @@ usage: bench/run.py [--build build] [--nodes 100000] [--cmd-nodes 2000] [--repea
    - the phases through the embedding API (bench/phases): loading the YAML
      into the IR, and the run itself (plan, catalog, execution, release).
 2. no-op command nodes (`touch {outputs.o}`) through the sequential runner.
-3. `crun compile` of the demo project (median of many runs).
+3. the compiled-IR path on the same function-node pipelines: `crun compile -o
+   ir.json`, then `crun run --ir ir.json` from a folder without YAML;
+4. `crun compile` of the demo project (median of many runs).
 Every measurement is the best of --repeat runs; the machine is shared.
 """
 import argparse
@@ -73,6 +75,21 @@ def main():
             print(f"| {shape} | {wall:.3f} | {wall * 1e6 / a.nodes:.2f} | {rss} "
                   f"| {rss * 1024 / a.nodes:.0f} | {ph['load_us_per_node']:.2f} "
                   f"| {ph['run_us_per_node']:.2f} |")
+        print(f"\n## The compiled IR instead of YAML ({a.nodes} function nodes)\n")
+        print("| shape | compile -o (s) | IR JSON MiB | run --ir (s) | µs/node "
+              "| peak RSS bytes/node |")
+        print("|---|---|---|---|---|---|")
+        for shape in ("chain", "wide", "layered"):
+            proj = os.path.join(tmp, f"{shape}-func-{a.nodes}")
+            ir = os.path.join(tmp, f"{shape}.ir.json")
+            bare = os.path.join(tmp, f"{shape}-ir")
+            os.makedirs(bare, exist_ok=True)
+            with open(os.path.join(bare, "crun.ini"), "w") as f:
+                f.write("[project]\nname = bench\n")
+            comp, _ = best_of(a.repeat, [crun, "compile", "--project", proj, "-o", ir])
+            wall, rss = best_of(a.repeat, [crun, "run", "--project", bare, "--ir", ir, "-q"])
+            print(f"| {shape} | {comp:.2f} | {os.path.getsize(ir) / 2**20:.0f} | {wall:.2f} "
+                  f"| {wall * 1e6 / a.nodes:.2f} | {rss * 1024 / a.nodes:.0f} |")
         print(f"\n## {a.cmd_nodes} no-op command nodes (touch), sequential runner\n")
         print("| shape | crun wall (s) | µs/node |")
         print("|---|---|---|")

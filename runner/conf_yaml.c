@@ -404,7 +404,8 @@ static bool fx_flow_step(fast_yaml *f, fx_level *l, yaml_event_t *ev, bool *made
 /* The next event, or false when the file leaves the subset. */
 static bool fx_next(fast_yaml *f, yaml_event_t *ev)
 {
-    memset(ev, 0, sizeof(*ev));
+    if (f->state != FX_BODY && !(f->state == FX_DOC_END && f->depth))
+        memset(ev, 0, sizeof(*ev)); /* the body's events clear their own */
     switch (f->state) {
     case FX_STREAM:
         ev->type = YAML_STREAM_START_EVENT;
@@ -723,7 +724,7 @@ static int apply_merge(reader *r, conf_node *map, conf_node *src)
 static const conf_node *pending_key(const reader *r, size_t base, const char *key)
 {
     for (size_t i = base; i < r->n_stack; i += 2)
-        if (strcmp(r->stack[i]->str, key) == 0)
+        if (r->stack[i]->str[0] == key[0] && strcmp(r->stack[i]->str, key) == 0)
             return r->stack[i];
     return NULL;
 }
@@ -775,7 +776,7 @@ static int read_pair(reader *r, size_t base, yaml_event_t *ev, conf_node *merges
         conf_free(key);
         return rc;
     }
-    bool merge = !key->quoted && strcmp(key->str, "<<") == 0;
+    bool merge = !key->quoted && key->str[0] == '<' && strcmp(key->str, "<<") == 0;
     /* refused before its value is read, so a streamed value is never given twice */
     const conf_node *first = merge ? NULL : pending_key(r, base, key->str);
     if (first) {

@@ -123,7 +123,7 @@ static int reserve(void **arr, size_t *cap, size_t need, size_t elem)
 
 static bool is_param_name(const char *name)
 {
-    return strncmp(name, "params:", 7) == 0 || strcmp(name, "parameters") == 0;
+    return name[0] == 'p' && (strncmp(name, "params:", 7) == 0 || strcmp(name, "parameters") == 0);
 }
 
 size_t ir_dataset_intern(ir_t *ir, const char *name)
@@ -518,7 +518,7 @@ static int read_keys(const conf_node *def, node_def *d, crun_error *err)
     for (size_t i = 0; i < def->n; i++) {
         const char *key = def->items[2 * i]->str;
         size_t k = 0;
-        while (node_keys[k] && strcmp(node_keys[k], key) != 0)
+        while (node_keys[k] && (node_keys[k][0] != key[0] || strcmp(node_keys[k], key) != 0))
             k++;
         if (!node_keys[k])
             return conf_check_keys(def, node_keys, "a node", err);

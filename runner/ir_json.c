@@ -32,8 +32,12 @@ static json_t *strings_json(char *const *s, size_t n)
     return a;
 }
 
-static json_t *node_json(const ir_t *ir, const ir_node *n, const size_t *producer, const unsigned char *in_set)
+/* mark[p] == self when node p is already among self's dependencies: a
+ * fan-in node with 100,000 inputs is written in linear time. */
+static json_t *node_json(const ir_t *ir, size_t self, const size_t *producer,
+                         const unsigned char *in_set, size_t *mark)
 {
+    const ir_node *n = &ir->nodes[self];
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(n->name));
     if (n->func)
@@ -46,17 +50,10 @@ static json_t *node_json(const ir_t *ir, const ir_node *n, const size_t *produce
     json_t *deps = json_array();
     for (size_t i = 0; i < n->n_in; i++) {
         size_t p = producer[n->in[i].ds];
-        if (p == (size_t)-1 || !in_set[p])
+        if (p == (size_t)-1 || !in_set[p] || mark[p] == self)
             continue;
-        json_t *name = json_string(ir->nodes[p].name);
-        bool dup = false;
-        size_t k;
-        json_t *v;
-        json_array_foreach(deps, k, v) dup = dup || json_equal(v, name);
-        if (dup)
-            json_decref(name);
-        else
-            json_array_append_new(deps, name);
+        mark[p] = self;
+        json_array_append_new(deps, json_string(ir->nodes[p].name));
     }
     json_object_set_new(o, "depends_on", deps);
     if (n->where)
@@ -68,13 +65,16 @@ json_t *ir_to_json(const ir_t *ir, const char *pipeline, const size_t *nodes, si
 {
     size_t count = nodes ? n : ir->n_nodes;
     size_t *producer = malloc((ir->n_ds + 1) * sizeof(size_t));
+    size_t *mark = malloc((ir->n_nodes + 1) * sizeof(size_t));
     unsigned char *in_set = calloc(ir->n_nodes + 1, 1);
     unsigned char *ds_used = calloc(ir->n_ds + 1, 1);
     json_t *root = json_object();
-    if (!producer || !in_set || !ds_used || !root)
+    if (!producer || !mark || !in_set || !ds_used || !root)
         goto fail;
     for (size_t i = 0; i < ir->n_ds; i++)
         producer[i] = (size_t)-1;
+    for (size_t i = 0; i < ir->n_nodes; i++)
+        mark[i] = (size_t)-1;
     for (size_t i = 0; i < count; i++)
         in_set[nodes ? nodes[i] : i] = 1;
     for (size_t i = 0; i < ir->n_nodes; i++)
@@ -90,7 +90,7 @@ json_t *ir_to_json(const ir_t *ir, const char *pipeline, const size_t *nodes, si
     json_t *jnodes = json_array();
     for (size_t i = 0; i < count; i++) {
         const ir_node *node = &ir->nodes[nodes ? nodes[i] : i];
-        json_array_append_new(jnodes, node_json(ir, node, producer, in_set));
+        json_array_append_new(jnodes, node_json(ir, nodes ? nodes[i] : i, producer, in_set, mark));
         for (size_t k = 0; k < node->n_in; k++)
             ds_used[node->in[k].ds] = 1;
         for (size_t k = 0; k < node->n_out; k++)
@@ -114,11 +114,13 @@ json_t *ir_to_json(const ir_t *ir, const char *pipeline, const size_t *nodes, si
     json_object_set_new(root, "datasets", jds);
     json_object_set_new(root, "nodes", jnodes);
     free(producer);
+    free(mark);
     free(in_set);
     free(ds_used);
     return root;
 fail:
     free(producer);
+    free(mark);
     free(in_set);
     free(ds_used);
     json_decref(root);
