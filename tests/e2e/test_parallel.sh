@@ -490,6 +490,55 @@ test_quiet_prints_nothing()
     expect_file_content data/greeting.txt "hello 3"
 }
 
+# --- finding programs -----------------------------------------------------------------
+
+# A program named without a slash is the first on PATH that is an executable
+# file, as posix_spawnp finds it: not a directory, not a file without x, not a
+# later one; the same for every node (the lookup is kept per worker).
+test_program_is_the_first_executable_on_path()
+{
+    par_project "max_workers: 2"
+    mkdir -p d1/tool d2 d3 d4
+    printf '#!/bin/sh\necho wrong > "$1"\n' >d2/tool # not executable
+    printf '#!/bin/sh\necho right > "$1"\n' >d3/tool
+    printf '#!/bin/sh\necho late > "$1"\n' >d4/tool
+    chmod +x d3/tool d4/tool
+    write_file conf/base/pipelines.yml <<'EOF'
+pipelines:
+  __default__:
+    nodes:
+      - {name: a, cmd: [tool, a.out]}
+      - {name: b, cmd: [tool, b.out]}
+      - {name: c, cmd: [tool, c.out]}
+EOF
+    PATH="$PWD/d1:$PWD/d2:$PWD/d3:$PWD/d4:$PATH" run_crun
+    expect_status 0
+    expect_file_content a.out "right"
+    expect_file_content b.out "right"
+    expect_file_content c.out "right"
+}
+
+# A relative PATH entry is relative to the command's folder (the project), as
+# for posix_spawnp after its chdir, not to where crun was started.
+test_relative_path_entry_is_searched_from_the_project()
+{
+    par_project "max_workers: 2"
+    mkdir -p bin
+    printf '#!/bin/sh\necho local > "$1"\n' >bin/here-only-crun-e2e
+    chmod +x bin/here-only-crun-e2e
+    write_file conf/base/pipelines.yml <<'EOF'
+pipelines:
+  __default__:
+    nodes:
+      - {name: a, cmd: [here-only-crun-e2e, a.out]}
+EOF
+    cd .. || fail "no parent"
+    PATH="bin:$PATH" run_crun --project p
+    cd p || fail "no project"
+    expect_status 0
+    expect_file_content a.out "local"
+}
+
 # --- options --------------------------------------------------------------------------
 
 # Exit 2 with "crun: error: conf/base/runner.yml:4:COLUMN: ..." naming each word.
