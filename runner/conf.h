@@ -67,6 +67,12 @@ typedef enum conf_stream_action {
 
 typedef struct conf_stream {
     void *user;
+    /* Before the file is read (may be NULL). */
+    int (*begin)(void *user, crun_error *err);
+    /* The file is read again from its start (the fast path met what it does
+     * not read, and libyaml takes over): forget every item and value given
+     * since begin() (may be NULL when there is nothing to forget). */
+    void (*restart)(void *user);
     /* The value under path[depth-1] starts: a conf_stream_action, or a
      * negative error code with err set (the parse stops). */
     int (*enter)(void *user, conf_node *const *path, size_t depth, crun_error *err);
@@ -80,8 +86,9 @@ typedef struct conf_stream {
 } conf_stream;
 
 /* Parse len bytes of YAML text, with a stream (NULL: none).  Plain files
- * are read by a fast path that gives the same result as libyaml, which reads
- * every other file; CONF_PARSE_LIBYAML forces libyaml (to compare both). */
+ * are read by a fast path that gives the same result as libyaml; when it
+ * meets anything else, libyaml reads the file again from the start.
+ * CONF_PARSE_LIBYAML forces libyaml (to compare both). */
 enum { CONF_PARSE_LIBYAML = 1 };
 /* Would the fast path read text?  (For tests and benchmarks.) */
 bool conf_parse_is_fast(const char *text, size_t len);

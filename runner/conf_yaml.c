@@ -82,10 +82,11 @@ static bool is_null_text(const char *s, size_t len)
  * flow {..} and [..], plain and simple double-quoted scalars, comments,
  * ASCII) are read here instead, producing the very events libyaml would,
  * with the same positions, so everything after (the reader, every message)
- * is shared.  The whole file is checked by a dry run first; anything outside
- * the subset (anchors, tags, block scalars, escapes, a multi-line scalar,
- * an empty value, any YAML error) sends the file to libyaml, which reads it
- * as it always did.  tests/unit/test_conf.c compares both on many files. */
+ * is shared.  At the first thing outside the subset (an anchor, a tag, a
+ * block scalar, an escape, a multi-line scalar, an empty value, any YAML
+ * error) the fast path stops, a stream forgets what it was given
+ * (conf_stream.restart), and libyaml reads the file from the start as it
+ * always did.  tests/unit/test_conf.c compares both on many files. */
 
 typedef enum fx_kind { FX_BMAP, FX_BSEQ, FX_FMAP, FX_FSEQ } fx_kind;
 
@@ -471,7 +472,7 @@ static void fx_clear(fast_yaml *f)
     free(f->stack);
 }
 
-/* Does the whole text stay in the subset?  (A dry run: events are dropped.) */
+/* Does the whole text stay in the subset?  (A dry run, for tests.) */
 static bool fx_fits(const char *buf, size_t len)
 {
     if (memchr(buf, '\0', len))
@@ -494,6 +495,7 @@ typedef struct anchored_node {
 typedef struct reader {
     yaml_parser_t parser;
     fast_yaml *fast;   /* the events come from here instead of the parser */
+    bool bailed;       /* the fast path met what it does not read */
     const char *file;
     conf_arena *arena; /* where nodes go: NULL for the heap, the scratch arena in an item */
     anchored_node *anchors;
@@ -526,8 +528,12 @@ static int yaml_failure(reader *r)
 
 static int next_event(reader *r, yaml_event_t *ev)
 {
-    if (r->fast) /* checked by a dry run: it cannot fail (but out of memory) */
-        return fx_next(r->fast, ev) ? 0 : crun_error_set(r->err, CRUN_ENOMEM, "out of memory");
+    if (r->fast && !fx_next(r->fast, ev)) {
+        r->bailed = true; /* not an error yet: libyaml reads the file again */
+        return CRUN_ECONFIG;
+    }
+    if (r->fast)
+        return 0;
     if (!yaml_parser_parse(&r->parser, ev))
         return yaml_failure(r);
     return 0;
@@ -937,6 +943,26 @@ bool conf_parse_is_fast(const char *text, size_t len)
     return fx_fits(text, len);
 }
 
+/* Drop what a read left behind, to read again or to finish. */
+static void reader_reset(reader *r)
+{
+    for (size_t i = 0; i < r->n_anchors; i++) {
+        free(r->anchors[i].name);
+        conf_free(r->anchors[i].node);
+    }
+    free(r->anchors);
+    free(r->stack);
+    free(r->path);
+    r->anchors = NULL;
+    r->stack = r->path = NULL;
+    r->n_anchors = r->n_stack = r->cap_stack = r->depth = r->cap_path = 0;
+    r->anchored = r->in_item = r->skipping = 0;
+    r->budget = alias_node_budget;
+    conf_arena_reset(r->scratch);
+}
+
+/* The fast path first; when it meets what it does not read, the stream
+ * forgets what it was given and libyaml reads the file from the start. */
 int conf_parse_text(conf_pool *pool, const char *text, size_t len, const char *display,
                     const conf_stream *stream, unsigned flags, conf_node **out, crun_error *err)
 {
@@ -944,31 +970,36 @@ int conf_parse_text(conf_pool *pool, const char *text, size_t len, const char *d
     fast_yaml fast;
     int rc = 0;
     *out = NULL;
-    if (!(flags & CONF_PARSE_LIBYAML) && fx_fits(text, len)) {
+    if (!(r.file = conf_pool_intern(pool, display)))
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    if (stream && !(r.scratch = conf_arena_new()))
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    if (stream && stream->begin && (rc = stream->begin(stream->user, err)) != 0) {
+        conf_arena_free(r.scratch);
+        return rc;
+    }
+    bool slow = true;
+    if (!(flags & CONF_PARSE_LIBYAML) && !memchr(text, '\0', len)) {
         fx_init(&fast, text, len);
         r.fast = &fast;
-    } else if (yaml_parser_initialize(&r.parser)) {
-        yaml_parser_set_input_string(&r.parser, (const unsigned char *)text, len);
-    } else {
-        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    }
-    if (!(r.file = conf_pool_intern(pool, display)))
-        rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    if (rc == 0 && stream && !(r.scratch = conf_arena_new()))
-        rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    if (rc == 0)
         rc = read_document(&r, out);
-    if (r.fast)
         fx_clear(&fast);
-    else
-        yaml_parser_delete(&r.parser);
-    for (size_t i = 0; i < r.n_anchors; i++) {
-        free(r.anchors[i].name);
-        conf_free(r.anchors[i].node);
+        r.fast = NULL;
+        slow = r.bailed;
+        if (slow && stream && stream->restart)
+            stream->restart(stream->user);
+        reader_reset(&r);
     }
-    free(r.anchors);
-    free(r.stack);
-    free(r.path);
+    if (slow) {
+        if (!yaml_parser_initialize(&r.parser)) {
+            conf_arena_free(r.scratch);
+            return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+        }
+        yaml_parser_set_input_string(&r.parser, (const unsigned char *)text, len);
+        rc = read_document(&r, out);
+        yaml_parser_delete(&r.parser);
+        reader_reset(&r);
+    }
     conf_arena_free(r.scratch);
     return rc;
 }

@@ -540,6 +540,9 @@ typedef struct pipes_load {
     conf_node **folder;     /* the streamed folder's files read so far, joined */
     conf_node *env_pipes;   /* the env's 'pipelines' map, or NULL */
     bool env_replaces;      /* the env's 'pipelines' is not a map: it replaces base's whole */
+    ir_builder_point file_start; /* where the file being read began */
+    conf_node **env_built;  /* env definitions built in base's place, not yet marked */
+    size_t n_env_built;
 } pipes_load;
 
 /* Build the nodes of pipeline name (its definition def) unless they were
@@ -557,6 +560,53 @@ static int build_def_nodes(pipes_load *L, const char *name, conf_node *def, bool
     if (rc == 0)
         conf_mark_streamed(nodes);
     return rc;
+}
+
+/* An env definition built in place of base's, from a copy: the env's tree
+ * is left as it is until the file is read (it may be read again, by
+ * libyaml, if the fast path gives up on it). */
+static int build_env_def(pipes_load *L, const char *name, conf_node *def, crun_error *err)
+{
+    conf_node *nodes = def->kind == CONF_MAP ? conf_get(def, "nodes") : NULL;
+    if (!nodes || (nodes->kind == CONF_SEQ && nodes->streamed))
+        return 0;
+    conf_node **grown = realloc(L->env_built, (L->n_env_built + 1) * sizeof(conf_node *));
+    conf_node *copy = grown ? conf_copy(nodes) : NULL;
+    if (grown)
+        L->env_built = grown;
+    if (!copy)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    int rc = conf_interpolate(copy, L->ictx, err);
+    if (rc == 0)
+        rc = ir_builder_nodes(L->b, name, copy, err);
+    conf_free(copy);
+    if (rc == 0)
+        L->env_built[L->n_env_built++] = nodes;
+    return rc;
+}
+
+/* The env definitions built while earlier files were read are done. */
+static void mark_env_built(pipes_load *L)
+{
+    for (size_t i = 0; i < L->n_env_built; i++)
+        conf_mark_streamed(L->env_built[i]);
+    L->n_env_built = 0;
+}
+
+static int pipes_begin(void *user, crun_error *err)
+{
+    pipes_load *L = user;
+    mark_env_built(L);
+    ir_builder_mark(L->b, &L->file_start);
+    return 0;
+}
+
+static void pipes_restart(void *user)
+{
+    pipes_load *L = user;
+    L->n_env_built = 0;
+    /* out of memory here shows as an error of the new read */
+    ir_builder_rewind(L->b, &L->file_start);
 }
 
 static bool is_key(conf_node *const *path, size_t i, const char *name)
@@ -581,7 +631,7 @@ static int pipes_enter(void *user, conf_node *const *path, size_t depth, crun_er
         if (!over)
             return CONF_STREAM_KEEP;
         /* the env's definition takes this one's place */
-        int rc = build_def_nodes(L, path[1]->str, over, true, err);
+        int rc = build_env_def(L, path[1]->str, over, err);
         return rc ? rc : CONF_STREAM_SKIP;
     }
     return depth == 3 && is_key(path, 2, "nodes") ? CONF_STREAM_ITEMS : CONF_STREAM_KEEP;
@@ -634,8 +684,8 @@ static int finish_pipelines(pipes_load *L, conf_node *root, crun_error *err)
 static int load_pipelines(project *p, const conf_interp *ictx, crun_error *err)
 {
     pipes_load L = {.p = p, .ictx = ictx};
-    conf_stream stream = {.user = &L, .enter = pipes_enter, .item = pipes_item,
-                          .done = pipes_done};
+    conf_stream stream = {.user = &L, .begin = pipes_begin, .restart = pipes_restart,
+                          .enter = pipes_enter, .item = pipes_item, .done = pipes_done};
     conf_node *streamed = NULL, *whole = NULL;
     char *dir = path_join(p->dir, "conf/base"), **names = NULL;
     size_t n_base = 0;
@@ -654,6 +704,9 @@ static int load_pipelines(project *p, const conf_interp *ictx, crun_error *err)
     L.folder = &streamed;
     if (rc == 0)
         rc = load_folder(p, n_base ? "base" : p->env, "pipelines", &stream, &streamed, err);
+    if (rc == 0)
+        mark_env_built(&L);
+    free(L.env_built);
     if (rc != 0) {
         conf_free(streamed);
         conf_free(whole);

@@ -1025,6 +1025,37 @@ static void test_fan_in_node_with_many_inputs(void **state)
     free(text);
 }
 
+/* The fast path gives up on the last line (a single-quoted scalar): libyaml
+ * reads the file again, and nothing is built twice. */
+static void test_file_read_again_by_libyaml_builds_nodes_once(void **state)
+{
+    fixture *f = *state;
+    put(f, "conf/base/catalog.yml", "\"{name}_csv\": {type: text, filepath: \"data/{name}.txt\"}\n");
+    put(f, "conf/base/parameters.yml", "alpha: 1\n");
+    put(f, "conf/base/pipelines.yml",
+        "libraries: {lib: lib}\n"
+        "pipelines:\n"
+        "  a: {nodes: [{name: a1, func: lib.f, inputs: [params:alpha, x_csv], outputs: y}]}\n"
+        "  b: {nodes: [{name: b0, func: lib.f}]}\n"
+        "  c:\n"
+        "    nodes:\n"
+        "      - {name: c1, func: lib.g, inputs: y, outputs: z}\n"
+        "      - {name: c2, func: lib.g, inputs: z, outputs: 'w'}\n");
+    put(f, "conf/local/pipelines.yml", "pipelines:\n  b: {nodes: [{name: b1, func: lib.f}]}\n");
+    build_ok(f);
+    assert_int_equal(f->ir->n_nodes, 4);
+    const char *order[] = {"a1", "b1", "c1", "c2"};
+    for (size_t i = 0; i < 4; i++)
+        assert_string_equal(f->ir->nodes[i].name, order[i]);
+    assert_pipeline(f->ir, "__default__", "a1,b1,c1,c2");
+    assert_int_equal(dataset(f->ir, "x_csv")->kind, IR_DS_CATALOG);
+    assert_string_equal(dataset(f->ir, "w")->name, "w");
+    /* and the checks that wait for the whole configuration still happen */
+    put(f, "conf/base/parameters.yml", "beta: 1\n");
+    build_fails(f, CRUN_ECONFIG, "conf/base/pipelines.yml:3:48: node 'a1': input 'params:alpha': "
+                                 "no such parameter");
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1070,6 +1101,7 @@ int main(void)
         T(test_pipelines_twice_in_one_file_is_a_duplicate_key),
         T(test_pipelines_in_two_files_of_a_folder),
         T(test_fan_in_node_with_many_inputs),
+        T(test_file_read_again_by_libyaml_builds_nodes_once),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
