@@ -75,7 +75,8 @@ char *ir_strdup(ir_t *ir, const char *s)
 const char *ir_intern(ir_t *ir, const char *s)
 {
     size_t i;
-    if (strmap_get(&ir->string_index, s, &i))
+    uint32_t h = strmap_hash(s);
+    if (strmap_get_hashed(&ir->string_index, s, h, &i))
         return ir->strings[i];
     char **grown = realloc(ir->strings, (ir->n_strings + 1) * sizeof(char *));
     if (!grown)
@@ -83,7 +84,7 @@ const char *ir_intern(ir_t *ir, const char *s)
     ir->strings = grown;
     if (!(grown[ir->n_strings] = ir_strdup(ir, s)))
         return NULL;
-    if (strmap_put(&ir->string_index, grown[ir->n_strings], ir->n_strings, NULL) < 0)
+    if (strmap_put_hashed(&ir->string_index, grown[ir->n_strings], h, ir->n_strings, NULL) < 0)
         return NULL;
     return grown[ir->n_strings++];
 }
@@ -129,22 +130,26 @@ static bool is_param_name(const char *name)
 size_t ir_dataset_intern(ir_t *ir, const char *name)
 {
     size_t idx;
-    if (strmap_get(&ir->ds_index, name, &idx))
+    uint32_t h = strmap_hash(name);
+    if (strmap_get_hashed(&ir->ds_index, name, h, &idx))
         return idx;
     if (reserve((void **)&ir->ds, &ir->ds_cap, ir->n_ds + 1, sizeof(ir_dataset)) != 0)
         return (size_t)-1;
+    bool param = is_param_name(name);
+    const char **type = param ? &ir->params_type : &ir->memory_type;
+    if (!*type && !(*type = ir_intern(ir, param ? "params" : "memory")))
+        return (size_t)-1;
     ir_dataset *d = &ir->ds[ir->n_ds];
     memset(d, 0, sizeof(*d));
-    bool param = is_param_name(name);
     d->kind = param ? IR_DS_PARAMS : IR_DS_MEMORY;
-    d->type = ir_intern(ir, param ? "params" : "memory");
+    d->type = *type;
     if (!(d->name = ir_strdup(ir, name)) || !d->type)
         return (size_t)-1;
     if (param && !(d->param_path = ir_strdup(ir, name[0] == 'p' && name[6] == ':' ? name + 7
                                                                                   : "")))
         return (size_t)-1;
     /* the key must be the stored copy: the map borrows it */
-    if (strmap_put(&ir->ds_index, d->name, ir->n_ds, NULL) < 0)
+    if (strmap_put_hashed(&ir->ds_index, d->name, h, ir->n_ds, NULL) < 0)
         return (size_t)-1;
     ir->n_ds++;
     if (d->kind == IR_DS_MEMORY && ir->n_factories && ir_factory_apply(ir, ir->n_ds - 1) != 0)
@@ -265,6 +270,7 @@ int ir_builder_rewind(ir_builder *b, const ir_builder_point *at)
     ir->n_nodes = at->nodes;
     ir->n_ds = at->datasets;
     ir->n_strings = at->strings;
+    ir->memory_type = ir->params_type = NULL; /* interned again when next needed */
     b->n_ranges = at->ranges;
     if (b->n_ranges)
         b->ranges[b->n_ranges - 1].n = at->last_range_n;

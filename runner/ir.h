@@ -94,6 +94,7 @@ typedef struct ir {
     size_t n_factories;
     conf_arena *arena;    /* text and arrays of nodes and datasets */
     char **strings;       /* interned text shared by many nodes (function names, types) */
+    const char *memory_type, *params_type; /* "memory" and "params" among them, once used */
     size_t n_strings;
     strmap string_index;
     strmap node_index;    /* name -> node */

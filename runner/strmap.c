@@ -4,7 +4,7 @@
 
 #include "strmap.h"
 
-static uint32_t hash_str(const char *s)
+uint32_t strmap_hash(const char *s)
 {
     uint64_t h = 1469598103934665603ull;
     for (; *s; s++) {
@@ -45,11 +45,10 @@ static int grow(strmap *m)
     return 0;
 }
 
-int strmap_put(strmap *m, const char *key, size_t val, size_t *old)
+int strmap_put_hashed(strmap *m, const char *key, uint32_t h, size_t val, size_t *old)
 {
     if (val > UINT32_MAX || ((m->count + 1) * 2 > m->cap && grow(m) != 0))
         return -1;
-    uint32_t h = hash_str(key);
     size_t j = h & (m->cap - 1);
     for (; m->slots[j].key; j = (j + 1) & (m->cap - 1)) {
         if (m->slots[j].hash == h && strcmp(m->slots[j].key, key) == 0) {
@@ -63,11 +62,15 @@ int strmap_put(strmap *m, const char *key, size_t val, size_t *old)
     return 0;
 }
 
-int strmap_get(const strmap *m, const char *key, size_t *val)
+int strmap_put(strmap *m, const char *key, size_t val, size_t *old)
+{
+    return strmap_put_hashed(m, key, strmap_hash(key), val, old);
+}
+
+int strmap_get_hashed(const strmap *m, const char *key, uint32_t h, size_t *val)
 {
     if (!m->cap)
         return 0;
-    uint32_t h = hash_str(key);
     for (size_t j = h & (m->cap - 1); m->slots[j].key; j = (j + 1) & (m->cap - 1)) {
         if (m->slots[j].hash == h && strcmp(m->slots[j].key, key) == 0) {
             if (val)
@@ -76,4 +79,9 @@ int strmap_get(const strmap *m, const char *key, size_t *val)
         }
     }
     return 0;
+}
+
+int strmap_get(const strmap *m, const char *key, size_t *val)
+{
+    return strmap_get_hashed(m, key, strmap_hash(key), val);
 }

@@ -33,5 +33,10 @@ void strmap_free(strmap *m);
 int strmap_put(strmap *m, const char *key, size_t val, size_t *old);
 /* 1 and *val when found, else 0. */
 int strmap_get(const strmap *m, const char *key, size_t *val);
+/* The same with the key's hash given (strmap_hash), for a lookup followed
+ * by an insertion of the same key. */
+uint32_t strmap_hash(const char *key);
+int strmap_get_hashed(const strmap *m, const char *key, uint32_t hash, size_t *val);
+int strmap_put_hashed(strmap *m, const char *key, uint32_t hash, size_t val, size_t *old);
 
 #endif
