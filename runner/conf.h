@@ -1,8 +1,10 @@
 /* conf.h - configuration trees: YAML read with positions, merged, interpolated.
  *
- * Every YAML file of a project is read with libyaml into a tree of conf_node
- * that remembers file:line:column for each node, so that any later complaint
- * (by the project loader, the IR builder, a plugin's options) names the place.
+ * Every YAML file of a project is read (by libyaml, or for plain files a fast
+ * path giving the same events) into a tree of conf_node that remembers
+ * file:line:column for each node, so that any later complaint (by the
+ * project loader, the IR builder, a plugin's options) names the place; a
+ * conf_stream can take the items of large lists as they are read instead.
  * Trees of base and the selected env are merged (whole keys or deeply), then
  * ${...} interpolation replaces scalars in place, keeping the position of the
  * scalar that held the reference.

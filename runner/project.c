@@ -6,7 +6,10 @@
  * folder are joined (a top-level key may appear in only one of them), the two
  * folders merged as DESIGN.md says, and ${...} resolved against globals.yml,
  * --params and the environment.  --params finally override parameters
- * (params.c parses them).  Nothing here knows what a node or a dataset is.
+ * (params.c parses and applies them).  The pipelines files come last and are
+ * streamed: each node definition goes to ir.c's builder as it is read (what
+ * a node or a dataset is stays ir.c's business), and only their skeleton
+ * stays a tree.
  */
 #include <dirent.h>
 #include <errno.h>
