@@ -91,7 +91,7 @@ const char *ir_intern(ir_t *ir, const char *s)
 
 int ir_port_set(ir_t *ir, ir_port *port, const char *arg, size_t ds)
 {
-    port->ds = ds;
+    port->ds = (uint32_t)ds;
     /* a name or list port's argument is its dataset's name: share it */
     port->own_arg = strcmp(arg, ir->ds[ds].name) != 0;
     port->arg = port->own_arg ? ir_strdup(ir, arg) : ir->ds[ds].name;
@@ -405,7 +405,7 @@ static int add_port(ir_builder *b, const char *arg, const conf_node *ds, const c
 }
 
 /* inputs/outputs: a name, a list of names, or a map arg -> name. */
-static int parse_ports(ir_builder *b, const conf_node *spec, ir_port **ports, size_t *n,
+static int parse_ports(ir_builder *b, const conf_node *spec, ir_port **ports, uint32_t *n,
                        const char *node, bool outputs, crun_error *err)
 {
     if (!spec || spec->kind == CONF_NULL)
@@ -433,7 +433,7 @@ static int parse_ports(ir_builder *b, const conf_node *spec, ir_port **ports, si
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     if (pl->n)
         memcpy(*ports, pl->items, pl->n * sizeof(ir_port));
-    *n = pl->n;
+    *n = (uint32_t)pl->n;
     return rc;
 }
 

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -26,9 +27,11 @@
 #include "project.h"
 #include "strmap.h"
 
+/* Sizes and indices are 32-bit: a pipeline holds one of these per node
+ * and two or three ports per node, and 4 billion of anything is far away. */
 typedef struct ir_port {
     char *arg;      /* argument name: the map key, or the dataset's name */
-    size_t ds;      /* index into ir.ds */
+    uint32_t ds;    /* index into ir.ds */
     bool own_arg;   /* arg is this port's own copy (else it is the dataset's name) */
 } ir_port;
 
@@ -36,14 +39,14 @@ typedef struct ir_node {
     char *name;
     const char *func; /* "library.function" (interned in ir.strings), or NULL for a command */
     char **argv;    /* command node: argc templates */
-    size_t argc;
     ir_port *in;
-    size_t n_in;
     ir_port *out;
-    size_t n_out;
     char **tags;
-    size_t n_tags;
     char *where;    /* "file:line:col" of the node's definition */
+    uint32_t argc;
+    uint32_t n_in;
+    uint32_t n_out;
+    uint32_t n_tags;
 } ir_node;
 
 typedef enum ir_ds_kind {

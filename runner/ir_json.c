@@ -140,7 +140,7 @@ static int bad(reader *r, const char *path, const char *what)
     return crun_error_set(r->err, CRUN_ECONFIG, "%s: %s: %s", r->display, path, what);
 }
 
-static int read_strings(reader *r, json_t *a, const char *path, char ***out, size_t *n)
+static int read_strings(reader *r, json_t *a, const char *path, char ***out, uint32_t *n)
 {
     if (!json_is_array(a))
         return bad(r, path, "expected a list of strings");
@@ -159,7 +159,7 @@ static int read_strings(reader *r, json_t *a, const char *path, char ***out, siz
     return 0;
 }
 
-static int read_ports(reader *r, json_t *a, const char *path, ir_port **out, size_t *n)
+static int read_ports(reader *r, json_t *a, const char *path, ir_port **out, uint32_t *n)
 {
     if (!a)
         return 0;
