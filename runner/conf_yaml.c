@@ -15,8 +15,11 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <yaml.h>
 
@@ -1047,12 +1050,29 @@ static int read_whole_file(const char *path, const char *display, char **text, s
     return 0;
 }
 
+/* A regular file is mapped with its pages read in at once (a large
+ * pipelines file is megabytes: cheaper than faulting them in one by one);
+ * anything else is read. */
 int conf_parse_file_stream(conf_pool *pool, const char *path, const char *display,
                            const conf_stream *stream, conf_node **out, crun_error *err)
 {
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+        size_t len = (size_t)st.st_size;
+        void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+        close(fd);
+        if (map != MAP_FAILED) {
+            int rc = conf_parse_text(pool, map, len, display, stream, 0, out, err);
+            munmap(map, len);
+            return rc;
+        }
+    } else if (fd >= 0) {
+        close(fd);
+    }
     char *text = NULL;
     size_t len = 0;
-    *out = NULL;
     int rc = read_whole_file(path, display, &text, &len, err);
     if (rc == 0)
         rc = conf_parse_text(pool, text, len, display, stream, 0, out, err);
