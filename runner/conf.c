@@ -23,39 +23,52 @@ struct conf_pool {
     size_t n;
 };
 
-/* --- arenas: blocks of 1 MiB, mapped and unmapped whole (freeing an arena
- * returns its memory to the system at once) --- */
+/* --- arenas: blocks from 16 KiB doubling up to 1 MiB, so a small project
+ * pays for little and a large one for few blocks; freeing an arena returns
+ * its memory to the system at once --- */
 
 typedef struct arena_block {
     struct arena_block *next;
     size_t used;
     size_t size;
+    bool mapped;
     max_align_t data[];
 } arena_block;
 
 struct conf_arena {
     arena_block *head; /* the block being filled; older (full) blocks follow */
+    size_t next_size;  /* of the next block */
 };
 
-static const size_t arena_block_size = (1 << 20) - 64;
+static const size_t arena_first_block = (16 << 10) - 64, arena_max_block = (1 << 20) - 64;
 
 conf_arena *conf_arena_new(void)
 {
-    return calloc(1, sizeof(conf_arena));
+    conf_arena *arena = calloc(1, sizeof(conf_arena));
+    if (arena)
+        arena->next_size = arena_first_block;
+    return arena;
 }
 
-/* Blocks are mapped with their pages populated at once: an arena fills
+/* Big blocks are mapped with their pages populated at once: an arena fills
  * every page of a block anyway, and one call costs far less than faulting
  * the pages in one by one (a 100,000-node IR is 10 MB of arena). */
-static arena_block *map_block(size_t cap)
+static arena_block *new_block(size_t cap)
 {
     size_t bytes = sizeof(arena_block) + cap;
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
-                   -1, 0);
-    if (p == MAP_FAILED)
-        return NULL;
-    arena_block *b = p;
+    arena_block *b;
+    if (cap < arena_max_block) {
+        if (!(b = malloc(bytes)))
+            return NULL;
+    } else {
+        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+        if (p == MAP_FAILED)
+            return NULL;
+        b = p;
+    }
     b->size = cap;
+    b->mapped = cap >= arena_max_block;
     return b;
 }
 
@@ -63,7 +76,10 @@ static void free_blocks(arena_block *b)
 {
     for (arena_block *next; b; b = next) {
         next = b->next;
-        munmap(b, sizeof(arena_block) + b->size);
+        if (b->mapped)
+            munmap(b, sizeof(arena_block) + b->size);
+        else
+            free(b);
     }
 }
 
@@ -92,17 +108,22 @@ static void *arena_take(conf_arena *arena, size_t size, size_t align)
         b->used = at + size;
         return (char *)b->data + at;
     }
-    size_t cap = size > arena_block_size / 4 ? size : arena_block_size;
-    arena_block *nb = map_block(cap);
+    bool alone = size > arena->next_size / 4; /* a big object gets a block of its own */
+    size_t cap = alone ? size : arena->next_size;
+    arena_block *nb = new_block(cap);
     if (!nb)
         return NULL;
     nb->used = size;
-    if (b && cap == size) { /* a big object alone: keep filling the current block */
+    if (alone && b) { /* keep filling the current block */
         nb->next = b->next;
         b->next = nb;
     } else {
         nb->next = b;
         arena->head = nb;
+    }
+    if (!alone && arena->next_size < arena_max_block) {
+        size_t doubled = 2 * (arena->next_size + 64) - 64; /* whole pages and malloc's header */
+        arena->next_size = doubled < arena_max_block ? doubled : arena_max_block;
     }
     return nb->data;
 }

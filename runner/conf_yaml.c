@@ -1050,16 +1050,15 @@ static int read_whole_file(const char *path, const char *display, char **text, s
     return 0;
 }
 
-/* A regular file is mapped with its pages read in at once (a large
- * pipelines file is megabytes: cheaper than faulting them in one by one);
- * anything else is read. */
+/* A large file (a megabyte or more) is mapped with its pages read in at
+ * once, cheaper than faulting them in one by one; anything else is read. */
 int conf_parse_file_stream(conf_pool *pool, const char *path, const char *display,
                            const conf_stream *stream, conf_node **out, crun_error *err)
 {
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= (1 << 20)) {
         size_t len = (size_t)st.st_size;
         void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
         close(fd);
