@@ -425,6 +425,7 @@ static const crun_runner_type parallel_type = {
     .create = par_create,
     .run = par_run_plan,
     .destroy = par_destroy,
+    .flags = CRUN_RUNNER_SHARED, /* the instance is the options; a run's state is its par_run */
 };
 
 static const crun_plugin parallel_plugin = {
