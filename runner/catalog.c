@@ -192,7 +192,7 @@ static int open_entry(crun_run *run, size_t ds, const crun_run_options *o, crun_
         json_t *v = param_at(run->params, d->param_path);
         if (!v)
             return crun_error_set(err, CRUN_ECONFIG, "parameter '%s' does not exist", d->name);
-        e->param = crun_value_json_new(json_incref(v));
+        e->param = crun_value_json_new(params_private_copy(v));
         return e->param ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
     }
     const crun_plugin *plug;

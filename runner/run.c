@@ -708,6 +708,7 @@ int run_create(crun_session *s, plan *p, bool shared_plan, json_t *params,
     if (!run) {
         if (!shared_plan)
             plan_free(p);
+        json_decref(params);
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     }
     char *at = (char *)(run + 1);
@@ -724,7 +725,8 @@ int run_create(crun_session *s, plan *p, bool shared_plan, json_t *params,
     run->ir = s->ir;
     run->plan = p;
     run->plan_shared = shared_plan;
-    run->params = json_incref(params);
+    run->params = params ? params : s->ir->params;
+    run->params_owned = params != NULL;
     run->progress = o->progress;
     run->grace_period = 5.0;
     atomic_init(&run->cancelled, false);
@@ -787,7 +789,8 @@ void run_destroy(crun_run *run)
     free(run->scratch_dir);
     free(run->children);
     crun_error_clear(&run->first_error);
-    json_decref(run->params);
+    if (run->params_owned)
+        json_decref(run->params);
     if (!run->plan_shared)
         plan_free(run->plan);
     pthread_mutex_destroy(&run->lock);

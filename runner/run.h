@@ -107,7 +107,8 @@ struct crun_run {
     plan *plan;
     char run_id[64];
     char version[64];        /* the run's save version (Kedro's timestamp format) */
-    json_t *params;
+    json_t *params;          /* the session's (borrowed) unless params_owned */
+    bool params_owned;
     catalog catalog;
     crun_node_fn *fns;       /* per plan node: the function, NULL for commands */
     /* scheduling (scheduler thread) */
@@ -149,9 +150,13 @@ bool catalog_persisted(void *run, size_t ds);
 
 /* run.c */
 /* Takes ownership of p (freed on failure too) unless shared_plan: then p
- * belongs to the session's plan cache and outlives the run. */
+ * belongs to the session's plan cache and outlives the run.  Takes params
+ * too: the run's own tree, or NULL to read the session's parameters. */
 int run_create(crun_session *s, plan *p, bool shared_plan, json_t *params,
                const crun_run_options *o, crun_run **out, crun_error *err);
+/* session.c: a copy of a parameter value that shares no reference count
+ * with the session's tree (runs on other threads read that one). */
+json_t *params_private_copy(json_t *v);
 void run_destroy(crun_run *run);
 int hooks_fire(crun_run *run, crun_hook_point point, crun_hook_event *ev, crun_error *err);
 int run_scratch_dir(crun_run *run, crun_error *err);

@@ -732,63 +732,75 @@ json_t *crun_session_params(const crun_session *s)
     return s->ir->params;
 }
 
-/* Merge over into base, refusing keys base does not have.  base is the
- * run's shallow copy: an object merged into is copied first, so the
- * session's parameters stay as they are. */
-static int merge_params(json_t *base, json_t *over, const char *prefix, crun_error *err)
+/* A copy of v that shares nothing with v: the session's parameters are read
+ * by runs on many threads, and jansson's reference counts may not be
+ * touched from two threads at once (json_incref reads the count plainly). */
+json_t *params_private_copy(json_t *v)
+{
+    return json_is_object(v) || json_is_array(v) ? json_deep_copy(v) : json_copy(v);
+}
+
+/* base (the session's parameters) with over (the run's, private to it)
+ * laid over it, as a new tree sharing nothing with base; keys base does
+ * not have are refused.  NULL with err set on failure. */
+static json_t *overlay_params(json_t *base, json_t *over, const char *prefix, crun_error *err)
 {
     const char *key;
     json_t *v;
     json_object_foreach(over, key, v) {
-        json_t *old = json_object_get(base, key);
-        if (!old || (json_is_object(old) && json_is_object(v))) {
+        if (json_object_get(base, key))
+            continue;
+        char path[512];
+        snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", key);
+        const char *names[256];
+        size_t n = 0;
+        const char *k2;
+        json_t *v2;
+        json_object_foreach(base, k2, v2) {
+            if (n < 256)
+                names[n++] = k2;
+        }
+        const char *best = suggest_closest(key, names, n);
+        crun_error_set(err, CRUN_EUSAGE, "params: unknown parameter '%s'%s%s%s", path,
+                       best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
+        return NULL;
+    }
+    json_t *out = json_object();
+    json_object_foreach(base, key, v) {
+        json_t *ov = json_object_get(over, key), *nv;
+        if (!ov) {
+            nv = params_private_copy(v);
+        } else if (json_is_object(v) && json_is_object(ov)) {
             char path[512];
             snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", key);
-            if (old) {
-                json_t *copy = json_copy(old);
-                if (!copy || json_object_set_new(base, key, copy))
-                    return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-                int rc = merge_params(copy, v, path, err);
-                if (rc)
-                    return rc;
-                continue;
+            if (!(nv = overlay_params(v, ov, path, err))) {
+                json_decref(out);
+                return NULL;
             }
-            const char *names[256];
-            size_t n = 0;
-            const char *k2;
-            json_t *v2;
-            json_object_foreach(base, k2, v2) {
-                if (n < 256)
-                    names[n++] = k2;
-            }
-            const char *best = suggest_closest(key, names, n);
-            return crun_error_set(err, CRUN_EUSAGE, "params: unknown parameter '%s'%s%s%s", path,
-                                  best ? " (did you mean '" : "", best ? best : "",
-                                  best ? "'?)" : "");
+        } else {
+            nv = json_incref(ov);
         }
-        if (json_object_set(base, key, v))
-            return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+        if (!out || !nv || json_object_set_new(out, key, nv)) {
+            json_decref(out);
+            crun_error_set(err, CRUN_ENOMEM, "out of memory");
+            return NULL;
+        }
     }
-    return 0;
+    return out;
 }
 
+/* The run's parameters: NULL for the session's own (borrowed by the run),
+ * else a private tree with the run's overrides. */
 static int run_params(crun_session *s, const crun_run_options *o, json_t **out, crun_error *err)
 {
-    if (!o->params) {
-        *out = json_incref(s->ir->params);
+    *out = NULL;
+    if (!o->params)
         return 0;
-    }
     if (!json_is_object(o->params))
         return crun_error_set(err, CRUN_EUSAGE, "params: expected an object of parameters");
-    *out = json_copy(s->ir->params);
-    if (!*out)
-        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    int rc = merge_params(*out, o->params, "", err);
-    if (rc) {
-        json_decref(*out);
-        *out = NULL;
-    }
-    return rc;
+    if (!(*out = overlay_params(s->ir->params, o->params, "", err)))
+        return err->code ? err->code : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    return 0;
 }
 
 /* The free outputs (made by a node, read by none) and the node timings. */
@@ -845,8 +857,7 @@ int crun_session_run(crun_session *s, const crun_run_options *o, crun_run_result
     runner_inst r = {0};
     crun_run *run = NULL;
     bool runner_shared = false;
-    rc = run_create(s, p, shared, params, o, &run, err);
-    json_decref(params);
+    rc = run_create(s, p, shared, params, o, &run, err); /* takes params */
     if (!rc)
         rc = get_runner(s, o, &r, &runner_shared, err);
     if (rc) {

@@ -59,7 +59,9 @@ crun_value *crun_call_input_at(crun_call *call, size_t index);
 /* The argument name of input i (borrowed). */
 const char *crun_call_input_name(const crun_call *call, size_t index);
 
-/* A parameter by dotted path ("model_options.test_size"), borrowed; NULL if absent. */
+/* A parameter by dotted path ("model_options.test_size"), borrowed; NULL if absent.
+ * Read-only and possibly shared with other runs on other threads: copy
+ * (json_deep_copy) what you keep, never json_incref it. */
 json_t *crun_call_param(crun_call *call, const char *path);
 
 /* Set an output, by argument name or position.  Takes ownership of value

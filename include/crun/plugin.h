@@ -86,7 +86,10 @@ const char *crun_plugin_kind_name(crun_plugin_kind kind);
  * Thread-safety: read-only, may be shared. */
 typedef struct crun_options crun_options;
 
-/* The options as a JSON object (borrowed; never NULL, maybe empty). */
+/* The options as a JSON object (borrowed; never NULL, maybe empty).  Read
+ * it, copy from it, but do not json_incref/json_decref anything in it: one
+ * options object may serve several runs on different threads at once, and
+ * jansson's reference counts are not safe to change from two threads. */
 json_t *crun_options_json(const crun_options *opts);
 /* "file:line:column" where key was set, or the options' own origin ("--runner-opt", "IR") */
 const char *crun_options_where(const crun_options *opts, const char *key);

@@ -64,7 +64,7 @@ typedef struct crun_runner_type {
 /* --- what the run is (borrowed, valid until the runner's run() returns) --- */
 const char *crun_run_id(const crun_run *run);
 crun_logger *crun_run_logger(crun_run *run);
-json_t *crun_run_params(const crun_run *run);
+json_t *crun_run_params(const crun_run *run); /* read-only, maybe shared: never incref */
 size_t crun_run_node_count(const crun_run *run);
 const char *crun_run_node_name(const crun_run *run, size_t node);
 bool crun_run_node_is_command(const crun_run *run, size_t node);
