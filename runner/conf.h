@@ -1,7 +1,6 @@
 /* conf.h - configuration trees: YAML read with positions, merged, interpolated.
  *
- * Every YAML file of a project is read (by libyaml, or for plain files a fast
- * path giving the same events) into a tree of conf_node that remembers
+ * Every YAML file of a project is read by libyaml into a tree of conf_node that remembers
  * file:line:column for each node, so that any later complaint (by the
  * project loader, the IR builder, a plugin's options) names the place; a
  * conf_stream can take the items of large lists as they are read instead.
@@ -71,10 +70,6 @@ typedef struct conf_stream {
     void *user;
     /* Before the file is read (may be NULL). */
     int (*begin)(void *user, crun_error *err);
-    /* The file is read again from its start (the fast path met what it does
-     * not read, and libyaml takes over): forget every item and value given
-     * since begin() (may be NULL when there is nothing to forget). */
-    void (*restart)(void *user);
     /* The value under path[depth-1] starts: a conf_stream_action, or a
      * negative error code with err set (the parse stops). */
     int (*enter)(void *user, conf_node *const *path, size_t depth, crun_error *err);
@@ -87,15 +82,9 @@ typedef struct conf_stream {
                 crun_error *err);
 } conf_stream;
 
-/* Parse len bytes of YAML text, with a stream (NULL: none).  Plain files
- * are read by a fast path that gives the same result as libyaml; when it
- * meets anything else, libyaml reads the file again from the start.
- * CONF_PARSE_LIBYAML forces libyaml (to compare both). */
-enum { CONF_PARSE_LIBYAML = 1 };
-/* Would the fast path read text?  (For tests and benchmarks.) */
-bool conf_parse_is_fast(const char *text, size_t len);
+/* Parse len bytes of YAML text, with a stream (NULL: none). */
 int conf_parse_text(conf_pool *pool, const char *text, size_t len, const char *display,
-                    const conf_stream *stream, unsigned flags, conf_node **out, crun_error *err);
+                    const conf_stream *stream, conf_node **out, crun_error *err);
 /* conf_parse_file with a stream (NULL: none).  Errors as conf_parse_file, or
  * what a callback returned. */
 int conf_parse_file_stream(conf_pool *pool, const char *path, const char *display,

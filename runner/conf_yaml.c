@@ -77,419 +77,6 @@ static bool is_null_text(const char *s, size_t len)
                         memcmp(s, "NULL", 4) == 0);
 }
 
-/* --- a fast path for the plain YAML of large generated files -----------------
- *
- * libyaml spends most of the time of reading a big pipelines file on its own
- * allocations (several per scalar).  Files written in a plain subset of YAML
- * (what generators and most people write: block maps and lists, one-line
- * flow {..} and [..], plain and simple double-quoted scalars, comments,
- * ASCII) are read here instead, producing the very events libyaml would,
- * with the same positions, so everything after (the reader, every message)
- * is shared.  At the first thing outside the subset (an anchor, a tag, a
- * block scalar, an escape, a multi-line scalar, an empty value, any YAML
- * error) the fast path stops, a stream forgets what it was given
- * (conf_stream.restart), and libyaml reads the file from the start as it
- * always did.  tests/unit/test_conf.c compares both on many files. */
-
-typedef enum fx_kind { FX_BMAP, FX_BSEQ, FX_FMAP, FX_FSEQ } fx_kind;
-
-typedef enum fx_phase {
-    FX_KEY,      /* block map: a key or the end */
-    FX_VALUE,    /* block map: after "key:" */
-    FX_ENTRY,    /* block list: "- " or the end */
-    FX_ITEM,     /* block list: after "- " */
-    FX_FIRST,    /* flow: after the opening bracket */
-    FX_NEXT,     /* flow: after a comma */
-    FX_FVALUE,   /* flow map: after "key: " */
-    FX_SEP       /* flow: after an entry, a comma or the closing bracket */
-} fx_phase;
-
-typedef struct fx_level {
-    uint8_t kind;      /* fx_kind */
-    uint8_t phase;     /* fx_phase */
-    bool first;        /* block: the first key or dash is where the collection started */
-    bool indentless;   /* a list at its parent key's indentation */
-    size_t indent;
-} fx_level;
-
-typedef enum fx_state { FX_STREAM, FX_DOC, FX_BODY, FX_DOC_END, FX_END, FX_DONE } fx_state;
-
-typedef struct fast_yaml {
-    const char *buf;
-    size_t len, pos;
-    size_t line, line_start;
-    bool newline;       /* a line ended since the last thing read */
-    fx_level *stack;
-    size_t depth, cap;
-    fx_state state;
-} fast_yaml;
-
-/* Characters a plain scalar may hold (in flow: not the flow indicators). */
-static bool fx_safe(char c, bool flow)
-{
-    if ((unsigned)((c | 0x20) - 'a') < 26 || (unsigned)(c - '0') < 10)
-        return true;
-    switch (c) {
-    case '_': case '.': case '/': case '-': case '+': case '$': case '(': case ')': case '=':
-        return true;
-    case '{': case '}': case ',':
-        return !flow;
-    default:
-        return false;
-    }
-}
-
-static char fx_at(const fast_yaml *f, size_t i)
-{
-    return i < f->len ? f->buf[i] : '\0';
-}
-
-static bool fx_eol(const fast_yaml *f, size_t i)
-{
-    return i >= f->len || f->buf[i] == '\n';
-}
-
-/* Skip spaces, comments and line ends up to the next thing to read; false
- * for what the subset does not have (a tab, a '#' glued to a token). */
-static bool fx_skip(fast_yaml *f, bool cross_lines)
-{
-    bool spaced = f->pos == f->line_start;
-    for (;;) {
-        char c = fx_at(f, f->pos);
-        if (c == ' ') {
-            f->pos++;
-            spaced = true;
-        } else if (c == '#' && spaced) {
-            for (; !fx_eol(f, f->pos); f->pos++)
-                if ((unsigned char)f->buf[f->pos] < 0x20 || (unsigned char)f->buf[f->pos] >= 0x7f)
-                    return false; /* libyaml's rules for these are its own */
-        } else if (c == '\n' && cross_lines) {
-            f->pos++;
-            f->line++;
-            f->line_start = f->pos;
-            f->newline = spaced = true;
-        } else {
-            return c != '\t' && c != '#' && c != '\r';
-        }
-    }
-}
-
-static size_t fx_col(const fast_yaml *f)
-{
-    return f->pos - f->line_start;
-}
-
-static bool fx_dash(const fast_yaml *f)
-{
-    return fx_at(f, f->pos) == '-' && (fx_eol(f, f->pos + 1) || f->buf[f->pos + 1] == ' ');
-}
-
-/* The end of a scalar starting at pos, or 0 when there is none: a plain one
- * (single spaces inside; in a block, ':' inside when a safe character
- * follows) or a double-quoted one without escapes. */
-static size_t fx_scalar_end(const fast_yaml *f, bool flow)
-{
-    size_t i = f->pos;
-    char c = fx_at(f, i);
-    if (c == '"') {
-        for (i++; i < f->len && f->buf[i] != '"'; i++)
-            if (f->buf[i] == '\\' || (unsigned char)f->buf[i] < 0x20 ||
-                (unsigned char)f->buf[i] >= 0x7f)
-                return 0;
-        return i < f->len ? i + 1 : 0;
-    }
-    if (!fx_safe(c, flow) || c == '{' || c == '}' || c == ',' ||
-        (c == '-' && !fx_safe(fx_at(f, i + 1), flow)))
-        return 0;
-    for (i++;; i++) {
-        c = fx_at(f, i);
-        if (fx_safe(c, flow))
-            continue;
-        if (c == ':' && !flow && fx_safe(fx_at(f, i + 1), false))
-            continue;
-        if (c == ' ') {
-            size_t j = i;
-            while (fx_at(f, j) == ' ')
-                j++;
-            if (fx_safe(fx_at(f, j), flow) && fx_at(f, j) != '#') {
-                i = j;
-                continue;
-            }
-        }
-        return i;
-    }
-}
-
-/* Is there "KEY:" followed by a space or the line end at pos? */
-static size_t fx_key_end(const fast_yaml *f, bool flow)
-{
-    size_t end = fx_scalar_end(f, flow);
-    if (!end || fx_at(f, end) != ':')
-        return 0;
-    if (flow ? fx_at(f, end + 1) != ' ' : !(fx_eol(f, end + 1) || f->buf[end + 1] == ' '))
-        return 0;
-    return end;
-}
-
-static void fx_mark(const fast_yaml *f, yaml_event_t *ev, size_t at)
-{
-    ev->start_mark.index = at;
-    ev->start_mark.line = f->line;
-    ev->start_mark.column = at - f->line_start;
-    ev->end_mark = ev->start_mark;
-}
-
-/* The value points into the file's text: the reader uses its length. */
-static bool fx_scalar(fast_yaml *f, yaml_event_t *ev, size_t end)
-{
-    bool quoted = f->buf[f->pos] == '"';
-    size_t from = f->pos + quoted;
-    memset(ev, 0, sizeof(*ev));
-    ev->type = YAML_SCALAR_EVENT;
-    fx_mark(f, ev, f->pos);
-    ev->data.scalar.value = (yaml_char_t *)(uintptr_t)(f->buf + from);
-    ev->data.scalar.length = end - quoted - from;
-    ev->data.scalar.plain_implicit = !quoted;
-    ev->data.scalar.quoted_implicit = quoted;
-    ev->data.scalar.style = quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_PLAIN_SCALAR_STYLE;
-    f->pos = end;
-    return true;
-}
-
-static bool fx_push(fast_yaml *f, yaml_event_t *ev, fx_kind kind, size_t indent, bool indentless)
-{
-    if (f->depth == f->cap) {
-        size_t cap = f->cap ? 2 * f->cap : 16;
-        fx_level *grown = realloc(f->stack, cap * sizeof(fx_level));
-        if (!grown)
-            return false;
-        f->stack = grown;
-        f->cap = cap;
-    }
-    bool block = kind == FX_BMAP || kind == FX_BSEQ;
-    f->stack[f->depth++] = (fx_level){(uint8_t)kind,
-                                      (uint8_t)(kind == FX_BMAP   ? FX_KEY
-                                                : kind == FX_BSEQ ? FX_ENTRY
-                                                                  : FX_FIRST),
-                                      block, indentless, indent};
-    memset(ev, 0, sizeof(*ev));
-    bool map = kind == FX_BMAP || kind == FX_FMAP;
-    ev->type = map ? YAML_MAPPING_START_EVENT : YAML_SEQUENCE_START_EVENT;
-    fx_mark(f, ev, f->pos);
-    if (map) {
-        ev->data.mapping_start.implicit = 1;
-        ev->data.mapping_start.style = block ? YAML_BLOCK_MAPPING_STYLE : YAML_FLOW_MAPPING_STYLE;
-    } else {
-        ev->data.sequence_start.implicit = 1;
-        ev->data.sequence_start.style = block ? YAML_BLOCK_SEQUENCE_STYLE
-                                              : YAML_FLOW_SEQUENCE_STYLE;
-    }
-    if (!block)
-        f->pos++;
-    return true;
-}
-
-static void fx_pop(fast_yaml *f, yaml_event_t *ev)
-{
-    fx_kind kind = f->stack[--f->depth].kind;
-    memset(ev, 0, sizeof(*ev));
-    ev->type = kind == FX_BMAP || kind == FX_FMAP ? YAML_MAPPING_END_EVENT
-                                                   : YAML_SEQUENCE_END_EVENT;
-    fx_mark(f, ev, f->pos);
-}
-
-/* A block node starting on a new line at the position (more indented than
- * its parent, or a list at its parent key's indentation). */
-static bool fx_block_node(fast_yaml *f, yaml_event_t *ev, size_t parent, bool map_parent)
-{
-    size_t col = fx_col(f);
-    if (fx_dash(f) && (col > parent || (map_parent && col == parent)))
-        return fx_push(f, ev, FX_BSEQ, col, col == parent);
-    if (col > parent && fx_key_end(f, false))
-        return fx_push(f, ev, FX_BMAP, col, false);
-    return false;
-}
-
-/* A node that starts on the current line: flow collections, scalars; in a
- * list item, also a map whose first key is on the dash's line. */
-static bool fx_inline_node(fast_yaml *f, yaml_event_t *ev, bool flow, bool item)
-{
-    char c = fx_at(f, f->pos);
-    if (c == '{')
-        return fx_push(f, ev, FX_FMAP, 0, false);
-    if (c == '[')
-        return fx_push(f, ev, FX_FSEQ, 0, false);
-    if (!flow && item && fx_key_end(f, false))
-        return fx_push(f, ev, FX_BMAP, fx_col(f), false);
-    size_t end = fx_scalar_end(f, flow);
-    /* "a: b: c" and the like are errors: libyaml says so */
-    if (!end || (!flow && fx_at(f, end) == ':'))
-        return false;
-    return fx_scalar(f, ev, end);
-}
-
-static bool fx_block_step(fast_yaml *f, fx_level *l, yaml_event_t *ev, bool *made)
-{
-    bool map = l->kind == FX_BMAP;
-    if (l->phase == FX_KEY || l->phase == FX_ENTRY) {
-        if (!fx_skip(f, true))
-            return false;
-        size_t col = fx_col(f);
-        bool end = f->pos >= f->len || col < l->indent ||
-                   (l->indentless && col == l->indent && !fx_dash(f));
-        if (end) {
-            fx_pop(f, ev);
-            return *made = true;
-        }
-        if ((!f->newline && !l->first) || col != l->indent)
-            return false;
-        f->newline = l->first = false;
-        if (map) {
-            size_t key_end = fx_key_end(f, false);
-            if (!key_end || !fx_scalar(f, ev, key_end))
-                return false;
-            f->pos++; /* the ':' */
-            l->phase = FX_VALUE;
-            return *made = true;
-        }
-        if (!fx_dash(f))
-            return false;
-        f->pos++;
-        l->phase = FX_ITEM;
-        return true;
-    }
-    /* FX_VALUE, FX_ITEM: the value is on this line or the next ones */
-    l->phase = map ? FX_KEY : FX_ENTRY;
-    size_t indent = l->indent;
-    if (!fx_skip(f, false))
-        return false;
-    if (fx_eol(f, f->pos)) {
-        if (!fx_skip(f, true) || f->pos >= f->len)
-            return false;
-        f->newline = false;
-        return *made = fx_block_node(f, ev, indent, map);
-    }
-    if (fx_dash(f))
-        return false;
-    return *made = fx_inline_node(f, ev, false, !map);
-}
-
-static bool fx_flow_step(fast_yaml *f, fx_level *l, yaml_event_t *ev, bool *made)
-{
-    bool map = l->kind == FX_FMAP;
-    char close = map ? '}' : ']';
-    if (!fx_skip(f, false) || fx_eol(f, f->pos))
-        return false;
-    char c = f->buf[f->pos];
-    if (l->phase == FX_SEP || (l->phase == FX_FIRST && c == close)) {
-        if (c == close) {
-            f->pos++;
-            fx_pop(f, ev);
-            return *made = true;
-        }
-        if (l->phase != FX_SEP || c != ',')
-            return false;
-        f->pos++;
-        l->phase = FX_NEXT;
-        return true;
-    }
-    if (map && l->phase != FX_FVALUE) {
-        size_t key_end = fx_key_end(f, true);
-        if (!key_end || !fx_scalar(f, ev, key_end))
-            return false;
-        f->pos += 2; /* ": " */
-        l->phase = FX_FVALUE;
-        return *made = true;
-    }
-    l->phase = FX_SEP;
-    return *made = fx_inline_node(f, ev, true, false);
-}
-
-/* The next event, or false when the file leaves the subset. */
-static bool fx_next(fast_yaml *f, yaml_event_t *ev)
-{
-    if (f->state != FX_BODY && !(f->state == FX_DOC_END && f->depth))
-        memset(ev, 0, sizeof(*ev)); /* the body's events clear their own */
-    switch (f->state) {
-    case FX_STREAM:
-        ev->type = YAML_STREAM_START_EVENT;
-        ev->data.stream_start.encoding = YAML_UTF8_ENCODING;
-        f->state = FX_DOC;
-        return true;
-    case FX_DOC:
-        if (!fx_skip(f, true))
-            return false;
-        fx_mark(f, ev, f->pos);
-        if (f->pos >= f->len) { /* nothing but comments */
-            ev->type = YAML_STREAM_END_EVENT;
-            f->state = FX_DONE;
-            return true;
-        }
-        ev->type = YAML_DOCUMENT_START_EVENT;
-        ev->data.document_start.implicit = 1;
-        f->state = FX_BODY;
-        return true;
-    case FX_BODY: /* the top node: a block map or list */
-        f->newline = false;
-        f->state = FX_DOC_END;
-        if (fx_dash(f))
-            return fx_push(f, ev, FX_BSEQ, fx_col(f), false);
-        return fx_key_end(f, false) && fx_push(f, ev, FX_BMAP, fx_col(f), false);
-    case FX_DOC_END:
-        if (f->depth)
-            break;
-        if (!fx_skip(f, true) || f->pos < f->len)
-            return false;
-        ev->type = YAML_DOCUMENT_END_EVENT;
-        ev->data.document_end.implicit = 1;
-        f->state = FX_END;
-        return true;
-    case FX_END:
-        ev->type = YAML_STREAM_END_EVENT;
-        f->state = FX_DONE;
-        return true;
-    case FX_DONE:
-        return false;
-    }
-    for (;;) {
-        fx_level *l = &f->stack[f->depth - 1];
-        bool made = false;
-        bool ok = l->kind == FX_BMAP || l->kind == FX_BSEQ ? fx_block_step(f, l, ev, &made)
-                                                            : fx_flow_step(f, l, ev, &made);
-        if (!ok)
-            return false;
-        if (made)
-            return true;
-    }
-}
-
-static void fx_init(fast_yaml *f, const char *buf, size_t len)
-{
-    memset(f, 0, sizeof(*f));
-    f->buf = buf;
-    f->len = len;
-}
-
-static void fx_clear(fast_yaml *f)
-{
-    free(f->stack);
-}
-
-/* Does the whole text stay in the subset?  (A dry run, for tests.) */
-static bool fx_fits(const char *buf, size_t len)
-{
-    if (memchr(buf, '\0', len))
-        return false;
-    fast_yaml f;
-    fx_init(&f, buf, len);
-    yaml_event_t ev;
-    bool ok = true;
-    while (ok && f.state != FX_DONE)
-        ok = fx_next(&f, &ev);
-    fx_clear(&f);
-    return ok;
-}
-
 typedef struct anchored_node {
     char *name;
     conf_node *node; /* a private copy: the original may be consumed by a merge key */
@@ -497,8 +84,6 @@ typedef struct anchored_node {
 
 typedef struct reader {
     yaml_parser_t parser;
-    fast_yaml *fast;   /* the events come from here instead of the parser */
-    bool bailed;       /* the fast path met what it does not read */
     const char *file;
     conf_arena *arena; /* where nodes go: NULL for the heap, the scratch arena in an item */
     anchored_node *anchors;
@@ -531,22 +116,15 @@ static int yaml_failure(reader *r)
 
 static int next_event(reader *r, yaml_event_t *ev)
 {
-    if (r->fast && !fx_next(r->fast, ev)) {
-        r->bailed = true; /* not an error yet: libyaml reads the file again */
-        return CRUN_ECONFIG;
-    }
-    if (r->fast)
-        return 0;
     if (!yaml_parser_parse(&r->parser, ev))
         return yaml_failure(r);
     return 0;
 }
 
-/* Done with an event (the fast path's own point into its buffers). */
 static void event_done(reader *r, yaml_event_t *ev)
 {
-    if (!r->fast)
-        yaml_event_delete(ev);
+    (void)r;
+    yaml_event_delete(ev);
 }
 
 static int reader_error(reader *r, const yaml_mark_t *mark, const char *fmt, const char *arg)
@@ -605,7 +183,7 @@ static conf_node *make_scalar(reader *r, const yaml_event_t *ev, bool as_key)
                   (tag && strcmp(tag, YAML_STR_TAG) == 0);
     uint32_t line = (uint32_t)ev->start_mark.line + 1, col = (uint32_t)ev->start_mark.column + 1;
     /* as far as a NUL, like every reader of the text after */
-    size_t len = r->fast ? ev->data.scalar.length : strlen(text);
+    size_t len = strlen(text);
     if (!as_key && !quoted && is_null_text(text, len))
         return conf_new_in(r->arena, CONF_NULL, r->file, line, col);
     conf_node *node = conf_new_scalar_in(r->arena, text, len, r->file, line, col);
@@ -941,11 +519,6 @@ static int read_document(reader *r, conf_node **out)
     return rc;
 }
 
-bool conf_parse_is_fast(const char *text, size_t len)
-{
-    return fx_fits(text, len);
-}
-
 /* Drop what a read left behind, to read again or to finish. */
 static void reader_reset(reader *r)
 {
@@ -964,13 +537,10 @@ static void reader_reset(reader *r)
     conf_arena_reset(r->scratch);
 }
 
-/* The fast path first; when it meets what it does not read, the stream
- * forgets what it was given and libyaml reads the file from the start. */
 int conf_parse_text(conf_pool *pool, const char *text, size_t len, const char *display,
-                    const conf_stream *stream, unsigned flags, conf_node **out, crun_error *err)
+                    const conf_stream *stream, conf_node **out, crun_error *err)
 {
     reader r = {.err = err, .stream = stream, .budget = alias_node_budget};
-    fast_yaml fast;
     int rc = 0;
     *out = NULL;
     if (!(r.file = conf_pool_intern(pool, display)))
@@ -981,28 +551,14 @@ int conf_parse_text(conf_pool *pool, const char *text, size_t len, const char *d
         conf_arena_free(r.scratch);
         return rc;
     }
-    bool slow = true;
-    if (!(flags & CONF_PARSE_LIBYAML) && !memchr(text, '\0', len)) {
-        fx_init(&fast, text, len);
-        r.fast = &fast;
-        rc = read_document(&r, out);
-        fx_clear(&fast);
-        r.fast = NULL;
-        slow = r.bailed;
-        if (slow && stream && stream->restart)
-            stream->restart(stream->user);
-        reader_reset(&r);
+    if (!yaml_parser_initialize(&r.parser)) {
+        conf_arena_free(r.scratch);
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     }
-    if (slow) {
-        if (!yaml_parser_initialize(&r.parser)) {
-            conf_arena_free(r.scratch);
-            return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-        }
-        yaml_parser_set_input_string(&r.parser, (const unsigned char *)text, len);
-        rc = read_document(&r, out);
-        yaml_parser_delete(&r.parser);
-        reader_reset(&r);
-    }
+    yaml_parser_set_input_string(&r.parser, (const unsigned char *)text, len);
+    rc = read_document(&r, out);
+    yaml_parser_delete(&r.parser);
+    reader_reset(&r);
     conf_arena_free(r.scratch);
     return rc;
 }
@@ -1010,7 +566,7 @@ int conf_parse_text(conf_pool *pool, const char *text, size_t len, const char *d
 int conf_parse_string(conf_pool *pool, const char *text, const char *display, conf_node **out,
                       crun_error *err)
 {
-    return conf_parse_text(pool, text, strlen(text), display, NULL, 0, out, err);
+    return conf_parse_text(pool, text, strlen(text), display, NULL, out, err);
 }
 
 static int read_whole_file(const char *path, const char *display, char **text, size_t *len,
@@ -1063,7 +619,7 @@ int conf_parse_file_stream(conf_pool *pool, const char *path, const char *displa
         void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
         close(fd);
         if (map != MAP_FAILED) {
-            int rc = conf_parse_text(pool, map, len, display, stream, 0, out, err);
+            int rc = conf_parse_text(pool, map, len, display, stream, out, err);
             munmap(map, len);
             return rc;
         }
@@ -1074,7 +630,7 @@ int conf_parse_file_stream(conf_pool *pool, const char *path, const char *displa
     size_t len = 0;
     int rc = read_whole_file(path, display, &text, &len, err);
     if (rc == 0)
-        rc = conf_parse_text(pool, text, len, display, stream, 0, out, err);
+        rc = conf_parse_text(pool, text, len, display, stream, out, err);
     free(text);
     return rc;
 }

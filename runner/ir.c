@@ -230,60 +230,6 @@ void ir_builder_free(ir_builder *b)
     free(b);
 }
 
-void ir_builder_mark(const ir_builder *b, ir_builder_point *at)
-{
-    *at = (ir_builder_point){b->ir->n_nodes, b->ir->n_ds, b->ir->n_strings, b->n_ranges,
-                             b->n_ranges ? b->ranges[b->n_ranges - 1].n : 0, b->n_funcs,
-                             b->n_params};
-}
-
-/* Rebuilt from what is kept (rare: a file the fast path gave up on). */
-static int reindex(strmap *m, size_t n, const char *(*key)(const ir_t *, size_t), const ir_t *ir)
-{
-    strmap_free(m);
-    for (size_t i = 0; i < n; i++)
-        if (strmap_put(m, key(ir, i), i, NULL) < 0)
-            return CRUN_ENOMEM;
-    return 0;
-}
-
-static const char *node_key(const ir_t *ir, size_t i)
-{
-    return ir->nodes[i].name;
-}
-
-static const char *ds_key(const ir_t *ir, size_t i)
-{
-    return ir->ds[i].name;
-}
-
-static const char *string_key(const ir_t *ir, size_t i)
-{
-    return ir->strings[i];
-}
-
-int ir_builder_rewind(ir_builder *b, const ir_builder_point *at)
-{
-    ir_t *ir = b->ir;
-    for (size_t i = at->datasets; i < ir->n_ds; i++)
-        conf_free(ir->ds[i].options);
-    ir->n_nodes = at->nodes;
-    ir->n_ds = at->datasets;
-    ir->n_strings = at->strings;
-    ir->memory_type = ir->params_type = NULL; /* interned again when next needed */
-    b->n_ranges = at->ranges;
-    if (b->n_ranges)
-        b->ranges[b->n_ranges - 1].n = at->last_range_n;
-    b->n_funcs = at->funcs;
-    b->n_params = at->params;
-    /* what the arena holds for the forgotten stays there until the IR goes */
-    if (reindex(&ir->node_index, ir->n_nodes, node_key, ir) ||
-        reindex(&ir->ds_index, ir->n_ds, ds_key, ir) ||
-        reindex(&ir->string_index, ir->n_strings, string_key, ir))
-        return CRUN_ENOMEM;
-    return 0;
-}
-
 static int add_use(first_use **uses, size_t *n, size_t *cap, const char *what, size_t node,
                    bool named, const conf_node *at)
 {

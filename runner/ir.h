@@ -128,13 +128,6 @@ int ir_builder_node(ir_builder *b, const char *pipeline, const conf_node *def, c
 int ir_builder_nodes(ir_builder *b, const char *pipeline, const conf_node *nodes,
                      crun_error *err);
 void ir_builder_free(ir_builder *b);
-/* A point to come back to: ir_builder_rewind forgets every node (and the
- * datasets, names and checks they brought) added since ir_builder_mark. */
-typedef struct ir_builder_point {
-    size_t nodes, datasets, strings, ranges, last_range_n, funcs, params;
-} ir_builder_point;
-void ir_builder_mark(const ir_builder *b, ir_builder_point *at);
-int ir_builder_rewind(ir_builder *b, const ir_builder_point *at);
 
 /* ir_catalog.c: catalog entries, dataset factories and credential references
  * (values stay in credentials.yml: the IR only names them). */

@@ -543,7 +543,6 @@ typedef struct pipes_load {
     conf_node **folder;     /* the streamed folder's files read so far, joined */
     conf_node *env_pipes;   /* the env's 'pipelines' map, or NULL */
     bool env_replaces;      /* the env's 'pipelines' is not a map: it replaces base's whole */
-    ir_builder_point file_start; /* where the file being read began */
     conf_node **env_built;  /* env definitions built in base's place, not yet marked */
     size_t n_env_built;
 } pipes_load;
@@ -566,8 +565,7 @@ static int build_def_nodes(pipes_load *L, const char *name, conf_node *def, bool
 }
 
 /* An env definition built in place of base's, from a copy: the env's tree
- * is left as it is until the file is read (it may be read again, by
- * libyaml, if the fast path gives up on it). */
+ * is marked built only once its file has been read. */
 static int build_env_def(pipes_load *L, const char *name, conf_node *def, crun_error *err)
 {
     conf_node *nodes = def->kind == CONF_MAP ? conf_get(def, "nodes") : NULL;
@@ -600,16 +598,7 @@ static int pipes_begin(void *user, crun_error *err)
 {
     pipes_load *L = user;
     mark_env_built(L);
-    ir_builder_mark(L->b, &L->file_start);
     return 0;
-}
-
-static void pipes_restart(void *user)
-{
-    pipes_load *L = user;
-    L->n_env_built = 0;
-    /* out of memory here shows as an error of the new read */
-    ir_builder_rewind(L->b, &L->file_start);
 }
 
 static bool is_key(conf_node *const *path, size_t i, const char *name)
@@ -687,7 +676,7 @@ static int finish_pipelines(pipes_load *L, conf_node *root, crun_error *err)
 static int load_pipelines(project *p, const conf_interp *ictx, crun_error *err)
 {
     pipes_load L = {.p = p, .ictx = ictx};
-    conf_stream stream = {.user = &L, .begin = pipes_begin, .restart = pipes_restart,
+    conf_stream stream = {.user = &L, .begin = pipes_begin,
                           .enter = pipes_enter, .item = pipes_item, .done = pipes_done};
     conf_node *streamed = NULL, *whole = NULL;
     char *dir = path_join(p->dir, "conf/base"), **names = NULL;

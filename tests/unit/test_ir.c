@@ -1025,9 +1025,9 @@ static void test_fan_in_node_with_many_inputs(void **state)
     free(text);
 }
 
-/* The fast path gives up on the last line (a single-quoted scalar): libyaml
- * reads the file again, and nothing is built twice. */
-static void test_file_read_again_by_libyaml_builds_nodes_once(void **state)
+/* Pipelines stream into IR nodes as they are read: flow and block styles
+ * mixed, an env's pipeline built once in base's place, node order kept. */
+static void test_streamed_pipelines_build_each_node_once(void **state)
 {
     fixture *f = *state;
     put(f, "conf/base/catalog.yml", "\"{name}_csv\": {type: text, filepath: \"data/{name}.txt\"}\n");
@@ -1101,7 +1101,7 @@ int main(void)
         T(test_pipelines_twice_in_one_file_is_a_duplicate_key),
         T(test_pipelines_in_two_files_of_a_folder),
         T(test_fan_in_node_with_many_inputs),
-        T(test_file_read_again_by_libyaml_builds_nodes_once),
+        T(test_streamed_pipelines_build_each_node_once),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
