@@ -676,18 +676,22 @@ static int resolve_functions(crun_run *run, crun_error *err)
 {
     _Atomic(crun_node_fn) *cache = run->session->fn_cache;
     const plan *p = run->plan;
+    const char *last_name = NULL; /* function names are interned: one pointer per name */
+    crun_node_fn last_fn = NULL;
     for (size_t i = 0; i < p->n; i++) {
         size_t n = p->node[i];
-        if (!run->ir->nodes[n].func)
+        const char *name = run->ir->nodes[n].func;
+        if (!name)
             continue;
         crun_node_fn fn = atomic_load_explicit(&cache[n], memory_order_acquire);
         if (!fn) {
-            int rc = resolve_function(run, n, &fn, err);
+            int rc = name == last_name ? (fn = last_fn, 0) : resolve_function(run, n, &fn, err);
             if (rc)
                 return rc;
             atomic_store_explicit(&cache[n], fn, memory_order_release);
         }
-        run->fns[i] = fn;
+        run->fns[i] = last_fn = fn;
+        last_name = name;
     }
     return 0;
 }
