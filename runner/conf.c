@@ -257,10 +257,9 @@ static size_t item_count(const conf_node *node)
     return node->kind == CONF_SEQ ? node->n : 0;
 }
 
-void conf_free(conf_node *node)
+/* What a node holds apart from itself: its items and its text. */
+static void free_contents(conf_node *node)
 {
-    if (!node)
-        return;
     size_t count = item_count(node);
     for (size_t i = 0; i < count; i++)
         conf_free(node->items[i]);
@@ -268,19 +267,20 @@ void conf_free(conf_node *node)
         free(node->items);
     if (!node->inline_str)
         free(node->str);
+}
+
+void conf_free(conf_node *node)
+{
+    if (!node)
+        return;
+    free_contents(node);
     if (!node->in_arena)
         free(node);
 }
 
 void conf_mark_streamed(conf_node *node)
 {
-    size_t count = item_count(node);
-    for (size_t i = 0; i < count; i++)
-        conf_free(node->items[i]);
-    if (!node->items_in_arena)
-        free(node->items);
-    if (!node->inline_str)
-        free(node->str);
+    free_contents(node);
     node->kind = CONF_SEQ;
     node->items = NULL;
     node->items_in_arena = false;
