@@ -38,10 +38,12 @@ configure() {
   fi
 }
 
-# Run one build's tests; print the plain summary line and return meson's status.
+# run_suite DIR LABEL [TEST...]: run a build's tests (all, or those named);
+# print the plain summary line and return meson's status.
 run_suite() {
   local dir=$1 label=$2 status=0
-  meson test -C "$dir" --print-errorlogs --num-processes 2 || status=$?
+  shift 2
+  meson test -C "$dir" --print-errorlogs --num-processes 2 "$@" || status=$?
   python3 - "$dir/meson-logs/testlog.json" "$label" <<'PY'
 import json, sys
 ok = bad = skipped = 0
@@ -73,6 +75,13 @@ case "${1:-}" in
     ninja -C build-sanitize
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
       run_suite build-sanitize sanitize || status=1
+    # ThreadSanitizer on what runs many threads: sessions in threads, the
+    # parallel runner, the service's concurrent requests, hooks from workers
+    configure build-tsan --buildtype=debugoptimized --werror -Db_sanitize=thread \
+      -Db_lundef=false
+    ninja -C build-tsan
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+      run_suite build-tsan thread embed run hooks e2e-parallel e2e-service e2e-hooks || status=1
     exit $status
     ;;
   *)
