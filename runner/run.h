@@ -154,10 +154,21 @@ bool catalog_persisted(void *run, size_t ds);
  * too: the run's own tree, or NULL to read the session's parameters. */
 int run_create(crun_session *s, plan *p, bool shared_plan, json_t *params,
                const crun_run_options *o, crun_run **out, crun_error *err);
+/* session_runner.c: the runner instance for a run; *shared when it is the
+ * session's (not to be destroyed after the run). */
+typedef struct runner_inst {
+    const crun_runner_type *type;
+    void *instance;
+} runner_inst;
+int session_get_runner(crun_session *s, const crun_run_options *o, runner_inst *r,
+                       bool *shared, crun_error *err);
+
 /* session.c: a copy of a parameter value that shares no reference count
  * with the session's tree (runs on other threads read that one). */
 json_t *params_private_copy(json_t *v);
 void run_destroy(crun_run *run);
+/* run_ids.c: the run's version, and its id (run_id, or a new one). */
+void run_make_ids(crun_run *run, const char *run_id);
 int hooks_fire(crun_run *run, crun_hook_point point, crun_hook_event *ev, crun_error *err);
 int run_scratch_dir(crun_run *run, crun_error *err);
 
