@@ -397,7 +397,10 @@ static int do_run(cli *c, crun_session *s, crun_error *err)
     int rc = crun_session_run(s, &c->ro, &res, err);
     int status = exit_status(rc);
     if (rc == 0) {
-        if (!c->quiet)
+        if (!c->quiet && res.delegated)
+            fprintf(stderr, "crun: run %s: the runner ran the pipeline in runs of its own\n",
+                    res.run_id);
+        else if (!c->quiet)
             fprintf(stderr, "crun: run %s: %zu of %zu nodes done\n", res.run_id, res.nodes_done,
                     res.nodes_total);
     } else if (rc == CRUN_ECANCELED) {

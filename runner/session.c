@@ -455,6 +455,7 @@ static void fill_result(crun_session *s, crun_run *run, const crun_run_options *
     const plan *p = run->plan;
     res->nodes_total = p->n;
     res->nodes_done = run->n_done;
+    res->delegated = run->delegated;
     if (res->status == 0)
         return;
     size_t nf = 0;

@@ -137,6 +137,9 @@ typedef struct crun_run_result {
     size_t n_timed;
     const char **timed_nodes;
     double *timed_seconds;
+    /* the runner handed the plan to runs of its own (the service), so
+     * nodes_done says nothing of them */
+    bool delegated;
 } crun_run_result;
 
 #define CRUN_RUN_RESULT_INIT {0}
