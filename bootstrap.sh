@@ -80,7 +80,7 @@ case "${1:-}" in
     configure build-tsan --buildtype=debugoptimized --werror -Db_sanitize=thread \
       -Db_lundef=false
     ninja -C build-tsan
-    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp \
       run_suite build-tsan thread embed run hooks e2e-parallel e2e-service e2e-hooks || status=1
     exit $status
     ;;
