@@ -115,7 +115,8 @@ static int open_runner(crun_session *s, const crun_run_options *o, runner_inst *
             const conf_node *runners = s->ir->runner ? conf_get(s->ir->runner, "runners") : NULL;
             const char *names[128];
             size_t n = 0;
-            for (size_t i = 0; runners && runners->kind == CONF_MAP && i < runners->n && n < 128; i++)
+            bool listed = runners && runners->kind == CONF_MAP;
+            for (size_t i = 0; listed && i < runners->n && n < 128; i++)
                 names[n++] = runners->items[2 * i]->str;
             const char *best = suggest_closest(c.name, names, n);
             if (best)
