@@ -162,6 +162,23 @@ static char *runner_key(const crun_run_options *o)
     return key;
 }
 
+/* Whether key is runner_key(o), without making it (each run asks). */
+static bool key_is(const char *key, const crun_run_options *o)
+{
+    const char *name = o->runner ? o->runner : "";
+    size_t n = strlen(name);
+    if (strncmp(key, name, n) != 0)
+        return false;
+    key += n;
+    for (size_t i = 0; o->runner_opts && o->runner_opts[i]; i++) {
+        n = strlen(o->runner_opts[i]);
+        if (*key++ != '\n' || strncmp(key, o->runner_opts[i], n) != 0)
+            return false;
+        key += n;
+    }
+    return *key == '\0';
+}
+
 /* The runner instance for a run.  A runner flagged CRUN_RUNNER_SHARED is
  * made once per session and options and serves every such run (*shared
  * set); any other gets an instance of its own, destroyed after the run. */
@@ -169,16 +186,15 @@ int session_get_runner(crun_session *s, const crun_run_options *o, runner_inst *
                        bool *shared, crun_error *err)
 {
     *shared = false;
-    char *key = runner_key(o);
-    if (!key)
-        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     shared_runner *last = atomic_load_explicit(&s->last_runner, memory_order_acquire);
-    if (last && strcmp(last->key, key) == 0) {
-        free(key);
+    if (last && key_is(last->key, o)) {
         *r = (runner_inst){last->type, last->instance};
         *shared = true;
         return 0;
     }
+    char *key = runner_key(o);
+    if (!key)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     pthread_mutex_lock(&s->cache_lock);
     shared_runner *sr = s->runners;
     while (sr && strcmp(sr->key, key) != 0)
