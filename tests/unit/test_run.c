@@ -341,6 +341,27 @@ static void test_run_id_given_is_kept(void **state)
     assert_string_equal(f->res.run_id, "nightly-42");
 }
 
+/* Runs of one session share a runner instance only when they ask for the
+ * same runner with the same options: another option set is checked anew. */
+static void test_each_runner_option_set_gets_its_own_instance(void **state)
+{
+    fixture *f = *state;
+    write_two_node_project(f->dir, SHOUT, false);
+    f->s = open_session(f, f->dir, &f->log);
+    crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
+    ro.runner = "parallel";
+    const char *two[] = {"max_workers=2", NULL}, *zero[] = {"max_workers=0", NULL};
+    ro.runner_opts = two;
+    run_ok(f, &ro);
+    run_ok(f, &ro); /* the same instance again */
+    ro.runner_opts = zero;
+    assert_int_equal(run(f, &ro), CRUN_ECONFIG);
+    assert_contains(f->err.message, "max_workers");
+    ro.runner_opts = NULL;
+    run_ok(f, &ro);
+    assert_int_equal(f->res.nodes_done, 2);
+}
+
 static void test_failing_node_is_reported_with_resume_command(void **state)
 {
     fixture *f = *state;
@@ -627,6 +648,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_successful_run_result),
         T(test_run_id_given_is_kept),
+        T(test_each_runner_option_set_gets_its_own_instance),
         T(test_failing_node_is_reported_with_resume_command),
         T(test_hooks_see_kedro_event_order_for_command_nodes),
         T(test_hooks_wrap_the_run_and_each_node),
