@@ -164,6 +164,39 @@ test_healthz_pipeline_and_metrics_answer()
     expect_clean_exit
 }
 
+# GET /v1/runs/{id} answers the last keep_runs runs exactly as they were
+# answered (longer and shorter answers reuse the ring's slots), older ones 404.
+test_keep_runs_remembers_the_latest_answers()
+{
+    service_project
+    start_service --runner-opt keep_runs=2
+    local i ids=()
+    for i in 7 123456789 8; do
+        http POST /v1/runs "{\"params\": {\"x\": $i}}"
+        expect_http 200
+        ids+=("$(body 'd["run_id"]')")
+        cp body.json "posted.$i.json"
+    done
+    http GET "/v1/runs/${ids[0]}"
+    expect_http 404
+    http GET "/v1/runs/${ids[1]}"
+    expect_http 200
+    cmp -s body.json posted.123456789.json || fail "the kept answer of run 2 changed"
+    http GET "/v1/runs/${ids[2]}"
+    expect_http 200
+    cmp -s body.json posted.8.json || fail "the kept answer of run 3 changed"
+    # a fourth run takes the slot of the second
+    http POST /v1/runs '{"params": {"x": 9}}'
+    expect_http 200
+    http GET "/v1/runs/${ids[1]}"
+    expect_http 404
+    http GET "/v1/runs/${ids[2]}"
+    expect_http 200
+    cmp -s body.json posted.8.json || fail "the kept answer of run 3 changed"
+    stop_service
+    expect_clean_exit
+}
+
 test_run_returns_outputs_of_its_params()
 {
     service_project

@@ -1,7 +1,8 @@
 /* records.c - the answers of recent runs, for GET /v1/runs/{id}.
  *
- * A ring of keep_runs slots under one mutex: adding overwrites the oldest,
- * finding scans from the newest (the id asked for is usually recent).  A
+ * A ring of keep_runs slots under one mutex: adding overwrites the oldest
+ * (in the slot's own buffer), finding scans from the newest (the id asked
+ * for is usually recent).  A
  * slot keeps the answer exactly as it was sent, so GET /v1/runs/{id} repeats
  * POST /v1/runs's body and status.
  */
@@ -34,20 +35,31 @@ void svc_records_add(svc_records *r, const char *id, unsigned http_status, const
 {
     if (!r->cap || !id || !body)
         return;
-    char *copy = strdup(body);
-    if (!copy)
-        return;
+    size_t len = strlen(body), id_len = strlen(id);
+    if (id_len >= sizeof(r->ring[0].id))
+        id_len = sizeof(r->ring[0].id) - 1;
     pthread_mutex_lock(&r->lock);
     svc_record *slot = &r->ring[r->next];
-    char *old = slot->body;
-    snprintf(slot->id, sizeof(slot->id), "%s", id);
+    /* a slot keeps its buffer: once the ring has gone round, answers are
+     * copied in place, without an allocation (or a free of memory another
+     * thread allocated) per request */
+    if (len + 1 > slot->body_cap) {
+        char *grown = realloc(slot->body, len + 1);
+        if (!grown) {
+            pthread_mutex_unlock(&r->lock);
+            return;
+        }
+        slot->body = grown;
+        slot->body_cap = len + 1;
+    }
+    memcpy(slot->body, body, len + 1);
+    memcpy(slot->id, id, id_len);
+    slot->id[id_len] = '\0';
     slot->http_status = http_status;
-    slot->body = copy;
     r->next = (r->next + 1) % r->cap;
     if (r->count < r->cap)
         r->count++;
     pthread_mutex_unlock(&r->lock);
-    free(old);
 }
 
 char *svc_records_find(svc_records *r, const char *id, unsigned *http_status)

@@ -118,6 +118,7 @@ typedef struct svc_record {
     char id[64];
     unsigned http_status;
     char *body;             /* the JSON answer as sent */
+    size_t body_cap;        /* bytes body can hold (kept from answer to answer) */
 } svc_record;
 
 typedef struct svc_records {
