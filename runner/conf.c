@@ -181,12 +181,11 @@ const char *conf_pool_intern(conf_pool *pool, const char *s)
 
 /* --- nodes ------------------------------------------------------------- */
 
-conf_node *conf_new_in(conf_arena *arena, conf_kind kind, const char *file, uint32_t line,
-                       uint32_t col)
+/* A fresh node of kind at file:line:col in mem (NULL: out of memory). */
+static conf_node *node_init(void *mem, conf_kind kind, const char *file, uint32_t line,
+                            uint32_t col, bool in_arena)
 {
-    if (!arena)
-        return conf_new(kind, file, line, col);
-    conf_node *node = arena_take(arena, sizeof(conf_node), _Alignof(conf_node));
+    conf_node *node = mem;
     if (!node)
         return NULL;
     memset(node, 0, sizeof(*node));
@@ -194,24 +193,28 @@ conf_node *conf_new_in(conf_arena *arena, conf_kind kind, const char *file, uint
     node->file = file;
     node->line = line;
     node->col = col;
-    node->in_arena = true;
+    node->in_arena = in_arena;
     return node;
+}
+
+conf_node *conf_new_in(conf_arena *arena, conf_kind kind, const char *file, uint32_t line,
+                       uint32_t col)
+{
+    if (!arena)
+        return conf_new(kind, file, line, col);
+    return node_init(arena_take(arena, sizeof(conf_node), _Alignof(conf_node)), kind, file, line,
+                     col, true);
 }
 
 conf_node *conf_new_scalar_in(conf_arena *arena, const char *text, size_t len, const char *file,
                               uint32_t line, uint32_t col)
 {
     size_t size = sizeof(conf_node) + len + 1;
-    conf_node *node = arena ? arena_take(arena, size, _Alignof(conf_node)) : malloc(size);
+    conf_node *node = node_init(arena ? arena_take(arena, size, _Alignof(conf_node)) : malloc(size),
+                                CONF_SCALAR, file, line, col, arena != NULL);
     if (!node)
         return NULL;
-    memset(node, 0, sizeof(*node));
-    node->kind = CONF_SCALAR;
-    node->file = file;
-    node->line = line;
-    node->col = col;
     node->inline_str = true;
-    node->in_arena = arena != NULL;
     node->str = (char *)(node + 1);
     memcpy(node->str, text, len);
     node->str[len] = '\0';
@@ -220,14 +223,7 @@ conf_node *conf_new_scalar_in(conf_arena *arena, const char *text, size_t len, c
 
 conf_node *conf_new(conf_kind kind, const char *file, uint32_t line, uint32_t col)
 {
-    conf_node *node = calloc(1, sizeof(conf_node));
-    if (!node)
-        return NULL;
-    node->kind = kind;
-    node->file = file;
-    node->line = line;
-    node->col = col;
-    return node;
+    return node_init(malloc(sizeof(conf_node)), kind, file, line, col, false);
 }
 
 /* A scalar and its text in one allocation: a pipeline of 100,000 nodes
