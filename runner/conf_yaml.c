@@ -11,6 +11,8 @@
  * With a conf_stream, the items of chosen lists go to the caller as soon as
  * each is read (built in a scratch arena, dropped right after), which is how
  * a pipelines file of 100,000 nodes is read without ever holding its tree.
+ * The events of a text of a megabyte or more come from libyaml running on a
+ * second thread (conf_events.h), so parsing and reading overlap.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,6 +26,7 @@
 #include <yaml.h>
 
 #include "conf.h"
+#include "conf_events.h"
 
 /* Nodes that alias expansion may create in one file: far above any real
  * configuration, far below what "billion laughs" would need. */
@@ -84,6 +87,7 @@ typedef struct anchored_node {
 
 typedef struct reader {
     yaml_parser_t parser;
+    conf_events *events; /* a large text's events come from a second thread */
     const char *file;
     conf_arena *arena; /* where nodes go: NULL for the heap, the scratch arena in an item */
     anchored_node *anchors;
@@ -116,15 +120,16 @@ static int yaml_failure(reader *r)
 
 static int next_event(reader *r, yaml_event_t *ev)
 {
-    if (!yaml_parser_parse(&r->parser, ev))
+    if (r->events ? !conf_events_next(r->events, ev) : !yaml_parser_parse(&r->parser, ev))
         return yaml_failure(r);
     return 0;
 }
 
+/* Events from a conf_events are views of its memory: nothing to free. */
 static void event_done(reader *r, yaml_event_t *ev)
 {
-    (void)r;
-    yaml_event_delete(ev);
+    if (!r->events)
+        yaml_event_delete(ev);
 }
 
 static int reader_error(reader *r, const yaml_mark_t *mark, const char *fmt, const char *arg)
@@ -556,7 +561,10 @@ int conf_parse_text(conf_pool *pool, const char *text, size_t len, const char *d
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     }
     yaml_parser_set_input_string(&r.parser, (const unsigned char *)text, len);
+    if (conf_events_worth(len))
+        r.events = conf_events_start(&r.parser);
     rc = read_document(&r, out);
+    conf_events_stop(r.events);
     yaml_parser_delete(&r.parser);
     reader_reset(&r);
     conf_arena_free(r.scratch);

@@ -1,0 +1,48 @@
+/* conf_events.h - libyaml's events of a large text, parsed on a second thread.
+ *
+ * Reading a pipelines file of 100,000 nodes is mostly libyaml turning the
+ * text into events; crun's reader turning events into nodes is the rest.  A
+ * conf_events runs libyaml on a thread of its own, ahead of the reader, so
+ * the two overlap on two CPUs.  The parsing thread copies each event into a
+ * compact record in a ring of chunks and frees it at once: every allocation
+ * of libyaml is freed on the thread that made it, and the reader reads the
+ * records in order from memory that streams between the CPUs.
+ *
+ * The reader sees exactly the events, in the order, that yaml_parser_parse
+ * would give it, with one difference: a DOCUMENT-START event carries no
+ * version or tag directives (libyaml has applied them already: the tags of
+ * the events are resolved).  An event's strings stay valid until the next
+ * call of conf_events_next.  A conf_events belongs to one reader thread.
+ */
+#ifndef CRUN_CONF_EVENTS_H
+#define CRUN_CONF_EVENTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <yaml.h>
+
+/* Texts this long or longer are worth a thread (about 10 ms of parsing). */
+enum { CONF_EVENTS_MIN_TEXT = 1 << 20 };
+
+typedef struct conf_events conf_events;
+
+/* Whether a text of len bytes is worth a second thread: at least
+ * CONF_EVENTS_MIN_TEXT, under 4 GiB (records keep marks in 32 bits), and
+ * this process may run on more than one CPU. */
+bool conf_events_worth(size_t len);
+
+/* Start parsing with parser (its input set, nothing parsed yet) on a new
+ * thread.  The parser belongs to the thread until conf_events_stop.
+ * NULL when no thread could be started: parse in the caller's thread then. */
+conf_events *conf_events_start(yaml_parser_t *parser);
+
+/* The next event, into ev (nothing to free).  false: libyaml failed at
+ * this point, and the parser's problem, context and marks say why. */
+bool conf_events_next(conf_events *events, yaml_event_t *ev);
+
+/* Stop parsing (wherever it is), wait for the thread, free everything.
+ * The parser is the caller's again.  NULL is allowed. */
+void conf_events_stop(conf_events *events);
+
+#endif
