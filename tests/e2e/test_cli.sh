@@ -753,6 +753,44 @@ EOF
     [ "$(ls -A data)" = "out.txt" ] || fail "leftover files in data/: $(ls -A data)"
 }
 
+# A generated pipeline of 20,001 nodes, over a megabyte of YAML (read on a
+# second thread): it runs, and errors far down the file name their lines.
+large_pipeline()
+{
+    awk -v tail="$1" 'BEGIN {
+        print "libraries: {bench: bench}\npipelines:\n  __default__:\n    nodes:"
+        print "      - {name: n0, func: bench.noop, inputs: \"params:x\", outputs: d0}"
+        for (i = 1; i < 20000; i++)
+            printf "      - {name: n%d, func: bench.noop, inputs: [d%d], outputs: d%d}\n", i, i - 1, i
+        print "      - {name: last, func: bench.noop, inputs: d19999, outputs: result}"
+        printf "%s", tail
+    }' >conf/base/pipelines.yml
+}
+
+test_large_pipeline_file()
+{
+    setup
+    large_pipeline ""
+    [ "$(wc -c <conf/base/pipelines.yml)" -gt 1048576 ] || fail "the pipeline is under 1 MiB"
+    echo 'x: {answer: 42}' >conf/base/parameters.yml
+    echo 'result: {type: json, filepath: data/result.json}' >conf/base/catalog.yml
+    run_crun -q
+    expect_status 0
+    grep -q '"answer": *42' data/result.json || fail "data/result.json: $(cat data/result.json)"
+    # a YAML error at the end of the file
+    large_pipeline "      - {name: broken, func: bench.noop
+"
+    run_crun -q
+    expect_status 2
+    expect_stderr_contains "conf/base/pipelines.yml:20007:"
+    # one of crun's own, in the middle
+    large_pipeline ""
+    sed -i '10005s/outputs: d10000/outputs: d9/' conf/base/pipelines.yml
+    run_crun -q
+    expect_status 2
+    expect_stderr_contains "conf/base/pipelines.yml:10005:"
+}
+
 test_sigint_stops_run()
 {
     interrupt_run INT
