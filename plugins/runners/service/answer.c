@@ -122,29 +122,39 @@ static json_t *outputs_json(const svc_served *sv, const crun_run_result *res)
 
 /* --- answers as text --- */
 
-/* A growing buffer; `failed` once out of memory. */
+/* A growing buffer; `failed` once out of memory.  Writers reserve room for
+ * what they are about to write, then store bytes directly: this is on every
+ * request's path, and a call per byte or per piece shows in the profile. */
 typedef struct text {
     char *s;
     size_t len, cap;
     bool failed;
 } text;
 
-static void put(text *t, const char *data, size_t n)
+/* Room for n more bytes and the closing NUL; false once out of memory. */
+static bool reserve(text *t, size_t n)
 {
     if (t->failed)
-        return;
-    if (t->len + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 256;
-        while (cap < t->len + n + 1)
-            cap *= 2;
-        char *s = realloc(t->s, cap);
-        if (!s) {
-            t->failed = true;
-            return;
-        }
-        t->s = s;
-        t->cap = cap;
+        return false;
+    if (t->len + n + 1 <= t->cap)
+        return true;
+    size_t cap = t->cap ? t->cap : 256;
+    while (cap < t->len + n + 1)
+        cap *= 2;
+    char *s = realloc(t->s, cap);
+    if (!s) {
+        t->failed = true;
+        return false;
     }
+    t->s = s;
+    t->cap = cap;
+    return true;
+}
+
+static inline void put(text *t, const char *data, size_t n)
+{
+    if (!reserve(t, n))
+        return;
     memcpy(t->s + t->len, data, n);
     t->len += n;
     t->s[t->len] = '\0';
@@ -167,53 +177,92 @@ static void put_json(text *t, json_t *v)
         t->failed = true;
 }
 
+/* A JSON integer as jansson writes it (printf's %lld), without printf. */
+static void put_integer(text *t, json_int_t v)
+{
+    char digits[24];
+    int d = sizeof(digits);
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        digits[--d] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        digits[--d] = '-';
+    put(t, digits + d, sizeof(digits) - (size_t)d);
+}
+
+/* A value of a JSON output: integers, booleans and null written here (the
+ * usual small answers), anything else by jansson. */
+static void put_value(text *t, json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_INTEGER: put_integer(t, json_integer_value(v)); break;
+    case JSON_TRUE: put(t, "true", 4); break;
+    case JSON_FALSE: put(t, "false", 5); break;
+    case JSON_NULL: put(t, "null", 4); break;
+    default: put_json(t, v); break;
+    }
+}
+
 /* A JSON string (quotes and escapes) for a valid UTF-8 key. */
 static void put_key(text *t, const char *key)
 {
-    put(t, "\"", 1);
-    const char *run = key;
+    static const char hex[] = "0123456789abcdef";
+    size_t n = strlen(key);
+    if (!reserve(t, 6 * n + 2)) /* each byte escaped as \u00XX at most */
+        return;
+    char *o = t->s + t->len;
+    *o++ = '"';
     for (const char *c = key; *c; c++) {
         unsigned char u = (unsigned char)*c;
-        if (u != '"' && u != '\\' && u >= 0x20)
-            continue;
-        put(t, run, (size_t)(c - run));
-        char esc[8];
-        if (u == '"' || u == '\\')
-            esc[0] = '\\', esc[1] = (char)u, esc[2] = '\0';
-        else
-            snprintf(esc, sizeof(esc), "\\u%04x", u);
-        puts_(t, esc);
-        run = c + 1;
+        if (u == '"' || u == '\\') {
+            *o++ = '\\';
+            *o++ = (char)u;
+        } else if (u < 0x20) {
+            memcpy(o, "\\u00", 4);
+            o[4] = hex[u >> 4];
+            o[5] = hex[u & 15];
+            o += 6;
+        } else {
+            *o++ = (char)u;
+        }
     }
-    puts_(t, run);
-    put(t, "\"", 1);
+    *o++ = '"';
+    *o = '\0';
+    t->len = (size_t)(o - t->s);
 }
 
 /* Seconds to the nanosecond, without printf's floating point (printing
- * reals is a good part of the cost of a small answer). */
-static void put_seconds(text *t, double seconds)
+ * reals is a good part of the cost of a small answer): the whole seconds,
+ * a point, then the nine digits of the nanoseconds without trailing zeros
+ * (at least one digit).  Writes at most 30 bytes at o; returns the end. */
+static char *write_seconds(char *o, double seconds)
 {
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930"
+                                "31323334353637383940414243444546474849505152535455565758596061"
+                                "62636465666768697071727374757677787980818283848586878889909192"
+                                "93949596979899";
     unsigned long long ns = seconds > 0 ? (unsigned long long)(seconds * 1e9 + 0.5) : 0;
-    char buf[40];
-    int n = 0;
-    unsigned long long whole = ns / 1000000000ULL, frac = ns % 1000000000ULL;
-    char digits[24];
-    int d = 0;
+    unsigned long long whole = ns / 1000000000ULL;
+    uint32_t frac = (uint32_t)(ns % 1000000000ULL);
+    char digits[20];
+    int w = sizeof(digits);
     do {
-        digits[d++] = (char)('0' + whole % 10);
+        digits[--w] = (char)('0' + whole % 10);
         whole /= 10;
     } while (whole);
-    while (d)
-        buf[n++] = digits[--d];
-    buf[n++] = '.';
-    char fr[9];
-    for (int i = 8; i >= 0; i--, frac /= 10)
-        fr[i] = (char)('0' + frac % 10);
+    memcpy(o, digits + w, sizeof(digits) - (size_t)w);
+    o += sizeof(digits) - (size_t)w;
+    *o++ = '.';
+    o[0] = (char)('0' + frac / 100000000u);
+    frac %= 100000000u;
+    for (int i = 7; i >= 1; i -= 2, frac /= 100)
+        memcpy(o + i, pairs + 2 * (frac % 100), 2);
     int len = 9;
-    while (len > 1 && fr[len - 1] == '0')
+    while (len > 1 && o[len - 1] == '0')
         len--;
-    memcpy(buf + n, fr, (size_t)len);
-    put(t, buf, (size_t)n + (size_t)len);
+    return o + len;
 }
 
 static void put_timing(text *t, size_t i, const char *node, double seconds)
@@ -221,8 +270,13 @@ static void put_timing(text *t, size_t i, const char *node, double seconds)
     if (i)
         put(t, ",", 1);
     put_key(t, node);
-    put(t, ":", 1);
-    put_seconds(t, seconds);
+    if (!reserve(t, 31))
+        return;
+    char *o = t->s + t->len;
+    *o++ = ':';
+    o = write_seconds(o, seconds);
+    *o = '\0';
+    t->len = (size_t)(o - t->s);
 }
 
 /* "timings":{...}} from a result, or from an answer's JSON object */
@@ -274,7 +328,7 @@ char *svc_success_text(const svc_served *sv, const crun_run_result *res)
         put(&t, ":", 1);
         const crun_value *v = res->output_values[i];
         if (crun_value_kind_of(v) == CRUN_VALUE_JSON) {
-            put_json(&t, crun_value_json(v));
+            put_value(&t, crun_value_json(v));
         } else {
             const char *declared =
                 json_string_value(json_object_get(sv->dataset_types, res->output_names[i]));
