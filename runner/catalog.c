@@ -218,6 +218,13 @@ static int open_entry(crun_run *run, size_t ds, const crun_run_options *o, crun_
     const crun_options *opts = s->no_options;
     if (d->options && type == d->type && (rc = entry_options(run, ds, &opts, err)))
         return rc;
+    if ((e->type->flags & (CRUN_DATASET_IN_MEMORY | CRUN_DATASET_VALUE_SLOT)) ==
+            (CRUN_DATASET_IN_MEMORY | CRUN_DATASET_VALUE_SLOT) &&
+        opts == s->no_options) {
+        e->slot = true; /* the entry holds the value: no instance to make per run */
+        atomic_init(&e->value, NULL);
+        return 0;
+    }
     rc = e->type->create(&e->ctx, opts, &e->instance, err);
     if (rc) {
         e->type = NULL; /* nothing to destroy */
@@ -226,6 +233,48 @@ static int open_entry(crun_run *run, size_t ds, const crun_run_options *o, crun_
         return rc < 0 ? rc : CRUN_ECONFIG;
     }
     return 0;
+}
+
+/* --- an entry's value: through its instance, or in the entry (a slot) --- */
+
+static int entry_load(cat_entry *e, crun_value **out, crun_error *err)
+{
+    if (!e->slot)
+        return e->type->load(e->instance, out, err);
+    *out = crun_value_ref(atomic_load_explicit(&e->value, memory_order_acquire));
+    if (!*out) /* the memory type's own words */
+        return crun_error_set(err, CRUN_ENOENT, "dataset '%s': no value has been saved yet",
+                              e->def->name);
+    return 0;
+}
+
+static int entry_save(cat_entry *e, crun_value *value, crun_error *err)
+{
+    if (!e->slot)
+        return e->type->save(e->instance, value, err);
+    if (!value)
+        return crun_error_set(err, CRUN_EINVAL, "dataset '%s': no value to save", e->def->name);
+    crun_value_unref(atomic_exchange_explicit(&e->value, crun_value_ref(value),
+                                              memory_order_acq_rel));
+    return 0;
+}
+
+static void entry_release(cat_entry *e)
+{
+    if (e->slot)
+        crun_value_unref(atomic_exchange_explicit(&e->value, NULL, memory_order_acq_rel));
+    else if (e->type->release)
+        e->type->release(e->instance);
+}
+
+int catalog_entry_load(crun_run *run, size_t ds, crun_value **out, crun_error *err)
+{
+    cat_entry *e = &run->catalog.entries[ds];
+    *out = NULL;
+    if (!e->type)
+        return crun_error_set(err, CRUN_EINVAL, "dataset '%s' is not open in this run",
+                              e->def ? e->def->name : "?");
+    return entry_load(e, out, err);
 }
 
 /* A run's inputs must be datasets its nodes read and none of them makes. */
@@ -256,8 +305,7 @@ static int fill_inputs(crun_run *run, const crun_run_options *o, crun_error *err
     for (size_t i = 0; i < o->n_inputs; i++) {
         size_t ds;
         strmap_get(&run->ir->ds_index, o->input_names[i], &ds);
-        cat_entry *e = &run->catalog.entries[ds];
-        int rc = e->type->save(e->instance, o->input_values[i], err);
+        int rc = entry_save(&run->catalog.entries[ds], o->input_values[i], err);
         if (rc)
             return rc;
     }
@@ -273,9 +321,6 @@ int catalog_open(crun_run *run, const crun_run_options *o, crun_error *err)
         rc = check_inputs(run, o, err);
     if (rc)
         return rc;
-    run->catalog.entries = calloc(ir->n_ds + 1, sizeof(cat_entry));
-    if (!run->catalog.entries)
-        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     run->catalog.n = ir->n_ds;
     for (size_t ds = 0; ds < ir->n_ds && !rc; ds++) {
         if (p->producer[ds] == PLAN_NONE && p->consumers[ds] == 0)
@@ -290,14 +335,15 @@ void catalog_close(crun_run *run)
     catalog *c = &run->catalog;
     for (size_t i = 0; c->entries && i < c->n; i++) {
         cat_entry *e = &c->entries[i];
-        if (e->type && e->type->destroy)
+        if (e->slot)
+            crun_value_unref(atomic_load_explicit(&e->value, memory_order_acquire));
+        else if (e->type && e->type->destroy)
             e->type->destroy(e->instance);
         crun_value_unref(e->param);
         free((char *)e->ctx.load_version);
         free(e->scratch);
     }
-    free(c->entries);
-    c->entries = NULL;
+    c->entries = NULL; /* part of the run's block */
 }
 
 static int fire_dataset_hooks(crun_run *run, crun_hook_point point, size_t ds, crun_call *call,
@@ -331,7 +377,7 @@ int catalog_load(crun_run *run, size_t ds, crun_call *call, crun_value **out, cr
     else if (!e->type)
         return crun_error_set(err, CRUN_EINVAL, "dataset '%s' is not open in this run",
                               e->def ? e->def->name : "?");
-    else if ((rc = e->type->load(e->instance, out, err)) != 0)
+    else if ((rc = entry_load(e, out, err)) != 0)
         return rc < 0 ? rc : CRUN_EDATA;
     if (!*out)
         return crun_error_set(err, CRUN_EDATA, "dataset '%s': the load returned no value",
@@ -352,7 +398,7 @@ int catalog_save(crun_run *run, size_t ds, crun_call *call, crun_value *value, c
         return rc;
     if (!e->type)
         return crun_error_set(err, CRUN_EINVAL, "dataset '%s' cannot be saved", e->def->name);
-    if ((rc = e->type->save(e->instance, value, err)) != 0)
+    if ((rc = entry_save(e, value, err)) != 0)
         return rc < 0 ? rc : CRUN_EIO;
     return fire_dataset(run, CRUN_HOOK_AFTER_DATASET_SAVED, ds, call, value, err);
 }
@@ -360,9 +406,8 @@ int catalog_save(crun_run *run, size_t ds, crun_call *call, crun_value *value, c
 void catalog_consumed(crun_run *run, size_t ds)
 {
     cat_entry *e = &run->catalog.entries[ds];
-    if (atomic_fetch_sub(&e->consumers_left, 1) == 1 && e->in_memory && e->type &&
-        e->type->release)
-        e->type->release(e->instance);
+    if (atomic_fetch_sub(&e->consumers_left, 1) == 1 && e->in_memory && e->type)
+        entry_release(e);
 }
 
 bool catalog_persisted(void *user, size_t ds)
@@ -371,7 +416,7 @@ bool catalog_persisted(void *user, size_t ds)
     cat_entry *e = &run->catalog.entries[ds];
     if (e->param)
         return true;
-    if (!e->type || e->in_memory || !e->type->exists)
+    if (!e->type || e->in_memory || e->slot || !e->type->exists)
         return false;
     bool exists = false;
     crun_error err = CRUN_ERROR_INIT;

@@ -620,15 +620,19 @@ static int resolve_functions(crun_run *run, crun_error *err)
 _Static_assert(sizeof(crun_node_fn) == sizeof(size_t) && sizeof(double) == sizeof(size_t) &&
                    sizeof(cmd_state *) == sizeof(size_t) && _Alignof(crun_run) >= sizeof(size_t),
                "run_create lays the per-node arrays out as words after the run");
+_Static_assert(_Alignof(cat_entry) <= _Alignof(crun_run) && sizeof(cat_entry) % sizeof(size_t) == 0,
+               "run_create lays the catalog's entries out right after the run");
 
 int run_create(crun_session *s, plan *p, bool shared_plan, json_t *params,
                const crun_run_options *o, crun_run **out, crun_error *err)
 {
     *out = NULL;
-    /* the run and its per-node arrays are one block (one allocation per
-     * run matters to the service, which makes a run per request) */
+    /* the run, its catalog's entries and its per-node arrays are one block
+     * (one allocation per run matters to the service, which makes a run
+     * per request) */
     size_t n = p->n, words = (n + 1) * sizeof(size_t);
-    size_t size = sizeof(crun_run) + 7 * words + (n + 1);
+    size_t entries = (s->ir->n_ds + 1) * sizeof(cat_entry);
+    size_t size = sizeof(crun_run) + entries + 7 * words + (n + 1);
     crun_run *run = calloc(1, size);
     if (!run) {
         if (!shared_plan)
@@ -637,6 +641,8 @@ int run_create(crun_session *s, plan *p, bool shared_plan, json_t *params,
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     }
     char *at = (char *)(run + 1);
+    run->catalog.entries = (cat_entry *)(void *)at;
+    at += entries;
     run->fns = (crun_node_fn *)(void *)at;
     run->waiting = (size_t *)(void *)(at += words);
     run->ready = (size_t *)(void *)(at += words);

@@ -84,16 +84,24 @@ struct crun_session {
 typedef struct cat_entry {
     const ir_dataset *def;
     const crun_dataset_type *type; /* NULL for parameters */
-    void *instance;
+    void *instance;                /* NULL for a slot */
     crun_dataset_ctx ctx;
     crun_value *param;             /* parameters: the JSON value */
     atomic_size_t consumers_left;  /* released at zero when in memory */
     char *scratch;                 /* a file holding the value for commands, once made */
+    /* A type flagged CRUN_DATASET_VALUE_SLOT without options has no
+     * instance: the entry holds its value (an owned reference or NULL).
+     * The run's order makes the accesses safe without a lock: the save
+     * happens before the consumers' loads, and the release after the last
+     * consumer finished (consumers_left). */
+    _Atomic(crun_value *) value;
+    bool slot;
     bool in_memory;
 } cat_entry;
 
 typedef struct catalog {
-    cat_entry *entries;  /* indexed by ir dataset; type/instance NULL when unused */
+    cat_entry *entries;  /* indexed by ir dataset; type/instance NULL when unused;
+                          * part of the run's block (run_create) */
     size_t n;
 } catalog;
 
@@ -139,11 +147,15 @@ struct crun_run {
 };
 
 /* catalog.c */
+/* Open the plan's datasets into run->catalog.entries (zeroed, ir->n_ds + 1
+ * of them, allocated with the run). */
 int catalog_open(crun_run *run, const crun_run_options *o, crun_error *err);
 void catalog_close(crun_run *run);
 /* Load/save with hooks; node may be NULL outside a node. */
 int catalog_load(crun_run *run, size_t ds, crun_call *call, crun_value **out, crun_error *err);
 int catalog_save(crun_run *run, size_t ds, crun_call *call, crun_value *value, crun_error *err);
+/* The value of an open entry, without hooks (the run's results). */
+int catalog_entry_load(crun_run *run, size_t ds, crun_value **out, crun_error *err);
 /* A consumer of ds finished: release the value after the last one. */
 void catalog_consumed(crun_run *run, size_t ds);
 bool catalog_persisted(void *run, size_t ds);

@@ -624,10 +624,9 @@ static void collect_outputs(crun_run *run, crun_run_result *res)
     for (size_t ds = 0; ds < run->ir->n_ds; ds++) {
         if (p->producer[ds] == PLAN_NONE || p->consumers[ds] != 0)
             continue;
-        cat_entry *e = &run->catalog.entries[ds];
         crun_value *v = NULL;
         crun_error lerr = CRUN_ERROR_INIT;
-        if (e->type && e->type->load(e->instance, &v, &lerr) == 0 && v) {
+        if (catalog_entry_load(run, ds, &v, &lerr) == 0 && v) {
             res->output_names[res->n_outputs] = strdup(run->ir->ds[ds].name);
             res->output_values[res->n_outputs++] = v;
         }

@@ -41,7 +41,17 @@ typedef struct crun_dataset_ctx {
 enum {
     /* Values live in memory only: released after their last consumer, never
      * persisted, and a command node gets them through a scratch file. */
-    CRUN_DATASET_IN_MEMORY = 1u << 0
+    CRUN_DATASET_IN_MEMORY = 1u << 0,
+    /* With CRUN_DATASET_IN_MEMORY: the type is a plain slot for one value, as
+     * the memory type is (load hands out a new reference to the last value
+     * saved, or fails with CRUN_ENOENT before a save; save keeps a reference;
+     * release and destroy drop it; exists says whether it holds one), and
+     * create without options cannot fail.  The host may then keep the value
+     * of an entry without options itself, instead of making an instance per
+     * run: none of the type's functions is called for that entry.  An entry
+     * with options is always an instance.  ABI 1.2: older hosts ignore the
+     * flag and make instances. */
+    CRUN_DATASET_VALUE_SLOT = 1u << 1
 };
 
 typedef struct crun_dataset_type {

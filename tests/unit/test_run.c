@@ -341,6 +341,54 @@ static void test_run_id_given_is_kept(void **state)
     assert_string_equal(f->res.run_id, "nightly-42");
 }
 
+/* Memory datasets without options are held by the run's catalog itself
+ * (the memory type's CRUN_DATASET_VALUE_SLOT): values still flow between
+ * nodes, a given input is read, and the free output comes back. */
+static void test_memory_datasets_carry_inputs_and_outputs(void **state)
+{
+    fixture *f = *state;
+    write_two_node_project(f->dir, SHOUT, false);
+    f->s = open_session(f, f->dir, &f->log);
+    crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
+    ro.collect_outputs = true;
+    run_ok(f, &ro);
+    assert_int_equal(f->res.n_outputs, 1);
+    assert_string_equal(f->res.output_names[0], "loud");
+    assert_null(f->res.output_names[1]);
+    size_t len = 0;
+    const char *data = crun_value_bytes(f->res.output_values[0], &len);
+    assert_int_equal(len, 5);
+    assert_memory_equal(data, "HELLO", 5);
+    assert_int_equal(f->res.n_timed, 2);
+    assert_string_equal(f->res.timed_nodes[0], "make");
+
+    const char *names[] = {"greeting"};
+    crun_value *values[] = {crun_value_bytes_new("hi", 2, NULL)};
+    ro.filter.nodes = "shout";
+    ro.input_names = names;
+    ro.input_values = values;
+    ro.n_inputs = 1;
+    run_ok(f, &ro);
+    crun_value_unref(values[0]);
+    assert_int_equal(f->res.n_outputs, 1);
+    data = crun_value_bytes(f->res.output_values[0], &len);
+    assert_int_equal(len, 2);
+    assert_memory_equal(data, "HI", 2);
+}
+
+/* A memory dataset declared with options is an instance of the type, which
+ * checks them: an unknown one is refused as before. */
+static void test_memory_dataset_with_options_is_checked_by_the_type(void **state)
+{
+    fixture *f = *state;
+    write_two_node_project(f->dir, SHOUT, false);
+    put(f->dir, "conf/base/catalog.yml", "greeting: {type: memory, copy_mode: deepcopy}\n");
+    f->s = open_session(f, f->dir, &f->log);
+    assert_int_equal(run(f, NULL), CRUN_ECONFIG);
+    assert_contains(f->err.message, "copy_mode");
+    assert_contains(f->err.message, "greeting");
+}
+
 /* Runs of one session share a runner instance only when they ask for the
  * same runner with the same options: another option set is checked anew. */
 static void test_each_runner_option_set_gets_its_own_instance(void **state)
@@ -648,6 +696,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_successful_run_result),
         T(test_run_id_given_is_kept),
+        T(test_memory_datasets_carry_inputs_and_outputs),
+        T(test_memory_dataset_with_options_is_checked_by_the_type),
         T(test_each_runner_option_set_gets_its_own_instance),
         T(test_failing_node_is_reported_with_resume_command),
         T(test_hooks_see_kedro_event_order_for_command_nodes),

@@ -108,7 +108,9 @@ static void memory_release(void *instance)
 
 static const crun_dataset_type memory_type = {
     .size = sizeof(crun_dataset_type),
-    .flags = CRUN_DATASET_IN_MEMORY,
+    /* the host may hold the value of an entry without options itself: a run
+     * then makes no instance for it (the service makes a run per request) */
+    .flags = CRUN_DATASET_IN_MEMORY | CRUN_DATASET_VALUE_SLOT,
     .create = memory_create,
     .destroy = memory_destroy,
     .load = memory_load,
