@@ -486,14 +486,9 @@ void crun_run_result_clear(crun_run_result *res)
         free(res->failed_nodes[i]);
     free(res->failed_nodes);
     free(res->resume_command);
-    for (size_t i = 0; i < res->n_outputs; i++) {
-        free(res->output_names[i]);
+    for (size_t i = 0; i < res->n_outputs; i++)
         crun_value_unref(res->output_values[i]);
-    }
-    free(res->output_names);
-    free(res->output_values);
-    free(res->timed_nodes);
-    free(res->timed_seconds);
+    free(res->output_names); /* the block of every output and timing array (collect_outputs) */
     memset(res, 0, sizeof(*res));
 }
 
@@ -608,30 +603,45 @@ static int run_params(crun_session *s, const crun_run_options *o, json_t **out, 
     return 0;
 }
 
-/* The free outputs (made by a node, read by none) and the node timings. */
+/* The free outputs (made by a node, read by none) and the node timings.
+ * The four arrays and the names' text are one allocation, owned through
+ * output_names (crun_run_result_clear frees it): a service makes a result
+ * per request, and each allocation shows. */
 static void collect_outputs(crun_run *run, crun_run_result *res)
 {
     const plan *p = run->plan;
-    size_t n = 0;
+    size_t n = 0, text = 0;
     for (size_t ds = 0; ds < run->ir->n_ds; ds++)
-        n += p->producer[ds] != PLAN_NONE && p->consumers[ds] == 0;
-    res->output_names = calloc(n + 1, sizeof(char *));
-    res->output_values = calloc(n + 1, sizeof(crun_value *));
-    res->timed_nodes = malloc((p->n + 1) * sizeof(char *));
-    res->timed_seconds = malloc((p->n + 1) * sizeof(double));
-    if (!res->output_names || !res->output_values || !res->timed_nodes || !res->timed_seconds)
+        if (p->producer[ds] != PLAN_NONE && p->consumers[ds] == 0) {
+            n++;
+            text += strlen(run->ir->ds[ds].name) + 1;
+        }
+    size_t ptrs = (n + 1) * sizeof(char *) + (n + 1) * sizeof(crun_value *) +
+                  (p->n + 1) * sizeof(char *);
+    char *block = malloc(ptrs + (p->n + 1) * sizeof(double) + text);
+    if (!block)
         return;
+    res->output_names = (char **)(void *)block;
+    res->output_values = (crun_value **)(void *)(block + (n + 1) * sizeof(char *));
+    res->timed_nodes = (const char **)(void *)(res->output_values + n + 1);
+    res->timed_seconds = (double *)(void *)(block + ptrs);
+    char *names = (char *)(res->timed_seconds + p->n + 1);
     for (size_t ds = 0; ds < run->ir->n_ds; ds++) {
         if (p->producer[ds] == PLAN_NONE || p->consumers[ds] != 0)
             continue;
         crun_value *v = NULL;
         crun_error lerr = CRUN_ERROR_INIT;
         if (catalog_entry_load(run, ds, &v, &lerr) == 0 && v) {
-            res->output_names[res->n_outputs] = strdup(run->ir->ds[ds].name);
+            size_t len = strlen(run->ir->ds[ds].name) + 1;
+            memcpy(names, run->ir->ds[ds].name, len);
+            res->output_names[res->n_outputs] = names;
             res->output_values[res->n_outputs++] = v;
+            names += len;
         }
         crun_error_clear(&lerr);
     }
+    res->output_names[res->n_outputs] = NULL;
+    res->output_values[res->n_outputs] = NULL;
     for (size_t i = 0; i < p->n; i++)
         if (run->state[i] == NODE_DONE || run->state[i] == NODE_FAILED) {
             res->timed_nodes[res->n_timed] = crun_run_node_name(run, i);

@@ -143,6 +143,9 @@ typedef struct crun_run_result {
 } crun_run_result;
 
 #define CRUN_RUN_RESULT_INIT {0}
+/* Free everything a result holds (strings, arrays, output references) and
+ * zero it.  The members are owned by the result and may share allocations
+ * (the output and timing arrays are one block): free them only this way. */
 void crun_run_result_clear(crun_run_result *result);
 
 /* Plan, open the catalog, and run with the chosen runner; blocks until the run
