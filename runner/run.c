@@ -629,17 +629,21 @@ int run_create(crun_session *s, plan *p, bool shared_plan, json_t *params,
     *out = NULL;
     /* the run, its catalog's entries and its per-node arrays are one block
      * (one allocation per run matters to the service, which makes a run
-     * per request) */
+     * per request); malloc and zeroing rather than calloc, which glibc
+     * serves without its per-thread cache (a memset of the whole block
+     * would be turned back into calloc by the compiler) */
     size_t n = p->n, words = (n + 1) * sizeof(size_t);
     size_t entries = (s->ir->n_ds + 1) * sizeof(cat_entry);
     size_t size = sizeof(crun_run) + entries + 7 * words + (n + 1);
-    crun_run *run = calloc(1, size);
+    crun_run *run = malloc(size);
     if (!run) {
         if (!shared_plan)
             plan_free(p);
         json_decref(params);
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     }
+    *run = (crun_run){.session = s};
+    memset(run + 1, 0, size - sizeof(crun_run));
     char *at = (char *)(run + 1);
     run->catalog.entries = (cat_entry *)(void *)at;
     at += entries;

@@ -38,11 +38,13 @@ struct crun_value {
 
 static crun_value *value_alloc(crun_value_kind kind)
 {
-    crun_value *v = calloc(1, sizeof(*v));
+    /* malloc and a zeroed struct rather than calloc, which glibc serves
+     * without its per-thread cache: a value is made per node output */
+    crun_value *v = malloc(sizeof(*v));
     if (!v)
         return NULL;
+    *v = (crun_value){.kind = kind};
     atomic_init(&v->refs, 1);
-    v->kind = kind;
     return v;
 }
 
