@@ -248,23 +248,30 @@ static int entry_load(cat_entry *e, crun_value **out, crun_error *err)
     return 0;
 }
 
+/* Saves and the release are never concurrent with anything else on the
+ * entry (the host's rule for instances too), so they read and then write
+ * the slot: no locked read-modify-write on the request's path. */
 static int entry_save(cat_entry *e, crun_value *value, crun_error *err)
 {
     if (!e->slot)
         return e->type->save(e->instance, value, err);
     if (!value)
         return crun_error_set(err, CRUN_EINVAL, "dataset '%s': no value to save", e->def->name);
-    crun_value_unref(atomic_exchange_explicit(&e->value, crun_value_ref(value),
-                                              memory_order_acq_rel));
+    crun_value *old = atomic_load_explicit(&e->value, memory_order_acquire);
+    atomic_store_explicit(&e->value, crun_value_ref(value), memory_order_release);
+    crun_value_unref(old);
     return 0;
 }
 
 static void entry_release(cat_entry *e)
 {
-    if (e->slot)
-        crun_value_unref(atomic_exchange_explicit(&e->value, NULL, memory_order_acq_rel));
-    else if (e->type->release)
+    if (e->slot) {
+        crun_value *old = atomic_load_explicit(&e->value, memory_order_acquire);
+        atomic_store_explicit(&e->value, NULL, memory_order_release);
+        crun_value_unref(old);
+    } else if (e->type->release) {
         e->type->release(e->instance);
+    }
 }
 
 int catalog_entry_load(crun_run *run, size_t ds, crun_value **out, crun_error *err)
@@ -406,7 +413,12 @@ int catalog_save(crun_run *run, size_t ds, crun_call *call, crun_value *value, c
 void catalog_consumed(crun_run *run, size_t ds)
 {
     cat_entry *e = &run->catalog.entries[ds];
-    if (atomic_fetch_sub(&e->consumers_left, 1) == 1 && e->in_memory && e->type)
+    if (!e->in_memory || !e->type)
+        return;
+    /* a slot with one consumer: this call is the last one, no count to take
+     * (releasing an empty slot again would do nothing) */
+    if ((e->slot && run->plan->consumers[ds] == 1) ||
+        atomic_fetch_sub(&e->consumers_left, 1) == 1)
         entry_release(e);
 }
 
