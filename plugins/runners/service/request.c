@@ -18,6 +18,8 @@
 
 #include "service.h"
 
+/* in the order of the enum: parse_body finds a field's value by its index */
+enum { FIELD_PARAMS, FIELD_INPUTS, FIELD_NODES, FIELD_PERSIST };
 static const char *const body_fields[] = {"params", "inputs", "nodes", "persist", NULL};
 
 static int problem(char **error, const char *fmt, ...) CRUN_PRINTF(2, 3);
@@ -350,6 +352,9 @@ static int parse_body(const svc_served *sv, json_t *body, svc_request *req, char
     if (!json_is_object(body))
         return problem(error, "the body must be a JSON object {\"params\", \"inputs\", "
                        "\"nodes\", \"persist\"}, got %s", json_kind(body));
+    /* the fields by their index in body_fields, found while checking the
+     * keys (the parser refused duplicates): no lookup per field after */
+    json_t *field[sizeof(body_fields) / sizeof(body_fields[0])] = {0};
     const char *key;
     json_t *v;
     json_object_foreach(body, key, v) {
@@ -359,8 +364,9 @@ static int parse_body(const svc_served *sv, json_t *body, svc_request *req, char
         if (!body_fields[k])
             return problem(error, "unknown field '%s' (expected params, inputs, nodes or "
                            "persist)", key);
+        field[k] = v;
     }
-    json_t *params = json_object_get(body, "params");
+    json_t *params = field[FIELD_PARAMS];
     if (params && !json_is_null(params)) {
         if (!json_is_object(params))
             return problem(error, "params: expected an object, got %s", json_kind(params));
@@ -370,13 +376,13 @@ static int parse_body(const svc_served *sv, json_t *body, svc_request *req, char
             return rc;
         req->params = params;
     }
-    json_t *persist = json_object_get(body, "persist");
+    json_t *persist = field[FIELD_PERSIST];
     if (persist && !json_is_boolean(persist))
         return problem(error, "persist: expected true or false, got %s", json_kind(persist));
     req->persist = json_is_true(persist);
-    json_t *nodes = json_object_get(body, "nodes");
+    json_t *nodes = field[FIELD_NODES];
     int rc = nodes && !json_is_null(nodes) ? parse_nodes(sv, nodes, req, error) : 0;
-    json_t *inputs = json_object_get(body, "inputs");
+    json_t *inputs = field[FIELD_INPUTS];
     if (!rc && inputs && !json_is_null(inputs))
         rc = parse_inputs(sv, inputs, req, error);
     return rc;
