@@ -110,10 +110,13 @@ static int open_shared(crun_run *run, size_t ds, cat_entry *e, crun_error *err)
     json_t *o = path ? json_pack("{s:s}", "path", path) : NULL;
     crun_options *opts = o ? crun_options_new(o, "dataset", "run") : NULL;
     json_decref(o);
-    int rc = opts ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    e->ctx = (crun_dataset_ctx){.size = sizeof(crun_dataset_ctx), .name = d->name,
-                                .project_dir = run->ir->dir, .logger = &run->session->logger};
-    if (!rc && (rc = spill_type.create(&e->ctx, opts, &e->instance, err)) == 0) {
+    int rc = opts && (e->ctx = malloc(sizeof(*e->ctx)))
+                 ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    if (!rc)
+        *e->ctx = (crun_dataset_ctx){.size = sizeof(crun_dataset_ctx), .name = d->name,
+                                     .project_dir = run->ir->dir,
+                                     .logger = &run->session->logger};
+    if (!rc && (rc = spill_type.create(e->ctx, opts, &e->instance, err)) == 0) {
         e->type = &spill_type;
         e->in_memory = true;
         logger_write(&run->session->logger, CRUN_LOG_INFO, NULL, "memory dataset '%s' %s "
@@ -203,8 +206,20 @@ static int open_entry(crun_run *run, size_t ds, const crun_run_options *o, crun_
                                  d->where ? ": " : "", d->name);
     e->type = plug->table;
     e->in_memory = e->type->flags & CRUN_DATASET_IN_MEMORY;
+    const crun_options *opts = s->no_options;
+    if (d->options && type == d->type && (rc = entry_options(run, ds, &opts, err)))
+        return rc;
+    if ((e->type->flags & (CRUN_DATASET_IN_MEMORY | CRUN_DATASET_VALUE_SLOT)) ==
+            (CRUN_DATASET_IN_MEMORY | CRUN_DATASET_VALUE_SLOT) &&
+        opts == s->no_options) {
+        e->slot = true; /* the entry holds the value: no instance (nor its ctx) per run */
+        atomic_init(&e->value, NULL);
+        return 0;
+    }
     char vbuf[128];
-    e->ctx = (crun_dataset_ctx){
+    if (!(e->ctx = malloc(sizeof(*e->ctx))))
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    *e->ctx = (crun_dataset_ctx){
         .size = sizeof(crun_dataset_ctx),
         .name = d->name,
         .project_dir = run->ir->dir,
@@ -213,19 +228,9 @@ static int open_entry(crun_run *run, size_t ds, const crun_run_options *o, crun_
         .save_version = run->version,
         .logger = &s->logger,
     };
-    if (e->ctx.load_version && !(e->ctx.load_version = strdup(e->ctx.load_version)))
+    if (e->ctx->load_version && !(e->ctx->load_version = strdup(e->ctx->load_version)))
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    const crun_options *opts = s->no_options;
-    if (d->options && type == d->type && (rc = entry_options(run, ds, &opts, err)))
-        return rc;
-    if ((e->type->flags & (CRUN_DATASET_IN_MEMORY | CRUN_DATASET_VALUE_SLOT)) ==
-            (CRUN_DATASET_IN_MEMORY | CRUN_DATASET_VALUE_SLOT) &&
-        opts == s->no_options) {
-        e->slot = true; /* the entry holds the value: no instance to make per run */
-        atomic_init(&e->value, NULL);
-        return 0;
-    }
-    rc = e->type->create(&e->ctx, opts, &e->instance, err);
+    rc = e->type->create(e->ctx, opts, &e->instance, err);
     if (rc) {
         e->type = NULL; /* nothing to destroy */
         if (!err->message || !strstr(err->message, d->name))
@@ -347,7 +352,9 @@ void catalog_close(crun_run *run)
         else if (e->type && e->type->destroy)
             e->type->destroy(e->instance);
         crun_value_unref(e->param);
-        free((char *)e->ctx.load_version);
+        if (e->ctx)
+            free((char *)e->ctx->load_version);
+        free(e->ctx);
         free(e->scratch);
     }
     c->entries = NULL; /* part of the run's block */

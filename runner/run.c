@@ -481,11 +481,13 @@ int crun_run_execute(crun_run *run, size_t pn, crun_error *err)
     const ir_node *node = &run->ir->nodes[run->plan->node[pn]];
     if (crun_run_cancelled(run))
         return crun_error_set(err, CRUN_ECANCELED, "node '%s': cancelled", node->name);
-    crun_value *small[16] = {0};
+    crun_value *small[16];
     size_t slots = node->n_in + node->n_out;
     crun_value **vals = slots <= 16 ? small : calloc(slots, sizeof(crun_value *));
     if (!vals)
         return crun_error_set(err, CRUN_ENOMEM, "node '%s': out of memory", node->name);
+    if (vals == small) /* only the slots used (this is per node of every run) */
+        memset(small, 0, slots * sizeof(crun_value *));
     crun_call call = {.run = run, .pnode = pn, .node = node, .inputs = vals,
                       .outputs = vals + node->n_in, .err = err};
     struct timespec t0, t1;
@@ -633,7 +635,7 @@ int run_create(crun_session *s, plan *p, bool shared_plan, json_t *params,
      * serves without its per-thread cache (a memset of the whole block
      * would be turned back into calloc by the compiler) */
     size_t n = p->n, words = (n + 1) * sizeof(size_t);
-    size_t entries = (s->ir->n_ds + 1) * sizeof(cat_entry);
+    size_t entries = s->ir->n_ds * sizeof(cat_entry);
     size_t size = sizeof(crun_run) + entries + 7 * words + (n + 1);
     crun_run *run = malloc(size);
     if (!run) {

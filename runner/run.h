@@ -85,7 +85,7 @@ typedef struct cat_entry {
     const ir_dataset *def;
     const crun_dataset_type *type; /* NULL for parameters */
     void *instance;                /* NULL for a slot */
-    crun_dataset_ctx ctx;
+    crun_dataset_ctx *ctx;         /* the instance's (malloc'd, outlives it); NULL for a slot */
     crun_value *param;             /* parameters: the JSON value */
     atomic_size_t consumers_left;  /* released at zero when in memory */
     char *scratch;                 /* a file holding the value for commands, once made */
@@ -147,8 +147,8 @@ struct crun_run {
 };
 
 /* catalog.c */
-/* Open the plan's datasets into run->catalog.entries (zeroed, ir->n_ds + 1
- * of them, allocated with the run). */
+/* Open the plan's datasets into run->catalog.entries (zeroed, ir->n_ds of
+ * them, allocated with the run). */
 int catalog_open(crun_run *run, const crun_run_options *o, crun_error *err);
 void catalog_close(crun_run *run);
 /* Load/save with hooks; node may be NULL outside a node. */
