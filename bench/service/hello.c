@@ -60,6 +60,7 @@ int main(int argc, char **argv)
         MHD_OPTION_CONNECTION_TIMEOUT, 30u,
         MHD_OPTION_CONNECTION_LIMIT, 1024u,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, /* as the service */
         MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "hello: cannot listen on port %s\n", argv[1]);

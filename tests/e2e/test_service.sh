@@ -380,6 +380,22 @@ test_body_over_max_body_gets_413()
     expect_clean_exit
 }
 
+test_headers_over_16_kib_get_431()
+{
+    service_project
+    start_service
+    local big
+    big=$(printf 'a%.0s' $(seq 1 12000))
+    http POST /v1/runs '{"params": {"x": 2}}' -H "X-Trace: $big"
+    expect_http 200
+    http POST /v1/runs '{"params": {"x": 2}}' -H "X-Trace: $big$big"
+    expect_http 431
+    http POST /v1/runs '{"params": {"x": 2}}'
+    expect_http 200
+    stop_service
+    expect_clean_exit
+}
+
 test_token_is_required_when_set()
 {
     service_project

@@ -389,6 +389,9 @@ int svc_http_start(service *svc, crun_error *err)
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)svc->cfg.client_timeout,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)svc->cfg.max_connections,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        /* a connection's memory holds its request's headers: 16 KiB, as
+         * Node.js allows (libmicrohttpd's 32 KiB is zeroed per request) */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SVC_HEADER_MEMORY,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, svc,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, svc,
         MHD_OPTION_END);

@@ -8,6 +8,13 @@
  * worker when the run ends, or the timeout watch (504) or the drain (503)
  * before that.
  *
+ * The fast path (a short run on the HTTP thread itself) takes no pool lock
+ * when nothing waits in the queue and the service is not stopping: it
+ * reserves one of `running` with an atomic, an inline slot with another, and
+ * guards its job with the slot's own lock, which only a timeout or the drain
+ * would also take.  Two HTTP threads would otherwise meet on the pool's lock
+ * four times a request, and each meeting is a futex sleep and a wake-up.
+ *
  * Cancelling one run: crun_session_run hands each job its crun_run through
  * on_run while the run exists, so a timeout or the drain can crun_run_cancel
  * exactly that run.  Request runs are their own to cancel (own_cancel): the
@@ -87,14 +94,38 @@ typedef struct job_ref {
 static void job_on_run(void *user, crun_run *run)
 {
     job_ref *ref = user;
-    svc_pool *p = &ref->svc->pool;
-    pthread_mutex_lock(&p->lock);
+    svc_worker *slot = ref->job->slot;
+    pthread_mutex_lock(&slot->lock);
     ref->job->run = run;
     if (run) {
         copy_id(ref->job->run_id, sizeof(ref->job->run_id), crun_run_id(run));
         if (ref->job->cancel_asked)
             crun_run_cancel(run);
     }
+    pthread_mutex_unlock(&slot->lock);
+}
+
+/* One of the n_workers runs that may go at once, or false. */
+static bool reserve_run(svc_pool *p)
+{
+    size_t r = atomic_load(&p->running);
+    while (r < p->n_workers)
+        if (atomic_compare_exchange_weak(&p->running, &r, r + 1))
+            return true;
+    return false;
+}
+
+/* A run ended: a worker may take a queued job now, the drain may be done.
+ * The lock only when someone may be waiting for it. */
+static void run_ended(svc_pool *p)
+{
+    atomic_fetch_sub(&p->running, 1);
+    if (atomic_load(&p->queued) == 0 && !atomic_load(&p->refusing))
+        return;
+    pthread_mutex_lock(&p->lock);
+    if (p->head)
+        pthread_cond_signal(&p->wake);
+    pthread_cond_broadcast(&p->idle);
     pthread_mutex_unlock(&p->lock);
 }
 
@@ -201,40 +232,56 @@ static void execute_job(service *svc, svc_job *job)
 
 static char *stop_body(const svc_job *job, const char *status, const char *fmt, double seconds);
 
+/* A free inline slot, starting from one that depends on the thread (two
+ * HTTP threads then rarely try the same one), or NULL. */
+static svc_worker *take_inline_slot(svc_pool *p)
+{
+    size_t start = (size_t)pthread_self() / 64;
+    for (size_t k = 0; k < p->n_inline; k++) {
+        svc_worker *w = &p->workers[p->n_workers + (start + k) % p->n_inline];
+        bool free_slot = false;
+        if (!atomic_load_explicit(&w->busy, memory_order_relaxed) &&
+            atomic_compare_exchange_strong(&w->busy, &free_slot, true))
+            return w;
+    }
+    return NULL;
+}
+
 bool svc_pool_run_inline(service *svc, svc_job *job, unsigned *status, char **body)
 {
     svc_pool *p = &svc->pool;
     if (!p->fast_path ||
-        atomic_load_explicit(&p->slow_share, memory_order_relaxed) >= SLOW_ONE / 2)
+        atomic_load_explicit(&p->slow_share, memory_order_relaxed) >= SLOW_ONE / 2 ||
+        atomic_load(&p->queued) > 0)
         return false;
-    pthread_mutex_lock(&p->lock);
-    svc_worker *slot = NULL;
-    if (!p->refusing && !p->head && p->running < p->n_workers)
-        for (size_t i = p->n_workers; i < p->n_workers + p->n_inline && !slot; i++)
-            if (!p->workers[i].job)
-                slot = &p->workers[i];
-    if (slot) {
-        slot->self = pthread_self();
-        slot->started = true;
-        slot->job = job;
-        job->is_inline = true;
-        job->answered = true; /* only this thread answers an inline job */
-        p->running++;
-    }
-    pthread_mutex_unlock(&p->lock);
+    svc_worker *slot = take_inline_slot(p);
     if (!slot)
         return false;
+    if (!reserve_run(p)) {
+        atomic_store(&slot->busy, false);
+        return false;
+    }
+    /* reserved before looking at `refusing`: the drain sets refusing before
+     * it counts the running, so one of the two sees the other */
+    if (atomic_load(&p->refusing)) {
+        atomic_store(&slot->busy, false);
+        run_ended(p);
+        return false;
+    }
+    job->is_inline = true;
+    job->answered = true; /* only this thread answers an inline job */
+    job->slot = slot;
+    pthread_mutex_lock(&slot->lock);
+    slot->job = job;
+    pthread_mutex_unlock(&slot->lock);
     char run_id[64];
     *status = run_job(svc, job, body, run_id, sizeof(run_id));
-    pthread_mutex_lock(&p->lock);
+    pthread_mutex_lock(&slot->lock);
     slot->job = NULL;
-    slot->started = false;
-    p->running--;
     bool timed_out = job->timed_out;
-    if (p->head)
-        pthread_cond_signal(&p->wake);
-    pthread_cond_broadcast(&p->idle);
-    pthread_mutex_unlock(&p->lock);
+    pthread_mutex_unlock(&slot->lock);
+    atomic_store(&slot->busy, false);
+    run_ended(p);
     if (timed_out) {
         free(*body);
         *status = 504;
@@ -253,26 +300,31 @@ static void *worker_main(void *arg)
     service *svc = w->svc;
     svc_pool *p = &svc->pool;
     pthread_mutex_lock(&p->lock);
-    w->self = pthread_self();
-    w->started = true;
     for (;;) {
         /* inline runs count too: at most n_workers runs at once */
-        while ((!p->head || p->running >= p->n_workers) && !p->closing)
+        bool reserved = false;
+        while (!p->closing && !(p->head && (reserved = reserve_run(p))))
             pthread_cond_wait(&p->wake, &p->lock);
         svc_job *job = p->head;
         if (!job)
-            break;
+            break; /* closing, and nothing waits */
+        if (!reserved)
+            atomic_fetch_add(&p->running, 1); /* closing: what waits runs now */
         p->head = job->next;
         if (!p->head)
             p->tail = NULL;
         p->queued--;
-        p->running++;
+        job->slot = w;
+        pthread_mutex_lock(&w->lock);
         w->job = job;
+        pthread_mutex_unlock(&w->lock);
         pthread_mutex_unlock(&p->lock);
         execute_job(svc, job);
         pthread_mutex_lock(&p->lock);
+        pthread_mutex_lock(&w->lock);
         w->job = NULL;
-        p->running--;
+        pthread_mutex_unlock(&w->lock);
+        atomic_fetch_sub(&p->running, 1);
         if (p->head)
             pthread_cond_signal(&p->wake);
         pthread_cond_broadcast(&p->idle);
@@ -291,17 +343,22 @@ int svc_pool_start(service *svc, size_t workers, size_t queue_cap, size_t n_inli
     p->workers = calloc(workers + n_inline, sizeof(svc_worker));
     if (!p->workers)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    for (size_t i = 0; i < workers; i++) {
+    p->n_workers = workers;
+    for (size_t i = 0; i < workers + n_inline; i++) {
         svc_worker *w = &p->workers[i];
         w->svc = svc;
         w->index = (int)i;
-        int e = pthread_create(&w->thread, NULL, worker_main, w);
+        pthread_mutex_init(&w->lock, NULL);
+        atomic_init(&w->busy, false);
+    }
+    for (size_t i = 0; i < workers; i++) {
+        int e = pthread_create(&p->workers[i].thread, NULL, worker_main, &p->workers[i]);
         if (e) {
             svc_pool_stop(p);
             return crun_error_set(err, CRUN_EPLUGIN, "service: cannot start worker %zu: %s", i,
                                   strerror(e));
         }
-        p->n_workers++;
+        p->n_started++;
     }
     return 0;
 }
@@ -425,20 +482,27 @@ static void take_queued(service *svc, pending_list *l, bool all, double now, uns
     }
 }
 
-/* Under the lock: cancel running jobs matching and answer them. */
+/* Under the lock: cancel running jobs matching and answer them (each
+ * slot's job under the slot's lock too). */
 static void cancel_running(service *svc, pending_list *l, bool all, double now, unsigned status,
                            const char *fmt)
 {
     svc_pool *p = &svc->pool;
     for (size_t i = 0; i < p->n_workers + p->n_inline; i++) {
-        svc_job *job = p->workers[i].job;
-        if (!job || job->cancel_asked || (!all && !(job->deadline && now >= job->deadline)))
+        svc_worker *w = &p->workers[i];
+        pthread_mutex_lock(&w->lock);
+        svc_job *job = w->job;
+        if (!job || job->cancel_asked || (!all && !(job->deadline && now >= job->deadline))) {
+            pthread_mutex_unlock(&w->lock);
             continue;
+        }
         job->cancel_asked = true;
         job->timed_out = status == 504;
         if (job->run)
             crun_run_cancel(job->run);
+        /* an inline job is answered by its own thread: nothing to claim */
         void *conn = claim_answer(job);
+        pthread_mutex_unlock(&w->lock);
         if (conn) {
             count_answer(svc, job, status);
             pend(l, conn, NULL, job, status,
@@ -495,9 +559,11 @@ void svc_pool_stop(svc_pool *p)
     p->refusing = true;
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
-    for (size_t i = 0; i < p->n_workers; i++)
+    for (size_t i = 0; i < p->n_started; i++)
         pthread_join(p->workers[i].thread, NULL);
+    for (size_t i = 0; p->workers && i < p->n_workers + p->n_inline; i++)
+        pthread_mutex_destroy(&p->workers[i].lock);
     free(p->workers);
     p->workers = NULL;
-    p->n_workers = 0;
+    p->n_workers = p->n_started = 0;
 }

@@ -112,19 +112,27 @@ void svc_metrics_run(svc_metrics *m, double seconds);
 char *svc_metrics_text(svc_metrics *m, size_t in_flight, size_t queued, size_t workers,
                        size_t queue_cap);
 
+/* A connection's memory for its request's headers (and libmicrohttpd's own
+ * bookkeeping): larger headers are refused with 431. */
+enum { SVC_HEADER_MEMORY = 16 * 1024 };
+
 /* --- records of recent runs (records.c) ------------------------------------ */
 
 typedef struct svc_record {
+    pthread_mutex_t lock;   /* the fields below */
+    size_t seq;             /* 1 + the number of the answer held; 0: empty */
     char id[64];
     unsigned http_status;
     char *body;             /* the JSON answer as sent */
     size_t body_cap;        /* bytes body can hold (kept from answer to answer) */
 } svc_record;
 
+/* A ring of cap slots, each with its lock: two threads adding answers take
+ * different slots and never wait for each other. */
 typedef struct svc_records {
-    pthread_mutex_t lock;
     svc_record *ring;
-    size_t cap, next, count;
+    size_t cap;
+    atomic_size_t added;    /* answers added so far: the next one's number */
 } svc_records;
 
 int svc_records_init(svc_records *r, size_t cap);
@@ -153,6 +161,7 @@ struct svc_job {
     bool cancel_asked;      /* we cancelled it (timeout, end of grace) */
     bool timed_out;         /* ... because of its deadline */
     bool is_inline;         /* runs on the HTTP thread, which answers it itself */
+    struct svc_worker *slot; /* where it runs; slot->lock guards run, cancel_asked, timed_out */
     crun_run *run;          /* while running: from the tracking hook */
     char run_id[64];        /* the core's id for the run, once it started */
 };
@@ -161,27 +170,34 @@ struct svc_job {
  * HTTP thread running a short run itself while it holds an inline slot. */
 typedef struct svc_worker {
     pthread_t thread;
-    pthread_t self;         /* the thread running job (the hook compares it) */
     service *svc;
     int index;
-    svc_job *job;           /* running now, or NULL */
-    bool started;           /* self is valid */
+    /* The running job's run and cancel fields; an inline slot's job.  Only
+     * the slot's own thread and a timeout or drain ever take it, so it is
+     * not contended on a request's path (the pool's lock would be). */
+    pthread_mutex_t lock;
+    svc_job *job;           /* running now, or NULL (a worker's: also under the pool lock) */
+    atomic_bool busy;       /* an inline slot an HTTP thread holds */
 } svc_worker;
 
 typedef struct svc_pool {
-    pthread_mutex_t lock;   /* everything below, and the jobs' fields */
+    pthread_mutex_t lock;   /* everything below except the atomics, and the jobs' answers */
     pthread_cond_t wake;    /* workers: a job or the end */
     pthread_cond_t idle;    /* the drain: a job finished */
     svc_job *head, *tail;
-    size_t queued, running, queue_cap, n_workers;
+    size_t queue_cap, n_workers;
+    /* Changed under the lock, except running by the fast path (which never
+     * takes the lock when nothing waits and nobody stops the service). */
+    atomic_size_t queued, running;
     svc_worker *workers;    /* n_workers worker threads, then n_inline inline slots */
     size_t n_inline;
+    size_t n_started;       /* worker threads started (joined by svc_pool_stop) */
     atomic_uint_fast64_t slow_share; /* recent runs over 1 ms, a moving fraction (pool.c) */
     bool fast_path;         /* the served nodes are all functions and fast_path is on */
     pthread_mutex_t persist_lock; /* persisting runs go one at a time */
     long long last_persist_ms;    /* under persist_lock: when the last one ended */
     bool closing;           /* workers exit when the queue is empty */
-    bool refusing;          /* no new jobs (stopping) */
+    atomic_bool refusing;   /* no new jobs (stopping) */
 } svc_pool;
 
 int svc_pool_start(service *svc, size_t workers, size_t queue_cap, size_t n_inline,
