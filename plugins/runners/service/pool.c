@@ -141,9 +141,11 @@ enum { FAST_PATH_NS = 1000000, SLOW_ONE = 1 << 16 };
 static void note_run_time(svc_pool *p, double seconds)
 {
     uint_fast64_t f = atomic_load_explicit(&p->slow_share, memory_order_relaxed);
-    f = seconds * 1e9 > FAST_PATH_NS ? f + (SLOW_ONE - f) / 4 : f - f / 32;
-    /* lost updates between threads do not matter */
-    atomic_store_explicit(&p->slow_share, f, memory_order_relaxed);
+    uint_fast64_t next = seconds * 1e9 > FAST_PATH_NS ? f + (SLOW_ONE - f) / 4 : f - f / 32;
+    /* lost updates between threads do not matter; a store that changes
+     * nothing would still take the line from the other request thread */
+    if (next != f)
+        atomic_store_explicit(&p->slow_share, next, memory_order_relaxed);
 }
 
 static long long wall_ms(void)
@@ -340,9 +342,11 @@ int svc_pool_start(service *svc, size_t workers, size_t queue_cap, size_t n_inli
     svc_pool *p = &svc->pool;
     p->queue_cap = queue_cap;
     p->n_inline = n_inline;
-    p->workers = calloc(workers + n_inline, sizeof(svc_worker));
+    size_t bytes = (workers + n_inline) * sizeof(svc_worker);
+    p->workers = aligned_alloc(_Alignof(svc_worker), bytes ? bytes : sizeof(svc_worker));
     if (!p->workers)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    memset(p->workers, 0, bytes);
     p->n_workers = workers;
     for (size_t i = 0; i < workers + n_inline; i++) {
         svc_worker *w = &p->workers[i];

@@ -18,8 +18,10 @@ int svc_records_init(svc_records *r, size_t cap)
 {
     memset(r, 0, sizeof(*r));
     atomic_init(&r->added, 0);
-    if (cap && !(r->ring = calloc(cap, sizeof(svc_record))))
+    if (cap && !(r->ring = aligned_alloc(_Alignof(svc_record), cap * sizeof(svc_record))))
         return CRUN_ENOMEM;
+    if (cap)
+        memset(r->ring, 0, cap * sizeof(svc_record));
     r->cap = cap;
     for (size_t i = 0; i < cap; i++)
         pthread_mutex_init(&r->ring[i].lock, NULL);

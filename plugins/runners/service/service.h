@@ -14,6 +14,7 @@
 #define CRUN_SERVICE_H
 
 #include <pthread.h>
+#include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -118,8 +119,10 @@ enum { SVC_HEADER_MEMORY = 16 * 1024 };
 
 /* --- records of recent runs (records.c) ------------------------------------ */
 
+/* Slots are written by different request threads one after the other: each
+ * on cache lines of its own, so that writing one never evicts another. */
 typedef struct svc_record {
-    pthread_mutex_t lock;   /* the fields below */
+    alignas(64) pthread_mutex_t lock; /* the fields below */
     size_t seq;             /* 1 + the number of the answer held; 0: empty */
     char id[64];
     unsigned http_status;
@@ -169,7 +172,7 @@ struct svc_job {
 /* A place where a run executes: a worker thread, or (the fast path) an
  * HTTP thread running a short run itself while it holds an inline slot. */
 typedef struct svc_worker {
-    pthread_t thread;
+    alignas(64) pthread_t thread; /* slots on lines of their own (see svc_record) */
     service *svc;
     int index;
     /* The running job's run and cancel fields; an inline slot's job.  Only
@@ -186,13 +189,16 @@ typedef struct svc_pool {
     pthread_cond_t idle;    /* the drain: a job finished */
     svc_job *head, *tail;
     size_t queue_cap, n_workers;
+    char apart_lock_[64];   /* every request writes the next line: apart from the rest */
     /* Changed under the lock, except running by the fast path (which never
      * takes the lock when nothing waits and nobody stops the service). */
     atomic_size_t queued, running;
+    char apart_counts_[64];
     svc_worker *workers;    /* n_workers worker threads, then n_inline inline slots */
     size_t n_inline;
     size_t n_started;       /* worker threads started (joined by svc_pool_stop) */
     atomic_uint_fast64_t slow_share; /* recent runs over 1 ms, a moving fraction (pool.c) */
+    char apart_share_[64];
     bool fast_path;         /* the served nodes are all functions and fast_path is on */
     pthread_mutex_t persist_lock; /* persisting runs go one at a time */
     long long last_persist_ms;    /* under persist_lock: when the last one ended */
