@@ -89,6 +89,16 @@ typedef struct texts {
     const yaml_char_t *anchor, *tag, *value;
 } texts;
 
+/* A SEQUENCE-START's or MAPPING-START's fields (the same in both). */
+static void put_start(record *h, texts *t, const yaml_char_t *anchor, const yaml_char_t *tag,
+                      int implicit, int style)
+{
+    t->anchor = anchor;
+    t->tag = tag;
+    h->implicit = (uint8_t)implicit;
+    h->style = (uint16_t)style;
+}
+
 /* The record header of ev, its size included, and the texts that follow it. */
 static record describe(const yaml_event_t *ev, texts *t)
 {
@@ -119,16 +129,12 @@ static record describe(const yaml_event_t *ev, texts *t)
         h.style = (uint16_t)ev->data.scalar.style;
         break;
     case YAML_SEQUENCE_START_EVENT:
-        t->anchor = ev->data.sequence_start.anchor;
-        t->tag = ev->data.sequence_start.tag;
-        h.implicit = (uint8_t)ev->data.sequence_start.implicit;
-        h.style = (uint16_t)ev->data.sequence_start.style;
+        put_start(&h, t, ev->data.sequence_start.anchor, ev->data.sequence_start.tag,
+                  ev->data.sequence_start.implicit, (int)ev->data.sequence_start.style);
         break;
     case YAML_MAPPING_START_EVENT:
-        t->anchor = ev->data.mapping_start.anchor;
-        t->tag = ev->data.mapping_start.tag;
-        h.implicit = (uint8_t)ev->data.mapping_start.implicit;
-        h.style = (uint16_t)ev->data.mapping_start.style;
+        put_start(&h, t, ev->data.mapping_start.anchor, ev->data.mapping_start.tag,
+                  ev->data.mapping_start.implicit, (int)ev->data.mapping_start.style);
         break;
     default:
         break;
