@@ -20,8 +20,8 @@ enum { CHUNK = 64 * 1024, CHUNKS = 8, WAKE_AFTER = 4 };
 
 enum { RUNNING, ENDED, FAILED };
 
-/* Texts shorter than 4 GiB (conf_events_start's caller checks): every
- * mark and length fits in 32 bits, and records stay small. */
+/* Texts of at most CONF_EVENTS_MAX_TEXT (conf_events_worth): every mark and
+ * length fits in 32 bits, and records stay small. */
 typedef struct record {
     uint32_t size; /* of the whole record, a multiple of 8 */
     uint32_t value_len;
@@ -236,7 +236,7 @@ static void *parse_main(void *arg)
 
 bool conf_events_worth(size_t len)
 {
-    if (len < CONF_EVENTS_MIN_TEXT || len >= UINT32_MAX)
+    if (len < CONF_EVENTS_MIN_TEXT || len > CONF_EVENTS_MAX_TEXT)
         return false;
     /* on one CPU a second thread would only add its own work */
     cpu_set_t cpus;

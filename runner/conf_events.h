@@ -22,13 +22,15 @@
 
 #include <yaml.h>
 
-/* Texts this long or longer are worth a thread (about 10 ms of parsing). */
-enum { CONF_EVENTS_MIN_TEXT = 1 << 20 };
+/* Texts this long or longer are worth a thread (about 10 ms of parsing); up
+ * to a gigabyte, so that every mark and length fits a record's 32 bits even
+ * when libyaml turns UTF-16 into UTF-8 (at most 1.5 times the bytes). */
+enum { CONF_EVENTS_MIN_TEXT = 1 << 20, CONF_EVENTS_MAX_TEXT = 1 << 30 };
 
 typedef struct conf_events conf_events;
 
 /* Whether a text of len bytes is worth a second thread: at least
- * CONF_EVENTS_MIN_TEXT, under 4 GiB (records keep marks in 32 bits), and
+ * CONF_EVENTS_MIN_TEXT, at most CONF_EVENTS_MAX_TEXT, and
  * this process may run on more than one CPU. */
 bool conf_events_worth(size_t len);
 
