@@ -575,6 +575,41 @@ test_sigterm_finishes_in_flight_runs_and_exits()
     e2e_checked
 }
 
+# A stop while a fast-path run holds a request thread: that request, and the
+# ones queued behind it, all get an answer (the run's, or 503).
+test_sigterm_answers_fast_path_requests_in_flight()
+{
+    service_project
+    cat >conf/base/pipelines.yml <<'EOF'
+libraries: {bench: bench}
+pipelines:
+  __default__:
+    nodes:
+      - {name: nap, func: bench.nap, inputs: "params:x", outputs: napped}
+EOF
+    printf 'x: 1\nnap_ms: 0\n' >conf/base/parameters.yml
+    start_service --runner-opt workers=1 --runner-opt grace_period=0.2
+    local i
+    for i in 1 2 3 4 5; do
+        curl -s -m 20 -o "answer.$i" -w '%{http_code}' \
+            -d '{"params": {"x": 1, "nap_ms": 1000}}' "$BASE/v1/runs" >"code.$i" &
+    done
+    sleep 0.4
+    stop_service TERM
+    wait
+    e2e_checked
+    for i in 1 2 3 4 5; do
+        case $(cat "code.$i") in
+        200 | 503) ;;
+        *) fail "request $i got no answer (HTTP $(cat "code.$i"))" ;;
+        esac
+    done
+    # the run on the request thread outlived the grace period: cancelled, and said so
+    grep -l 'the run was cancelled' answer.* >/dev/null ||
+        fail "no answer tells of the cancelled run: $(cat answer.*)"
+    expect_clean_exit
+}
+
 test_sigint_stops_too()
 {
     service_project

@@ -3,10 +3,13 @@
  * noop passes its first input on as every output (a new reference: no copy),
  * or makes one small shared value when it has no input, so a benchmark of
  * many noop nodes measures crun's own cost per node.  fill makes a fresh
- * value of params:size bytes, to measure memory release along a chain.
+ * value of params:size bytes, to measure memory release along a chain.  nap
+ * sleeps params:nap_ms milliseconds and then does what noop does: a
+ * function node that takes time, as real work would.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "crun/crun.h"
 
@@ -44,9 +47,22 @@ static int fill(crun_call *call)
                                         : (crun_value_unref(v), 0);
 }
 
+static int nap(crun_call *call)
+{
+    json_t *ms = crun_call_param(call, "nap_ms");
+    if (!json_is_integer(ms) || json_integer_value(ms) < 0)
+        return crun_call_fail(call, "params: nap_ms must be a non-negative integer");
+    long long v = json_integer_value(ms);
+    struct timespec ts = {(time_t)(v / 1000), (long)(v % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+    return noop(call);
+}
+
 static const crun_node_def bench_nodes[] = {
     {"noop", noop, "forward the first input to every output (no copy)"},
     {"fill", fill, "a fresh value of params:size bytes on every output"},
+    {"nap", nap, "sleep params:nap_ms milliseconds, then forward as noop does"},
 };
 
 static const crun_nodes_type bench_type = {

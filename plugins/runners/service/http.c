@@ -265,15 +265,16 @@ static enum MHD_Result start_run(request_ctx *rq)
     }
     job->accepted = svc_now();
     job->deadline = svc->cfg.timeout > 0 ? job->accepted + svc->cfg.timeout : 0;
+    /* counted before running or queueing it: a stop waits for its answer to
+     * go out (an inline run's too), and the stop either sees us waiting or
+     * we see it stopping (both are sequentially consistent) */
+    atomic_fetch_add(&h->waiting, 1);
+    rq->waiting = true;
     unsigned inline_status;
     char *inline_body;
     if (svc_pool_run_inline(svc, job, &inline_status, &inline_body))
         return send_json(rq, inline_status, inline_body);
     job->conn = rq;
-    /* counted before looking at `stopping`, so the stop either sees us
-     * waiting or we see it stopping (both are sequentially consistent) */
-    atomic_fetch_add(&h->waiting, 1);
-    rq->waiting = true;
     if (atomic_load(&svc->stopping)) {
         svc_request_clear(&job->req);
         free(job);

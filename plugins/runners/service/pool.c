@@ -263,19 +263,25 @@ bool svc_pool_run_inline(service *svc, svc_job *job, unsigned *status, char **bo
         atomic_store(&slot->busy, false);
         return false;
     }
-    /* reserved before looking at `refusing`: the drain sets refusing before
-     * it counts the running, so one of the two sees the other */
-    if (atomic_load(&p->refusing)) {
-        atomic_store(&slot->busy, false);
-        run_ended(p);
-        return false;
-    }
     job->is_inline = true;
     job->answered = true; /* only this thread answers an inline job */
     job->slot = slot;
     pthread_mutex_lock(&slot->lock);
     slot->job = job;
     pthread_mutex_unlock(&slot->lock);
+    /* reserved and published before looking at `refusing`: the drain sets
+     * refusing before it counts the running and looks at the slots, so
+     * either it sees this job (and cancels it at the end of the grace
+     * period) or this thread sees it stopping and backs out */
+    if (atomic_load(&p->refusing)) {
+        pthread_mutex_lock(&slot->lock);
+        slot->job = NULL;
+        pthread_mutex_unlock(&slot->lock);
+        *job = (svc_job){.req = job->req, .accepted = job->accepted, .deadline = job->deadline};
+        atomic_store(&slot->busy, false);
+        run_ended(p);
+        return false;
+    }
     char run_id[64];
     *status = run_job(svc, job, body, run_id, sizeof(run_id));
     pthread_mutex_lock(&slot->lock);
@@ -407,7 +413,7 @@ typedef struct pending_list {
     size_t n, cap;
 } pending_list;
 
-static void pend(pending_list *l, void *conn, svc_job *free_job, const svc_job *job,
+static void pend(pending_list *l, void *conn, svc_job *free_job, const char *run_id,
                  unsigned status, char *body)
 {
     if (l->n == l->cap) {
@@ -426,7 +432,7 @@ static void pend(pending_list *l, void *conn, svc_job *free_job, const svc_job *
     }
     pending *it = &l->items[l->n++];
     *it = (pending){.conn = conn, .job = free_job, .status = status, .body = body};
-    copy_id(it->run_id, sizeof(it->run_id), job->run_id);
+    copy_id(it->run_id, sizeof(it->run_id), run_id);
 }
 
 static void deliver(service *svc, pending_list *l)
@@ -480,7 +486,7 @@ static void take_queued(service *svc, pending_list *l, bool all, double now, uns
         void *conn = claim_answer(job);
         if (conn)
             count_answer(svc, job, status);
-        pend(l, conn, job, job,
+        pend(l, conn, job, job->run_id,
              status, stop_body(job, status == 504 ? "timed_out" : "cancelled", fmt,
                                svc->cfg.timeout));
     }
@@ -506,12 +512,17 @@ static void cancel_running(service *svc, pending_list *l, bool all, double now, 
             crun_run_cancel(job->run);
         /* an inline job is answered by its own thread: nothing to claim */
         void *conn = claim_answer(job);
+        /* the run's id is written under the slot's lock (job_on_run): the
+         * answer that names it is made before letting go of it */
+        char *body = conn ? stop_body(job, status == 504 ? "timed_out" : "cancelled", fmt,
+                                      svc->cfg.timeout)
+                          : NULL;
+        char run_id[sizeof(job->run_id)];
+        copy_id(run_id, sizeof(run_id), job->run_id);
         pthread_mutex_unlock(&w->lock);
         if (conn) {
             count_answer(svc, job, status);
-            pend(l, conn, NULL, job, status,
-                 stop_body(job, status == 504 ? "timed_out" : "cancelled", fmt,
-                           svc->cfg.timeout));
+            pend(l, conn, NULL, run_id, status, body);
         }
     }
 }
