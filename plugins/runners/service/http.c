@@ -383,10 +383,17 @@ int svc_http_start(service *svc, crun_error *err)
                      MHD_USE_ERROR_LOG;
     if (h->addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    /* one request thread: no pool (libmicrohttpd warns that a pool of one
+     * is ignored) */
+    struct MHD_OptionItem pool[] = {
+        {svc->cfg.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
+         (intptr_t)svc->cfg.threads, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
     h->daemon = MHD_start_daemon(
         flags, (uint16_t)svc->cfg.port, NULL, NULL, on_request, svc,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&h->addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)svc->cfg.threads,
+        MHD_OPTION_ARRAY, pool,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)svc->cfg.client_timeout,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)svc->cfg.max_connections,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
