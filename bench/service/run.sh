@@ -6,7 +6,7 @@
 # 1. Throughput: wrk (2 threads, 64 connections) against libmicrohttpd's plain
 #    hello server (hello.c, configured as the service configures it), then
 #    against `crun --runner service` serving a 3-node in-process pipeline
-#    (bench.noop functions), with the same POST request; ROUNDS (3) rounds
+#    (bench.noop functions), with the same POST request; ROUNDS (9) rounds
 #    of hello then service.  Target: the median of the rounds' ratios is at
 #    least 0.70 of hello's requests/s, with a p99 latency under 10 ms.
 #    Before that, path.c times the service's own per-request work (parse,
@@ -24,7 +24,7 @@ CRUN=${CRUN:-$ROOT/build/crun}
 DURATION=${DURATION:-10}
 SOAK=${SOAK:-1000000}
 SERVER_THREADS=${SERVER_THREADS:-2}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-9}
 [ "${1:-}" = --quick ] && { DURATION=3; SOAK=100000; }
 for tool in wrk curl cc python3; do
     command -v $tool >/dev/null || { echo "bench: $tool is needed"; exit 2; }
