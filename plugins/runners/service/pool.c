@@ -263,7 +263,6 @@ bool svc_pool_run_inline(service *svc, svc_job *job, unsigned *status, char **bo
         atomic_store(&slot->busy, false);
         return false;
     }
-    job->is_inline = true;
     job->answered = true; /* only this thread answers an inline job */
     job->slot = slot;
     pthread_mutex_lock(&slot->lock);
@@ -357,7 +356,6 @@ int svc_pool_start(service *svc, size_t workers, size_t queue_cap, size_t n_inli
     for (size_t i = 0; i < workers + n_inline; i++) {
         svc_worker *w = &p->workers[i];
         w->svc = svc;
-        w->index = (int)i;
         pthread_mutex_init(&w->lock, NULL);
         atomic_init(&w->busy, false);
     }

@@ -163,7 +163,6 @@ struct svc_job {
     bool answered;          /* the client has its answer (maybe a 504) */
     bool cancel_asked;      /* we cancelled it (timeout, end of grace) */
     bool timed_out;         /* ... because of its deadline */
-    bool is_inline;         /* runs on the HTTP thread, which answers it itself */
     struct svc_worker *slot; /* where it runs; slot->lock guards run, cancel_asked, timed_out */
     crun_run *run;          /* while running: from the tracking hook */
     char run_id[64];        /* the core's id for the run, once it started */
@@ -174,7 +173,6 @@ struct svc_job {
 typedef struct svc_worker {
     alignas(64) pthread_t thread; /* slots on lines of their own (see svc_record) */
     service *svc;
-    int index;
     /* The running job's run and cancel fields; an inline slot's job.  Only
      * the slot's own thread and a timeout or drain ever take it, so it is
      * not contended on a request's path (the pool's lock would be). */
