@@ -32,6 +32,11 @@
  * configuration, far below what "billion laughs" would need. */
 static const size_t alias_node_budget = 1000000;
 
+/* Lists and maps nested deeper than this are refused: the reader (and every
+ * walk of the tree after it) recurses once per level, and no configuration
+ * needs a thousand. */
+enum { max_nesting = 1000 };
+
 static size_t node_count(const conf_node *node)
 {
     size_t total = 1;
@@ -101,6 +106,7 @@ typedef struct reader {
     conf_arena *scratch; /* streamed or skipped items live here until dropped */
     conf_node **path;    /* keys from the top down to the value being read */
     size_t depth, cap_path;
+    unsigned nesting;    /* lists and maps open */
     unsigned anchored;   /* open nodes with an anchor: nothing streams inside them */
     unsigned in_item;    /* inside a streamed or dropped item: no callbacks */
     unsigned skipping;   /* inside a CONF_STREAM_SKIP value */
@@ -447,6 +453,13 @@ static int read_node(reader *r, yaml_event_t *ev, bool as_key, int action, conf_
         break;
     case YAML_SEQUENCE_START_EVENT:
     case YAML_MAPPING_START_EVENT:
+        if (r->nesting >= max_nesting) {
+            char limit[16];
+            snprintf(limit, sizeof(limit), "%d", (int)max_nesting);
+            rc = reader_error(r, &ev->start_mark, "lists and maps nested more than %s deep",
+                              limit);
+            break;
+        }
         anchor = ev->type == YAML_SEQUENCE_START_EVENT ? ev->data.sequence_start.anchor
                                                         : ev->data.mapping_start.anchor;
         node = conf_new_in(r->arena, ev->type == YAML_SEQUENCE_START_EVENT ? CONF_SEQ : CONF_MAP,
@@ -462,10 +475,12 @@ static int read_node(reader *r, yaml_event_t *ev, bool as_key, int action, conf_
     yaml_event_type_t type = ev->type;
     event_done(r, ev);
     r->anchored += anchor_name != NULL;
+    r->nesting++;
     if (rc == 0 && type == YAML_SEQUENCE_START_EVENT)
         rc = read_seq(r, node, action);
     else if (rc == 0 && type == YAML_MAPPING_START_EVENT)
         rc = read_map(r, node, action);
+    r->nesting--;
     r->anchored -= anchor_name != NULL;
     if (rc == 0 && anchor_name)
         rc = remember_anchor(r, anchor_name, node);
@@ -537,7 +552,7 @@ static void reader_reset(reader *r)
     r->anchors = NULL;
     r->stack = r->path = NULL;
     r->n_anchors = r->n_stack = r->cap_stack = r->depth = r->cap_path = 0;
-    r->anchored = r->in_item = r->skipping = 0;
+    r->nesting = r->anchored = r->in_item = r->skipping = 0;
     r->budget = alias_node_budget;
     conf_arena_reset(r->scratch);
 }

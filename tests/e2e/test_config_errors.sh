@@ -76,6 +76,19 @@ EOF
     config_error conf/base/catalog.yml:4:3 "duplicate key 'filepath'" "first at line 3:3"
 }
 
+test_yaml_nested_too_deep()
+{
+    setup
+    # a thousand levels are allowed, one more is refused (not a crash)
+    python3 -c "print('x: ' + '[' * 999 + ']' * 999)" >conf/base/parameters_deep.yml
+    run_crun -q
+    expect_status 0
+    rm -f ran.log
+    python3 -c "print('x: ' + '[' * 200000 + ']' * 200000)" >conf/base/parameters_deep.yml
+    run_crun
+    config_error conf/base/parameters_deep.yml:1:1003 "nested more than 1000 deep"
+}
+
 test_same_key_in_two_files_of_one_folder()
 {
     setup
