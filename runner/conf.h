@@ -85,10 +85,12 @@ typedef struct conf_stream {
 /* Parse len bytes of YAML text, with a stream (NULL: none). */
 int conf_parse_text(conf_pool *pool, const char *text, size_t len, const char *display,
                     const conf_stream *stream, conf_node **out, crun_error *err);
-/* conf_parse_file with a stream (NULL: none).  Errors as conf_parse_file, or
- * what a callback returned. */
+/* conf_parse_file with a stream (NULL: none), and the file's cache at
+ * cache_path (NULL: none; conf_cache.h says which files have one).  Errors
+ * as conf_parse_file, or what a callback returned. */
 int conf_parse_file_stream(conf_pool *pool, const char *path, const char *display,
-                           const conf_stream *stream, conf_node **out, crun_error *err);
+                           const char *cache_path, const conf_stream *stream, conf_node **out,
+                           crun_error *err);
 
 /* An arena: memory carved out of big blocks with no per-object allocation,
  * all given back at once by conf_arena_free (or reused after

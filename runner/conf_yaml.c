@@ -26,6 +26,7 @@
 #include <yaml.h>
 
 #include "conf.h"
+#include "conf_cache.h"
 #include "conf_events.h"
 
 /* Nodes that alias expansion may create in one file: far above any real
@@ -93,6 +94,9 @@ typedef struct anchored_node {
 typedef struct reader {
     yaml_parser_t parser;
     conf_events *events; /* a large text's events come from a second thread */
+    conf_cache_reader *cached; /* or from the cache of an earlier read */
+    conf_cache_writer *saving; /* a large file's events also go to its cache */
+    const char *cache_path;
     const char *file;
     conf_arena *arena; /* where nodes go: NULL for the heap, the scratch arena in an item */
     anchored_node *anchors;
@@ -126,15 +130,24 @@ static int yaml_failure(reader *r)
 
 static int next_event(reader *r, yaml_event_t *ev)
 {
+    if (r->cached) {
+        if (conf_cache_next(r->cached, ev))
+            return 0;
+        return crun_error_set(r->err, CRUN_ECONFIG, "%s: its cache %s does not decode (delete it "
+                              "and run again)", r->file, r->cache_path);
+    }
     if (r->events ? !conf_events_next(r->events, ev) : !yaml_parser_parse(&r->parser, ev))
         return yaml_failure(r);
+    if (r->saving)
+        conf_cache_put(r->saving, ev);
     return 0;
 }
 
-/* Events from a conf_events are views of its memory: nothing to free. */
+/* Events from a conf_events or a cache are views of their memory: nothing
+ * to free. */
 static void event_done(reader *r, yaml_event_t *ev)
 {
-    if (!r->events)
+    if (!r->events && !r->cached)
         yaml_event_delete(ev);
 }
 
@@ -557,10 +570,14 @@ static void reader_reset(reader *r)
     conf_arena_reset(r->scratch);
 }
 
-int conf_parse_text(conf_pool *pool, const char *text, size_t len, const char *display,
-                    const conf_stream *stream, conf_node **out, crun_error *err)
+/* Read a document from text, or from the events of cached when it is not
+ * NULL, giving each event to saving (when not NULL) as it comes. */
+static int parse_with(conf_pool *pool, const char *text, size_t len, const char *cache_path,
+                      conf_cache_reader *cached, conf_cache_writer *saving, const char *display,
+                      const conf_stream *stream, conf_node **out, crun_error *err)
 {
-    reader r = {.err = err, .stream = stream, .budget = alias_node_budget};
+    reader r = {.err = err, .stream = stream, .budget = alias_node_budget, .cached = cached,
+                .saving = saving, .cache_path = cache_path};
     int rc = 0;
     *out = NULL;
     if (!(r.file = conf_pool_intern(pool, display)))
@@ -571,21 +588,30 @@ int conf_parse_text(conf_pool *pool, const char *text, size_t len, const char *d
         conf_arena_free(r.scratch);
         return rc;
     }
-    if (!yaml_parser_initialize(&r.parser)) {
-        conf_arena_free(r.scratch);
-        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    if (!cached) {
+        if (!yaml_parser_initialize(&r.parser)) {
+            conf_arena_free(r.scratch);
+            return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+        }
+        yaml_parser_set_input_string(&r.parser, (const unsigned char *)text, len);
+        if (conf_events_worth(len))
+            r.events = conf_events_start(&r.parser);
     }
-    yaml_parser_set_input_string(&r.parser, (const unsigned char *)text, len);
-    if (conf_events_worth(len))
-        r.events = conf_events_start(&r.parser);
     rc = read_document(&r, out);
-    conf_events_stop(r.events);
-    yaml_parser_delete(&r.parser);
+    if (!cached) {
+        conf_events_stop(r.events);
+        yaml_parser_delete(&r.parser);
+    }
     reader_reset(&r);
     conf_arena_free(r.scratch);
     return rc;
 }
 
+int conf_parse_text(conf_pool *pool, const char *text, size_t len, const char *display,
+                    const conf_stream *stream, conf_node **out, crun_error *err)
+{
+    return parse_with(pool, text, len, NULL, NULL, NULL, display, stream, out, err);
+}
 int conf_parse_string(conf_pool *pool, const char *text, const char *display, conf_node **out,
                       crun_error *err)
 {
@@ -629,23 +655,38 @@ static int read_whole_file(const char *path, const char *display, char **text, s
     return 0;
 }
 
-/* A large file (a megabyte or more) is mapped with its pages read in at
- * once, cheaper than faulting them in one by one; anything else is read. */
+/* A large file (a megabyte or more) is read from its cache when it has a
+ * valid one, else mapped with its pages read in at once (cheaper than
+ * faulting them in one by one) and cached as it is read; anything else is
+ * read into memory. */
 int conf_parse_file_stream(conf_pool *pool, const char *path, const char *display,
-                           const conf_stream *stream, conf_node **out, crun_error *err)
+                           const char *cache_path, const conf_stream *stream, conf_node **out,
+                           crun_error *err)
 {
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= (1 << 20)) {
+        bool cacheable = cache_path && st.st_size >= CONF_CACHE_MIN_TEXT;
+        conf_cache_reader *cached = cacheable ? conf_cache_open(cache_path, &st) : NULL;
+        if (cached) {
+            close(fd);
+            int rc = parse_with(pool, NULL, 0, cache_path, cached, NULL, display, stream, out, err);
+            conf_cache_close(cached);
+            return rc;
+        }
         size_t len = (size_t)st.st_size;
         void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-        close(fd);
         if (map != MAP_FAILED) {
-            int rc = conf_parse_text(pool, map, len, display, stream, out, err);
+            conf_cache_writer *saving = cacheable ? conf_cache_create(cache_path, &st) : NULL;
+            close(fd);
+            int rc = parse_with(pool, map, len, cache_path, NULL, saving, display, stream, out,
+                                err);
+            conf_cache_finish(saving, rc == 0);
             munmap(map, len);
             return rc;
         }
+        close(fd);
     } else if (fd >= 0) {
         close(fd);
     }
@@ -661,5 +702,5 @@ int conf_parse_file_stream(conf_pool *pool, const char *path, const char *displa
 int conf_parse_file(conf_pool *pool, const char *path, const char *display, conf_node **out,
                     crun_error *err)
 {
-    return conf_parse_file_stream(pool, path, display, NULL, out, err);
+    return conf_parse_file_stream(pool, path, display, NULL, NULL, out, err);
 }

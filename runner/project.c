@@ -140,11 +140,14 @@ static int join_file(conf_node **folder_tree, conf_node *root, crun_error *err)
 static int read_kind_file(project *p, const char *folder, const char *name,
                           const conf_stream *stream, conf_node **out, crun_error *err)
 {
-    char *display = NULL, *path = NULL;
+    char *display = NULL, *path = NULL, *cache = NULL;
     int rc = CRUN_ENOMEM;
     *out = NULL;
-    if (asprintf(&display, "conf/%s/%s", folder, name) >= 0 && (path = path_join(p->dir, display)))
-        rc = conf_parse_file_stream(p->pool, path, display, stream, out, err);
+    /* a large file's events are cached in .crun/cache/ (conf_cache.h) */
+    if (asprintf(&display, "conf/%s/%s", folder, name) >= 0 &&
+        (path = path_join(p->dir, display)) &&
+        asprintf(&cache, "%s/.crun/cache/%s.events", p->dir, display) >= 0)
+        rc = conf_parse_file_stream(p->pool, path, display, cache, stream, out, err);
     else
         crun_error_set(err, rc, "out of memory");
     if (rc == 0 && (*out)->kind != CONF_MAP && (*out)->kind != CONF_NULL) {
@@ -158,6 +161,7 @@ static int read_kind_file(project *p, const char *folder, const char *name,
     }
     free(display);
     free(path);
+    free(cache);
     return rc;
 }
 

@@ -791,6 +791,49 @@ test_large_pipeline_file()
     expect_stderr_contains "conf/base/pipelines.yml:10005:"
 }
 
+# A large pipelines file's events are kept in .crun/cache/ once it has not
+# changed for two seconds: later runs read them instead of the YAML, a damaged
+# cache is replaced, a changed file is read again, and no cache is no error.
+test_large_pipeline_file_is_cached()
+{
+    setup
+    large_pipeline ""
+    echo 'x: {answer: 42}' >conf/base/parameters.yml
+    echo 'result: {type: json, filepath: data/result.json}' >conf/base/catalog.yml
+    sleep 3
+    local cache=.crun/cache/conf/base/pipelines.yml.events
+    run_crun -q
+    expect_status 0
+    [ -s "$cache" ] || fail "no cache at $cache"
+    local made
+    made=$(stat -c %i "$cache")
+    rm data/result.json
+    run_crun -q
+    expect_status 0
+    grep -q '"answer": *42' data/result.json || fail "data/result.json: $(cat data/result.json)"
+    expect_eq "$(stat -c %i "$cache")" "$made" "the cache was rewritten though it was valid"
+    # damaged: ignored, the YAML is read, and the cache made again
+    printf 'XXXX' | dd of="$cache" bs=1 seek=500000 conv=notrunc status=none
+    rm data/result.json
+    run_crun -q
+    expect_status 0
+    grep -q '"answer": *42' data/result.json || fail "data/result.json: $(cat data/result.json)"
+    [ "$(stat -c %i "$cache")" != "$made" ] || fail "the damaged cache was kept"
+    # the file changed: what it says now is what runs
+    sed -i 's/outputs: result}/outputs: other}/' conf/base/pipelines.yml
+    echo 'other: {type: json, filepath: data/other.json}' >>conf/base/catalog.yml
+    run_crun -q
+    expect_status 0
+    grep -q '"answer": *42' data/other.json || fail "the changed file was not read"
+    # no place for a cache: crun runs all the same
+    rm -rf .crun data/other.json
+    touch .crun
+    sleep 3
+    run_crun -q
+    expect_status 0
+    grep -q '"answer": *42' data/other.json || fail "no run without a cache folder"
+}
+
 test_sigint_stops_run()
 {
     interrupt_run INT

@@ -1,0 +1,458 @@
+/* test_conf_cache.c - the cached events of a large YAML file
+ * (runner/conf_cache.h) are the events libyaml gave, as crun's reader sees
+ * them; a cache is only used for the version of the file it was made from,
+ * never when damaged; and a large file is read from its cache, making one
+ * when it has none. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "conf.h"
+#include "conf_cache.h"
+
+typedef struct fixture {
+    char dir[64];
+    char cache[128];
+    struct stat old; /* a file's stat, its times an hour ago */
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    strcpy(f->dir, "/tmp/crun-conf-cache-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->cache, sizeof(f->cache), "%s/cache/conf/base/x.yml.events", f->dir);
+    assert_int_equal(stat(f->dir, &f->old), 0);
+    f->old.st_size = 12345;
+    f->old.st_mtim.tv_sec = f->old.st_ctim.tv_sec = time(NULL) - 3600;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+static void assert_same_text(const yaml_char_t *a, const yaml_char_t *b)
+{
+    if (!a || !b)
+        assert_ptr_equal(a, b);
+    else
+        assert_string_equal((const char *)a, (const char *)b);
+}
+
+/* Everything crun's reader may look at (conf_cache.h: no byte offsets or
+ * end marks). */
+static void assert_same_event(const yaml_event_t *want, const yaml_event_t *got)
+{
+    assert_int_equal(want->type, got->type);
+    assert_int_equal(want->start_mark.line, got->start_mark.line);
+    assert_int_equal(want->start_mark.column, got->start_mark.column);
+    switch (want->type) {
+    case YAML_STREAM_START_EVENT:
+        assert_int_equal(want->data.stream_start.encoding, got->data.stream_start.encoding);
+        break;
+    case YAML_DOCUMENT_START_EVENT:
+        assert_int_equal(want->data.document_start.implicit, got->data.document_start.implicit);
+        break;
+    case YAML_DOCUMENT_END_EVENT:
+        assert_int_equal(want->data.document_end.implicit, got->data.document_end.implicit);
+        break;
+    case YAML_ALIAS_EVENT:
+        assert_same_text(want->data.alias.anchor, got->data.alias.anchor);
+        break;
+    case YAML_SCALAR_EVENT:
+        assert_same_text(want->data.scalar.anchor, got->data.scalar.anchor);
+        assert_same_text(want->data.scalar.tag, got->data.scalar.tag);
+        assert_int_equal(want->data.scalar.length, got->data.scalar.length);
+        assert_memory_equal(want->data.scalar.value, got->data.scalar.value,
+                            want->data.scalar.length + 1);
+        assert_int_equal(want->data.scalar.style, got->data.scalar.style);
+        assert_int_equal(want->data.scalar.plain_implicit, got->data.scalar.plain_implicit);
+        assert_int_equal(want->data.scalar.quoted_implicit, got->data.scalar.quoted_implicit);
+        break;
+    case YAML_SEQUENCE_START_EVENT:
+        assert_same_text(want->data.sequence_start.anchor, got->data.sequence_start.anchor);
+        assert_same_text(want->data.sequence_start.tag, got->data.sequence_start.tag);
+        assert_int_equal(want->data.sequence_start.implicit, got->data.sequence_start.implicit);
+        assert_int_equal(want->data.sequence_start.style, got->data.sequence_start.style);
+        break;
+    case YAML_MAPPING_START_EVENT:
+        assert_same_text(want->data.mapping_start.anchor, got->data.mapping_start.anchor);
+        assert_same_text(want->data.mapping_start.tag, got->data.mapping_start.tag);
+        assert_int_equal(want->data.mapping_start.implicit, got->data.mapping_start.implicit);
+        assert_int_equal(want->data.mapping_start.style, got->data.mapping_start.style);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Cache every event of text (which must be valid YAML) for source. */
+static void write_cache(const char *path, const struct stat *source, const char *text, size_t len)
+{
+    conf_cache_writer *w = conf_cache_create(path, source);
+    assert_non_null(w);
+    yaml_parser_t parser;
+    assert_true(yaml_parser_initialize(&parser));
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    for (bool end = false; !end;) {
+        yaml_event_t ev;
+        assert_true(yaml_parser_parse(&parser, &ev));
+        conf_cache_put(w, &ev);
+        end = ev.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    conf_cache_finish(w, true);
+}
+
+/* Cache text's events, read them back, compare them with libyaml's:
+ * returns how many there were. */
+static size_t round_trip(const fixture *f, const char *text, size_t len)
+{
+    write_cache(f->cache, &f->old, text, len);
+    conf_cache_reader *r = conf_cache_open(f->cache, &f->old);
+    assert_non_null(r);
+    yaml_parser_t parser;
+    assert_true(yaml_parser_initialize(&parser));
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    size_t n = 0;
+    for (bool end = false; !end; n++) {
+        yaml_event_t want, got;
+        assert_true(yaml_parser_parse(&parser, &want));
+        assert_true(conf_cache_next(r, &got));
+        assert_same_event(&want, &got);
+        end = want.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&want);
+    }
+    yaml_event_t after;
+    assert_false(conf_cache_next(r, &after));
+    yaml_parser_delete(&parser);
+    conf_cache_close(r);
+    return n;
+}
+
+/* Text of n list items of pipeline nodes, then tail. */
+static char *nodes_text(size_t n, const char *tail, size_t *len)
+{
+    size_t cap = n * 100 + strlen(tail) + 64, at = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    at += (size_t)snprintf(text + at, cap - at, "pipelines:\n  __default__:\n    nodes:\n");
+    for (size_t i = 0; i < n; i++)
+        at += (size_t)snprintf(text + at, cap - at,
+                               "      - {name: n%zu, func: lib.f, inputs: [d%zu], outputs: d%zu}\n",
+                               i, i, i + 1);
+    at += (size_t)snprintf(text + at, cap - at, "%s", tail);
+    *len = at;
+    return text;
+}
+
+static void test_events_come_back_as_libyaml_gave_them(void **state)
+{
+    fixture *f = *state;
+    static const char *const texts[] = {
+        "",
+        "a: 1\n",
+        "%YAML 1.1\n%TAG !e! tag:example.com,2026:\n---\n- !e!thing {a: !!str 1}\n...\n",
+        "defaults: &d {type: csv, sep: ','}\nx:\n  <<: *d\n  filepath: \"a\\0b\\u00e9\"\n",
+        "text: |\n  line one\n  line two\nfolded: >-\n  a\n  b\nsingle: 'it''s'\n",
+        "- [a, b, {c: d}]\n- ? complex key\n  : value\n- &anchor !!map {}\n- *anchor\n",
+        "--- 1\n--- 2\n",
+        "\xef\xbb\xbf\xc3\xa9t\xc3\xa9: \"\xe2\x82\xac\"\n",
+    };
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+        round_trip(f, texts[i], strlen(texts[i]));
+
+    /* many blocks of records; lines far apart and going back (a key after a
+     * long block scalar) */
+    size_t len;
+    char *text = nodes_text(30000, "  last: |\n    a\n    b\n", &len);
+    assert_int_equal(round_trip(f, text, len), 30000 * 12 + 17);
+    free(text);
+
+    /* a scalar larger than a block of records */
+    size_t big = 300 * 1024;
+    text = malloc(big + 64);
+    assert_non_null(text);
+    memcpy(text, "a: &x \"", 7);
+    memset(text + 7, 'v', big);
+    memcpy(text + 7 + big, "\"\nb: *x\n", 9);
+    round_trip(f, text, strlen(text));
+    free(text);
+}
+
+static void test_a_cache_is_for_one_version_of_one_file(void **state)
+{
+    fixture *f = *state;
+    write_cache(f->cache, &f->old, "a: 1\n", 5);
+    conf_cache_reader *r = conf_cache_open(f->cache, &f->old);
+    assert_non_null(r);
+    conf_cache_close(r);
+    struct stat other[6];
+    for (int i = 0; i < 6; i++)
+        other[i] = f->old;
+    other[0].st_size++;
+    other[1].st_ino++;
+    other[2].st_dev++;
+    other[3].st_mtim.tv_nsec++;
+    other[4].st_mtim.tv_sec--;
+    other[5].st_ctim.tv_nsec++;
+    for (int i = 0; i < 6; i++)
+        assert_null(conf_cache_open(f->cache, &other[i]));
+    char missing[160];
+    snprintf(missing, sizeof(missing), "%s/none.events", f->dir);
+    assert_null(conf_cache_open(missing, &f->old));
+}
+
+static long file_size(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return (long)st.st_size;
+}
+
+/* Change the byte at offset (negative: from the end) of the file. */
+static void flip_byte(const char *path, long offset)
+{
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, offset, offset < 0 ? SEEK_END : SEEK_SET), 0);
+    int c = fgetc(fp);
+    assert_int_not_equal(c, EOF);
+    assert_int_equal(fseek(fp, -1, SEEK_CUR), 0);
+    fputc(c ^ 0x20, fp);
+    fclose(fp);
+}
+
+static void test_damaged_caches_are_not_used(void **state)
+{
+    fixture *f = *state;
+    size_t len;
+    char *text = nodes_text(1000, "", &len);
+    long whole = 0;
+    for (int damage = 0; damage < 6; damage++) {
+        write_cache(f->cache, &f->old, text, len);
+        whole = file_size(f->cache);
+        switch (damage) {
+        case 0: /* a record's byte in the middle */
+            flip_byte(f->cache, whole / 2);
+            break;
+        case 1: /* the last byte */
+            flip_byte(f->cache, -1);
+            break;
+        case 2: /* the magic */
+            flip_byte(f->cache, 0);
+            break;
+        case 3: /* cut short */
+            assert_int_equal(truncate(f->cache, whole - 1), 0);
+            break;
+        case 4: /* something after the end */
+            assert_int_equal(truncate(f->cache, whole + 1), 0);
+            break;
+        default: /* nothing but part of the header */
+            assert_int_equal(truncate(f->cache, 20), 0);
+            break;
+        }
+        assert_null(conf_cache_open(f->cache, &f->old));
+    }
+    free(text);
+}
+
+static size_t files_in(const char *dir)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static void test_recent_files_and_dropped_caches_leave_nothing(void **state)
+{
+    fixture *f = *state;
+    struct stat recent = f->old;
+    recent.st_mtim.tv_sec = time(NULL);
+    assert_null(conf_cache_create(f->cache, &recent));
+    recent = f->old;
+    recent.st_ctim.tv_sec = time(NULL) - 1; /* metadata changed a second ago */
+    assert_null(conf_cache_create(f->cache, &recent));
+    conf_cache_finish(NULL, true);
+
+    /* the folders are made; a dropped cache leaves no file behind */
+    conf_cache_writer *w = conf_cache_create(f->cache, &f->old);
+    assert_non_null(w);
+    yaml_event_t ev;
+    yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
+    conf_cache_put(w, &ev);
+    yaml_event_delete(&ev);
+    conf_cache_finish(w, false);
+    char folder[128];
+    snprintf(folder, sizeof(folder), "%s/cache/conf/base", f->dir);
+    assert_int_equal(files_in(folder), 0);
+    assert_null(conf_cache_open(f->cache, &f->old));
+}
+
+/* A big YAML file, aged past the two seconds after which it may be cached. */
+typedef struct big_file {
+    char path[160], cache[160];
+    char *text;
+    size_t len;
+} big_file;
+
+static void write_text(const char *path, const char *text, size_t len)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(text, 1, len, fp), len);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static char *tree_json(const conf_node *root)
+{
+    json_t *j = conf_to_json(root);
+    assert_non_null(j);
+    char *s = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
+    json_decref(j);
+    assert_non_null(s);
+    return s;
+}
+
+static int parse_big(const big_file *b, conf_pool *pool, conf_node **root, crun_error *err)
+{
+    return conf_parse_file_stream(pool, b->path, "conf/base/big.yml", b->cache, NULL, root, err);
+}
+
+static void test_a_large_file_is_read_from_its_cache(void **state)
+{
+    fixture *f = *state;
+    big_file b;
+    snprintf(b.path, sizeof(b.path), "%s/big.yml", f->dir);
+    snprintf(b.cache, sizeof(b.cache), "%s/.crun/cache/conf/base/big.yml.events", f->dir);
+    b.text = nodes_text(20000, "", &b.len);
+    assert_true(b.len >= CONF_CACHE_MIN_TEXT);
+    write_text(b.path, b.text, b.len);
+    sleep(3); /* only a file unchanged for two seconds is cached */
+    conf_pool *pool = conf_pool_new();
+    crun_error err = CRUN_ERROR_INIT;
+
+    /* the first read makes the cache; the second gives the same tree and
+     * the same positions */
+    conf_node *cold = NULL, *warm = NULL;
+    assert_int_equal(parse_big(&b, pool, &cold, &err), 0);
+    struct stat source;
+    assert_int_equal(stat(b.path, &source), 0);
+    conf_cache_reader *r = conf_cache_open(b.cache, &source);
+    assert_non_null(r);
+    conf_cache_close(r);
+    assert_int_equal(parse_big(&b, pool, &warm, &err), 0);
+    char *a = tree_json(cold), *w = tree_json(warm);
+    assert_string_equal(a, w);
+    free(a);
+    free(w);
+    const conf_node *nodes = conf_get(conf_get(conf_get(warm, "pipelines"), "__default__"),
+                                      "nodes");
+    assert_non_null(nodes);
+    assert_int_equal(nodes->items[19999]->line, 20003);
+    assert_int_equal(nodes->items[19999]->col, 9);
+    assert_int_equal(conf_get(nodes->items[19999], "outputs")->col, 64);
+    const conf_node *was = conf_get(conf_get(conf_get(cold, "pipelines"), "__default__"), "nodes");
+    for (size_t i = 0; i < nodes->n; i += 997) {
+        assert_int_equal(nodes->items[i]->line, was->items[i]->line);
+        assert_int_equal(conf_get(nodes->items[i], "inputs")->col,
+                         conf_get(was->items[i], "inputs")->col);
+    }
+    conf_free(cold);
+    conf_free(warm);
+
+    /* the events really come from the cache: one made from other text for
+     * this very file is what is read */
+    write_cache(b.cache, &source, "forged: {from: cache}\n", 22);
+    assert_int_equal(parse_big(&b, pool, &warm, &err), 0);
+    assert_string_equal(conf_get(conf_get(warm, "forged"), "from")->str, "cache");
+    conf_free(warm);
+
+    /* a cache whose events are not a YAML document (a MAPPING-END first)
+     * is an error, not a crash, and so is one that ends too soon */
+    for (int i = 0; i < 2; i++) {
+        conf_cache_writer *cw = conf_cache_create(b.cache, &source);
+        assert_non_null(cw);
+        yaml_event_t ev;
+        yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
+        conf_cache_put(cw, &ev);
+        yaml_event_delete(&ev);
+        if (i == 0) {
+            yaml_mapping_end_event_initialize(&ev);
+            conf_cache_put(cw, &ev);
+            yaml_event_delete(&ev);
+        }
+        conf_cache_finish(cw, true);
+        assert_int_not_equal(parse_big(&b, pool, &warm, &err), 0);
+        assert_null(warm);
+        assert_non_null(strstr(err.message, "conf/base/big.yml"));
+        if (i == 1)
+            assert_non_null(strstr(err.message, "does not decode"));
+        crun_error_clear(&err);
+    }
+
+    /* a damaged cache is ignored: the file is read, and cached again */
+    write_cache(b.cache, &source, b.text, b.len);
+    flip_byte(b.cache, file_size(b.cache) / 2);
+    assert_int_equal(parse_big(&b, pool, &warm, &err), 0);
+    assert_int_equal(conf_get(conf_get(conf_get(warm, "pipelines"), "__default__"), "nodes")->n,
+                     20000);
+    conf_free(warm);
+    assert_non_null(r = conf_cache_open(b.cache, &source));
+    conf_cache_close(r);
+
+    /* a changed file is read again, not taken from the cache */
+    memcpy(strstr(b.text, "{name: n7,"), "{name: m7,", 10);
+    write_text(b.path, b.text, b.len);
+    assert_int_equal(parse_big(&b, pool, &warm, &err), 0);
+    nodes = conf_get(conf_get(conf_get(warm, "pipelines"), "__default__"), "nodes");
+    assert_string_equal(conf_get(nodes->items[7], "name")->str, "m7");
+    conf_free(warm);
+
+    conf_pool_free(pool);
+    free(b.text);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_events_come_back_as_libyaml_gave_them, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_cache_is_for_one_version_of_one_file, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_caches_are_not_used, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recent_files_and_dropped_caches_leave_nothing, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_large_file_is_read_from_its_cache, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
