@@ -451,10 +451,11 @@ void conf_cache_put(conf_cache_writer *w, const yaml_event_t *ev)
                             (implicit ? IMPLICIT : 0u) | (quoted_implicit ? QUOTED_IMPLICIT : 0u));
     if (has_style(ev->type))
         *at++ = (unsigned char)style;
-    uint64_t line = ev->start_mark.line;
-    int64_t delta = (int64_t)(line - w->line);
+    /* zigzag: a small step back is a small number too */
+    uint64_t line = ev->start_mark.line, delta = line - w->line;
+    uint64_t back = delta >> 63 ? UINT64_MAX : 0;
     w->line = line;
-    at = put_varint(at, ((uint64_t)delta << 1) ^ (uint64_t)(delta >> 63));
+    at = put_varint(at, (delta << 1) ^ back);
     at = put_varint(at, ev->start_mark.column);
     if (anchor)
         at = put_string(at, anchor, anchor_len);

@@ -254,6 +254,36 @@ static void test_events_come_back_as_libyaml_gave_them(void **state)
     free(text);
 }
 
+/* Lines may go back as well as forward from one event to the next; big
+ * lines and columns keep every digit. */
+static void test_positions_in_any_order(void **state)
+{
+    fixture *f = *state;
+    static const size_t lines[] = {5, 2, 1000000, 0, 4000000000u, 3};
+    static const size_t columns[] = {0, 7, 123456, 1, 2, 99};
+    conf_cache_writer *w = conf_cache_create(f->cache, &f->old);
+    assert_non_null(w);
+    for (size_t i = 0; i < 6; i++) {
+        yaml_event_t ev;
+        assert_true(yaml_scalar_event_initialize(&ev, NULL, NULL, (const yaml_char_t *)"v", 1, 1,
+                                                 1, YAML_PLAIN_SCALAR_STYLE));
+        ev.start_mark.line = lines[i];
+        ev.start_mark.column = columns[i];
+        conf_cache_put(w, &ev);
+        yaml_event_delete(&ev);
+    }
+    conf_cache_finish(w, true);
+    conf_cache_reader *r = conf_cache_open(f->cache, &f->old);
+    assert_non_null(r);
+    for (size_t i = 0; i < 6; i++) {
+        yaml_event_t ev;
+        assert_true(conf_cache_next(r, &ev));
+        assert_int_equal(ev.start_mark.line, lines[i]);
+        assert_int_equal(ev.start_mark.column, columns[i]);
+    }
+    conf_cache_close(r);
+}
+
 static void test_a_cache_is_for_one_version_of_one_file(void **state)
 {
     fixture *f = *state;
@@ -570,6 +600,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_events_come_back_as_libyaml_gave_them, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_positions_in_any_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_cache_is_for_one_version_of_one_file, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_damaged_caches_are_not_used, setup, teardown),
