@@ -11,11 +11,12 @@
  *     string value               SCALAR
  *
  * where a string is a varint length, its bytes and a NUL, so that events
- * point into the mapped file and nothing is copied.  The record of a node
- * of a pipelines file is about the size of its YAML text.  Every read is
+ * point into the mapped file and nothing is copied.  The records of a
+ * pipelines file take 1.2-1.5 times its YAML text.  Every read is
  * bounds-checked; the checksum is checked before the first event is given,
  * so a damaged cache is never half-read.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -73,6 +74,14 @@ static void describe_source(header *h, const struct stat *st)
     h->mtime_nsec = (int64_t)st->st_mtim.tv_nsec;
     h->ctime_sec = (int64_t)st->st_ctim.tv_sec;
     h->ctime_nsec = (int64_t)st->st_ctim.tv_nsec;
+}
+
+bool conf_cache_same_version(const struct stat *a, const struct stat *b)
+{
+    header ha, hb;
+    describe_source(&ha, a);
+    describe_source(&hb, b);
+    return memcmp(&ha, &hb, sizeof(ha)) == 0;
 }
 
 /* --- the checksum: four independent lanes over 32-byte blocks, so that the
@@ -140,35 +149,38 @@ struct conf_cache_reader {
 
 conf_cache_reader *conf_cache_open(const char *cache_path, const struct stat *source)
 {
-    int fd = open(cache_path, O_RDONLY | O_CLOEXEC);
+    /* no waiting on a FIFO, no following a link someone put there */
+    int fd = open(cache_path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return NULL;
     header want, got;
     describe_source(&want, source);
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size < sizeof(got) ||
+    /* a cache is trusted only from this user or the owner of the file */
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        (st.st_uid != geteuid() && st.st_uid != source->st_uid) ||
+        (uint64_t)st.st_size < sizeof(got) || (uint64_t)st.st_size > SIZE_MAX ||
         pread(fd, &got, sizeof(got), 0) != (ssize_t)sizeof(got) ||
         memcmp(&got, &want, offsetof(header, events_len)) != 0 ||
         got.events_len != (uint64_t)st.st_size - sizeof(got)) {
         close(fd);
         return NULL;
     }
-    size_t len = (size_t)st.st_size;
+    size_t len = (size_t)st.st_size, events_len = len - sizeof(got);
     void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     close(fd);
     if (map == MAP_FAILED)
         return NULL;
     const unsigned char *events = (const unsigned char *)map + sizeof(header);
-    size_t whole = (size_t)got.events_len & ~(size_t)(BLOCK - 1);
+    size_t whole = events_len & ~(size_t)(BLOCK - 1);
     checksum c;
     checksum_init(&c);
     checksum_blocks(&c, events, whole);
     conf_cache_reader *r = NULL;
-    if (checksum_end(&c, events + whole, (size_t)got.events_len - whole, got.events_len) ==
-            got.checksum &&
+    if (checksum_end(&c, events + whole, events_len - whole, got.events_len) == got.checksum &&
         (r = malloc(sizeof(*r)))) {
         *r = (conf_cache_reader){.map = map, .map_len = len, .at = events,
-                                 .end = events + got.events_len};
+                                 .end = events + events_len};
         return r;
     }
     munmap(map, len);
@@ -302,13 +314,42 @@ static bool after(const struct timespec *a, const struct timespec *b)
     return a->tv_sec != b->tv_sec ? a->tv_sec > b->tv_sec : a->tv_nsec > b->tv_nsec;
 }
 
-conf_cache_writer *conf_cache_create(const char *cache_path, const struct stat *source)
+/* Whether the file was last changed SETTLE_SECONDS or more before now. */
+static bool settled(const struct stat *source, struct timespec now)
 {
-    struct timespec settled;
-    if (clock_gettime(CLOCK_REALTIME, &settled) != 0)
-        return NULL;
-    settled.tv_sec -= SETTLE_SECONDS;
-    if (after(&source->st_mtim, &settled) || after(&source->st_ctim, &settled))
+    now.tv_sec -= SETTLE_SECONDS;
+    return !after(&source->st_mtim, &now) && !after(&source->st_ctim, &now);
+}
+
+/* Temporary files of base (base.XXXXXX) in dir that no writer can still be
+ * writing: what a killed crun left behind. */
+static void remove_stale_temporaries(const char *path, time_t now)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
+    const char *base = slash ? slash + 1 : path;
+    size_t base_len = strlen(base);
+    DIR *d = dir ? opendir(dir) : NULL;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        struct stat st;
+        if (strncmp(e->d_name, base, base_len) != 0 || e->d_name[base_len] != '.' ||
+            strlen(e->d_name + base_len + 1) != 6 ||
+            fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISREG(st.st_mode) || now - st.st_mtim.tv_sec < 3600)
+            continue;
+        unlinkat(dirfd(d), e->d_name, 0);
+    }
+    if (d)
+        closedir(d);
+    free(dir);
+}
+
+conf_cache_writer *conf_cache_create(const char *cache_path, const struct stat *source,
+                                     const struct timespec *read_at)
+{
+    struct stat there;
+    if (!settled(source, *read_at) ||
+        (lstat(cache_path, &there) == 0 && !S_ISREG(there.st_mode)))
         return NULL;
     if (crun_mkdir_parents(cache_path, NULL) != 0)
         return NULL;
@@ -316,17 +357,27 @@ conf_cache_writer *conf_cache_create(const char *cache_path, const struct stat *
     if (!w)
         return NULL;
     w->fd = -1;
-    if (!(w->path = strdup(cache_path)) || asprintf(&w->tmp, "%s.XXXXXX", cache_path) < 0) {
+    w->cap = FLUSH_AT + 4096;
+    if (!(w->buf = malloc(w->cap)) || !(w->path = strdup(cache_path)) ||
+        asprintf(&w->tmp, "%s.XXXXXX", cache_path) < 0) {
         w->tmp = NULL;
         conf_cache_finish(w, false);
         return NULL;
     }
-    if ((w->fd = mkostemp(w->tmp, O_CLOEXEC)) < 0) {
-        free(w->tmp); /* nothing to unlink */
-        w->tmp = NULL;
+    /* readable by whom the file is readable by; the file system's own clock
+     * must agree that the file has settled (NFS: the server's) */
+    struct stat made;
+    if ((w->fd = mkostemp(w->tmp, O_CLOEXEC)) < 0 ||
+        fchmod(w->fd, source->st_mode & 0666) != 0 || fstat(w->fd, &made) != 0 ||
+        (made.st_dev == source->st_dev && !settled(source, made.st_mtim))) {
+        if (w->fd < 0) {
+            free(w->tmp); /* nothing to unlink */
+            w->tmp = NULL;
+        }
         conf_cache_finish(w, false);
         return NULL;
     }
+    remove_stale_temporaries(cache_path, made.st_mtim.tv_sec);
     describe_source(&w->head, source);
     checksum_init(&w->sum);
     return w;
@@ -362,7 +413,8 @@ static void flush(conf_cache_writer *w, bool last)
         w->head.events_len = w->written;
         w->head.checksum = checksum_end(&w->sum, w->buf + whole, n - whole, w->written);
     }
-    memmove(w->buf, w->buf + n, w->len - n);
+    if (w->len > n)
+        memmove(w->buf, w->buf + n, w->len - n);
     w->len -= n;
 }
 
@@ -392,6 +444,8 @@ static size_t string_room(size_t n)
 
 void conf_cache_put(conf_cache_writer *w, const yaml_event_t *ev)
 {
+    if (w->failed) /* it will not be kept */
+        return;
     const yaml_char_t *anchor = NULL, *tag = NULL, *value = NULL;
     size_t value_len = 0;
     int style = 0, implicit = 0, quoted_implicit = 0;

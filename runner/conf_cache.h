@@ -21,13 +21,15 @@
  * column, anchor, tag, value, style and the implicit flags.  Byte offsets
  * are 0 and the end mark is the start mark.  Their strings stay valid until
  * conf_cache_close.  A conf_cache_reader or conf_cache_writer belongs to one
- * thread; any number may exist at once.
+ * thread; any number may exist at once.  A cache file is trusted only when it
+ * belongs to the user running crun or to the owner of the YAML file.
  */
 #ifndef CRUN_CONF_CACHE_H
 #define CRUN_CONF_CACHE_H
 
 #include <stdbool.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <yaml.h>
 
@@ -49,16 +51,27 @@ bool conf_cache_next(conf_cache_reader *cache, yaml_event_t *ev);
 
 void conf_cache_close(conf_cache_reader *cache);
 
-/* Start writing the cache of the file source describes; NULL when it must
- * not or cannot be written (changed in the last two seconds, no folder can
- * be made, ...): reading goes on without a cache. */
-conf_cache_writer *conf_cache_create(const char *cache_path, const struct stat *source);
+/* Start writing the cache of the file source describes, whose text was
+ * read at read_at (CLOCK_REALTIME, taken before the fstat that gave source);
+ * NULL when it must not or cannot be written (changed in the two seconds
+ * before, by this system's clock or by the file system's; no folder can be
+ * made; something other than a file at cache_path): reading goes on
+ * without a cache.  Temporary files that a killed crun left there an hour
+ * ago or more are removed.  The cache gets the file's read permissions. */
+conf_cache_writer *conf_cache_create(const char *cache_path, const struct stat *source,
+                                     const struct timespec *read_at);
+
+/* Whether two stats of a file are of the same version of it (the test a
+ * cache makes): to see that a file did not change while it was read. */
+bool conf_cache_same_version(const struct stat *a, const struct stat *b);
 
 /* Add an event, as libyaml gave it. */
 void conf_cache_put(conf_cache_writer *cache, const yaml_event_t *ev);
 
 /* keep: put the cache in place (when every write succeeded); otherwise
- * drop it.  Frees cache in both cases; NULL is allowed. */
+ * drop it.  Frees cache in both cases; NULL is allowed.  Keep it only if
+ * the read succeeded and the file is still the version the cache was
+ * created for (conf_cache_same_version). */
 void conf_cache_finish(conf_cache_writer *cache, bool keep);
 
 #endif

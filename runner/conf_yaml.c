@@ -15,12 +15,14 @@
  * second thread (conf_events.h), so parsing and reading overlap.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <yaml.h>
@@ -664,9 +666,12 @@ int conf_parse_file_stream(conf_pool *pool, const char *path, const char *displa
                            crun_error *err)
 {
     *out = NULL;
+    struct timespec read_at = {0};
+    clock_gettime(CLOCK_REALTIME, &read_at);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= (1 << 20)) {
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= (1 << 20) &&
+        (uint64_t)st.st_size <= SIZE_MAX) {
         bool cacheable = cache_path && st.st_size >= CONF_CACHE_MIN_TEXT;
         conf_cache_reader *cached = cacheable ? conf_cache_open(cache_path, &st) : NULL;
         if (cached) {
@@ -678,11 +683,15 @@ int conf_parse_file_stream(conf_pool *pool, const char *path, const char *displa
         size_t len = (size_t)st.st_size;
         void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
         if (map != MAP_FAILED) {
-            conf_cache_writer *saving = cacheable ? conf_cache_create(cache_path, &st) : NULL;
-            close(fd);
+            conf_cache_writer *saving =
+                cacheable ? conf_cache_create(cache_path, &st, &read_at) : NULL;
             int rc = parse_with(pool, map, len, cache_path, NULL, saving, display, stream, out,
                                 err);
-            conf_cache_finish(saving, rc == 0);
+            /* kept only if the file did not change while it was read */
+            struct stat now;
+            conf_cache_finish(saving, rc == 0 && fstat(fd, &now) == 0 &&
+                                          conf_cache_same_version(&st, &now));
+            close(fd);
             munmap(map, len);
             return rc;
         }

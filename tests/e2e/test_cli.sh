@@ -819,19 +819,37 @@ test_large_pipeline_file_is_cached()
     expect_status 0
     grep -q '"answer": *42' data/result.json || fail "data/result.json: $(cat data/result.json)"
     [ "$(stat -c %i "$cache")" != "$made" ] || fail "the damaged cache was kept"
+    # edited in place to the same size, its modification time put back: the
+    # change time still tells the versions apart
+    echo 'y: {answer: 43}' >>conf/base/parameters.yml
+    cp -p conf/base/pipelines.yml before.yml
+    local version
+    version=$(stat -c %s.%Y.%i conf/base/pipelines.yml)
+    python3 -c '
+import sys
+with open(sys.argv[1], "r+b") as f:
+    text = f.read()
+    f.seek(text.index(b"params:x"))
+    f.write(b"params:y")' conf/base/pipelines.yml
+    touch -r before.yml conf/base/pipelines.yml
+    expect_eq "$(stat -c %s.%Y.%i conf/base/pipelines.yml)" "$version" "size.mtime.inode"
+    rm data/result.json
+    run_crun -q
+    expect_status 0
+    grep -q '"answer": *43' data/result.json || fail "the edit in place was not read"
     # the file changed: what it says now is what runs
     sed -i 's/outputs: result}/outputs: other}/' conf/base/pipelines.yml
     echo 'other: {type: json, filepath: data/other.json}' >>conf/base/catalog.yml
     run_crun -q
     expect_status 0
-    grep -q '"answer": *42' data/other.json || fail "the changed file was not read"
+    grep -q '"answer": *43' data/other.json || fail "the changed file was not read"
     # no place for a cache: crun runs all the same
     rm -rf .crun data/other.json
     touch .crun
     sleep 3
     run_crun -q
     expect_status 0
-    grep -q '"answer": *42' data/other.json || fail "no run without a cache folder"
+    grep -q '"answer": *43' data/other.json || fail "no run without a cache folder"
 }
 
 test_sigint_stops_run()

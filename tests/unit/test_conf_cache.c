@@ -22,8 +22,10 @@
 #include <jansson.h>
 
 #include "conf.h"
-#include "conf_cache.h"
 #include "yaml_events_test.h"
+/* The whole of it, for its header layout and checksum: the tests forge
+ * cache files byte by byte as a person with a text editor could. */
+#include "conf_cache.c"
 
 static void write_text(const char *path, const char *text, size_t len)
 {
@@ -33,14 +35,22 @@ static void write_text(const char *path, const char *text, size_t len)
     assert_int_equal(fclose(fp), 0);
 }
 
-/* A big YAML file of 20,000 nodes, made once for all tests and aged past
- * the two seconds after which it may be cached. */
+/* A big YAML file of 20,000 nodes (and a broken one), made once for all
+ * tests and aged past the two seconds after which they may be cached. */
 typedef struct big_file {
     char dir[64];
     char path[160], cache[160];
+    char broken[160], broken_cache[160];
     char *text;
     size_t len;
 } big_file;
+
+static conf_cache_writer *create(const char *path, const struct stat *source)
+{
+    struct timespec now;
+    assert_int_equal(clock_gettime(CLOCK_REALTIME, &now), 0);
+    return conf_cache_create(path, source, &now);
+}
 
 static int group_setup(void **state)
 {
@@ -53,6 +63,12 @@ static int group_setup(void **state)
     b->text = nodes_text(20000, "", &b->len);
     assert_true(b->len >= CONF_CACHE_MIN_TEXT);
     write_text(b->path, b->text, b->len);
+    snprintf(b->broken, sizeof(b->broken), "%s/broken.yml", b->dir);
+    snprintf(b->broken_cache, sizeof(b->broken_cache), "%s/broken.yml.events", b->dir);
+    size_t len;
+    char *broken = nodes_text(20000, "      - {name: broken\n", &len);
+    write_text(b->broken, broken, len);
+    free(broken);
     sleep(3);
     *state = b;
     return 0;
@@ -108,7 +124,7 @@ static int teardown(void **state)
 /* Cache every event of text (which must be valid YAML) for source. */
 static void write_cache(const char *path, const struct stat *source, const char *text, size_t len)
 {
-    conf_cache_writer *w = conf_cache_create(path, source);
+    conf_cache_writer *w = create(path, source);
     assert_non_null(w);
     yaml_parser_t parser;
     assert_true(yaml_parser_initialize(&parser));
@@ -181,7 +197,7 @@ static void test_positions_in_any_order(void **state)
     fixture *f = *state;
     static const size_t lines[] = {5, 2, 1000000, 0, 4000000000u, 3};
     static const size_t columns[] = {0, 7, 123456, 1, 2, 99};
-    conf_cache_writer *w = conf_cache_create(f->cache, &f->old);
+    conf_cache_writer *w = create(f->cache, &f->old);
     assert_non_null(w);
     for (size_t i = 0; i < 6; i++) {
         yaml_event_t ev;
@@ -297,14 +313,14 @@ static void test_recent_files_and_dropped_caches_leave_nothing(void **state)
     fixture *f = *state;
     struct stat recent = f->old;
     recent.st_mtim.tv_sec = time(NULL);
-    assert_null(conf_cache_create(f->cache, &recent));
+    assert_null(create(f->cache, &recent));
     recent = f->old;
     recent.st_ctim.tv_sec = time(NULL) - 1; /* metadata changed a second ago */
-    assert_null(conf_cache_create(f->cache, &recent));
+    assert_null(create(f->cache, &recent));
     conf_cache_finish(NULL, true);
 
     /* the folders are made; a dropped cache leaves no file behind */
-    conf_cache_writer *w = conf_cache_create(f->cache, &f->old);
+    conf_cache_writer *w = create(f->cache, &f->old);
     assert_non_null(w);
     yaml_event_t ev;
     yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
@@ -380,7 +396,7 @@ static void test_a_large_file_is_read_from_its_cache(void **state)
     /* a cache whose events are not a YAML document (a MAPPING-END first)
      * is an error, not a crash, and so is one that ends too soon */
     for (int i = 0; i < 2; i++) {
-        conf_cache_writer *cw = conf_cache_create(b.cache, &source);
+        conf_cache_writer *cw = create(b.cache, &source);
         assert_non_null(cw);
         yaml_event_t ev;
         yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
@@ -481,8 +497,8 @@ static void test_any_cached_events_read_safely(void **state)
     conf_pool *pool = conf_pool_new();
     unsigned seed = 20261123;
     size_t trees = 0;
-    for (int round = 0; round < 3000; round++) {
-        conf_cache_writer *w = conf_cache_create(b->cache, &source);
+    for (int round = 0; round < 1000; round++) {
+        conf_cache_writer *w = create(b->cache, &source);
         assert_non_null(w);
         /* mostly well begun, so that the reader gets past the start */
         yaml_event_t ev;
@@ -515,6 +531,202 @@ static void test_any_cached_events_read_safely(void **state)
     conf_pool_free(pool);
 }
 
+/* A cache file for source holding exactly these record bytes, with a
+ * right header and checksum. */
+static void forge(const char *path, const struct stat *source, const unsigned char *bytes,
+                  size_t len)
+{
+    header h;
+    describe_source(&h, source);
+    h.events_len = len;
+    size_t whole = len & ~(size_t)(BLOCK - 1);
+    checksum c;
+    checksum_init(&c);
+    checksum_blocks(&c, bytes, whole);
+    h.checksum = checksum_end(&c, bytes + whole, len - whole, len);
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(&h, sizeof(h), 1, fp), 1);
+    if (len)
+        assert_int_equal(fwrite(bytes, 1, len, fp), len);
+    assert_int_equal(fclose(fp), 0);
+}
+
+/* How many events the forged records give before conf_cache_next stops. */
+static int decoded(const fixture *f, const unsigned char *bytes, size_t len)
+{
+    forge(f->cache, &f->old, bytes, len);
+    conf_cache_reader *r = conf_cache_open(f->cache, &f->old);
+    assert_non_null(r);
+    int n = 0;
+    yaml_event_t ev;
+    while (conf_cache_next(r, &ev))
+        n++;
+    conf_cache_close(r);
+    return n;
+}
+
+static void test_forged_records_never_read_past_their_end(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(crun_mkdir_parents(f->cache, NULL), 0);
+    enum { SCALAR = YAML_SCALAR_EVENT, PLAIN = YAML_PLAIN_SCALAR_STYLE };
+    /* a good scalar, "abc" at line 0, column 0 */
+    static const unsigned char good[] = {SCALAR, PLAIN, 0, 0, 3, 'a', 'b', 'c', 0};
+    assert_int_equal(decoded(f, good, sizeof(good)), 1);
+    /* a length past the end; no NUL after the value; the record cut short */
+    static const unsigned char too_long[] = {SCALAR, PLAIN, 0, 0, 100, 'a', 'b', 'c', 0};
+    static const unsigned char no_nul[] = {SCALAR, PLAIN, 0, 0, 3, 'a', 'b', 'c', 'd'};
+    assert_int_equal(decoded(f, too_long, sizeof(too_long)), 0);
+    assert_int_equal(decoded(f, no_nul, sizeof(no_nul)), 0);
+    for (size_t cut = 1; cut < sizeof(good); cut++)
+        assert_int_equal(decoded(f, good, cut), 0);
+    /* an anchor or tag past the end, an alias without its anchor, a varint
+     * that never ends, types that do not exist */
+    static const unsigned char anchor[] = {SCALAR | ANCHOR, PLAIN, 0, 0, 9, 'x', 0};
+    static const unsigned char tag[] = {YAML_MAPPING_START_EVENT | TAG, 0, 0, 0, 2, 'x', 'y'};
+    static const unsigned char alias[] = {YAML_ALIAS_EVENT, 0, 0};
+    static const unsigned char varint[] = {SCALAR, PLAIN, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                           0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+    static const unsigned char none[] = {YAML_NO_EVENT, 0, 0};
+    static const unsigned char eleven[] = {11, 0, 0};
+    assert_int_equal(decoded(f, anchor, sizeof(anchor)), 0);
+    assert_int_equal(decoded(f, tag, sizeof(tag)), 0);
+    assert_int_equal(decoded(f, alias, sizeof(alias)), 0);
+    assert_int_equal(decoded(f, varint, sizeof(varint)), 0);
+    assert_int_equal(decoded(f, none, sizeof(none)), 0);
+    assert_int_equal(decoded(f, eleven, sizeof(eleven)), 0);
+    assert_int_equal(decoded(f, good, 0), 0);
+
+    /* random bytes, biased towards small numbers so that records form, each
+     * in a heap block of their exact size: AddressSanitizer sees any read
+     * past the end (decoded straight from memory, as from the mapping) */
+    unsigned seed = 7;
+    for (int round = 0; round < 100000; round++) {
+        size_t len = 1 + (size_t)(rand_r(&seed) % 255);
+        unsigned char *bytes = malloc(len);
+        assert_non_null(bytes);
+        for (size_t i = 0; i < len; i++)
+            bytes[i] = (unsigned char)(rand_r(&seed) % 4 ? rand_r(&seed) % 12 : rand_r(&seed));
+        conf_cache_reader r = {.at = bytes, .end = bytes + len};
+        yaml_event_t ev;
+        while (conf_cache_next(&r, &ev))
+            if (ev.type == YAML_SCALAR_EVENT)
+                assert_int_equal(strlen((const char *)ev.data.scalar.value) <=
+                                     ev.data.scalar.length, 1);
+        free(bytes);
+    }
+}
+
+static void test_forged_caches_of_a_real_file_read_safely(void **state)
+{
+    fixture *f = *state;
+    const big_file *b = f->big;
+    struct stat source;
+    assert_int_equal(stat(b->path, &source), 0);
+    assert_int_equal(crun_mkdir_parents(b->cache, NULL), 0);
+    conf_pool *pool = conf_pool_new();
+    unsigned seed = 11;
+    unsigned char bytes[512];
+    for (int round = 0; round < 1000; round++) {
+        /* a good start (STREAM-START, DOCUMENT-START, MAPPING-START), then noise */
+        size_t len = 0;
+        bytes[len++] = YAML_STREAM_START_EVENT;
+        bytes[len++] = YAML_UTF8_ENCODING;
+        bytes[len++] = 0;
+        bytes[len++] = 0;
+        bytes[len++] = YAML_DOCUMENT_START_EVENT | IMPLICIT;
+        bytes[len++] = 0;
+        bytes[len++] = 0;
+        size_t n = len + (size_t)(rand_r(&seed) % (int)(sizeof(bytes) - len));
+        while (len < n)
+            bytes[len++] = (unsigned char)(rand_r(&seed) % 4 ? rand_r(&seed) % 12 : rand_r(&seed));
+        forge(b->cache, &source, bytes, len);
+        conf_node *root = NULL;
+        crun_error err = CRUN_ERROR_INIT;
+        int rc = parse_big(b, pool, &root, &err);
+        if (rc == 0) {
+            conf_free(root);
+        } else {
+            assert_null(root);
+            assert_non_null(strstr(err.message, "conf/base/big.yml"));
+        }
+        crun_error_clear(&err);
+    }
+    unlink(b->cache);
+    conf_pool_free(pool);
+}
+
+static void test_a_file_that_fails_to_read_is_not_cached(void **state)
+{
+    fixture *f = *state;
+    const big_file *b = f->big;
+    conf_pool *pool = conf_pool_new();
+    conf_node *root = NULL;
+    crun_error err = CRUN_ERROR_INIT;
+    for (int i = 0; i < 2; i++) {
+        assert_int_not_equal(conf_parse_file_stream(pool, b->broken, "conf/base/broken.yml",
+                                                    b->broken_cache, NULL, &root, &err),
+                             0);
+        assert_non_null(strstr(err.message, "conf/base/broken.yml:20005:1:"));
+        crun_error_clear(&err);
+        assert_int_equal(access(b->broken_cache, F_OK), -1);
+    }
+    conf_pool_free(pool);
+}
+
+static void test_what_else_may_be_at_the_cache_path(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(crun_mkdir_parents(f->cache, NULL), 0);
+    /* a FIFO: no waiting for a writer, no cache written over it */
+    assert_int_equal(mkfifo(f->cache, 0600), 0);
+    assert_null(conf_cache_open(f->cache, &f->old));
+    assert_null(create(f->cache, &f->old));
+    assert_int_equal(unlink(f->cache), 0);
+    /* a link to a good cache elsewhere is not followed */
+    char elsewhere[160];
+    snprintf(elsewhere, sizeof(elsewhere), "%s/elsewhere.events", f->dir);
+    write_cache(elsewhere, &f->old, "a: 1\n", 5);
+    assert_int_equal(symlink(elsewhere, f->cache), 0);
+    assert_null(conf_cache_open(f->cache, &f->old));
+    assert_int_equal(unlink(f->cache), 0);
+
+    /* the cache is as readable as the file */
+    struct stat source = f->old, st;
+    source.st_mode = S_IFREG | 0640;
+    write_cache(f->cache, &source, "a: 1\n", 5);
+    assert_int_equal(stat(f->cache, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0640);
+    /* and trusted only from this user or the file's owner */
+    if (geteuid() == 0) {
+        assert_int_equal(chown(f->cache, 12345, 12345), 0);
+        assert_null(conf_cache_open(f->cache, &source));
+        source.st_uid = 12345;
+        conf_cache_reader *r = conf_cache_open(f->cache, &source);
+        assert_non_null(r);
+        conf_cache_close(r);
+    }
+
+    /* what a killed writer left an hour ago goes; a live writer's stays */
+    char old_tmp[192], new_tmp[192];
+    snprintf(old_tmp, sizeof(old_tmp), "%s.Ab3dEf", f->cache);
+    snprintf(new_tmp, sizeof(new_tmp), "%s.Gh5jKl", f->cache);
+    write_text(old_tmp, "x", 1);
+    write_text(new_tmp, "x", 1);
+    struct timespec times[2] = {{time(NULL) - 7200, 0}, {time(NULL) - 7200, 0}};
+    assert_int_equal(utimensat(AT_FDCWD, old_tmp, times, 0), 0);
+    conf_cache_finish(create(f->cache, &f->old), false);
+    assert_int_equal(access(old_tmp, F_OK), -1);
+    assert_int_equal(access(new_tmp, F_OK), 0);
+
+    /* versions of a file */
+    struct stat later = f->old;
+    assert_true(conf_cache_same_version(&f->old, &later));
+    later.st_mtim.tv_nsec++;
+    assert_false(conf_cache_same_version(&f->old, &later));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -527,6 +739,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_recent_files_and_dropped_caches_leave_nothing, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_any_cached_events_read_safely, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forged_records_never_read_past_their_end, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_forged_caches_of_a_real_file_read_safely, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_file_that_fails_to_read_is_not_cached, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_what_else_may_be_at_the_cache_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_large_file_is_read_from_its_cache, setup,
                                         teardown),
     };
