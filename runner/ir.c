@@ -379,10 +379,7 @@ bool ir_placeholder(const char *p, const char **field, size_t *flen, const char 
     return true;
 }
 
-/* Every {inputs.k}/{outputs.k} of a command must name a port; {a.b} with
- * another prefix is a mistake (a typo of inputs/outputs). */
-static int check_templates(const ir_node *node, const conf_node *at, const char *arg,
-                           crun_error *err)
+bool ir_check_template(const ir_node *node, const char *arg, char *why, size_t cap)
 {
     for (const char *p = arg; *p;) {
         const char *field, *end;
@@ -400,16 +397,30 @@ static int check_templates(const ir_node *node, const conf_node *at, const char 
             ok = has_arg(node->in, node->n_in, field + 7, flen - 7);
         else if (flen > 8 && strncmp(field, "outputs.", 8) == 0)
             ok = has_arg(node->out, node->n_out, field + 8, flen - 8);
-        else
-            return conf_error(err, at, "node '%s': unknown placeholder {%.*s} in command "
-                              "(use {inputs.NAME} or {outputs.NAME}; write {{ for a literal "
-                              "brace)", node->name, (int)flen, field);
-        if (!ok)
-            return conf_error(err, at, "node '%s': {%.*s} names no %s of the node", node->name,
-                              (int)flen, field, field[0] == 'i' ? "input" : "output");
+        else {
+            snprintf(why, cap, "node '%s': unknown placeholder {%.*s} in command (use "
+                     "{inputs.NAME} or {outputs.NAME}; write {{ for a literal brace)", node->name,
+                     (int)flen, field);
+            return false;
+        }
+        if (!ok) {
+            snprintf(why, cap, "node '%s': {%.*s} names no %s of the node", node->name,
+                     (int)flen, field, field[0] == 'i' ? "input" : "output");
+            return false;
+        }
         p = end;
     }
-    return 0;
+    return true;
+}
+
+/* Every {inputs.k}/{outputs.k} of a command must name a port. */
+static int check_templates(const ir_node *node, const conf_node *at, const char *arg,
+                           crun_error *err)
+{
+    char why[512];
+    if (ir_check_template(node, arg, why, sizeof(why)))
+        return 0;
+    return conf_error(err, at, "%s", why);
 }
 
 static int parse_cmd(ir_t *ir, ir_node *node, const conf_node *cmd, crun_error *err)
@@ -440,14 +451,19 @@ static int parse_cmd(ir_t *ir, ir_node *node, const conf_node *cmd, crun_error *
     return 0;
 }
 
+bool ir_func_shape_ok(const char *func)
+{
+    const char *dot = strchr(func, '.');
+    return dot && dot != func && dot[1];
+}
+
 /* The shape of 'func' (library.function); whether the library exists is
  * checked by ir_build, when every library is known. */
 static int check_func(const conf_node *func, const char *node, crun_error *err)
 {
     if (func->kind != CONF_SCALAR)
         return conf_error(err, func, "node '%s': 'func' must be library.function", node);
-    const char *dot = strchr(func->str, '.');
-    if (!dot || dot == func->str || !dot[1])
+    if (!ir_func_shape_ok(func->str))
         return conf_error(err, func, "node '%s': 'func' must be library.function, got '%s'", node,
                           func->str);
     return 0;

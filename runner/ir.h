@@ -156,6 +156,14 @@ size_t ir_dataset_intern(ir_t *ir, const char *name);
  * text between the braces and end the character after the closing brace. */
 bool ir_placeholder(const char *p, const char **field, size_t *flen, const char **end);
 
+/* Whether every {inputs.k}/{outputs.k} in a command argument of node names
+ * one of its ports (its ports read already); if not, why (a sentence
+ * naming the node) into why. */
+bool ir_check_template(const ir_node *node, const char *arg, char *why, size_t cap);
+
+/* Whether func has the shape library.function (both parts non-empty). */
+bool ir_func_shape_ok(const char *func);
+
 /* JSON: the IR restricted to the given nodes (all when nodes is NULL). */
 json_t *ir_to_json(const ir_t *ir, const char *pipeline, const size_t *nodes, size_t n);
 /* Read an IR written by ir_to_json; display names the file in messages. */

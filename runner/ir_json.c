@@ -194,17 +194,21 @@ static int read_node(reader *r, json_t *o, size_t i, ir_node *n)
     if (!json_is_object(o))
         return bad(r, path, "expected an object");
     const char *name = json_string_value(json_object_get(o, "name"));
-    if (!name)
-        return bad(r, path, "missing 'name'");
+    if (!name || !name[0])
+        return bad(r, path, "missing 'name' (a non-empty string)");
     const char *src = json_string_value(json_object_get(o, "source"));
     char where[512];
     snprintf(where, sizeof(where), "%s (%s)", src ? src : r->display, path);
     if (!(n->name = ir_strdup(r->ir, name)) || !(n->where = ir_strdup(r->ir, where)))
         return crun_error_set(r->err, CRUN_ENOMEM, "out of memory");
     json_t *func = json_object_get(o, "func"), *cmd = json_object_get(o, "cmd");
-    if (func && json_is_string(func))
+    if (func && cmd)
+        return bad(r, path, "give either 'func' or 'cmd', not both");
+    if (func && json_is_string(func)) {
+        if (!ir_func_shape_ok(json_string_value(func)))
+            return bad(r, path, "'func' must be library.function");
         n->func = ir_intern(r->ir, json_string_value(func));
-    else if (cmd) {
+    } else if (cmd) {
         int rc = read_strings(r, cmd, path, &n->argv, &n->argc);
         if (rc)
             return rc;
@@ -218,6 +222,12 @@ static int read_node(reader *r, json_t *o, size_t i, ir_node *n)
     int rc = read_ports(r, json_object_get(o, "inputs"), in_path, &n->in, &n->n_in);
     if (!rc)
         rc = read_ports(r, json_object_get(o, "outputs"), out_path, &n->out, &n->n_out);
+    /* the command's placeholders, now that the ports are known */
+    for (uint32_t a = 0; !rc && a < n->argc; a++) {
+        char why[512];
+        if (!ir_check_template(n, n->argv[a], why, sizeof(why)))
+            rc = bad(r, path, why);
+    }
     json_t *tags = json_object_get(o, "tags");
     if (!rc && tags)
         rc = read_strings(r, tags, path, &n->tags, &n->n_tags);
@@ -237,6 +247,9 @@ static int read_datasets(reader *r, json_t *ds)
         const char *type = json_string_value(json_object_get(d, "type"));
         if (!kind || !type)
             return bad(r, name, "dataset needs 'kind' and 'type'");
+        if (strcmp(kind, "catalog") != 0 && strcmp(kind, "memory") != 0 &&
+            strcmp(kind, "params") != 0)
+            return bad(r, name, "'kind' must be catalog, memory or params");
         size_t idx = ir_dataset_intern(r->ir, name);
         if (idx == (size_t)-1)
             return crun_error_set(r->err, CRUN_ENOMEM, "out of memory");

@@ -568,6 +568,9 @@ static int resolve_function(crun_run *run, size_t n, crun_node_fn *out, crun_err
 {
     const ir_node *node = &run->ir->nodes[n];
     const char *dot = strchr(node->func, '.');
+    if (!dot) /* both readers of the IR refuse it: never trust that here */
+        return crun_error_set(err, CRUN_ECONFIG, "%s: node '%s': 'func' must be "
+                              "library.function", node->where, node->name);
     char lib[256];
     snprintf(lib, sizeof(lib), "%.*s", (int)(dot - node->func), node->func);
     const char *target = json_string_value(json_object_get(run->ir->libraries, lib));

@@ -516,6 +516,38 @@ resume_args()
     sed -n '/^crun: resume with:$/{n;s/^ *crun //;p;}' "$ERR"
 }
 
+# A compiled IR edited by hand (or by another tool) is checked like YAML:
+# each broken node or dataset is refused with exit 2 and where it is, and
+# none crashes crun.
+test_ir_checked_like_yaml()
+{
+    setup
+    run_crun compile -o ir.json
+    expect_status 0
+    local edit want
+    while IFS='|' read -r edit want; do
+        python3 -c "
+import json, sys
+ir = json.load(open('ir.json'))
+n = ir['nodes'][0]
+$edit
+json.dump(ir, open('bad.json', 'w'))"
+        run_crun run --ir bad.json
+        expect_status 2
+        expect_stderr_contains "bad.json"
+        expect_stderr_contains "$want"
+        expect_no_file ran.log
+    done <<'EOF'
+n.pop('cmd'); n['func'] = 'demo'|'func' must be library.function
+n.pop('cmd'); n['func'] = 'demo.'|'func' must be library.function
+n['func'] = 'lib.f'|either 'func' or 'cmd', not both
+n['name'] = ''|missing 'name'
+n['cmd'] = ['sh', '-c', 'cat {inputs.99}']|{inputs.99} names no input
+n['cmd'] = ['sh', '-c', 'cat {input.n}']|unknown placeholder {input.n}
+next(iter(ir['datasets'].values()))['kind'] = 'nope'|'kind' must be catalog, memory or params
+EOF
+}
+
 test_failing_node_and_resume()
 {
     chain_project
