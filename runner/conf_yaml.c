@@ -332,11 +332,65 @@ static int apply_merge(reader *r, conf_node *map, conf_node *src)
     return 0;
 }
 
-/* The first key of the map being read (its pairs are on the stack from
- * base) equal to key, or NULL. */
-static const conf_node *pending_key(const reader *r, size_t base, const char *key)
+/* The keys of a map being read, for its duplicate check: its pairs are on
+ * the stack from base.  A few keys are compared one by one; past
+ * KEYS_HASHED they are also in a hash table, so that a map of 100,000 keys
+ * (a generated catalog) is not checked in quadratic time. */
+enum { KEYS_HASHED = 16 };
+
+typedef struct key_set {
+    size_t base;
+    const conf_node **slots; /* open addressing; NULL: empty */
+    size_t cap, n;
+} key_set;
+
+static size_t key_hash(const char *s)
 {
-    for (size_t i = base; i < r->n_stack; i += 2)
+    size_t h = 14695981039346656037u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+static void key_set_insert(key_set *ks, const conf_node *key)
+{
+    size_t i = key_hash(key->str) & (ks->cap - 1);
+    while (ks->slots[i])
+        i = (i + 1) & (ks->cap - 1);
+    ks->slots[i] = key;
+    ks->n++;
+}
+
+/* Room for one more key (and the table built once the map is big enough);
+ * false: out of memory. */
+static bool key_set_grow(reader *r, key_set *ks)
+{
+    size_t pairs = (r->n_stack - ks->base) / 2;
+    if (pairs < KEYS_HASHED || (ks->n + 1) * 2 <= ks->cap)
+        return true;
+    size_t cap = ks->cap ? ks->cap * 2 : 64;
+    const conf_node **slots = calloc(cap, sizeof(*slots));
+    if (!slots)
+        return false;
+    free(ks->slots);
+    ks->slots = slots;
+    ks->cap = cap;
+    ks->n = 0;
+    for (size_t i = ks->base; i < r->n_stack; i += 2)
+        key_set_insert(ks, r->stack[i]);
+    return true;
+}
+
+/* The first key of the map being read equal to key, or NULL. */
+static const conf_node *pending_key(const reader *r, const key_set *ks, const char *key)
+{
+    if (ks->cap) {
+        for (size_t i = key_hash(key) & (ks->cap - 1); ks->slots[i]; i = (i + 1) & (ks->cap - 1))
+            if (strcmp(ks->slots[i]->str, key) == 0)
+                return ks->slots[i];
+        return NULL;
+    }
+    for (size_t i = ks->base; i < r->n_stack; i += 2)
         if (r->stack[i]->str[0] == key[0] && strcmp(r->stack[i]->str, key) == 0)
             return r->stack[i];
     return NULL;
@@ -378,7 +432,7 @@ static int read_value(reader *r, conf_node *key, int action, conf_node **val)
     return rc;
 }
 
-static int read_pair(reader *r, size_t base, yaml_event_t *ev, conf_node *merges, int action)
+static int read_pair(reader *r, key_set *keys, yaml_event_t *ev, conf_node *merges, int action)
 {
     conf_node *key = NULL, *val = NULL;
     int rc = read_node(r, ev, true, CONF_STREAM_KEEP, &key);
@@ -391,7 +445,11 @@ static int read_pair(reader *r, size_t base, yaml_event_t *ev, conf_node *merges
     }
     bool merge = !key->quoted && key->str[0] == '<' && strcmp(key->str, "<<") == 0;
     /* refused before its value is read, so a streamed value is never given twice */
-    const conf_node *first = merge ? NULL : pending_key(r, base, key->str);
+    if (!merge && !key_set_grow(r, keys)) {
+        conf_free(key);
+        return CRUN_ENOMEM;
+    }
+    const conf_node *first = merge ? NULL : pending_key(r, keys, key->str);
     if (first) {
         rc = conf_error(r->err, key, "duplicate key '%s' (first at line %u:%u)", key->str,
                         first->line, first->col);
@@ -416,6 +474,8 @@ static int read_pair(reader *r, size_t base, yaml_event_t *ev, conf_node *merges
     }
     if ((rc = stack_push(r, val)) != 0)
         conf_free(val);
+    else if (keys->cap)
+        key_set_insert(keys, key);
     return rc;
 }
 
@@ -423,6 +483,7 @@ static int read_map(reader *r, conf_node *map, int action)
 {
     conf_node merges = {.kind = CONF_SEQ};
     size_t base = r->n_stack;
+    key_set keys = {.base = base};
     /* a skipped value's maps are read as usual: only its lists lose their items */
     int inner = action == CONF_STREAM_SKIP ? CONF_STREAM_SKIP : CONF_STREAM_KEEP;
     int rc = 0;
@@ -437,9 +498,10 @@ static int read_map(reader *r, conf_node *map, int action)
                 rc = apply_merge(r, map, merges.items[i]);
             break;
         }
-        if ((rc = read_pair(r, base, &ev, &merges, inner)) != 0)
+        if ((rc = read_pair(r, &keys, &ev, &merges, inner)) != 0)
             break;
     }
+    free(keys.slots);
     stack_unwind(r, base);
     for (size_t i = 0; i < merges.n; i++)
         conf_free(merges.items[i]);

@@ -110,6 +110,50 @@ static void test_duplicate_key_is_an_error(void **state)
                         "conf/base/catalog.yml:3:1: duplicate key 'a' (first at line 1:1)");
 }
 
+/* A map of n keys k0..k(n-1), then key dup: the text (malloc'd). */
+static char *many_keys(size_t n, const char *dup)
+{
+    size_t cap = n * 24 + 64, at = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    for (size_t i = 0; i < n; i++)
+        at += (size_t)snprintf(text + at, cap - at, "k%zu: {v: %zu}\n", i, i);
+    snprintf(text + at, cap - at, "%s: 1\n", dup);
+    return text;
+}
+
+/* Big maps (a generated catalog) are checked through a hash table: every
+ * duplicate is still found, wherever it is, and nested maps keep their own
+ * keys. */
+static void test_duplicate_keys_in_big_maps(void **state)
+{
+    fixture *f = *state;
+    static const struct {
+        size_t n;
+        const char *dup, *message;
+    } cases[] = {
+        {15, "k0", "conf/base/catalog.yml:16:1: duplicate key 'k0' (first at line 1:1)"},
+        {16, "k0", "conf/base/catalog.yml:17:1: duplicate key 'k0' (first at line 1:1)"},
+        {17, "k16", "conf/base/catalog.yml:18:1: duplicate key 'k16' (first at line 17:1)"},
+        {50000, "k49999",
+         "conf/base/catalog.yml:50001:1: duplicate key 'k49999' (first at line 50000:1)"},
+        {50000, "k3", "conf/base/catalog.yml:50001:1: duplicate key 'k3' (first at line 4:1)"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *text = many_keys(cases[i].n, cases[i].dup);
+        assert_int_equal(parse_fails(f, text), CRUN_ECONFIG);
+        assert_string_equal(f->err.message, cases[i].message);
+        crun_error_clear(&f->err);
+        free(text);
+    }
+    char *text = many_keys(50000, "v");
+    conf_node *root = parse_ok(f, text);
+    assert_int_equal(root->n, 50001);
+    assert_string_equal(conf_get(conf_get(root, "k49999"), "v")->str, "49999");
+    conf_free(root);
+    free(text);
+}
+
 static void test_empty_file_is_null(void **state)
 {
     fixture *f = *state;
@@ -420,6 +464,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_positions_are_one_based, setup, teardown),
         cmocka_unit_test_setup_teardown(test_yaml_syntax_error_names_line_and_column, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_keys_in_big_maps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_key_is_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_file_is_null, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_file_is_enoent, setup, teardown),
