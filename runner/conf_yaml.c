@@ -426,8 +426,11 @@ static int read_value(reader *r, conf_node *key, int action, conf_node **val)
     if ((rc = next_event(r, &ev)) == 0)
         rc = read_node(r, &ev, false, action, val);
     r->skipping -= action == CONF_STREAM_SKIP;
-    if (rc == 0 && calls && action != CONF_STREAM_SKIP && r->stream->done)
-        rc = r->stream->done(r->stream->user, r->path, r->depth, *val, r->err);
+    if (rc == 0 && calls && action != CONF_STREAM_SKIP && r->stream->done &&
+        (rc = r->stream->done(r->stream->user, r->path, r->depth, *val, r->err)) != 0) {
+        conf_free(*val); /* the value is the reader's until it is in the tree */
+        *val = NULL;
+    }
     r->depth -= calls;
     return rc;
 }

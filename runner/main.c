@@ -425,17 +425,21 @@ int main(int argc, char **argv)
 {
     cli c = {.so = CRUN_SESSION_OPTIONS_INIT, .ro = CRUN_RUN_OPTIONS_INIT};
     int rc = parse_args(&c, argc, argv);
-    if (rc)
+    if (rc) {
+        free(c.runner_opts);
         return rc;
+    }
     crun_error err = CRUN_ERROR_INIT;
     if (strcmp(c.command, "new") == 0) {
         rc = cli_new(&c, &err);
         crun_error_clear(&err);
+        free(c.runner_opts);
         return rc;
     }
     if (strcmp(c.command, "plugin") == 0) {
         rc = do_plugin(&c, &err);
         crun_error_clear(&err);
+        free(c.runner_opts);
         return rc;
     }
     signal_watch w = {0};

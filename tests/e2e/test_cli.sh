@@ -105,6 +105,11 @@ test_unknown_option()
     expect_status 2
     expect_stderr_contains "--tags"
     expect_no_file ran.log
+    # refused after options that allocate (nothing leaks: the sanitizer
+    # build's status would be 1)
+    run_crun --runner-opt a=1 --node a,b
+    expect_status 2
+    expect_stderr_contains "--node takes one node name"
 }
 
 test_unknown_command()

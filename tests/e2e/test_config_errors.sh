@@ -194,6 +194,14 @@ EOF
         "did you mean 'demo'?"
 }
 
+test_pipeline_nodes_not_a_list()
+{
+    setup
+    printf 'pipelines:\n  __default__:\n    nodes: just-one\n' >conf/base/pipelines.yml
+    run_crun
+    config_error conf/base/pipelines.yml:3:12 "pipeline '__default__'" "'nodes' must be a list"
+}
+
 test_func_without_a_dot()
 {
     setup
