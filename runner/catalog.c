@@ -54,6 +54,12 @@ static int check_load_versions(crun_run *run, const char *spec, crun_error *err)
         if (!colon || colon == p || colon + 1 == p + len)
             return crun_error_set(err, CRUN_EUSAGE, "--load-versions: expected dataset:version, "
                                   "got '%.*s'", (int)len, p);
+        /* a version is one folder of the dataset's versions, never a path */
+        size_t vlen = (size_t)(p + len - colon - 1);
+        if (colon[1] == '.' || memchr(colon + 1, '/', vlen))
+            return crun_error_set(err, CRUN_EUSAGE, "--load-versions: version '%.*s' must be a "
+                                  "folder name (no '/', not starting with '.')", (int)vlen,
+                                  colon + 1);
         char name[512];
         snprintf(name, sizeof(name), "%.*s", (int)(colon - p), p);
         size_t idx;

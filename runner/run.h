@@ -20,6 +20,9 @@
 #include "plugin.h"
 #include "project.h"
 
+/* Room for a run id and its NUL (crun_session_run refuses longer ids). */
+enum { CRUN_RUN_ID_MAX = 64 };
+
 typedef struct session_hook {
     char *name;
     const crun_hooks_type *type;
@@ -113,7 +116,7 @@ struct crun_run {
     crun_session *session;
     const ir_t *ir;
     plan *plan;
-    char run_id[64];
+    char run_id[CRUN_RUN_ID_MAX];
     char version[64];        /* the run's save version (Kedro's timestamp format) */
     json_t *params;          /* the session's (borrowed) unless params_owned */
     bool params_owned;

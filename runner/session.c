@@ -649,13 +649,32 @@ static void collect_outputs(crun_run *run, crun_run_result *res)
         }
 }
 
+/* A run id names folders (.crun/runs/ID, the scratch folder): a word of
+ * letters, digits, '.', '_' and '-' that fits crun_run's buffer, never a
+ * path. */
+static int check_run_id(const char *id, crun_error *err)
+{
+    size_t len = strlen(id);
+    bool ok = len > 0 && len < CRUN_RUN_ID_MAX && id[0] != '.' && id[0] != '-';
+    for (size_t i = 0; ok && i < len; i++)
+        ok = isalnum((unsigned char)id[i]) || id[i] == '.' || id[i] == '_' || id[i] == '-';
+    if (ok)
+        return 0;
+    return crun_error_set(err, CRUN_EUSAGE, "run id '%s' is not a word of at most %d letters, "
+                          "digits, '.', '_' or '-' (not starting with '.' or '-')", id,
+                          CRUN_RUN_ID_MAX - 1);
+}
+
 int crun_session_run(crun_session *s, const crun_run_options *o, crun_run_result *res,
                      crun_error *err)
 {
     memset(res, 0, sizeof(*res));
     plan *p;
     json_t *params = NULL;
-    int rc = run_params(s, o, &params, err);
+    int rc = o->run_id ? check_run_id(o->run_id, err) : 0;
+    if (rc)
+        return res->status = rc;
+    rc = run_params(s, o, &params, err);
     if (rc)
         return res->status = rc;
     bool shared = plain_run(o);

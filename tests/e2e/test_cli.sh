@@ -374,6 +374,25 @@ EOF
     expect_file_content env.txt "show_env $id prod"
 }
 
+# A run id and a load version name folders: anything that could be a path
+# (or would be cut short) is refused before anything is made.
+test_run_id_and_versions_are_names()
+{
+    setup
+    run_crun run --run-id ../../escaped
+    expect_status 2
+    expect_stderr_contains "run id '../../escaped' is not a word"
+    [ ! -e ../../escaped ] && [ ! -e .crun/runs ] || fail "a folder was made for a bad run id"
+    run_crun run --run-id "$(printf 'a%.0s' $(seq 64))"
+    expect_status 2
+    expect_stderr_contains "at most 63"
+    run_crun run --run-id "$(printf 'a%.0s' $(seq 63))"
+    expect_status 0
+    run_crun run --load-versions greeting:../../x
+    expect_status 2
+    expect_stderr_contains "version '../../x' must be a folder name"
+}
+
 test_command_output_prefixed_on_stderr()
 {
     setup
