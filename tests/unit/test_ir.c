@@ -850,7 +850,8 @@ static void test_from_json_refuses_node_without_name(void **state)
                                        "{\"name\": \"a\", \"cmd\": [\"true\"]},"
                                        "{\"cmd\": [\"true\"]}]}"),
                      CRUN_ECONFIG);
-    assert_string_equal(f->err.message, "pipeline.json: nodes[1]: missing 'name'");
+    assert_string_equal(f->err.message,
+                        "pipeline.json: nodes[1]: missing 'name' (a non-empty string)");
 }
 
 static void test_from_json_refuses_node_without_func_or_cmd(void **state)
