@@ -75,6 +75,7 @@ typedef struct ir_factory {
 
 typedef struct ir_pipeline {
     char *name;
+    const char *where;  /* "file:line:col" of its definition (NULL: from a JSON IR) */
     size_t *nodes;      /* indices into ir.nodes, in declaration order, no duplicates */
     size_t n;
 } ir_pipeline;

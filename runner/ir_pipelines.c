@@ -180,8 +180,10 @@ static int build_pipelines(build_ctx *c, const conf_node *root, crun_error *err)
     for (size_t i = 0; i < n && !rc; i++) {
         c->defs[i].key = pipes->items[2 * i];
         c->defs[i].val = pipes->items[2 * i + 1];
+        char where[512];
         ir->pipelines[i].name = strdup(c->defs[i].key->str);
-        if (!ir->pipelines[i].name)
+        ir->pipelines[i].where = ir_strdup(ir, conf_where(c->defs[i].key, where, sizeof(where)));
+        if (!ir->pipelines[i].name || !ir->pipelines[i].where)
             rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
     }
     /* pass 1: the nodes each pipeline defines */

@@ -592,7 +592,9 @@ int plan_build_flags(const ir_t *ir, const crun_filter *filter, unsigned flags,
     if (!rc && layout(p, &g, order, count, keep) != 0)
         rc = oom(err);
     if (!rc && p->n == 0)
-        rc = crun_error_set(err, CRUN_EUSAGE, "pipeline '%s' has no nodes%s", pname,
+        rc = crun_error_set(err, CRUN_EUSAGE, "%s%spipeline '%s' has no nodes%s",
+                            ir->pipelines[pi].where ? ir->pipelines[pi].where : "",
+                            ir->pipelines[pi].where ? ": " : "", pname,
                             ir->pipelines[pi].n ? " left after the filters" : "");
     graph_free(&g);
     free(order);

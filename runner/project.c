@@ -205,6 +205,9 @@ static conf_node *merge_entries(conf_node *base, conf_node *over)
         if (mine && mine->kind == CONF_MAP && val->kind == CONF_MAP) {
             conf_merge(mine, val, false); /* two maps: merged into mine, which stays */
             conf_free(key);
+        } else if (mine && mine->kind == CONF_MAP && val->kind == CONF_NULL) {
+            conf_free(key); /* "pipelines:" with nothing under it replaces nothing */
+            conf_free(val);
         } else if (conf_set(base, key, val) != 0) {
             continue; /* out of memory: key and val were freed, base stays valid */
         }
@@ -409,8 +412,9 @@ static int load_pipelines(project *p, const conf_interp *ictx, crun_error *err)
     if (rc == 0 && n_base) {
         rc = load_folder(p, p->env, "pipelines", NULL, &whole, err);
         conf_node *env_pipes = conf_get(whole, "pipelines");
-        L.env_replaces = env_pipes && env_pipes->kind != CONF_MAP;
-        L.env_pipes = L.env_replaces ? NULL : env_pipes;
+        /* an empty "pipelines:" replaces nothing (merge_entries agrees) */
+        L.env_replaces = env_pipes && env_pipes->kind != CONF_MAP && env_pipes->kind != CONF_NULL;
+        L.env_pipes = env_pipes && env_pipes->kind == CONF_MAP ? env_pipes : NULL;
     }
     L.folder = &streamed;
     if (rc == 0)
@@ -491,7 +495,11 @@ static int open_project(project *p, const char *dir, char *const *envp, crun_err
 static int choose_env(project *p, const char *env, crun_error *err)
 {
     int code = env ? CRUN_EUSAGE : CRUN_ECONFIG;
-    const char *origin = env ? "--env" : "crun.ini: default_env";
+    char origin[64];
+    if (env)
+        snprintf(origin, sizeof(origin), "--env");
+    else
+        snprintf(origin, sizeof(origin), "crun.ini:%d: default_env", p->default_env_line);
     bool implicit = !env && !p->default_env;
     if (!p->default_env && set_str(&p->default_env, "local") != 0)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");

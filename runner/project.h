@@ -32,6 +32,7 @@ typedef struct project {
     char *dir;          /* absolute path of the project folder */
     char *name;         /* [project] name, default: the folder's name */
     char *default_env;  /* [project] default_env, default "local" */
+    int default_env_line; /* its line in crun.ini (0: not there) */
     char *env;          /* the env in use */
     char **plugin_path; /* [project] plugin_path, absolute folders ('~' expanded) */
     size_t n_plugin_path;

@@ -199,6 +199,8 @@ static int ini_project_key(ini_state *st, const char *name, const char *value)
         if (!value[0])
             return crun_error_set(&st->err, CRUN_ECONFIG, "crun.ini:%d: %s must not be empty",
                                   st->line, name);
+        if (name[0] == 'd')
+            st->p->default_env_line = st->line;
         return set_str(name[0] == 'n' ? &st->p->name : &st->p->default_env, value);
     }
     if (strcmp(name, "plugin_path") == 0)

@@ -374,6 +374,17 @@ EOF
     expect_file_content env.txt "show_env $id prod"
 }
 
+# An env's pipelines file with empty "libraries:" and "pipelines:" changes
+# nothing (as "pipelines: {}" does), rather than dropping base's pipelines.
+test_empty_env_pipelines_change_nothing()
+{
+    setup
+    printf 'libraries:\npipelines:\n' >conf/local/pipelines.yml
+    run_crun
+    expect_status 0
+    expect_ran "make_count greet"
+}
+
 # A run id and a load version name folders: anything that could be a path
 # (or would be cut short) is refused before anything is made.
 test_run_id_and_versions_are_names()

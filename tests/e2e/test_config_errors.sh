@@ -202,6 +202,14 @@ test_pipeline_nodes_not_a_list()
     config_error conf/base/pipelines.yml:3:12 "pipeline '__default__'" "'nodes' must be a list"
 }
 
+test_empty_pipeline_names_its_definition()
+{
+    setup
+    printf 'pipelines:\n  __default__: []\n' >conf/local/pipelines.yml
+    run_crun
+    config_error conf/local/pipelines.yml:2:3 "pipeline '__default__' has no nodes"
+}
+
 test_func_without_a_dot()
 {
     setup
@@ -541,6 +549,19 @@ defualt_env = local
 EOF
     run_crun
     config_error crun.ini:3 "unknown key 'defualt_env' in [project]" "did you mean 'default_env'?"
+}
+
+test_crun_ini_default_env_not_a_name()
+{
+    setup
+    write_file crun.ini <<'EOF'
+[project]
+name = e2e
+
+default_env = ../x
+EOF
+    run_crun
+    config_error crun.ini:4 "default_env: '../x' is not a valid environment name"
 }
 
 test_crun_ini_syntax_error()
