@@ -100,6 +100,14 @@ static int set_path(json_t *root, const char *key, json_t *value, crun_error *er
         }
         at = child;
     }
+    /* "a.b=1,a=2" is refused as "a=2,a.b=1" is: one of them would be lost */
+    json_t *before = json_object_get(at, seg);
+    if (before && json_is_object(before) && json_object_size(before) && !json_is_object(value)) {
+        crun_error_set(err, CRUN_EUSAGE, "'%s' already has values under it (%s.*)", key, key);
+        json_decref(value);
+        free(copy);
+        return CRUN_EUSAGE;
+    }
     int rc = json_object_set_new(at, seg, value);
     free(copy);
     return rc == 0 ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");

@@ -368,7 +368,8 @@ static void test_params_parse_types_values(void **state)
 static void test_params_parse_rejects_malformed(void **state)
 {
     fixture *f = *state;
-    static const char *const bad[] = {"a", "=1", "a..b=1", "a=[1,2", "a=1,a.b=2"};
+    static const char *const bad[] = {"a", "=1", "a..b=1", "a=[1,2", "a=1,a.b=2", "a.b=2,a=1",
+                                      "x.a.b=2,x.a=1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         json_t *out = NULL;
         assert_int_equal(params_parse(bad[i], &out, &f->err), CRUN_EUSAGE);
