@@ -289,7 +289,7 @@ int cli_new(cli *c, crun_error *err)
     struct stat st;
     if (!valid_name(name)) {
         status = usage_error("crun new: '%s' is not a project name (a letter, then letters, "
-                             "digits, '_' or '-')", name);
+                             "digits, '_' or '-')", c->what[0] ? name : ""); /* basename: "." */
     } else if (lstat(c->what, &st) == 0) {
         status = usage_error("crun new: '%s' already exists; give the name of a new folder", c->what);
     } else if (!lib || asprintf(&tmp, "%s/.%s.new-XXXXXX", parent, name) < 0) {

@@ -142,6 +142,9 @@ test_new_refuses_bad_names()
     run_crun new 9lives
     expect_stderr_contains "'9lives' is not a project name"
     expect_no_file 9lives
+    run_crun new ""
+    expect_status 2
+    expect_stderr_contains "'' is not a project name"
 }
 
 test_new_usage_errors()
