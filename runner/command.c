@@ -326,6 +326,29 @@ static int prepare(crun_run *run, size_t pn, crun_call *call, cmd_state **out, c
     return 0;
 }
 
+/* The node ended with rc (not 0): on_node_error, its inputs consumed, and the
+ * error made the node's, as crun_run_execute reports it.  A runner calls
+ * nothing more for the node, whichever step failed. */
+static int node_failed(crun_run *run, crun_call *call, int rc, crun_error *err)
+{
+    const ir_node *node = call->node;
+    if (rc != CRUN_EHOOK && rc != CRUN_ECANCELED && !crun_run_cancelled(run) &&
+        run->session->n_hooks) {
+        crun_hook_event ev = {.node = node->name, .call = call, .error = err, .status = rc};
+        crun_error herr = CRUN_ERROR_INIT;
+        if (hooks_fire(run, CRUN_HOOK_ON_NODE_ERROR, &ev, &herr) != 0)
+            crun_error_move(err, &herr);
+        crun_error_clear(&herr);
+    }
+    for (size_t i = 0; i < node->n_in; i++)
+        catalog_consumed(run, node->in[i].ds);
+    crun_error_prefix(err, "node '%s': ", node->name);
+    /* a missing input file is the node's failure (exit 1), not a config error */
+    if (rc != CRUN_ECANCELED && rc != CRUN_EHOOK && rc != CRUN_ENOMEM)
+        err->code = rc = CRUN_ENODE;
+    return rc;
+}
+
 int crun_run_command_prepare(crun_run *run, size_t pn, const crun_command **cmd, crun_error *err)
 {
     cmd_state *st;
@@ -335,7 +358,7 @@ int crun_run_command_prepare(crun_run *run, size_t pn, const crun_command **cmd,
     if (!rc && (rc = command_hooks(run, CRUN_HOOK_BEFORE_NODE_RUN, &call, err)))
         command_state_free(st);
     if (rc)
-        return crun_error_prefix(err, "node '%s': ", crun_run_node_name(run, pn));
+        return node_failed(run, &call, rc, err);
     pthread_mutex_lock(&run->lock);
     command_state_free(run->cmds[pn]);
     run->cmds[pn] = st;
@@ -422,21 +445,11 @@ int crun_run_command_finish(crun_run *run, size_t pn, int status, crun_error *er
     crun_call call = {.run = run, .pnode = pn, .node = node, .err = err};
     int rc = finish(run, pn, st, &call, status, err);
     command_state_free(st);
-    if (rc && rc != CRUN_EHOOK && !crun_run_cancelled(run) && run->session->n_hooks) {
-        crun_hook_event ev = {.node = node->name, .call = &call, .error = err, .status = rc};
-        crun_error herr = CRUN_ERROR_INIT;
-        if (hooks_fire(run, CRUN_HOOK_ON_NODE_ERROR, &ev, &herr) != 0)
-            crun_error_move(err, &herr);
-        crun_error_clear(&herr);
-    }
+    if (rc)
+        return node_failed(run, &call, rc, err);
     for (size_t i = 0; i < node->n_in; i++)
         catalog_consumed(run, node->in[i].ds);
-    if (rc) {
-        crun_error_prefix(err, "node '%s': ", node->name);
-        if (rc != CRUN_ECANCELED && rc != CRUN_EHOOK && rc != CRUN_ENOMEM)
-            err->code = rc = CRUN_ENODE; /* as crun_run_execute reports node failures */
-    }
-    return rc;
+    return 0;
 }
 
 /* --- running a command to completion on the calling thread --- */

@@ -104,7 +104,10 @@ int crun_run_execute(crun_run *run, size_t node, crun_error *err);
  * (an event loop): prepare expands {inputs.k}/{outputs.k} and loads what
  * must go through scratch files; the runner spawns argv with envp in cwd
  * (the project folder), feeds each output line to crun_run_command_output, and
- * calls crun_run_command_finish with the wait status. */
+ * calls crun_run_command_finish with the wait status.  Both return what
+ * crun_run_execute would for the node (CRUN_ENODE for a missing input file as
+ * for a failed command); when prepare fails, the node has ended: do not call
+ * finish. */
 typedef struct crun_command {
     char *const *argv;
     char *const *envp;

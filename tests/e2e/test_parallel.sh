@@ -316,6 +316,30 @@ EOF
     expect_stderr_contains "the run failed at node 'ghost'"
 }
 
+# An input whose file is missing fails its node, as under sequential: exit 1
+# (a failed node), not 2 (a configuration error), with the node named.
+test_missing_input_file_fails_its_node()
+{
+    par_project "max_workers: 2"
+    write_file conf/base/pipelines.yml <<'EOF'
+pipelines:
+  __default__:
+    nodes:
+      - {name: reader, cmd: [sh, -c, "cat {inputs.0}"], inputs: [missing]}
+EOF
+    write_file conf/base/catalog.yml <<'EOF'
+missing: {type: text, filepath: data/nope.txt}
+EOF
+    run_crun --runner sequential
+    expect_status 1
+    expect_stderr_contains "node 'reader': dataset 'missing'"
+    run_crun --runner parallel
+    expect_status 1
+    expect_stderr_contains "crun: error: node 'reader': dataset 'missing'"
+    expect_stderr_contains "nope.txt"
+    expect_stderr_contains "the run failed at node 'reader'"
+}
+
 # --- interrupts ----------------------------------------------------------------------
 
 # Start a run of `sleep MARKER` nodes (one writes part of its output first),
