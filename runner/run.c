@@ -7,8 +7,8 @@
  * that node's data and atomic counters, so runners may execute many nodes on
  * many threads while one thread schedules.
  */
-#include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -692,29 +692,25 @@ int run_create(crun_session *s, plan *p, bool shared_plan, json_t *params,
     return 0;
 }
 
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    /* FTW_PHYS: a symbolic link is removed itself, never what it points to */
+    if (type == FTW_DP)
+        rmdir(path);
+    else
+        unlink(path);
+    return 0; /* what cannot go stays; the rest goes all the same */
+}
+
+/* The scratch folder and everything in it: commands write there as they
+ * please, folders included (mkdir -p {outputs.x}).  Depth first, not
+ * following symbolic links, nor crossing into another file system mounted
+ * inside. */
 static int remove_tree(const char *path)
 {
-    /* the scratch folder is flat: files only */
-    char *cmd_dir = strdup(path);
-    if (!cmd_dir)
-        return -1;
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char *f = NULL;
-            if (asprintf(&f, "%s/%s", path, e->d_name) >= 0) {
-                unlink(f);
-                free(f);
-            }
-        }
-        closedir(d);
-    }
-    int rc = rmdir(path);
-    free(cmd_dir);
-    return rc;
+    return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
 void run_destroy(crun_run *run)

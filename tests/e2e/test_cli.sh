@@ -474,6 +474,46 @@ EOF
     [ "$(ls -A data)" = "out.txt" ] || fail "leftover files in data/: $(ls -A data)"
 }
 
+# The run's scratch folder goes at the end of the run with whatever the
+# commands made in it, folders included, whether the run failed or not; a
+# symbolic link in it is removed, not what it points to.
+test_scratch_folder_removed_with_what_commands_made()
+{
+    setup
+    mkdir tmp keep
+    echo precious >keep/file
+    export TMPDIR=$PWD/tmp
+    write_file conf/base/pipelines.yml <<'EOF'
+pipelines:
+  __default__:
+    nodes:
+      - {name: m, cmd: [sh, -c, "mkdir -p {outputs.0}"], outputs: [mem]}
+EOF
+    run_crun
+    expect_status 1
+    expect_stderr_contains "Is a directory"
+    [ -z "$(ls -A tmp)" ] || fail "left in the scratch folder: $(find tmp)"
+    e2e_checked
+    write_file conf/base/pipelines.yml <<'EOF'
+pipelines:
+  __default__:
+    nodes:
+      - name: a
+        cmd: [sh, -c, "d=$(dirname {outputs.o}); mkdir -p $d/sub/deeper; echo x > $d/sub/deeper/f; ln -s $PWD/keep $d/sub/link; echo hi > {outputs.o}"]
+        outputs: {o: mem}
+      - name: b
+        cmd: [sh, -c, "cat {inputs.i} > {outputs.o}"]
+        inputs: {i: mem}
+        outputs: {o: greeting}
+EOF
+    run_crun
+    expect_status 0
+    expect_file_content data/greeting.txt "hi"
+    [ -z "$(ls -A tmp)" ] || fail "left in the scratch folder: $(find tmp)"
+    e2e_checked
+    expect_file_content keep/file "precious"
+}
+
 # A command that exits 0 without writing its output, or dies of a signal, fails its node.
 test_command_failures_reported()
 {
