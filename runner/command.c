@@ -52,8 +52,8 @@ void command_state_free(cmd_state *st)
     for (size_t i = 0; i < 3; i++)
         free(st->env_own[i]);
     for (size_t i = 0; i < st->n_outs; i++) {
-        if (st->outs[i].direct && st->outs[i].path)
-            unlink(st->outs[i].path); /* still there only if never committed */
+        if (st->outs[i].direct && st->outs[i].path) /* there only if never committed */
+            run_remove_tree(st->outs[i].path);
         free(st->outs[i].path);
     }
     free(st->outs);

@@ -704,11 +704,10 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
     return 0; /* what cannot go stays; the rest goes all the same */
 }
 
-/* The scratch folder and everything in it: commands write there as they
- * please, folders included (mkdir -p {outputs.x}).  Depth first, not
- * following symbolic links, nor crossing into another file system mounted
- * inside. */
-static int remove_tree(const char *path)
+/* Commands write where they are told as they please, folders included
+ * (mkdir -p {outputs.x}).  Depth first, not following symbolic links, nor
+ * crossing into another file system mounted inside. */
+int run_remove_tree(const char *path)
 {
     return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
@@ -721,7 +720,7 @@ void run_destroy(crun_run *run)
     for (size_t i = 0; run->cmds && i < run->plan->n; i++)
         command_state_free(run->cmds[i]);
     if (run->scratch_dir)
-        remove_tree(run->scratch_dir);
+        run_remove_tree(run->scratch_dir);
     free(run->scratch_dir);
     free(run->children);
     crun_error_clear(&run->first_error);

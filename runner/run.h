@@ -186,6 +186,9 @@ void run_destroy(crun_run *run);
 void run_make_ids(crun_run *run, const char *run_id);
 int hooks_fire(crun_run *run, crun_hook_point point, crun_hook_event *ev, crun_error *err);
 int run_scratch_dir(crun_run *run, crun_error *err);
+/* Remove path and, when it is a folder, everything in it, without following
+ * symbolic links (what a command made: it may be a folder where a file was due). */
+int run_remove_tree(const char *path);
 
 /* command.c */
 int command_execute(crun_run *run, size_t pnode, crun_call *call, crun_error *err);

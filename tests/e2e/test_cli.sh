@@ -474,6 +474,25 @@ EOF
     [ "$(ls -A data)" = "out.txt" ] || fail "leftover files in data/: $(ls -A data)"
 }
 
+# A command that makes a folder where its file output was due fails, and its
+# temporary name goes with what it made inside.
+test_folder_for_a_file_output_leaves_nothing()
+{
+    setup
+    write_file conf/base/pipelines.yml <<'EOF'
+pipelines:
+  __default__:
+    nodes:
+      - {name: m, cmd: [sh, -c, "mkdir -p {outputs.0}/inside"], outputs: [greeting]}
+EOF
+    run_crun
+    expect_status 1
+    expect_stderr_contains "node 'm'"
+    expect_stderr_contains "Is a directory"
+    [ -z "$(ls -A data)" ] || fail "leftover files in data/: $(ls -A data)"
+    e2e_checked
+}
+
 # The run's scratch folder goes at the end of the run with whatever the
 # commands made in it, folders included, whether the run failed or not; a
 # symbolic link in it is removed, not what it points to.
