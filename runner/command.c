@@ -7,8 +7,11 @@
  * name in the dataset's own folder, renamed into place only when the command
  * succeeds (so a failing or killed command never leaves half an output);
  * other outputs are written to scratch and saved through the dataset.
- * Children run in their own process group, so cancel reaches the whole tree.
+ * Children run in their own process group, so cancel reaches the whole tree;
+ * a node ends when its process exits, and whatever it left running in its
+ * group (a background job, which may hold the output pipe) is stopped then.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -18,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -452,6 +456,85 @@ int crun_run_command_finish(crun_run *run, size_t pn, int status, crun_error *er
     return 0;
 }
 
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* --- ending a command's process group (shared with runners that spawn) --- */
+
+/* Whether process `name` (a /proc entry) is in group pgid and not a zombie. */
+static bool live_member(const char *name, pid_t pgid)
+{
+    char path[64], line[512];
+    snprintf(path, sizeof(path), "/proc/%s/stat", name);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false; /* gone meanwhile */
+    bool got = fgets(line, sizeof(line), f) != NULL;
+    fclose(f);
+    const char *end = got ? strrchr(line, ')') : NULL; /* the name may hold anything */
+    char state;
+    int ppid, pgrp;
+    return end && sscanf(end + 1, " %c %d %d", &state, &ppid, &pgrp) == 3 && pgrp == pgid &&
+           state != 'Z' && state != 'X';
+}
+
+/* Whether a process we may signal is left running in group pgid.  kill()
+ * counts zombies, and one that SIGTERM ended stays a zombie until init,
+ * its new parent, gets round to it: /proc tells them apart (read only when
+ * kill says something is there, which is rare). */
+static bool group_alive(pid_t pgid)
+{
+    if (kill(-pgid, 0) != 0)
+        return false;
+    DIR *d = opendir("/proc");
+    if (!d)
+        return true; /* cannot tell: the grace period decides */
+    bool alive = false;
+    for (struct dirent *e; !alive && (e = readdir(d));)
+        alive = e->d_name[0] >= '1' && e->d_name[0] <= '9' && live_member(e->d_name, pgid);
+    closedir(d);
+    return alive;
+}
+
+/* The leader is reaped: its group keeps its number while any member lives,
+ * so the probes and the SIGKILL reach only what the leader left (and the
+ * number is free again once they are gone, when the loop stops). */
+static void end_leftovers(crun_run *run, pid_t pgid)
+{
+    double deadline = now() + run->grace_period;
+    long wait_ns = 1000000;
+    while (group_alive(pgid)) {
+        if (now() >= deadline) {
+            kill(-pgid, SIGKILL);
+            return;
+        }
+        struct timespec ts = {0, wait_ns};
+        nanosleep(&ts, NULL);
+        if (wait_ns < 50000000)
+            wait_ns *= 2;
+    }
+}
+
+int crun_run_command_reap(crun_run *run, pid_t pid)
+{
+    /* the leader is a zombie, holding its group's number: SIGTERM reaches
+     * only what it left behind (nothing, mostly: one syscall) */
+    kill(-pid, SIGTERM);
+    int status = -1;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            status = -1; /* reaped by someone else */
+            break;
+        }
+    }
+    end_leftovers(run, pid);
+    return status;
+}
+
 /* --- running a command to completion on the calling thread --- */
 
 static void flush_lines(crun_run *run, size_t pn, cmd_state *st, const char *buf, size_t n,
@@ -489,18 +572,13 @@ static void flush_lines(crun_run *run, size_t pn, cmd_state *st, const char *buf
     }
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int spawn(cmd_state *st, int *out_fd, pid_t *pid, crun_error *err)
 {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0)
         return crun_error_set(err, CRUN_EIO, "pipe: %s", strerror(errno));
+    /* our end only: the output left once the child exits is read without waiting */
+    fcntl(fds[0], F_SETFL, O_NONBLOCK);
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&fa);
@@ -534,24 +612,71 @@ static int spawn(cmd_state *st, int *out_fd, pid_t *pid, crun_error *err)
     return 0;
 }
 
-/* Read the child's output until it closes, escalating to SIGKILL when a
- * cancelled child outlives the grace period; then reap it. */
-static int wait_child(crun_run *run, size_t pn, cmd_state *st, int fd, pid_t pid)
+/* A descriptor that poll() finds readable once pid has exited, or -1 where
+ * the kernel has none (before Linux 5.3): then the caller asks waitid. */
+static int exit_fd(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    (void)pid;
+    return -1;
+#endif
+}
+
+/* Whether pid has exited, leaving it unreaped. */
+static bool has_exited(pid_t pid)
+{
+    siginfo_t info;
+    info.si_pid = 0;
+    return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
+}
+
+/* Read from fd (non-blocking) what is there; false at its end or on an error.
+ * At most `limit` bytes: a process left behind may keep writing. */
+static bool read_some(crun_run *run, size_t pn, cmd_state *st, int fd, size_t limit)
 {
     char buf[8192];
+    for (size_t got = 0; got < limit;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n > 0) {
+            flush_lines(run, pn, st, buf, (size_t)n, false);
+            got += (size_t)n;
+            if ((size_t)n < sizeof(buf))
+                return true; /* all there was: spare the read that says EAGAIN */
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else {
+            return n < 0 && errno == EAGAIN;
+        }
+    }
+    return true;
+}
+
+/* Log the child's output until the child exits: not until the output ends,
+ * which a process it left in the background may hold open.  A cancelled
+ * child gets SIGKILL when it outlives the grace period.  The child is left
+ * unreaped (its group's number stays taken). */
+static void wait_child(crun_run *run, size_t pn, cmd_state *st, int fd, pid_t pid)
+{
+    int pidfd = exit_fd(pid);
     double cancel_at = 0;
     bool killed = false;
     for (;;) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        int r = poll(&p, 1, 100);
-        if (r > 0) {
-            ssize_t n = read(fd, buf, sizeof(buf));
-            if (n > 0) {
-                flush_lines(run, pn, st, buf, (size_t)n, false);
-                continue;
-            }
-            if (n == 0 || (errno != EINTR && errno != EAGAIN))
-                break;
+        struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = pidfd, .events = POLLIN}};
+        int r = poll(p, 2, 100); /* poll skips a descriptor of -1 */
+        if (r > 0 && p[0].revents && !read_some(run, pn, st, fd, 1 << 16)) {
+            close(fd); /* the output is over; the exit may still take a while */
+            fd = -1;
+        }
+        if (pidfd >= 0 ? (r > 0 && p[1].revents) : has_exited(pid))
+            break;
+        if (fd < 0 && pidfd < 0 && !crun_run_cancelled(run)) {
+            /* no pidfd, the output over: wait for the exit itself, not the next round */
+            siginfo_t info;
+            while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+                ;
+            break;
         }
         if (crun_run_cancelled(run)) {
             if (cancel_at == 0) {
@@ -563,15 +688,15 @@ static int wait_child(crun_run *run, size_t pn, cmd_state *st, int fd, pid_t pid
             }
         }
     }
+    /* what the child wrote before it exited is in the pipe: take it, and
+     * stop there (a process left behind may write on and on) */
+    if (fd >= 0) {
+        read_some(run, pn, st, fd, 1 << 20);
+        close(fd);
+    }
     flush_lines(run, pn, st, NULL, 0, true);
-    close(fd);
-    int status = -1;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    /* children of the child may still hold the group: make sure none is left */
-    if (crun_run_cancelled(run))
-        kill(-pid, SIGKILL);
-    return status;
+    if (pidfd >= 0)
+        close(pidfd);
 }
 
 int command_execute(crun_run *run, size_t pn, crun_call *call, crun_error *err)
@@ -590,8 +715,11 @@ int command_execute(crun_run *run, size_t pn, crun_call *call, crun_error *err)
         rc = spawn(st, &fd, &pid, err);
     if (!rc) {
         crun_run_track_child(run, pid);
-        int status = wait_child(run, pn, st, fd, pid);
+        wait_child(run, pn, st, fd, pid);
         crun_run_untrack_child(run, pid);
+        if (crun_run_cancelled(run))
+            kill(-pid, SIGKILL); /* what the child left goes too, at once */
+        int status = crun_run_command_reap(run, pid);
         if (crun_run_cancelled(run))
             rc = crun_error_set(err, CRUN_ECANCELED, "cancelled");
         else

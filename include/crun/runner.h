@@ -123,6 +123,16 @@ int crun_run_command_finish(crun_run *run, size_t node, int wait_status, crun_er
  * so that cancel reaches them too (pid is a process-group leader). */
 void crun_run_track_child(crun_run *run, pid_t pid);
 void crun_run_untrack_child(crun_run *run, pid_t pid);
+/* A command node ends when its process exits, and so does everything it
+ * started.  Call once pid (a process-group leader) has exited, before it is
+ * reaped (waitid with WNOWAIT, so that its group's number stays taken) and
+ * after it is untracked: whatever is left in its group gets SIGTERM, then
+ * SIGKILL if still there after the run's grace period (the wait is only that
+ * long when something ignores SIGTERM); pid is reaped.  Returns its wait
+ * status, for crun_run_command_finish, or -1 when it could not be reaped.
+ * Do not wait for the output pipe to close first: a background process may
+ * hold it. */
+int crun_run_command_reap(crun_run *run, pid_t pid);
 
 /* --- runners that do not execute the plan themselves --- */
 /* The session the run belongs to: a runner may start runs of its own on it

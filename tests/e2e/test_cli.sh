@@ -533,6 +533,63 @@ EOF
     expect_file_content keep/file "precious"
 }
 
+# Fail if a process whose command line has TEXT is left (and end it).
+expect_no_leftover()
+{
+    e2e_checked
+    sleep 0.1
+    local left
+    left=$(pgrep -af "$1")
+    if [ -n "$left" ]; then
+        pkill -KILL -f "$1"
+        fail "a process outlived crun: $(printf '%s\n' "$left" | head -n 3)"
+    fi
+}
+
+# A command node ends when its process exits, and what it left running in
+# its process group is stopped then: a background job neither outlives crun
+# nor, when it holds the output pipe, keeps crun waiting for it.
+test_background_process_ends_with_its_node()
+{
+    local m="61.$$${RANDOM}5" start ms
+    setup
+    write_file conf/base/pipelines.yml <<EOF
+pipelines:
+  __default__:
+    nodes:
+      - {name: detached, cmd: [sh, -c, "sleep $m >/dev/null 2>&1 &"]}
+      - {name: holding, cmd: [sh, -c, "echo started; sleep $m & echo done"]}
+EOF
+    start=$(date +%s%N)
+    run_crun
+    ms=$((($(date +%s%N) - start) / 1000000))
+    expect_no_leftover "sleep $m"
+    expect_status 0
+    expect_stderr_contains "holding: done"
+    [ "$ms" -lt 3000 ] || fail "crun took $ms ms, waiting for a background process"
+    e2e_checked
+}
+
+# What ignores SIGTERM gets SIGKILL after the grace period (5 s).
+test_background_process_ignoring_sigterm_is_killed()
+{
+    local m="61.$$${RANDOM}6" start ms
+    setup
+    write_file conf/base/pipelines.yml <<EOF
+pipelines:
+  __default__:
+    nodes:
+      - {name: stubborn, cmd: [sh, -c, "trap '' TERM; sleep $m & echo done"]}
+EOF
+    start=$(date +%s%N)
+    run_crun
+    ms=$((($(date +%s%N) - start) / 1000000))
+    expect_no_leftover "sleep $m"
+    expect_status 0
+    [ "$ms" -lt 15000 ] || fail "crun took $ms ms"
+    e2e_checked
+}
+
 # A command that exits 0 without writing its output, or dies of a signal, fails its node.
 test_command_failures_reported()
 {

@@ -340,6 +340,33 @@ EOF
     expect_stderr_contains "the run failed at node 'reader'"
 }
 
+# A command node ends when its process exits, and what it left running in
+# its process group is stopped then: background jobs neither outlive crun nor,
+# when they hold the output pipe, keep a worker waiting for them.
+test_background_processes_end_with_their_nodes()
+{
+    local m
+    m=$(marker)
+    par_project "max_workers: 3"
+    write_file conf/base/pipelines.yml <<EOF
+pipelines:
+  __default__:
+    nodes:
+      - {name: detached, cmd: [sh, -c, "sleep $m >/dev/null 2>&1 &"]}
+      - {name: holding, cmd: [sh, -c, "echo started; sleep $m & echo done"]}
+      - {name: after, cmd: [sh, -c, "sleep $m & echo after > {outputs.o}"], outputs: {o: out}}
+EOF
+    write_file conf/base/catalog.yml <<'EOF'
+out: {type: text, filepath: data/out.txt}
+EOF
+    timed_crun
+    expect_no_process "sleep $m"
+    expect_status 0
+    expect_stderr_contains "holding: done"
+    expect_file_content data/out.txt "after"
+    expect_faster_than 3000
+}
+
 # --- interrupts ----------------------------------------------------------------------
 
 # Start a run of `sleep MARKER` nodes (one writes part of its output first),

@@ -4,8 +4,10 @@
  * A worker that took a command node runs its child itself (children_run):
  * posix_spawn (a vfork) in a session of its own, so kill(-pid) reaches
  * grandchildren; stdin on /dev/null, stdout+stderr on one pipe that the
- * worker reads, logging line by line as the output comes; then it waits for
- * the exit.  One wake-up per command (its output ending), where handing each
+ * worker reads, logging line by line as the output comes, until the output
+ * ends or the child exits (a process it left in the background may hold the
+ * pipe); then crun_run_command_reap stops what it left in its group and
+ * reaps it.  One wake-up per command (its output ending), where handing each
  * child to a loop thread and back cost three cross-thread wake-ups per node,
  * and a worker has nothing else to do meanwhile: every node in flight holds
  * a worker, busy or waiting.  A program named without a slash is looked up
@@ -22,12 +24,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,7 +39,9 @@
 
 enum {
     READ_BUF_SIZE = 16384,
-    MAX_LINE = 65536,     /* a longer line is logged in pieces */
+    MAX_LINE = 65536,      /* a longer line is logged in pieces */
+    EXIT_POLL_MS = 100,    /* how often to ask waitid, on kernels without pidfd */
+    LAST_OUTPUT = 1 << 20, /* read after the exit: the child's last words, not a leftover's */
     KILL_AFTER_TERM_MS = 1000
 };
 
@@ -86,18 +92,64 @@ static void split_lines(task *t, const char *data, size_t n)
         emit_partial(t);
 }
 
-/* Read the child's output until every writer has closed it (the child and
- * anything it started that kept the pipe). */
-static void read_output(task *t, int fd)
+/* A descriptor that poll() finds readable once pid has exited, or -1 where
+ * the kernel has none (before Linux 5.3): then waitid is asked. */
+static int exit_fd(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    (void)pid;
+    return -1;
+#endif
+}
+
+/* Whether pid has exited, leaving it unreaped. */
+static bool has_exited(pid_t pid)
+{
+    siginfo_t info;
+    info.si_pid = 0;
+    return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
+}
+
+/* Log what fd (non-blocking) holds, at most limit bytes; false at its end. */
+static bool read_some(task *t, int fd, size_t limit)
 {
     char buf[READ_BUF_SIZE];
-    for (;;) {
+    for (size_t got = 0; got < limit;) {
         ssize_t n = read(fd, buf, sizeof(buf));
-        if (n > 0)
+        if (n > 0) {
             split_lines(t, buf, (size_t)n);
-        else if (n == 0 || errno != EINTR)
-            break; /* end of output, or an error: either way it is over */
+            got += (size_t)n;
+            if ((size_t)n < sizeof(buf))
+                return true; /* all there was: spare the read that says EAGAIN */
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else {
+            return n < 0 && errno == EAGAIN; /* an error ends the output too */
+        }
     }
+    return true;
+}
+
+/* Read the child's output until it ends or the child exits, whichever
+ * comes first: a process the child left in the background may hold the
+ * pipe after it, and the node must not wait for that one. */
+static void read_output(task *t, int fd)
+{
+    int pidfd = exit_fd(t->pid);
+    for (;;) {
+        struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = pidfd, .events = POLLIN}};
+        int r = poll(p, pidfd >= 0 ? 2 : 1, pidfd >= 0 ? -1 : EXIT_POLL_MS);
+        if (r > 0 && p[0].revents && !read_some(t, fd, READ_BUF_SIZE * 4))
+            break;
+        if (pidfd >= 0 ? (r > 0 && p[1].revents) : has_exited(t->pid)) {
+            read_some(t, fd, LAST_OUTPUT);
+            break;
+        }
+    }
+    if (pidfd >= 0)
+        close(pidfd);
     emit_partial(t);
 }
 
@@ -240,9 +292,9 @@ static void live_remove(par_run *pr, task *t)
     last->live_index = t->live_index;
 }
 
-/* Wait for the leader to exit, then reap it.  It stays a zombie (its pid
- * and group taken) until it is out of `live` and untracked, so no signal can
- * reach a process that took the number over. */
+/* Wait for the leader to exit, then end what it left and reap it.  It stays
+ * a zombie (its pid and group taken) until it is out of `live` and
+ * untracked, so no signal can reach a process that took the number over. */
 static int reap(par_run *pr, task *t)
 {
     siginfo_t info;
@@ -254,18 +306,10 @@ static int reap(par_run *pr, task *t)
     bool stopped = t->stopped;
     pthread_mutex_unlock(&pr->lock);
     crun_run_untrack_child(pr->run, t->pid);
-    /* on a stop, whatever the leader left in its group goes too */
+    /* on a stop, whatever the leader left in its group goes at once */
     if (stopped || crun_run_cancelled(pr->run))
         kill(-t->pid, SIGKILL);
-    int status = -1;
-    if (r == 0)
-        while (waitpid(t->pid, &status, 0) < 0) {
-            if (errno != EINTR) {
-                status = -1; /* reaped by someone else */
-                break;
-            }
-        }
-    return status;
+    return r == 0 ? crun_run_command_reap(pr->run, t->pid) : -1;
 }
 
 int children_run(par_worker *w, task *t, const crun_command *cmd)
@@ -282,6 +326,8 @@ int children_run(par_worker *w, task *t, const crun_command *cmd)
                  strerror(errno));
         return -1;
     }
+    /* our end only: what is left once the child exits is read without waiting */
+    fcntl(fds[0], F_SETFL, O_NONBLOCK);
     int rc = spawn(w, cmd, fds[1], &t->pid);
     close(fds[1]);
     if (rc) {
