@@ -5,6 +5,7 @@ Prints numbers and a markdown table; asserts nothing (it is not a test).
 
 usage: bench/catalog/run.py [--build build] [--rows 1000000] [--repeat 3]
                             [--keep DIR]
+       bench/catalog/run.py --wide 20000 [--rows 10] [--build build] [--repeat 3]
 
 1. Generates once a CSV file of --rows rows and 8 columns: 3 int64
    (id, qty, delta), 3 double (price: 2 decimals, lat: 17 significant
@@ -32,6 +33,16 @@ The table's size, the yardstick for memory: 8 bytes per numeric cell (6 of
 the 8 columns, missing cells included: a column has a slot per row) plus the
 UTF-8 length of every string cell (2 columns), i.e. what the values take
 without any per-cell overhead.
+
+--wide COLUMNS is another case, crun alone (no pandas needed): a file of
+COLUMNS columns and --rows rows (10 unless given), whose cost is per column,
+not per cell: naming the columns (every header name checked against the
+others) and building the table (every column added by name).  Column i
+holds int64, double or string cells by i % 3, and every 1000th header name
+is empty ("Unnamed: N").  Two loads: as inferred, and with load_args.columns
+forcing every column's type (each column looks up its forced type).  A
+per-column cost that grows with the column count shows here as a load time
+far from linear in COLUMNS.
 """
 import argparse
 import csv
@@ -219,16 +230,88 @@ def quote(argv):
                     else "'" + a.replace("'", "'\\''") + "'" for a in argv)
 
 
+# --- wide: many columns, few rows ------------------------------------------------------------
+
+WIDE_TYPES = ("int64", "double", "string")
+
+
+def wide_name(i):
+    return "" if i % 1000 == 999 else f"c{i}"
+
+
+def generate_wide(path, columns, rows, seed=20261124):
+    rng = random.Random(seed)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow([wide_name(i) for i in range(columns)])
+        for _ in range(rows):
+            w.writerow([rng.randint(-1000, 1000) if i % 3 == 0
+                        else f"{rng.uniform(-1, 1):.4f}" if i % 3 == 1
+                        else "".join(rng.choices(string.ascii_lowercase, k=6))
+                        for i in range(columns)])
+
+
+def wide_project(d, csv_path, columns):
+    """Two datasets on the same file: types inferred, and every type forced."""
+    crun_project(d, csv_path)
+    forced = ", ".join(f"'{wide_name(i) or f'Unnamed: {i}'}': {WIDE_TYPES[i % 3]}"
+                       for i in range(columns))
+    with open(os.path.join(d, "conf", "base", "pipelines.yml"), "a") as f:
+        f.write("  csv_load_forced:\n"
+                "    nodes: [{name: load_forced, func: bench.noop, inputs: [table_forced],"
+                " outputs: []}]\n")
+    with open(os.path.join(d, "conf", "base", "catalog.yml"), "a") as f:
+        f.write(f"table_forced: {{type: csv, filepath: {csv_path}, "
+                f"load_args: {{columns: {{{forced}}}}}}}\n")
+
+
+def wide(a, crun, work):
+    rows = 10 if a.rows_default else a.rows
+    csv_path = os.path.join(work, "wide.csv")
+    generate_wide(csv_path, a.wide, rows)
+    project = os.path.join(work, "crun")
+    wide_project(project, csv_path, a.wide)
+    cv = subprocess.run([crun, "--version"], capture_output=True, text=True).stdout.strip()
+    print(f"## crun CSV load, wide: {a.wide:,} columns x {rows:,} rows\n")
+    print(f"- machine: {os.cpu_count()} CPUs ({cpu_model()}), {platform.system()} "
+          f"{platform.release()}; load average {os.getloadavg()[0]:.2f}")
+    print(f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}; {cv}")
+    print(f"- CSV file: {os.path.getsize(csv_path):,} bytes; {a.repeat} runs, best (median)\n")
+    print("| load | crun | per column |")
+    print("|---|---|---|")
+    for op, key, what in (("csv_load", "load table_csv", "types inferred"),
+                          ("csv_load_forced", "load table_forced",
+                           "every type forced (load_args.columns)")):
+        c, argv = crun_op(crun, project, op, a.repeat)
+        t, m = c["times"][key], c["median"][key]
+        print(f"| {what} | {t:.3f} s ({m:.3f}) | {t / a.wide * 1e6:.2f} µs |")
+    print(f"\nCommand: `{quote([sys.argv[0]] + sys.argv[1:])}`")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
-    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--rows", type=int)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--keep", help="work in DIR and keep it (default: a temporary folder)")
+    ap.add_argument("--wide", type=int, metavar="COLUMNS",
+                    help="time loading a CSV of COLUMNS columns (crun only)")
     a = ap.parse_args()
+    a.rows_default = a.rows is None
+    if a.rows is None:
+        a.rows = 1_000_000
     crun = os.path.abspath(os.path.join(a.build, "crun"))
     if not os.access(crun, os.X_OK):
         sys.exit(f"bench: no crun at {crun}: build it first (ninja -C {a.build})")
+    if a.wide:
+        work = a.keep or tempfile.mkdtemp(prefix="crun-bench-catalog.")
+        os.makedirs(work, exist_ok=True)
+        try:
+            wide(a, crun, work)
+        finally:
+            if not a.keep:
+                shutil.rmtree(work, ignore_errors=True)
+        return
     python = pandas_python()
     if not python:
         sys.exit("bench: pandas is not installed (apt-get install -y python3-pandas)")
