@@ -471,6 +471,50 @@ static void test_csv_empty_header_cell_is_unnamed(void **state)
     crun_value_unref(v);
 }
 
+static void test_csv_empty_header_cells_are_unnamed_by_position(void **state)
+{
+    fixture *f = *state;
+    crun_value *v = load_text(f, ",a,\n0,1,2\n", NULL);
+    const crun_table *t = crun_value_table(v);
+    assert_string_equal(crun_table_column_name(t, 0), "Unnamed: 0");
+    assert_string_equal(crun_table_column_name(t, 2), "Unnamed: 2");
+    crun_value_unref(v);
+}
+
+/* A header of n names "c0".."c<n-1>" followed by extra (NULL: none), and
+ * one row of n (+1) zeros. */
+static char *wide_text(size_t n, const char *extra)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    assert_non_null(out);
+    for (size_t c = 0; c < n; c++)
+        fprintf(out, "%sc%zu", c ? "," : "", c);
+    fprintf(out, "%s%s\n", extra ? "," : "", extra ? extra : "");
+    for (size_t c = 0; c < n + (extra != NULL); c++)
+        fprintf(out, "%s0", c ? "," : "");
+    fprintf(out, "\n");
+    assert_int_equal(fclose(out), 0);
+    return text;
+}
+
+static void test_csv_wide_header_keeps_names_order_and_forced_types(void **state)
+{
+    fixture *f = *state;
+    char *text = wide_text(5000, NULL);
+    crun_value *v =
+        load_text(f, text, "{\"columns\": {\"c4999\": \"string\", \"c7\": \"double\"}}");
+    free(text);
+    const crun_table *t = crun_value_table(v);
+    assert_int_equal(crun_table_columns(t), 5000);
+    assert_column(t, 0, "c0", CRUN_COLUMN_INT64);
+    assert_column(t, 7, "c7", CRUN_COLUMN_DOUBLE);
+    assert_column(t, 4999, "c4999", CRUN_COLUMN_STRING);
+    assert_int_equal(crun_table_column_index(t, "c2500"), 2500);
+    crun_value_unref(v);
+}
+
 static void test_csv_header_only_file_is_an_empty_table(void **state)
 {
     fixture *f = *state;
@@ -533,6 +577,34 @@ static void test_csv_duplicate_header_name_is_refused(void **state)
     fixture *f = *state;
     expect_text_error(f, "a,b,a\n1,2,3\n", NULL, CRUN_EDATA,
                       "data/x.csv:1: column 'a' appears twice in the header");
+}
+
+/* The column named is the first in the file to repeat an earlier name:
+ * here 'b' (third), not 'a', whose repeat comes later though it comes
+ * first both in the file and in sorted order. */
+static void test_csv_first_repeat_in_header_is_the_one_named(void **state)
+{
+    fixture *f = *state;
+    expect_text_error(f, "a,b,b,a\n1,2,3,4\n", NULL, CRUN_EDATA,
+                      "data/x.csv:1: column 'b' appears twice in the header");
+}
+
+/* An empty cell is named "Unnamed: N" before names are compared, so it
+ * can repeat a name the file spells out. */
+static void test_csv_unnamed_column_repeating_a_given_name_is_refused(void **state)
+{
+    fixture *f = *state;
+    expect_text_error(f, "Unnamed: 1,\n1,2\n", NULL, CRUN_EDATA,
+                      "data/x.csv:1: column 'Unnamed: 1' appears twice in the header");
+}
+
+static void test_csv_repeat_far_along_a_wide_header_is_refused(void **state)
+{
+    fixture *f = *state;
+    char *text = wide_text(5000, "c17");
+    expect_text_error(f, text, NULL, CRUN_EDATA,
+                      "data/x.csv:1: column 'c17' appears twice in the header");
+    free(text);
 }
 
 static void test_csv_nul_byte_is_refused(void **state)
@@ -736,6 +808,8 @@ int main(void)
         CSV_TEST(test_csv_blanks_around_fields_are_kept),
         CSV_TEST(test_csv_without_header_names_columns_by_index),
         CSV_TEST(test_csv_empty_header_cell_is_unnamed),
+        CSV_TEST(test_csv_empty_header_cells_are_unnamed_by_position),
+        CSV_TEST(test_csv_wide_header_keeps_names_order_and_forced_types),
         CSV_TEST(test_csv_header_only_file_is_an_empty_table),
         CSV_TEST(test_csv_delimiter_option_reads_and_writes),
         CSV_TEST(test_csv_row_with_wrong_field_count_names_line),
@@ -743,6 +817,9 @@ int main(void)
         CSV_TEST(test_csv_unterminated_quote_names_line),
         CSV_TEST(test_csv_stray_quote_names_line),
         CSV_TEST(test_csv_duplicate_header_name_is_refused),
+        CSV_TEST(test_csv_first_repeat_in_header_is_the_one_named),
+        CSV_TEST(test_csv_unnamed_column_repeating_a_given_name_is_refused),
+        CSV_TEST(test_csv_repeat_far_along_a_wide_header_is_refused),
         CSV_TEST(test_csv_nul_byte_is_refused),
         CSV_TEST(test_csv_missing_file_names_dataset_and_path),
         CSV_TEST(test_csv_requires_filepath),
