@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -177,6 +178,25 @@ static void test_table_column_lookup_by_name(void **state)
     crun_table_free(t);
 }
 
+static void test_table_finds_each_of_many_columns_and_refuses_their_names_again(void **state)
+{
+    enum { N = 10000 };
+    crun_table *t = crun_table_new(1);
+    char name[32];
+    for (int c = 0; c < N; c++) {
+        snprintf(name, sizeof(name), "col%d", c);
+        assert_int_equal(crun_table_add_column(t, name, CRUN_COLUMN_INT64), c);
+    }
+    for (int c = 0; c < N; c++) {
+        snprintf(name, sizeof(name), "col%d", c);
+        assert_int_equal(crun_table_column_index(t, name), c);
+        assert_int_equal(crun_table_add_column(t, name, CRUN_COLUMN_STRING), CRUN_EINVAL);
+    }
+    assert_int_equal(crun_table_columns(t), N);
+    assert_int_equal(crun_table_column_index(t, "col10000"), -1);
+    crun_table_free(t);
+}
+
 static void test_table_double_reads_int_columns(void **state)
 {
     crun_table *t = sample_table();
@@ -339,6 +359,7 @@ int main(void)
         cmocka_unit_test(test_table_shrink_then_grow_leaves_cells_missing),
         cmocka_unit_test(test_table_refuses_wrong_type_out_of_range_and_duplicates),
         cmocka_unit_test(test_table_column_lookup_by_name),
+        cmocka_unit_test(test_table_finds_each_of_many_columns_and_refuses_their_names_again),
         cmocka_unit_test(test_table_double_reads_int_columns),
         cmocka_unit_test(test_table_to_json_has_columns_and_rows_with_nulls),
         cmocka_unit_test(test_bytes_to_json_parses_text),
