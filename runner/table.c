@@ -12,11 +12,16 @@
  * arena as waste: tables are built once and then read, so this is cheap.
  * Rows grow by doubling the shared capacity; a new cell is missing until set.  Accessors are total: out-of-range or mistyped reads
  * return a zero value instead of crashing, because plugins read user data.
+ * Column names are also keys of a hash map (strmap.h) to their index, so
+ * that adding a column (which refuses a name already there) and looking one
+ * up by name cost the same for the 20,000th column of a wide CSV file as for
+ * the first.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "crun/value.h"
+#include "strmap.h"
 
 /* One arena block: cap bytes of data, of which used are handed out. */
 typedef struct arena_block {
@@ -44,6 +49,7 @@ struct crun_table {
     column *cols;
     size_t ncols, cols_cap;
     size_t rows, capacity;
+    strmap names; /* column name (borrowed from its column) -> index */
 };
 
 static size_t bitmap_words(size_t bits)
@@ -118,8 +124,10 @@ static void arena_free(arena_block *b)
 crun_table *crun_table_new(size_t capacity)
 {
     crun_table *t = calloc(1, sizeof(*t));
-    if (t)
-        t->capacity = capacity;
+    if (!t)
+        return NULL;
+    t->capacity = capacity;
+    strmap_init(&t->names);
     return t;
 }
 
@@ -137,6 +145,7 @@ void crun_table_free(crun_table *table)
         return;
     for (size_t c = 0; c < table->ncols; c++)
         column_free(&table->cols[c]);
+    strmap_free(&table->names);
     free(table->cols);
     free(table);
 }
@@ -174,10 +183,10 @@ static int table_reserve(crun_table *t, size_t cap)
 
 int crun_table_column_index(const crun_table *table, const char *name)
 {
-    for (size_t c = 0; table && name && c < table->ncols; c++)
-        if (strcmp(table->cols[c].name, name) == 0)
-            return (int)c;
-    return -1;
+    size_t c;
+    if (!table || !name || !strmap_get(&table->names, name, &c))
+        return -1;
+    return (int)c;
 }
 
 int crun_table_add_column(crun_table *table, const char *name, crun_column_type type)
@@ -185,7 +194,8 @@ int crun_table_add_column(crun_table *table, const char *name, crun_column_type 
     if (!table || !name || type < CRUN_COLUMN_INT64 || type > CRUN_COLUMN_STRING)
         return CRUN_EINVAL;
     /* Names are keys (crun_table_column_index, JSON rows): refuse duplicates. */
-    if (crun_table_column_index(table, name) >= 0 || table->ncols >= INT32_MAX)
+    uint32_t hash = strmap_hash(name);
+    if (strmap_get_hashed(&table->names, name, hash, NULL) || table->ncols >= INT32_MAX)
         return CRUN_EINVAL;
     if (table->ncols == table->cols_cap) {
         size_t cap = table->cols_cap ? table->cols_cap * 2 : 8;
@@ -196,7 +206,9 @@ int crun_table_add_column(crun_table *table, const char *name, crun_column_type 
         table->cols_cap = cap;
     }
     column col = {.type = type, .name = strdup(name)};
-    if (!col.name || column_reserve(&col, 0, table->capacity) != 0) {
+    /* The map borrows col.name, which stays put when cols is reallocated. */
+    if (!col.name || column_reserve(&col, 0, table->capacity) != 0 ||
+        strmap_put_hashed(&table->names, col.name, hash, table->ncols, NULL) != 0) {
         column_free(&col);
         return CRUN_ENOMEM;
     }
