@@ -11,7 +11,10 @@
  * turns to strings after numbers were stored needs its original text back:
  * a second pass reads the file again for those columns only.  At the end
  * the raw columns are copied into the table one at a time, each freed as
- * soon as it is copied.  Options: csv_options.c; writing: csv_write.c.
+ * soon as it is copied.  Names are matched through arrays sorted by name
+ * (repeated header names, load_args.columns), never pair by pair, so that
+ * a file of many columns costs n log n to name, not n^2.  Options:
+ * csv_options.c; writing: csv_write.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -50,9 +53,18 @@ typedef struct raw_column {
     size_t missing_words;
 } raw_column;
 
+/* A name and where it came from (a column, an entry of load_args.columns),
+ * in arrays sorted by name and then by position: among equal names the
+ * first in the file or in the options comes first. */
+typedef struct named {
+    const char *name;
+    size_t index;
+} named;
+
 typedef struct reader {
     struct csv_parser csv;
     const csv_read_options *opts;
+    named *specs;        /* opts->columns, sorted; NULL when there are none */
     const char *path;
     crun_error *err;
     int rc;
@@ -89,6 +101,7 @@ static void reader_free(reader *r)
     }
     free(r->cols);
     free(r->names);
+    free(r->specs);
     csv_free(&r->csv);
 }
 
@@ -277,12 +290,53 @@ static void restore_cell(reader *r, raw_column *col, const char *s, size_t len)
  * rows
  * ------------------------------------------------------------------------ */
 
+static int by_name_then_index(const void *a, const void *b)
+{
+    const named *x = a, *y = b;
+    int d = strcmp(x->name, y->name);
+    return d ? d : (x->index > y->index) - (x->index < y->index);
+}
+
+/* The first of the n sorted entries called name, or NULL. */
+static const named *find_named(const named *sorted, size_t n, const char *name)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(sorted[mid].name, name) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && strcmp(sorted[lo].name, name) == 0 ? &sorted[lo] : NULL;
+}
+
+/* The columns' names, sorted; NULL when out of memory. */
+static named *sort_column_names(const reader *r)
+{
+    named *sorted = malloc(r->ncols * sizeof(*sorted));
+    for (size_t c = 0; sorted && c < r->ncols; c++)
+        sorted[c] = (named){r->names[c], c};
+    if (sorted)
+        qsort(sorted, r->ncols, sizeof(*sorted), by_name_then_index);
+    return sorted;
+}
+
+/* load_args.columns' names, sorted; NULL when out of memory. */
+static named *sort_specs(const csv_read_options *opts)
+{
+    named *sorted = malloc(opts->ncolumns * sizeof(*sorted));
+    for (size_t i = 0; sorted && i < opts->ncolumns; i++)
+        sorted[i] = (named){opts->columns[i].name, i};
+    if (sorted)
+        qsort(sorted, opts->ncolumns, sizeof(*sorted), by_name_then_index);
+    return sorted;
+}
+
 static const csv_column_spec *forced_spec(const reader *r, const char *name)
 {
-    for (size_t i = 0; i < r->opts->ncolumns; i++)
-        if (strcmp(r->opts->columns[i].name, name) == 0)
-            return &r->opts->columns[i];
-    return NULL;
+    const named *spec = r->specs ? find_named(r->specs, r->opts->ncolumns, name) : NULL;
+    return spec ? &r->opts->columns[spec->index] : NULL;
 }
 
 static void set_kind(raw_column *col, const csv_column_spec *spec)
@@ -356,16 +410,23 @@ static void on_field(void *s, size_t len, void *data)
         restore_cell(r, &r->cols[c], s, len);
 }
 
-/* The header row is read: check the names and apply load_args.columns. */
-static void name_columns(reader *r)
+/* The header row is read: check the names and apply load_args.columns.
+ * The column named is the first, in the file, to repeat an earlier name:
+ * the least position of a name's second and later columns, which follow
+ * their first in the sorted names. */
+static void name_columns(reader *r, const named *sorted)
 {
-    for (size_t c = 0; c < r->ncols && !r->rc; c++) {
-        for (size_t prev = 0; prev < c; prev++)
-            if (strcmp(r->names[prev], r->names[c]) == 0)
-                fail(r, CRUN_EDATA, r->row_line, "column '%.100s' appears twice in the header",
-                     r->names[c]);
-        set_kind(&r->cols[c], forced_spec(r, r->names[c]));
+    size_t repeat = r->ncols;
+    for (size_t i = 1; i < r->ncols; i++)
+        if (sorted[i].index < repeat && strcmp(sorted[i - 1].name, sorted[i].name) == 0)
+            repeat = sorted[i].index;
+    if (repeat < r->ncols) {
+        fail(r, CRUN_EDATA, r->row_line, "column '%.100s' appears twice in the header",
+             r->names[repeat]);
+        return;
     }
+    for (size_t c = 0; c < r->ncols; c++)
+        set_kind(&r->cols[c], forced_spec(r, r->names[c]));
 }
 
 /* The first row fixes the column count; every forced column must exist. */
@@ -373,17 +434,19 @@ static void first_row(reader *r, size_t n)
 {
     r->ncols = n;
     r->have_shape = true;
+    named *sorted = sort_column_names(r);
+    if (!sorted) {
+        out_of_memory(r);
+        return;
+    }
     if (r->opts->header)
-        name_columns(r);
-    for (size_t i = 0; i < r->opts->ncolumns && !r->rc; i++) {
-        size_t c = 0;
-        while (c < n && strcmp(r->names[c], r->opts->columns[i].name) != 0)
-            c++;
-        if (c == n)
+        name_columns(r, sorted);
+    for (size_t i = 0; i < r->opts->ncolumns && !r->rc; i++)
+        if (!find_named(sorted, n, r->opts->columns[i].name))
             fail(r, CRUN_EDATA, r->row_line,
                  "load_args.columns names column '%.100s', which the file does not have",
                  r->opts->columns[i].name);
-    }
+    free(sorted);
 }
 
 /* libcsv reports every line break (CSV_REPALL_NL) so that a one-column
@@ -667,9 +730,14 @@ int csv_table_read(const char *path, const csv_read_options *opts, crun_table **
 {
     reader r = {.opts = opts, .path = path, .err = err};
     *out = NULL;
+    if (opts->ncolumns && !(r.specs = sort_specs(opts)))
+        return crun_error_set(err, CRUN_ENOMEM, "%s: out of memory", path);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return io_error(&r);
+    if (fd < 0) {
+        int rc = io_error(&r);
+        free(r.specs);
+        return rc;
+    }
     int rc = read_pass(&r, fd);
     if (rc == 0)
         rc = reread_pass(&r, fd);
