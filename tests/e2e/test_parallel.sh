@@ -148,8 +148,10 @@ EOF
 # --- failure -------------------------------------------------------------------------
 
 # top -> bad (fails at once)          -> bottom
-#     -> good1 (0.5 s) -> good2        -/
+#     -> good1 (1.5 s) -> good2        -/
 # and, apart, solo -> solo_bad (fails at once) -> solo_after.
+# The sleeps leave room for a loaded machine (sanitizers, other tests): bad
+# must fail within a second of the start, while good1 still runs.
 diamond_project()
 {
     par_project "max_workers: 4, $1"
@@ -165,7 +167,7 @@ pipelines:
         inputs: {i: t}
         outputs: {o: b}
       - name: good1
-        cmd: [sh, -c, "sleep 0.5; echo good1 >> ran.log; echo g > {outputs.o}"]
+        cmd: [sh, -c, "sleep 1.5; echo good1 >> ran.log; echo g > {outputs.o}"]
         inputs: {i: t}
         outputs: {o: g1}
       - name: good2
@@ -177,7 +179,7 @@ pipelines:
         inputs: {a: b, b: g2}
         outputs: {o: result}
       - name: solo
-        cmd: [sh, -c, "sleep 0.2; echo solo >> ran.log; echo s > {outputs.o}"]
+        cmd: [sh, -c, "sleep 1; echo solo >> ran.log; echo s > {outputs.o}"]
         outputs: {o: s}
       - name: solo_bad
         cmd: [sh, -c, "echo solo_bad >> ran.log; exit 4"]
