@@ -594,7 +594,18 @@ EOF
         curl -s -m 20 -o "answer.$i" -w '%{http_code}' \
             -d '{"params": {"x": 1, "nap_ms": 1000}}' "$BASE/v1/runs" >"code.$i" &
     done
-    sleep 0.4
+    # all five in: one running, the others queued or refused (a fixed sleep
+    # was too short once on a loaded machine)
+    local seen=0 tries
+    for tries in $(seq 100); do
+        seen=$(curl -s "$BASE/metrics" | awk '
+            /^crun_service_runs_in_flight / || /^crun_service_queue_length / { n += $2 }
+            /^crun_service_runs_total\{result="rejected"\}/ { n += $2 }
+            END { print n + 0 }')
+        [ "$seen" -ge 5 ] && break
+        sleep 0.1
+    done
+    [ "$seen" -ge 5 ] || fail "only $seen of 5 requests reached the service"
     stop_service TERM
     wait
     e2e_checked
