@@ -46,7 +46,7 @@ static const char usage_text[] =
     "  --params k=v,...      override parameters (a.b=1,c=text)\n"
     "  --load-versions d:v   load this version of a versioned dataset\n"
     "  --ir FILE             run a compiled IR instead of conf/\n"
-    "  --run-id ID           use this run id\n"
+    "  --run-id ID           use this run id (letters, digits, . _ -)\n"
     "  -q, --quiet           only errors on stderr;  -v, --verbose  debug output\n"
     "\n"
     "export argo: --image IMG (crun:latest)  --cpu Q (1)  --memory Q (1Gi)\n"
