@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -482,40 +483,96 @@ static bool live_member(const char *name, pid_t pgid)
            state != 'Z' && state != 'X';
 }
 
-/* Whether a process we may signal is left running in group pgid.  kill()
- * counts zombies, and one that SIGTERM ended stays a zombie until init,
- * its new parent, gets round to it: /proc tells them apart (read only when
- * kill says something is there, which is rare). */
-static bool group_alive(pid_t pgid)
+/* Leftovers waited for and stopped one by one, at most this many at once
+ * (what a command leaves behind is a background job or two). */
+enum { MAX_LEFTOVERS = 64 };
+
+static int pidfd_of(pid_t pid)
 {
-    if (kill(-pgid, 0) != 0)
-        return false;
-    DIR *d = opendir("/proc");
-    if (!d)
-        return true; /* cannot tell: the grace period decides */
-    bool alive = false;
-    for (struct dirent *e; !alive && (e = readdir(d));)
-        alive = e->d_name[0] >= '1' && e->d_name[0] <= '9' && live_member(e->d_name, pgid);
-    closedir(d);
-    return alive;
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    (void)pid;
+    errno = ENOSYS;
+    return -1;
+#endif
 }
 
-/* The leader is reaped: its group keeps its number while any member lives,
- * so the probes and the SIGKILL reach only what the leader left (and the
- * number is free again once they are gone, when the loop stops). */
+static void pidfd_kill(int pidfd)
+{
+#ifdef SYS_pidfd_send_signal
+    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+#else
+    (void)pidfd;
+#endif
+}
+
+/* Descriptors (pidfds) of the live members of group pgid, at most cap: each
+ * checked again once open, so that a number taken over between the scan and
+ * the open is never signalled.  None where pidfds are not to be had. */
+static size_t open_members(pid_t pgid, int *fds, size_t cap)
+{
+    DIR *d = opendir("/proc");
+    size_t n = 0;
+    for (struct dirent *e; d && n < cap && (e = readdir(d));) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9' || !live_member(e->d_name, pgid))
+            continue;
+        int fd = pidfd_of((pid_t)atol(e->d_name));
+        if (fd >= 0 && live_member(e->d_name, pgid))
+            fds[n++] = fd;
+        else if (fd >= 0)
+            close(fd);
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* Wait until every process of fds has exited or deadline (CLOCK_MONOTONIC
+ * seconds) has passed; SIGKILL those still there; close them all. */
+static void wait_or_kill(int *fds, size_t n, double deadline)
+{
+    struct pollfd p[MAX_LEFTOVERS];
+    size_t left = n;
+    for (size_t i = 0; i < n; i++)
+        p[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+    while (left > 0) {
+        double wait = deadline - now();
+        if (wait <= 0)
+            break;
+        int r = poll(p, n, (int)(wait * 1000) + 1);
+        if (r < 0 && errno != EINTR)
+            break;
+        for (size_t i = 0; r > 0 && i < n; i++)
+            if (p[i].fd >= 0 && p[i].revents) {
+                p[i].fd = -1; /* exited: poll skips it from now on */
+                left--;
+            }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (p[i].fd >= 0)
+            pidfd_kill(fds[i]);
+        close(fds[i]);
+    }
+}
+
+/* The leader is reaped and its group had SIGTERM.  Nothing is signalled by
+ * the group's number from here on: the number is free again once the last
+ * member goes, and may be another group's then.  The members still there
+ * are found in /proc and held by pidfds (only when kill() says the group
+ * still exists: rare), waited for until the grace period ends, and what
+ * ignored SIGTERM gets SIGKILL through its own pidfd; a second look catches
+ * what they started meanwhile.  Without pidfds (Linux before 5.3), SIGTERM
+ * is all they get. */
 static void end_leftovers(crun_run *run, pid_t pgid)
 {
     double deadline = now() + run->grace_period;
-    long wait_ns = 1000000;
-    while (group_alive(pgid)) {
-        if (now() >= deadline) {
-            kill(-pgid, SIGKILL);
+    for (int look = 0; look < 2 && kill(-pgid, 0) == 0; look++) {
+        int fds[MAX_LEFTOVERS];
+        size_t n = open_members(pgid, fds, MAX_LEFTOVERS);
+        if (n == 0)
             return;
-        }
-        struct timespec ts = {0, wait_ns};
-        nanosleep(&ts, NULL);
-        if (wait_ns < 50000000)
-            wait_ns *= 2;
+        wait_or_kill(fds, n, look == 0 ? deadline : now());
     }
 }
 
@@ -526,10 +583,8 @@ int crun_run_command_reap(crun_run *run, pid_t pid)
     kill(-pid, SIGTERM);
     int status = -1;
     while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            status = -1; /* reaped by someone else */
-            break;
-        }
+        if (errno != EINTR)
+            return -1; /* reaped by someone else: its number is not ours to probe */
     }
     end_leftovers(run, pid);
     return status;
@@ -612,18 +667,6 @@ static int spawn(cmd_state *st, int *out_fd, pid_t *pid, crun_error *err)
     return 0;
 }
 
-/* A descriptor that poll() finds readable once pid has exited, or -1 where
- * the kernel has none (before Linux 5.3): then the caller asks waitid. */
-static int exit_fd(pid_t pid)
-{
-#ifdef SYS_pidfd_open
-    return (int)syscall(SYS_pidfd_open, pid, 0);
-#else
-    (void)pid;
-    return -1;
-#endif
-}
-
 /* Whether pid has exited, leaving it unreaped. */
 static bool has_exited(pid_t pid)
 {
@@ -659,7 +702,7 @@ static bool read_some(crun_run *run, size_t pn, cmd_state *st, int fd, size_t li
  * unreaped (its group's number stays taken). */
 static void wait_child(crun_run *run, size_t pn, cmd_state *st, int fd, pid_t pid)
 {
-    int pidfd = exit_fd(pid);
+    int pidfd = pidfd_of(pid); /* -1 before Linux 5.3: waitid is asked then */
     double cancel_at = 0;
     bool killed = false;
     for (;;) {
@@ -671,13 +714,6 @@ static void wait_child(crun_run *run, size_t pn, cmd_state *st, int fd, pid_t pi
         }
         if (pidfd >= 0 ? (r > 0 && p[1].revents) : has_exited(pid))
             break;
-        if (fd < 0 && pidfd < 0 && !crun_run_cancelled(run)) {
-            /* no pidfd, the output over: wait for the exit itself, not the next round */
-            siginfo_t info;
-            while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR)
-                ;
-            break;
-        }
         if (crun_run_cancelled(run)) {
             if (cancel_at == 0) {
                 cancel_at = now();
@@ -688,12 +724,13 @@ static void wait_child(crun_run *run, size_t pn, cmd_state *st, int fd, pid_t pi
             }
         }
     }
-    /* what the child wrote before it exited is in the pipe: take it, and
-     * stop there (a process left behind may write on and on) */
-    if (fd >= 0) {
-        read_some(run, pn, st, fd, 1 << 20);
+    /* what the child wrote before it exited is in the pipe: take that much
+     * (a process left behind may write on and on) */
+    int queued = 0;
+    if (fd >= 0 && ioctl(fd, FIONREAD, &queued) == 0 && queued > 0)
+        read_some(run, pn, st, fd, (size_t)queued);
+    if (fd >= 0)
         close(fd);
-    }
     flush_lines(run, pn, st, NULL, 0, true);
     if (pidfd >= 0)
         close(pidfd);

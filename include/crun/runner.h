@@ -126,12 +126,14 @@ void crun_run_untrack_child(crun_run *run, pid_t pid);
 /* A command node ends when its process exits, and so does everything it
  * started.  Call once pid (a process-group leader) has exited, before it is
  * reaped (waitid with WNOWAIT, so that its group's number stays taken) and
- * after it is untracked: whatever is left in its group gets SIGTERM, then
- * SIGKILL if still there after the run's grace period (the wait is only that
- * long when something ignores SIGTERM); pid is reaped.  Returns its wait
- * status, for crun_run_command_finish, or -1 when it could not be reaped.
- * Do not wait for the output pipe to close first: a background process may
- * hold it. */
+ * after it is untracked: whatever is left in its group gets SIGTERM, then pid
+ * is reaped, and what is still there after the run's grace period gets
+ * SIGKILL through a pidfd of its own (never by the group's number, which may
+ * be another group's by then; without pidfds, before Linux 5.3, SIGTERM is
+ * all).  The wait is only that long when something ignores SIGTERM.  Returns
+ * pid's wait status, for crun_run_command_finish, or -1 when it could not be
+ * reaped.  Do not wait for the output pipe to close first: a background
+ * process may hold it; read what the pipe holds when pid exits (FIONREAD). */
 int crun_run_command_reap(crun_run *run, pid_t pid);
 
 /* --- runners that do not execute the plan themselves --- */

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -41,7 +42,6 @@ enum {
     READ_BUF_SIZE = 16384,
     MAX_LINE = 65536,      /* a longer line is logged in pieces */
     EXIT_POLL_MS = 100,    /* how often to ask waitid, on kernels without pidfd */
-    LAST_OUTPUT = 1 << 20, /* read after the exit: the child's last words, not a leftover's */
     KILL_AFTER_TERM_MS = 1000
 };
 
@@ -144,7 +144,11 @@ static void read_output(task *t, int fd)
         if (r > 0 && p[0].revents && !read_some(t, fd, READ_BUF_SIZE * 4))
             break;
         if (pidfd >= 0 ? (r > 0 && p[1].revents) : has_exited(t->pid)) {
-            read_some(t, fd, LAST_OUTPUT);
+            /* what it wrote before it exited, and no more: a process left
+             * behind may write on and on */
+            int queued = 0;
+            if (ioctl(fd, FIONREAD, &queued) == 0 && queued > 0)
+                read_some(t, fd, (size_t)queued);
             break;
         }
     }
