@@ -147,11 +147,12 @@ EOF
 
 # --- failure -------------------------------------------------------------------------
 
-# top -> bad (fails at once)          -> bottom
+# top -> bad (fails once good1 runs)  -> bottom
 #     -> good1 (1.5 s) -> good2        -/
 # and, apart, solo -> solo_bad (fails at once) -> solo_after.
-# The sleeps leave room for a loaded machine (sanitizers, other tests): bad
-# must fail within a second of the start, while good1 still runs.
+# bad fails only once good1 has started (on a loaded machine good1 could
+# otherwise start after the failure, or never), and within a second of the
+# start, while good1 still runs and before solo ends.
 diamond_project()
 {
     par_project "max_workers: 4, $1"
@@ -163,11 +164,11 @@ pipelines:
         cmd: [sh, -c, "echo top >> ran.log; echo t > {outputs.o}"]
         outputs: {o: t}
       - name: bad
-        cmd: [sh, -c, "echo bad >> ran.log; echo bad is broken; exit 3"]
+        cmd: [sh, -c, "for i in $(seq 200); do [ -e good1.started ] && break; sleep 0.05; done; echo bad >> ran.log; echo bad is broken; exit 3"]
         inputs: {i: t}
         outputs: {o: b}
       - name: good1
-        cmd: [sh, -c, "sleep 1.5; echo good1 >> ran.log; echo g > {outputs.o}"]
+        cmd: [sh, -c, "touch good1.started; sleep 1.5; echo good1 >> ran.log; echo g > {outputs.o}"]
         inputs: {i: t}
         outputs: {o: g1}
       - name: good2

@@ -592,20 +592,12 @@ EOF
     local i
     for i in 1 2 3 4 5; do
         curl -s -m 20 -o "answer.$i" -w '%{http_code}' \
-            -d '{"params": {"x": 1, "nap_ms": 1000}}' "$BASE/v1/runs" >"code.$i" &
+            -d '{"params": {"x": 1, "nap_ms": 3000}}' "$BASE/v1/runs" >"code.$i" &
     done
-    # all five in: one running, the others queued or refused (a fixed sleep
-    # was too short once on a loaded machine)
-    local seen=0 tries
-    for tries in $(seq 100); do
-        seen=$(curl -s "$BASE/metrics" | awk '
-            /^crun_service_runs_in_flight / || /^crun_service_queue_length / { n += $2 }
-            /^crun_service_runs_total\{result="rejected"\}/ { n += $2 }
-            END { print n + 0 }')
-        [ "$seen" -ge 5 ] && break
-        sleep 0.1
-    done
-    [ "$seen" -ge 5 ] || fail "only $seen of 5 requests reached the service"
+    # a second for all five to connect (0.4 s was too short once on a loaded
+    # machine; /metrics cannot tell, its thread may be the one napping), and
+    # the nap runs on for two more
+    sleep 1
     stop_service TERM
     wait
     e2e_checked
