@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "conf_cache.h"
+#include "conf_events.h"
 #include "crun/dataset.h"
 
 /* Raise when the records or the header change. */
@@ -202,12 +203,12 @@ static bool get_varint(conf_cache_reader *r, uint64_t *out)
 }
 
 /* A string: its length, its bytes, a NUL. */
-static bool get_string(conf_cache_reader *r, yaml_char_t **s, size_t *len)
+static bool get_string(conf_cache_reader *r, const yaml_char_t **s, size_t *len)
 {
     uint64_t n;
     if (!get_varint(r, &n) || n >= (uint64_t)(r->end - r->at) || r->at[n] != 0)
         return false;
-    *s = (yaml_char_t *)r->at;
+    *s = r->at;
     if (len)
         *len = (size_t)n;
     r->at += n + 1;
@@ -243,46 +244,14 @@ bool conf_cache_next(conf_cache_reader *r, yaml_event_t *ev)
     ev->start_mark.line = (size_t)r->line;
     ev->start_mark.column = (size_t)column;
     ev->end_mark = ev->start_mark;
-    yaml_char_t *anchor = NULL, *tag = NULL;
-    if (((flags & ANCHOR) && !get_string(r, &anchor, NULL)) ||
-        ((flags & TAG) && !get_string(r, &tag, NULL)))
+    conf_event_fields f = {.style = style, .implicit = (flags & IMPLICIT) != 0,
+                           .quoted_implicit = (flags & QUOTED_IMPLICIT) != 0};
+    if (((flags & ANCHOR) && !get_string(r, &f.anchor, NULL)) ||
+        ((flags & TAG) && !get_string(r, &f.tag, NULL)) ||
+        (type == YAML_SCALAR_EVENT && !get_string(r, &f.value, &f.length)) ||
+        (type == YAML_ALIAS_EVENT && !f.anchor))
         return false;
-    int implicit = (flags & IMPLICIT) != 0;
-    switch (type) {
-    case YAML_STREAM_START_EVENT:
-        ev->data.stream_start.encoding = (yaml_encoding_t)style;
-        break;
-    case YAML_DOCUMENT_START_EVENT:
-        ev->data.document_start.implicit = implicit;
-        break;
-    case YAML_DOCUMENT_END_EVENT:
-        ev->data.document_end.implicit = implicit;
-        break;
-    case YAML_ALIAS_EVENT:
-        ev->data.alias.anchor = anchor;
-        return anchor != NULL;
-    case YAML_SCALAR_EVENT:
-        ev->data.scalar.anchor = anchor;
-        ev->data.scalar.tag = tag;
-        ev->data.scalar.plain_implicit = implicit;
-        ev->data.scalar.quoted_implicit = (flags & QUOTED_IMPLICIT) != 0;
-        ev->data.scalar.style = (yaml_scalar_style_t)style;
-        return get_string(r, &ev->data.scalar.value, &ev->data.scalar.length);
-    case YAML_SEQUENCE_START_EVENT:
-        ev->data.sequence_start.anchor = anchor;
-        ev->data.sequence_start.tag = tag;
-        ev->data.sequence_start.implicit = implicit;
-        ev->data.sequence_start.style = (yaml_sequence_style_t)style;
-        break;
-    case YAML_MAPPING_START_EVENT:
-        ev->data.mapping_start.anchor = anchor;
-        ev->data.mapping_start.tag = tag;
-        ev->data.mapping_start.implicit = implicit;
-        ev->data.mapping_start.style = (yaml_mapping_style_t)style;
-        break;
-    default:
-        break;
-    }
+    conf_event_set_fields(ev, &f);
     return true;
 }
 
@@ -446,50 +415,12 @@ void conf_cache_put(conf_cache_writer *w, const yaml_event_t *ev)
 {
     if (w->failed) /* it will not be kept */
         return;
-    const yaml_char_t *anchor = NULL, *tag = NULL, *value = NULL;
-    size_t value_len = 0;
-    int style = 0, implicit = 0, quoted_implicit = 0;
-    switch (ev->type) {
-    case YAML_STREAM_START_EVENT:
-        style = (int)ev->data.stream_start.encoding;
-        break;
-    case YAML_DOCUMENT_START_EVENT:
-        implicit = ev->data.document_start.implicit;
-        break;
-    case YAML_DOCUMENT_END_EVENT:
-        implicit = ev->data.document_end.implicit;
-        break;
-    case YAML_ALIAS_EVENT:
-        anchor = ev->data.alias.anchor;
-        break;
-    case YAML_SCALAR_EVENT:
-        anchor = ev->data.scalar.anchor;
-        tag = ev->data.scalar.tag;
-        value = ev->data.scalar.value;
-        value_len = ev->data.scalar.length;
-        implicit = ev->data.scalar.plain_implicit;
-        quoted_implicit = ev->data.scalar.quoted_implicit;
-        style = (int)ev->data.scalar.style;
-        break;
-    case YAML_SEQUENCE_START_EVENT:
-        anchor = ev->data.sequence_start.anchor;
-        tag = ev->data.sequence_start.tag;
-        implicit = ev->data.sequence_start.implicit;
-        style = (int)ev->data.sequence_start.style;
-        break;
-    case YAML_MAPPING_START_EVENT:
-        anchor = ev->data.mapping_start.anchor;
-        tag = ev->data.mapping_start.tag;
-        implicit = ev->data.mapping_start.implicit;
-        style = (int)ev->data.mapping_start.style;
-        break;
-    default:
-        break;
-    }
-    size_t anchor_len = anchor ? strlen((const char *)anchor) : 0;
-    size_t tag_len = tag ? strlen((const char *)tag) : 0;
+    conf_event_fields f;
+    conf_event_fields_of(ev, &f);
+    size_t anchor_len = f.anchor ? strlen((const char *)f.anchor) : 0;
+    size_t tag_len = f.tag ? strlen((const char *)f.tag) : 0;
     size_t need = 2 + 10 + 10 + string_room(anchor_len) + string_room(tag_len) +
-                  string_room(value_len);
+                  string_room(f.length);
     if (w->cap - w->len < need) {
         size_t cap = w->len + need > FLUSH_AT + 4096 ? w->len + need : FLUSH_AT + 4096;
         unsigned char *buf = realloc(w->buf, cap);
@@ -501,22 +432,23 @@ void conf_cache_put(conf_cache_writer *w, const yaml_event_t *ev)
         w->cap = cap;
     }
     unsigned char *at = w->buf + w->len;
-    *at++ = (unsigned char)((unsigned)ev->type | (anchor ? ANCHOR : 0u) | (tag ? TAG : 0u) |
-                            (implicit ? IMPLICIT : 0u) | (quoted_implicit ? QUOTED_IMPLICIT : 0u));
+    *at++ = (unsigned char)((unsigned)ev->type | (f.anchor ? ANCHOR : 0u) | (f.tag ? TAG : 0u) |
+                            (f.implicit ? IMPLICIT : 0u) |
+                            (f.quoted_implicit ? QUOTED_IMPLICIT : 0u));
     if (has_style(ev->type))
-        *at++ = (unsigned char)style;
+        *at++ = (unsigned char)f.style;
     /* zigzag: a small step back is a small number too */
     uint64_t line = ev->start_mark.line, delta = line - w->line;
     uint64_t back = delta >> 63 ? UINT64_MAX : 0;
     w->line = line;
     at = put_varint(at, (delta << 1) ^ back);
     at = put_varint(at, ev->start_mark.column);
-    if (anchor)
-        at = put_string(at, anchor, anchor_len);
-    if (tag)
-        at = put_string(at, tag, tag_len);
+    if (f.anchor)
+        at = put_string(at, f.anchor, anchor_len);
+    if (f.tag)
+        at = put_string(at, f.tag, tag_len);
     if (ev->type == YAML_SCALAR_EVENT)
-        at = put_string(at, value ? value : (const yaml_char_t *)"", value_len);
+        at = put_string(at, f.value ? f.value : (const yaml_char_t *)"", f.length);
     w->len = (size_t)(at - w->buf);
     if (w->len >= FLUSH_AT)
         flush(w, false);

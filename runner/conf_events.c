@@ -85,81 +85,123 @@ static void put_text(unsigned char **at, const yaml_char_t *s, size_t n)
     }
 }
 
-typedef struct texts {
-    const yaml_char_t *anchor, *tag, *value;
-} texts;
-
-/* A SEQUENCE-START's or MAPPING-START's fields (the same in both). */
-static void put_start(record *h, texts *t, const yaml_char_t *anchor, const yaml_char_t *tag,
-                      int implicit, int style)
+void conf_event_fields_of(const yaml_event_t *ev, conf_event_fields *f)
 {
-    t->anchor = anchor;
-    t->tag = tag;
-    h->implicit = (uint8_t)implicit;
-    h->style = (uint16_t)style;
-}
-
-/* The record header of ev, its size included, and the texts that follow it. */
-static record describe(const yaml_event_t *ev, texts *t)
-{
-    record h = {.type = (uint16_t)ev->type};
-    put_mark(h.start, &ev->start_mark);
-    put_mark(h.end, &ev->end_mark);
-    *t = (texts){0};
+    *f = (conf_event_fields){0};
     switch (ev->type) {
     case YAML_STREAM_START_EVENT:
-        h.style = (uint16_t)ev->data.stream_start.encoding;
+        f->style = (int)ev->data.stream_start.encoding;
         break;
     case YAML_DOCUMENT_START_EVENT:
-        h.implicit = (uint8_t)ev->data.document_start.implicit;
+        f->implicit = ev->data.document_start.implicit;
         break;
     case YAML_DOCUMENT_END_EVENT:
-        h.implicit = (uint8_t)ev->data.document_end.implicit;
+        f->implicit = ev->data.document_end.implicit;
         break;
     case YAML_ALIAS_EVENT:
-        t->anchor = ev->data.alias.anchor;
+        f->anchor = ev->data.alias.anchor;
         break;
     case YAML_SCALAR_EVENT:
-        t->anchor = ev->data.scalar.anchor;
-        t->tag = ev->data.scalar.tag;
-        t->value = ev->data.scalar.value;
-        h.value_len = (uint32_t)ev->data.scalar.length;
-        h.plain_implicit = (uint8_t)ev->data.scalar.plain_implicit;
-        h.quoted_implicit = (uint8_t)ev->data.scalar.quoted_implicit;
-        h.style = (uint16_t)ev->data.scalar.style;
+        f->anchor = ev->data.scalar.anchor;
+        f->tag = ev->data.scalar.tag;
+        f->value = ev->data.scalar.value;
+        f->length = ev->data.scalar.length;
+        f->implicit = ev->data.scalar.plain_implicit;
+        f->quoted_implicit = ev->data.scalar.quoted_implicit;
+        f->style = (int)ev->data.scalar.style;
         break;
     case YAML_SEQUENCE_START_EVENT:
-        put_start(&h, t, ev->data.sequence_start.anchor, ev->data.sequence_start.tag,
-                  ev->data.sequence_start.implicit, (int)ev->data.sequence_start.style);
+        f->anchor = ev->data.sequence_start.anchor;
+        f->tag = ev->data.sequence_start.tag;
+        f->implicit = ev->data.sequence_start.implicit;
+        f->style = (int)ev->data.sequence_start.style;
         break;
     case YAML_MAPPING_START_EVENT:
-        put_start(&h, t, ev->data.mapping_start.anchor, ev->data.mapping_start.tag,
-                  ev->data.mapping_start.implicit, (int)ev->data.mapping_start.style);
+        f->anchor = ev->data.mapping_start.anchor;
+        f->tag = ev->data.mapping_start.tag;
+        f->implicit = ev->data.mapping_start.implicit;
+        f->style = (int)ev->data.mapping_start.style;
         break;
     default:
         break;
     }
-    h.anchor_len = text_len(t->anchor);
-    h.tag_len = text_len(t->tag);
+}
+
+void conf_event_set_fields(yaml_event_t *ev, const conf_event_fields *f)
+{
+    yaml_char_t *anchor = (yaml_char_t *)f->anchor, *tag = (yaml_char_t *)f->tag;
+    switch (ev->type) {
+    case YAML_STREAM_START_EVENT:
+        ev->data.stream_start.encoding = (yaml_encoding_t)f->style;
+        break;
+    case YAML_DOCUMENT_START_EVENT:
+        ev->data.document_start.implicit = f->implicit;
+        break;
+    case YAML_DOCUMENT_END_EVENT:
+        ev->data.document_end.implicit = f->implicit;
+        break;
+    case YAML_ALIAS_EVENT:
+        ev->data.alias.anchor = anchor;
+        break;
+    case YAML_SCALAR_EVENT:
+        ev->data.scalar.anchor = anchor;
+        ev->data.scalar.tag = tag;
+        ev->data.scalar.value = (yaml_char_t *)f->value;
+        ev->data.scalar.length = f->length;
+        ev->data.scalar.plain_implicit = f->implicit;
+        ev->data.scalar.quoted_implicit = f->quoted_implicit;
+        ev->data.scalar.style = (yaml_scalar_style_t)f->style;
+        break;
+    case YAML_SEQUENCE_START_EVENT:
+        ev->data.sequence_start.anchor = anchor;
+        ev->data.sequence_start.tag = tag;
+        ev->data.sequence_start.implicit = f->implicit;
+        ev->data.sequence_start.style = (yaml_sequence_style_t)f->style;
+        break;
+    case YAML_MAPPING_START_EVENT:
+        ev->data.mapping_start.anchor = anchor;
+        ev->data.mapping_start.tag = tag;
+        ev->data.mapping_start.implicit = f->implicit;
+        ev->data.mapping_start.style = (yaml_mapping_style_t)f->style;
+        break;
+    default:
+        break;
+    }
+}
+
+/* The record header of ev, its size included (f: its fields). */
+static record describe(const yaml_event_t *ev, conf_event_fields *f)
+{
+    record h = {.type = (uint16_t)ev->type};
+    put_mark(h.start, &ev->start_mark);
+    put_mark(h.end, &ev->end_mark);
+    conf_event_fields_of(ev, f);
+    h.style = (uint16_t)f->style;
+    h.implicit = (uint8_t)f->implicit;
+    h.plain_implicit = (uint8_t)f->implicit;
+    h.quoted_implicit = (uint8_t)f->quoted_implicit;
+    h.value_len = (uint32_t)f->length;
+    h.anchor_len = text_len(f->anchor);
+    h.tag_len = text_len(f->tag);
     h.size = (uint32_t)round8(sizeof(h) + h.anchor_len + h.tag_len +
-                              (t->value ? h.value_len + 1 : 0));
+                              (f->value ? h.value_len + 1 : 0));
     return h;
 }
 
 /* The event as a record at the end of c: false when c has no room. */
 static bool put_event(chunk *c, const yaml_event_t *ev)
 {
-    texts t;
-    record h = describe(ev, &t);
+    conf_event_fields f;
+    record h = describe(ev, &f);
     if (c->cap - c->len < h.size)
         return false;
     unsigned char *at = c->data + c->len;
     memcpy(at, &h, sizeof(h));
     at += sizeof(h);
-    put_text(&at, t.anchor, h.anchor_len);
-    put_text(&at, t.tag, h.tag_len);
-    if (t.value) {
-        put_text(&at, t.value, h.value_len);
+    put_text(&at, f.anchor, h.anchor_len);
+    put_text(&at, f.tag, h.tag_len);
+    if (f.value) {
+        put_text(&at, f.value, h.value_len);
         *at = 0;
     }
     c->len += h.size;
@@ -170,8 +212,8 @@ static bool put_event(chunk *c, const yaml_event_t *ev)
  * chunk its size). */
 static bool make_room(chunk *c, const yaml_event_t *ev)
 {
-    texts t;
-    size_t need = describe(ev, &t).size;
+    conf_event_fields f;
+    size_t need = describe(ev, &f).size;
     if (c->cap >= need)
         return true;
     unsigned char *data = realloc(c->data, need);
@@ -285,45 +327,13 @@ static void get_event(const unsigned char *at, yaml_event_t *ev)
     ev->type = (yaml_event_type_t)h.type;
     ev->start_mark = get_mark(h.start);
     ev->end_mark = get_mark(h.end);
-    yaml_char_t *anchor = (yaml_char_t *)take_text(&at, h.anchor_len);
-    yaml_char_t *tag = (yaml_char_t *)take_text(&at, h.tag_len);
-    switch (ev->type) {
-    case YAML_STREAM_START_EVENT:
-        ev->data.stream_start.encoding = (yaml_encoding_t)h.style;
-        break;
-    case YAML_DOCUMENT_START_EVENT:
-        ev->data.document_start.implicit = h.implicit;
-        break;
-    case YAML_DOCUMENT_END_EVENT:
-        ev->data.document_end.implicit = h.implicit;
-        break;
-    case YAML_ALIAS_EVENT:
-        ev->data.alias.anchor = anchor;
-        break;
-    case YAML_SCALAR_EVENT:
-        ev->data.scalar.anchor = anchor;
-        ev->data.scalar.tag = tag;
-        ev->data.scalar.value = (yaml_char_t *)at;
-        ev->data.scalar.length = h.value_len;
-        ev->data.scalar.plain_implicit = h.plain_implicit;
-        ev->data.scalar.quoted_implicit = h.quoted_implicit;
-        ev->data.scalar.style = (yaml_scalar_style_t)h.style;
-        break;
-    case YAML_SEQUENCE_START_EVENT:
-        ev->data.sequence_start.anchor = anchor;
-        ev->data.sequence_start.tag = tag;
-        ev->data.sequence_start.implicit = h.implicit;
-        ev->data.sequence_start.style = (yaml_sequence_style_t)h.style;
-        break;
-    case YAML_MAPPING_START_EVENT:
-        ev->data.mapping_start.anchor = anchor;
-        ev->data.mapping_start.tag = tag;
-        ev->data.mapping_start.implicit = h.implicit;
-        ev->data.mapping_start.style = (yaml_mapping_style_t)h.style;
-        break;
-    default:
-        break;
-    }
+    conf_event_fields f = {.style = h.style, .length = h.value_len,
+                           .quoted_implicit = h.quoted_implicit};
+    f.implicit = h.type == YAML_SCALAR_EVENT ? h.plain_implicit : h.implicit;
+    f.anchor = take_text(&at, h.anchor_len);
+    f.tag = take_text(&at, h.tag_len);
+    f.value = at;
+    conf_event_set_fields(ev, &f);
 }
 
 bool conf_events_next(conf_events *p, yaml_event_t *ev)

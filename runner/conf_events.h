@@ -29,6 +29,22 @@ enum { CONF_EVENTS_MIN_TEXT = 1 << 20, CONF_EVENTS_MAX_TEXT = 1 << 30 };
 
 typedef struct conf_events conf_events;
 
+/* What an event holds besides its type and marks, the same for every type:
+ * a STREAM-START's encoding is its style, a DOCUMENT-START's or -END's
+ * implicit flag its implicit, an ALIAS's name its anchor.  The records of
+ * conf_events and of conf_cache (conf_cache.h) keep these. */
+typedef struct conf_event_fields {
+    const yaml_char_t *anchor, *tag, *value; /* value: SCALAR only */
+    size_t length;
+    int style, implicit, quoted_implicit;
+} conf_event_fields;
+
+/* The fields of ev (its strings stay ev's). */
+void conf_event_fields_of(const yaml_event_t *ev, conf_event_fields *f);
+
+/* Set the fields of ev, whose type is set, from f (pointing at f's strings). */
+void conf_event_set_fields(yaml_event_t *ev, const conf_event_fields *f);
+
 /* Whether a text of len bytes is worth a second thread: at least
  * CONF_EVENTS_MIN_TEXT, at most CONF_EVENTS_MAX_TEXT, and
  * this process may run on more than one CPU. */
