@@ -19,8 +19,8 @@ removed before each run.  --baseline-build runs another build's bench/phases
 with no hooks too: a build of the same source with the dispatch compiled out
 answers "what does dispatch cost when no hook is registered".  To make one,
 copy the tree and put `return 0;` first in hooks_fire and node_hooks
-(runner/run.c), fire_dataset (runner/catalog.c), dataset_hook and
-command_hooks (runner/command.c).
+(runner/run/run.c), fire_dataset (runner/catalog/catalog.c), dataset_hook and
+command_hooks (runner/run/command.c).
 
 On a busy machine wall times swing by more than the effect measured here;
 --instructions counts instructions instead (valgrind's callgrind, collecting

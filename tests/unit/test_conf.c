@@ -1,5 +1,5 @@
 /* test_conf.c - configuration trees: YAML with positions, JSON typing,
- * merging and ${...} interpolation (runner/conf.h). */
+ * merging and ${...} interpolation (runner/conf/conf.h). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "conf.h"
+#include "conf/conf.h"
 
 typedef struct fixture {
     conf_pool *pool;

@@ -1,5 +1,5 @@
 /* test_conf_cache.c - the cached events of a large YAML file
- * (runner/conf_cache.h) are the events libyaml gave, as crun's reader sees
+ * (runner/conf/conf_cache.h) are the events libyaml gave, as crun's reader sees
  * them; a cache is only used for the version of the file it was made from,
  * never when damaged; and a large file is read from its cache, making one
  * when it has none. */
@@ -21,11 +21,11 @@
 
 #include <jansson.h>
 
-#include "conf.h"
+#include "conf/conf.h"
 #include "yaml_events_test.h"
 /* The whole of it, for its header layout and checksum: the tests forge
  * cache files byte by byte as a person with a text editor could. */
-#include "conf_cache.c"
+#include "conf/conf_cache.c"
 
 static void write_text(const char *path, const char *text, size_t len)
 {

@@ -1,5 +1,5 @@
 /* test_conf_events.c - a large text's events parsed on a second thread
- * (runner/conf_events.h) are the events libyaml gives, in order, with the
+ * (runner/conf/conf_events.h) are the events libyaml gives, in order, with the
  * same failure at the same place; and a large file reads like a small one. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf.h"
-#include "conf_events.h"
+#include "conf/conf.h"
+#include "conf/conf_events.h"
 #include "yaml_events_test.h"
 
 /* Both ways of reading text event by event, to the end or to libyaml's

@@ -1,8 +1,8 @@
-/* test_ir.c - building the IR from a project (runner/ir.c) and the IR as JSON
- * both ways (runner/ir_json.c).
+/* test_ir.c - building the IR from a project (runner/ir/ir.c) and the IR as JSON
+ * both ways (runner/ir/ir_json.c).
  *
  * Every test writes a small project into a temporary folder, loads it with
- * project_load and builds the IR with ir_build; errors are checked to the
+ * ir_load; errors are checked to the
  * exact file:line:col.  YAML in these tests is written one line per string
  * literal, with the line number in a comment, so positions can be checked
  * by eye.
@@ -21,8 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ir.h"
-#include "project.h"
+#include "ir/ir.h"
+#include "conf/project.h"
 
 typedef struct fixture {
     char dir[64];
@@ -91,9 +91,7 @@ static int build(fixture *f)
     project_free(f->p);
     f->p = NULL;
     crun_error_clear(&f->err);
-    int rc = project_load(f->dir, NULL, NULL, test_env, &f->p, &f->err);
-    if (rc == 0)
-        rc = ir_build(f->p, &f->ir, &f->err);
+    int rc = ir_load(f->dir, NULL, NULL, test_env, &f->p, &f->ir, &f->err);
     return rc;
 }
 

@@ -1,5 +1,5 @@
 /* test_options.c - crun_options: typed access with positions in every
- * complaint, and options built from runner.yml maps (runner/options.h). */
+ * complaint, and options built from runner.yml maps (runner/plugin/options.h). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "options.h"
+#include "plugin/options.h"
 
 typedef struct fixture {
     conf_pool *pool;

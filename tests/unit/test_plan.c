@@ -1,4 +1,4 @@
-/* test_plan.c - the validated DAG (runner/plan.c): graph checks, Kedro's
+/* test_plan.c - the validated DAG (runner/plan/plan.c): graph checks, Kedro's
  * filters, topological order, consumer counts and the resume rule.
  *
  * Most tests plan one fixed project (below) built into an IR in a temporary
@@ -23,9 +23,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ir.h"
-#include "plan.h"
-#include "project.h"
+#include "ir/ir.h"
+#include "plan/plan.h"
+#include "conf/project.h"
 
 typedef struct fixture {
     char dir[64];
@@ -86,9 +86,7 @@ static void put(fixture *f, const char *rel, const char *text)
 
 static void build_ir(fixture *f)
 {
-    int rc = project_load(f->dir, NULL, NULL, test_env, &f->p, &f->err);
-    if (rc == 0)
-        rc = ir_build(f->p, &f->ir, &f->err);
+    int rc = ir_load(f->dir, NULL, NULL, test_env, &f->p, &f->ir, &f->err);
     if (rc != 0)
         print_error("unexpected: %s\n", f->err.message);
     assert_int_equal(rc, 0);

@@ -1,4 +1,4 @@
-/* test_plugin.c - the plugin loader (runner/plugin.c): refusals of files
+/* test_plugin.c - the plugin loader (runner/plugin/plugin.c): refusals of files
  * that are not crun plugins of the right ABI and kind, the search path, the
  * cache and the listing.
  *
@@ -25,7 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "plugin.h"
+#include "plugin/plugin.h"
 
 typedef struct fixture {
     char root[64];          /* temporary folder holding d1/ and d2/ */

@@ -1,5 +1,5 @@
 /* test_project.c - loading a project: crun.ini, conf/base + conf/<env>,
- * merging rules, interpolation, --params and hooks (runner/project.h).
+ * merging rules, interpolation, --params and hooks (runner/conf/project.h).
  * Every test builds its own project in a temporary folder. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ir.h"
-#include "project.h"
+#include "ir/ir.h"
+#include "conf/project.h"
 
 typedef struct fixture {
     char dir[64];
@@ -76,7 +76,7 @@ static int load(fixture *f, const char *env, const char *params)
     project_free(f->p);
     f->p = NULL;
     crun_error_clear(&f->err);
-    return project_load(f->dir, env, params, test_env, &f->p, &f->err);
+    return project_load(f->dir, env, params, test_env, NULL, &f->p, &f->err);
 }
 
 static void load_ok(fixture *f, const char *env, const char *params)
@@ -222,12 +222,11 @@ static void test_pipeline_replaced_whole_library_kept(void **state)
                                       "  a: {nodes: [{name: x, func: demo.x}]}\n"
                                       "  b: {nodes: [{name: y, func: demo.y}]}\n");
     put(f, "conf/local/pipelines.yml", "pipelines:\n  a: {nodes: [{name: z, func: demo.z}]}\n");
-    load_ok(f, NULL, NULL);
+    ir_t *ir = NULL;
+    assert_int_equal(ir_load(f->dir, NULL, NULL, test_env, &f->p, &ir, &f->err), 0);
     /* node definitions went straight into IR nodes: the tree keeps the rest */
     assert_json(f->p->pipelines, "{\"libraries\":{\"demo\":\"demo\"},\"pipelines\":{"
                                  "\"a\":{\"nodes\":[]},\"b\":{\"nodes\":[]}}}");
-    ir_t *ir = NULL;
-    assert_int_equal(ir_build(f->p, &ir, &f->err), 0);
     /* the env's pipeline a takes base's place, before b */
     assert_int_equal(ir->n_nodes, 2);
     assert_string_equal(ir->nodes[0].name, "z");

@@ -18,7 +18,7 @@
 
 #include "slurm.h"
 
-/* crun's options that take a value (runner/main.c), so that values are skipped. */
+/* crun's options that take a value (runner/cli/main.c), so that values are skipped. */
 static const char *const value_options[] = {
     "--env", "--runner", "--runner-opt", "--pipeline", "--tags", "--nodes", "--node",
     "--from-nodes", "--to-nodes", "--from-inputs", "--to-outputs", "--params",

@@ -1,0 +1,451 @@
+/* catalog.c - a run's datasets: plugin instances, loads and saves with hooks.
+ *
+ * Each run opens its own instances of every dataset its plan touches, so
+ * concurrent runs never share a memory dataset or a version.  Memory
+ * datasets count their remaining consumers; the last consumer to finish
+ * releases the value (a count per input edge, decremented atomically, so it
+ * works the same under a parallel runner).  Parameters are not plugins: the
+ * catalog hands out the JSON value of the parameter path directly.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin/options.h"
+#include "run/run.h"
+#include "catalog/spill.h"
+
+static json_t *param_at(json_t *params, const char *path)
+{
+    json_t *cur = params;
+    const char *p = path;
+    while (cur && *p) {
+        const char *dot = strchr(p, '.');
+        size_t len = dot ? (size_t)(dot - p) : strlen(p);
+        cur = json_is_object(cur) ? json_object_getn(cur, p, len) : NULL;
+        p = dot ? dot + 1 : p + len;
+    }
+    return cur;
+}
+
+/* "a:v1,b:v2" -> the version for name, or NULL. */
+static const char *load_version_for(const char *spec, const char *name, char *buf, size_t size)
+{
+    size_t nlen = strlen(name);
+    for (const char *p = spec; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        const char *colon = memchr(p, ':', len);
+        if (colon && (size_t)(colon - p) == nlen && strncmp(p, name, nlen) == 0) {
+            snprintf(buf, size, "%.*s", (int)(len - nlen - 1), colon + 1);
+            return buf;
+        }
+        p = comma ? comma + 1 : NULL;
+    }
+    return NULL;
+}
+
+static int check_load_versions(crun_run *run, const char *spec, crun_error *err)
+{
+    const ir_t *ir = run->ir;
+    for (const char *p = spec; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        const char *colon = memchr(p, ':', len);
+        if (!colon || colon == p || colon + 1 == p + len)
+            return crun_error_set(err, CRUN_EUSAGE, "--load-versions: expected dataset:version, "
+                                  "got '%.*s'", (int)len, p);
+        /* a version is one folder of the dataset's versions, never a path */
+        size_t vlen = (size_t)(p + len - colon - 1);
+        if (colon[1] == '.' || memchr(colon + 1, '/', vlen))
+            return crun_error_set(err, CRUN_EUSAGE, "--load-versions: version '%.*s' must be a "
+                                  "folder name (no '/', not starting with '.')", (int)vlen,
+                                  colon + 1);
+        char name[512];
+        snprintf(name, sizeof(name), "%.*s", (int)(colon - p), p);
+        size_t idx;
+        if (!strmap_get(&ir->ds_index, name, &idx) || !ir->ds[idx].versioned)
+            return crun_error_set(err, CRUN_EUSAGE, "--load-versions: '%s' is not a versioned "
+                                  "dataset of the catalog", name);
+        p = comma ? comma + 1 : NULL;
+    }
+    return 0;
+}
+
+/* The entry's credentials, from the session's credentials.yml, become its
+ * `credentials` option (a map): the only place their values are read. */
+static int add_credentials(crun_run *run, const ir_dataset *d, crun_options *opts,
+                           crun_error *err)
+{
+    const project *p = run->session->project;
+    const conf_node *c = p ? conf_get(p->credentials, d->credentials) : NULL;
+    if (!c)
+        return crun_error_set(err, CRUN_ECONFIG, "%s: dataset '%s': credentials '%s' are not in "
+                              "conf/%s/credentials.yml", d->where ? d->where : "catalog",
+                              d->name, d->credentials, run->ir->env);
+    json_t *value = conf_to_json(c);
+    if (!value || options_set(opts, "credentials", value, d->where ? d->where : "catalog"))
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* The type a dataset has in this run: a request's input or an output kept in
+ * memory swaps the catalog's type for the memory type. */
+static const char *type_in_run(crun_run *run, size_t ds, const crun_run_options *o)
+{
+    const ir_dataset *d = &run->ir->ds[ds];
+    for (size_t i = 0; i < o->n_inputs; i++)
+        if (strcmp(o->input_names[i], d->name) == 0)
+            return "memory";
+    if (o->memory_outputs && d->kind == IR_DS_CATALOG && run->plan->producer[ds] != PLAN_NONE)
+        return "memory";
+    return d->type;
+}
+
+/* A memory dataset crossing to or from another job of this run lives in
+ * <project>/.crun/runs/<run id>/<name>.crv. */
+static int open_shared(crun_run *run, size_t ds, cat_entry *e, crun_error *err)
+{
+    const ir_dataset *d = &run->ir->ds[ds];
+    char *name = strdup(d->name), *path = NULL;
+    for (char *c = name; c && *c; c++)
+        if (*c == '/')
+            *c = '_';
+    if (!name || asprintf(&path, "%s/.crun/runs/%s/%s.crv", run->ir->dir, run->run_id, name) < 0)
+        path = NULL;
+    free(name);
+    json_t *o = path ? json_pack("{s:s}", "path", path) : NULL;
+    crun_options *opts = o ? crun_options_new(o, "dataset", "run") : NULL;
+    json_decref(o);
+    int rc = opts && (e->ctx = malloc(sizeof(*e->ctx)))
+                 ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    if (!rc)
+        *e->ctx = (crun_dataset_ctx){.size = sizeof(crun_dataset_ctx), .name = d->name,
+                                     .project_dir = run->ir->dir,
+                                     .logger = &run->session->logger};
+    if (!rc && (rc = spill_type.create(e->ctx, opts, &e->instance, err)) == 0) {
+        e->type = &spill_type;
+        e->in_memory = true;
+        logger_write(&run->session->logger, CRUN_LOG_INFO, NULL, "memory dataset '%s' %s "
+                     "another job of run %s through %s", d->name,
+                     run->plan->crosses[ds] & PLAN_CROSS_IN ? "comes from" : "goes to",
+                     run->run_id, path);
+    }
+    crun_options_free(opts);
+    free(path);
+    return rc;
+}
+
+/* The options of a catalog entry (with its credentials), made by the
+ * session's first run that opens it and shared by the later ones: options
+ * are immutable once made.  Two first runs at once both make them; one
+ * publishes, the other frees its own. */
+static int entry_options(crun_run *run, size_t ds, const crun_options **out, crun_error *err)
+{
+    _Atomic(crun_options *) *slot = &run->session->ds_options[ds];
+    crun_options *opts = atomic_load_explicit(slot, memory_order_acquire);
+    if (opts) {
+        *out = opts;
+        return 0;
+    }
+    const ir_dataset *d = &run->ir->ds[ds];
+    char owner[600];
+    snprintf(owner, sizeof(owner), "dataset '%s'", d->name);
+    if (!(opts = options_from_conf(d->options, owner)))
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    int rc = d->credentials ? add_credentials(run, d, opts, err) : 0;
+    if (rc) {
+        crun_options_free(opts);
+        return rc;
+    }
+    crun_options *none = NULL;
+    if (!atomic_compare_exchange_strong(slot, &none, opts)) {
+        crun_options_free(opts);
+        opts = none;
+    }
+    *out = opts;
+    return 0;
+}
+
+/* The plugin of a dataset type, remembered by the session for the entry's
+ * own type and for memory (what requests and kept outputs swap in). */
+static int dataset_plugin(crun_run *run, size_t ds, const char *type, const crun_plugin **out,
+                          crun_error *err)
+{
+    crun_session *s = run->session;
+    _Atomic(const crun_plugin *) *slot = type == run->ir->ds[ds].type ? &s->ds_plugin[ds]
+                                         : strcmp(type, "memory") == 0 ? &s->memory_plugin
+                                                                       : NULL;
+    if (slot && (*out = atomic_load_explicit(slot, memory_order_acquire)))
+        return 0;
+    int rc = plugin_load(&s->plugins, CRUN_PLUGIN_DATASET, type, out, err);
+    if (!rc && slot)
+        atomic_store_explicit(slot, *out, memory_order_release);
+    return rc;
+}
+
+static int open_entry(crun_run *run, size_t ds, const crun_run_options *o, crun_error *err)
+{
+    if (run->plan->crosses && run->plan->crosses[ds]) {
+        cat_entry *e = &run->catalog.entries[ds];
+        e->def = &run->ir->ds[ds];
+        atomic_init(&e->consumers_left, run->plan->consumers[ds]);
+        return open_shared(run, ds, e, err);
+    }
+    const char *lv = o->load_versions;
+    crun_session *s = run->session;
+    cat_entry *e = &run->catalog.entries[ds];
+    const ir_dataset *d = &run->ir->ds[ds];
+    e->def = d;
+    atomic_init(&e->consumers_left, run->plan->consumers[ds]);
+    if (d->kind == IR_DS_PARAMS) {
+        json_t *v = param_at(run->params, d->param_path);
+        if (!v)
+            return crun_error_set(err, CRUN_ECONFIG, "parameter '%s' does not exist", d->name);
+        e->param = crun_value_json_new(params_private_copy(v));
+        return e->param ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    }
+    const crun_plugin *plug;
+    const char *type = type_in_run(run, ds, o);
+    int rc = dataset_plugin(run, ds, type, &plug, err);
+    if (rc)
+        return crun_error_prefix(err, "%s%sdataset '%s': ", d->where ? d->where : "",
+                                 d->where ? ": " : "", d->name);
+    e->type = plug->table;
+    e->in_memory = e->type->flags & CRUN_DATASET_IN_MEMORY;
+    const crun_options *opts = s->no_options;
+    if (d->options && type == d->type && (rc = entry_options(run, ds, &opts, err)))
+        return rc;
+    if ((e->type->flags & (CRUN_DATASET_IN_MEMORY | CRUN_DATASET_VALUE_SLOT)) ==
+            (CRUN_DATASET_IN_MEMORY | CRUN_DATASET_VALUE_SLOT) &&
+        opts == s->no_options) {
+        e->slot = true; /* the entry holds the value: no instance (nor its ctx) per run */
+        atomic_init(&e->value, NULL);
+        return 0;
+    }
+    char vbuf[128];
+    if (!(e->ctx = malloc(sizeof(*e->ctx))))
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    *e->ctx = (crun_dataset_ctx){
+        .size = sizeof(crun_dataset_ctx),
+        .name = d->name,
+        .project_dir = run->ir->dir,
+        .versioned = d->versioned,
+        .load_version = d->versioned ? load_version_for(lv, d->name, vbuf, sizeof(vbuf)) : NULL,
+        .save_version = run->version,
+        .logger = &s->logger,
+    };
+    if (e->ctx->load_version && !(e->ctx->load_version = strdup(e->ctx->load_version)))
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    rc = e->type->create(e->ctx, opts, &e->instance, err);
+    if (rc) {
+        e->type = NULL; /* nothing to destroy */
+        if (!err->message || !strstr(err->message, d->name))
+            crun_error_prefix(err, "dataset '%s': ", d->name);
+        return rc < 0 ? rc : CRUN_ECONFIG;
+    }
+    return 0;
+}
+
+/* --- an entry's value: through its instance, or in the entry (a slot) --- */
+
+static int entry_load(cat_entry *e, crun_value **out, crun_error *err)
+{
+    if (!e->slot)
+        return e->type->load(e->instance, out, err);
+    *out = crun_value_ref(atomic_load_explicit(&e->value, memory_order_acquire));
+    if (!*out) /* the memory type's own words */
+        return crun_error_set(err, CRUN_ENOENT, "dataset '%s': no value has been saved yet",
+                              e->def->name);
+    return 0;
+}
+
+/* Saves and the release are never concurrent with anything else on the
+ * entry (the host's rule for instances too), so they read and then write
+ * the slot: no locked read-modify-write on the request's path. */
+static int entry_save(cat_entry *e, crun_value *value, crun_error *err)
+{
+    if (!e->slot)
+        return e->type->save(e->instance, value, err);
+    if (!value)
+        return crun_error_set(err, CRUN_EINVAL, "dataset '%s': no value to save", e->def->name);
+    crun_value *old = atomic_load_explicit(&e->value, memory_order_acquire);
+    atomic_store_explicit(&e->value, crun_value_ref(value), memory_order_release);
+    crun_value_unref(old);
+    return 0;
+}
+
+static void entry_release(cat_entry *e)
+{
+    if (e->slot) {
+        crun_value *old = atomic_load_explicit(&e->value, memory_order_acquire);
+        atomic_store_explicit(&e->value, NULL, memory_order_release);
+        crun_value_unref(old);
+    } else if (e->type->release) {
+        e->type->release(e->instance);
+    }
+}
+
+int catalog_entry_load(crun_run *run, size_t ds, crun_value **out, crun_error *err)
+{
+    cat_entry *e = &run->catalog.entries[ds];
+    *out = NULL;
+    if (!e->type)
+        return crun_error_set(err, CRUN_EINVAL, "dataset '%s' is not open in this run",
+                              e->def ? e->def->name : "?");
+    return entry_load(e, out, err);
+}
+
+/* A run's inputs must be datasets its nodes read and none of them makes. */
+static int check_inputs(crun_run *run, const crun_run_options *o, crun_error *err)
+{
+    const ir_t *ir = run->ir;
+    for (size_t i = 0; i < o->n_inputs; i++) {
+        size_t ds;
+        const char *name = o->input_names[i];
+        if (!strmap_get(&ir->ds_index, name, &ds) || run->plan->consumers[ds] == 0)
+            return crun_error_set(err, CRUN_EUSAGE, "input '%s' is not read by any node of "
+                                  "this run", name);
+        if (run->plan->producer[ds] != PLAN_NONE)
+            return crun_error_set(err, CRUN_EUSAGE, "input '%s' is made by node '%s' in this run",
+                                  name, ir->nodes[run->plan->node[run->plan->producer[ds]]].name);
+        if (ir->ds[ds].kind == IR_DS_PARAMS)
+            return crun_error_set(err, CRUN_EUSAGE, "input '%s' is a parameter: give it in "
+                                  "params instead", name);
+        if (!o->input_values || !o->input_values[i])
+            return crun_error_set(err, CRUN_EUSAGE, "input '%s' has no value", name);
+    }
+    return 0;
+}
+
+/* Put the run's given inputs into their (memory) datasets. */
+static int fill_inputs(crun_run *run, const crun_run_options *o, crun_error *err)
+{
+    for (size_t i = 0; i < o->n_inputs; i++) {
+        size_t ds;
+        strmap_get(&run->ir->ds_index, o->input_names[i], &ds);
+        int rc = entry_save(&run->catalog.entries[ds], o->input_values[i], err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int catalog_open(crun_run *run, const crun_run_options *o, crun_error *err)
+{
+    const ir_t *ir = run->ir;
+    const plan *p = run->plan;
+    int rc = check_load_versions(run, o->load_versions, err);
+    if (!rc)
+        rc = check_inputs(run, o, err);
+    if (rc)
+        return rc;
+    run->catalog.n = ir->n_ds;
+    for (size_t ds = 0; ds < ir->n_ds && !rc; ds++) {
+        if (p->producer[ds] == PLAN_NONE && p->consumers[ds] == 0)
+            continue;
+        rc = open_entry(run, ds, o, err);
+    }
+    return rc ? rc : fill_inputs(run, o, err);
+}
+
+void catalog_close(crun_run *run)
+{
+    catalog *c = &run->catalog;
+    for (size_t i = 0; c->entries && i < c->n; i++) {
+        cat_entry *e = &c->entries[i];
+        if (e->slot)
+            crun_value_unref(atomic_load_explicit(&e->value, memory_order_acquire));
+        else if (e->type && e->type->destroy)
+            e->type->destroy(e->instance);
+        crun_value_unref(e->param);
+        if (e->ctx)
+            free((char *)e->ctx->load_version);
+        free(e->ctx);
+        free(e->scratch);
+    }
+    c->entries = NULL; /* part of the run's block */
+}
+
+static int fire_dataset_hooks(crun_run *run, crun_hook_point point, size_t ds, crun_call *call,
+                              crun_value *value, crun_error *err)
+{
+    crun_hook_event ev = {
+        .size = sizeof(ev),
+        .node = call ? call->node->name : NULL,
+        .call = call,
+        .dataset = run->ir->ds[ds].name,
+        .value = value,
+    };
+    return hooks_fire(run, point, &ev, err);
+}
+
+static inline int fire_dataset(crun_run *run, crun_hook_point point, size_t ds, crun_call *call,
+                               crun_value *value, crun_error *err)
+{
+    return run->session->n_hooks ? fire_dataset_hooks(run, point, ds, call, value, err) : 0;
+}
+
+int catalog_load(crun_run *run, size_t ds, crun_call *call, crun_value **out, crun_error *err)
+{
+    cat_entry *e = &run->catalog.entries[ds];
+    *out = NULL;
+    int rc = fire_dataset(run, CRUN_HOOK_BEFORE_DATASET_LOADED, ds, call, NULL, err);
+    if (rc)
+        return rc;
+    if (e->param)
+        *out = crun_value_ref(e->param);
+    else if (!e->type)
+        return crun_error_set(err, CRUN_EINVAL, "dataset '%s' is not open in this run",
+                              e->def ? e->def->name : "?");
+    else if ((rc = entry_load(e, out, err)) != 0)
+        return rc < 0 ? rc : CRUN_EDATA;
+    if (!*out)
+        return crun_error_set(err, CRUN_EDATA, "dataset '%s': the load returned no value",
+                              e->def->name);
+    rc = fire_dataset(run, CRUN_HOOK_AFTER_DATASET_LOADED, ds, call, *out, err);
+    if (rc) {
+        crun_value_unref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int catalog_save(crun_run *run, size_t ds, crun_call *call, crun_value *value, crun_error *err)
+{
+    cat_entry *e = &run->catalog.entries[ds];
+    int rc = fire_dataset(run, CRUN_HOOK_BEFORE_DATASET_SAVED, ds, call, value, err);
+    if (rc)
+        return rc;
+    if (!e->type)
+        return crun_error_set(err, CRUN_EINVAL, "dataset '%s' cannot be saved", e->def->name);
+    if ((rc = entry_save(e, value, err)) != 0)
+        return rc < 0 ? rc : CRUN_EIO;
+    return fire_dataset(run, CRUN_HOOK_AFTER_DATASET_SAVED, ds, call, value, err);
+}
+
+void catalog_consumed(crun_run *run, size_t ds)
+{
+    cat_entry *e = &run->catalog.entries[ds];
+    if (!e->in_memory || !e->type)
+        return;
+    /* a slot with one consumer: this call is the last one, no count to take
+     * (releasing an empty slot again would do nothing) */
+    if ((e->slot && run->plan->consumers[ds] == 1) ||
+        atomic_fetch_sub(&e->consumers_left, 1) == 1)
+        entry_release(e);
+}
+
+bool catalog_persisted(void *user, size_t ds)
+{
+    crun_run *run = user;
+    cat_entry *e = &run->catalog.entries[ds];
+    if (e->param)
+        return true;
+    if (!e->type || e->in_memory || e->slot || !e->type->exists)
+        return false;
+    bool exists = false;
+    crun_error err = CRUN_ERROR_INIT;
+    int rc = e->type->exists(e->instance, &exists, &err);
+    crun_error_clear(&err);
+    return rc == 0 && exists;
+}

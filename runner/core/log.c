@@ -1,0 +1,125 @@
+/* log.c - the session's logger: leveled lines to a sink, with a progress line.
+ *
+ * Formatting happens outside the lock; only the write is serialised, so
+ * parallel nodes pay little for logging.  With no sink set, lines go to stderr
+ * as "crun: message" (warnings and errors marked), one write(2) per line.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+void logger_init(crun_logger *logger, crun_log_level level, crun_log_fn fn, void *user)
+{
+    memset(logger, 0, sizeof(*logger));
+    logger->level = level;
+    logger->fn = fn;
+    logger->user = user;
+    logger->tty = !fn && isatty(STDERR_FILENO);
+    pthread_mutex_init(&logger->lock, NULL);
+}
+
+void logger_destroy(crun_logger *logger)
+{
+    logger_progress_end(logger);
+    pthread_mutex_destroy(&logger->lock);
+}
+
+static const char *level_tag(crun_log_level level)
+{
+    switch (level) {
+    case CRUN_LOG_ERROR: return "error: ";
+    case CRUN_LOG_WARN: return "warning: ";
+    case CRUN_LOG_DEBUG: return "debug: ";
+    default: return "";
+    }
+}
+
+static void write_all(int fd, const char *s, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, s, n);
+        if (w <= 0)
+            return;
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+void logger_vwrite(crun_logger *logger, crun_log_level level, const char *prefix,
+                   const char *fmt, va_list ap)
+{
+    if (!logger || level > logger->level)
+        return;
+    char *body = NULL;
+    if (vasprintf(&body, fmt, ap) < 0)
+        return;
+    char *line = NULL;
+    int n;
+    if (logger->fn)
+        n = prefix ? asprintf(&line, "%s: %s", prefix, body) : asprintf(&line, "%s", body);
+    else
+        n = asprintf(&line, "%scrun: %s%s%s%s\n", logger->tty ? "\r\033[K" : "",
+                     level_tag(level), prefix ? prefix : "", prefix ? ": " : "", body);
+    free(body);
+    if (n < 0)
+        return;
+    pthread_mutex_lock(&logger->lock);
+    if (logger->fn)
+        logger->fn(logger->user, level, line);
+    else {
+        write_all(STDERR_FILENO, line, (size_t)n);
+        logger->progress_shown = false;
+    }
+    pthread_mutex_unlock(&logger->lock);
+    free(line);
+}
+
+void logger_write(crun_logger *logger, crun_log_level level, const char *prefix,
+                  const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    logger_vwrite(logger, level, prefix, fmt, ap);
+    va_end(ap);
+}
+
+void crun_log(crun_logger *logger, crun_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    logger_vwrite(logger, level, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void logger_progress(crun_logger *logger, const char *fmt, ...)
+{
+    if (!logger || !logger->tty || logger->level < CRUN_LOG_INFO)
+        return;
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    char line[300];
+    int m = snprintf(line, sizeof(line), "\r\033[K%s", buf);
+    pthread_mutex_lock(&logger->lock);
+    write_all(STDERR_FILENO, line, (size_t)(m < (int)sizeof(line) ? m : (int)sizeof(line) - 1));
+    logger->progress_shown = true;
+    pthread_mutex_unlock(&logger->lock);
+}
+
+void logger_progress_end(crun_logger *logger)
+{
+    if (!logger || !logger->tty)
+        return;
+    pthread_mutex_lock(&logger->lock);
+    if (logger->progress_shown)
+        write_all(STDERR_FILENO, "\r\033[K", 4);
+    logger->progress_shown = false;
+    pthread_mutex_unlock(&logger->lock);
+}

@@ -1,0 +1,768 @@
+/* command.c - command nodes: argv templates, files for data, child processes.
+ *
+ * A command node exchanges data through files.  An input whose dataset has a
+ * file of its own is passed by that path; anything else (memory datasets,
+ * parameters, versioned entries) is serialised once per run into the run's
+ * scratch folder.  An output whose dataset can adopt a file gets a temporary
+ * name in the dataset's own folder, renamed into place only when the command
+ * succeeds (so a failing or killed command never leaves half an output);
+ * other outputs are written to scratch and saved through the dataset.
+ * Children run in their own process group, so cancel reaches the whole tree;
+ * a node ends when its process exits, and whatever it left running in its
+ * group (a background job, which may hold the output pipe) is stopped then.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "run/run.h"
+
+typedef struct out_file {
+    char *path;
+    bool direct; /* a temporary file beside the dataset's own file */
+} out_file;
+
+struct cmd_state {
+    crun_command cmd;
+    char **argv;
+    size_t argc;
+    char **envp;
+    char *env_own[3];
+    out_file *outs;
+    size_t n_outs;
+    char *partial; /* an output line not yet ended */
+    size_t partial_len;
+};
+
+void command_state_free(cmd_state *st)
+{
+    if (!st)
+        return;
+    for (size_t i = 0; i < st->argc; i++)
+        free(st->argv[i]);
+    free(st->argv);
+    free(st->envp);
+    for (size_t i = 0; i < 3; i++)
+        free(st->env_own[i]);
+    for (size_t i = 0; i < st->n_outs; i++) {
+        if (st->outs[i].direct && st->outs[i].path) /* there only if never committed */
+            run_remove_tree(st->outs[i].path);
+        free(st->outs[i].path);
+    }
+    free(st->outs);
+    free(st->partial);
+    free(st);
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static void sanitize(char *s)
+{
+    for (; *s; s++)
+        if (*s == '/' || *s == ':' || *s == ' ')
+            *s = '_';
+}
+
+static int dataset_hook(crun_run *run, crun_hook_point point, size_t ds, crun_call *call,
+                        crun_error *err)
+{
+    if (!run->session->n_hooks)
+        return 0; /* commands are slow: no need for an inline fast path here */
+    crun_hook_event ev = {.node = call ? call->node->name : NULL, .call = call,
+                          .dataset = run->ir->ds[ds].name};
+    return hooks_fire(run, point, &ev, err);
+}
+
+static int command_hooks(crun_run *run, crun_hook_point point, crun_call *call, crun_error *err)
+{
+    if (!run->session->n_hooks)
+        return 0;
+    crun_hook_event ev = {.node = call->node->name, .call = call};
+    return hooks_fire(run, point, &ev, err);
+}
+
+/* A file holding dataset ds for a command to read. */
+static int input_file(crun_run *run, size_t ds, crun_call *call, char **out, crun_error *err)
+{
+    cat_entry *e = &run->catalog.entries[ds];
+    if (e->type && !e->in_memory && e->type->filepath) {
+        const char *p = e->type->filepath(e->instance);
+        if (p && exists(p)) {
+            /* the command reads the file itself: hooks see the load without a value */
+            int rc = dataset_hook(run, CRUN_HOOK_BEFORE_DATASET_LOADED, ds, call, err);
+            if (!rc)
+                rc = dataset_hook(run, CRUN_HOOK_AFTER_DATASET_LOADED, ds, call, err);
+            if (rc)
+                return rc;
+            return (*out = strdup(p)) ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+        }
+    }
+    pthread_mutex_lock(&run->lock);
+    char *have = e->scratch ? strdup(e->scratch) : NULL;
+    pthread_mutex_unlock(&run->lock);
+    if (have) {
+        /* the value is in a file already: hooks see the load without a value */
+        int rc = dataset_hook(run, CRUN_HOOK_BEFORE_DATASET_LOADED, ds, call, err);
+        if (!rc)
+            rc = dataset_hook(run, CRUN_HOOK_AFTER_DATASET_LOADED, ds, call, err);
+        if (rc) {
+            free(have);
+            return rc;
+        }
+        *out = have;
+        return 0;
+    }
+    int rc = run_scratch_dir(run, err);
+    if (rc)
+        return rc;
+    crun_value *v = NULL;
+    char *data = NULL, *path = NULL, *name = strdup(e->def->name);
+    size_t len = 0;
+    if (!name)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    sanitize(name);
+    rc = catalog_load(run, ds, call, &v, err);
+    json_t *j = !rc ? crun_value_json(v) : NULL;
+    if (json_is_object(j) || json_is_array(j)) {
+        /* as the json dataset writes it: indented, so line tools can read it;
+         * scalars stay bare ("1", not "1\n") */
+        char *text = json_dumps(crun_value_json(v), JSON_INDENT(2) | JSON_ENCODE_ANY);
+        len = text ? strlen(text) : 0;
+        if (text && asprintf(&data, "%s\n", text) >= 0)
+            len++;
+        else
+            rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
+        free(text);
+    } else if (!rc) {
+        rc = crun_value_serialize(v, &data, &len, err);
+    }
+    if (!rc && asprintf(&path, "%s/in-%zu-%s", run->scratch_dir, ds, name) < 0) {
+        path = NULL;
+        rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    }
+    if (!rc) {
+        FILE *f = fopen(path, "wbxe");
+        if (!f && errno == EEXIST) /* another node of this run wrote it meanwhile */
+            rc = 0;
+        else if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0)
+            rc = crun_error_set(err, CRUN_EIO, "%s: %s", path, strerror(errno));
+        else
+            f = NULL;
+        if (f)
+            fclose(f);
+    }
+    if (!rc) {
+        pthread_mutex_lock(&run->lock);
+        if (!e->scratch)
+            e->scratch = strdup(path);
+        pthread_mutex_unlock(&run->lock);
+        *out = path;
+        path = NULL;
+    }
+    crun_value_unref(v);
+    free(data);
+    free(path);
+    free(name);
+    return rc;
+}
+
+static int output_file(crun_run *run, size_t pn, size_t k, out_file *of, crun_error *err)
+{
+    const ir_node *node = &run->ir->nodes[run->plan->node[pn]];
+    cat_entry *e = &run->catalog.entries[node->out[k].ds];
+    const char *target = NULL;
+    if (e->type && !e->in_memory && !e->def->versioned && e->type->filepath && e->type->save_file)
+        target = e->type->filepath(e->instance);
+    if (target) {
+        int rc = crun_mkdir_parents(target, err);
+        if (rc)
+            return rc;
+        const char *slash = strrchr(target, '/');
+        if (asprintf(&of->path, "%.*s.%s.crun-XXXXXX", slash ? (int)(slash - target + 1) : 0,
+                     target, slash ? slash + 1 : target) < 0)
+            return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+        int fd = mkostemp(of->path, O_CLOEXEC);
+        if (fd < 0)
+            return crun_error_set(err, CRUN_EIO, "%s: %s", of->path, strerror(errno));
+        close(fd);
+        unlink(of->path); /* reserved a fresh name; the command creates the file */
+        of->direct = true;
+        return 0;
+    }
+    int rc = run_scratch_dir(run, err);
+    if (rc)
+        return rc;
+    char *name = strdup(node->out[k].arg);
+    if (!name)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    sanitize(name);
+    if (asprintf(&of->path, "%s/out-%zu-%s", run->scratch_dir, pn, name) < 0)
+        of->path = NULL;
+    free(name);
+    return of->path ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+}
+
+static const char *port_path(const ir_port *ports, size_t n, char *const *paths, const char *key,
+                             size_t klen)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strlen(ports[i].arg) == klen && strncmp(ports[i].arg, key, klen) == 0)
+            return paths[i];
+    char *end;
+    unsigned long idx = strtoul(key, &end, 10);
+    return end == key + klen && idx < n ? paths[idx] : NULL;
+}
+
+/* Expand {inputs.k}, {outputs.k} and {{ (ir.c checked every name); other
+ * braces are literal. */
+static char *expand(const char *tmpl, const ir_node *node, char *const *in, char *const *out)
+{
+    size_t cap = strlen(tmpl) + 64, len = 0;
+    char *s = malloc(cap);
+    for (const char *p = tmpl; s && *p;) {
+        const char *piece = p, *field, *end;
+        size_t plen = 1, flen;
+        if (p[0] == '{' && p[1] == '{') {
+            p += 2;
+        } else if (ir_placeholder(p, &field, &flen, &end)) {
+            bool is_in = strncmp(field, "inputs.", 7) == 0;
+            const char *key = field + (is_in ? 7 : 8);
+            size_t klen = flen - (size_t)(key - field);
+            piece = is_in ? port_path(node->in, node->n_in, in, key, klen)
+                          : port_path(node->out, node->n_out, out, key, klen);
+            piece = piece ? piece : "";
+            plen = strlen(piece);
+            p = end;
+        } else {
+            p++;
+        }
+        if (len + plen + 1 > cap) {
+            cap = (len + plen + 1) * 2;
+            char *g = realloc(s, cap);
+            if (!g) {
+                free(s);
+                return NULL;
+            }
+            s = g;
+        }
+        memcpy(s + len, piece, plen);
+        len += plen;
+    }
+    if (s)
+        s[len] = '\0';
+    return s;
+}
+
+static int make_env(crun_run *run, const ir_node *node, cmd_state *st)
+{
+    char *const *base = run->session->environ;
+    size_t n = 0;
+    while (base && base[n])
+        n++;
+    st->envp = calloc(n + 4, sizeof(char *));
+    if (!st->envp ||
+        asprintf(&st->env_own[0], "CRUN_NODE=%s", node->name) < 0 ||
+        asprintf(&st->env_own[1], "CRUN_RUN_ID=%s", run->run_id) < 0 ||
+        asprintf(&st->env_own[2], "CRUN_ENV=%s", run->ir->env) < 0)
+        return -1;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(base[i], "CRUN_NODE=", 10) != 0 && strncmp(base[i], "CRUN_RUN_ID=", 12) != 0 &&
+            strncmp(base[i], "CRUN_ENV=", 9) != 0)
+            st->envp[k++] = base[i];
+    for (size_t i = 0; i < 3; i++)
+        st->envp[k++] = st->env_own[i];
+    return 0;
+}
+
+static int prepare(crun_run *run, size_t pn, crun_call *call, cmd_state **out, crun_error *err)
+{
+    const ir_node *node = &run->ir->nodes[run->plan->node[pn]];
+    cmd_state *st = calloc(1, sizeof(*st));
+    char **in = calloc(node->n_in + 1, sizeof(char *));
+    char **outp = calloc(node->n_out + 1, sizeof(char *));
+    int rc = 0;
+    if (!st || !in || !outp || !(st->outs = calloc(node->n_out + 1, sizeof(out_file))) ||
+        !(st->argv = calloc(node->argc + 1, sizeof(char *))))
+        rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    if (st)
+        st->n_outs = rc ? 0 : node->n_out;
+    for (size_t i = 0; i < node->n_in && !rc; i++)
+        rc = input_file(run, node->in[i].ds, call, &in[i], err);
+    for (size_t i = 0; i < node->n_out && !rc; i++) {
+        rc = output_file(run, pn, i, &st->outs[i], err);
+        outp[i] = st->outs[i].path;
+    }
+    for (size_t i = 0; i < node->argc && !rc; i++) {
+        if (!(st->argv[i] = expand(node->argv[i], node, in, outp)))
+            rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
+        st->argc = i + 1;
+    }
+    if (!rc && make_env(run, node, st) != 0)
+        rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    for (size_t i = 0; in && i < node->n_in; i++)
+        free(in[i]);
+    free(in);
+    free(outp);
+    if (rc) {
+        command_state_free(st);
+        return rc;
+    }
+    st->cmd.argv = st->argv;
+    st->cmd.envp = st->envp;
+    st->cmd.cwd = run->ir->dir;
+    *out = st;
+    return 0;
+}
+
+/* The node ended with rc (not 0): on_node_error, its inputs consumed, and the
+ * error made the node's, as crun_run_execute reports it.  A runner calls
+ * nothing more for the node, whichever step failed. */
+static int node_failed(crun_run *run, crun_call *call, int rc, crun_error *err)
+{
+    const ir_node *node = call->node;
+    if (rc != CRUN_EHOOK && rc != CRUN_ECANCELED && !crun_run_cancelled(run) &&
+        run->session->n_hooks) {
+        crun_hook_event ev = {.node = node->name, .call = call, .error = err, .status = rc};
+        crun_error herr = CRUN_ERROR_INIT;
+        if (hooks_fire(run, CRUN_HOOK_ON_NODE_ERROR, &ev, &herr) != 0)
+            crun_error_move(err, &herr);
+        crun_error_clear(&herr);
+    }
+    for (size_t i = 0; i < node->n_in; i++)
+        catalog_consumed(run, node->in[i].ds);
+    crun_error_prefix(err, "node '%s': ", node->name);
+    /* a missing input file is the node's failure (exit 1), not a config error */
+    if (rc != CRUN_ECANCELED && rc != CRUN_EHOOK && rc != CRUN_ENOMEM)
+        err->code = rc = CRUN_ENODE;
+    return rc;
+}
+
+int crun_run_command_prepare(crun_run *run, size_t pn, const crun_command **cmd, crun_error *err)
+{
+    cmd_state *st;
+    const ir_node *node = &run->ir->nodes[run->plan->node[pn]];
+    crun_call call = {.run = run, .pnode = pn, .node = node, .err = err};
+    int rc = prepare(run, pn, &call, &st, err);
+    if (!rc && (rc = command_hooks(run, CRUN_HOOK_BEFORE_NODE_RUN, &call, err)))
+        command_state_free(st);
+    if (rc)
+        return node_failed(run, &call, rc, err);
+    pthread_mutex_lock(&run->lock);
+    command_state_free(run->cmds[pn]);
+    run->cmds[pn] = st;
+    pthread_mutex_unlock(&run->lock);
+    *cmd = &st->cmd;
+    return 0;
+}
+
+void crun_run_command_output(crun_run *run, size_t pn, const char *data, size_t len)
+{
+    const char *name = crun_run_node_name(run, pn);
+    logger_write(&run->session->logger, CRUN_LOG_INFO, name, "%.*s", (int)len, data);
+}
+
+static int describe_status(int status, crun_error *err)
+{
+    if (status == -1)
+        return crun_error_set(err, CRUN_ENODE, "the command could not be started");
+    if (WIFEXITED(status))
+        return crun_error_set(err, CRUN_ENODE, "the command exited with status %d",
+                              WEXITSTATUS(status));
+    if (WIFSIGNALED(status))
+        return crun_error_set(err, CRUN_ENODE, "the command was killed by signal %d (%s)",
+                              WTERMSIG(status), strsignal(WTERMSIG(status)));
+    return crun_error_set(err, CRUN_ENODE, "the command ended with wait status %d", status);
+}
+
+/* After the command: every output written, after_node_run, then the saves
+ * (Kedro's order, as for function nodes). */
+static int finish(crun_run *run, size_t pn, cmd_state *st, crun_call *call, int status,
+                  crun_error *err)
+{
+    const ir_node *node = &run->ir->nodes[run->plan->node[pn]];
+    if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return describe_status(status, err);
+    for (size_t i = 0; i < node->n_out; i++) {
+        out_file *of = &st->outs[i];
+        if (!exists(of->path))
+            return crun_error_set(err, CRUN_ENODE, "the command did not write {outputs.%s} (%s)",
+                                  node->out[i].arg, of->path);
+    }
+    int rc = command_hooks(run, CRUN_HOOK_AFTER_NODE_RUN, call, err);
+    for (size_t i = 0; i < node->n_out && !rc; i++) {
+        out_file *of = &st->outs[i];
+        size_t ds = node->out[i].ds;
+        cat_entry *e = &run->catalog.entries[ds];
+        if (of->direct) {
+            rc = dataset_hook(run, CRUN_HOOK_BEFORE_DATASET_SAVED, ds, call, err);
+            if (!rc)
+                rc = e->type->save_file(e->instance, of->path, err);
+            if (!rc)
+                rc = dataset_hook(run, CRUN_HOOK_AFTER_DATASET_SAVED, ds, call, err);
+            continue;
+        }
+        char *data;
+        size_t len;
+        if ((rc = crun_file_read(of->path, &data, &len, err)))
+            break;
+        crun_value *v = crun_value_bytes_take(data, len, "application/octet-stream");
+        rc = v ? catalog_save(run, ds, call, v, err) : crun_error_set(err, CRUN_ENOMEM, "oom");
+        crun_value_unref(v);
+        /* the file holds the value byte for byte: commands that read it use this
+         * one instead of a copy (one file per edge fewer; the folder goes at the end) */
+        pthread_mutex_lock(&run->lock);
+        if (!rc && e->in_memory && !e->scratch) {
+            e->scratch = of->path;
+            of->path = NULL;
+        }
+        pthread_mutex_unlock(&run->lock);
+    }
+    return rc;
+}
+
+int crun_run_command_finish(crun_run *run, size_t pn, int status, crun_error *err)
+{
+    pthread_mutex_lock(&run->lock);
+    cmd_state *st = run->cmds[pn];
+    run->cmds[pn] = NULL;
+    pthread_mutex_unlock(&run->lock);
+    if (!st)
+        return crun_error_set(err, CRUN_EINVAL, "node '%s': no command was prepared",
+                              crun_run_node_name(run, pn));
+    const ir_node *node = &run->ir->nodes[run->plan->node[pn]];
+    crun_call call = {.run = run, .pnode = pn, .node = node, .err = err};
+    int rc = finish(run, pn, st, &call, status, err);
+    command_state_free(st);
+    if (rc)
+        return node_failed(run, &call, rc, err);
+    for (size_t i = 0; i < node->n_in; i++)
+        catalog_consumed(run, node->in[i].ds);
+    return 0;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* --- ending a command's process group (shared with runners that spawn) --- */
+
+/* Whether process `name` (a /proc entry) is in group pgid and not a zombie. */
+static bool live_member(const char *name, pid_t pgid)
+{
+    char path[64], line[512];
+    snprintf(path, sizeof(path), "/proc/%s/stat", name);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false; /* gone meanwhile */
+    bool got = fgets(line, sizeof(line), f) != NULL;
+    fclose(f);
+    const char *end = got ? strrchr(line, ')') : NULL; /* the name may hold anything */
+    char state;
+    int ppid, pgrp;
+    return end && sscanf(end + 1, " %c %d %d", &state, &ppid, &pgrp) == 3 && pgrp == pgid &&
+           state != 'Z' && state != 'X';
+}
+
+/* Leftovers waited for and stopped one by one, at most this many at once
+ * (what a command leaves behind is a background job or two). */
+enum { MAX_LEFTOVERS = 64 };
+
+static int pidfd_of(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    (void)pid;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+static void pidfd_kill(int pidfd)
+{
+#ifdef SYS_pidfd_send_signal
+    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+#else
+    (void)pidfd;
+#endif
+}
+
+/* Descriptors (pidfds) of the live members of group pgid, at most cap: each
+ * checked again once open, so that a number taken over between the scan and
+ * the open is never signalled.  None where pidfds are not to be had. */
+static size_t open_members(pid_t pgid, int *fds, size_t cap)
+{
+    DIR *d = opendir("/proc");
+    size_t n = 0;
+    for (struct dirent *e; d && n < cap && (e = readdir(d));) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9' || !live_member(e->d_name, pgid))
+            continue;
+        int fd = pidfd_of((pid_t)atol(e->d_name));
+        if (fd >= 0 && live_member(e->d_name, pgid))
+            fds[n++] = fd;
+        else if (fd >= 0)
+            close(fd);
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* Wait until every process of fds has exited or deadline (CLOCK_MONOTONIC
+ * seconds) has passed; SIGKILL those still there; close them all. */
+static void wait_or_kill(int *fds, size_t n, double deadline)
+{
+    struct pollfd p[MAX_LEFTOVERS];
+    size_t left = n;
+    for (size_t i = 0; i < n; i++)
+        p[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+    while (left > 0) {
+        double wait = deadline - now();
+        if (wait <= 0)
+            break;
+        int r = poll(p, n, (int)(wait * 1000) + 1);
+        if (r < 0 && errno != EINTR)
+            break;
+        for (size_t i = 0; r > 0 && i < n; i++)
+            if (p[i].fd >= 0 && p[i].revents) {
+                p[i].fd = -1; /* exited: poll skips it from now on */
+                left--;
+            }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (p[i].fd >= 0)
+            pidfd_kill(fds[i]);
+        close(fds[i]);
+    }
+}
+
+/* The leader is reaped and its group had SIGTERM.  Nothing is signalled by
+ * the group's number from here on: the number is free again once the last
+ * member goes, and may be another group's then.  The members still there
+ * are found in /proc and held by pidfds (only when kill() says the group
+ * still exists: rare), waited for until the grace period ends, and what
+ * ignored SIGTERM gets SIGKILL through its own pidfd; a second look catches
+ * what they started meanwhile.  Without pidfds (Linux before 5.3), SIGTERM
+ * is all they get. */
+static void end_leftovers(crun_run *run, pid_t pgid)
+{
+    double deadline = now() + run->grace_period;
+    for (int look = 0; look < 2 && kill(-pgid, 0) == 0; look++) {
+        int fds[MAX_LEFTOVERS];
+        size_t n = open_members(pgid, fds, MAX_LEFTOVERS);
+        if (n == 0)
+            return;
+        wait_or_kill(fds, n, look == 0 ? deadline : now());
+    }
+}
+
+int crun_run_command_reap(crun_run *run, pid_t pid)
+{
+    /* the leader is a zombie, holding its group's number: SIGTERM reaches
+     * only what it left behind (nothing, mostly: one syscall) */
+    kill(-pid, SIGTERM);
+    int status = -1;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR)
+            return -1; /* reaped by someone else: its number is not ours to probe */
+    }
+    end_leftovers(run, pid);
+    return status;
+}
+
+/* --- running a command to completion on the calling thread --- */
+
+static void flush_lines(crun_run *run, size_t pn, cmd_state *st, const char *buf, size_t n,
+                        bool eof)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (buf[i] != '\n')
+            continue;
+        if (st->partial_len) {
+            size_t need = st->partial_len + (i - start);
+            char *p = realloc(st->partial, need + 1);
+            if (p) {
+                memcpy(p + st->partial_len, buf + start, i - start);
+                st->partial = p;
+                crun_run_command_output(run, pn, p, need);
+            }
+            st->partial_len = 0;
+        } else {
+            crun_run_command_output(run, pn, buf + start, i - start);
+        }
+        start = i + 1;
+    }
+    if (start < n) {
+        char *p = realloc(st->partial, st->partial_len + (n - start) + 1);
+        if (p) {
+            memcpy(p + st->partial_len, buf + start, n - start);
+            st->partial = p;
+            st->partial_len += n - start;
+        }
+    }
+    if (eof && st->partial_len) {
+        crun_run_command_output(run, pn, st->partial, st->partial_len);
+        st->partial_len = 0;
+    }
+}
+
+static int spawn(cmd_state *st, int *out_fd, pid_t *pid, crun_error *err)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return crun_error_set(err, CRUN_EIO, "pipe: %s", strerror(errno));
+    /* our end only: the output left once the child exits is read without waiting */
+    fcntl(fds[0], F_SETFL, O_NONBLOCK);
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+    posix_spawn_file_actions_addchdir_np(&fa, st->cmd.cwd);
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGINT);
+    sigaddset(&defaults, SIGTERM);
+    sigaddset(&defaults, SIGPIPE);
+    sigaddset(&defaults, SIGHUP);
+    sigaddset(&defaults, SIGQUIT);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                        POSIX_SPAWN_SETSIGDEF);
+    int rc = posix_spawnp(pid, st->argv[0], &fa, &attr, st->argv, st->envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    close(fds[1]);
+    if (rc != 0) {
+        close(fds[0]);
+        return crun_error_set(err, CRUN_ENODE, "cannot run '%s': %s", st->argv[0], strerror(rc));
+    }
+    *out_fd = fds[0];
+    return 0;
+}
+
+/* Whether pid has exited, leaving it unreaped. */
+static bool has_exited(pid_t pid)
+{
+    siginfo_t info;
+    info.si_pid = 0;
+    return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
+}
+
+/* Read from fd (non-blocking) what is there; false at its end or on an error.
+ * At most `limit` bytes: a process left behind may keep writing. */
+static bool read_some(crun_run *run, size_t pn, cmd_state *st, int fd, size_t limit)
+{
+    char buf[8192];
+    for (size_t got = 0; got < limit;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n > 0) {
+            flush_lines(run, pn, st, buf, (size_t)n, false);
+            got += (size_t)n;
+            if ((size_t)n < sizeof(buf))
+                return true; /* all there was: spare the read that says EAGAIN */
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else {
+            return n < 0 && errno == EAGAIN;
+        }
+    }
+    return true;
+}
+
+/* Log the child's output until the child exits: not until the output ends,
+ * which a process it left in the background may hold open.  A cancelled
+ * child gets SIGKILL when it outlives the grace period.  The child is left
+ * unreaped (its group's number stays taken). */
+static void wait_child(crun_run *run, size_t pn, cmd_state *st, int fd, pid_t pid)
+{
+    int pidfd = pidfd_of(pid); /* -1 before Linux 5.3: waitid is asked then */
+    double cancel_at = 0;
+    bool killed = false;
+    for (;;) {
+        struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = pidfd, .events = POLLIN}};
+        int r = poll(p, 2, 100); /* poll skips a descriptor of -1 */
+        if (r > 0 && p[0].revents && !read_some(run, pn, st, fd, 1 << 16)) {
+            close(fd); /* the output is over; the exit may still take a while */
+            fd = -1;
+        }
+        if (pidfd >= 0 ? (r > 0 && p[1].revents) : has_exited(pid))
+            break;
+        if (crun_run_cancelled(run)) {
+            if (cancel_at == 0) {
+                cancel_at = now();
+                kill(-pid, SIGTERM);
+            } else if (!killed && now() - cancel_at > run->grace_period) {
+                kill(-pid, SIGKILL);
+                killed = true;
+            }
+        }
+    }
+    /* what the child wrote before it exited is in the pipe: take that much
+     * (a process left behind may write on and on) */
+    int queued = 0;
+    if (fd >= 0 && ioctl(fd, FIONREAD, &queued) == 0 && queued > 0)
+        read_some(run, pn, st, fd, (size_t)queued);
+    if (fd >= 0)
+        close(fd);
+    flush_lines(run, pn, st, NULL, 0, true);
+    if (pidfd >= 0)
+        close(pidfd);
+}
+
+int command_execute(crun_run *run, size_t pn, crun_call *call, crun_error *err)
+{
+    cmd_state *st;
+    int rc = prepare(run, pn, call, &st, err);
+    if (rc)
+        return rc;
+    /* a command has no loaded inputs to show or replace */
+    crun_value **inputs = call->inputs;
+    call->inputs = NULL;
+    rc = command_hooks(run, CRUN_HOOK_BEFORE_NODE_RUN, call, err);
+    int fd = -1;
+    pid_t pid = 0;
+    if (!rc)
+        rc = spawn(st, &fd, &pid, err);
+    if (!rc) {
+        crun_run_track_child(run, pid);
+        wait_child(run, pn, st, fd, pid);
+        crun_run_untrack_child(run, pid);
+        if (crun_run_cancelled(run))
+            kill(-pid, SIGKILL); /* what the child left goes too, at once */
+        int status = crun_run_command_reap(run, pid);
+        if (crun_run_cancelled(run))
+            rc = crun_error_set(err, CRUN_ECANCELED, "cancelled");
+        else
+            rc = finish(run, pn, st, call, status, err);
+    }
+    call->inputs = inputs;
+    command_state_free(st);
+    return rc;
+}

@@ -1,0 +1,236 @@
+/* describe.c - what a session holds, for `crun list` and `crun catalog describe`.
+ *
+ * Listings read the IR; dataset descriptions also open a throw-away instance
+ * of the dataset's plugin (outside any run) to ask whether its data exists,
+ * where it lives, and which versions it has.
+ */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "plugin/options.h"
+#include "run/run.h"
+#include "core/suggest.h"
+
+
+static json_t *list_nodes(const ir_t *ir)
+{
+    json_t *a = json_array();
+    json_t *all = ir_to_json(ir, NULL, NULL, 0);
+    json_t *nodes = json_object_get(all, "nodes");
+    size_t i;
+    json_t *n;
+    json_array_foreach(nodes, i, n) {
+        json_t *pipes = json_array();
+        for (size_t p = 0; p < ir->n_pipelines; p++)
+            for (size_t k = 0; k < ir->pipelines[p].n; k++)
+                if (ir->pipelines[p].nodes[k] == i)
+                    json_array_append_new(pipes, json_string(ir->pipelines[p].name));
+        json_object_set_new(n, "pipelines", pipes);
+        json_array_append(a, n);
+    }
+    json_decref(all);
+    return a;
+}
+
+/* Open dataset d of the catalog outside any run and ask the plugin about it:
+ * {"exists", "describe", "versions"} merged into o; errors become "error". */
+static void probe_dataset(crun_session *s, size_t d, json_t *o)
+{
+    const ir_dataset *ds = &s->ir->ds[d];
+    const crun_plugin *plug;
+    crun_error err = CRUN_ERROR_INIT;
+    if (ds->kind == IR_DS_PARAMS)
+        json_object_set_new(o, "exists", json_true());
+    if (ds->kind != IR_DS_CATALOG) /* a memory dataset exists only during a run */
+        return;
+    if (plugin_load(&s->plugins, CRUN_PLUGIN_DATASET, ds->type, &plug, &err) != 0) {
+        json_object_set_new(o, "error", json_string(err.message ? err.message : "?"));
+        crun_error_clear(&err);
+        return;
+    }
+    const crun_dataset_type *t = plug->table;
+    crun_dataset_ctx ctx = {.size = sizeof(ctx), .name = ds->name, .project_dir = s->dir,
+                            .versioned = ds->versioned, .logger = &s->logger};
+    char owner[600];
+    snprintf(owner, sizeof(owner), "dataset '%s'", ds->name);
+    crun_options *opts = options_from_conf(ds->options, owner);
+    void *inst = NULL;
+    bool exists = false;
+    /* credentials are not read just to describe a dataset */
+    if (opts && ds->credentials)
+        options_set(opts, "credentials", json_object(), "catalog");
+    if (!opts || t->create(&ctx, opts, &inst, &err) != 0) {
+        json_object_set_new(o, "error", json_string(err.message ? err.message : "out of memory"));
+    } else {
+        if (t->exists && t->exists(inst, &exists, &err) == 0)
+            json_object_set_new(o, "exists", json_boolean(exists));
+        json_t *desc = t->describe ? t->describe(inst) : NULL;
+        if (desc)
+            json_object_set_new(o, "describe", desc);
+        if (t->destroy)
+            t->destroy(inst);
+    }
+    crun_options_free(opts);
+    crun_error_clear(&err);
+}
+
+/* The version folders of a versioned dataset, oldest first. */
+static json_t *list_versions(const crun_session *s, const ir_dataset *ds)
+{
+    json_t *out = json_array();
+    json_t *opts = ds->options ? conf_to_json(ds->options) : NULL;
+    const char *fp = json_string_value(json_object_get(opts, "filepath"));
+    char *dir = NULL;
+    if (fp && asprintf(&dir, "%s%s%s", fp[0] == '/' ? "" : s->dir, fp[0] == '/' ? "" : "/",
+                       fp) < 0)
+        dir = NULL;
+    struct dirent **names = NULL;
+    int n = dir ? scandir(dir, &names, NULL, alphasort) : -1;
+    for (int i = 0; i < n; i++) {
+        if (names[i]->d_name[0] != '.')
+            json_array_append_new(out, json_string(names[i]->d_name));
+        free(names[i]);
+    }
+    free(names);
+    free(dir);
+    json_decref(opts);
+    return out;
+}
+
+static json_t *dataset_json(crun_session *s, size_t d, bool probe)
+{
+    const ir_t *ir = s->ir;
+    const ir_dataset *ds = &ir->ds[d];
+    json_t *readers = json_array(), *writers = json_array();
+    for (size_t i = 0; i < ir->n_nodes; i++) {
+        for (size_t k = 0; k < ir->nodes[i].n_in; k++)
+            if (ir->nodes[i].in[k].ds == d)
+                json_array_append_new(readers, json_string(ir->nodes[i].name));
+        for (size_t k = 0; k < ir->nodes[i].n_out; k++)
+            if (ir->nodes[i].out[k].ds == d)
+                json_array_append_new(writers, json_string(ir->nodes[i].name));
+    }
+    static const char *const kinds[] = {"memory", "catalog", "params"};
+    json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:o, s:o}", "name", ds->name, "type", ds->type,
+                          "kind", kinds[ds->kind], "versioned", ds->versioned, "used_by",
+                          readers, "produced_by", writers);
+    if (ds->options) {
+        json_t *opts = conf_to_json(ds->options);
+        json_t *fp = json_object_get(opts, "filepath");
+        if (!fp) /* partitioned datasets name a folder */
+            fp = json_object_get(opts, "path");
+        if (fp)
+            json_object_set(o, "filepath", fp);
+        json_object_set_new(o, "options", opts);
+    }
+    if (ds->where)
+        json_object_set_new(o, "source", json_string(ds->where));
+    if (ds->credentials)
+        json_object_set_new(o, "credentials", json_string(ds->credentials));
+    if (probe) {
+        probe_dataset(s, d, o);
+        if (ds->versioned)
+            json_object_set_new(o, "versions", list_versions(s, ds));
+    }
+    return o;
+}
+
+static json_t *list_datasets(crun_session *s)
+{
+    json_t *a = json_array();
+    for (size_t d = 0; d < s->ir->n_ds; d++)
+        json_array_append_new(a, dataset_json(s, d, true));
+    return a;
+}
+
+int crun_session_describe_dataset(crun_session *s, const char *name, json_t **out,
+                                  crun_error *err)
+{
+    size_t d;
+    if (!strmap_get(&s->ir->ds_index, name, &d)) {
+        const char **names = calloc(s->ir->n_ds + 1, sizeof(char *));
+        for (size_t i = 0; names && i < s->ir->n_ds; i++)
+            names[i] = s->ir->ds[i].name;
+        const char *best = names ? suggest_closest(name, names, s->ir->n_ds) : NULL;
+        int rc = crun_error_set(err, CRUN_EUSAGE, "no dataset named '%s'%s%s%s", name,
+                                best ? " (did you mean '" : "", best ? best : "",
+                                best ? "'?)" : "");
+        free(names);
+        return rc;
+    }
+    *out = dataset_json(s, d, true);
+    return *out ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+}
+
+static json_t *list_runners(const ir_t *ir)
+{
+    json_t *a = json_array();
+    const conf_node *runners = ir->runner ? conf_get(ir->runner, "runners") : NULL;
+    const conf_node *def = ir->runner ? conf_get(ir->runner, "default") : NULL;
+    const char *def_name = def && def->kind == CONF_SCALAR ? def->str : "sequential";
+    bool def_listed = false;
+    for (size_t i = 0; runners && runners->kind == CONF_MAP && i < runners->n; i++) {
+        const char *name = runners->items[2 * i]->str;
+        json_t *opts = conf_to_json(runners->items[2 * i + 1]);
+        json_t *type = json_incref(json_object_get(opts, "type"));
+        json_object_del(opts, "type");
+        json_array_append_new(a, json_pack("{s:s, s:o, s:b, s:o}", "name", name, "type",
+                                           type ? type : json_null(), "default",
+                                           strcmp(name, def_name) == 0, "options", opts));
+        def_listed = def_listed || strcmp(name, def_name) == 0;
+    }
+    if (!def_listed)
+        json_array_append_new(a, json_pack("{s:s, s:s, s:b, s:{}}", "name", def_name, "type",
+                                           def_name, "default", 1, "options"));
+    return a;
+}
+
+int crun_session_list(crun_session *s, const char *what, json_t **out, crun_error *err)
+{
+    const ir_t *ir = s->ir;
+    *out = NULL;
+    if (strcmp(what, "pipelines") == 0) {
+        *out = json_array();
+        for (size_t i = 0; i < ir->n_pipelines; i++)
+            json_array_append_new(*out, json_pack("{s:s, s:I}", "name", ir->pipelines[i].name,
+                                                  "nodes", (json_int_t)ir->pipelines[i].n));
+    } else if (strcmp(what, "nodes") == 0) {
+        *out = list_nodes(ir);
+    } else if (strcmp(what, "datasets") == 0) {
+        *out = list_datasets(s);
+    } else if (strcmp(what, "runners") == 0) {
+        *out = list_runners(ir);
+    } else if (strcmp(what, "plugins") == 0) {
+        *out = plugin_list(&s->plugins);
+    } else {
+        static const char *const kinds[] = {"pipelines", "nodes", "datasets", "runners", "plugins"};
+        const char *best = suggest_closest(what, kinds, 5);
+        return crun_error_set(err, CRUN_EUSAGE, "crun list: unknown list '%s'%s%s%s (pipelines, "
+                              "nodes, datasets, runners or plugins)", what,
+                              best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
+    }
+    return *out ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+}
+
+int crun_plugin_info(const char *path, json_t **out, crun_error *err)
+{
+    void *dl;
+    const crun_plugin *d;
+    int rc = plugin_open_file(path, 0, &dl, &d, err);
+    if (rc)
+        return rc;
+    *out = plugin_describe(d, path);
+    if (d->kind == CRUN_PLUGIN_NODES) {
+        const crun_nodes_type *t = d->table;
+        json_t *fns = json_array();
+        for (size_t i = 0; i < t->n_nodes; i++)
+            json_array_append_new(fns, json_pack("{s:s, s:s}", "name", t->nodes[i].name, "doc",
+                                                 t->nodes[i].doc ? t->nodes[i].doc : ""));
+        json_object_set_new(*out, "functions", fns);
+    }
+    dlclose(dl);
+    return 0;
+}

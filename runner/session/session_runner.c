@@ -1,0 +1,224 @@
+/* session_runner.c - which runner a run gets, and its instance.
+ *
+ * The runner a run asks for (a runner.yml name, a plugin name or a .so
+ * path; none: runner.yml's default, else sequential) is looked up in
+ * runner.yml, its options are the entry's keys with --runner-opt on top,
+ * and its plugin makes the instance.  Runners flagged CRUN_RUNNER_SHARED get
+ * one instance per session and options, kept by the session and found
+ * without a lock by the runs after the first; others get one per run.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin/options.h"
+#include "run/run.h"
+#include "core/suggest.h"
+
+static const char *const runner_file_keys[] = {"default", "runners", NULL};
+
+typedef struct runner_choice {
+    const char *name;
+    const char *type;
+    const conf_node *entry; /* runner.yml entry, or NULL */
+    char where[512];
+} runner_choice;
+
+static int choose_runner(crun_session *s, const char *asked, runner_choice *c, crun_error *err)
+{
+    const conf_node *rc_root = s->ir->runner;
+    int rc = rc_root ? conf_check_keys(rc_root, runner_file_keys, "runner.yml", err) : 0;
+    if (rc)
+        return rc;
+    const conf_node *runners = rc_root ? conf_get(rc_root, "runners") : NULL;
+    const conf_node *def = rc_root ? conf_get(rc_root, "default") : NULL;
+    if (runners && runners->kind != CONF_MAP)
+        return conf_error(err, runners, "'runners' must map names to {type: ...}, got %s",
+                          conf_kind_name(runners));
+    if (def && def->kind != CONF_SCALAR)
+        return conf_error(err, def, "'default' must name a runner");
+    c->name = asked ? asked : def ? def->str : "sequential";
+    c->type = c->name;
+    c->entry = conf_get(runners, c->name);
+    snprintf(c->where, sizeof(c->where), "--runner");
+    if (!asked && def)
+        conf_where(def, c->where, sizeof(c->where));
+    if (!c->entry) {
+        if (!asked && def && runners && !strchr(c->name, '/')) {
+            /* a default that is neither a key nor (below) a plugin gets its position */
+            const crun_plugin *plug;
+            crun_error e2 = CRUN_ERROR_INIT;
+            int r2 = plugin_load(&s->plugins, CRUN_PLUGIN_RUNNER, c->name, &plug, &e2);
+            crun_error_clear(&e2);
+            if (r2)
+                return conf_error(err, def, "default runner '%s' is not defined under "
+                                  "'runners'", c->name);
+        }
+        return 0;
+    }
+    if (c->entry->kind != CONF_MAP)
+        return conf_error(err, c->entry, "runner '%s': expected a map with a 'type'", c->name);
+    const conf_node *type = conf_get(c->entry, "type");
+    if (!type || type->kind != CONF_SCALAR || !type->str[0])
+        return conf_error(err, type ? type : c->entry, "runner '%s': missing 'type' (sequential, "
+                          "parallel, service, or a path to a .so)", c->name);
+    c->type = type->str;
+    conf_where(type, c->where, sizeof(c->where));
+    return 0;
+}
+
+static int runner_options(const runner_choice *c, const char *const *overrides,
+                          crun_options **out, crun_error *err)
+{
+    char owner[300];
+    snprintf(owner, sizeof(owner), "runner '%s'", c->name);
+    crun_options *opts = options_from_conf(NULL, owner);
+    if (!opts)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    for (size_t i = 0; c->entry && i < c->entry->n; i++) {
+        const conf_node *k = c->entry->items[2 * i];
+        if (strcmp(k->str, "type") == 0)
+            continue;
+        char where[512];
+        options_set(opts, k->str, conf_to_json(c->entry->items[2 * i + 1]),
+                    conf_where(c->entry->items[2 * i + 1], where, sizeof(where)));
+    }
+    for (size_t i = 0; overrides && overrides[i]; i++) {
+        const char *eq = strchr(overrides[i], '=');
+        if (!eq || eq == overrides[i]) {
+            crun_options_free(opts);
+            return crun_error_set(err, CRUN_EUSAGE, "--runner-opt: expected key=value, got '%s'",
+                                  overrides[i]);
+        }
+        char *key = strndup(overrides[i], (size_t)(eq - overrides[i]));
+        if (!key) {
+            crun_options_free(opts);
+            return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+        }
+        options_set(opts, key, json_string(eq + 1), "--runner-opt");
+        free(key);
+    }
+    *out = opts;
+    return 0;
+}
+
+static int open_runner(crun_session *s, const crun_run_options *o, runner_inst *r, crun_error *err)
+{
+    runner_choice c;
+    int rc = choose_runner(s, o->runner, &c, err);
+    if (rc)
+        return rc;
+    const crun_plugin *plug;
+    if ((rc = plugin_load(&s->plugins, CRUN_PLUGIN_RUNNER, c.type, &plug, err))) {
+        if (!c.entry && o->runner) {
+            const conf_node *runners = s->ir->runner ? conf_get(s->ir->runner, "runners") : NULL;
+            const char *names[128];
+            size_t n = 0;
+            bool listed = runners && runners->kind == CONF_MAP;
+            for (size_t i = 0; listed && i < runners->n && n < 128; i++)
+                names[n++] = runners->items[2 * i]->str;
+            const char *best = suggest_closest(c.name, names, n);
+            if (best)
+                return crun_error_set(err, CRUN_EUSAGE, "--runner: unknown runner '%s' (did you "
+                                      "mean '%s'?)", c.name, best);
+        }
+        return crun_error_prefix(err, "%s: runner '%s': ", c.where, c.name);
+    }
+    crun_options *opts = NULL;
+    if ((rc = runner_options(&c, o->runner_opts, &opts, err)))
+        return rc;
+    r->type = plug->table;
+    rc = r->type->create(opts, &s->logger, &r->instance, err);
+    crun_options_free(opts);
+    if (rc) {
+        r->type = NULL;
+        if (!err->message)
+            crun_error_set(err, CRUN_ECONFIG, "runner '%s' refused its options", c.name);
+        return CRUN_ECONFIG;
+    }
+    return 0;
+}
+
+static uint32_t runner_flags(const crun_runner_type *t)
+{
+    return t->size >= offsetof(crun_runner_type, flags) + sizeof(t->flags) ? t->flags : 0;
+}
+
+/* What identifies a runner instance: the runner asked for and its options. */
+static char *runner_key(const crun_run_options *o)
+{
+    size_t len = strlen(o->runner ? o->runner : "") + 1;
+    for (size_t i = 0; o->runner_opts && o->runner_opts[i]; i++)
+        len += strlen(o->runner_opts[i]) + 1;
+    char *key = malloc(len), *k = key;
+    if (!key)
+        return NULL;
+    k = stpcpy(k, o->runner ? o->runner : "");
+    for (size_t i = 0; o->runner_opts && o->runner_opts[i]; i++) {
+        *k++ = '\n';
+        k = stpcpy(k, o->runner_opts[i]);
+    }
+    return key;
+}
+
+/* Whether key is runner_key(o), without making it (each run asks). */
+static bool key_is(const char *key, const crun_run_options *o)
+{
+    const char *name = o->runner ? o->runner : "";
+    size_t n = strlen(name);
+    if (strncmp(key, name, n) != 0)
+        return false;
+    key += n;
+    for (size_t i = 0; o->runner_opts && o->runner_opts[i]; i++) {
+        n = strlen(o->runner_opts[i]);
+        if (*key++ != '\n' || strncmp(key, o->runner_opts[i], n) != 0)
+            return false;
+        key += n;
+    }
+    return *key == '\0';
+}
+
+/* The runner instance for a run.  A runner flagged CRUN_RUNNER_SHARED is
+ * made once per session and options and serves every such run (*shared
+ * set); any other gets an instance of its own, destroyed after the run. */
+int session_get_runner(crun_session *s, const crun_run_options *o, runner_inst *r,
+                       bool *shared, crun_error *err)
+{
+    *shared = false;
+    shared_runner *last = atomic_load_explicit(&s->last_runner, memory_order_acquire);
+    if (last && key_is(last->key, o)) {
+        *r = (runner_inst){last->type, last->instance};
+        *shared = true;
+        return 0;
+    }
+    char *key = runner_key(o);
+    if (!key)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    pthread_mutex_lock(&s->cache_lock);
+    shared_runner *sr = s->runners;
+    while (sr && strcmp(sr->key, key) != 0)
+        sr = sr->next;
+    int rc = 0;
+    if (!sr && !(rc = open_runner(s, o, r, err)) && (runner_flags(r->type) & CRUN_RUNNER_SHARED)) {
+        if ((sr = malloc(sizeof(*sr)))) {
+            *sr = (shared_runner){.next = s->runners, .key = key, .type = r->type,
+                                  .instance = r->instance};
+            s->runners = sr;
+            key = NULL;
+        } else {
+            if (r->type->destroy)
+                r->type->destroy(r->instance);
+            rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
+        }
+    }
+    if (sr && !rc) {
+        *r = (runner_inst){sr->type, sr->instance};
+        *shared = true;
+        atomic_store_explicit(&s->last_runner, sr, memory_order_release);
+    }
+    pthread_mutex_unlock(&s->cache_lock);
+    free(key);
+    return rc;
+}
+
