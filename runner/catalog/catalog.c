@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugin/options.h"
-#include "run/run.h"
+#include "catalog/catalog.h"
 #include "catalog/spill.h"
+#include "plugin/options.h"
 
 static json_t *param_at(json_t *params, const char *path)
 {
@@ -44,9 +44,9 @@ static const char *load_version_for(const char *spec, const char *name, char *bu
     return NULL;
 }
 
-static int check_load_versions(crun_run *run, const char *spec, crun_error *err)
+static int check_load_versions(catalog *c, const char *spec, crun_error *err)
 {
-    const ir_t *ir = run->ir;
+    const ir_t *ir = c->shared->ir;
     for (const char *p = spec; p && *p;) {
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
@@ -73,16 +73,16 @@ static int check_load_versions(crun_run *run, const char *spec, crun_error *err)
 
 /* The entry's credentials, from the session's credentials.yml, become its
  * `credentials` option (a map): the only place their values are read. */
-static int add_credentials(crun_run *run, const ir_dataset *d, crun_options *opts,
+static int add_credentials(catalog *c, const ir_dataset *d, crun_options *opts,
                            crun_error *err)
 {
-    const project *p = run->session->project;
-    const conf_node *c = p ? conf_get(p->credentials, d->credentials) : NULL;
-    if (!c)
+    const project *p = c->shared->project;
+    const conf_node *cred = p ? conf_get(p->credentials, d->credentials) : NULL;
+    if (!cred)
         return crun_error_set(err, CRUN_ECONFIG, "%s: dataset '%s': credentials '%s' are not in "
                               "conf/%s/credentials.yml", d->where ? d->where : "catalog",
-                              d->name, d->credentials, run->ir->env);
-    json_t *value = conf_to_json(c);
+                              d->name, d->credentials, c->shared->ir->env);
+    json_t *value = conf_to_json(cred);
     if (!value || options_set(opts, "credentials", value, d->where ? d->where : "catalog"))
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     return 0;
@@ -90,27 +90,28 @@ static int add_credentials(crun_run *run, const ir_dataset *d, crun_options *opt
 
 /* The type a dataset has in this run: a request's input or an output kept in
  * memory swaps the catalog's type for the memory type. */
-static const char *type_in_run(crun_run *run, size_t ds, const crun_run_options *o)
+static const char *type_in_run(catalog *c, size_t ds, const crun_run_options *o)
 {
-    const ir_dataset *d = &run->ir->ds[ds];
+    const ir_dataset *d = &c->shared->ir->ds[ds];
     for (size_t i = 0; i < o->n_inputs; i++)
         if (strcmp(o->input_names[i], d->name) == 0)
             return "memory";
-    if (o->memory_outputs && d->kind == IR_DS_CATALOG && run->plan->producer[ds] != PLAN_NONE)
+    if (o->memory_outputs && d->kind == IR_DS_CATALOG && c->plan->producer[ds] != PLAN_NONE)
         return "memory";
     return d->type;
 }
 
 /* A memory dataset crossing to or from another job of this run lives in
  * <project>/.crun/runs/<run id>/<name>.crv. */
-static int open_shared(crun_run *run, size_t ds, cat_entry *e, crun_error *err)
+static int open_shared(catalog *c, size_t ds, cat_entry *e, crun_error *err)
 {
-    const ir_dataset *d = &run->ir->ds[ds];
+    const ir_t *ir = c->shared->ir;
+    const ir_dataset *d = &ir->ds[ds];
     char *name = strdup(d->name), *path = NULL;
-    for (char *c = name; c && *c; c++)
-        if (*c == '/')
-            *c = '_';
-    if (!name || asprintf(&path, "%s/.crun/runs/%s/%s.crv", run->ir->dir, run->run_id, name) < 0)
+    for (char *ch = name; ch && *ch; ch++)
+        if (*ch == '/')
+            *ch = '_';
+    if (!name || asprintf(&path, "%s/.crun/runs/%s/%s.crv", ir->dir, c->run_id, name) < 0)
         path = NULL;
     free(name);
     json_t *o = path ? json_pack("{s:s}", "path", path) : NULL;
@@ -120,15 +121,15 @@ static int open_shared(crun_run *run, size_t ds, cat_entry *e, crun_error *err)
                  ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
     if (!rc)
         *e->ctx = (crun_dataset_ctx){.size = sizeof(crun_dataset_ctx), .name = d->name,
-                                     .project_dir = run->ir->dir,
-                                     .logger = &run->session->logger};
+                                     .project_dir = ir->dir,
+                                     .logger = c->shared->logger};
     if (!rc && (rc = spill_type.create(e->ctx, opts, &e->instance, err)) == 0) {
         e->type = &spill_type;
         e->in_memory = true;
-        logger_write(&run->session->logger, CRUN_LOG_INFO, NULL, "memory dataset '%s' %s "
+        logger_write(c->shared->logger, CRUN_LOG_INFO, NULL, "memory dataset '%s' %s "
                      "another job of run %s through %s", d->name,
-                     run->plan->crosses[ds] & PLAN_CROSS_IN ? "comes from" : "goes to",
-                     run->run_id, path);
+                     c->plan->crosses[ds] & PLAN_CROSS_IN ? "comes from" : "goes to",
+                     c->run_id, path);
     }
     crun_options_free(opts);
     free(path);
@@ -139,20 +140,20 @@ static int open_shared(crun_run *run, size_t ds, cat_entry *e, crun_error *err)
  * session's first run that opens it and shared by the later ones: options
  * are immutable once made.  Two first runs at once both make them; one
  * publishes, the other frees its own. */
-static int entry_options(crun_run *run, size_t ds, const crun_options **out, crun_error *err)
+static int entry_options(catalog *c, size_t ds, const crun_options **out, crun_error *err)
 {
-    _Atomic(crun_options *) *slot = &run->session->ds_options[ds];
+    _Atomic(crun_options *) *slot = &c->shared->ds_options[ds];
     crun_options *opts = atomic_load_explicit(slot, memory_order_acquire);
     if (opts) {
         *out = opts;
         return 0;
     }
-    const ir_dataset *d = &run->ir->ds[ds];
+    const ir_dataset *d = &c->shared->ir->ds[ds];
     char owner[600];
     snprintf(owner, sizeof(owner), "dataset '%s'", d->name);
     if (!(opts = options_from_conf(d->options, owner)))
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    int rc = d->credentials ? add_credentials(run, d, opts, err) : 0;
+    int rc = d->credentials ? add_credentials(c, d, opts, err) : 0;
     if (rc) {
         crun_options_free(opts);
         return rc;
@@ -168,52 +169,48 @@ static int entry_options(crun_run *run, size_t ds, const crun_options **out, cru
 
 /* The plugin of a dataset type, remembered by the session for the entry's
  * own type and for memory (what requests and kept outputs swap in). */
-static int dataset_plugin(crun_run *run, size_t ds, const char *type, const crun_plugin **out,
+static int dataset_plugin(catalog *c, size_t ds, const char *type, const crun_plugin **out,
                           crun_error *err)
 {
-    crun_session *s = run->session;
-    _Atomic(const crun_plugin *) *slot = type == run->ir->ds[ds].type ? &s->ds_plugin[ds]
+    catalog_shared *s = c->shared;
+    _Atomic(const crun_plugin *) *slot = type == s->ir->ds[ds].type ? &s->ds_plugin[ds]
                                          : strcmp(type, "memory") == 0 ? &s->memory_plugin
                                                                        : NULL;
     if (slot && (*out = atomic_load_explicit(slot, memory_order_acquire)))
         return 0;
-    int rc = plugin_load(&s->plugins, CRUN_PLUGIN_DATASET, type, out, err);
+    int rc = plugin_load(s->plugins, CRUN_PLUGIN_DATASET, type, out, err);
     if (!rc && slot)
         atomic_store_explicit(slot, *out, memory_order_release);
     return rc;
 }
 
-static int open_entry(crun_run *run, size_t ds, const crun_run_options *o, crun_error *err)
+static int open_entry(catalog *c, size_t ds, const crun_run_options *o, crun_error *err)
 {
-    if (run->plan->crosses && run->plan->crosses[ds]) {
-        cat_entry *e = &run->catalog.entries[ds];
-        e->def = &run->ir->ds[ds];
-        atomic_init(&e->consumers_left, run->plan->consumers[ds]);
-        return open_shared(run, ds, e, err);
-    }
-    const char *lv = o->load_versions;
-    crun_session *s = run->session;
-    cat_entry *e = &run->catalog.entries[ds];
-    const ir_dataset *d = &run->ir->ds[ds];
+    const catalog_shared *s = c->shared;
+    cat_entry *e = &c->entries[ds];
+    const ir_dataset *d = &s->ir->ds[ds];
     e->def = d;
-    atomic_init(&e->consumers_left, run->plan->consumers[ds]);
+    atomic_init(&e->consumers_left, c->plan->consumers[ds]);
+    if (c->plan->crosses && c->plan->crosses[ds])
+        return open_shared(c, ds, e, err);
+    const char *lv = o->load_versions;
     if (d->kind == IR_DS_PARAMS) {
-        json_t *v = param_at(run->params, d->param_path);
+        json_t *v = param_at(c->params, d->param_path);
         if (!v)
             return crun_error_set(err, CRUN_ECONFIG, "parameter '%s' does not exist", d->name);
         e->param = crun_value_json_new(params_private_copy(v));
         return e->param ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
     }
     const crun_plugin *plug;
-    const char *type = type_in_run(run, ds, o);
-    int rc = dataset_plugin(run, ds, type, &plug, err);
+    const char *type = type_in_run(c, ds, o);
+    int rc = dataset_plugin(c, ds, type, &plug, err);
     if (rc)
         return crun_error_prefix(err, "%s%sdataset '%s': ", d->where ? d->where : "",
                                  d->where ? ": " : "", d->name);
     e->type = plug->table;
     e->in_memory = e->type->flags & CRUN_DATASET_IN_MEMORY;
     const crun_options *opts = s->no_options;
-    if (d->options && type == d->type && (rc = entry_options(run, ds, &opts, err)))
+    if (d->options && type == d->type && (rc = entry_options(c, ds, &opts, err)))
         return rc;
     if ((e->type->flags & (CRUN_DATASET_IN_MEMORY | CRUN_DATASET_VALUE_SLOT)) ==
             (CRUN_DATASET_IN_MEMORY | CRUN_DATASET_VALUE_SLOT) &&
@@ -228,11 +225,11 @@ static int open_entry(crun_run *run, size_t ds, const crun_run_options *o, crun_
     *e->ctx = (crun_dataset_ctx){
         .size = sizeof(crun_dataset_ctx),
         .name = d->name,
-        .project_dir = run->ir->dir,
+        .project_dir = s->ir->dir,
         .versioned = d->versioned,
         .load_version = d->versioned ? load_version_for(lv, d->name, vbuf, sizeof(vbuf)) : NULL,
-        .save_version = run->version,
-        .logger = &s->logger,
+        .save_version = c->version,
+        .logger = s->logger,
     };
     if (e->ctx->load_version && !(e->ctx->load_version = strdup(e->ctx->load_version)))
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
@@ -244,6 +241,14 @@ static int open_entry(crun_run *run, size_t ds, const crun_run_options *o, crun_
         return rc < 0 ? rc : CRUN_ECONFIG;
     }
     return 0;
+}
+
+/* A copy of v that shares nothing with v: the session's parameters are read
+ * by runs on many threads, and jansson's reference counts may not be
+ * touched from two threads at once (json_incref reads the count plainly). */
+json_t *params_private_copy(json_t *v)
+{
+    return json_is_object(v) || json_is_array(v) ? json_deep_copy(v) : json_copy(v);
 }
 
 /* --- an entry's value: through its instance, or in the entry (a slot) --- */
@@ -285,9 +290,9 @@ static void entry_release(cat_entry *e)
     }
 }
 
-int catalog_entry_load(crun_run *run, size_t ds, crun_value **out, crun_error *err)
+int catalog_entry_load(catalog *c, size_t ds, crun_value **out, crun_error *err)
 {
-    cat_entry *e = &run->catalog.entries[ds];
+    cat_entry *e = &c->entries[ds];
     *out = NULL;
     if (!e->type)
         return crun_error_set(err, CRUN_EINVAL, "dataset '%s' is not open in this run",
@@ -296,18 +301,19 @@ int catalog_entry_load(crun_run *run, size_t ds, crun_value **out, crun_error *e
 }
 
 /* A run's inputs must be datasets its nodes read and none of them makes. */
-static int check_inputs(crun_run *run, const crun_run_options *o, crun_error *err)
+static int check_inputs(catalog *c, const crun_run_options *o, crun_error *err)
 {
-    const ir_t *ir = run->ir;
+    const ir_t *ir = c->shared->ir;
+    const plan *p = c->plan;
     for (size_t i = 0; i < o->n_inputs; i++) {
         size_t ds;
         const char *name = o->input_names[i];
-        if (!strmap_get(&ir->ds_index, name, &ds) || run->plan->consumers[ds] == 0)
+        if (!strmap_get(&ir->ds_index, name, &ds) || p->consumers[ds] == 0)
             return crun_error_set(err, CRUN_EUSAGE, "input '%s' is not read by any node of "
                                   "this run", name);
-        if (run->plan->producer[ds] != PLAN_NONE)
+        if (p->producer[ds] != PLAN_NONE)
             return crun_error_set(err, CRUN_EUSAGE, "input '%s' is made by node '%s' in this run",
-                                  name, ir->nodes[run->plan->node[run->plan->producer[ds]]].name);
+                                  name, ir->nodes[p->node[p->producer[ds]]].name);
         if (ir->ds[ds].kind == IR_DS_PARAMS)
             return crun_error_set(err, CRUN_EUSAGE, "input '%s' is a parameter: give it in "
                                   "params instead", name);
@@ -318,39 +324,38 @@ static int check_inputs(crun_run *run, const crun_run_options *o, crun_error *er
 }
 
 /* Put the run's given inputs into their (memory) datasets. */
-static int fill_inputs(crun_run *run, const crun_run_options *o, crun_error *err)
+static int fill_inputs(catalog *c, const crun_run_options *o, crun_error *err)
 {
     for (size_t i = 0; i < o->n_inputs; i++) {
         size_t ds;
-        strmap_get(&run->ir->ds_index, o->input_names[i], &ds);
-        int rc = entry_save(&run->catalog.entries[ds], o->input_values[i], err);
+        strmap_get(&c->shared->ir->ds_index, o->input_names[i], &ds);
+        int rc = entry_save(&c->entries[ds], o->input_values[i], err);
         if (rc)
             return rc;
     }
     return 0;
 }
 
-int catalog_open(crun_run *run, const crun_run_options *o, crun_error *err)
+int catalog_open(catalog *c, const crun_run_options *o, crun_error *err)
 {
-    const ir_t *ir = run->ir;
-    const plan *p = run->plan;
-    int rc = check_load_versions(run, o->load_versions, err);
+    const ir_t *ir = c->shared->ir;
+    const plan *p = c->plan;
+    int rc = check_load_versions(c, o->load_versions, err);
     if (!rc)
-        rc = check_inputs(run, o, err);
+        rc = check_inputs(c, o, err);
     if (rc)
         return rc;
-    run->catalog.n = ir->n_ds;
+    c->n = ir->n_ds;
     for (size_t ds = 0; ds < ir->n_ds && !rc; ds++) {
         if (p->producer[ds] == PLAN_NONE && p->consumers[ds] == 0)
             continue;
-        rc = open_entry(run, ds, o, err);
+        rc = open_entry(c, ds, o, err);
     }
-    return rc ? rc : fill_inputs(run, o, err);
+    return rc ? rc : fill_inputs(c, o, err);
 }
 
-void catalog_close(crun_run *run)
+void catalog_close(catalog *c)
 {
-    catalog *c = &run->catalog;
     for (size_t i = 0; c->entries && i < c->n; i++) {
         cat_entry *e = &c->entries[i];
         if (e->slot)
@@ -363,33 +368,43 @@ void catalog_close(crun_run *run)
         free(e->ctx);
         free(e->scratch);
     }
-    c->entries = NULL; /* part of the run's block */
+    c->entries = NULL; /* the caller's memory */
 }
 
-static int fire_dataset_hooks(crun_run *run, crun_hook_point point, size_t ds, crun_call *call,
-                              crun_value *value, crun_error *err)
+int catalog_hooks_fire(const catalog *c, crun_hook_point point, crun_hook_event *ev,
+                       crun_error *err)
+{
+    ev->run_id = c->run_id;
+    ev->run = c->run;
+    ev->params = c->params;
+    return hooks_fire(c->shared->hooks, point, ev, err);
+}
+
+static int fire_dataset_hooks(catalog *c, crun_hook_point point, size_t ds, const char *node,
+                              crun_call *call, crun_value *value, crun_error *err)
 {
     crun_hook_event ev = {
-        .size = sizeof(ev),
-        .node = call ? call->node->name : NULL,
+        .node = node,
         .call = call,
-        .dataset = run->ir->ds[ds].name,
+        .dataset = c->shared->ir->ds[ds].name,
         .value = value,
     };
-    return hooks_fire(run, point, &ev, err);
+    return catalog_hooks_fire(c, point, &ev, err);
 }
 
-static inline int fire_dataset(crun_run *run, crun_hook_point point, size_t ds, crun_call *call,
-                               crun_value *value, crun_error *err)
+/* The common case, no hooks, costs one test per load or save. */
+static inline int fire_dataset(catalog *c, crun_hook_point point, size_t ds, const char *node,
+                               crun_call *call, crun_value *value, crun_error *err)
 {
-    return run->session->n_hooks ? fire_dataset_hooks(run, point, ds, call, value, err) : 0;
+    return c->shared->hooks->n ? fire_dataset_hooks(c, point, ds, node, call, value, err) : 0;
 }
 
-int catalog_load(crun_run *run, size_t ds, crun_call *call, crun_value **out, crun_error *err)
+int catalog_load(catalog *c, size_t ds, const char *node, crun_call *call, crun_value **out,
+                 crun_error *err)
 {
-    cat_entry *e = &run->catalog.entries[ds];
+    cat_entry *e = &c->entries[ds];
     *out = NULL;
-    int rc = fire_dataset(run, CRUN_HOOK_BEFORE_DATASET_LOADED, ds, call, NULL, err);
+    int rc = fire_dataset(c, CRUN_HOOK_BEFORE_DATASET_LOADED, ds, node, call, NULL, err);
     if (rc)
         return rc;
     if (e->param)
@@ -402,7 +417,7 @@ int catalog_load(crun_run *run, size_t ds, crun_call *call, crun_value **out, cr
     if (!*out)
         return crun_error_set(err, CRUN_EDATA, "dataset '%s': the load returned no value",
                               e->def->name);
-    rc = fire_dataset(run, CRUN_HOOK_AFTER_DATASET_LOADED, ds, call, *out, err);
+    rc = fire_dataset(c, CRUN_HOOK_AFTER_DATASET_LOADED, ds, node, call, *out, err);
     if (rc) {
         crun_value_unref(*out);
         *out = NULL;
@@ -410,35 +425,36 @@ int catalog_load(crun_run *run, size_t ds, crun_call *call, crun_value **out, cr
     return rc;
 }
 
-int catalog_save(crun_run *run, size_t ds, crun_call *call, crun_value *value, crun_error *err)
+int catalog_save(catalog *c, size_t ds, const char *node, crun_call *call, crun_value *value,
+                 crun_error *err)
 {
-    cat_entry *e = &run->catalog.entries[ds];
-    int rc = fire_dataset(run, CRUN_HOOK_BEFORE_DATASET_SAVED, ds, call, value, err);
+    cat_entry *e = &c->entries[ds];
+    int rc = fire_dataset(c, CRUN_HOOK_BEFORE_DATASET_SAVED, ds, node, call, value, err);
     if (rc)
         return rc;
     if (!e->type)
         return crun_error_set(err, CRUN_EINVAL, "dataset '%s' cannot be saved", e->def->name);
     if ((rc = entry_save(e, value, err)) != 0)
         return rc < 0 ? rc : CRUN_EIO;
-    return fire_dataset(run, CRUN_HOOK_AFTER_DATASET_SAVED, ds, call, value, err);
+    return fire_dataset(c, CRUN_HOOK_AFTER_DATASET_SAVED, ds, node, call, value, err);
 }
 
-void catalog_consumed(crun_run *run, size_t ds)
+void catalog_consumed(catalog *c, size_t ds)
 {
-    cat_entry *e = &run->catalog.entries[ds];
+    cat_entry *e = &c->entries[ds];
     if (!e->in_memory || !e->type)
         return;
     /* a slot with one consumer: this call is the last one, no count to take
      * (releasing an empty slot again would do nothing) */
-    if ((e->slot && run->plan->consumers[ds] == 1) ||
+    if ((e->slot && c->plan->consumers[ds] == 1) ||
         atomic_fetch_sub(&e->consumers_left, 1) == 1)
         entry_release(e);
 }
 
 bool catalog_persisted(void *user, size_t ds)
 {
-    crun_run *run = user;
-    cat_entry *e = &run->catalog.entries[ds];
+    catalog *c = user;
+    cat_entry *e = &c->entries[ds];
     if (e->param)
         return true;
     if (!e->type || e->in_memory || e->slot || !e->type->exists)

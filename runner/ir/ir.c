@@ -1,14 +1,13 @@
 /* ir.c - from configuration to the IR.
  *
  * Node definitions arrive one at a time through an ir_builder while
- * project.c streams the pipelines files: each is checked and becomes an IR
- * node at once, so a mistake is reported where it was written and a large
+ * project_load streams the pipelines files (ir_load's sink): each is
+ * checked and becomes an IR node at once, so a mistake is reported where it was written and a large
  * pipeline's YAML never exists as one tree.  What needs the whole
  * configuration waits for ir_build: node libraries and the parameters nodes
  * read (checked at the first use of each, in node order), pipelines as lists
  * of nodes and their unions.  Datasets are interned by name as nodes mention
- * them: a catalog entry, a parameter (params:a.b, parameters) or, failing
- * both, a memory dataset.  Graph-level checks (cycles, two producers,
+ * them (ir_catalog.c).  Graph-level checks (cycles, two producers,
  * missing inputs) belong to plan.c.
  */
 #include <stdio.h>
@@ -18,145 +17,6 @@
 #include "ir/ir.h"
 #include "ir/ir_builder.h"
 #include "core/suggest.h"
-
-ir_t *ir_new(void)
-{
-    ir_t *ir = calloc(1, sizeof(*ir));
-    if (!ir)
-        return NULL;
-    strmap_init(&ir->node_index);
-    strmap_init(&ir->ds_index);
-    strmap_init(&ir->string_index);
-    if (!(ir->arena = conf_arena_new())) {
-        free(ir);
-        return NULL;
-    }
-    return ir;
-}
-
-void ir_free(ir_t *ir)
-{
-    if (!ir)
-        return;
-    free(ir->nodes); /* their text and arrays are in the arena */
-    for (size_t i = 0; i < ir->n_ds; i++)
-        conf_free(ir->ds[i].options);
-    free(ir->ds);
-    for (size_t i = 0; i < ir->n_factories; i++) {
-        conf_free(ir->factories[i].key);
-        conf_free(ir->factories[i].entry);
-    }
-    free(ir->factories);
-    for (size_t i = 0; i < ir->n_pipelines; i++) {
-        free(ir->pipelines[i].name);
-        free(ir->pipelines[i].nodes);
-    }
-    free(ir->pipelines);
-    strmap_free(&ir->node_index);
-    strmap_free(&ir->ds_index);
-    free(ir->strings);
-    strmap_free(&ir->string_index);
-    json_decref(ir->libraries);
-    json_decref(ir->params);
-    conf_free(ir->runner);
-    free(ir->project);
-    free(ir->env);
-    free(ir->dir);
-    if (ir->pool)
-        conf_pool_free(ir->pool);
-    conf_arena_free(ir->arena);
-    free(ir);
-}
-
-char *ir_strdup(ir_t *ir, const char *s)
-{
-    return conf_arena_strdup(ir->arena, s);
-}
-
-const char *ir_intern(ir_t *ir, const char *s)
-{
-    size_t i;
-    uint32_t h = strmap_hash(s);
-    if (strmap_get_hashed(&ir->string_index, s, h, &i))
-        return ir->strings[i];
-    char **grown = realloc(ir->strings, (ir->n_strings + 1) * sizeof(char *));
-    if (!grown)
-        return NULL;
-    ir->strings = grown;
-    if (!(grown[ir->n_strings] = ir_strdup(ir, s)))
-        return NULL;
-    if (strmap_put_hashed(&ir->string_index, grown[ir->n_strings], h, ir->n_strings, NULL) < 0)
-        return NULL;
-    return grown[ir->n_strings++];
-}
-
-int ir_port_set(ir_t *ir, ir_port *port, const char *arg, size_t ds)
-{
-    port->ds = (uint32_t)ds;
-    /* a name or list port's argument is its dataset's name: share it */
-    port->own_arg = strcmp(arg, ir->ds[ds].name) != 0;
-    port->arg = port->own_arg ? ir_strdup(ir, arg) : ir->ds[ds].name;
-    return port->arg ? 0 : CRUN_ENOMEM;
-}
-
-long ir_pipeline_find(const ir_t *ir, const char *name)
-{
-    for (size_t i = 0; i < ir->n_pipelines; i++)
-        if (strcmp(ir->pipelines[i].name, name) == 0)
-            return (long)i;
-    return -1;
-}
-
-/* Grow an array of elem-sized items to hold at least need. */
-int ir_reserve(void **arr, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap * 2 : 16;
-    while (c < need)
-        c *= 2;
-    void *p = realloc(*arr, c * elem);
-    if (!p)
-        return -1;
-    *arr = p;
-    *cap = c;
-    return 0;
-}
-
-static bool is_param_name(const char *name)
-{
-    return name[0] == 'p' && (strncmp(name, "params:", 7) == 0 || strcmp(name, "parameters") == 0);
-}
-
-size_t ir_dataset_intern(ir_t *ir, const char *name)
-{
-    size_t idx;
-    uint32_t h = strmap_hash(name);
-    if (strmap_get_hashed(&ir->ds_index, name, h, &idx))
-        return idx;
-    if (ir_reserve((void **)&ir->ds, &ir->ds_cap, ir->n_ds + 1, sizeof(ir_dataset)) != 0)
-        return (size_t)-1;
-    bool param = is_param_name(name);
-    const char **type = param ? &ir->params_type : &ir->memory_type;
-    if (!*type && !(*type = ir_intern(ir, param ? "params" : "memory")))
-        return (size_t)-1;
-    ir_dataset *d = &ir->ds[ir->n_ds];
-    memset(d, 0, sizeof(*d));
-    d->kind = param ? IR_DS_PARAMS : IR_DS_MEMORY;
-    d->type = *type;
-    if (!(d->name = ir_strdup(ir, name)) || !d->type)
-        return (size_t)-1;
-    if (param && !(d->param_path = ir_strdup(ir, name[0] == 'p' && name[6] == ':' ? name + 7
-                                                                                  : "")))
-        return (size_t)-1;
-    /* the key must be the stored copy: the map borrows it */
-    if (strmap_put_hashed(&ir->ds_index, d->name, h, ir->n_ds, NULL) < 0)
-        return (size_t)-1;
-    ir->n_ds++;
-    if (d->kind == IR_DS_MEMORY && ir->n_factories && ir_factory_apply(ir, ir->n_ds - 1) != 0)
-        return (size_t)-1;
-    return ir->n_ds - 1;
-}
 
 /* --- the builder --- */
 
@@ -296,7 +156,7 @@ static int add_port(ir_builder *b, const char *arg, const conf_node *ds, const c
         return conf_error(err, ds, "node '%s': %s '%s' is listed twice", node, what, arg);
     if (rc)
         return crun_error_set(err, rc, "out of memory");
-    bool is_param = is_param_name(ds->str);
+    bool is_param = ir_is_param_name(ds->str);
     if (is_param && outputs)
         return conf_error(err, ds, "node '%s': '%s' cannot be an output: parameters are read-only",
                           node, ds->str);

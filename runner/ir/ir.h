@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -128,6 +129,12 @@ int ir_build_catalog(ir_t *ir, const conf_node *catalog, const conf_node *creden
 /* Make dataset ds (a new memory dataset) an entry of the first factory whose
  * pattern matches its name, if any.  Returns 0 or CRUN_ENOMEM. */
 int ir_factory_apply(ir_t *ir, size_t ds);
+
+/* Whether a dataset name is a parameter: params:a.b, or parameters (all). */
+static inline bool ir_is_param_name(const char *name)
+{
+    return name[0] == 'p' && (strncmp(name, "params:", 7) == 0 || strcmp(name, "parameters") == 0);
+}
 
 /* A copy of s owned by the IR, one per distinct text; NULL when out of memory. */
 const char *ir_intern(ir_t *ir, const char *s);

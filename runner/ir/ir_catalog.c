@@ -6,12 +6,15 @@
  * placeholders, as Kedro does) and gets the factory's entry with every
  * {placeholder} in its strings replaced by what the name matched.  An entry's
  * `credentials: NAME` must name an entry of credentials.yml; the IR keeps the
- * name only, so compiled IR never contains secrets.
+ * name only, so compiled IR never contains secrets.  Every other dataset is
+ * interned by name as nodes mention it: a catalog entry, a parameter
+ * (params:a.b, parameters), a factory's match or, failing all, memory.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "ir/ir.h"
+#include "ir/ir_builder.h"
 #include "core/suggest.h"
 
 static bool is_pattern(const char *key)
@@ -265,4 +268,36 @@ int ir_factory_apply(ir_t *ir, size_t ds)
         return rc;
     }
     return 0;
+}
+
+/* --- datasets by name, as nodes mention them --- */
+
+size_t ir_dataset_intern(ir_t *ir, const char *name)
+{
+    size_t idx;
+    uint32_t h = strmap_hash(name);
+    if (strmap_get_hashed(&ir->ds_index, name, h, &idx))
+        return idx;
+    if (ir_reserve((void **)&ir->ds, &ir->ds_cap, ir->n_ds + 1, sizeof(ir_dataset)) != 0)
+        return (size_t)-1;
+    bool param = ir_is_param_name(name);
+    const char **type = param ? &ir->params_type : &ir->memory_type;
+    if (!*type && !(*type = ir_intern(ir, param ? "params" : "memory")))
+        return (size_t)-1;
+    ir_dataset *d = &ir->ds[ir->n_ds];
+    memset(d, 0, sizeof(*d));
+    d->kind = param ? IR_DS_PARAMS : IR_DS_MEMORY;
+    d->type = *type;
+    if (!(d->name = ir_strdup(ir, name)) || !d->type)
+        return (size_t)-1;
+    if (param && !(d->param_path = ir_strdup(ir, name[0] == 'p' && name[6] == ':' ? name + 7
+                                                                                  : "")))
+        return (size_t)-1;
+    /* the key must be the stored copy: the map borrows it */
+    if (strmap_put_hashed(&ir->ds_index, d->name, h, ir->n_ds, NULL) < 0)
+        return (size_t)-1;
+    ir->n_ds++;
+    if (d->kind == IR_DS_MEMORY && ir->n_factories && ir_factory_apply(ir, ir->n_ds - 1) != 0)
+        return (size_t)-1;
+    return ir->n_ds - 1;
 }

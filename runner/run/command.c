@@ -82,19 +82,19 @@ static void sanitize(char *s)
 static int dataset_hook(crun_run *run, crun_hook_point point, size_t ds, crun_call *call,
                         crun_error *err)
 {
-    if (!run->session->n_hooks)
+    if (!run_has_hooks(run))
         return 0; /* commands are slow: no need for an inline fast path here */
     crun_hook_event ev = {.node = call ? call->node->name : NULL, .call = call,
                           .dataset = run->ir->ds[ds].name};
-    return hooks_fire(run, point, &ev, err);
+    return run_hooks_fire(run, point, &ev, err);
 }
 
 static int command_hooks(crun_run *run, crun_hook_point point, crun_call *call, crun_error *err)
 {
-    if (!run->session->n_hooks)
+    if (!run_has_hooks(run))
         return 0;
     crun_hook_event ev = {.node = call->node->name, .call = call};
-    return hooks_fire(run, point, &ev, err);
+    return run_hooks_fire(run, point, &ev, err);
 }
 
 /* A file holding dataset ds for a command to read. */
@@ -137,7 +137,7 @@ static int input_file(crun_run *run, size_t ds, crun_call *call, char **out, cru
     if (!name)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     sanitize(name);
-    rc = catalog_load(run, ds, call, &v, err);
+    rc = catalog_load(&run->catalog, ds, call ? call->node->name : NULL, call, &v, err);
     json_t *j = !rc ? crun_value_json(v) : NULL;
     if (json_is_object(j) || json_is_array(j)) {
         /* as the json dataset writes it: indented, so line tools can read it;
@@ -271,7 +271,7 @@ static char *expand(const char *tmpl, const ir_node *node, char *const *in, char
 
 static int make_env(crun_run *run, const ir_node *node, cmd_state *st)
 {
-    char *const *base = run->session->environ;
+    char *const *base = run->shared->environ;
     size_t n = 0;
     while (base && base[n])
         n++;
@@ -338,15 +338,15 @@ static int node_failed(crun_run *run, crun_call *call, int rc, crun_error *err)
 {
     const ir_node *node = call->node;
     if (rc != CRUN_EHOOK && rc != CRUN_ECANCELED && !crun_run_cancelled(run) &&
-        run->session->n_hooks) {
+        run_has_hooks(run)) {
         crun_hook_event ev = {.node = node->name, .call = call, .error = err, .status = rc};
         crun_error herr = CRUN_ERROR_INIT;
-        if (hooks_fire(run, CRUN_HOOK_ON_NODE_ERROR, &ev, &herr) != 0)
+        if (run_hooks_fire(run, CRUN_HOOK_ON_NODE_ERROR, &ev, &herr) != 0)
             crun_error_move(err, &herr);
         crun_error_clear(&herr);
     }
     for (size_t i = 0; i < node->n_in; i++)
-        catalog_consumed(run, node->in[i].ds);
+        catalog_consumed(&run->catalog, node->in[i].ds);
     crun_error_prefix(err, "node '%s': ", node->name);
     /* a missing input file is the node's failure (exit 1), not a config error */
     if (rc != CRUN_ECANCELED && rc != CRUN_EHOOK && rc != CRUN_ENOMEM)
@@ -375,7 +375,7 @@ int crun_run_command_prepare(crun_run *run, size_t pn, const crun_command **cmd,
 void crun_run_command_output(crun_run *run, size_t pn, const char *data, size_t len)
 {
     const char *name = crun_run_node_name(run, pn);
-    logger_write(&run->session->logger, CRUN_LOG_INFO, name, "%.*s", (int)len, data);
+    logger_write(run->shared->catalog.logger, CRUN_LOG_INFO, name, "%.*s", (int)len, data);
 }
 
 static int describe_status(int status, crun_error *err)
@@ -423,7 +423,8 @@ static int finish(crun_run *run, size_t pn, cmd_state *st, crun_call *call, int 
         if ((rc = crun_file_read(of->path, &data, &len, err)))
             break;
         crun_value *v = crun_value_bytes_take(data, len, "application/octet-stream");
-        rc = v ? catalog_save(run, ds, call, v, err) : crun_error_set(err, CRUN_ENOMEM, "oom");
+        rc = v ? catalog_save(&run->catalog, ds, call->node->name, call, v, err)
+               : crun_error_set(err, CRUN_ENOMEM, "oom");
         crun_value_unref(v);
         /* the file holds the value byte for byte: commands that read it use this
          * one instead of a copy (one file per edge fewer; the folder goes at the end) */
@@ -453,7 +454,7 @@ int crun_run_command_finish(crun_run *run, size_t pn, int status, crun_error *er
     if (rc)
         return node_failed(run, &call, rc, err);
     for (size_t i = 0; i < node->n_in; i++)
-        catalog_consumed(run, node->in[i].ds);
+        catalog_consumed(&run->catalog, node->in[i].ds);
     return 0;
 }
 

@@ -1,9 +1,10 @@
-/* run.h (internal) - the session, the run and the node call as structures.
+/* run.h (internal) - one run and one node call as structures.
  *
- * session.c owns crun_session (project, IR, plugins, hooks, logger);
- * run.c owns crun_run (plan, scheduling state, catalog, children) and the
- * run API of runner.h; catalog.c the per-run dataset instances; command.c
- * command nodes.  They share these definitions and nothing else.
+ * run.c creates and ends crun_run (plan, scheduling state, its catalog,
+ * children); schedule.c, execute.c and call.c are the run API of runner.h
+ * and node.h; command.c runs command nodes; scratch.c keeps their files.  A run reads what
+ * its session keeps for all runs through run_shared and nothing else of the
+ * session (session/ comes after run/).
  */
 #ifndef CRUN_RUN_INTERNAL_H
 #define CRUN_RUN_INTERNAL_H
@@ -13,107 +14,31 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "catalog/catalog.h"
 #include "crun/crun.h"
-#include "ir/ir.h"
-#include "core/log.h"
-#include "plan/plan.h"
-#include "plugin/plugin.h"
-#include "conf/project.h"
 
 /* Room for a run id and its NUL (crun_session_run refuses longer ids). */
 enum { CRUN_RUN_ID_MAX = 64 };
 
-typedef struct session_hook {
-    char *name;
-    const crun_hooks_type *type;
-    void *instance;
-    bool serialize;          /* not thread-safe: calls go through lock */
-    pthread_mutex_t lock;
-} session_hook;
-
-typedef struct cached_plan {
-    char *pipeline;          /* a named pipeline's whole plan */
-    plan *p;
-} cached_plan;
-
-/* The one instance of a runner flagged CRUN_RUNNER_SHARED, for every run
- * that asks for it with the same options. */
-typedef struct shared_runner {
-    struct shared_runner *next;
-    char *key;               /* the runner asked for and its options, as given */
-    const crun_runner_type *type;
-    void *instance;
-} shared_runner;
-
-struct crun_session {
-    crun_logger logger;
-    project *project;        /* NULL when opened from an IR file */
-    ir_t *ir;
-    char *dir;
-    char *env;
-    char **environ;          /* owned copy, NULL-terminated */
-    plugin_cache plugins;
-    session_hook *hooks;
-    size_t n_hooks;
-    pthread_mutex_t runs_lock;
-    crun_run **active;       /* runs in progress, for crun_session_cancel */
-    size_t n_active;
-    size_t cap_active;
-    atomic_bool cancel_all;  /* a cancel with no run going: the next run starts cancelled */
-    /* What runs reuse.  Runs of one session may start on many threads at
-     * once (the service), so what every run reads is published once with
-     * atomics and read without a lock; only first uses take cache_lock. */
+/* What a session keeps for all its runs: its catalogs' share, the process
+ * environment its commands get, each node's function once resolved, and the
+ * counters that make run ids and versions unique.  Set when the session
+ * opens (session/); read by runs on many threads (atomics for first uses). */
+typedef struct run_shared {
+    catalog_shared catalog;
+    char *const *environ;                /* NULL-terminated */
+    _Atomic(crun_node_fn) *fn_cache;     /* per IR node: its function, once resolved */
     atomic_int_fast64_t last_version_ms; /* the newest save version handed out */
     atomic_uint_fast64_t id_counter;     /* run-id suffixes: mixed from this */
-    _Atomic(crun_node_fn) *fn_cache;     /* per IR node: its function, once resolved */
-    _Atomic(const crun_plugin *) *ds_plugin; /* per IR dataset: its type's plugin */
-    _Atomic(const crun_plugin *) memory_plugin;
-    _Atomic(crun_options *) *ds_options; /* per IR dataset: its catalog options */
-    crun_options *no_options;            /* datasets without options */
-    _Atomic(plan *) whole_plan;          /* the default pipeline's plan */
-    _Atomic(shared_runner *) last_runner;
-    pthread_mutex_t cache_lock;          /* plans, runners */
-    cached_plan *plans;
-    size_t n_plans;
-    shared_runner *runners;
-    /* how the session was opened, as given, for the resume command */
-    char *given_project;
-    char *given_env;
-    char *given_params;
-    char *given_ir;
-};
-
-/* --- catalog: one per run --- */
-typedef struct cat_entry {
-    const ir_dataset *def;
-    const crun_dataset_type *type; /* NULL for parameters */
-    void *instance;                /* NULL for a slot */
-    crun_dataset_ctx *ctx;         /* the instance's (malloc'd, outlives it); NULL for a slot */
-    crun_value *param;             /* parameters: the JSON value */
-    atomic_size_t consumers_left;  /* released at zero when in memory */
-    char *scratch;                 /* a file holding the value for commands, once made */
-    /* A type flagged CRUN_DATASET_VALUE_SLOT without options has no
-     * instance: the entry holds its value (an owned reference or NULL).
-     * The run's order makes the accesses safe without a lock: the save
-     * happens before the consumers' loads, and the release after the last
-     * consumer finished (consumers_left). */
-    _Atomic(crun_value *) value;
-    bool slot;
-    bool in_memory;
-} cat_entry;
-
-typedef struct catalog {
-    cat_entry *entries;  /* indexed by ir dataset; type/instance NULL when unused;
-                          * part of the run's block (run_create) */
-    size_t n;
-} catalog;
+} run_shared;
 
 typedef struct cmd_state cmd_state;
 
 enum node_state { NODE_PENDING, NODE_READY, NODE_RUNNING, NODE_DONE, NODE_FAILED, NODE_SKIPPED };
 
 struct crun_run {
-    crun_session *session;
+    run_shared *shared;      /* the session's */
+    crun_session *session;   /* opaque here: for crun_run_session */
     const ir_t *ir;
     plan *plan;
     char run_id[CRUN_RUN_ID_MAX];
@@ -149,42 +74,34 @@ struct crun_run {
     bool plan_shared;        /* plan is the session's cached one: not freed with the run */
 };
 
-/* catalog.c */
-/* Open the plan's datasets into run->catalog.entries (zeroed, ir->n_ds of
- * them, allocated with the run). */
-int catalog_open(crun_run *run, const crun_run_options *o, crun_error *err);
-void catalog_close(crun_run *run);
-/* Load/save with hooks; node may be NULL outside a node. */
-int catalog_load(crun_run *run, size_t ds, crun_call *call, crun_value **out, crun_error *err);
-int catalog_save(crun_run *run, size_t ds, crun_call *call, crun_value *value, crun_error *err);
-/* The value of an open entry, without hooks (the run's results). */
-int catalog_entry_load(crun_run *run, size_t ds, crun_value **out, crun_error *err);
-/* A consumer of ds finished: release the value after the last one. */
-void catalog_consumed(crun_run *run, size_t ds);
-bool catalog_persisted(void *run, size_t ds);
-
 /* run.c */
-/* Takes ownership of p (freed on failure too) unless shared_plan: then p
- * belongs to the session's plan cache and outlives the run.  Takes params
- * too: the run's own tree, or NULL to read the session's parameters. */
-int run_create(crun_session *s, plan *p, bool shared_plan, json_t *params,
+/* A run of session s (opaque; shared is its share).  Takes ownership of p
+ * (freed on failure too) unless shared_plan: then p belongs to the
+ * session's plan cache and outlives the run.  Takes params too: the run's
+ * own tree, or NULL to read the session's parameters. */
+int run_create(run_shared *shared, crun_session *s, plan *p, bool shared_plan, json_t *params,
                const crun_run_options *o, crun_run **out, crun_error *err);
-/* session_runner.c: the runner instance for a run; *shared when it is the
- * session's (not to be destroyed after the run). */
-typedef struct runner_inst {
-    const crun_runner_type *type;
-    void *instance;
-} runner_inst;
-int session_get_runner(crun_session *s, const crun_run_options *o, runner_inst *r,
-                       bool *shared, crun_error *err);
-
-/* session.c: a copy of a parameter value that shares no reference count
- * with the session's tree (runs on other threads read that one). */
-json_t *params_private_copy(json_t *v);
 void run_destroy(crun_run *run);
+/* schedule.c: node joins the ready set (scheduler thread). */
+static inline void run_push_ready(crun_run *run, size_t node)
+{
+    run->state[node] = NODE_READY;
+    run->ready[run->ready_tail++ % run->plan->n] = node;
+}
 /* run_ids.c: the run's version, and its id (run_id, or a new one). */
 void run_make_ids(crun_run *run, const char *run_id);
-int hooks_fire(crun_run *run, crun_hook_point point, crun_hook_event *ev, crun_error *err);
+/* Fire a hook event of the run (its id, parameters and the run filled in). */
+static inline int run_hooks_fire(crun_run *run, crun_hook_point point, crun_hook_event *ev,
+                                 crun_error *err)
+{
+    return catalog_hooks_fire(&run->catalog, point, ev, err);
+}
+/* Whether the session has hooks at all: the common case costs one test. */
+static inline bool run_has_hooks(const crun_run *run)
+{
+    return run->shared->catalog.hooks->n != 0;
+}
+/* scratch.c: the run's scratch folder (made on first use; removed with the run). */
 int run_scratch_dir(crun_run *run, crun_error *err);
 /* Remove path and, when it is a folder, everything in it, without following
  * symbolic links (what a command made: it may be a folder where a file was due). */

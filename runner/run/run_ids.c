@@ -54,7 +54,7 @@ void run_make_ids(crun_run *run, const char *run_id)
     clock_gettime(CLOCK_REALTIME, &ts);
     /* versions are milliseconds: runs of one session starting in the same
      * millisecond take the next free one, so no two runs share a version */
-    crun_session *s = run->session;
+    run_shared *s = run->shared;
     int_fast64_t ms = (int_fast64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     int_fast64_t last = atomic_load(&s->last_version_ms);
     do {

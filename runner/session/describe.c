@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 
 #include "plugin/options.h"
-#include "run/run.h"
+#include "session/session.h"
 #include "core/suggest.h"
 
 

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "plugin/options.h"
-#include "run/run.h"
+#include "session/session.h"
 #include "core/suggest.h"
 
 extern char **environ;
@@ -119,20 +119,7 @@ static int load_ir_file(crun_session *s, const char *path, const char *params, c
 int crun_session_add_hook(crun_session *s, const char *name, const crun_hooks_type *type,
                           void *instance, crun_error *err)
 {
-    session_hook *h = realloc(s->hooks, (s->n_hooks + 1) * sizeof(*h));
-    if (!h)
-        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    s->hooks = h;
-    h = &s->hooks[s->n_hooks];
-    memset(h, 0, sizeof(*h));
-    if (!(h->name = strdup(name)))
-        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    h->type = type;
-    h->instance = instance;
-    h->serialize = !(type->flags & CRUN_HOOKS_THREAD_SAFE);
-    pthread_mutex_init(&h->lock, NULL);
-    s->n_hooks++;
-    return 0;
+    return hook_set_add(&s->hooks, name, type, instance, err);
 }
 
 static int setup_hooks(crun_session *s, crun_error *err)
@@ -187,7 +174,7 @@ int crun_session_open(const crun_session_options *o, crun_session **out, crun_er
     uint64_t seed;
     if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
         seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)s;
-    atomic_init(&s->id_counter, seed);
+    atomic_init(&s->shared.id_counter, seed);
     atomic_init(&s->cancel_all, false);
     char dir[PATH_MAX];
     int rc = 0;
@@ -239,14 +226,7 @@ void crun_session_close(crun_session *s)
 {
     if (!s)
         return;
-    for (size_t i = 0; i < s->n_hooks; i++) {
-        session_hook *h = &s->hooks[i];
-        if (h->type->destroy)
-            h->type->destroy(h->instance);
-        pthread_mutex_destroy(&h->lock);
-        free(h->name);
-    }
-    free(s->hooks);
+    hook_set_destroy(&s->hooks);
     free_run_caches(s);
     /* plugins go last: hook, runner and dataset code lives in them */
     if (s->plugins.dirs)
@@ -282,11 +262,19 @@ int crun_session_compile(crun_session *s, const crun_filter *f, json_t **out, cr
 static int alloc_run_caches(crun_session *s, crun_error *err)
 {
     size_t nn = s->ir->n_nodes + 1, nd = s->ir->n_ds + 1;
-    s->fn_cache = calloc(nn, sizeof(*s->fn_cache));
-    s->ds_plugin = calloc(nd, sizeof(*s->ds_plugin));
-    s->ds_options = calloc(nd, sizeof(*s->ds_options));
-    s->no_options = crun_options_new(NULL, "dataset", "catalog");
-    if (!s->fn_cache || !s->ds_plugin || !s->ds_options || !s->no_options)
+    run_shared *sh = &s->shared;
+    catalog_shared *c = &sh->catalog;
+    c->ir = s->ir;
+    c->project = s->project;
+    c->plugins = &s->plugins;
+    c->logger = &s->logger;
+    c->hooks = &s->hooks;
+    sh->environ = s->environ;
+    sh->fn_cache = calloc(nn, sizeof(*sh->fn_cache));
+    c->ds_plugin = calloc(nd, sizeof(*c->ds_plugin));
+    c->ds_options = calloc(nd, sizeof(*c->ds_options));
+    c->no_options = crun_options_new(NULL, "dataset", "catalog");
+    if (!sh->fn_cache || !c->ds_plugin || !c->ds_options || !c->no_options)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     return 0;
 }
@@ -307,12 +295,13 @@ static void free_run_caches(crun_session *s)
     }
     free(s->plans);
     plan_free(atomic_load(&s->whole_plan));
-    free(s->fn_cache);
-    free(s->ds_plugin);
-    for (size_t i = 0; s->ds_options && i < s->ir->n_ds; i++)
-        crun_options_free(atomic_load(&s->ds_options[i]));
-    free(s->ds_options);
-    crun_options_free(s->no_options);
+    catalog_shared *c = &s->shared.catalog;
+    free(s->shared.fn_cache);
+    free(c->ds_plugin);
+    for (size_t i = 0; c->ds_options && i < s->ir->n_ds; i++)
+        crun_options_free(atomic_load(&c->ds_options[i]));
+    free(c->ds_options);
+    crun_options_free(c->no_options);
     pthread_mutex_destroy(&s->cache_lock);
 }
 
@@ -470,7 +459,7 @@ static void fill_result(crun_session *s, crun_run *run, const crun_run_options *
         return;
     for (size_t i = 0; i < p->n; i++)
         done[i] = run->state[i] == NODE_DONE;
-    char *from = plan_resume_nodes(p, done, catalog_persisted, run);
+    char *from = plan_resume_nodes(p, done, catalog_persisted, &run->catalog);
     free(done);
     if (from)
         res->resume_command = resume_command(s, o, from);
@@ -494,7 +483,7 @@ static int pipeline_hooks(crun_run *run, crun_hook_point point, const crun_error
                           crun_error *err)
 {
     crun_hook_event ev = {.error = e, .status = status};
-    return hooks_fire(run, point, &ev, err);
+    return run_hooks_fire(run, point, &ev, err);
 }
 
 static int execute(crun_session *s, crun_run *run, runner_inst *r, crun_error *err)
@@ -528,14 +517,6 @@ static int execute(crun_session *s, crun_run *run, runner_inst *r, crun_error *e
 json_t *crun_session_params(const crun_session *s)
 {
     return s->ir->params;
-}
-
-/* A copy of v that shares nothing with v: the session's parameters are read
- * by runs on many threads, and jansson's reference counts may not be
- * touched from two threads at once (json_incref reads the count plainly). */
-json_t *params_private_copy(json_t *v)
-{
-    return json_is_object(v) || json_is_array(v) ? json_deep_copy(v) : json_copy(v);
 }
 
 /* base (the session's parameters) with over (the run's, private to it)
@@ -629,7 +610,7 @@ static void collect_outputs(crun_run *run, crun_run_result *res)
             continue;
         crun_value *v = NULL;
         crun_error lerr = CRUN_ERROR_INIT;
-        if (catalog_entry_load(run, ds, &v, &lerr) == 0 && v) {
+        if (catalog_entry_load(&run->catalog, ds, &v, &lerr) == 0 && v) {
             size_t len = strlen(run->ir->ds[ds].name) + 1;
             memcpy(names, run->ir->ds[ds].name, len);
             res->output_names[res->n_outputs] = names;
@@ -688,7 +669,7 @@ int crun_session_run(crun_session *s, const crun_run_options *o, crun_run_result
     runner_inst r = {0};
     crun_run *run = NULL;
     bool runner_shared = false;
-    rc = run_create(s, p, shared, params, o, &run, err); /* takes params */
+    rc = run_create(&s->shared, s, p, shared, params, o, &run, err); /* takes params */
     if (!rc)
         rc = session_get_runner(s, o, &r, &runner_shared, err);
     if (rc) {

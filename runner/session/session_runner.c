@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "plugin/options.h"
-#include "run/run.h"
+#include "session/session.h"
 #include "core/suggest.h"
 
 static const char *const runner_file_keys[] = {"default", "runners", NULL};

@@ -1,0 +1,71 @@
+/* session.h (internal) - the session as a structure.
+ *
+ * session.c owns crun_session: the project, its IR, plugins, hooks and
+ * logger, the plans and runner instances runs reuse, and the runs in
+ * progress (for crun_session_cancel).  What its runs read of it is the
+ * run_shared part (run/run.h), so that run/ needs nothing of session/.
+ * session_runner.c picks a run's runner; describe.c answers `crun list`.
+ */
+#ifndef CRUN_SESSION_INTERNAL_H
+#define CRUN_SESSION_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "run/run.h"
+
+typedef struct cached_plan {
+    char *pipeline;          /* a named pipeline's whole plan */
+    plan *p;
+} cached_plan;
+
+/* The one instance of a runner flagged CRUN_RUNNER_SHARED, for every run
+ * that asks for it with the same options. */
+typedef struct shared_runner {
+    struct shared_runner *next;
+    char *key;               /* the runner asked for and its options, as given */
+    const crun_runner_type *type;
+    void *instance;
+} shared_runner;
+
+struct crun_session {
+    run_shared shared;       /* what its runs read */
+    crun_logger logger;
+    project *project;        /* NULL when opened from an IR file */
+    ir_t *ir;
+    char *dir;
+    char *env;
+    char **environ;          /* owned copy, NULL-terminated */
+    plugin_cache plugins;
+    hook_set hooks;
+    pthread_mutex_t runs_lock;
+    crun_run **active;       /* runs in progress, for crun_session_cancel */
+    size_t n_active;
+    size_t cap_active;
+    atomic_bool cancel_all;  /* a cancel with no run going: the next run starts cancelled */
+    /* What runs reuse.  Runs of one session may start on many threads at
+     * once (the service), so what every run reads is published once with
+     * atomics and read without a lock; only first uses take cache_lock. */
+    _Atomic(plan *) whole_plan;          /* the default pipeline's plan */
+    _Atomic(shared_runner *) last_runner;
+    pthread_mutex_t cache_lock;          /* plans, runners */
+    cached_plan *plans;
+    size_t n_plans;
+    shared_runner *runners;
+    /* how the session was opened, as given, for the resume command */
+    char *given_project;
+    char *given_env;
+    char *given_params;
+    char *given_ir;
+};
+
+/* session_runner.c: the runner instance for a run; *shared when it is the
+ * session's (not to be destroyed after the run). */
+typedef struct runner_inst {
+    const crun_runner_type *type;
+    void *instance;
+} runner_inst;
+int session_get_runner(crun_session *s, const crun_run_options *o, runner_inst *r,
+                       bool *shared, crun_error *err);
+
+#endif
