@@ -1,9 +1,11 @@
 /* files.c - the file side of datasets: atomic saves, whole-file reads, and
  * where a (versioned) dataset's file lives.
  *
- * A save never writes the target in place: it writes "<dir>/.<base>.tmp-XXXXXX"
- * next to it, fsyncs, renames over the target and fsyncs the folder, so a
- * crash leaves either the old file or the new one.  A versioned dataset keeps
+ * A save never writes the target in place: it writes "<dir>/.<base>.tmp-crun"
+ * next to it (locked while written; a killed writer's is taken over by the
+ * next save), fsyncs, renames over the target and fsyncs the folder, so a
+ * crash leaves either the old file or the new one.  A target that is a
+ * symbolic link stays one: the file it points to is replaced.  A versioned dataset keeps
  * each save in <filepath>/<version>/<basename>; loads take the newest version
  * folder that holds the file, so a save that never completed is skipped.
  * Every error names the file and the system's reason.
@@ -14,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crun/dataset.h"
@@ -107,57 +111,127 @@ static int copy_mode(int fd, const char *path)
     return fchmod(fd, mode);
 }
 
-static char *temp_template(const char *path)
+/* Where a save of path lands: path itself, or, when path is a symbolic
+ * link, the file it points to (the link stays a link and its target is
+ * replaced atomically, as writing through the link would do); malloc'd. */
+static char *save_target(const char *path)
 {
-    char *dir = dir_of(path), *tmpl = NULL;
-    if (dir && asprintf(&tmpl, "%s/.%s.tmp-XXXXXX", dir, base_of(path)) < 0)
-        tmpl = NULL;
+    struct stat st;
+    if (lstat(path, &st) != 0 || !S_ISLNK(st.st_mode))
+        return strdup(path);
+    char *real = realpath(path, NULL);
+    if (real)
+        return real;
+    /* a dangling link: the file it names is to be made */
+    char link[4096];
+    ssize_t n = readlink(path, link, sizeof(link) - 1);
+    if (n <= 0)
+        return strdup(path);
+    link[n] = '\0';
+    if (link[0] == '/')
+        return strdup(link);
+    char *dir = dir_of(path), *out = NULL;
+    if (dir && asprintf(&out, "%s/%s", dir, link) < 0)
+        out = NULL;
     free(dir);
-    return tmpl;
+    return out;
 }
 
-/* Write data into a fresh temporary file next to path; *tmp_out names it. */
+/* Open the temporary file of a save of path, locked (flock) until it is
+ * closed: ".<base>.tmp-crun" next to path.  A writer that was killed left
+ * that name unlocked, so the next save of the same file takes it over and a
+ * crash leaves at most one temporary file per file, gone at its next save.
+ * A live writer holds the lock: then a unique ".<base>.tmp-XXXXXX" is used.
+ * The inode check makes sure the name was not renamed away (committed)
+ * between the open and the lock. */
+static int open_temp(const char *path, char **tmp_out)
+{
+    char *dir = dir_of(path), *tmp = NULL;
+    if (!dir || asprintf(&tmp, "%s/.%s.tmp-crun", dir, base_of(path)) < 0) {
+        free(dir);
+        errno = ENOMEM;
+        return -1;
+    }
+    for (int tries = 0; tries < 3; tries++) {
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+            break;
+        struct stat held, named;
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            close(fd);
+            break;
+        }
+        if (fstat(fd, &held) == 0 && stat(tmp, &named) == 0 && held.st_dev == named.st_dev &&
+            held.st_ino == named.st_ino && ftruncate(fd, 0) == 0) {
+            free(dir);
+            *tmp_out = tmp;
+            return fd;
+        }
+        close(fd);
+    }
+    free(tmp);
+    tmp = NULL;
+    if (asprintf(&tmp, "%s/.%s.tmp-XXXXXX", dir, base_of(path)) < 0)
+        tmp = NULL;
+    free(dir);
+    int fd = tmp ? mkostemp(tmp, O_CLOEXEC) : -1;
+    if (fd >= 0 && flock(fd, LOCK_EX) == 0) {
+        *tmp_out = tmp;
+        return fd;
+    }
+    int saved = tmp ? errno : ENOMEM;
+    if (fd >= 0) {
+        unlink(tmp);
+        close(fd);
+    }
+    free(tmp);
+    errno = saved;
+    return -1;
+}
+
+/* Write data into the locked temporary file of path; *tmp_out names it and
+ * the returned descriptor (>= 0) holds the lock: close it only once the
+ * temporary name is gone (renamed or unlinked). */
 static int write_temp(const char *path, const void *data, size_t len, char **tmp_out,
                       crun_error *err)
 {
-    char *tmp = temp_template(path);
-    if (!tmp)
-        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    int fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        int rc = io_error(err, tmp);
-        free(tmp);
-        return rc;
-    }
-    int rc = 0;
-    if (copy_mode(fd, path) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0)
-        rc = io_error(err, path);
-    if (close(fd) != 0 && rc == 0)
-        rc = io_error(err, path);
-    if (rc != 0) {
+    char *tmp = NULL;
+    int fd = open_temp(path, &tmp);
+    if (fd < 0)
+        return io_error(err, path);
+    if (copy_mode(fd, path) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+        int rc = io_error(err, path);
         unlink(tmp);
+        close(fd);
         free(tmp);
         return rc;
     }
     *tmp_out = tmp;
-    return 0;
+    return fd;
 }
 
 int crun_file_write_atomic(const char *path, const void *data, size_t len, crun_error *err)
 {
-    int rc = crun_mkdir_parents(path, err);
-    if (rc != 0)
-        return rc;
+    char *target = save_target(path);
+    if (!target)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    int rc = crun_mkdir_parents(target, err);
     char *tmp = NULL;
-    rc = write_temp(path, data, len, &tmp, err);
-    if (rc != 0)
-        return rc;
-    if (rename(tmp, path) != 0) {
+    int fd = rc == 0 ? write_temp(target, data, len, &tmp, err) : -1;
+    if (fd < 0) {
+        free(target);
+        return rc ? rc : fd;
+    }
+    if (rename(tmp, target) != 0) {
         rc = io_error(err, path);
         unlink(tmp);
     }
+    close(fd);
     free(tmp);
-    return rc != 0 ? rc : sync_dir(path, err);
+    if (rc == 0)
+        rc = sync_dir(target, err);
+    free(target);
+    return rc;
 }
 
 static int sync_file(const char *path, crun_error *err)
@@ -172,17 +246,19 @@ static int sync_file(const char *path, crun_error *err)
 
 int crun_file_commit(const char *tmp_path, const char *path, crun_error *err)
 {
-    int rc = crun_mkdir_parents(path, err);
+    char *target = save_target(path);
+    int rc = target ? crun_mkdir_parents(target, err)
+                    : crun_error_set(err, CRUN_ENOMEM, "out of memory");
     if (rc == 0)
         rc = sync_file(tmp_path, err);
-    if (rc == 0 && rename(tmp_path, path) != 0)
+    if (rc == 0 && rename(tmp_path, target) != 0)
         rc = io_error(err, path);
-    if (rc != 0) {
-        /* The content is not going anywhere: do not leave it lying around. */
+    if (rc == 0)
+        rc = sync_dir(target, err);
+    else /* the content is not going anywhere: do not leave it lying around */
         unlink(tmp_path);
-        return rc;
-    }
-    return sync_dir(path, err);
+    free(target);
+    return rc;
 }
 
 static int read_fd(int fd, char **data, size_t *len)
@@ -293,6 +369,62 @@ static char *newest_version(const char *root, const char *base)
     return best;
 }
 
+/* Whether a file's lock is free: its writer, if it ever had one, is gone. */
+static bool unlocked(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0)
+        return false;
+    bool free_ = flock(fd, LOCK_EX | LOCK_NB) == 0;
+    close(fd);
+    return free_;
+}
+
+/* Remove what killed saves left in version folder dir: temporary files no
+ * writer holds, then the folder if that emptied it.  A folder changed in the
+ * last seconds may be a live save's, made but not yet written: left alone. */
+static void drop_unfinished(const char *dir, const char *base)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || time(NULL) - st.st_mtime < 10)
+        return;
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    size_t blen = strlen(base);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *n = e->d_name;
+        if (n[0] != '.' || strncmp(n + 1, base, blen) != 0 || strncmp(n + 1 + blen, ".tmp-", 5))
+            continue;
+        char *path = NULL;
+        if (asprintf(&path, "%s/%s", dir, n) >= 0 && unlocked(path))
+            unlink(path);
+        free(path);
+    }
+    closedir(d);
+    rmdir(dir); /* only when nothing else is in it */
+}
+
+/* Before a versioned save: the version folders of root without base's file
+ * are saves that never completed; clean what their writers left. */
+static void drop_unfinished_versions(const char *root, const char *base)
+{
+    DIR *dir = opendir(root);
+    if (!dir)
+        return;
+    struct dirent *e;
+    while ((e = readdir(dir))) {
+        if (e->d_name[0] == '.' || version_complete(root, e->d_name, base))
+            continue;
+        char *path = NULL;
+        if (asprintf(&path, "%s/%s", root, e->d_name) >= 0)
+            drop_unfinished(path, base);
+        free(path);
+    }
+    closedir(dir);
+}
+
 static int versioned_path(const crun_dataset_ctx *ctx, const char *filepath, const char *root,
                           bool for_save, char **out, crun_error *err)
 {
@@ -302,6 +434,8 @@ static int versioned_path(const crun_dataset_ctx *ctx, const char *filepath, con
     if (for_save && !version)
         return crun_error_set(err, CRUN_EINVAL, "dataset '%s': no save version was given",
                               ctx->name);
+    if (for_save)
+        drop_unfinished_versions(root, base);
     if (!version && !(version = found = newest_version(root, base)))
         return crun_error_set(err, CRUN_ENOENT, "dataset '%s': no version of %s found",
                               ctx->name, filepath);

@@ -77,7 +77,7 @@ static void probe_dataset(crun_session *s, size_t d, json_t *o)
     crun_error_clear(&err);
 }
 
-/* The version folders of a versioned dataset, oldest first. */
+/* The complete versions of a versioned dataset, oldest first. */
 static json_t *list_versions(const crun_session *s, const ir_dataset *ds)
 {
     json_t *out = json_array();
@@ -87,11 +87,19 @@ static json_t *list_versions(const crun_session *s, const ir_dataset *ds)
     if (fp && asprintf(&dir, "%s%s%s", fp[0] == '/' ? "" : s->dir, fp[0] == '/' ? "" : "/",
                        fp) < 0)
         dir = NULL;
+    const char *slash = fp ? strrchr(fp, '/') : NULL, *base = slash ? slash + 1 : fp;
     struct dirent **names = NULL;
     int n = dir ? scandir(dir, &names, NULL, alphasort) : -1;
     for (int i = 0; i < n; i++) {
-        if (names[i]->d_name[0] != '.')
+        /* a version is a folder holding the file: a save that never
+         * completed left a folder without it, and is no version */
+        char *file = NULL;
+        struct stat st;
+        if (names[i]->d_name[0] != '.' &&
+            asprintf(&file, "%s/%s/%s", dir, names[i]->d_name, base) >= 0 &&
+            stat(file, &st) == 0 && S_ISREG(st.st_mode))
             json_array_append_new(out, json_string(names[i]->d_name));
+        free(file);
         free(names[i]);
     }
     free(names);

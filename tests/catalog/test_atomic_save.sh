@@ -211,13 +211,12 @@ test_bytes_killed_during_save()
     done
     echo "kills during the save that left the old file: $mid_save; kills after it: $saw_new"
     [ $mid_save -gt 0 ] || echo "(no kill came during the save this time)"
-    # a later normal run saves the whole file and leaves no temporary file of its own
-    local before
-    before=$(temp_files)
+    # a later normal run saves the whole file, and takes over (so removes)
+    # what the killed saves left: no temporary file stays
     run_crun --pipeline plain --params size=$BIG
     expect_status 0
     expect_eq "$(file_state data/big.bin "$old_sum")" new "big.bin after a normal run"
-    expect_eq "$(temp_files)" "$before" "temporary files after a normal run"
+    expect_eq "$(temp_files)" "" "temporary files after a normal run"
     expect_reader_sees_whole read data/size.txt
     expect_eq "$(tr -d ' \n' <data/size.txt)" $BIG "the size a reader sees"
 }
@@ -259,14 +258,23 @@ test_versioned_killed_during_save()
             rm -rf "data/big_v.bin/$v"
         fi
     done
-    local before
-    before=$(temp_files)
+    # the versions the kills left unfinished are no versions to describe
+    local listed complete
+    listed=$("$CRUN" catalog describe big_v --json 2>/dev/null |
+        python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)["versions"]))')
+    complete=$(for d in data/big_v.bin/*/; do d=${d%/}; [ -f "$d/big_v.bin" ] && basename "$d"; done | tr '\n' ' ')
+    expect_eq "$listed " "$complete" "the versions catalog describe lists"
+    # once they are old (their writers long gone), a normal run cleans them
+    find data/big_v.bin -mindepth 1 -maxdepth 1 -type d -exec touch -d '1 hour ago' {} +
     sleep 0.01
     run_crun --pipeline versioned --params size=$BIG
     expect_status 0
     v=$(newest_version data/big_v.bin)
     expect_eq "$(file_state "data/big_v.bin/$v/big_v.bin" "$old_sum")" new "the newest version after a normal run"
-    expect_eq "$(temp_files)" "$before" "temporary files after a normal run"
+    expect_eq "$(temp_files)" "" "temporary files after a normal run"
+    for d in data/big_v.bin/*/; do
+        [ -f "$d/big_v.bin" ] || fail "an unfinished version stays after a normal run: $d"
+    done
     expect_reader_sees_whole read_v data/size_v.txt
     expect_eq "$(tr -d ' \n' <data/size_v.txt)" $BIG "the size a reader sees"
 }

@@ -1045,4 +1045,20 @@ test_sigterm_stops_run()
     interrupt_run TERM
 }
 
+# A save killed mid-way leaves a version folder without the file (and an
+# unlocked temporary file): no version to list, nor to load.
+test_catalog_describe_lists_complete_versions_only()
+{
+    make_project .
+    mkdir -p data/v.txt/2026-01-01T00.00.00.000Z data/v.txt/2026-02-01T00.00.00.000Z
+    echo one >data/v.txt/2026-01-01T00.00.00.000Z/v.txt
+    echo half >data/v.txt/2026-02-01T00.00.00.000Z/.v.txt.tmp-crun
+    echo 'v: {type: text, filepath: data/v.txt, versioned: true}' >>conf/base/catalog.yml
+    run_crun catalog describe v --json
+    expect_status 0
+    expect_json "$OUT"
+    expect_stdout_contains '"2026-01-01T00.00.00.000Z"'
+    expect_stdout_lacks '2026-02-01'
+}
+
 run_tests "$@"

@@ -12,13 +12,16 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crun/dataset.h"
@@ -289,6 +292,94 @@ static void test_versioned_load_without_versions_names_dataset(void **state)
     crun_error_clear(&err);
 }
 
+/* A save killed after it made its temporary file left it unlocked: the next
+ * save of the same file takes it over, and nothing is left behind. */
+static void test_save_takes_over_a_killed_saves_temp(void **state)
+{
+    fixture *f = *state;
+    write_file(f, "data/x.txt", "old");
+    write_file(f, "data/.x.txt.tmp-crun", "half of a kill");
+    write_file(f, "data/x.txt", "new");
+    assert_file_is(f, "data/x.txt", "new");
+    assert_int_equal(count_entries(f, "data"), 1);
+}
+
+/* A live writer holds its temporary file locked: a second save at the same
+ * time uses a name of its own, and the first one's file is left alone. */
+static void test_save_beside_a_live_writer_leaves_its_temp(void **state)
+{
+    fixture *f = *state;
+    write_file(f, "data/x.txt", "old");
+    write_file(f, "data/.x.txt.tmp-crun", "being written");
+    char *tmp = path_in(f, "data/.x.txt.tmp-crun");
+    int held = open(tmp, O_RDONLY);
+    assert_true(held >= 0);
+    assert_int_equal(flock(held, LOCK_EX), 0);
+    write_file(f, "data/x.txt", "new");
+    assert_file_is(f, "data/x.txt", "new");
+    assert_file_is(f, "data/.x.txt.tmp-crun", "being written");
+    assert_int_equal(count_entries(f, "data"), 2);
+    close(held);
+    free(tmp);
+}
+
+/* A dataset file that is a symbolic link stays one: its target gets the data. */
+static void test_save_through_symlink_replaces_its_target(void **state)
+{
+    fixture *f = *state;
+    write_file(f, "runs/a/x.txt", "old");
+    char *link = path_in(f, "data/x.txt");
+    write_file(f, "data/other", ""); /* makes data/ */
+    assert_int_equal(symlink("../runs/a/x.txt", link), 0);
+    write_file(f, "data/x.txt", "new");
+    struct stat st;
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_file_is(f, "runs/a/x.txt", "new");
+    assert_int_equal(count_entries(f, "runs/a"), 1);
+    /* a link to a file not made yet: the file is made where it points */
+    char *dangling = path_in(f, "data/y.txt");
+    assert_int_equal(symlink("../runs/b.txt", dangling), 0);
+    write_file(f, "data/y.txt", "made");
+    assert_file_is(f, "runs/b.txt", "made");
+    assert_int_equal(lstat(dangling, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    free(dangling);
+    free(link);
+}
+
+/* Age a path, as a save killed a while ago left it. */
+static void make_old(const fixture *f, const char *rel)
+{
+    char *p = path_in(f, rel);
+    struct timespec t[2] = {{.tv_sec = time(NULL) - 3600}, {.tv_sec = time(NULL) - 3600}};
+    assert_int_equal(utimensat(AT_FDCWD, p, t, 0), 0);
+    free(p);
+}
+
+/* A versioned save cleans the version folders killed saves left (no file,
+ * an unlocked temporary), but not a fresh one: it may be a live save's. */
+static void test_versioned_save_drops_unfinished_versions(void **state)
+{
+    fixture *f = *state;
+    write_file(f, "data/x.json/2026-01-01T00.00.00.000Z/x.json", "1");
+    write_file(f, "data/x.json/2026-02-01T00.00.00.000Z/.x.json.tmp-crun", "killed");
+    make_old(f, "data/x.json/2026-02-01T00.00.00.000Z");
+    write_file(f, "data/x.json/2026-03-01T00.00.00.000Z/.x.json.tmp-crun", "live");
+    crun_dataset_ctx ctx = ctx_for(f, "x");
+    ctx.versioned = true;
+    ctx.save_version = "2026-04-01T00.00.00.000Z";
+    char *out = NULL;
+    assert_int_equal(crun_dataset_path(&ctx, "data/x.json", true, &out, NULL), 0);
+    free(out);
+    char *killed = path_in(f, "data/x.json/2026-02-01T00.00.00.000Z");
+    struct stat st;
+    assert_int_not_equal(stat(killed, &st), 0);
+    assert_int_equal(count_entries(f, "data/x.json"), 2);
+    assert_file_is(f, "data/x.json/2026-03-01T00.00.00.000Z/.x.json.tmp-crun", "live");
+    free(killed);
+}
+
 #define FILE_TEST(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 
 int main(void)
@@ -308,6 +399,10 @@ int main(void)
         FILE_TEST(test_versioned_load_picks_newest_complete),
         FILE_TEST(test_versioned_load_uses_pinned_version),
         FILE_TEST(test_versioned_load_without_versions_names_dataset),
+        FILE_TEST(test_save_takes_over_a_killed_saves_temp),
+        FILE_TEST(test_save_beside_a_live_writer_leaves_its_temp),
+        FILE_TEST(test_save_through_symlink_replaces_its_target),
+        FILE_TEST(test_versioned_save_drops_unfinished_versions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
