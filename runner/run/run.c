@@ -202,9 +202,7 @@ void run_destroy(crun_run *run)
     catalog_close(&run->catalog);
     for (size_t i = 0; run->cmds && i < run->plan->n; i++)
         command_state_free(run->cmds[i]);
-    if (run->scratch_dir)
-        run_remove_tree(run->scratch_dir);
-    free(run->scratch_dir);
+    run_scratch_free(run);
     free(run->children);
     crun_error_clear(&run->first_error);
     if (run->params_owned)

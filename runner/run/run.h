@@ -65,6 +65,7 @@ struct crun_run {
     pid_t *children;
     size_t n_children, cap_children;
     char *scratch_dir;
+    int scratch_lock;        /* scratch_dir/.owner, locked while the run lives */
     cmd_state **cmds;        /* per plan node, for the stepwise command API */
     double grace_period;     /* seconds between SIGTERM and SIGKILL */
     void (*on_cancel)(void *user); /* under lock */
@@ -103,6 +104,7 @@ static inline bool run_has_hooks(const crun_run *run)
 }
 /* scratch.c: the run's scratch folder (made on first use; removed with the run). */
 int run_scratch_dir(crun_run *run, crun_error *err);
+void run_scratch_free(crun_run *run);
 /* Remove path and, when it is a folder, everything in it, without following
  * symbolic links (what a command made: it may be a folder where a file was due). */
 int run_remove_tree(const char *path);

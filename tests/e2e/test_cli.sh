@@ -493,6 +493,45 @@ EOF
     e2e_checked
 }
 
+# A run killed with SIGKILL cannot remove its scratch folder: the next run
+# that makes one does (its lock went with the killed run), and leaves
+# alone what is not a crun scratch folder.
+test_scratch_folder_of_a_killed_run_removed_by_the_next()
+{
+    setup
+    mkdir tmp tmp/crun-scratch-not-ours tmp/other
+    export TMPDIR=$PWD/tmp
+    write_file conf/base/pipelines.yml <<'EOF'
+pipelines:
+  __default__:
+    nodes:
+      - {name: slow, cmd: [sh, -c, "echo x > {outputs.0}; exec sleep 29.75"], outputs: [mem]}
+      - {name: read, cmd: [cat, "{inputs.0}"], inputs: [mem]}
+  quick:
+    nodes:
+      - {name: q, cmd: [sh, -c, "echo y > {outputs.0}"], outputs: [m2]}
+      - {name: r, cmd: [cat, "{inputs.0}"], inputs: [m2]}
+EOF
+    "$CRUN" >/dev/null 2>&1 &
+    local pid=$! i killed=""
+    for i in $(seq 100); do
+        killed=$(find tmp -maxdepth 1 -name 'crun-scratch-2*')
+        [ -n "$killed" ] && break
+        sleep 0.1
+    done
+    [ -n "$killed" ] || fail "the run made no scratch folder"
+    kill -9 "$pid"
+    wait "$pid" 2>/dev/null
+    pkill -f 'sleep 29.75' # the command a killed crun may leave running
+    [ -d "$killed" ] || fail "the killed run's scratch folder went already"
+    run_crun --pipeline quick
+    expect_status 0
+    [ -d "$killed" ] && fail "the killed run's scratch folder stays after the next run"
+    [ -d tmp/crun-scratch-not-ours ] || fail "a folder without crun's lock file was removed"
+    [ -d tmp/other ] || fail "another program's folder was removed"
+    e2e_checked
+}
+
 # The run's scratch folder goes at the end of the run with whatever the
 # commands made in it, folders included, whether the run failed or not; a
 # symbolic link in it is removed, not what it points to.
