@@ -54,6 +54,9 @@ int cli_write_output(const cli *c, const char *text, crun_error *err);
 int cli_export(cli *c, crun_session *s, crun_error *err);
 int cli_viz(cli *c, crun_session *s, crun_error *err);
 int cli_new(cli *c, crun_error *err);
+/* Name the running nodes on stderr if one crashes the process (crash.c):
+ * a hook of the session and handlers of SIGSEGV and the like. */
+int cli_watch_crashes(crun_session *s, crun_error *err);
 
 /* The page template of `crun viz --format html` (cli_viz_page.c). */
 extern const char cli_viz_page_head[];

@@ -471,6 +471,8 @@ int main(int argc, char **argv)
             rc = cli_export(&c, s, &err);
         else if (strcmp(c.command, "viz") == 0)
             rc = cli_viz(&c, s, &err);
+        else if (cli_watch_crashes(s, &err) != 0)
+            rc = report(&err);
         else
             rc = do_run(&c, s, &err);
         if (watching) {

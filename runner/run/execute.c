@@ -51,7 +51,9 @@ static int call_function(crun_run *run, size_t pn, crun_call *call, crun_error *
         crun_error_set(err, CRUN_ENODE, "%s.%s returned %d without a message", "function",
                        node->func, rc);
     if (rc) {
-        err->code = err->code ? err->code : CRUN_ENODE;
+        /* a node that gave up because its run was cancelled (it asked
+         * crun_call_cancelled) did not fail: the run was interrupted */
+        err->code = crun_run_cancelled(run) ? CRUN_ECANCELED : err->code ? err->code : CRUN_ENODE;
         return err->code;
     }
     for (size_t i = 0; i < node->n_out; i++)

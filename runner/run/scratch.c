@@ -87,13 +87,19 @@ static int make_scratch(crun_run *run, crun_error *err)
         free(path);
         return rc;
     }
-    int fd = asprintf(&owner, "%s/.owner", path) < 0
-                 ? -1 : open(owner, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0 || flock(fd, LOCK_EX) != 0) {
+    /* .owner appears already locked (made under another name, locked, then
+     * renamed): another run's sweep never finds it unlocked while we live */
+    char *made = NULL;
+    int fd = asprintf(&owner, "%s/.owner", path) < 0 || asprintf(&made, "%s/.lock-XXXXXX", path) < 0
+                 ? -1 : mkostemp(made, O_CLOEXEC);
+    if (fd >= 0 && (flock(fd, LOCK_EX) != 0 || rename(made, owner) != 0)) {
+        close(fd);
+        fd = -1;
+    }
+    free(made);
+    if (fd < 0) {
         int rc = crun_error_set(err, CRUN_EIO, "cannot lock the run's scratch folder %s: %s",
                                 path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
         run_remove_tree(path);
         free(owner);
         free(path);

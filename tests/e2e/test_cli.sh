@@ -493,6 +493,64 @@ EOF
     e2e_checked
 }
 
+# A function node that checks crun_call_cancelled (bench.nap does, between
+# slices of its sleep) stops soon after Ctrl-C: crun exits 130 at once.
+test_sigint_stops_a_cooperating_function_node()
+{
+    setup
+    write_file conf/base/pipelines.yml <<'EOF'
+libraries: {bench: bench}
+pipelines:
+  __default__:
+    nodes:
+      - {name: long, func: bench.nap, inputs: [params:nap_ms], outputs: [a]}
+EOF
+    echo 'nap_ms: 20000' >conf/base/parameters.yml
+    "$CRUN" >crun.out 2>crun.err </dev/null &
+    local pid=$! start end
+    for _ in $(seq 100); do
+        grep -q "long" crun.err 2>/dev/null && break
+        sleep 0.05
+    done
+    sleep 0.3
+    start=$(date +%s%N)
+    kill -INT "$pid"
+    for _ in $(seq 60); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    end=$(date +%s%N)
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -KILL "$pid"
+        fail "crun still runs 3 s after SIGINT with a cooperating node"
+    fi
+    wait "$pid"
+    STATUS=$?
+    ERR=crun.err
+    expect_status 130
+    [ $(((end - start) / 1000000)) -lt 3000 ] || fail "SIGINT took $(((end - start) / 1000000)) ms"
+    e2e_checked
+}
+
+# A function node that crashes the process is named, and crun dies of the
+# signal (128 + 11), not with a status that hides it.
+test_crashing_node_is_named()
+{
+    setup
+    write_file conf/base/pipelines.yml <<'EOF'
+libraries: {bench: bench}
+pipelines:
+  __default__:
+    nodes:
+      - {name: first, func: bench.noop, outputs: [a]}
+      - {name: boom, func: bench.crash, inputs: [a], outputs: [b]}
+EOF
+    run_crun
+    expect_status 139
+    expect_stderr_contains "crun crashed while node 'boom' was running (SIGSEGV"
+    expect_stderr_lacks "node 'first'"
+}
+
 # A run killed with SIGKILL cannot remove its scratch folder: the next run
 # that makes one does (its lock went with the killed run), and leaves
 # alone what is not a crun scratch folder.

@@ -5,7 +5,8 @@
  * many noop nodes measures crun's own cost per node.  fill makes a fresh
  * value of params:size bytes, to measure memory release along a chain.  nap
  * sleeps params:nap_ms milliseconds and then does what noop does: a
- * function node that takes time, as real work would.
+ * function node that takes time, as real work would, and that stops when
+ * its run is cancelled.  crash crashes, as a buggy node would.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -47,22 +48,38 @@ static int fill(crun_call *call)
                                         : (crun_value_unref(v), 0);
 }
 
+/* Sleeps in slices of at most 50 ms and stops early when the run is
+ * cancelled: how a long node honours Ctrl-C and a service's timeout. */
 static int nap(crun_call *call)
 {
     json_t *ms = crun_call_param(call, "nap_ms");
     if (!json_is_integer(ms) || json_integer_value(ms) < 0)
         return crun_call_fail(call, "params: nap_ms must be a non-negative integer");
-    long long v = json_integer_value(ms);
-    struct timespec ts = {(time_t)(v / 1000), (long)(v % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
+    for (long long left = json_integer_value(ms); left > 0;) {
+        if (crun_call_cancelled(call))
+            return crun_call_fail(call, "cancelled with %lld ms of its nap left", left);
+        long long slice = left < 50 ? left : 50;
+        struct timespec ts = {0, (long)slice * 1000000L};
+        while (nanosleep(&ts, &ts) != 0)
+            ;
+        left -= slice;
+    }
+    return noop(call);
+}
+
+/* Crashes the process with SIGSEGV: what a bug in a node library does. */
+static int crash(crun_call *call)
+{
+    volatile int *nowhere = NULL;
+    *nowhere = 1;
     return noop(call);
 }
 
 static const crun_node_def bench_nodes[] = {
     {"noop", noop, "forward the first input to every output (no copy)"},
     {"fill", fill, "a fresh value of params:size bytes on every output"},
-    {"nap", nap, "sleep params:nap_ms milliseconds, then forward as noop does"},
+    {"nap", nap, "sleep params:nap_ms milliseconds (stopping when cancelled), then forward as noop does"},
+    {"crash", crash, "crash the process with SIGSEGV (tests of what a crash leaves)"},
 };
 
 static const crun_nodes_type bench_type = {
