@@ -372,9 +372,9 @@ static void option_range(json_t *o, char *buf, size_t size)
     json_t *c;
     buf[0] = '\0';
     if (min && max)
-        snprintf(buf, size, "%g..%g", json_number_value(min), json_number_value(max));
+        snprintf(buf, size, "%.15g..%.15g", json_number_value(min), json_number_value(max));
     else if (min || max)
-        snprintf(buf, size, "%s %g", min ? ">=" : "<=", json_number_value(min ? min : max));
+        snprintf(buf, size, "%s %.15g", min ? ">=" : "<=", json_number_value(min ? min : max));
     json_array_foreach(choices, i, c)
         if (len < size)
             len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? "|" : "",
