@@ -36,7 +36,7 @@ extern "C" {
 
 #define CRUN_PLUGIN_MAGIC 0x4e555243u /* "CRUN" in little-endian bytes */
 #define CRUN_ABI_MAJOR 1
-#define CRUN_ABI_MINOR 2
+#define CRUN_ABI_MINOR 3
 #define CRUN_PLUGIN_ENTRY_SYMBOL "crun_plugin_entry"
 
 #if defined(__GNUC__)
@@ -62,9 +62,9 @@ typedef struct crun_plugin {
     const char *version;     /* the plugin's own version, free form */
     const char *description; /* one line for `crun plugin info` and `crun list plugins` */
     const void *table;       /* the kind's function table, see above */
-    /* The options create() takes (options.h), for `crun plugin info` and
-     * listings; the same table the plugin reads them with.  NULL and 0 when
-     * it takes none.  Read only when size covers them. */
+    /* ABI 1.3: the options create() takes (options.h), for `crun plugin
+     * info` and listings; the same table the plugin reads them with.  NULL
+     * and 0 when it takes none.  Read only when size covers them. */
     const crun_option *options;
     size_t n_options;
 } crun_plugin;

@@ -127,7 +127,8 @@ int plugin_open_file(const char *path, crun_plugin_kind kind, void **dl, const c
         dlclose(h);
         return rc;
     }
-    if (d->size < sizeof(crun_plugin) || !d->name || !d->table) {
+    /* a descriptor built before ABI 1.3 ends at table: plugin_options reads no further */
+    if (d->size < offsetof(crun_plugin, options) || !d->name || !d->table) {
         dlclose(h);
         return crun_error_set(err, CRUN_EPLUGIN, "plugin %s: malformed descriptor (no name or "
                               "function table)", path);

@@ -168,6 +168,44 @@ test_plugin_info_prints_declared_options()
         '[[1, 1024, null]]' "max_workers' range and default"
 }
 
+# A descriptor built before ABI 1.3 ends at `table`: it still loads and runs,
+# and crun reads no options table past the size the plugin declared.
+test_descriptor_without_options_member_still_loads()
+{
+    build_so old13 <<'EOF'
+#include <stddef.h>
+#include <crun/crun.h>
+static int create(const crun_options *o, crun_logger *l, void **i, crun_error *e)
+{ *i = NULL; (void)l; return crun_options_check_known(o, (const char *const[]){NULL}, e); }
+static int run(void *i, crun_run *r, crun_error *e)
+{
+    (void)i;
+    size_t node;
+    while (!crun_run_finished(r) && crun_run_next_ready(r, &node)) {
+        if (crun_run_execute(r, node, e) != 0) { crun_run_node_failed(r, node, e); return e->code; }
+        crun_run_node_done(r, node);
+    }
+    return 0;
+}
+static const crun_runner_type table = {.size = sizeof(crun_runner_type), .create = create, .run = run};
+/* what a 1.2 plugin's descriptor holds; what follows `table` is not its own */
+static const crun_plugin desc[2] = {{
+    .magic = CRUN_PLUGIN_MAGIC, .abi_major = CRUN_ABI_MAJOR, .abi_minor = 2,
+    .size = offsetof(crun_plugin, options), .kind = CRUN_PLUGIN_RUNNER, .name = "old13",
+    .version = "1", .description = "a runner built before ABI 1.3", .table = &table,
+    .options = (const crun_option *)&table, .n_options = 7}};
+CRUN_PLUGIN_EXPORT const crun_plugin *crun_plugin_entry(void) { return desc; }
+EOF
+    run_crun plugin info "$PWD/old13.so"
+    expect_status 0
+    expect_stdout_contains "options      (none)"
+    make_project p
+    cd p || fail "cd"
+    run_crun --runner "$OLDPWD/old13.so"
+    expect_status 0
+    expect_ran "make_count greet"
+}
+
 # `crun list runners --json` says what each configured runner's plugin takes,
 # next to the options runner.yml gives it; `crun list plugins --json` too.
 test_list_runners_shows_plugin_options()
