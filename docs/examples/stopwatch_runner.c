@@ -11,6 +11,7 @@
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -30,21 +31,29 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* runner.yml's options, as the table below fills them. */
+typedef struct stopwatch_settings {
+    const char *label;
+} stopwatch_settings;
+
+static const crun_option stopwatch_options[] = {
+    {.name = "label", .type = CRUN_OPTION_STRING, .def = "stopwatch",
+     .doc = "what each log line starts with", .offset = offsetof(stopwatch_settings, label)},
+};
+
 static int sw_create(const crun_options *opts, crun_logger *logger, void **instance,
                      crun_error *err)
 {
-    static const char *const known[] = {"label", NULL};
-    const char *label = "stopwatch";
-    int rc = crun_options_check_known(opts, known, err);
-    if (!rc)
-        rc = crun_options_string(opts, "label", &label, err);
+    stopwatch_settings set = {0};
+    int rc = crun_options_read(opts, stopwatch_options, CRUN_OPTION_COUNT(stopwatch_options),
+                               &set, err);
     if (rc)
         return rc;
     stopwatch *sw = calloc(1, sizeof(*sw));
     if (!sw)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     sw->logger = logger;
-    snprintf(sw->label_copy, sizeof(sw->label_copy), "%s", label);
+    snprintf(sw->label_copy, sizeof(sw->label_copy), "%s", set.label);
     sw->label = sw->label_copy;
     *instance = sw;
     return 0;
@@ -87,6 +96,8 @@ static const crun_plugin stopwatch_plugin = {
     .version = "0.1.0",
     .description = "runs nodes one at a time and logs each one's time",
     .table = &stopwatch_type,
+    .options = stopwatch_options, /* for `crun plugin info` */
+    .n_options = CRUN_OPTION_COUNT(stopwatch_options),
 };
 
 CRUN_PLUGIN_EXPORT const crun_plugin *crun_plugin_entry(void)

@@ -2,7 +2,8 @@
  *
  *   error.h    codes, crun_error
  *   value.h    values and tables passed between nodes
- *   plugin.h   the plugin descriptor, options, logging
+ *   options.h  plugin options: declaring, reading
+ *   plugin.h   the plugin descriptor, logging
  *   node.h     node libraries and the call context
  *   dataset.h  dataset types and file helpers
  *   hooks.h    hook plugins
@@ -15,6 +16,7 @@
 
 #include "error.h"
 #include "value.h"
+#include "options.h"
 #include "plugin.h"
 #include "node.h"
 #include "dataset.h"

@@ -112,6 +112,15 @@ int crun_mkdir_parents(const char *path, crun_error *err);
  * opaque so that it can grow without breaking plugins. */
 typedef struct crun_file_dataset crun_file_dataset;
 
+/* The `filepath` option of a file dataset, as an entry of its options table
+ * (options.h): a required, non-empty string stored at offsetof(settings, member). */
+#define CRUN_DATASET_FILEPATH_OPTION(settings, member)                                             \
+    {.name = "filepath", .type = CRUN_OPTION_STRING,                                          \
+     .flags = CRUN_OPTION_REQUIRED | CRUN_OPTION_NONEMPTY,                                    \
+     .doc = "the file, relative to the project folder (the folder of its versions when "      \
+            "versioned)",                                                                     \
+     .offset = offsetof(settings, member)}
+
 /* The required string option `filepath` into *out (borrowed from opts); a
  * missing or empty one is CRUN_ECONFIG "<where>: dataset 'x': option
  * 'filepath' is required". */

@@ -1,4 +1,4 @@
-/* crun/plugin.h - the one entry point every plugin exports, and its options.
+/* crun/plugin.h - the one entry point every plugin exports, and logging.
  *
  * A plugin is a shared object exporting
  *
@@ -16,7 +16,7 @@
  *   CRUN_PLUGIN_HOOKS   -> const crun_hooks_type *   (hooks.h)
  *   CRUN_PLUGIN_NODES   -> const crun_nodes_type *   (node.h)
  * Plugins keep no state in globals: everything lives in the instance their
- * create() returns.
+ * create() returns.  Options are read and declared through options.h.
  */
 #ifndef CRUN_PLUGIN_H
 #define CRUN_PLUGIN_H
@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "error.h"
+#include "options.h" /* options used to live here: plugins including plugin.h keep them */
 
 #ifdef __cplusplus
 extern "C" {
@@ -35,7 +36,7 @@ extern "C" {
 
 #define CRUN_PLUGIN_MAGIC 0x4e555243u /* "CRUN" in little-endian bytes */
 #define CRUN_ABI_MAJOR 1
-#define CRUN_ABI_MINOR 2
+#define CRUN_ABI_MINOR 3
 #define CRUN_PLUGIN_ENTRY_SYMBOL "crun_plugin_entry"
 
 #if defined(__GNUC__)
@@ -61,6 +62,11 @@ typedef struct crun_plugin {
     const char *version;     /* the plugin's own version, free form */
     const char *description; /* one line for `crun plugin info` and `crun list plugins` */
     const void *table;       /* the kind's function table, see above */
+    /* ABI 1.3: the options create() takes (options.h), for `crun plugin
+     * info` and listings; the same table the plugin reads them with.  NULL
+     * and 0 when it takes none.  Read only when size covers them. */
+    const crun_option *options;
+    size_t n_options;
 } crun_plugin;
 
 /* Fill the fixed head of a descriptor. */
@@ -75,46 +81,6 @@ CRUN_PLUGIN_EXPORT const crun_plugin *crun_plugin_entry(void);
 
 /* The name of a kind ("runner", "dataset", "hooks", "nodes"), or "unknown". */
 const char *crun_plugin_kind_name(crun_plugin_kind kind);
-
-/* --- options -------------------------------------------------------------
- * Options reach a plugin's create() as a read-only crun_options: a JSON
- * object plus where each key was written (file:line:column), so that the
- * plugin's complaints name the place.  The accessors below type-check a
- * value and, on a mismatch, fill err with "<where>: option 'key': expected
- * ..., got ..." and return CRUN_ECONFIG.  A missing key leaves *out at the
- * default the caller put there and returns 0.
- * Thread-safety: read-only, may be shared. */
-typedef struct crun_options crun_options;
-
-/* The options as a JSON object (borrowed; never NULL, maybe empty).  Read
- * it, copy from it, but do not json_incref/json_decref anything in it: one
- * options object may serve several runs on different threads at once, and
- * jansson's reference counts are not safe to change from two threads. */
-json_t *crun_options_json(const crun_options *opts);
-/* "file:line:column" where key was set, or the options' own origin ("--runner-opt", "IR") */
-const char *crun_options_where(const crun_options *opts, const char *key);
-/* The project folder, to resolve relative paths in options against (the
- * host never changes the current folder); NULL when there is none. */
-const char *crun_options_dir(const crun_options *opts);
-int crun_options_set_dir(crun_options *opts, const char *dir);
-/* What the options belong to, as given by the host ("runner 'parallel'"). */
-const char *crun_options_owner(const crun_options *opts);
-bool crun_options_has(const crun_options *opts, const char *key);
-
-int crun_options_int(const crun_options *opts, const char *key, int64_t min, int64_t max,
-                     int64_t *out, crun_error *err);
-int crun_options_double(const crun_options *opts, const char *key, double *out, crun_error *err);
-int crun_options_bool(const crun_options *opts, const char *key, bool *out, crun_error *err);
-/* *out is borrowed from opts. */
-int crun_options_string(const crun_options *opts, const char *key, const char **out,
-                        crun_error *err);
-/* Refuse keys not in the NULL-terminated list known[], suggesting the closest. */
-int crun_options_check_known(const crun_options *opts, const char *const *known, crun_error *err);
-
-/* Build options from a JSON object (takes a new reference) for embedding and
- * tests; owner names what they belong to.  Free with crun_options_free. */
-crun_options *crun_options_new(json_t *object, const char *owner, const char *origin);
-void crun_options_free(crun_options *opts);
 
 /* --- logging --------------------------------------------------------------
  * Plugins log through the host so that output is ordered, prefixed and can

@@ -363,6 +363,43 @@ static int do_list(cli *c, crun_session *s, crun_error *err)
     return EXIT_OK;
 }
 
+/* "1..1024", ">= 0", "a|b|c" or "" for one option of options_table_json. */
+static void option_range(json_t *o, char *buf, size_t size)
+{
+    json_t *min = json_object_get(o, "min"), *max = json_object_get(o, "max");
+    json_t *choices = json_object_get(o, "choices");
+    size_t len = 0, i;
+    json_t *c;
+    buf[0] = '\0';
+    if (min && max)
+        snprintf(buf, size, "%.15g..%.15g", json_number_value(min), json_number_value(max));
+    else if (min || max)
+        snprintf(buf, size, "%s %.15g", min ? ">=" : "<=", json_number_value(min ? min : max));
+    json_array_foreach(choices, i, c)
+        if (len < size)
+            len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? "|" : "",
+                                    json_string_value(c));
+}
+
+/* One line per option: name, type, default, range or choices, doc. */
+static void print_options(json_t *options)
+{
+    size_t i;
+    json_t *o;
+    if (!json_array_size(options))
+        printf("%-12s %s\n", "options", "(none)");
+    json_array_foreach(options, i, o) {
+        char range[256];
+        option_range(o, range, sizeof(range));
+        const char *def = json_string_value(json_object_get(o, "default"));
+        printf("%-12s %-16s %-11s %-12s %-14s %s\n", i ? "" : "options",
+               json_string_value(json_object_get(o, "name")),
+               json_string_value(json_object_get(o, "type")),
+               def ? def : (json_is_true(json_object_get(o, "required")) ? "(required)" : "-"),
+               range, json_string_value(json_object_get(o, "doc")));
+    }
+}
+
 static int do_plugin(cli *c, crun_error *err)
 {
     if (!c->what || strcmp(c->what, "info") != 0 || !c->what2)
@@ -385,6 +422,9 @@ static int do_plugin(cli *c, crun_error *err)
             printf("%-12s %s  %s\n", i ? "" : "functions",
                    json_string_value(json_object_get(fn, "name")),
                    json_string_value(json_object_get(fn, "doc")));
+        json_t *options = json_object_get(info, "options");
+        if (options)
+            print_options(options);
     }
     json_decref(info);
     return EXIT_OK;

@@ -1,9 +1,10 @@
-/* options.h - building crun_options (plugin.h) from configuration trees. */
+/* options.h - building crun_options (crun/options.h) from configuration trees,
+ * and describing option tables. */
 #ifndef CRUN_OPTIONS_INTERNAL_H
 #define CRUN_OPTIONS_INTERNAL_H
 
 #include "conf/conf.h"
-#include "crun/plugin.h"
+#include "crun/options.h"
 
 /* Options from a CONF_MAP (or NULL for none): values through conf_to_json,
  * each key's position remembered.  owner as for crun_options_owner. */
@@ -12,5 +13,8 @@ crun_options *options_from_conf(const conf_node *map, const char *owner);
 int options_set(crun_options *opts, const char *key, json_t *value, const char *where);
 /* Remove a key the host consumed itself (e.g. "type"). */
 void options_remove(crun_options *opts, const char *key);
+/* A new JSON array describing table (n entries): name, type, default (text
+ * or null), doc, required, and min/max or choices where they apply. */
+json_t *options_table_json(const crun_option *table, size_t n);
 
 #endif

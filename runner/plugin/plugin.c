@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "plugin/options.h"
 #include "plugin/plugin.h"
 #include "core/suggest.h"
 
@@ -126,7 +127,8 @@ int plugin_open_file(const char *path, crun_plugin_kind kind, void **dl, const c
         dlclose(h);
         return rc;
     }
-    if (d->size < sizeof(crun_plugin) || !d->name || !d->table) {
+    /* a descriptor built before ABI 1.3 ends at table: plugin_options reads no further */
+    if (d->size < offsetof(crun_plugin, options) || !d->name || !d->table) {
         dlclose(h);
         return crun_error_set(err, CRUN_EPLUGIN, "plugin %s: malformed descriptor (no name or "
                               "function table)", path);
@@ -314,14 +316,27 @@ static int load_uncached(plugin_cache *c, crun_plugin_kind kind, const char *nam
     return rc;
 }
 
+const crun_option *plugin_options(const crun_plugin *d, size_t *n)
+{
+    bool covered = d->size >= offsetof(crun_plugin, n_options) + sizeof(d->n_options);
+    *n = covered && d->options ? d->n_options : 0;
+    return *n ? d->options : NULL;
+}
+
 json_t *plugin_describe(const crun_plugin *d, const char *path)
 {
     char abi[32];
     snprintf(abi, sizeof(abi), "%u.%u", d->abi_major, d->abi_minor);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "name", d->name, "kind",
-                     crun_plugin_kind_name(d->kind), "version", d->version ? d->version : "",
-                     "abi", abi, "description", d->description ? d->description : "", "path",
-                     path);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "name", d->name, "kind",
+                          crun_plugin_kind_name(d->kind), "version", d->version ? d->version : "",
+                          "abi", abi, "description", d->description ? d->description : "",
+                          "path", path);
+    if (o && d->kind != CRUN_PLUGIN_NODES) {
+        size_t n;
+        const crun_option *table = plugin_options(d, &n);
+        json_object_set_new(o, "options", options_table_json(table, n));
+    }
+    return o;
 }
 
 json_t *plugin_list(plugin_cache *c)

@@ -57,7 +57,12 @@ int plugin_open_file(const char *path, crun_plugin_kind kind, void **dl,
 /* A JSON array describing every plugin file found in the search folders. */
 json_t *plugin_list(plugin_cache *c);
 
-/* The descriptor as JSON: name, kind, version, abi, description, path. */
+/* The options table a descriptor declares (n entries; NULL and 0 when none,
+ * or when its size does not reach the member). */
+const crun_option *plugin_options(const crun_plugin *d, size_t *n);
+
+/* The descriptor as JSON: name, kind, version, abi, description, path, and
+ * (except node libraries) options as options_table_json describes them. */
 json_t *plugin_describe(const crun_plugin *desc, const char *path);
 
 #endif

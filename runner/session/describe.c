@@ -173,8 +173,27 @@ int crun_session_describe_dataset(crun_session *s, const char *name, json_t **ou
     return *out ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
 }
 
-static json_t *list_runners(const ir_t *ir)
+/* What runner plugin `type` declares it takes, set on o as "plugin_options"
+ * (null, with "plugin_error", when the plugin cannot be opened). */
+static void runner_plugin_options(crun_session *s, const char *type, json_t *o)
 {
+    const crun_plugin *d;
+    crun_error err = CRUN_ERROR_INIT;
+    if (!type || plugin_load(&s->plugins, CRUN_PLUGIN_RUNNER, type, &d, &err) != 0) {
+        json_object_set_new(o, "plugin_options", json_null());
+        json_object_set_new(o, "plugin_error", json_string(err.message ? err.message
+                                                           : "no runner type"));
+        crun_error_clear(&err);
+        return;
+    }
+    size_t n;
+    const crun_option *table = plugin_options(d, &n);
+    json_object_set_new(o, "plugin_options", options_table_json(table, n));
+}
+
+static json_t *list_runners(crun_session *s)
+{
+    const ir_t *ir = s->ir;
     json_t *a = json_array();
     const conf_node *runners = ir->runner ? conf_get(ir->runner, "runners") : NULL;
     const conf_node *def = ir->runner ? conf_get(ir->runner, "default") : NULL;
@@ -185,14 +204,19 @@ static json_t *list_runners(const ir_t *ir)
         json_t *opts = conf_to_json(runners->items[2 * i + 1]);
         json_t *type = json_incref(json_object_get(opts, "type"));
         json_object_del(opts, "type");
-        json_array_append_new(a, json_pack("{s:s, s:o, s:b, s:o}", "name", name, "type",
-                                           type ? type : json_null(), "default",
-                                           strcmp(name, def_name) == 0, "options", opts));
+        json_t *o = json_pack("{s:s, s:o, s:b, s:o}", "name", name, "type",
+                              type ? type : json_null(), "default",
+                              strcmp(name, def_name) == 0, "options", opts);
+        runner_plugin_options(s, json_string_value(type), o);
+        json_array_append_new(a, o);
         def_listed = def_listed || strcmp(name, def_name) == 0;
     }
-    if (!def_listed)
-        json_array_append_new(a, json_pack("{s:s, s:s, s:b, s:{}}", "name", def_name, "type",
-                                           def_name, "default", 1, "options"));
+    if (!def_listed) {
+        json_t *o = json_pack("{s:s, s:s, s:b, s:{}}", "name", def_name, "type", def_name,
+                              "default", 1, "options");
+        runner_plugin_options(s, def_name, o);
+        json_array_append_new(a, o);
+    }
     return a;
 }
 
@@ -210,7 +234,7 @@ int crun_session_list(crun_session *s, const char *what, json_t **out, crun_erro
     } else if (strcmp(what, "datasets") == 0) {
         *out = list_datasets(s);
     } else if (strcmp(what, "runners") == 0) {
-        *out = list_runners(ir);
+        *out = list_runners(s);
     } else if (strcmp(what, "plugins") == 0) {
         *out = plugin_list(&s->plugins);
     } else {

@@ -105,6 +105,8 @@ test_plugin_info_on_each_built_plugin()
         grep -qE "^path +$so\$" "$OUT" || fail "plugin info $so: wrong path: $STDOUT"
         if [ "$kind" = nodes ]; then
             grep -qE '^functions +[a-z_]+' "$OUT" || fail "plugin info $so: no functions: $STDOUT"
+        else
+            grep -qE '^options +[a-z(]' "$OUT" || fail "plugin info $so: no options: $STDOUT"
         fi
         run_crun plugin --json info "$so"
         expect_status 0
@@ -135,6 +137,140 @@ test_list_plugins_finds_built_ones()
     expect_status 0
     grep -qE '^sequential +runner ' "$OUT" || fail "no sequential runner in: $STDOUT"
     grep -qE '^memory +dataset ' "$OUT" || fail "no memory dataset in: $STDOUT"
+}
+
+# --- declared options ---------------------------------------------------------------------
+
+# `crun plugin info` prints the options a built-in plugin declares: name,
+# type, default, range and doc, in the order of its table.
+test_plugin_info_prints_declared_options()
+{
+    local so=$CRUN_BUILD_DIR/plugins/runners/parallel/parallel.so
+    run_crun plugin info "$so"
+    expect_status 0
+    grep -qE '^options +max_workers +int +- +1\.\.1024 +nodes running at once' "$OUT" ||
+        fail "plugin info: no max_workers line: $STDOUT"
+    grep -qE '^ +grace_period +duration +5s +0\.\.86400 +[a-z]' "$OUT" ||
+        fail "plugin info: no grace_period line: $STDOUT"
+    grep -qE '^ +keep_going +bool +false ' "$OUT" || fail "plugin info: no keep_going: $STDOUT"
+    e2e_checked
+    run_crun plugin info "$CRUN_BUILD_DIR/plugins/runners/sequential/sequential.so"
+    expect_status 0
+    expect_stdout_contains "options      (none)"
+    [ "$HAVE_PYTHON" = 1 ] || return 0
+    run_crun plugin info --json "$so"
+    expect_status 0
+    cp "$OUT" info.json
+    expect_eq "$(json_query info.json '[(o["name"], o["type"]) for o in d["options"]]')" \
+        '[["max_workers", "int"], ["max_processes", "int"], ["grace_period", "duration"], ["keep_going", "bool"], ["is_async", "bool"]]' \
+        "parallel's options"
+    expect_eq "$(json_query info.json '[(o["min"], o["max"], o["default"]) for o in d["options"] if o["name"] == "max_workers"]')" \
+        '[[1, 1024, null]]' "max_workers' range and default"
+}
+
+# A descriptor built before ABI 1.3 ends at `table`: it still loads and runs,
+# and crun reads no options table past the size the plugin declared.
+test_descriptor_without_options_member_still_loads()
+{
+    build_so old13 <<'EOF'
+#include <stddef.h>
+#include <crun/crun.h>
+static int create(const crun_options *o, crun_logger *l, void **i, crun_error *e)
+{ *i = NULL; (void)l; return crun_options_check_known(o, (const char *const[]){NULL}, e); }
+static int run(void *i, crun_run *r, crun_error *e)
+{
+    (void)i;
+    size_t node;
+    while (!crun_run_finished(r) && crun_run_next_ready(r, &node)) {
+        if (crun_run_execute(r, node, e) != 0) { crun_run_node_failed(r, node, e); return e->code; }
+        crun_run_node_done(r, node);
+    }
+    return 0;
+}
+static const crun_runner_type table = {.size = sizeof(crun_runner_type), .create = create, .run = run};
+/* what a 1.2 plugin's descriptor holds; what follows `table` is not its own */
+static const crun_plugin desc[2] = {{
+    .magic = CRUN_PLUGIN_MAGIC, .abi_major = CRUN_ABI_MAJOR, .abi_minor = 2,
+    .size = offsetof(crun_plugin, options), .kind = CRUN_PLUGIN_RUNNER, .name = "old13",
+    .version = "1", .description = "a runner built before ABI 1.3", .table = &table,
+    .options = (const crun_option *)&table, .n_options = 7}};
+CRUN_PLUGIN_EXPORT const crun_plugin *crun_plugin_entry(void) { return desc; }
+EOF
+    run_crun plugin info "$PWD/old13.so"
+    expect_status 0
+    expect_stdout_contains "options      (none)"
+    make_project p
+    cd p || fail "cd"
+    run_crun --runner "$OLDPWD/old13.so"
+    expect_status 0
+    expect_ran "make_count greet"
+}
+
+# `crun list runners --json` says what each configured runner's plugin takes,
+# next to the options runner.yml gives it; `crun list plugins --json` too.
+test_list_runners_shows_plugin_options()
+{
+    make_project p
+    cd p || fail "cd"
+    write_file conf/base/runner.yml <<'EOF'
+default: sequential
+runners:
+  sequential: {type: sequential}
+  wide: {type: parallel, max_workers: 2}
+EOF
+    run_crun list runners --json
+    expect_status 0
+    expect_json -
+    expect_stdout_contains '"plugin_options"'
+    [ "$HAVE_PYTHON" = 1 ] || return 0
+    cp "$OUT" runners.json
+    expect_eq "$(json_query runners.json '[(r["name"], r["options"], [o["name"] for o in r["plugin_options"]][:2]) for r in d]')" \
+        '[["sequential", {}, []], ["wide", {"max_workers": 2}, ["max_workers", "max_processes"]]]' \
+        "list runners --json"
+    run_crun list plugins --json
+    expect_status 0
+    cp "$OUT" plugins.json
+    expect_eq "$(json_query plugins.json '[(o["name"], o["default"], o.get("max")) for p in d if p["name"] == "json" for o in p["options"]]')" \
+        '[["filepath", null, null], ["indent", "2", 31]]' "the json dataset's options"
+}
+
+# A bad option in runner.yml is still a configuration error (exit 2) naming
+# runner.yml's line, whatever the declared type.
+test_bad_declared_option_names_runner_yml_line()
+{
+    make_project p
+    cd p || fail "cd"
+    write_file conf/base/runner.yml <<'EOF'
+default: parallel
+runners:
+  parallel: {type: parallel,
+             grace_period: soon}
+EOF
+    run_crun
+    expect_status 2
+    grep -qE "^crun: error: conf/base/runner.yml:4:[0-9]+: runner 'parallel': option 'grace_period'" \
+        "$ERR" || fail "the error does not name runner.yml:4$(e2e_context)"
+    e2e_checked
+    expect_stderr_contains 'expected a number of seconds from 0 to 86400 (or 500ms, 2m, 1h...), got "soon"'
+    expect_no_file ran.log
+    write_file conf/base/runner.yml <<'EOF'
+default: parallel
+runners:
+  parallel:
+    type: parallel
+    max_wrokers: 2
+EOF
+    run_crun
+    expect_status 2
+    grep -qE "^crun: error: conf/base/runner.yml:5:[0-9]+: option 'max_wrokers' is not known" \
+        "$ERR" || fail "the error does not name runner.yml:5$(e2e_context)"
+    e2e_checked
+    expect_stderr_contains "not known to runner 'parallel' (did you mean 'max_workers'?)"
+    expect_no_file ran.log
+    run_crun --runner service --runner-opt max_body=lots
+    expect_config_error --runner-opt "runner 'service': option 'max_body'" \
+        "expected a number of bytes from 1 to 4294967296"
+    expect_no_file ran.log
 }
 
 # --- refusals --------------------------------------------------------------------------

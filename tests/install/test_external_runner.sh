@@ -37,6 +37,8 @@ runners:
 YML
 "$build/crun" plugin info "$tmp/stopwatch.so" > "$tmp/info.txt"
 check grep -q "stopwatch" "$tmp/info.txt"
+# the options its table declares, from the installed options.h
+check grep -qE "^options +label +string +stopwatch +what each log line starts with" "$tmp/info.txt"
 status=0
 "$build/crun" --project "$tmp/project" --env external > "$tmp/out.txt" 2>&1 || status=$?
 check test "$status" -eq 0

@@ -11,6 +11,7 @@
  *   ./node_counter.so = label=counted
  */
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -23,21 +24,29 @@ typedef struct counter {
     atomic_size_t failed;
 } counter;
 
+/* The hook's options, as the table below fills them. */
+typedef struct counter_settings {
+    const char *label;
+} counter_settings;
+
+static const crun_option counter_options[] = {
+    {.name = "label", .type = CRUN_OPTION_STRING, .def = "node_counter",
+     .doc = "what the log line starts with", .offset = offsetof(counter_settings, label)},
+};
+
 static int count_create(const crun_options *opts, crun_logger *logger, void **instance,
                         crun_error *err)
 {
-    static const char *const known[] = {"label", NULL};
-    const char *label = "node_counter";
-    int rc = crun_options_check_known(opts, known, err);
-    if (!rc)
-        rc = crun_options_string(opts, "label", &label, err);
+    counter_settings set = {0};
+    int rc = crun_options_read(opts, counter_options, CRUN_OPTION_COUNT(counter_options), &set,
+                               err);
     if (rc)
         return rc; /* err names the file and line of the bad option */
     counter *c = calloc(1, sizeof(*c));
     if (!c)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     c->logger = logger;
-    snprintf(c->label, sizeof(c->label), "%s", label);
+    snprintf(c->label, sizeof(c->label), "%s", set.label);
     *instance = c;
     return 0;
 }
@@ -103,6 +112,8 @@ static const crun_plugin counter_plugin = {
     .version = "0.1.0",
     .description = "counts the nodes that ran and failed, logs it after the run",
     .table = &counter_type,
+    .options = counter_options,
+    .n_options = CRUN_OPTION_COUNT(counter_options),
 };
 
 CRUN_PLUGIN_EXPORT const crun_plugin *crun_plugin_entry(void)

@@ -5,12 +5,20 @@
  * Paths (versions, reading back this run's save) are crun_file_dataset's.
  * All state lives in the instance; the plugin has no writable globals.
  */
+#include <stddef.h>
 #include <stdlib.h>
 
 #include <crun/dataset.h>
 
 static const char media_type[] = "application/octet-stream";
-static const char *const known_options[] = {"filepath", NULL};
+
+typedef struct bytes_settings {
+    const char *filepath;
+} bytes_settings;
+
+static const crun_option bytes_options[] = {
+    CRUN_DATASET_FILEPATH_OPTION(bytes_settings, filepath),
+};
 
 typedef struct bytes_ds {
     const crun_dataset_ctx *ctx; /* borrowed, valid for the instance's life */
@@ -29,18 +37,16 @@ static void bytes_destroy(void *instance)
 static int bytes_create(const crun_dataset_ctx *ctx, const crun_options *opts, void **instance,
                         crun_error *err)
 {
-    const char *filepath = NULL;
+    bytes_settings set = {0};
     *instance = NULL;
-    int rc = crun_options_check_known(opts, known_options, err);
-    if (rc == 0)
-        rc = crun_dataset_filepath_option(ctx, opts, &filepath, err);
+    int rc = crun_options_read(opts, bytes_options, CRUN_OPTION_COUNT(bytes_options), &set, err);
     if (rc != 0)
         return rc;
     bytes_ds *ds = calloc(1, sizeof(*ds));
     if (!ds)
         return crun_error_set(err, CRUN_ENOMEM, "dataset '%s': out of memory", ctx->name);
     ds->ctx = ctx;
-    if ((rc = crun_file_dataset_new(ctx, filepath, &ds->file, err)) != 0) {
+    if ((rc = crun_file_dataset_new(ctx, set.filepath, &ds->file, err)) != 0) {
         free(ds);
         return rc;
     }
@@ -122,6 +128,8 @@ static const crun_plugin bytes_plugin = {
     .version = "1.0.0",
     .description = "any file, loaded as application/octet-stream bytes",
     .table = &bytes_type,
+    .options = bytes_options,
+    .n_options = CRUN_OPTION_COUNT(bytes_options),
 };
 
 CRUN_PLUGIN_EXPORT const crun_plugin *crun_plugin_entry(void);

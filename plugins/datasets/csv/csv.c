@@ -8,6 +8,7 @@
  * reading back this run's save) are crun_file_dataset's.  State lives in
  * the instance.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -16,7 +17,20 @@
 
 #include "csv_parse.h"
 
-static const char *const known_options[] = {"filepath", "load_args", "save_args", NULL};
+typedef struct csv_settings {
+    const char *filepath;
+    json_t *load_args;
+    json_t *save_args;
+} csv_settings;
+
+static const crun_option csv_options[] = {
+    CRUN_DATASET_FILEPATH_OPTION(csv_settings, filepath),
+    {.name = "load_args", .type = CRUN_OPTION_JSON,
+     .doc = "a map: delimiter, header, columns (name: int64|double|string), na_values",
+     .offset = offsetof(csv_settings, load_args)},
+    {.name = "save_args", .type = CRUN_OPTION_JSON, .doc = "a map: delimiter, header",
+     .offset = offsetof(csv_settings, save_args)},
+};
 
 typedef struct csv_ds {
     const crun_dataset_ctx *ctx; /* borrowed, valid for the instance's life */
@@ -37,32 +51,30 @@ static void csv_ds_destroy(void *instance)
 
 /* load_args and save_args are maps, which the typed accessors do not read:
  * parse them here, naming their place in the catalog. */
-static int parse_args(csv_ds *ds, const crun_options *opts, crun_error *err)
+static int parse_args(csv_ds *ds, const crun_options *opts, const csv_settings *set,
+                      crun_error *err)
 {
-    json_t *all = crun_options_json(opts);
     char context[512];
     const char *where = crun_options_where(opts, "load_args");
     snprintf(context, sizeof(context), "%s%sdataset '%s'", where ? where : "", where ? ": " : "",
              ds->ctx->name);
-    int rc = csv_read_options_parse(json_object_get(all, "load_args"), context, "load_args",
+    int rc = csv_read_options_parse(set->load_args, context, "load_args",
                                     &ds->load, err);
     if (rc != 0)
         return rc;
     where = crun_options_where(opts, "save_args");
     snprintf(context, sizeof(context), "%s%sdataset '%s'", where ? where : "", where ? ": " : "",
              ds->ctx->name);
-    return csv_write_options_parse(json_object_get(all, "save_args"), context, "save_args",
+    return csv_write_options_parse(set->save_args, context, "save_args",
                                    &ds->save, err);
 }
 
 static int csv_ds_create(const crun_dataset_ctx *ctx, const crun_options *opts, void **instance,
                          crun_error *err)
 {
-    const char *filepath = NULL;
+    csv_settings set = {0};
     *instance = NULL;
-    int rc = crun_options_check_known(opts, known_options, err);
-    if (rc == 0)
-        rc = crun_dataset_filepath_option(ctx, opts, &filepath, err);
+    int rc = crun_options_read(opts, csv_options, CRUN_OPTION_COUNT(csv_options), &set, err);
     if (rc != 0)
         return rc;
     csv_ds *ds = calloc(1, sizeof(*ds));
@@ -71,8 +83,8 @@ static int csv_ds_create(const crun_dataset_ctx *ctx, const crun_options *opts, 
     ds->ctx = ctx;
     csv_read_options_init(&ds->load);
     csv_write_options_init(&ds->save);
-    if ((rc = parse_args(ds, opts, err)) != 0 ||
-        (rc = crun_file_dataset_new(ctx, filepath, &ds->file, err)) != 0) {
+    if ((rc = parse_args(ds, opts, &set, err)) != 0 ||
+        (rc = crun_file_dataset_new(ctx, set.filepath, &ds->file, err)) != 0) {
         csv_ds_destroy(ds);
         return rc;
     }
@@ -181,6 +193,8 @@ static const crun_plugin csv_plugin = {
     .version = "1.0.0",
     .description = "a CSV file, loaded as a table with typed columns",
     .table = &csv_ds_type,
+    .options = csv_options,
+    .n_options = CRUN_OPTION_COUNT(csv_options),
 };
 
 CRUN_PLUGIN_EXPORT const crun_plugin *crun_plugin_entry(void);

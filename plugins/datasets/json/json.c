@@ -7,6 +7,7 @@
  * Paths (versions, reading back this run's save) are crun_file_dataset's.
  * State lives in the instance.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,18 @@
 
 #include <crun/dataset.h>
 
-static const char *const known_options[] = {"filepath", "indent", NULL};
+typedef struct json_settings {
+    const char *filepath;
+    int64_t indent;
+} json_settings;
+
+static const crun_option json_options[] = {
+    CRUN_DATASET_FILEPATH_OPTION(json_settings, filepath),
+    /* jansson's limit: JSON_MAX_INDENT is 31. */
+    {.name = "indent", .type = CRUN_OPTION_INT, .def = "2", .min = 0, .max = JSON_MAX_INDENT,
+     .doc = "spaces per level when saving (0: one line)",
+     .offset = offsetof(json_settings, indent)},
+};
 
 typedef struct json_ds {
     const crun_dataset_ctx *ctx; /* borrowed, valid for the instance's life */
@@ -34,23 +46,17 @@ static void json_ds_destroy(void *instance)
 static int json_ds_create(const crun_dataset_ctx *ctx, const crun_options *opts, void **instance,
                           crun_error *err)
 {
-    const char *filepath = NULL;
-    int64_t indent = 2;
+    json_settings set = {0};
     *instance = NULL;
-    int rc = crun_options_check_known(opts, known_options, err);
-    if (rc == 0)
-        rc = crun_dataset_filepath_option(ctx, opts, &filepath, err);
-    /* jansson's limit: JSON_MAX_INDENT is 31. */
-    if (rc == 0)
-        rc = crun_options_int(opts, "indent", 0, JSON_MAX_INDENT, &indent, err);
+    int rc = crun_options_read(opts, json_options, CRUN_OPTION_COUNT(json_options), &set, err);
     if (rc != 0)
         return rc;
     json_ds *ds = calloc(1, sizeof(*ds));
     if (!ds)
         return crun_error_set(err, CRUN_ENOMEM, "dataset '%s': out of memory", ctx->name);
     ds->ctx = ctx;
-    ds->indent = (int)indent;
-    if ((rc = crun_file_dataset_new(ctx, filepath, &ds->file, err)) != 0) {
+    ds->indent = (int)set.indent;
+    if ((rc = crun_file_dataset_new(ctx, set.filepath, &ds->file, err)) != 0) {
         free(ds);
         return rc;
     }
@@ -232,6 +238,8 @@ static const crun_plugin json_plugin = {
     .version = "1.0.0",
     .description = "a JSON file, loaded as a json value",
     .table = &json_ds_type,
+    .options = json_options,
+    .n_options = CRUN_OPTION_COUNT(json_options),
 };
 
 CRUN_PLUGIN_EXPORT const crun_plugin *crun_plugin_entry(void);

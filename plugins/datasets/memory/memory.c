@@ -11,8 +11,6 @@
 
 #include <crun/dataset.h>
 
-static const char *const known_options[] = {NULL};
-
 typedef struct memory_ds {
     const crun_dataset_ctx *ctx; /* borrowed, valid for the instance's life */
     pthread_mutex_t lock;
@@ -24,7 +22,7 @@ static int memory_create(const crun_dataset_ctx *ctx, const crun_options *opts, 
 {
     *instance = NULL;
     /* Kedro's copy_mode has no meaning here: values are immutable and shared. */
-    int rc = opts ? crun_options_check_known(opts, known_options, err) : 0;
+    int rc = opts ? crun_options_read(opts, NULL, 0, NULL, err) : 0; /* refuses every key */
     if (rc != 0)
         return rc;
     memory_ds *ds = calloc(1, sizeof(*ds));

@@ -11,6 +11,7 @@
  * through the csv plugin's own reader (csv_parse.c, compiled in here).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,23 @@
 
 #include "partition_files.h"
 
-static const char *const known_options[] = {"path", "dataset", "filename_suffix", NULL};
+typedef struct partitioned_settings {
+    const char *path;
+    json_t *dataset;
+    const char *filename_suffix;
+} partitioned_settings;
+
+static const crun_option partitioned_options[] = {
+    {.name = "path", .type = CRUN_OPTION_STRING,
+     .doc = "the folder of the partitions, relative to the project folder (required)",
+     .offset = offsetof(partitioned_settings, path)},
+    {.name = "dataset", .type = CRUN_OPTION_JSON,
+     .doc = "the partitions' type: text, bytes, json or csv, or a map {type: csv, load_args: ...}",
+     .offset = offsetof(partitioned_settings, dataset)},
+    {.name = "filename_suffix", .type = CRUN_OPTION_STRING, .def = "",
+     .doc = "only files ending in it are partitions, named without it",
+     .offset = offsetof(partitioned_settings, filename_suffix)},
+};
 
 static const char *const part_type_names[] = {"text", "bytes", "json", "csv"};
 enum { NPART_TYPES = 4 };
@@ -153,9 +170,9 @@ static int read_type_options(partitioned_ds *ds, const crun_options *opts, json_
 }
 
 /* `dataset` is a type name, or a map with `type` and that type's options. */
-static int read_dataset_option(partitioned_ds *ds, const crun_options *opts, crun_error *err)
+static int read_dataset_option(partitioned_ds *ds, const crun_options *opts, json_t *v,
+                               crun_error *err)
 {
-    json_t *v = json_object_get(crun_options_json(opts), "dataset");
     if (!v)
         return option_error(ds, opts, "dataset", "is required (text, bytes, json or csv)", NULL,
                             err);
@@ -172,12 +189,10 @@ static int read_dataset_option(partitioned_ds *ds, const crun_options *opts, cru
 
 static int read_options(partitioned_ds *ds, const crun_options *opts, crun_error *err)
 {
-    const char *path = NULL, *suffix = "";
-    int rc = crun_options_check_known(opts, known_options, err);
-    if (rc == 0)
-        rc = crun_options_string(opts, "path", &path, err);
-    if (rc == 0)
-        rc = crun_options_string(opts, "filename_suffix", &suffix, err);
+    partitioned_settings set = {0};
+    int rc = crun_options_read(opts, partitioned_options, CRUN_OPTION_COUNT(partitioned_options),
+                               &set, err);
+    const char *path = set.path, *suffix = set.filename_suffix;
     if (rc == 0 && (!path || !*path))
         rc = option_error(ds, opts, "path", "is required (the folder of the partitions)", NULL,
                           err);
@@ -187,7 +202,7 @@ static int read_options(partitioned_ds *ds, const crun_options *opts, crun_error
         rc = option_error(ds, opts, "path", "a partitioned dataset cannot be versioned", NULL,
                           err);
     if (rc == 0)
-        rc = read_dataset_option(ds, opts, err);
+        rc = read_dataset_option(ds, opts, set.dataset, err);
     if (rc != 0)
         return rc;
     if (!(ds->path = strdup(path)) || !(ds->suffix = strdup(suffix)))
@@ -385,6 +400,8 @@ static const crun_plugin partitioned_plugin = {
     .version = "1.0.0",
     .description = "a folder of text, bytes, json or csv files, loaded as named partitions",
     .table = &partitioned_type,
+    .options = partitioned_options,
+    .n_options = CRUN_OPTION_COUNT(partitioned_options),
 };
 
 CRUN_PLUGIN_EXPORT const crun_plugin *crun_plugin_entry(void);

@@ -12,6 +12,7 @@
  * instance holds no connection and threads never share one.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,27 @@
 
 #include "../csv/csv_number.h"
 
-static const char *const known_options[] = {"filepath", "table_name", "sql", "save_args", NULL};
+typedef struct sqlite_settings {
+    const char *filepath;
+    const char *table_name;
+    const char *sql;
+    json_t *save_args;
+} sqlite_settings;
+
+static const crun_option sqlite_options[] = {
+    {.name = "filepath", .type = CRUN_OPTION_STRING,
+     .doc = "the SQLite file, relative to the project folder (required)",
+     .offset = offsetof(sqlite_settings, filepath)},
+    {.name = "table_name", .type = CRUN_OPTION_STRING,
+     .doc = "the table loads read and saves write (this, or sql, is required)",
+     .offset = offsetof(sqlite_settings, table_name)},
+    {.name = "sql", .type = CRUN_OPTION_STRING,
+     .doc = "a query loads run instead of reading table_name (then saves are refused)",
+     .offset = offsetof(sqlite_settings, sql)},
+    {.name = "save_args", .type = CRUN_OPTION_JSON,
+     .doc = "a map: if_exists: replace (default), append or fail",
+     .offset = offsetof(sqlite_settings, save_args)},
+};
 
 /* How long a connection waits for another process's write lock. */
 enum { BUSY_TIMEOUT_MS = 10000 };
@@ -526,14 +547,13 @@ static int config_error(const crun_dataset_ctx *ctx, const crun_options *opts, c
                           where ? where : "", where ? ": " : "", ctx->name, key, what);
 }
 
-static int parse_save_args(const crun_dataset_ctx *ctx, const crun_options *opts, if_exists *out,
-                           crun_error *err)
+static int parse_save_args(const crun_dataset_ctx *ctx, const crun_options *opts, json_t *args,
+                           if_exists *out, crun_error *err)
 {
-    json_t *args = json_object_get(crun_options_json(opts), "save_args");
     const char *key;
     json_t *value;
     *out = IF_EXISTS_REPLACE;
-    if (!args || json_is_null(args))
+    if (!args)
         return 0;
     if (!json_is_object(args))
         return config_error(ctx, opts, "save_args", "expected a map", err);
@@ -558,18 +578,13 @@ static int parse_save_args(const crun_dataset_ctx *ctx, const crun_options *opts
 static int read_options(const crun_dataset_ctx *ctx, const crun_options *opts, sqlite_ds *ds,
                         const char **filepath_out, crun_error *err)
 {
-    const char *filepath = NULL, *table_name = NULL, *sql = NULL;
-    int rc = crun_options_check_known(opts, known_options, err);
+    sqlite_settings set = {0};
+    int rc = crun_options_read(opts, sqlite_options, CRUN_OPTION_COUNT(sqlite_options), &set, err);
     if (rc == 0)
-        rc = crun_options_string(opts, "filepath", &filepath, err);
-    if (rc == 0)
-        rc = crun_options_string(opts, "table_name", &table_name, err);
-    if (rc == 0)
-        rc = crun_options_string(opts, "sql", &sql, err);
-    if (rc == 0)
-        rc = parse_save_args(ctx, opts, &ds->if_exists, err);
+        rc = parse_save_args(ctx, opts, set.save_args, &ds->if_exists, err);
     if (rc != 0)
         return rc;
+    const char *filepath = set.filepath, *table_name = set.table_name, *sql = set.sql;
     if (!filepath || !*filepath)
         return config_error(ctx, opts, "filepath", "is required", err);
     if ((!table_name || !*table_name) && (!sql || !*sql))
@@ -738,6 +753,8 @@ static const crun_plugin sqlite_plugin = {
     .version = "1.0.0",
     .description = "a table (or a query) of an SQLite database file, loaded as a table",
     .table = &sqlite_ds_type,
+    .options = sqlite_options,
+    .n_options = CRUN_OPTION_COUNT(sqlite_options),
 };
 
 CRUN_PLUGIN_EXPORT const crun_plugin *crun_plugin_entry(void);

@@ -6,6 +6,7 @@
  * are crun_file_dataset's.  All state lives in the instance; the plugin has
  * no writable globals.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <strings.h>
 #include <unistd.h>
@@ -13,7 +14,18 @@
 #include <crun/dataset.h>
 
 static const char media_type[] = "text/plain; charset=utf-8";
-static const char *const known_options[] = {"filepath", "encoding", NULL};
+
+typedef struct text_settings {
+    const char *filepath;
+    const char *encoding;
+} text_settings;
+
+static const crun_option text_options[] = {
+    CRUN_DATASET_FILEPATH_OPTION(text_settings, filepath),
+    {.name = "encoding", .type = CRUN_OPTION_STRING, .def = "utf-8",
+     .doc = "accepted for Kedro's catalogs: only utf-8 (utf8, any case) is supported",
+     .offset = offsetof(text_settings, encoding)},
+};
 
 typedef struct text_ds {
     const crun_dataset_ctx *ctx; /* borrowed, valid for the instance's life */
@@ -74,12 +86,9 @@ static void text_destroy(void *instance)
     free(ds);
 }
 
-static int check_encoding(const crun_dataset_ctx *ctx, const crun_options *opts, crun_error *err)
+static int check_encoding(const crun_dataset_ctx *ctx, const crun_options *opts,
+                          const char *encoding, crun_error *err)
 {
-    const char *encoding = "utf-8";
-    int rc = crun_options_string(opts, "encoding", &encoding, err);
-    if (rc != 0)
-        return rc;
     if (strcasecmp(encoding, "utf-8") == 0 || strcasecmp(encoding, "utf8") == 0)
         return 0;
     const char *where = crun_options_where(opts, "encoding");
@@ -91,20 +100,18 @@ static int check_encoding(const crun_dataset_ctx *ctx, const crun_options *opts,
 static int text_create(const crun_dataset_ctx *ctx, const crun_options *opts, void **instance,
                        crun_error *err)
 {
-    const char *filepath = NULL;
+    text_settings set = {0};
     *instance = NULL;
-    int rc = crun_options_check_known(opts, known_options, err);
+    int rc = crun_options_read(opts, text_options, CRUN_OPTION_COUNT(text_options), &set, err);
     if (rc == 0)
-        rc = crun_dataset_filepath_option(ctx, opts, &filepath, err);
-    if (rc == 0)
-        rc = check_encoding(ctx, opts, err);
+        rc = check_encoding(ctx, opts, set.encoding, err);
     if (rc != 0)
         return rc;
     text_ds *ds = calloc(1, sizeof(*ds));
     if (!ds)
         return crun_error_set(err, CRUN_ENOMEM, "dataset '%s': out of memory", ctx->name);
     ds->ctx = ctx;
-    if ((rc = crun_file_dataset_new(ctx, filepath, &ds->file, err)) != 0) {
+    if ((rc = crun_file_dataset_new(ctx, set.filepath, &ds->file, err)) != 0) {
         free(ds);
         return rc;
     }
@@ -212,6 +219,8 @@ static const crun_plugin text_plugin = {
     .version = "1.0.0",
     .description = "a UTF-8 text file, loaded as text/plain bytes",
     .table = &text_type,
+    .options = text_options,
+    .n_options = CRUN_OPTION_COUNT(text_options),
 };
 
 CRUN_PLUGIN_EXPORT const crun_plugin *crun_plugin_entry(void);

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,17 +214,25 @@ static int on_event(void *instance, const crun_hook_event *ev, crun_error *err)
 
 /* --- the plugin ----------------------------------------------------------------------------- */
 
+typedef struct events_settings {
+    const char *path;
+} events_settings;
+
+static const crun_option events_options[] = {
+    {.name = "path", .type = CRUN_OPTION_STRING, .def = "-",
+     .doc = "file the lines are appended to (folders created); - or empty: stderr",
+     .offset = offsetof(events_settings, path)},
+};
+
 static int events_create(const crun_options *opts, crun_logger *logger, void **instance,
                          crun_error *err)
 {
     (void)logger;
-    static const char *const known[] = {"path", NULL};
-    const char *path = NULL;
-    int rc = crun_options_check_known(opts, known, err);
-    if (!rc)
-        rc = crun_options_string(opts, "path", &path, err);
+    events_settings set = {0};
+    int rc = crun_options_read(opts, events_options, CRUN_OPTION_COUNT(events_options), &set, err);
     if (rc)
         return rc;
+    const char *path = set.path;
     if (path && (!path[0] || strcmp(path, "-") == 0))
         path = NULL;
     events *e = calloc(1, sizeof(*e));
@@ -279,6 +288,8 @@ static const crun_plugin events_plugin = {
     .description = "one JSON line per hook event (run id, node, dataset, time, status) to a "
                    "file or stderr",
     .table = &events_type,
+    .options = events_options,
+    .n_options = CRUN_OPTION_COUNT(events_options),
 };
 
 CRUN_PLUGIN_EXPORT const crun_plugin *crun_plugin_entry(void)

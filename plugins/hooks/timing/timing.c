@@ -17,6 +17,7 @@
  * rather than letting the host serialise it: the clocks are read outside the
  * lock, so a parallel run's nodes are measured without waiting on each other.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -276,21 +277,34 @@ static int on_pipeline_end(void *instance, const crun_hook_event *ev, crun_error
 
 /* --- the plugin -------------------------------------------------------------------- */
 
+typedef struct timing_settings {
+    int64_t top;
+    bool table;
+    const char *report;
+} timing_settings;
+
+static const crun_option timing_option_table[] = {
+    {.name = "top", .type = CRUN_OPTION_INT, .def = "20", .min = 1, .max = 1000000,
+     .doc = "rows in the table (the rest are counted in one line)",
+     .offset = offsetof(timing_settings, top)},
+    {.name = "table", .type = CRUN_OPTION_BOOL, .def = "true",
+     .doc = "false: no table (with report, only the file)",
+     .offset = offsetof(timing_settings, table)},
+    {.name = "report", .type = CRUN_OPTION_STRING,
+     .doc = "also write every node's numbers to this JSON file; {run_id} is replaced",
+     .offset = offsetof(timing_settings, report)},
+};
+
 static int timing_create(const crun_options *opts, crun_logger *logger, void **instance,
                          crun_error *err)
 {
-    static const char *const known[] = {"report", "table", "top", NULL};
-    const char *report = NULL;
-    timing_options o = {.table = true, .top = 20};
-    int rc = crun_options_check_known(opts, known, err);
-    if (!rc)
-        rc = crun_options_string(opts, "report", &report, err);
-    if (!rc)
-        rc = crun_options_bool(opts, "table", &o.table, err);
-    if (!rc)
-        rc = crun_options_int(opts, "top", 1, 1000000, &o.top, err);
+    timing_settings set = {0};
+    int rc = crun_options_read(opts, timing_option_table, CRUN_OPTION_COUNT(timing_option_table),
+                               &set, err);
     if (rc)
         return rc;
+    const char *report = set.report;
+    timing_options o = {.table = set.table, .top = set.top};
     if (report && !report[0])
         return crun_error_set(err, CRUN_ECONFIG, "%s: option 'report': expected a file path, "
                               "got an empty string", crun_options_where(opts, "report"));
@@ -344,6 +358,8 @@ static const crun_plugin timing_plugin = {
     .description = "per-node wall time, CPU time and peak RSS growth; a table of the slowest "
                    "nodes after the run",
     .table = &timing_type,
+    .options = timing_option_table,
+    .n_options = CRUN_OPTION_COUNT(timing_option_table),
 };
 
 CRUN_PLUGIN_EXPORT const crun_plugin *crun_plugin_entry(void)

@@ -17,7 +17,6 @@
  * command nodes.  A ready command node that finds every process slot taken
  * waits in `held` (FIFO) while function nodes behind it go ahead.
  */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,42 +24,48 @@
 
 /* --- options --- */
 
-static int option_error(const crun_options *opts, const char *key, double got, crun_error *err)
-{
-    const char *owner = crun_options_owner(opts);
-    return crun_error_set(err, CRUN_ECONFIG, "%s: %s%soption '%s': expected a number of seconds "
-                          "from 0 to 86400, got %g", crun_options_where(opts, key), owner,
-                          owner[0] ? ": " : "", key, got);
-}
+/* runner.yml's options as written; read_options turns them into parallel_options. */
+typedef struct parallel_settings {
+    int64_t max_workers;
+    int64_t max_processes;
+    double grace_period;
+    bool keep_going;
+    bool is_async;
+} parallel_settings;
+
+static const crun_option parallel_option_table[] = {
+    {.name = "max_workers", .type = CRUN_OPTION_INT, .min = 1, .max = 1024,
+     .doc = "nodes running at once (worker threads); default: the number of CPUs",
+     .offset = offsetof(parallel_settings, max_workers)},
+    {.name = "max_processes", .type = CRUN_OPTION_INT, .min = 1, .max = 65536,
+     .doc = "of those, command nodes (child processes) at once; default: max_workers",
+     .offset = offsetof(parallel_settings, max_processes)},
+    {.name = "grace_period", .type = CRUN_OPTION_DURATION, .def = "5s", .min = 0, .max = 86400,
+     .doc = "after a failure or cancel, how long running children get before SIGKILL",
+     .offset = offsetof(parallel_settings, grace_period)},
+    {.name = "keep_going", .type = CRUN_OPTION_BOOL, .def = "false",
+     .doc = "after a failure, still run every node that does not depend on it",
+     .offset = offsetof(parallel_settings, keep_going)},
+    {.name = "is_async", .type = CRUN_OPTION_BOOL, .def = "false",
+     .doc = "Kedro's flag, accepted: loads and saves already run on the worker threads",
+     .offset = offsetof(parallel_settings, is_async)},
+};
 
 static int read_options(const crun_options *opts, parallel_options *o, crun_error *err)
 {
-    static const char *const known[] = {"max_workers", "max_processes", "is_async",
-                                        "grace_period", "keep_going", NULL};
     unsigned cpus = uv_available_parallelism();
-    int64_t workers = cpus ? cpus : 1, processes = -1;
-    int rc = crun_options_check_known(opts, known, err);
-    if (!rc)
-        rc = crun_options_int(opts, "max_workers", 1, 1024, &workers, err);
-    if (!rc)
-        rc = crun_options_int(opts, "max_processes", 1, 65536, &processes, err);
-    o->grace_period = 5.0;
-    if (!rc)
-        rc = crun_options_double(opts, "grace_period", &o->grace_period, err);
-    if (!rc && (!isfinite(o->grace_period) || o->grace_period < 0 || o->grace_period > 86400))
-        rc = option_error(opts, "grace_period", o->grace_period, err);
-    o->keep_going = false;
-    o->is_async = false;
-    if (!rc)
-        rc = crun_options_bool(opts, "keep_going", &o->keep_going, err);
-    if (!rc)
-        rc = crun_options_bool(opts, "is_async", &o->is_async, err);
+    parallel_settings set = {.max_workers = cpus ? cpus : 1, .max_processes = -1};
+    int rc = crun_options_read(opts, parallel_option_table,
+                               CRUN_OPTION_COUNT(parallel_option_table), &set, err);
     if (rc)
         return rc;
-    o->max_workers = (size_t)workers;
+    o->max_workers = (size_t)set.max_workers;
     /* more process slots than nodes in flight would never be used */
-    o->max_processes = processes < 0 || (size_t)processes > o->max_workers
-                           ? o->max_workers : (size_t)processes;
+    o->max_processes = set.max_processes < 0 || (size_t)set.max_processes > o->max_workers
+                           ? o->max_workers : (size_t)set.max_processes;
+    o->grace_period = set.grace_period;
+    o->keep_going = set.keep_going;
+    o->is_async = set.is_async;
     return 0;
 }
 
@@ -436,6 +441,8 @@ static const crun_plugin parallel_plugin = {
     .description = "runs independent nodes at the same time: function nodes on worker "
                    "threads, command nodes as child processes (libuv)",
     .table = &parallel_type,
+    .options = parallel_option_table,
+    .n_options = CRUN_OPTION_COUNT(parallel_option_table),
 };
 
 CRUN_PLUGIN_EXPORT const crun_plugin *crun_plugin_entry(void)

@@ -9,6 +9,7 @@
  * grace_period, answers what is left with 503, closes everything and marks
  * the plan as handled by other runs (crun_run_delegated).
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +17,43 @@
 
 #include "service.h"
 
-static const char *const known_options[] = {
-    "host",     "port",     "workers",  "queue",   "max_body",       "timeout",
-    "token",    "keep_runs", "pipeline", "warmup", "executor",       "threads",
-    "client_timeout", "max_connections", "grace_period", "fast_path", NULL};
+#define SVC_OPTION(field) .offset = offsetof(svc_config, field)
+
+static const crun_option service_option_table[] = {
+    {.name = "host", .type = CRUN_OPTION_STRING, .def = "127.0.0.1", .flags = CRUN_OPTION_NONEMPTY,
+     .doc = "where to listen (an IPv6 address works too)", SVC_OPTION(host)},
+    {.name = "port", .type = CRUN_OPTION_INT, .def = "8080", .min = 0, .max = 65535,
+     .doc = "TCP port (0: any free port; the log line says which)", SVC_OPTION(port)},
+    {.name = "workers", .type = CRUN_OPTION_INT, .min = 1, .max = 4096,
+     .doc = "runs executing at once; default: the number of CPUs", SVC_OPTION(workers)},
+    {.name = "queue", .type = CRUN_OPTION_INT, .def = "256", .min = 0, .max = 1 << 20,
+     .doc = "runs waiting for a worker; one more gets 503", SVC_OPTION(queue)},
+    {.name = "max_body", .type = CRUN_OPTION_SIZE, .def = "1M", .min = 1,
+     .max = (double)((int64_t)1 << 32), .doc = "request body limit; beyond: 413",
+     SVC_OPTION(max_body)},
+    {.name = "timeout", .type = CRUN_OPTION_DURATION, .def = "60", .min = 0, .max = INFINITY,
+     .doc = "per run, from acceptance to answer; then 504 (0: no limit)", SVC_OPTION(timeout)},
+    {.name = "token", .type = CRUN_OPTION_STRING,
+     .doc = "when set, requests need Authorization: Bearer <token>", SVC_OPTION(token)},
+    {.name = "keep_runs", .type = CRUN_OPTION_INT, .def = "1000", .min = 0, .max = 1 << 24,
+     .doc = "finished runs GET /v1/runs/{id} remembers", SVC_OPTION(keep_runs)},
+    {.name = "pipeline", .type = CRUN_OPTION_STRING,
+     .doc = "what to serve; default: the nodes the command line selects", SVC_OPTION(pipeline)},
+    {.name = "warmup", .type = CRUN_OPTION_BOOL, .def = "false",
+     .doc = "run the pipeline once, normally, before serving", SVC_OPTION(warmup)},
+    {.name = "executor", .type = CRUN_OPTION_STRING, .def = "sequential",
+     .doc = "the runner of runner.yml that executes each run", SVC_OPTION(executor)},
+    {.name = "threads", .type = CRUN_OPTION_INT, .min = 1, .max = 1024,
+     .doc = "libmicrohttpd's epoll threads; default: the number of CPUs", SVC_OPTION(threads)},
+    {.name = "client_timeout", .type = CRUN_OPTION_INT, .def = "30", .min = 1, .max = 86400,
+     .doc = "seconds a connection may stay idle before it is closed", SVC_OPTION(client_timeout)},
+    {.name = "max_connections", .type = CRUN_OPTION_INT, .def = "1024", .min = 1, .max = 1 << 20,
+     .doc = "open connections at most", SVC_OPTION(max_connections)},
+    {.name = "grace_period", .type = CRUN_OPTION_DURATION, .def = "30", .min = 0, .max = INFINITY,
+     .doc = "time in-flight runs get when the service stops", SVC_OPTION(grace_period)},
+    {.name = "fast_path", .type = CRUN_OPTION_BOOL, .def = "true",
+     .doc = "short function-only runs may run on the HTTP thread", SVC_OPTION(fast_path)},
+};
 
 static int cpu_count(void)
 {
@@ -27,14 +61,9 @@ static int cpu_count(void)
     return n > 0 ? (int)n : 1;
 }
 
-/* A string option copied (NULL when absent or empty). */
-static int string_option(const crun_options *opts, const char *key, const char *def, char **out,
-                         crun_error *err)
+/* A copy of an option's string; NULL for NULL or "" (not set). */
+static int copy_option(const char *v, char **out, crun_error *err)
 {
-    const char *v = def;
-    int rc = crun_options_string(opts, key, &v, err);
-    if (rc)
-        return rc;
     *out = v && v[0] ? strdup(v) : NULL;
     return v && v[0] && !*out ? crun_error_set(err, CRUN_ENOMEM, "out of memory") : 0;
 }
@@ -43,57 +72,23 @@ static int read_options(service *svc, const crun_options *opts, crun_error *err)
 {
     svc_config *c = &svc->cfg;
     int ncpu = cpu_count();
-    *c = (svc_config){.port = 8080, .workers = ncpu, .queue = 256, .max_body = 1 << 20,
-                      .timeout = 60, .keep_runs = 1000, .threads = ncpu,
-                      .client_timeout = 30, .max_connections = 1024, .grace_period = 30,
-                      .fast_path = true};
-    int rc = crun_options_check_known(opts, known_options, err);
-    if (!rc)
-        rc = crun_options_int(opts, "port", 0, 65535, &c->port, err);
-    if (!rc)
-        rc = crun_options_int(opts, "workers", 1, 4096, &c->workers, err);
-    if (!rc)
-        rc = crun_options_int(opts, "queue", 0, 1 << 20, &c->queue, err);
-    if (!rc)
-        rc = crun_options_int(opts, "max_body", 1, (int64_t)1 << 32, &c->max_body, err);
-    if (!rc)
-        rc = crun_options_double(opts, "timeout", &c->timeout, err);
-    if (!rc)
-        rc = crun_options_int(opts, "keep_runs", 0, 1 << 24, &c->keep_runs, err);
-    if (!rc)
-        rc = crun_options_bool(opts, "warmup", &c->warmup, err);
-    if (!rc)
-        rc = crun_options_int(opts, "threads", 1, 1024, &c->threads, err);
-    if (!rc)
-        rc = crun_options_int(opts, "client_timeout", 1, 86400, &c->client_timeout, err);
-    if (!rc)
-        rc = crun_options_int(opts, "max_connections", 1, 1 << 20, &c->max_connections, err);
-    if (!rc)
-        rc = crun_options_double(opts, "grace_period", &c->grace_period, err);
-    if (!rc)
-        rc = crun_options_bool(opts, "fast_path", &c->fast_path, err);
-    if (!rc && (c->timeout < 0 || c->grace_period < 0)) {
-        const char *key = c->timeout < 0 ? "timeout" : "grace_period";
-        rc = crun_error_set(err, CRUN_ECONFIG, "%s: %s: option '%s': expected seconds >= 0 "
-                            "(0: no limit)", crun_options_where(opts, key),
-                            crun_options_owner(opts), key);
-    }
-    if (!rc)
-        rc = string_option(opts, "host", "127.0.0.1", &svc->host, err);
-    if (!rc)
-        rc = string_option(opts, "token", NULL, &svc->token, err);
-    if (!rc)
-        rc = string_option(opts, "pipeline", NULL, &svc->pipeline, err);
-    if (!rc)
-        rc = string_option(opts, "executor", "sequential", &svc->executor, err);
-    if (!rc && !svc->host)
-        rc = crun_error_set(err, CRUN_ECONFIG, "%s: %s: option 'host' must not be empty",
-                            crun_options_where(opts, "host"), crun_options_owner(opts));
-    if (!rc && svc->executor && strcmp(svc->executor, "service") == 0)
+    *c = (svc_config){.workers = ncpu, .threads = ncpu};
+    int rc = crun_options_read(opts, service_option_table,
+                               CRUN_OPTION_COUNT(service_option_table), c, err);
+    if (!rc && strcmp(c->executor, "service") == 0)
         rc = crun_error_set(err, CRUN_ECONFIG, "%s: %s: option 'executor' names the runner "
                             "that executes each request's run (sequential, parallel...), not "
                             "the service", crun_options_where(opts, "executor"),
                             crun_options_owner(opts));
+    /* the strings are the options' own: keep copies, and point cfg at them */
+    if (!rc)
+        rc = copy_option(c->host, &svc->host, err);
+    if (!rc)
+        rc = copy_option(c->token, &svc->token, err);
+    if (!rc)
+        rc = copy_option(c->pipeline, &svc->pipeline, err);
+    if (!rc)
+        rc = copy_option(c->executor, &svc->executor, err);
     c->host = svc->host;
     c->token = svc->token;
     c->pipeline = svc->pipeline;
@@ -269,6 +264,8 @@ static const crun_plugin service_plugin = {
     .version = "1.0.0",
     .description = "serves the pipeline over HTTP: one isolated run per request",
     .table = &service_type,
+    .options = service_option_table,
+    .n_options = CRUN_OPTION_COUNT(service_option_table),
 };
 
 CRUN_PLUGIN_EXPORT const crun_plugin *crun_plugin_entry(void)

@@ -13,17 +13,59 @@
  * name, log, dependencies, command) are refused in sbatch_args.
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "slurm.h"
 
-static const char *const resource_keys[] = {"partition", "account", "time", "cpus_per_task",
-                                            "mem", "sbatch_args", NULL};
-static const char *const all_keys[] = {"partition", "account", "time", "cpus_per_task", "mem",
-                                       "sbatch_args", "resources", "poll_interval", "crun_path",
-                                       NULL};
+/* The options as written; slurm_config_parse checks and copies them into a
+ * slurm_config.  A per-tag map of `resources` fills one of these too. */
+typedef struct slurm_settings {
+    const char *partition;
+    const char *account;
+    json_t *time;          /* a string, or minutes as a whole number */
+    json_t *mem;           /* a string, or megabytes as a whole number */
+    int64_t cpus_per_task; /* 0: not set */
+    json_t *sbatch_args;   /* a list of strings, or one string split at spaces */
+    json_t *resources;
+    double poll_interval;
+    const char *crun_path;
+} slurm_settings;
+
+#define SLURM_OPTION(field) .offset = offsetof(slurm_settings, field)
+/* What a job can ask for, at the top level and per node tag. */
+#define SLURM_RESOURCE_OPTIONS                                                                \
+    {.name = "partition", .type = CRUN_OPTION_STRING, .doc = "sbatch --partition",            \
+     SLURM_OPTION(partition)},                                                                \
+    {.name = "account", .type = CRUN_OPTION_STRING, .doc = "sbatch --account",                \
+     SLURM_OPTION(account)},                                                                  \
+    {.name = "time", .type = CRUN_OPTION_JSON,                                                \
+     .doc = "time limit: minutes, MM:SS, HH:MM:SS, D-HH:MM:SS or unlimited", SLURM_OPTION(time)}, \
+    {.name = "cpus_per_task", .type = CRUN_OPTION_INT, .min = 1, .max = 1000000,              \
+     .doc = "sbatch --cpus-per-task", SLURM_OPTION(cpus_per_task)},                           \
+    {.name = "mem", .type = CRUN_OPTION_JSON,                                                 \
+     .doc = "memory: megabytes, or a number with a unit K, M, G or T (8G)", SLURM_OPTION(mem)}, \
+    {.name = "sbatch_args", .type = CRUN_OPTION_JSON,                                         \
+     .doc = "more sbatch arguments: a list, or one string split at spaces",                   \
+     SLURM_OPTION(sbatch_args)}
+
+static const crun_option resource_table[] = {SLURM_RESOURCE_OPTIONS};
+
+const crun_option slurm_option_table[SLURM_OPTION_COUNT] = {
+    SLURM_RESOURCE_OPTIONS,
+    {.name = "resources", .type = CRUN_OPTION_JSON,
+     .doc = "per node tag, a map of the options above: {train: {mem: 8G}}",
+     SLURM_OPTION(resources)},
+    {.name = "poll_interval", .type = CRUN_OPTION_DURATION, .def = "1", .min = 0.1, .max = 3600,
+     .doc = "time between squeue calls", SLURM_OPTION(poll_interval)},
+    {.name = "crun_path", .type = CRUN_OPTION_STRING,
+     .doc = "absolute path of crun on the cluster; default: this program",
+     SLURM_OPTION(crun_path)},
+};
+_Static_assert(CRUN_OPTION_COUNT(resource_table) + 3 == SLURM_OPTION_COUNT,
+               "SLURM_OPTION_COUNT counts every option of the table");
 
 /* sbatch options that would break how crun follows its jobs. */
 static const char *const taken_long[] = {"job-name", "output", "error", "dependency", "wrap",
@@ -44,10 +86,10 @@ static int bad_value(const crun_options *opts, const char *key, const char *what
 }
 
 /* A string option, or an integer written without quotes (time: 30, mem: 4096). */
-static int text_or_int(const crun_options *opts, const char *key, char **out, crun_error *err)
+static int text_or_int(const crun_options *opts, const char *key, json_t *v, char **out,
+                       crun_error *err)
 {
-    json_t *v = json_object_get(crun_options_json(opts), key);
-    if (!v || json_is_null(v))
+    if (!v)
         return 0;
     if (json_is_integer(v) && json_integer_value(v) >= 0) {
         if (asprintf(out, "%lld", (long long)json_integer_value(v)) < 0)
@@ -112,10 +154,10 @@ static int push_arg(slurm_resources *res, const char *arg, size_t len)
 }
 
 /* A list of strings, or one string split at spaces (as --runner-opt gives it). */
-static int sbatch_args(const crun_options *opts, slurm_resources *res, crun_error *err)
+static int sbatch_args(const crun_options *opts, json_t *v, slurm_resources *res,
+                       crun_error *err)
 {
-    json_t *v = json_object_get(crun_options_json(opts), "sbatch_args");
-    if (!v || json_is_null(v))
+    if (!v)
         return 0;
     int rc = 0;
     if (json_is_string(v)) {
@@ -150,38 +192,52 @@ static int sbatch_args(const crun_options *opts, slurm_resources *res, crun_erro
     return 0;
 }
 
-static int parse_resources(const crun_options *opts, slurm_resources *res, crun_error *err)
+static int parse_resources(const crun_options *opts, const slurm_settings *set,
+                           slurm_resources *res, crun_error *err)
 {
     int rc = 0;
-    const char *s = NULL;
-    if ((rc = crun_options_string(opts, "partition", &s, err)))
-        return rc;
-    if (s && !(res->partition = strdup(s)))
+    if (set->partition && !(res->partition = strdup(set->partition)))
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    s = NULL;
-    if ((rc = crun_options_string(opts, "account", &s, err)))
-        return rc;
-    if (s && !(res->account = strdup(s)))
+    if (set->account && !(res->account = strdup(set->account)))
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    if ((rc = text_or_int(opts, "time", &res->time, err)))
+    if ((rc = text_or_int(opts, "time", set->time, &res->time, err)))
         return rc;
     if (res->time && !slurm_time(res->time))
         return bad_value(opts, "time", "a Slurm time limit (minutes, MM:SS, HH:MM:SS, D-HH:MM:SS "
                          "or unlimited)", err);
-    if ((rc = text_or_int(opts, "mem", &res->mem, err)))
+    if ((rc = text_or_int(opts, "mem", set->mem, &res->mem, err)))
         return rc;
     if (res->mem && !slurm_mem(res->mem))
         return bad_value(opts, "mem", "megabytes, or a number with a unit K, M, G or T (8G)",
                          err);
-    if ((rc = crun_options_int(opts, "cpus_per_task", 1, 1000000, &res->cpus_per_task, err)))
-        return rc;
-    return sbatch_args(opts, res, err);
+    res->cpus_per_task = set->cpus_per_task;
+    return sbatch_args(opts, set->sbatch_args, res, err);
 }
 
-static int parse_overrides(const crun_options *opts, slurm_config *cfg, crun_error *err)
+/* One tag's map of resources, checked as options of their own. */
+static int parse_override(const crun_options *opts, const char *tag, json_t *v,
+                          slurm_override *o, crun_error *err)
 {
-    json_t *map = json_object_get(crun_options_json(opts), "resources");
-    if (!map || json_is_null(map))
+    char owner[512];
+    snprintf(owner, sizeof(owner), "%s%sresources '%s'", crun_options_owner(opts),
+             crun_options_owner(opts)[0] ? ": " : "", tag);
+    crun_options *sub = crun_options_new(v, owner, crun_options_where(opts, "resources"));
+    if (!sub)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    slurm_settings set = {0};
+    int rc = crun_options_read(sub, resource_table, CRUN_OPTION_COUNT(resource_table), &set, err);
+    if (!rc)
+        rc = parse_resources(sub, &set, &o->res, err);
+    crun_options_free(sub);
+    if (!rc && !(o->tag = strdup(tag)))
+        rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    return rc;
+}
+
+static int parse_overrides(const crun_options *opts, json_t *map, slurm_config *cfg,
+                           crun_error *err)
+{
+    if (!map)
         return 0;
     if (!json_is_object(map))
         return bad_value(opts, "resources", "a map of node tag -> {mem, time, ...}", err);
@@ -196,21 +252,9 @@ static int parse_overrides(const crun_options *opts, slurm_config *cfg, crun_err
             snprintf(what, sizeof(what), "a map of options for tag '%s'", tag);
             return bad_value(opts, "resources", what, err);
         }
-        char owner[512];
-        snprintf(owner, sizeof(owner), "%s%sresources '%s'", crun_options_owner(opts),
-                 crun_options_owner(opts)[0] ? ": " : "", tag);
-        crun_options *sub = crun_options_new(v, owner, crun_options_where(opts, "resources"));
-        if (!sub)
-            return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-        slurm_override *o = &cfg->overrides[cfg->n_overrides++];
-        int rc = crun_options_check_known(sub, resource_keys, err);
-        if (!rc)
-            rc = parse_resources(sub, &o->res, err);
-        crun_options_free(sub);
+        int rc = parse_override(opts, tag, v, &cfg->overrides[cfg->n_overrides++], err);
         if (rc)
             return rc;
-        if (!(o->tag = strdup(tag)))
-            return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     }
     return 0;
 }
@@ -218,23 +262,17 @@ static int parse_overrides(const crun_options *opts, slurm_config *cfg, crun_err
 int slurm_config_parse(const crun_options *opts, slurm_config *cfg, crun_error *err)
 {
     memset(cfg, 0, sizeof(*cfg));
-    cfg->poll_interval = 1.0;
-    int rc = crun_options_check_known(opts, all_keys, err);
+    slurm_settings set = {0};
+    int rc = crun_options_read(opts, slurm_option_table, SLURM_OPTION_COUNT, &set, err);
     if (!rc)
-        rc = parse_resources(opts, &cfg->base, err);
+        rc = parse_resources(opts, &set, &cfg->base, err);
     if (!rc)
-        rc = parse_overrides(opts, cfg, err);
-    if (!rc)
-        rc = crun_options_double(opts, "poll_interval", &cfg->poll_interval, err);
-    if (!rc && !(cfg->poll_interval >= 0.1 && cfg->poll_interval <= 3600))
-        rc = bad_value(opts, "poll_interval", "seconds from 0.1 to 3600", err);
-    const char *path = NULL;
-    if (!rc)
-        rc = crun_options_string(opts, "crun_path", &path, err);
-    if (!rc && path && path[0] != '/')
+        rc = parse_overrides(opts, set.resources, cfg, err);
+    cfg->poll_interval = set.poll_interval;
+    if (!rc && set.crun_path && set.crun_path[0] != '/')
         rc = bad_value(opts, "crun_path", "an absolute path to the crun program on the cluster",
                        err);
-    if (!rc && path && !(cfg->crun_path = strdup(path)))
+    if (!rc && set.crun_path && !(cfg->crun_path = strdup(set.crun_path)))
         rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
     if (rc)
         slurm_config_clear(cfg);

@@ -638,6 +638,8 @@ static const crun_plugin slurm_plugin = {
     .version = "1.0.0",
     .description = "runs each node as a Slurm job (sbatch, afterok dependencies)",
     .table = &slurm_type,
+    .options = slurm_option_table,
+    .n_options = SLURM_OPTION_COUNT,
 };
 
 CRUN_PLUGIN_EXPORT const crun_plugin *crun_plugin_entry(void)

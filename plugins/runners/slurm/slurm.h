@@ -46,6 +46,9 @@ typedef struct slurm_config {
 } slurm_config;
 
 int slurm_config_parse(const crun_options *opts, slurm_config *cfg, crun_error *err);
+/* The options slurm_config_parse reads, for the descriptor. */
+#define SLURM_OPTION_COUNT 9
+extern const crun_option slurm_option_table[SLURM_OPTION_COUNT];
 void slurm_config_clear(slurm_config *cfg);
 
 /* --- running Slurm's client programs --- */
