@@ -228,6 +228,23 @@ static int write_atomically(const char *path, const char *text, crun_error *err)
     return rc;
 }
 
+/* .crun/ is crun's own (safe to delete): keep it out of git, so that a
+ * run leaves `git status` as it was. */
+static void ignore_crun_dir(const char *dir)
+{
+    char *path = NULL;
+    if (asprintf(&path, "%s/.crun/.gitignore", dir) < 0)
+        return;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    static const char text[] = "# crun's own state (safe to delete)\n*\n";
+    if (fd >= 0) {
+        if (write(fd, text, sizeof(text) - 1) != (ssize_t)sizeof(text) - 1)
+            (void)unlink(path);
+        close(fd);
+    }
+    free(path);
+}
+
 int snap_manifest_write(crun_run *run, const snap_manifest *m, crun_error *err)
 {
     char *path = NULL;
@@ -236,8 +253,10 @@ int snap_manifest_write(crun_run *run, const snap_manifest *m, crun_error *err)
     json_t *o = manifest_json(run, m);
     char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
     int rc = text ? make_dirs(path, err) : crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    if (!rc)
+    if (!rc) {
+        ignore_crun_dir(m->dir);
         rc = write_atomically(path, text, err);
+    }
     free(text);
     json_decref(o);
     free(path);
