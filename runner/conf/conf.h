@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
@@ -44,9 +45,20 @@ conf_pool *conf_pool_new(void);
 void conf_pool_free(conf_pool *pool);
 const char *conf_pool_intern(conf_pool *pool, const char *s);
 
+/* Configuration files are regular files of at most this size: a folder, a
+ * FIFO, a device (a link to /dev/zero) or a larger file is refused before
+ * anything is read (docs/configuration.md says so). */
+#define CONF_MAX_FILE_BYTES ((uint64_t)64 << 20)
+
+/* Open a configuration file for reading (never waiting: a FIFO is opened
+ * without blocking, then refused), with its *st.  Returns the descriptor
+ * (the caller closes it), or CRUN_ENOENT when it does not exist, or
+ * CRUN_ECONFIG "display: is a folder, not a file" and the like. */
+int conf_open_file(const char *path, const char *display, struct stat *st, crun_error *err);
+
 /* Parse a YAML file (one document).  display is the name used in messages.
- * An empty file gives a CONF_NULL node.  Errors: CRUN_ENOENT/CRUN_EIO when
- * the file cannot be read, CRUN_ECONFIG "display:line:col: message" for bad
+ * An empty file gives a CONF_NULL node.  Errors: those of conf_open_file,
+ * CRUN_ECONFIG when the file cannot be read, CRUN_ECONFIG "display:line:col: message" for bad
  * YAML.  Aliases are expanded as copies; duplicate keys in one map are errors. */
 int conf_parse_file(conf_pool *pool, const char *path, const char *display, conf_node **out,
                     crun_error *err);

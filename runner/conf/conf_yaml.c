@@ -685,37 +685,73 @@ int conf_parse_string(conf_pool *pool, const char *text, const char *display, co
     return conf_parse_text(pool, text, strlen(text), display, NULL, out, err);
 }
 
-static int read_whole_file(const char *path, const char *display, char **text, size_t *len,
+static int too_big(const char *display, crun_error *err)
+{
+    return crun_error_set(err, CRUN_ECONFIG, "%s: more than the %u MiB a configuration file "
+                          "may hold", display, (unsigned)(CONF_MAX_FILE_BYTES >> 20));
+}
+
+static const char *file_kind(mode_t mode)
+{
+    return S_ISDIR(mode) ? "a folder" : S_ISFIFO(mode) ? "a FIFO" : S_ISSOCK(mode) ? "a socket"
+           : S_ISCHR(mode) || S_ISBLK(mode) ? "a device" : "not a regular file";
+}
+
+int conf_open_file(const char *path, const char *display, struct stat *st, crun_error *err)
+{
+    /* O_NONBLOCK: a FIFO must not wait for a writer before fstat refuses it */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return crun_error_set(err, errno == ENOENT ? CRUN_ENOENT : CRUN_ECONFIG,
+                              "%s: cannot be read: %s", display, strerror(errno));
+    int rc = 0;
+    if (fstat(fd, st) != 0)
+        rc = crun_error_set(err, CRUN_ECONFIG, "%s: cannot be read: %s", display,
+                            strerror(errno));
+    else if (!S_ISREG(st->st_mode))
+        rc = crun_error_set(err, CRUN_ECONFIG, "%s: is %s, not a file", display,
+                            file_kind(st->st_mode));
+    else if ((uint64_t)st->st_size > CONF_MAX_FILE_BYTES)
+        rc = too_big(display, err);
+    if (rc != 0) {
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+/* The whole of an opened file of size bytes, read up to the size limit: a
+ * file that grows past it while it is read is refused like one too big. */
+static int read_whole_file(int fd, size_t size, const char *display, char **text, size_t *len,
                            crun_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return crun_error_set(err, errno == ENOENT ? CRUN_ENOENT : CRUN_EIO, "%s: %s", display,
-                              strerror(errno));
-    struct stat st;
-    size_t cap = fstat(fileno(f), &st) == 0 && st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
-    size_t n = 0;
+    size_t cap = size + 1, n = 0;
     char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        char *bigger = realloc(buf, cap * 2);
-        if (!bigger) {
-            free(buf);
-            buf = NULL;
-            break;
+    for (;;) {
+        if (buf && n == cap) {
+            char *bigger = realloc(buf, cap * 2);
+            if (!bigger)
+                free(buf);
+            buf = bigger;
+            cap *= 2;
         }
-        buf = bigger;
-        cap *= 2;
-    }
-    int failed = ferror(f);
-    fclose(f);
-    if (!buf)
-        return crun_error_set(err, CRUN_ENOMEM, "%s: out of memory", display);
-    if (failed) {
-        free(buf);
-        return crun_error_set(err, CRUN_EIO, "%s: read error", display);
+        if (!buf)
+            return crun_error_set(err, CRUN_ENOMEM, "%s: out of memory", display);
+        ssize_t got = read(fd, buf + n, cap - n);
+        if (got == 0)
+            break;
+        if (got < 0 && errno == EINTR)
+            continue;
+        int rc = 0;
+        if (got < 0)
+            rc = crun_error_set(err, CRUN_ECONFIG, "%s: read error: %s", display,
+                                strerror(errno));
+        else if ((n += (size_t)got) > CONF_MAX_FILE_BYTES)
+            rc = too_big(display, err);
+        if (rc != 0) {
+            free(buf);
+            return rc;
+        }
     }
     *text = buf;
     *len = n;
@@ -733,10 +769,11 @@ int conf_parse_file_stream(conf_pool *pool, const char *path, const char *displa
     *out = NULL;
     struct timespec read_at = {0};
     clock_gettime(CLOCK_REALTIME, &read_at);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= (1 << 20) &&
-        (uint64_t)st.st_size <= SIZE_MAX) {
+    int fd = conf_open_file(path, display, &st, err);
+    if (fd < 0)
+        return fd;
+    if (st.st_size >= (1 << 20)) {
         bool cacheable = cache_path && st.st_size >= CONF_CACHE_MIN_TEXT;
         conf_cache_reader *cached = cacheable ? conf_cache_open(cache_path, &st) : NULL;
         if (cached) {
@@ -760,13 +797,11 @@ int conf_parse_file_stream(conf_pool *pool, const char *path, const char *displa
             munmap(map, len);
             return rc;
         }
-        close(fd);
-    } else if (fd >= 0) {
-        close(fd);
     }
     char *text = NULL;
     size_t len = 0;
-    int rc = read_whole_file(path, display, &text, &len, err);
+    int rc = read_whole_file(fd, (size_t)st.st_size, display, &text, &len, err);
+    close(fd);
     if (rc == 0)
         rc = conf_parse_text(pool, text, len, display, stream, out, err);
     free(text);

@@ -33,10 +33,12 @@ static bool is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static bool is_file(const char *path)
+/* Something is there (what it is, and whether it can be read, is for its
+ * reader to say). */
+static bool exists(const char *path)
 {
     struct stat st;
-    return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
+    return stat(path, &st) == 0 || errno != ENOENT;
 }
 
 
@@ -71,15 +73,20 @@ static void free_names(char **names, size_t n)
     free(names);
 }
 
-/* The kind's files in folder, sorted; none when the folder does not exist. */
-static int list_kind_files(const char *folder, const char *kind, char ***out, size_t *n_out,
-                           crun_error *err)
+/* The kind's files in folder (shown as display), sorted; none when the
+ * folder does not exist.  One that cannot be read (a file, a link loop) is a
+ * configuration error. */
+static int list_kind_files(const char *folder, const char *display, const char *kind,
+                           char ***out, size_t *n_out, crun_error *err)
 {
     *out = NULL;
     *n_out = 0;
     DIR *d = opendir(folder);
+    if (!d && errno == ENOTDIR)
+        return crun_error_set(err, CRUN_ECONFIG, "%s: is a file, not a folder", display);
     if (!d)
-        return errno == ENOENT ? 0 : crun_error_set(err, CRUN_EIO, "%s: %s", folder, strerror(errno));
+        return errno == ENOENT ? 0 : crun_error_set(err, CRUN_ECONFIG, "%s: cannot be read: %s",
+                                                     display, strerror(errno));
     char **names = NULL;
     size_t n = 0;
     int rc = 0;
@@ -170,10 +177,14 @@ static int load_folder(project *p, const char *folder, const char *kind, const c
                        conf_node **out, crun_error *err)
 {
     char *conf_dir = path_join(p->dir, "conf"), *dir = conf_dir ? path_join(conf_dir, folder) : NULL;
-    char **names = NULL;
+    char **names = NULL, *display = NULL;
     size_t n = 0;
-    int rc = dir ? list_kind_files(dir, kind, &names, &n, err)
+    if (asprintf(&display, "conf/%s", folder) < 0)
+        display = NULL;
+    int rc = dir && display
+                 ? list_kind_files(dir, display, kind, &names, &n, err)
                  : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    free(display);
     *out = NULL;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         conf_node *root = NULL;
@@ -408,7 +419,7 @@ static int load_pipelines(project *p, const conf_interp *ictx, const project_nod
     conf_node *streamed = NULL, *whole = NULL;
     char *dir = path_join(p->dir, "conf/base"), **names = NULL;
     size_t n_base = 0;
-    int rc = dir ? list_kind_files(dir, "pipelines", &names, &n_base, err)
+    int rc = dir ? list_kind_files(dir, "conf/base", "pipelines", &names, &n_base, err)
                  : crun_error_set(err, CRUN_ENOMEM, "out of memory");
     free_names(names, n_base);
     free(dir);
@@ -481,7 +492,7 @@ static int open_project(project *p, const char *dir, char *const *envp, crun_err
                      (p->runtime_params = json_object())
                  ? 0
                  : crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    bool has_ini = ini && is_file(ini);
+    bool has_ini = ini && exists(ini);
     if (rc == 0 && !has_ini && !(conf && is_dir(conf)))
         rc = crun_error_set(err, CRUN_ENOENT,
                             "%s is not a crun project: it has neither crun.ini nor conf/", real);

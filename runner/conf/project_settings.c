@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conf/project.h"
 #include "conf/project_settings.h"
@@ -273,8 +274,14 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
 int project_read_ini(project *p, const char *path, char *const *envp, crun_error *err)
 {
     ini_state st = {.p = p, .envp = envp, .err = CRUN_ERROR_INIT};
-    if (!(st.file = fopen(path, "r")))
-        return crun_error_set(err, CRUN_EIO, "crun.ini: %s", strerror(errno));
+    struct stat info;
+    int fd = conf_open_file(path, "crun.ini", &info, err);
+    if (fd < 0)
+        return fd;
+    if (!(st.file = fdopen(fd, "r"))) {
+        close(fd);
+        return crun_error_set(err, CRUN_ENOMEM, "crun.ini: out of memory");
+    }
     int line = ini_parse_stream(ini_read_line, &st, on_ini_entry, &st);
     fclose(st.file);
     if (st.error_line) {
