@@ -57,6 +57,12 @@ typedef struct crun_session_options {
     crun_log_fn log_fn;         /* NULL: stderr */
     void *log_user;
     bool no_hooks;              /* ignore crun.ini / hooks.yml hooks */
+    /* Asked on the opening thread before each configuration file and every
+     * few thousand YAML events: true stops crun_session_open with
+     * CRUN_ECANCELED (a program's Ctrl-C).  Quick and thread-safe: a flag
+     * another thread sets.  NULL: never asked. */
+    bool (*interrupted)(void *user);
+    void *interrupted_user;
 } crun_session_options;
 
 #define CRUN_SESSION_OPTIONS_INIT {.size = sizeof(crun_session_options), .log_level = CRUN_LOG_INFO}

@@ -2,8 +2,9 @@
  *
  * All the work lives in libcrun; this file maps the command line onto
  * crun_session_* calls, prints results, and owns the process-wide things a
- * library must not: signal handling (a thread waits for SIGINT/SIGTERM and
- * cancels the session's runs) and the exit status:
+ * library must not: signal handling (a thread waits for SIGINT/SIGTERM from
+ * before the project loads: the load asks it whether to stop, and once the
+ * session is open it cancels the session's runs) and the exit status:
  *   0 success, 1 the pipeline failed, 2 usage or configuration error,
  *   130 interrupted.
  */
@@ -12,6 +13,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,8 +240,8 @@ static const char *builtin_plugin_dir(void)
 typedef struct signal_watch {
     pthread_t thread;
     sigset_t set;
-    crun_session *session;
-    int got;
+    _Atomic(crun_session *) session; /* NULL while the project loads */
+    atomic_int got;
 } signal_watch;
 
 static void *watch_signals(void *arg)
@@ -249,11 +251,20 @@ static void *watch_signals(void *arg)
         int sig = 0;
         if (sigwait(&w->set, &sig) != 0 || sig == SIGUSR1)
             return NULL;
-        w->got = sig;
-        if (w->session)
-            crun_session_cancel(w->session);
+        atomic_store(&w->got, sig);
+        crun_session *s = atomic_load(&w->session);
+        if (s)
+            crun_session_cancel(s);
     }
 }
+
+/* crun_session_open's question while it loads the project. */
+static bool signalled(void *user)
+{
+    signal_watch *w = user;
+    return atomic_load(&w->got) != 0;
+}
+
 
 static int do_compile(cli *c, crun_session *s, crun_error *err)
 {
@@ -461,6 +472,23 @@ static int do_run(cli *c, crun_session *s, crun_error *err)
     return status;
 }
 
+static int do_command(cli *c, crun_session *s, crun_error *err)
+{
+    if (strcmp(c->command, "compile") == 0)
+        return do_compile(c, s, err);
+    if (strcmp(c->command, "list") == 0)
+        return do_list(c, s, err);
+    if (strcmp(c->command, "catalog") == 0)
+        return do_catalog(c, s, err);
+    if (strcmp(c->command, "export") == 0)
+        return cli_export(c, s, err);
+    if (strcmp(c->command, "viz") == 0)
+        return cli_viz(c, s, err);
+    if (cli_watch_crashes(s, err) != 0)
+        return report(err);
+    return do_run(c, s, err);
+}
+
 int main(int argc, char **argv)
 {
     cli c = {.so = CRUN_SESSION_OPTIONS_INIT, .ro = CRUN_RUN_OPTIONS_INIT};
@@ -495,33 +523,30 @@ int main(int argc, char **argv)
     c.so.no_hooks = strcmp(c.command, "export") == 0 || strcmp(c.command, "viz") == 0 ||
                     strcmp(c.command, "catalog") == 0 || strcmp(c.command, "list") == 0 ||
                     strcmp(c.command, "compile") == 0;
+    /* the thread watches from before the load, which asks it whether to stop */
+    bool watching = pthread_create(&w.thread, NULL, watch_signals, &w) == 0;
+    c.so.interrupted = signalled;
+    c.so.interrupted_user = &w;
     crun_session *s = NULL;
     if (crun_session_open(&c.so, &s, &err) != 0) {
-        rc = report(&err);
+        if (err.code == CRUN_ECANCELED)
+            fprintf(stderr, "crun: %s\n", err.message ? err.message : "interrupted");
+        rc = err.code == CRUN_ECANCELED ? EXIT_INTERRUPTED : report(&err);
     } else {
-        w.session = s;
-        bool watching = pthread_create(&w.thread, NULL, watch_signals, &w) == 0;
-        if (strcmp(c.command, "compile") == 0)
-            rc = do_compile(&c, s, &err);
-        else if (strcmp(c.command, "list") == 0)
-            rc = do_list(&c, s, &err);
-        else if (strcmp(c.command, "catalog") == 0)
-            rc = do_catalog(&c, s, &err);
-        else if (strcmp(c.command, "export") == 0)
-            rc = cli_export(&c, s, &err);
-        else if (strcmp(c.command, "viz") == 0)
-            rc = cli_viz(&c, s, &err);
-        else if (cli_watch_crashes(s, &err) != 0)
-            rc = report(&err);
-        else
-            rc = do_run(&c, s, &err);
-        if (watching) {
-            pthread_kill(w.thread, SIGUSR1);
-            pthread_join(w.thread, NULL);
-        }
+        atomic_store(&w.session, s);
+        /* a signal after the load last asked: the session's first run stops */
+        if (atomic_load(&w.got))
+            crun_session_cancel(s);
+        rc = do_command(&c, s, &err);
+    }
+    if (watching) {
+        pthread_kill(w.thread, SIGUSR1);
+        pthread_join(w.thread, NULL);
+    }
+    if (s) {
         /* a run that stopped gracefully on a signal (the service) ended well;
          * anything else interrupted says so */
-        if (w.got && rc == EXIT_OK && strcmp(c.command, "run") != 0)
+        if (atomic_load(&w.got) && rc == EXIT_OK && strcmp(c.command, "run") != 0)
             rc = EXIT_INTERRUPTED;
         crun_session_close(s);
     }

@@ -21,6 +21,7 @@
 struct conf_pool {
     char **strs;
     size_t n;
+    conf_interrupt intr;
 };
 
 /* --- arenas: blocks from 16 KiB doubling up to 1 MiB, so a small project
@@ -161,6 +162,19 @@ void conf_pool_free(conf_pool *pool)
         free(pool->strs[i]);
     free(pool->strs);
     free(pool);
+}
+
+void conf_pool_set_interrupt(conf_pool *pool, const conf_interrupt *intr)
+{
+    pool->intr = intr ? *intr : (conf_interrupt){0};
+}
+
+int conf_pool_check_interrupt(const conf_pool *pool, const char *file, crun_error *err)
+{
+    if (!pool->intr.check || !pool->intr.check(pool->intr.user))
+        return 0;
+    return crun_error_set(err, CRUN_ECANCELED, "interrupted while loading the project (reading "
+                          "%s)", file);
 }
 
 const char *conf_pool_intern(conf_pool *pool, const char *s)

@@ -39,11 +39,25 @@ struct conf_node {
     conf_node **items; /* CONF_SEQ: n items; CONF_MAP: 2n entries, key0 val0 key1 val1 ... */
 };
 
-/* Owns the file-name strings that nodes point to; outlives every tree. */
+/* What one load shares: the file-name strings that nodes point to (it
+ * outlives every tree), and how to know that the load should stop. */
 typedef struct conf_pool conf_pool;
 conf_pool *conf_pool_new(void);
 void conf_pool_free(conf_pool *pool);
 const char *conf_pool_intern(conf_pool *pool, const char *s);
+
+/* A load asks check(user) now and then (before each file, every few
+ * thousand YAML events): true stops it with CRUN_ECANCELED.  check runs on
+ * the loading thread and must be quick (a signal handler's flag). */
+typedef struct conf_interrupt {
+    bool (*check)(void *user);
+    void *user;
+} conf_interrupt;
+/* Reads with pool ask intr from now on (copied; NULL: nothing to ask). */
+void conf_pool_set_interrupt(conf_pool *pool, const conf_interrupt *intr);
+/* 0, or CRUN_ECANCELED with err "interrupted while loading the project
+ * (reading <file>)" when the load should stop. */
+int conf_pool_check_interrupt(const conf_pool *pool, const char *file, crun_error *err);
 
 /* Configuration files are regular files of at most this size: a folder, a
  * FIFO, a device (a link to /dev/zero) or a larger file is refused before

@@ -100,6 +100,8 @@ typedef struct reader {
     conf_cache_writer *saving; /* a large file's events also go to its cache */
     const char *cache_path;
     const char *file;
+    const conf_pool *pool; /* asked now and then whether to stop */
+    unsigned long n_events;
     conf_arena *arena; /* where nodes go: NULL for the heap, the scratch arena in an item */
     anchored_node *anchors;
     size_t n_anchors;
@@ -130,8 +132,17 @@ static int yaml_failure(reader *r)
                           p->problem_mark.line + 1, p->problem_mark.column + 1, problem);
 }
 
+/* Events read between two questions whether the load should stop: a
+ * megabyte of YAML is some 100,000 events. */
+enum { EVENTS_PER_CHECK = 4096 };
+
 static int next_event(reader *r, yaml_event_t *ev)
 {
+    if (++r->n_events % EVENTS_PER_CHECK == 0) {
+        int rc = conf_pool_check_interrupt(r->pool, r->file, r->err);
+        if (rc != 0)
+            return rc;
+    }
     if (r->cached) {
         if (conf_cache_next(r->cached, ev))
             return 0;
@@ -644,7 +655,7 @@ static int parse_with(conf_pool *pool, const char *text, size_t len, const char 
                       const conf_stream *stream, conf_node **out, crun_error *err)
 {
     reader r = {.err = err, .stream = stream, .budget = alias_node_budget, .cached = cached,
-                .saving = saving, .cache_path = cache_path};
+                .saving = saving, .cache_path = cache_path, .pool = pool};
     int rc = 0;
     *out = NULL;
     if (!(r.file = conf_pool_intern(pool, display)))
@@ -767,6 +778,9 @@ int conf_parse_file_stream(conf_pool *pool, const char *path, const char *displa
                            crun_error *err)
 {
     *out = NULL;
+    int checked = conf_pool_check_interrupt(pool, display, err);
+    if (checked != 0)
+        return checked;
     struct timespec read_at = {0};
     clock_gettime(CLOCK_REALTIME, &read_at);
     struct stat st;

@@ -481,7 +481,8 @@ static int load_trees(project *p, char *const *envp, const project_nodes *sink,
 
 /* --- the project ------------------------------------------------------------- */
 
-static int open_project(project *p, const char *dir, char *const *envp, crun_error *err)
+static int open_project(project *p, const char *dir, const conf_interrupt *intr,
+                        char *const *envp, crun_error *err)
 {
     char real[PATH_MAX];
     if (!realpath(dir ? dir : ".", real))
@@ -492,6 +493,8 @@ static int open_project(project *p, const char *dir, char *const *envp, crun_err
                      (p->runtime_params = json_object())
                  ? 0
                  : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    if (rc == 0)
+        conf_pool_set_interrupt(p->pool, intr);
     bool has_ini = ini && exists(ini);
     if (rc == 0 && !has_ini && !(conf && is_dir(conf)))
         rc = crun_error_set(err, CRUN_ENOENT,
@@ -541,13 +544,14 @@ static int choose_env(project *p, const char *env, crun_error *err)
 }
 
 int project_load(const char *dir, const char *env, const char *params, char *const *environ_,
-                 const project_nodes *sink, project **out, crun_error *err)
+                 const project_nodes *sink, const conf_interrupt *intr, project **out,
+                 crun_error *err)
 {
     *out = NULL;
     project *p = calloc(1, sizeof(project));
     if (!p)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    int rc = open_project(p, dir, environ_, err);
+    int rc = open_project(p, dir, intr, environ_, err);
     if (rc == 0)
         rc = choose_env(p, env, err);
     if (rc == 0 && params) {

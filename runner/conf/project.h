@@ -61,13 +61,16 @@ typedef struct project_nodes {
 
 /* Load the project in dir for env (NULL: crun.ini's default_env, else
  * "local").  params is the --params text or NULL; environ as for conf_interp;
- * the node definitions go to sink (NULL: read and dropped).
+ * the node definitions go to sink (NULL: read and dropped); intr (NULL:
+ * nothing) is asked before each file and now and then while one is read.
  * Errors: CRUN_ECONFIG with file:line:col (crun.ini errors: crun.ini:line),
  * CRUN_EUSAGE for a malformed --params or an unknown --params key,
  * CRUN_ENOENT when dir has no crun.ini and no conf/ folder, CRUN_ECONFIG when
- * conf/<env> does not exist (the built-in default "local" may be absent). */
+ * conf/<env> does not exist (the built-in default "local" may be absent),
+ * CRUN_ECANCELED when intr said stop. */
 int project_load(const char *dir, const char *env, const char *params, char *const *environ,
-                 const project_nodes *sink, project **out, crun_error *err);
+                 const project_nodes *sink, const conf_interrupt *intr, project **out,
+                 crun_error *err);
 void project_free(project *p);
 /* Free the pipelines tree (once the IR is built from it). */
 void project_drop_pipelines(project *p);

@@ -119,7 +119,7 @@ ir_t *ir_new(void);
  * *out are the caller's (project_free, ir_free); *p is set even when only
  * the IR failed, so that it can be freed. */
 int ir_load(const char *dir, const char *env, const char *params, char *const *environ,
-            project **p, ir_t **out, crun_error *err);
+            const conf_interrupt *intr, project **p, ir_t **out, crun_error *err);
 void ir_free(ir_t *ir);
 
 /* ir_catalog.c: catalog entries, dataset factories and credential references

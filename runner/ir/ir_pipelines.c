@@ -279,12 +279,12 @@ static int sink_list(void *user, const char *pipeline, const conf_node *defs, cr
 }
 
 int ir_load(const char *dir, const char *env, const char *params, char *const *environ_,
-            project **p, ir_t **out, crun_error *err)
+            const conf_interrupt *intr, project **p, ir_t **out, crun_error *err)
 {
     *out = NULL;
     ir_builder *b = NULL;
     project_nodes sink = {.user = &b, .start = sink_start, .node = sink_node, .list = sink_list};
-    int rc = project_load(dir, env, params, environ_, &sink, p, err);
+    int rc = project_load(dir, env, params, environ_, &sink, intr, p, err);
     if (rc != 0) {
         ir_builder_free(b);
         return rc;

@@ -162,8 +162,16 @@ static int setup_hooks(crun_session *s, crun_error *err)
     return 0;
 }
 
+/* The interrupt check o carries, when o is recent enough to have one. */
+static conf_interrupt open_interrupt(const crun_session_options *o)
+{
+    bool has = o->size >= offsetof(crun_session_options, interrupted_user) + sizeof(void *);
+    return (conf_interrupt){has ? o->interrupted : NULL, has ? o->interrupted_user : NULL};
+}
+
 int crun_session_open(const crun_session_options *o, crun_session **out, crun_error *err)
 {
+    conf_interrupt intr = open_interrupt(o);
     *out = NULL;
     crun_session *s = calloc(1, sizeof(*s));
     if (!s)
@@ -190,17 +198,20 @@ int crun_session_open(const crun_session_options *o, crun_session **out, crun_er
          * project the IR runs in, if there is one */
         crun_error ignored = CRUN_ERROR_INIT;
         if (!rc && project_load(dir, o->env ? o->env : s->ir->env, NULL, s->environ,
-                                NULL, &s->project, &ignored) != 0)
+                                NULL, &intr, &s->project, &ignored) != 0)
             s->project = NULL;
         crun_error_clear(&ignored);
     } else if (!rc) {
-        rc = ir_load(dir, o->env, o->params, s->environ, &s->project, &s->ir, err);
+        rc = ir_load(dir, o->env, o->params, s->environ, &intr, &s->project, &s->ir, err);
         /* the IR holds what the pipelines said: their tree goes, and with
          * it the arena of their nodes, back to the system */
         if (s->project)
             project_drop_pipelines(s->project);
         malloc_trim(0);
     }
+    /* plugins and hooks are loaded only for a load that was not interrupted */
+    if (!rc && intr.check && intr.check(intr.user))
+        rc = crun_error_set(err, CRUN_ECANCELED, "interrupted while loading the project");
     if (!rc && !(s->env = strdup(s->ir->env)))
         rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
     if (!rc && ((o->project_dir && !(s->given_project = strdup(o->project_dir))) ||

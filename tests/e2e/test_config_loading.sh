@@ -87,7 +87,7 @@ test_catalog_that_is_a_symlink_loop()
     ln -s catalog_loop.yml conf/base/catalog.yml
     ln -s catalog.yml conf/base/catalog_loop.yml
     run_crun_within 10
-    refused conf/base/catalog "cannot be read" "symbolic links"
+    refused conf/base/catalog.yml "cannot be read" "symbolic links"
 }
 
 test_conf_base_that_is_a_file()

@@ -91,7 +91,7 @@ static int build(fixture *f)
     project_free(f->p);
     f->p = NULL;
     crun_error_clear(&f->err);
-    int rc = ir_load(f->dir, NULL, NULL, test_env, &f->p, &f->ir, &f->err);
+    int rc = ir_load(f->dir, NULL, NULL, test_env, NULL, &f->p, &f->ir, &f->err);
     return rc;
 }
 

@@ -86,7 +86,7 @@ static void put(fixture *f, const char *rel, const char *text)
 
 static void build_ir(fixture *f)
 {
-    int rc = ir_load(f->dir, NULL, NULL, test_env, &f->p, &f->ir, &f->err);
+    int rc = ir_load(f->dir, NULL, NULL, test_env, NULL, &f->p, &f->ir, &f->err);
     if (rc != 0)
         print_error("unexpected: %s\n", f->err.message);
     assert_int_equal(rc, 0);

@@ -76,7 +76,7 @@ static int load(fixture *f, const char *env, const char *params)
     project_free(f->p);
     f->p = NULL;
     crun_error_clear(&f->err);
-    return project_load(f->dir, env, params, test_env, NULL, &f->p, &f->err);
+    return project_load(f->dir, env, params, test_env, NULL, NULL, &f->p, &f->err);
 }
 
 static void load_ok(fixture *f, const char *env, const char *params)
@@ -223,7 +223,7 @@ static void test_pipeline_replaced_whole_library_kept(void **state)
                                       "  b: {nodes: [{name: y, func: demo.y}]}\n");
     put(f, "conf/local/pipelines.yml", "pipelines:\n  a: {nodes: [{name: z, func: demo.z}]}\n");
     ir_t *ir = NULL;
-    assert_int_equal(ir_load(f->dir, NULL, NULL, test_env, &f->p, &ir, &f->err), 0);
+    assert_int_equal(ir_load(f->dir, NULL, NULL, test_env, NULL, &f->p, &ir, &f->err), 0);
     /* node definitions went straight into IR nodes: the tree keeps the rest */
     assert_json(f->p->pipelines, "{\"libraries\":{\"demo\":\"demo\"},\"pipelines\":{"
                                  "\"a\":{\"nodes\":[]},\"b\":{\"nodes\":[]}}}");
