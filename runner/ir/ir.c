@@ -163,6 +163,13 @@ static int add_port(ir_builder *b, const char *arg, const conf_node *ds, const c
     size_t n_ds = ir->n_ds, idx = ir_dataset_intern(ir, ds->str);
     if (idx == (size_t)-1 || ir_reserve((void **)&pl->items, &pl->cap, pl->n + 1, sizeof(ir_port)))
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    /* two outputs of a map naming one dataset: one of the writes would be
+     * lost (a node's outputs are few: a scan is enough) */
+    for (size_t i = 0; outputs && i < pl->n; i++)
+        if (pl->items[i].ds == idx)
+            return conf_error(err, ds, "node '%s': outputs '%s' and '%s' both write dataset "
+                              "'%s' (one write would be lost)", node, pl->items[i].arg, arg,
+                              ds->str);
     /* a parameter is checked where it is first read, once parameters are final */
     if (is_param && ir->n_ds > n_ds &&
         add_use(&b->params, &b->n_params, &b->params_cap, ir->ds[idx].name, ir->n_nodes - 1,

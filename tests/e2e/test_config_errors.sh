@@ -295,6 +295,22 @@ EOF
         "conf/base/pipelines.yml:4:9" "one producer"
 }
 
+test_one_node_writes_one_dataset_through_two_outputs()
+{
+    setup
+    write_file conf/base/pipelines.yml <<'EOF'
+pipelines:
+  __default__:
+    nodes:
+      - name: a
+        cmd: [sh, -c, "echo a >> ran.log; echo 1 > {outputs.o}; echo 2 > {outputs.p}"]
+        outputs: {o: shared, p: shared}
+EOF
+    run_crun
+    config_error conf/base/pipelines.yml:6:33 "node 'a'" "outputs 'o' and 'p' both write dataset" \
+        "'shared'" "one write would be lost"
+}
+
 test_input_nothing_produces_did_you_mean()
 {
     setup
