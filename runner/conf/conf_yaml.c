@@ -95,6 +95,8 @@ typedef struct anchored_node {
 
 typedef struct reader {
     yaml_parser_t parser;
+    const char *text; /* the text parsed (NULL when reading a cache) */
+    size_t len;
     conf_events *events; /* a large text's events come from a second thread */
     conf_cache_reader *cached; /* or from the cache of an earlier read */
     conf_cache_writer *saving; /* a large file's events also go to its cache */
@@ -120,9 +122,33 @@ typedef struct reader {
     unsigned skipping;   /* inside a CONF_STREAM_SKIP value */
 } reader;
 
+/* libyaml's reader (bad UTF-8, a control character) gives a byte offset
+ * and no mark: the mark is counted here, columns in characters as libyaml's,
+ * at the first byte of a broken UTF-8 sequence (libyaml names the byte after
+ * it that broke it). */
+static yaml_mark_t offset_mark(const reader *r, size_t offset)
+{
+    if (r->text && offset > 0 && offset <= r->len && r->parser.problem &&
+        strstr(r->parser.problem, "trailing"))
+        while (--offset > 0 && ((unsigned char)r->text[offset] & 0xC0) == 0x80)
+            ;
+    yaml_mark_t mark = {.index = offset};
+    for (size_t i = 0; r->text && i < offset && i < r->len; i++) {
+        if (r->text[i] == '\n') {
+            mark.line++;
+            mark.column = 0;
+        } else if (((unsigned char)r->text[i] & 0xC0) != 0x80) {
+            mark.column++;
+        }
+    }
+    return mark;
+}
+
 static int yaml_failure(reader *r)
 {
-    const yaml_parser_t *p = &r->parser;
+    yaml_parser_t *p = &r->parser;
+    if (p->error == YAML_READER_ERROR)
+        p->problem_mark = offset_mark(r, p->problem_offset);
     const char *problem = p->problem ? p->problem : "invalid YAML";
     if (p->context)
         return crun_error_set(r->err, CRUN_ECONFIG, "%s:%zu:%zu: %s (%s that started at line %zu)",
@@ -672,6 +698,8 @@ static int parse_with(conf_pool *pool, const char *text, size_t len, const char 
             return crun_error_set(err, CRUN_ENOMEM, "out of memory");
         }
         yaml_parser_set_input_string(&r.parser, (const unsigned char *)text, len);
+        r.text = text;
+        r.len = len;
         if (conf_events_worth(len))
             r.events = conf_events_start(&r.parser);
     }

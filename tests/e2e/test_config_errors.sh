@@ -63,6 +63,23 @@ test_yaml_tab_indentation()
     config_error conf/base/pipelines.yml:3:1 "cannot start any token"
 }
 
+test_yaml_invalid_utf8_names_its_line()
+{
+    setup
+    printf 'greeting:\n  type: text\n  filepath: data/greeting.txt\nother:\n  note: "caf\xe9"\n' \
+        >conf/base/catalog.yml
+    run_crun
+    config_error conf/base/catalog.yml:5:13 "invalid" "UTF-8"
+}
+
+test_yaml_control_character_names_its_line()
+{
+    setup
+    printf 'count: 3\nother: 4\nbad: "a\001b"\n' >conf/base/parameters.yml
+    run_crun
+    config_error conf/base/parameters.yml:3:8 "control characters are not allowed"
+}
+
 test_yaml_duplicate_key_in_one_map()
 {
     setup
