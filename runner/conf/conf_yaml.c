@@ -2,7 +2,8 @@
  *
  * A small recursive reader turns events into nodes that carry file:line:col
  * (libyaml's marks are 0-based, ours 1-based).  Aliases are expanded as
- * copies, within a budget that stops "billion laughs" files; YAML 1.1 merge
+ * copies, within a budget that stops "billion laughs" files and within the
+ * nesting limit (an alias counts as deep as its anchor); YAML 1.1 merge
  * keys ("<<: *defaults") are honoured; duplicate keys are refused.  Plain
  * null forms become CONF_NULL nodes; other scalars stay text for conf_to_json.
  *
@@ -31,21 +32,30 @@
 #include "conf/conf_cache.h"
 #include "conf/conf_events.h"
 
-/* Nodes that alias expansion may create in one file: far above any real
- * configuration, far below what "billion laughs" would need. */
-static const size_t alias_node_budget = 1000000;
+/* What alias expansion may add to one file, in bytes (each node counts
+ * as sizeof(conf_node) and its text): far above any real configuration, far
+ * below what "billion laughs" (many nodes, or one long text many times)
+ * would need. */
+static const size_t alias_budget = CONF_MAX_FILE_BYTES;
 
 /* Lists and maps nested deeper than this are refused: the reader (and every
  * walk of the tree after it) recurses once per level, and no configuration
  * needs a thousand. */
 enum { max_nesting = 1000 };
 
-static size_t node_count(const conf_node *node)
+/* What a copy of node costs against the alias budget, and how many lists
+ * and maps deep it goes (0 for a scalar). */
+static size_t node_cost(const conf_node *node, unsigned *height)
 {
-    size_t total = 1;
+    size_t total = sizeof(conf_node) + (node->str ? strlen(node->str) + 1 : 0);
     size_t count = node->kind == CONF_MAP ? 2 * node->n : node->kind == CONF_SEQ ? node->n : 0;
-    for (size_t i = 0; i < count; i++)
-        total += node_count(node->items[i]);
+    unsigned deepest = 0;
+    for (size_t i = 0; i < count; i++) {
+        unsigned h = 0;
+        total += node_cost(node->items[i], &h);
+        deepest = h > deepest ? h : deepest;
+    }
+    *height = node->kind == CONF_MAP || node->kind == CONF_SEQ ? deepest + 1 : 0;
     return total;
 }
 
@@ -91,6 +101,8 @@ static bool is_null_text(const char *s, size_t len)
 typedef struct anchored_node {
     char *name;
     conf_node *node; /* a private copy: the original may be consumed by a merge key */
+    size_t cost;     /* of one copy, against the alias budget */
+    unsigned height; /* lists and maps deep */
 } anchored_node;
 
 typedef struct reader {
@@ -268,6 +280,7 @@ static int remember_anchor(reader *r, const char *name, const conf_node *node)
         conf_free(a[r->n_anchors].node);
         return CRUN_ENOMEM;
     }
+    a[r->n_anchors].cost = node_cost(node, &a[r->n_anchors].height);
     r->n_anchors++;
     return 0;
 }
@@ -278,10 +291,14 @@ static int read_alias(reader *r, const yaml_event_t *ev, conf_node **out)
     for (size_t i = r->n_anchors; i-- > 0;) {
         if (strcmp(r->anchors[i].name, name) != 0)
             continue;
-        size_t count = node_count(r->anchors[i].node);
-        if (count > r->budget)
-            return reader_error(r, &ev->start_mark, "alias '*%s' expands to too many nodes", name);
-        r->budget -= count;
+        const anchored_node *a = &r->anchors[i];
+        if (a->cost > r->budget)
+            return reader_error(r, &ev->start_mark, "alias '*%s' expands to too many nodes or "
+                                "too much text (aliases may add 64 MiB to a file)", name);
+        if (r->nesting + a->height > max_nesting)
+            return reader_error(r, &ev->start_mark, "alias '*%s' nests lists and maps more "
+                                "than 1000 deep", name);
+        r->budget -= a->cost;
         *out = conf_copy(r->anchors[i].node);
         return *out ? 0 : CRUN_ENOMEM;
     }
@@ -670,7 +687,7 @@ static void reader_reset(reader *r)
     r->stack = r->path = NULL;
     r->n_anchors = r->n_stack = r->cap_stack = r->depth = r->cap_path = 0;
     r->nesting = r->anchored = r->in_item = r->skipping = 0;
-    r->budget = alias_node_budget;
+    r->budget = alias_budget;
     conf_arena_reset(r->scratch);
 }
 
@@ -680,7 +697,7 @@ static int parse_with(conf_pool *pool, const char *text, size_t len, const char 
                       conf_cache_reader *cached, conf_cache_writer *saving, const char *display,
                       const conf_stream *stream, conf_node **out, crun_error *err)
 {
-    reader r = {.err = err, .stream = stream, .budget = alias_node_budget, .cached = cached,
+    reader r = {.err = err, .stream = stream, .budget = alias_budget, .cached = cached,
                 .saving = saving, .cache_path = cache_path, .pool = pool};
     int rc = 0;
     *out = NULL;

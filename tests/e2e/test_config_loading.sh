@@ -117,6 +117,47 @@ test_crun_ini_that_is_a_fifo()
     refused crun.ini "is a FIFO, not a file"
 }
 
+# --- YAML aliases within the limits -----------------------------------------------
+
+# N opening brackets (or closing ones with ]).
+brackets()
+{
+    local i out=""
+    for ((i = 0; i < $2; i++)); do out+=$1; done
+    printf '%s' "$out"
+}
+
+test_alias_counts_as_deep_as_its_anchor()
+{
+    setup
+    # 999 deep under the top map, and that again inside it through the alias
+    {
+        printf 'a0: &a0 %sx%s\n' "$(brackets '[' 999)" "$(brackets ']' 999)"
+        printf 'a1: %s*a0%s\n' "$(brackets '[' 999)" "$(brackets ']' 999)"
+    } >conf/base/parameters_deep.yml
+    run_crun_within 20
+    refused conf/base/parameters_deep.yml:2:1004 "alias '*a0' nests lists and maps more than 1000 deep"
+    # the control: an alias that stays within the limit is read
+    printf 'a0: &a0 %sx%s\na1: [*a0]\n' "$(brackets '[' 998)" "$(brackets ']' 998)" \
+        >conf/base/parameters_deep.yml
+    run_crun_within 20 -q
+    expect_status 0
+}
+
+test_alias_of_a_long_text_many_times_is_refused()
+{
+    setup
+    {
+        printf 'a: &a "%s"\n' "$(head -c 1048576 /dev/zero | tr '\0' x)"
+        printf 'b: [*a'
+        for ((i = 1; i < 100; i++)); do printf ', *a'; done
+        printf ']\n'
+    } >conf/base/parameters_text.yml
+    run_crun_within 20
+    refused conf/base/parameters_text.yml:2:257 "alias '*a' expands to too many nodes or too much text" \
+        "64 MiB"
+}
+
 # --- signals while loading ------------------------------------------------------
 
 # A parameters file of about 20 MB: loading it takes seconds.
