@@ -31,6 +31,8 @@ struct conf_node {
     bool in_arena : 1;     /* the node lives in a conf_arena: conf_free leaves its memory */
     bool items_in_arena : 1; /* items lives in a conf_arena (growing it copies it out) */
     bool streamed : 1;     /* CONF_SEQ: its items went to a conf_stream as they were read */
+    bool resolving : 1;    /* conf_interpolate_globals: its references are being resolved */
+    bool resolved : 1;     /* conf_interpolate_globals: done (never scanned again) */
     uint32_t line;     /* 1-based */
     uint32_t col;      /* 1-based */
     uint32_t n;        /* CONF_SEQ: items; CONF_MAP: pairs */
@@ -63,6 +65,9 @@ int conf_pool_check_interrupt(const conf_pool *pool, const char *file, crun_erro
  * FIFO, a device (a link to /dev/zero) or a larger file is refused before
  * anything is read (docs/configuration.md says so). */
 #define CONF_MAX_FILE_BYTES ((uint64_t)64 << 20)
+/* What ${...} references may copy into one project's configuration, in all
+ * (conf_interp's budget): values doubling each other stop here. */
+#define CONF_MAX_REFERENCED_BYTES ((size_t)64 << 20)
 
 /* Open a configuration file for reading (never waiting: a FIFO is opened
  * without blocking, then refused), with its *st.  Returns the descriptor
@@ -192,8 +197,17 @@ typedef struct conf_interp {
     json_t *runtime_params;     /* an object; may be NULL */
     char *const *environ;       /* NULL-terminated "K=V"; may be NULL */
     json_t *used_runtime_params;/* if not NULL: an object receiving the dotted keys used */
+    size_t *budget; /* if not NULL: bytes that values copied in by references may still
+                     * add (each node counts as sizeof(conf_node) and its text); going
+                     * past it is an error */
 } conf_interp;
 int conf_interpolate(conf_node *root, const conf_interp *ctx, crun_error *err);
+
+/* Interpolate globals in place against themselves (ctx->globals is
+ * ignored): ${globals:b} inside globals is b's value, itself resolved first,
+ * wherever it stands.  Globals that refer to each other in a cycle are an
+ * error naming it ("a -> b -> a"). */
+int conf_interpolate_globals(conf_node *globals, const conf_interp *ctx, crun_error *err);
 
 /* Look a variable up in a NULL-terminated environ array; NULL if absent. */
 const char *conf_getenv(char *const *environ, const char *name);

@@ -227,8 +227,9 @@ static conf_node *merge_entries(conf_node *base, conf_node *over)
     return base;
 }
 
-static int load_kind(project *p, const char *kind, merge_mode mode, const conf_interp *ictx,
-                     conf_node **out, crun_error *err)
+/* The kind's files of base and the env, merged (not interpolated). */
+static int merge_kind(project *p, const char *kind, merge_mode mode, conf_node **out,
+                      crun_error *err)
 {
     conf_node *base = NULL, *over = NULL;
     int rc = load_folder(p, "base", kind, NULL, &base, err);
@@ -239,7 +240,14 @@ static int load_kind(project *p, const char *kind, merge_mode mode, const conf_i
         return rc;
     }
     *out = conf_merge(base, over, mode == MERGE_DEEP);
-    return conf_interpolate(*out, ictx, err);
+    return 0;
+}
+
+static int load_kind(project *p, const char *kind, merge_mode mode, const conf_interp *ictx,
+                     conf_node **out, crun_error *err)
+{
+    int rc = merge_kind(p, kind, mode, out, err);
+    return rc ? rc : conf_interpolate(*out, ictx, err);
 }
 
 static int load_hooks(project *p, const conf_interp *ictx, crun_error *err)
@@ -447,17 +455,20 @@ static int load_pipelines(project *p, const conf_interp *ictx, const project_nod
     return finish_pipelines(&L, p->pipelines, err);
 }
 
-/* globals first (they may use env and runtime_params but not themselves),
- * then every other kind against them; globals are not kept afterwards. */
+/* globals first (they may use env, runtime_params and other globals), then
+ * every other kind against them; globals are not kept afterwards. */
 static int load_trees(project *p, char *const *envp, const project_nodes *sink,
                       crun_error *err)
 {
     json_t *used = json_object();
     conf_node *globals = NULL;
+    size_t budget = CONF_MAX_REFERENCED_BYTES;
     conf_interp ictx = {.runtime_params = p->runtime_params, .environ = envp,
-                        .used_runtime_params = used};
-    int rc = used ? load_kind(p, "globals", MERGE_DEEP, &ictx, &globals, err)
+                        .used_runtime_params = used, .budget = &budget};
+    int rc = used ? merge_kind(p, "globals", MERGE_DEEP, &globals, err)
                   : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = conf_interpolate_globals(globals, &ictx, err);
     ictx.globals = globals;
     if (rc == 0)
         rc = load_kind(p, "catalog", MERGE_WHOLE, &ictx, &p->catalog, err);

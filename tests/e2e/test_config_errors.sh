@@ -555,6 +555,39 @@ EOF
     expect_file_content data/greeting.txt "hello 3"
 }
 
+test_globals_refer_to_other_globals()
+{
+    setup
+    write_file conf/base/globals.yml <<'EOF'
+file: ${globals:folders.data}/greeting.txt
+folders:
+  root: data
+  data: ${globals:folders.root}
+EOF
+    write_file conf/base/catalog.yml <<'EOF'
+greeting:
+  type: text
+  filepath: ${globals:file}
+EOF
+    run_crun
+    expect_status 0
+    expect_file_content data/greeting.txt "hello 3"
+}
+
+test_globals_in_a_cycle()
+{
+    setup
+    write_file conf/base/globals.yml <<'EOF'
+a: ${globals:b}
+b: x-${globals:c}
+c:
+  - ${globals:a}
+EOF
+    run_crun
+    config_error conf/base/globals.yml:4:5 '${globals:a}' \
+        "globals refer to each other in a cycle: a -> b -> c -> a"
+}
+
 test_runtime_param_reference_not_given()
 {
     setup

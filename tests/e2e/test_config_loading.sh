@@ -158,6 +158,24 @@ test_alias_of_a_long_text_many_times_is_refused()
         "64 MiB"
 }
 
+# Each global holds four copies of the one before: 4^20 values in all.
+test_globals_doubling_each_other_are_refused()
+{
+    setup
+    {
+        printf 'g0: [x, x, x, x]\n'
+        for ((i = 1; i <= 20; i++)); do
+            printf 'g%d:\n' "$i"
+            printf '  - ${globals:g%d}\n' $((i - 1)) $((i - 1)) $((i - 1)) $((i - 1))
+        done
+    } >conf/base/globals.yml
+    run_crun_within 30
+    expect_status 2
+    expect_stderr_contains "crun: error: conf/base/globals.yml:"
+    expect_stderr_contains "the values that references copy in pass the 64 MiB"
+    expect_no_file ran.log
+}
+
 # --- signals while loading ------------------------------------------------------
 
 # A parameters file of about 20 MB: loading it takes seconds.
