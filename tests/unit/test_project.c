@@ -411,6 +411,52 @@ static void test_hooks_yml_disable_unknown_suggests(void **state)
                                         "(did you mean 'timing'?)");
 }
 
+/* An interrupt check that says stop from its limit-th question on. */
+typedef struct asked {
+    int n, limit;
+} asked;
+
+static bool stop_after(void *user)
+{
+    asked *a = user;
+    return ++a->n >= a->limit;
+}
+
+static void test_load_asks_before_each_file_and_stops_when_told(void **state)
+{
+    fixture *f = *state;
+    put(f, "conf/base/catalog.yml", "a: {type: text, filepath: a.txt}\n");
+    put(f, "conf/base/parameters.yml", "x: 1\n");
+    asked never = {.limit = 1 << 30};
+    conf_interrupt intr = {stop_after, &never};
+    assert_int_equal(project_load(f->dir, NULL, NULL, test_env, NULL, &intr, &f->p, &f->err), 0);
+    assert_true(never.n >= 2); /* at least once per file */
+    project_free(f->p);
+    f->p = NULL;
+    asked second = {.limit = 2};
+    intr.user = &second;
+    assert_int_equal(project_load(f->dir, NULL, NULL, test_env, NULL, &intr, &f->p, &f->err),
+                     CRUN_ECANCELED);
+    assert_null(f->p);
+    assert_non_null(strstr(f->err.message, "interrupted while loading the project (reading "
+                                           "conf/base/"));
+}
+
+static void test_globals_resolve_against_each_other(void **state)
+{
+    fixture *f = *state;
+    put(f, "conf/base/globals.yml", "file: ${globals:dirs.data}/a.txt\n"
+                                    "dirs: {root: /srv, data: '${globals:dirs.root}/data'}\n"
+                                    "literal: $${globals:file}\n");
+    put(f, "conf/base/catalog.yml", "a: {type: text, filepath: '${globals:file}',"
+                                    " note: '${globals:literal}', dirs: '${globals:dirs}'}\n");
+    load_ok(f, NULL, NULL);
+    assert_json(conf_get(f->p->catalog, "a"),
+                "{\"type\":\"text\",\"filepath\":\"/srv/data/a.txt\","
+                "\"note\":\"${globals:file}\","
+                "\"dirs\":{\"root\":\"/srv\",\"data\":\"/srv/data\"}}");
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -442,6 +488,8 @@ int main(void)
         T(test_hooks_yml_adds_hooks_with_options),
         T(test_hooks_yml_disable),
         T(test_hooks_yml_disable_unknown_suggests),
+        T(test_load_asks_before_each_file_and_stops_when_told),
+        T(test_globals_resolve_against_each_other),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
