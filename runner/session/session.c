@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <malloc.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -97,8 +99,18 @@ static int setup_plugins(crun_session *s, const crun_session_options *o, crun_er
 
 static int load_ir_file(crun_session *s, const char *path, const char *params, crun_error *err)
 {
+    /* a regular file only: a FIFO is opened without waiting, then refused */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
+        return crun_error_set(err, CRUN_ECONFIG, "--ir %s: %s", path, strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return crun_error_set(err, CRUN_ECONFIG, "--ir %s: not a regular file", path);
+    }
     json_error_t jerr;
-    json_t *root = json_load_file(path, 0, &jerr);
+    json_t *root = json_loadfd(fd, 0, &jerr);
+    close(fd);
     if (!root && jerr.line < 1) /* not read at all: no position to give */
         return crun_error_set(err, CRUN_ECONFIG, "--ir %s: %s", path, jerr.text);
     if (!root)

@@ -117,6 +117,14 @@ test_crun_ini_that_is_a_fifo()
     refused crun.ini "is a FIFO, not a file"
 }
 
+test_compiled_ir_that_is_a_fifo_is_refused_at_once()
+{
+    setup
+    mkfifo ir.json || fail "mkfifo"
+    run_crun_within 10 run --ir ir.json
+    refused "--ir ir.json" "not a regular file"
+}
+
 # --- YAML aliases within the limits -----------------------------------------------
 
 # N opening brackets (or closing ones with ]).
