@@ -74,6 +74,11 @@ int conf_pool_check_interrupt(const conf_pool *pool, const char *file, crun_erro
  * (the caller closes it), or CRUN_ENOENT when it does not exist, or
  * CRUN_ECONFIG "display: is a folder, not a file" and the like. */
 int conf_open_file(const char *path, const char *display, struct stat *st, crun_error *err);
+/* All of fd (opened by conf_open_file, size bytes by its fstat) into a new
+ * malloc'd *text of *len bytes; CRUN_ECONFIG naming display when it cannot
+ * be read or grows past CONF_MAX_FILE_BYTES. */
+int conf_read_whole(int fd, size_t size, const char *display, char **text, size_t *len,
+                    crun_error *err);
 
 /* Parse a YAML file (one document).  display is the name used in messages.
  * An empty file gives a CONF_NULL node.  Errors: those of conf_open_file,

@@ -741,79 +741,6 @@ int conf_parse_string(conf_pool *pool, const char *text, const char *display, co
     return conf_parse_text(pool, text, strlen(text), display, NULL, out, err);
 }
 
-static int too_big(const char *display, crun_error *err)
-{
-    return crun_error_set(err, CRUN_ECONFIG, "%s: more than the %u MiB a configuration file "
-                          "may hold", display, (unsigned)(CONF_MAX_FILE_BYTES >> 20));
-}
-
-static const char *file_kind(mode_t mode)
-{
-    return S_ISDIR(mode) ? "a folder" : S_ISFIFO(mode) ? "a FIFO" : S_ISSOCK(mode) ? "a socket"
-           : S_ISCHR(mode) || S_ISBLK(mode) ? "a device" : "not a regular file";
-}
-
-int conf_open_file(const char *path, const char *display, struct stat *st, crun_error *err)
-{
-    /* O_NONBLOCK: a FIFO must not wait for a writer before fstat refuses it */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0)
-        return crun_error_set(err, errno == ENOENT ? CRUN_ENOENT : CRUN_ECONFIG,
-                              "%s: cannot be read: %s", display, strerror(errno));
-    int rc = 0;
-    if (fstat(fd, st) != 0)
-        rc = crun_error_set(err, CRUN_ECONFIG, "%s: cannot be read: %s", display,
-                            strerror(errno));
-    else if (!S_ISREG(st->st_mode))
-        rc = crun_error_set(err, CRUN_ECONFIG, "%s: is %s, not a file", display,
-                            file_kind(st->st_mode));
-    else if ((uint64_t)st->st_size > CONF_MAX_FILE_BYTES)
-        rc = too_big(display, err);
-    if (rc != 0) {
-        close(fd);
-        return rc;
-    }
-    return fd;
-}
-
-/* The whole of an opened file of size bytes, read up to the size limit: a
- * file that grows past it while it is read is refused like one too big. */
-static int read_whole_file(int fd, size_t size, const char *display, char **text, size_t *len,
-                           crun_error *err)
-{
-    size_t cap = size + 1, n = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (buf && n == cap) {
-            char *bigger = realloc(buf, cap * 2);
-            if (!bigger)
-                free(buf);
-            buf = bigger;
-            cap *= 2;
-        }
-        if (!buf)
-            return crun_error_set(err, CRUN_ENOMEM, "%s: out of memory", display);
-        ssize_t got = read(fd, buf + n, cap - n);
-        if (got == 0)
-            break;
-        if (got < 0 && errno == EINTR)
-            continue;
-        int rc = 0;
-        if (got < 0)
-            rc = crun_error_set(err, CRUN_ECONFIG, "%s: read error: %s", display,
-                                strerror(errno));
-        else if ((n += (size_t)got) > CONF_MAX_FILE_BYTES)
-            rc = too_big(display, err);
-        if (rc != 0) {
-            free(buf);
-            return rc;
-        }
-    }
-    *text = buf;
-    *len = n;
-    return 0;
-}
-
 /* A large file (a megabyte or more) is read from its cache when it has a
  * valid one, else mapped with its pages read in at once (cheaper than
  * faulting them in one by one) and cached as it is read; anything else is
@@ -859,7 +786,7 @@ int conf_parse_file_stream(conf_pool *pool, const char *path, const char *displa
     }
     char *text = NULL;
     size_t len = 0;
-    int rc = read_whole_file(fd, (size_t)st.st_size, display, &text, &len, err);
+    int rc = conf_read_whole(fd, (size_t)st.st_size, display, &text, &len, err);
     close(fd);
     if (rc == 0)
         rc = conf_parse_text(pool, text, len, display, stream, out, err);
