@@ -263,8 +263,10 @@ bool svc_pool_run_inline(service *svc, svc_job *job, unsigned *status, char **bo
         atomic_store(&slot->busy, false);
         return false;
     }
-    job->answered = true; /* only this thread answers an inline job */
+    job->answered = true; /* only this thread answers an inline job (or, past its
+                           * deadline, the watch through the socket) */
     job->slot = slot;
+    job->started = svc_now();
     pthread_mutex_lock(&slot->lock);
     slot->job = job;
     pthread_mutex_unlock(&slot->lock);
@@ -276,7 +278,8 @@ bool svc_pool_run_inline(service *svc, svc_job *job, unsigned *status, char **bo
         pthread_mutex_lock(&slot->lock);
         slot->job = NULL;
         pthread_mutex_unlock(&slot->lock);
-        *job = (svc_job){.req = job->req, .accepted = job->accepted, .deadline = job->deadline};
+        *job = (svc_job){.req = job->req, .accepted = job->accepted, .deadline = job->deadline,
+                         .fd = -1};
         atomic_store(&slot->busy, false);
         run_ended(p);
         return false;
@@ -285,10 +288,17 @@ bool svc_pool_run_inline(service *svc, svc_job *job, unsigned *status, char **bo
     *status = run_job(svc, job, body, run_id, sizeof(run_id));
     pthread_mutex_lock(&slot->lock);
     slot->job = NULL;
-    bool timed_out = job->timed_out;
+    bool timed_out = job->timed_out, sent_raw = job->sent_raw;
     pthread_mutex_unlock(&slot->lock);
     atomic_store(&slot->busy, false);
     run_ended(p);
+    if (sent_raw) { /* answered, counted and recorded by the watch or the drain */
+        free(*body);
+        *body = NULL;
+        *status = 0;
+        job_free(job);
+        return true;
+    }
     if (timed_out) {
         free(*body);
         *status = 504;
@@ -404,6 +414,7 @@ typedef struct pending {
     unsigned status;
     char *body;
     char run_id[64];
+    bool sent;         /* already on the socket: only to record */
 } pending;
 
 typedef struct pending_list {
@@ -412,7 +423,7 @@ typedef struct pending_list {
 } pending_list;
 
 static void pend(pending_list *l, void *conn, svc_job *free_job, const char *run_id,
-                 unsigned status, char *body)
+                 unsigned status, char *body, bool sent)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 8;
@@ -429,7 +440,7 @@ static void pend(pending_list *l, void *conn, svc_job *free_job, const char *run
         l->cap = cap;
     }
     pending *it = &l->items[l->n++];
-    *it = (pending){.conn = conn, .job = free_job, .status = status, .body = body};
+    *it = (pending){.conn = conn, .job = free_job, .status = status, .body = body, .sent = sent};
     copy_id(it->run_id, sizeof(it->run_id), run_id);
 }
 
@@ -437,9 +448,9 @@ static void deliver(service *svc, pending_list *l)
 {
     for (size_t i = 0; i < l->n; i++) {
         pending *it = &l->items[i];
+        if (it->run_id[0] && it->body && (it->conn || it->sent))
+            svc_records_add(&svc->records, it->run_id, it->status, it->body);
         if (it->conn) {
-            if (it->run_id[0])
-                svc_records_add(&svc->records, it->run_id, it->status, it->body);
             svc_http_answer(it->conn, it->status, it->body);
         } else {
             free(it->body);
@@ -486,7 +497,7 @@ static void take_queued(service *svc, pending_list *l, bool all, double now, uns
             count_answer(svc, job, status);
         pend(l, conn, job, job->run_id,
              status, stop_body(job, status == 504 ? "timed_out" : "cancelled", fmt,
-                               svc->cfg.timeout));
+                               svc->cfg.timeout), false);
     }
 }
 
@@ -508,28 +519,59 @@ static void cancel_running(service *svc, pending_list *l, bool all, double now, 
         job->timed_out = status == 504;
         if (job->run)
             crun_run_cancel(job->run);
-        /* an inline job is answered by its own thread: nothing to claim */
+        /* an inline job's HTTP thread is inside the run: its answer goes
+         * straight to the socket, while that thread surely stays there */
         void *conn = claim_answer(job);
+        bool on_socket = !conn && job->fd >= 0;
         /* the run's id is written under the slot's lock (job_on_run): the
          * answer that names it is made before letting go of it */
-        char *body = conn ? stop_body(job, status == 504 ? "timed_out" : "cancelled", fmt,
-                                      svc->cfg.timeout)
-                          : NULL;
+        char *body = conn || on_socket
+                         ? stop_body(job, status == 504 ? "timed_out" : "cancelled", fmt,
+                                     svc->cfg.timeout)
+                         : NULL;
+        if (on_socket && body)
+            job->sent_raw = svc_http_answer_socket(svc, job->fd, status, body);
+        bool sent_raw = job->sent_raw;
         char run_id[sizeof(job->run_id)];
         copy_id(run_id, sizeof(run_id), job->run_id);
         pthread_mutex_unlock(&w->lock);
         if (conn) {
             count_answer(svc, job, status);
-            pend(l, conn, NULL, run_id, status, body);
+            pend(l, conn, NULL, run_id, status, body, false);
+        } else if (sent_raw) {
+            count_answer(svc, job, status);
+            pend(l, NULL, NULL, run_id, status, body, true); /* recorded, not sent again */
+        } else {
+            free(body); /* the thread answers when the run returns */
         }
+    }
+}
+
+/* A run on an HTTP thread that has gone on this long turns the fast path
+ * off at once: the average of run times learns of it only when it ends. */
+static const double OVERSTAY_S = 0.005;
+
+static void watch_inline(svc_pool *p, double now)
+{
+    for (size_t i = p->n_workers; i < p->n_workers + p->n_inline; i++) {
+        svc_worker *w = &p->workers[i];
+        if (!atomic_load_explicit(&w->busy, memory_order_relaxed))
+            continue;
+        pthread_mutex_lock(&w->lock);
+        bool overstays = w->job && now - w->job->started > OVERSTAY_S;
+        pthread_mutex_unlock(&w->lock);
+        if (overstays)
+            atomic_store_explicit(&p->slow_share, SLOW_ONE, memory_order_relaxed);
     }
 }
 
 void svc_pool_expire(service *svc, double now)
 {
+    svc_pool *p = &svc->pool;
+    if (p->fast_path)
+        watch_inline(p, now);
     if (svc->cfg.timeout <= 0)
         return;
-    svc_pool *p = &svc->pool;
     pending_list l = {0};
     pthread_mutex_lock(&p->lock);
     take_queued(svc, &l, false, now, 504, timeout_fmt);
@@ -538,12 +580,27 @@ void svc_pool_expire(service *svc, double now)
     deliver(svc, &l);
 }
 
+/* Under the lock: runs still to wait for, leaving out those already
+ * cancelled (a timeout answered them: nobody waits for their result). */
+static size_t runs_to_wait_for(svc_pool *p)
+{
+    size_t cancelled = 0;
+    for (size_t i = 0; i < p->n_workers + p->n_inline; i++) {
+        svc_worker *w = &p->workers[i];
+        pthread_mutex_lock(&w->lock);
+        cancelled += w->job && w->job->cancel_asked;
+        pthread_mutex_unlock(&w->lock);
+    }
+    size_t running = p->running;
+    return p->queued + (running > cancelled ? running - cancelled : 0);
+}
+
 void svc_pool_drain(service *svc, double until)
 {
     svc_pool *p = &svc->pool;
     pthread_mutex_lock(&p->lock);
     p->refusing = true;
-    while (p->queued + p->running > 0 && svc_now() < until) {
+    while (runs_to_wait_for(p) > 0 && svc_now() < until) {
         pthread_mutex_unlock(&p->lock);
         svc_pool_expire(svc, svc_now());
         pthread_mutex_lock(&p->lock);
@@ -563,6 +620,40 @@ void svc_pool_drain(service *svc, double until)
                    "the end of the grace period");
     pthread_mutex_unlock(&p->lock);
     deliver(svc, &l);
+}
+
+size_t svc_pool_settle(svc_pool *p, double until)
+{
+    size_t running = atomic_load(&p->running);
+    while (running > 0 && svc_now() < until) {
+        usleep(10 * 1000);
+        running = atomic_load(&p->running);
+    }
+    return running;
+}
+
+size_t svc_pool_inline_busy(svc_pool *p)
+{
+    size_t n = 0;
+    for (size_t i = p->n_workers; i < p->n_workers + p->n_inline; i++)
+        n += atomic_load(&p->workers[i].busy);
+    return n;
+}
+
+void svc_pool_log_stuck(service *svc)
+{
+    svc_pool *p = &svc->pool;
+    for (size_t i = 0; i < p->n_workers + p->n_inline; i++) {
+        svc_worker *w = &p->workers[i];
+        pthread_mutex_lock(&w->lock);
+        if (w->job)
+            crun_log(svc->logger, CRUN_LOG_ERROR, "service: abandoning run %s on %s thread: "
+                     "cancelled, it has not returned (a function node that does not check "
+                     "for cancellation); its answer was 503 or 504",
+                     w->job->run_id[0] ? w->job->run_id : "(not started)",
+                     i < p->n_workers ? "a worker" : "an HTTP");
+        pthread_mutex_unlock(&w->lock);
+    }
 }
 
 void svc_pool_stop(svc_pool *p)
