@@ -74,6 +74,29 @@ test_fast_path_run_is_bounded_by_timeout()
     expect_body_contains 'crun_service_runs_total{result="timed_out"} 2'
 }
 
+# A run whose function node naps past `timeout` cannot be stopped, but it
+# no longer holds the only worker: the next request runs at once (it timed
+# out in the queue behind the nap before), on a worker or the fast path.
+test_a_timed_out_run_does_not_hold_its_worker()
+{
+    nap_project
+    local fast t0
+    for fast in false true; do
+        start_service --runner-opt workers=1 --runner-opt timeout=2 \
+            --runner-opt fast_path=$fast --runner-opt grace_period=1
+        http POST /v1/runs '{"params": {"nap_ms": 0}}'
+        expect_http 200
+        http POST /v1/runs '{"params": {"nap_ms": 20000}}'
+        expect_http 504
+        t0=$(date +%s.%N)
+        http POST /v1/runs '{"params": {"nap_ms": 0}}'
+        expect_http 200
+        expect_eq "$(within "$t0" 1.5)" 1 "fast_path $fast: the next run did not wait for the nap"
+        stop_service
+        expect_clean_exit
+    done
+}
+
 # 16 clients that each send one byte of headers every 2 s hold every
 # connection slot (max_connections 16); request_timeout closes them, so
 # /healthz answers again within it (it failed for as long as they went on).

@@ -115,6 +115,12 @@ static bool reserve_run(svc_pool *p)
     return false;
 }
 
+/* Slot i is an inline slot (else a worker's). */
+static bool is_inline(const svc_pool *p, size_t i)
+{
+    return i >= p->n_workers && i < p->n_workers + p->n_inline;
+}
+
 /* A run ended: a worker may take a queued job now, the drain may be done.
  * The lock only when someone may be waiting for it. */
 static void run_ended(svc_pool *p)
@@ -234,6 +240,15 @@ static void execute_job(service *svc, svc_job *job)
 
 static char *stop_body(const svc_job *job, const char *status, const char *fmt, double seconds);
 
+/* A run set aside returned. */
+static void aside_ended(svc_pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->n_set_aside--;
+    pthread_cond_broadcast(&p->idle);
+    pthread_mutex_unlock(&p->lock);
+}
+
 /* A free inline slot, starting from one that depends on the thread (two
  * HTTP threads then rarely try the same one), or NULL. */
 static svc_worker *take_inline_slot(svc_pool *p)
@@ -288,10 +303,13 @@ bool svc_pool_run_inline(service *svc, svc_job *job, unsigned *status, char **bo
     *status = run_job(svc, job, body, run_id, sizeof(run_id));
     pthread_mutex_lock(&slot->lock);
     slot->job = NULL;
-    bool timed_out = job->timed_out, sent_raw = job->sent_raw;
+    bool timed_out = job->timed_out, sent_raw = job->sent_raw, set_aside = job->set_aside;
     pthread_mutex_unlock(&slot->lock);
     atomic_store(&slot->busy, false);
-    run_ended(p);
+    if (set_aside)
+        aside_ended(p);
+    else
+        run_ended(p);
     if (sent_raw) { /* answered, counted and recorded by the watch or the drain */
         free(*body);
         *body = NULL;
@@ -323,8 +341,10 @@ static void *worker_main(void *arg)
         while (!p->closing && !(p->head && (reserved = reserve_run(p))))
             pthread_cond_wait(&p->wake, &p->lock);
         svc_job *job = p->head;
-        if (!job)
+        if (!job) {
+            w->done = true;
             break; /* closing, and nothing waits */
+        }
         if (!reserved)
             atomic_fetch_add(&p->running, 1); /* closing: what waits runs now */
         p->head = job->next;
@@ -341,11 +361,19 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&w->lock);
         w->job = NULL;
         pthread_mutex_unlock(&w->lock);
-        atomic_fetch_sub(&p->running, 1);
+        if (job->set_aside)
+            p->n_set_aside--; /* it stopped counting when it was set aside */
+        else
+            atomic_fetch_sub(&p->running, 1);
         if (p->head)
             pthread_cond_signal(&p->wake);
         pthread_cond_broadcast(&p->idle);
         job_free(job);
+        if (w->retiring) { /* another thread took this one's place */
+            w->retiring = false;
+            w->done = true;
+            break;
+        }
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
@@ -357,13 +385,14 @@ int svc_pool_start(service *svc, size_t workers, size_t queue_cap, size_t n_inli
     svc_pool *p = &svc->pool;
     p->queue_cap = queue_cap;
     p->n_inline = n_inline;
-    size_t bytes = (workers + n_inline) * sizeof(svc_worker);
+    size_t n_slots = 2 * workers + n_inline, bytes = n_slots * sizeof(svc_worker);
     p->workers = aligned_alloc(_Alignof(svc_worker), bytes ? bytes : sizeof(svc_worker));
     if (!p->workers)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     memset(p->workers, 0, bytes);
     p->n_workers = workers;
-    for (size_t i = 0; i < workers + n_inline; i++) {
+    p->n_slots = n_slots;
+    for (size_t i = 0; i < n_slots; i++) {
         svc_worker *w = &p->workers[i];
         w->svc = svc;
         pthread_mutex_init(&w->lock, NULL);
@@ -376,7 +405,7 @@ int svc_pool_start(service *svc, size_t workers, size_t queue_cap, size_t n_inli
             return crun_error_set(err, CRUN_EPLUGIN, "service: cannot start worker %zu: %s", i,
                                   strerror(e));
         }
-        p->n_started++;
+        p->workers[i].thread_live = true;
     }
     return 0;
 }
@@ -501,13 +530,58 @@ static void take_queued(service *svc, pending_list *l, bool all, double now, uns
     }
 }
 
+/* Under the lock: a free worker slot for a new thread (one whose thread
+ * has ended is joined first), or NULL. */
+static svc_worker *free_worker_slot(svc_pool *p)
+{
+    for (size_t i = 0; i < p->n_slots; i++) {
+        svc_worker *w = &p->workers[i];
+        if (is_inline(p, i) || (w->thread_live && !w->done))
+            continue;
+        if (w->thread_live) { /* it left its loop under the lock we hold: it is returning */
+            pthread_join(w->thread, NULL);
+            w->thread_live = false;
+        }
+        return w;
+    }
+    return NULL;
+}
+
+/* Under the lock and job's slot lock: a run that timed out and was
+ * cancelled, but goes on (a function node does not stop on a cancel),
+ * stops counting against `workers`, and a new worker thread takes the
+ * place of the one it holds, so that the next requests do not wait for it.
+ * At most n_workers runs are set aside at once; beyond that they keep
+ * their place. */
+static void set_aside(service *svc, svc_worker *w, bool on_http_thread, svc_job *job)
+{
+    svc_pool *p = &svc->pool;
+    if (job->set_aside || p->n_set_aside >= p->n_workers || p->refusing)
+        return;
+    if (!on_http_thread) {
+        svc_worker *spare = free_worker_slot(p);
+        if (!spare)
+            return;
+        spare->done = spare->retiring = false;
+        if (pthread_create(&spare->thread, NULL, worker_main, spare) != 0)
+            return;
+        spare->thread_live = true;
+        w->retiring = true;
+    }
+    job->set_aside = true;
+    p->n_set_aside++;
+    atomic_fetch_sub(&p->running, 1);
+    if (p->head)
+        pthread_cond_signal(&p->wake);
+}
+
 /* Under the lock: cancel running jobs matching and answer them (each
  * slot's job under the slot's lock too). */
 static void cancel_running(service *svc, pending_list *l, bool all, double now, unsigned status,
                            const char *fmt)
 {
     svc_pool *p = &svc->pool;
-    for (size_t i = 0; i < p->n_workers + p->n_inline; i++) {
+    for (size_t i = 0; i < p->n_slots; i++) {
         svc_worker *w = &p->workers[i];
         pthread_mutex_lock(&w->lock);
         svc_job *job = w->job;
@@ -522,7 +596,7 @@ static void cancel_running(service *svc, pending_list *l, bool all, double now, 
         /* an inline job's HTTP thread is inside the run: its answer goes
          * straight to the socket, while that thread surely stays there */
         void *conn = claim_answer(job);
-        bool on_socket = !conn && job->fd >= 0;
+        bool on_socket = !conn && is_inline(p, i) && job->fd >= 0;
         /* the run's id is written under the slot's lock (job_on_run): the
          * answer that names it is made before letting go of it */
         char *body = conn || on_socket
@@ -531,6 +605,8 @@ static void cancel_running(service *svc, pending_list *l, bool all, double now, 
                          : NULL;
         if (on_socket && body)
             job->sent_raw = svc_http_answer_socket(svc, job->fd, status, body);
+        if (status == 504)
+            set_aside(svc, w, is_inline(p, i), job);
         bool sent_raw = job->sent_raw;
         char run_id[sizeof(job->run_id)];
         copy_id(run_id, sizeof(run_id), job->run_id);
@@ -585,10 +661,10 @@ void svc_pool_expire(service *svc, double now)
 static size_t runs_to_wait_for(svc_pool *p)
 {
     size_t cancelled = 0;
-    for (size_t i = 0; i < p->n_workers + p->n_inline; i++) {
+    for (size_t i = 0; i < p->n_slots; i++) {
         svc_worker *w = &p->workers[i];
         pthread_mutex_lock(&w->lock);
-        cancelled += w->job && w->job->cancel_asked;
+        cancelled += w->job && w->job->cancel_asked && !w->job->set_aside;
         pthread_mutex_unlock(&w->lock);
     }
     size_t running = p->running;
@@ -622,14 +698,23 @@ void svc_pool_drain(service *svc, double until)
     deliver(svc, &l);
 }
 
+/* Runs executing now: counted or set aside. */
+static size_t runs_executing(svc_pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    size_t n = atomic_load(&p->running) + p->n_set_aside;
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
 size_t svc_pool_settle(svc_pool *p, double until)
 {
-    size_t running = atomic_load(&p->running);
-    while (running > 0 && svc_now() < until) {
+    size_t n = runs_executing(p);
+    while (n > 0 && svc_now() < until) {
         usleep(10 * 1000);
-        running = atomic_load(&p->running);
+        n = runs_executing(p);
     }
-    return running;
+    return n;
 }
 
 size_t svc_pool_inline_busy(svc_pool *p)
@@ -643,7 +728,7 @@ size_t svc_pool_inline_busy(svc_pool *p)
 void svc_pool_log_stuck(service *svc)
 {
     svc_pool *p = &svc->pool;
-    for (size_t i = 0; i < p->n_workers + p->n_inline; i++) {
+    for (size_t i = 0; i < p->n_slots; i++) {
         svc_worker *w = &p->workers[i];
         pthread_mutex_lock(&w->lock);
         if (w->job)
@@ -651,7 +736,7 @@ void svc_pool_log_stuck(service *svc)
                      "cancelled, it has not returned (a function node that does not check "
                      "for cancellation); its answer was 503 or 504",
                      w->job->run_id[0] ? w->job->run_id : "(not started)",
-                     i < p->n_workers ? "a worker" : "an HTTP");
+                     is_inline(p, i) ? "an HTTP" : "a worker");
         pthread_mutex_unlock(&w->lock);
     }
 }
@@ -663,11 +748,13 @@ void svc_pool_stop(svc_pool *p)
     p->refusing = true;
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
-    for (size_t i = 0; i < p->n_started; i++)
-        pthread_join(p->workers[i].thread, NULL);
-    for (size_t i = 0; p->workers && i < p->n_workers + p->n_inline; i++)
+    /* refusing: no thread is created from here on */
+    for (size_t i = 0; p->workers && i < p->n_slots; i++)
+        if (p->workers[i].thread_live)
+            pthread_join(p->workers[i].thread, NULL);
+    for (size_t i = 0; p->workers && i < p->n_slots; i++)
         pthread_mutex_destroy(&p->workers[i].lock);
     free(p->workers);
     p->workers = NULL;
-    p->n_workers = p->n_started = 0;
+    p->n_workers = p->n_slots = 0;
 }

@@ -173,6 +173,9 @@ struct svc_job {
     int fd;
     double started;
     bool sent_raw;
+    /* timed out and still executing, it no longer counts against `workers`
+     * (pool.lock and slot->lock to set; see set_aside in pool.c) */
+    bool set_aside;
 };
 
 /* A place where a run executes: a worker thread, or (the fast path) an
@@ -186,6 +189,10 @@ typedef struct svc_worker {
     pthread_mutex_t lock;
     svc_job *job;           /* running now, or NULL (a worker's: also under the pool lock) */
     atomic_bool busy;       /* an inline slot an HTTP thread holds */
+    /* a worker slot's thread, under the pool lock: */
+    bool thread_live;       /* created and not joined yet */
+    bool retiring;          /* its run was set aside: the thread ends with it */
+    bool done;              /* the thread has left its loop (joinable at once) */
 } svc_worker;
 
 typedef struct svc_pool {
@@ -199,9 +206,12 @@ typedef struct svc_pool {
      * takes the lock when nothing waits and nobody stops the service). */
     atomic_size_t queued, running;
     char apart_counts_[64];
-    svc_worker *workers;    /* n_workers worker threads, then n_inline inline slots */
-    size_t n_inline;
-    size_t n_started;       /* worker threads started (joined by svc_pool_stop) */
+    /* n_workers worker slots, n_inline inline slots, then n_workers spare
+     * worker slots for the threads that replace those whose runs were set
+     * aside */
+    svc_worker *workers;
+    size_t n_inline, n_slots;
+    size_t n_set_aside;     /* runs set aside and still executing (at most n_workers) */
     atomic_uint_fast64_t slow_share; /* recent runs over 1 ms, a moving fraction (pool.c) */
     char apart_share_[64];
     bool fast_path;         /* the served nodes are all functions and fast_path is on */
