@@ -8,6 +8,11 @@
  * suspended, the job queued, and whoever answers the job (a worker, the
  * timeout watch, the drain) stores the answer and resumes the connection;
  * libmicrohttpd then calls the handler again, which sends it.
+ *
+ * libmicrohttpd bounds a connection's silence, not how long a request takes
+ * to arrive: every connection is listed (conn_notify) with the time it began
+ * to owe a request, and the watch shuts down those past request_timeout.
+ * A request whose Content-Length is in doubt is refused before its body.
  */
 #include <netdb.h>
 #include <stdarg.h>

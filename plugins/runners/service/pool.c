@@ -20,6 +20,12 @@
  * exactly that run.  Request runs are their own to cancel (own_cancel): the
  * shutdown signal's session-wide cancel leaves them to finish within the
  * grace period.
+ *
+ * Deadlines: a fast-path run past its deadline is answered on its socket by
+ * the watch (its HTTP thread is inside the run); one that overstays the fast
+ * path turns it off at once.  A run cancelled by its timeout that goes on
+ * anyway (a function node cannot be stopped) is set aside: it stops counting
+ * against `workers` and a spare thread takes its worker's place.
  */
 #include <errno.h>
 #include <stdio.h>
