@@ -32,6 +32,7 @@
 typedef struct conn_watch {
     struct conn_watch *prev, *next;
     int fd;
+    pthread_t owner;         /* the HTTP thread that serves it */
     /* when the connection began to owe a request (its opening, or the end
      * of its previous request), in microseconds; 0: a request is complete
      * and being answered.  Written by the connection's thread, read by the
@@ -127,7 +128,8 @@ void svc_http_answer(void *conn, unsigned status, char *body)
     MHD_resume_connection(rq->connection);
 }
 
-bool svc_http_answer_socket(service *svc, int fd, unsigned status, const char *body)
+static bool answer_socket(service *svc, int fd, enum svc_route route, unsigned status,
+                          const char *body)
 {
     char head[256];
     size_t len = strlen(body);
@@ -142,8 +144,13 @@ bool svc_http_answer_socket(service *svc, int fd, unsigned status, const char *b
     /* the rest of the connection is lost (its thread closes it when the run
      * returns): the client sees the end now */
     shutdown(fd, SHUT_RDWR);
-    svc_metrics_request(&svc->metrics, SVC_ROUTE_RUNS, status);
+    svc_metrics_request(&svc->metrics, route, status);
     return true;
+}
+
+bool svc_http_answer_socket(service *svc, int fd, unsigned status, const char *body)
+{
+    return answer_socket(svc, fd, SVC_ROUTE_RUNS, status, body);
 }
 
 static long long now_us(void)
@@ -165,6 +172,7 @@ static void conn_notify(void *cls, struct MHD_Connection *c, void **socket_conte
         if (!ci || !(w = calloc(1, sizeof(*w))))
             return; /* not watched: only client_timeout bounds it */
         w->fd = ci->connect_fd;
+        w->owner = pthread_self(); /* connections are started on the thread that serves them */
         atomic_init(&w->owing_since_us, now_us());
         pthread_mutex_lock(&h->conns_lock);
         w->next = h->conns;
@@ -211,6 +219,34 @@ void svc_http_expire(service *svc, double now)
         crun_log(svc->logger, CRUN_LOG_DEBUG, "service: closed %zu connections that did not "
                  "send a whole request within request_timeout (%g s)", cut,
                  svc->cfg.request_timeout);
+}
+
+static const char busy_body[] = "{\"error\":\"the HTTP thread that serves this connection is "
+                                "busy with a long run: retry on a new connection\"}";
+
+void svc_http_rescue(service *svc, pthread_t thread, int skip_fd)
+{
+    svc_http *h = svc->http;
+    if (!h)
+        return;
+    size_t freed = 0;
+    pthread_mutex_lock(&h->conns_lock);
+    for (conn_watch *w = h->conns; w; w = w->next) {
+        char byte;
+        /* owing a request (no answer half sent) and a request has come */
+        if (w->cut || w->fd == skip_fd || !pthread_equal(w->owner, thread) ||
+            !atomic_load_explicit(&w->owing_since_us, memory_order_relaxed) ||
+            recv(w->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) != 1)
+            continue;
+        answer_socket(svc, w->fd, SVC_ROUTE_OTHER, 503, busy_body);
+        shutdown(w->fd, SHUT_RDWR);
+        w->cut = true;
+        freed++;
+    }
+    pthread_mutex_unlock(&h->conns_lock);
+    if (freed)
+        crun_log(svc->logger, CRUN_LOG_DEBUG, "service: %zu requests on connections of an HTTP "
+                 "thread busy with a long run were answered 503 (retry)", freed);
 }
 
 /* --- routes --- */

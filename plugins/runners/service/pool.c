@@ -290,6 +290,7 @@ bool svc_pool_run_inline(service *svc, svc_job *job, unsigned *status, char **bo
     job->started = svc_now();
     pthread_mutex_lock(&slot->lock);
     slot->job = job;
+    slot->holder = pthread_self();
     pthread_mutex_unlock(&slot->lock);
     /* reserved and published before looking at `refusing`: the drain sets
      * refusing before it counts the running and looks at the slots, so
@@ -632,6 +633,9 @@ static void cancel_running(service *svc, pending_list *l, bool all, double now, 
 /* A run on an HTTP thread that has gone on this long turns the fast path
  * off at once: the average of run times learns of it only when it ends. */
 static const double OVERSTAY_S = 0.005;
+/* ... and past this, requests waiting on its other connections are told to
+ * retry (they would wait for the run). */
+static const double HOSTAGE_S = 1.0;
 
 static void watch_inline(svc_pool *p, double now)
 {
@@ -641,6 +645,8 @@ static void watch_inline(svc_pool *p, double now)
             continue;
         pthread_mutex_lock(&w->lock);
         bool overstays = w->job && now - w->job->started > OVERSTAY_S;
+        if (w->job && now - w->job->started > HOSTAGE_S)
+            svc_http_rescue(w->svc, w->holder, w->job->fd);
         pthread_mutex_unlock(&w->lock);
         if (overstays)
             atomic_store_explicit(&p->slow_share, SLOW_ONE, memory_order_relaxed);

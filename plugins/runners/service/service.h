@@ -189,6 +189,7 @@ typedef struct svc_worker {
     pthread_mutex_t lock;
     svc_job *job;           /* running now, or NULL (a worker's: also under the pool lock) */
     atomic_bool busy;       /* an inline slot an HTTP thread holds */
+    pthread_t holder;       /* that thread, set with job */
     /* a worker slot's thread, under the pool lock: */
     bool thread_live;       /* created and not joined yet */
     bool retiring;          /* its run was set aside: the thread ends with it */
@@ -232,7 +233,9 @@ bool svc_pool_run_inline(service *svc, svc_job *job, unsigned *status, char **bo
 /* Queue a job; false when at capacity or stopping (the caller answers 503). */
 bool svc_pool_submit(svc_pool *p, svc_job *job);
 /* Answer jobs past their deadline with 504 and cancel their runs; turn the
- * fast path off while a run on an HTTP thread overstays it. */
+ * fast path off while a run on an HTTP thread overstays it, and after a
+ * second of such a run, free the thread's other waiting connections
+ * (svc_http_rescue). */
 void svc_pool_expire(service *svc, double now);
 /* Stop taking jobs; wait up to until (monotonic) for queued and running jobs
  * to finish; then cancel what is left and answer it with 503. */
@@ -270,6 +273,11 @@ void svc_http_flush(service *svc, double until, size_t stuck);
 /* Close connections that took longer than request_timeout to send a
  * request's headers and body (the watch calls it). */
 void svc_http_expire(service *svc, double now);
+/* HTTP thread `thread` is inside a long run: answer 503 (retry) on its
+ * other connections that have a request waiting, and close them, rather
+ * than leave them waiting for the run.  The caller holds the slot lock that
+ * keeps the thread in the run. */
+void svc_http_rescue(service *svc, pthread_t thread, int skip_fd);
 
 /* --- the service ----------------------------------------------------------- */
 
