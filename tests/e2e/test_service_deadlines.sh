@@ -75,6 +75,8 @@ test_fast_path_run_is_bounded_by_timeout()
     http GET /metrics
     expect_http 200
     expect_body_contains 'crun_service_runs_total{result="timed_out"}'
+    stop_service
+    expect_clean_exit
 }
 
 # Keep-alive connections that an HTTP thread serves while it naps in a
@@ -126,6 +128,8 @@ EOF
     e2e_checked
     grep -Eq "^codes (200|503|200 503) worst [0-3]\." held.txt ||
         fail "a request waited for the nap, or got no answer: $(cat held.txt)"
+    stop_service
+    expect_clean_exit
 }
 
 # A run whose function node naps past `timeout` cannot be stopped, but it
@@ -228,6 +232,8 @@ EOF
     grep -q '"error":".*Content-Length' raw.txt || fail "the error does not say why: $(cat raw.txt)"
     http POST /v1/runs '{"params": {"x": 2}}' -H 'Content-Length: 20' -H 'Content-Length: 20'
     expect_http 200
+    stop_service
+    expect_clean_exit
 }
 
 # A run id that is not UTF-8 once decoded: 404 naming it, in valid JSON.
@@ -238,6 +244,8 @@ test_undecodable_run_id_gets_a_json_error()
     http GET '/v1/runs/%ff%fe'
     expect_http 404
     expect_eq "$(body 'd["error"]')" "no run '\\xFF\\xFE' among the last 1000 runs this service keeps"
+    stop_service
+    expect_clean_exit
 }
 
 # SIGTERM while a function node naps for 30 s (it cannot be stopped): the
