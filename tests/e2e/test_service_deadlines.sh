@@ -11,7 +11,8 @@
 
 command -v curl >/dev/null 2>&1 || { echo "curl is needed"; echo "0 passed, 1 failed"; exit 1; }
 
-# One function node that sleeps params:nap_ms: only functions, so runs may
+# One function node that sleeps params:nap_ms and cannot be stopped
+# (bench.stall does not look at cancellation): only functions, so runs may
 # take the fast path.
 nap_project()
 {
@@ -21,7 +22,7 @@ libraries: {bench: bench}
 pipelines:
   __default__:
     nodes:
-      - {name: nap, func: bench.nap, inputs: "params:x", outputs: napped}
+      - {name: nap, func: bench.stall, inputs: "params:x", outputs: napped}
 EOF
     printf 'x: 1\nnap_ms: 0\n' >conf/base/parameters.yml
 }
