@@ -6,7 +6,8 @@
  * value of params:size bytes, to measure memory release along a chain.  nap
  * sleeps params:nap_ms milliseconds and then does what noop does: a
  * function node that takes time, as real work would, and that stops when
- * its run is cancelled.  crash crashes, as a buggy node would.
+ * its run is cancelled; stall does the same deaf to cancellation, as a
+ * node that cannot be stopped would.  crash crashes, as a buggy node would.
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -68,6 +69,21 @@ static int nap(crun_call *call)
     return noop(call);
 }
 
+/* Sleeps params:nap_ms milliseconds in one go, never looking at
+ * cancellation: a node that cannot be stopped (a blocking call, a loop that
+ * does not check), for tests of what such a node costs a service. */
+static int stall(crun_call *call)
+{
+    json_t *ms = crun_call_param(call, "nap_ms");
+    if (!json_is_integer(ms) || json_integer_value(ms) < 0)
+        return crun_call_fail(call, "params: nap_ms must be a non-negative integer");
+    long long v = json_integer_value(ms);
+    struct timespec ts = {(time_t)(v / 1000), (long)(v % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+    return noop(call);
+}
+
 /* Crashes the process with SIGSEGV, as a bad pointer in a node library
  * does (raised, not provoked: a real bad store is undefined behaviour that
  * UBSan would report first). */
@@ -81,6 +97,7 @@ static const crun_node_def bench_nodes[] = {
     {"noop", noop, "forward the first input to every output (no copy)"},
     {"fill", fill, "a fresh value of params:size bytes on every output"},
     {"nap", nap, "sleep params:nap_ms milliseconds (stopping when cancelled), then forward as noop does"},
+    {"stall", stall, "sleep params:nap_ms milliseconds, deaf to cancellation, then forward as noop does"},
     {"crash", crash, "crash the process with SIGSEGV (tests of what a crash leaves)"},
 };
 

@@ -15,6 +15,27 @@
 
 #include "service.h"
 
+/* text as a JSON string with every byte past ASCII written \xHH. */
+static json_t *ascii_string(const char *text)
+{
+    size_t n = strlen(text);
+    char *out = malloc(4 * n + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p < 0x80) {
+            *o++ = (char)*p;
+        } else {
+            snprintf(o, 5, "\\x%02X", *p);
+            o += 4;
+        }
+    }
+    *o = '\0';
+    json_t *s = json_string(out);
+    free(out);
+    return s;
+}
+
 char *svc_error_body(const char *fmt, ...)
 {
     va_list ap;
@@ -25,6 +46,8 @@ char *svc_error_body(const char *fmt, ...)
     if (n < 0)
         return NULL;
     json_t *o = json_object(), *s = json_string(msg);
+    if (!s) /* not UTF-8 (a percent-decoded URL...): bytes past ASCII as \xHH */
+        s = ascii_string(msg);
     free(msg);
     json_object_set_new(o, "error", s ? s : json_string("error"));
     char *text = json_dumps(o, JSON_COMPACT);

@@ -8,18 +8,38 @@
  * suspended, the job queued, and whoever answers the job (a worker, the
  * timeout watch, the drain) stores the answer and resumes the connection;
  * libmicrohttpd then calls the handler again, which sends it.
+ *
+ * libmicrohttpd bounds a connection's silence, not how long a request takes
+ * to arrive: every connection is listed (conn_notify) with the time it began
+ * to owe a request, and the watch shuts down those past request_timeout.
+ * A request whose Content-Length is in doubt is refused before its body.
  */
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
 
 #include "service.h"
+
+/* A connection as the request deadline sees it (conn_notify makes it). */
+typedef struct conn_watch {
+    struct conn_watch *prev, *next;
+    int fd;
+    pthread_t owner;         /* the HTTP thread that serves it */
+    /* when the connection began to owe a request (its opening, or the end
+     * of its previous request), in microseconds; 0: a request is complete
+     * and being answered.  Written by the connection's thread, read by the
+     * watch. */
+    atomic_llong owing_since_us;
+    bool cut;                /* the watch shut it down */
+} conn_watch;
 
 struct svc_http {
     struct MHD_Daemon *daemon;
@@ -27,11 +47,14 @@ struct svc_http {
     MHD_socket listen_fd;    /* returned by quiesce; closed after the stop */
     atomic_size_t waiting;   /* requests suspended or answered but not yet sent */
     unsigned port;
+    pthread_mutex_t conns_lock; /* the list below; a connection's socket stays open while listed */
+    conn_watch *conns;
 };
 
 typedef struct request_ctx {
     service *svc;
     struct MHD_Connection *connection;
+    conn_watch *watch;       /* the connection's, or NULL */
     enum svc_route route;
     char *body;
     size_t len, cap;
@@ -39,6 +62,7 @@ typedef struct request_ctx {
     bool too_large;
     bool waiting;            /* counted in svc_http.waiting */
     bool answered;           /* answer_* set by a job's answer */
+    bool must_close;         /* the request cannot be trusted to end where it seems to */
     unsigned answer_status;
     char *answer_body;
 } request_ctx;
@@ -68,7 +92,7 @@ static enum MHD_Result send_body(request_ctx *rq, unsigned status, char *body,
     if (status == 405)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW,
                                 rq->route == SVC_ROUTE_RUNS ? "POST" : "GET, HEAD");
-    if (atomic_load(&svc->stopping) || status == 413)
+    if (atomic_load(&svc->stopping) || status == 413 || rq->must_close)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ok = MHD_queue_response(rq->connection, status, r);
     MHD_destroy_response(r);
@@ -102,6 +126,127 @@ void svc_http_answer(void *conn, unsigned status, char *body)
     rq->answer_body = body;
     rq->answered = true;
     MHD_resume_connection(rq->connection);
+}
+
+static bool answer_socket(service *svc, int fd, enum svc_route route, unsigned status,
+                          const char *body)
+{
+    char head[256];
+    size_t len = strlen(body);
+    int n = snprintf(head, sizeof(head), "HTTP/1.1 %u %s\r\nContent-Type: %s\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n\r\n", status,
+                     MHD_get_reason_phrase_for(status), json_media, len);
+    struct iovec iov[2] = {{head, (size_t)n}, {(void *)body, len}};
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+    ssize_t sent = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (sent <= 0)
+        return false; /* nothing went out: the HTTP thread answers when it can */
+    /* the rest of the connection is lost (its thread closes it when the run
+     * returns): the client sees the end now */
+    shutdown(fd, SHUT_RDWR);
+    svc_metrics_request(&svc->metrics, route, status);
+    return true;
+}
+
+bool svc_http_answer_socket(service *svc, int fd, unsigned status, const char *body)
+{
+    return answer_socket(svc, fd, SVC_ROUTE_RUNS, status, body);
+}
+
+static long long now_us(void)
+{
+    return (long long)(svc_now() * 1e6);
+}
+
+/* --- the request deadline: headers and body within request_timeout --- */
+
+static void conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                        enum MHD_ConnectionNotificationCode toe)
+{
+    service *svc = cls;
+    svc_http *h = svc->http;
+    conn_watch *w = *socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!ci || !(w = calloc(1, sizeof(*w))))
+            return; /* not watched: only client_timeout bounds it */
+        w->fd = ci->connect_fd;
+        w->owner = pthread_self(); /* connections are started on the thread that serves them */
+        atomic_init(&w->owing_since_us, now_us());
+        pthread_mutex_lock(&h->conns_lock);
+        w->next = h->conns;
+        if (h->conns)
+            h->conns->prev = w;
+        h->conns = w;
+        pthread_mutex_unlock(&h->conns_lock);
+        *socket_context = w;
+        return;
+    }
+    if (!w)
+        return;
+    pthread_mutex_lock(&h->conns_lock);
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        h->conns = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    pthread_mutex_unlock(&h->conns_lock);
+    free(w);
+    *socket_context = NULL;
+}
+
+void svc_http_expire(service *svc, double now)
+{
+    svc_http *h = svc->http;
+    if (!h || svc->cfg.request_timeout <= 0)
+        return;
+    long long limit = (long long)(svc->cfg.request_timeout * 1e6), t = (long long)(now * 1e6);
+    size_t cut = 0;
+    pthread_mutex_lock(&h->conns_lock);
+    for (conn_watch *w = h->conns; w; w = w->next) {
+        long long since = atomic_load_explicit(&w->owing_since_us, memory_order_relaxed);
+        if (w->cut || !since || t - since <= limit)
+            continue;
+        /* its thread sees the end of the stream and closes it */
+        shutdown(w->fd, SHUT_RDWR);
+        w->cut = true;
+        cut++;
+    }
+    pthread_mutex_unlock(&h->conns_lock);
+    if (cut)
+        crun_log(svc->logger, CRUN_LOG_DEBUG, "service: closed %zu connections that did not "
+                 "send a whole request within request_timeout (%g s)", cut,
+                 svc->cfg.request_timeout);
+}
+
+static const char busy_body[] = "{\"error\":\"the HTTP thread that serves this connection is "
+                                "busy with a long run: retry on a new connection\"}";
+
+void svc_http_rescue(service *svc, pthread_t thread, int skip_fd)
+{
+    svc_http *h = svc->http;
+    if (!h)
+        return;
+    size_t freed = 0;
+    pthread_mutex_lock(&h->conns_lock);
+    for (conn_watch *w = h->conns; w; w = w->next) {
+        char byte;
+        /* owing a request (no answer half sent) and a request has come */
+        if (w->cut || w->fd == skip_fd || !pthread_equal(w->owner, thread) ||
+            !atomic_load_explicit(&w->owing_since_us, memory_order_relaxed) ||
+            recv(w->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) != 1)
+            continue;
+        answer_socket(svc, w->fd, SVC_ROUTE_OTHER, 503, busy_body);
+        shutdown(w->fd, SHUT_RDWR);
+        w->cut = true;
+        freed++;
+    }
+    pthread_mutex_unlock(&h->conns_lock);
+    if (freed)
+        crun_log(svc->logger, CRUN_LOG_DEBUG, "service: %zu requests on connections of an HTTP "
+                 "thread busy with a long run were answered 503 (retry)", freed);
 }
 
 /* --- routes --- */
@@ -174,6 +319,37 @@ static enum MHD_Result get_route(request_ctx *rq, const char *url)
     }
 }
 
+typedef struct length_check {
+    const char *first;      /* the first Content-Length value */
+    bool bad;               /* a second one that differs, or one that is not a number */
+} length_check;
+
+static enum MHD_Result check_length(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)kind;
+    length_check *lc = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0)
+        return MHD_YES;
+    value = value ? value : "";
+    bool digits = value[0] != '\0' && strspn(value, "0123456789") == strlen(value);
+    if (!digits || (lc->first && strcmp(lc->first, value) != 0))
+        lc->bad = true;
+    if (!lc->first)
+        lc->first = value;
+    return lc->bad ? MHD_NO : MHD_YES;
+}
+
+/* Where a request ends must be beyond doubt (RFC 9112, 6.3): Content-Length
+ * given twice with different values, or not a number, is refused, and the
+ * connection closed. */
+static bool length_in_doubt(struct MHD_Connection *c)
+{
+    length_check lc = {0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, check_length, &lc);
+    return lc.bad;
+}
+
 /* The first call for a request: everything decided from the headers alone.
  * Returns true when an answer was sent (*result set). */
 static bool early_answer(request_ctx *rq, struct MHD_Connection *c, const char *url,
@@ -187,6 +363,12 @@ static bool early_answer(request_ctx *rq, struct MHD_Connection *c, const char *
                       ? send_body(rq, 503, (char *)"{\"status\":\"stopping\"}",
                                   MHD_RESPMEM_PERSISTENT, json_media)
                       : send_error(rq, 503, "the service is stopping");
+        return true;
+    }
+    if (length_in_doubt(c)) {
+        rq->must_close = true;
+        *result = send_error(rq, 400, "the request's Content-Length is given twice with "
+                             "different values, or is not a number");
         return true;
     }
     if (rq->route == SVC_ROUTE_OTHER) {
@@ -272,8 +454,13 @@ static enum MHD_Result start_run(request_ctx *rq)
     rq->waiting = true;
     unsigned inline_status;
     char *inline_body;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(rq->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    job->fd = ci ? ci->connect_fd : -1;
     if (svc_pool_run_inline(svc, job, &inline_status, &inline_body))
-        return send_json(rq, inline_status, inline_body);
+        return inline_status ? send_json(rq, inline_status, inline_body)
+                             : MHD_NO; /* answered on the socket past the deadline: close */
+    job->fd = -1;
     job->conn = rq;
     if (atomic_load(&svc->stopping)) {
         svc_request_clear(&job->req);
@@ -303,7 +490,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!rq) {
         if (!(rq = malloc(sizeof(*rq)))) /* not calloc: see start_run */
             return MHD_NO;
-        *rq = (request_ctx){.svc = svc, .connection = c, .route = route_of(url)};
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        *rq = (request_ctx){.svc = svc, .connection = c, .route = route_of(url),
+                            .watch = ci ? ci->socket_context : NULL};
         *con_cls = rq;
         enum MHD_Result result;
         if (early_answer(rq, c, url, method, &result))
@@ -322,6 +512,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
+    if (rq->watch) /* the whole request is here: no deadline while it is answered */
+        atomic_store_explicit(&rq->watch->owing_since_us, 0, memory_order_relaxed);
     return rq->route == SVC_ROUTE_RUNS ? start_run(rq) : get_route(rq, url);
 }
 
@@ -334,6 +526,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         return;
     if (rq->waiting)
         atomic_fetch_sub(&svc->http->waiting, 1);
+    if (rq->watch) /* the next request's clock */
+        atomic_store_explicit(&rq->watch->owing_since_us, now_us(), memory_order_relaxed);
     free(rq->answer_body);
     free(rq->body);
     free(rq);
@@ -375,6 +569,7 @@ int svc_http_start(service *svc, crun_error *err)
     if (!h)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     h->listen_fd = MHD_INVALID_SOCKET;
+    pthread_mutex_init(&h->conns_lock, NULL);
     svc->http = h;
     int rc = resolve(svc, h, err);
     if (rc)
@@ -385,11 +580,17 @@ int svc_http_start(service *svc, crun_error *err)
         flags |= MHD_USE_IPv6;
     /* one request thread: no pool (libmicrohttpd warns that a pool of one
      * is ignored) */
-    struct MHD_OptionItem pool[] = {
-        {svc->cfg.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
-         (intptr_t)svc->cfg.threads, NULL},
-        {MHD_OPTION_END, 0, NULL},
-    };
+    /* with the fast path, one thread more than runs may hold: one is always
+     * free to accept connections (GET /healthz) */
+    int64_t threads = svc->cfg.threads + (svc->pool.fast_path ? 1 : 0);
+    struct MHD_OptionItem pool[3] = {{MHD_OPTION_END, 0, NULL}};
+    size_t n = 0;
+    if (threads > 1)
+        pool[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL};
+    if (svc->cfg.max_connections_per_client > 0)
+        pool[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                            (intptr_t)svc->cfg.max_connections_per_client, NULL};
+    pool[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     h->daemon = MHD_start_daemon(
         flags, (uint16_t)svc->cfg.port, NULL, NULL, on_request, svc,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&h->addr,
@@ -401,6 +602,7 @@ int svc_http_start(service *svc, crun_error *err)
          * Node.js allows (libmicrohttpd's 32 KiB is zeroed per request) */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SVC_HEADER_MEMORY,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, svc,
+        MHD_OPTION_NOTIFY_CONNECTION, conn_notify, svc,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, svc,
         MHD_OPTION_END);
     if (!h->daemon)
@@ -424,6 +626,13 @@ void svc_http_quiesce(service *svc)
         h->listen_fd = MHD_quiesce_daemon(h->daemon);
 }
 
+void svc_http_flush(service *svc, double until, size_t stuck)
+{
+    svc_http *h = svc->http;
+    while (h && h->daemon && atomic_load(&h->waiting) > stuck && svc_now() < until)
+        usleep(5000);
+}
+
 void svc_http_stop(service *svc, double until)
 {
     svc_http *h = svc->http;
@@ -435,6 +644,7 @@ void svc_http_stop(service *svc, double until)
         MHD_stop_daemon(h->daemon);
     if (h->listen_fd != MHD_INVALID_SOCKET)
         close(h->listen_fd);
+    pthread_mutex_destroy(&h->conns_lock);
     free(h);
     svc->http = NULL;
 }

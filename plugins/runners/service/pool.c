@@ -20,6 +20,12 @@
  * exactly that run.  Request runs are their own to cancel (own_cancel): the
  * shutdown signal's session-wide cancel leaves them to finish within the
  * grace period.
+ *
+ * Deadlines: a fast-path run past its deadline is answered on its socket by
+ * the watch (its HTTP thread is inside the run); one that overstays the fast
+ * path turns it off at once.  A run cancelled by its timeout that goes on
+ * anyway (a function node cannot be stopped) is set aside: it stops counting
+ * against `workers` and a spare thread takes its worker's place.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -113,6 +119,12 @@ static bool reserve_run(svc_pool *p)
         if (atomic_compare_exchange_weak(&p->running, &r, r + 1))
             return true;
     return false;
+}
+
+/* Slot i is an inline slot (else a worker's). */
+static bool is_inline(const svc_pool *p, size_t i)
+{
+    return i >= p->n_workers && i < p->n_workers + p->n_inline;
 }
 
 /* A run ended: a worker may take a queued job now, the drain may be done.
@@ -234,6 +246,15 @@ static void execute_job(service *svc, svc_job *job)
 
 static char *stop_body(const svc_job *job, const char *status, const char *fmt, double seconds);
 
+/* A run set aside returned. */
+static void aside_ended(svc_pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->n_set_aside--;
+    pthread_cond_broadcast(&p->idle);
+    pthread_mutex_unlock(&p->lock);
+}
+
 /* A free inline slot, starting from one that depends on the thread (two
  * HTTP threads then rarely try the same one), or NULL. */
 static svc_worker *take_inline_slot(svc_pool *p)
@@ -263,10 +284,13 @@ bool svc_pool_run_inline(service *svc, svc_job *job, unsigned *status, char **bo
         atomic_store(&slot->busy, false);
         return false;
     }
-    job->answered = true; /* only this thread answers an inline job */
+    job->answered = true; /* only this thread answers an inline job (or, past its
+                           * deadline, the watch through the socket) */
     job->slot = slot;
+    job->started = svc_now();
     pthread_mutex_lock(&slot->lock);
     slot->job = job;
+    slot->holder = pthread_self();
     pthread_mutex_unlock(&slot->lock);
     /* reserved and published before looking at `refusing`: the drain sets
      * refusing before it counts the running and looks at the slots, so
@@ -276,7 +300,8 @@ bool svc_pool_run_inline(service *svc, svc_job *job, unsigned *status, char **bo
         pthread_mutex_lock(&slot->lock);
         slot->job = NULL;
         pthread_mutex_unlock(&slot->lock);
-        *job = (svc_job){.req = job->req, .accepted = job->accepted, .deadline = job->deadline};
+        *job = (svc_job){.req = job->req, .accepted = job->accepted, .deadline = job->deadline,
+                         .fd = -1};
         atomic_store(&slot->busy, false);
         run_ended(p);
         return false;
@@ -285,10 +310,20 @@ bool svc_pool_run_inline(service *svc, svc_job *job, unsigned *status, char **bo
     *status = run_job(svc, job, body, run_id, sizeof(run_id));
     pthread_mutex_lock(&slot->lock);
     slot->job = NULL;
-    bool timed_out = job->timed_out;
+    bool timed_out = job->timed_out, sent_raw = job->sent_raw, set_aside = job->set_aside;
     pthread_mutex_unlock(&slot->lock);
     atomic_store(&slot->busy, false);
-    run_ended(p);
+    if (set_aside)
+        aside_ended(p);
+    else
+        run_ended(p);
+    if (sent_raw) { /* answered, counted and recorded by the watch or the drain */
+        free(*body);
+        *body = NULL;
+        *status = 0;
+        job_free(job);
+        return true;
+    }
     if (timed_out) {
         free(*body);
         *status = 504;
@@ -313,8 +348,10 @@ static void *worker_main(void *arg)
         while (!p->closing && !(p->head && (reserved = reserve_run(p))))
             pthread_cond_wait(&p->wake, &p->lock);
         svc_job *job = p->head;
-        if (!job)
+        if (!job) {
+            w->done = true;
             break; /* closing, and nothing waits */
+        }
         if (!reserved)
             atomic_fetch_add(&p->running, 1); /* closing: what waits runs now */
         p->head = job->next;
@@ -331,11 +368,19 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&w->lock);
         w->job = NULL;
         pthread_mutex_unlock(&w->lock);
-        atomic_fetch_sub(&p->running, 1);
+        if (job->set_aside)
+            p->n_set_aside--; /* it stopped counting when it was set aside */
+        else
+            atomic_fetch_sub(&p->running, 1);
         if (p->head)
             pthread_cond_signal(&p->wake);
         pthread_cond_broadcast(&p->idle);
         job_free(job);
+        if (w->retiring) { /* another thread took this one's place */
+            w->retiring = false;
+            w->done = true;
+            break;
+        }
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
@@ -347,13 +392,14 @@ int svc_pool_start(service *svc, size_t workers, size_t queue_cap, size_t n_inli
     svc_pool *p = &svc->pool;
     p->queue_cap = queue_cap;
     p->n_inline = n_inline;
-    size_t bytes = (workers + n_inline) * sizeof(svc_worker);
+    size_t n_slots = 2 * workers + n_inline, bytes = n_slots * sizeof(svc_worker);
     p->workers = aligned_alloc(_Alignof(svc_worker), bytes ? bytes : sizeof(svc_worker));
     if (!p->workers)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     memset(p->workers, 0, bytes);
     p->n_workers = workers;
-    for (size_t i = 0; i < workers + n_inline; i++) {
+    p->n_slots = n_slots;
+    for (size_t i = 0; i < n_slots; i++) {
         svc_worker *w = &p->workers[i];
         w->svc = svc;
         pthread_mutex_init(&w->lock, NULL);
@@ -366,7 +412,7 @@ int svc_pool_start(service *svc, size_t workers, size_t queue_cap, size_t n_inli
             return crun_error_set(err, CRUN_EPLUGIN, "service: cannot start worker %zu: %s", i,
                                   strerror(e));
         }
-        p->n_started++;
+        p->workers[i].thread_live = true;
     }
     return 0;
 }
@@ -404,6 +450,7 @@ typedef struct pending {
     unsigned status;
     char *body;
     char run_id[64];
+    bool sent;         /* already on the socket: only to record */
 } pending;
 
 typedef struct pending_list {
@@ -412,7 +459,7 @@ typedef struct pending_list {
 } pending_list;
 
 static void pend(pending_list *l, void *conn, svc_job *free_job, const char *run_id,
-                 unsigned status, char *body)
+                 unsigned status, char *body, bool sent)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 8;
@@ -429,7 +476,7 @@ static void pend(pending_list *l, void *conn, svc_job *free_job, const char *run
         l->cap = cap;
     }
     pending *it = &l->items[l->n++];
-    *it = (pending){.conn = conn, .job = free_job, .status = status, .body = body};
+    *it = (pending){.conn = conn, .job = free_job, .status = status, .body = body, .sent = sent};
     copy_id(it->run_id, sizeof(it->run_id), run_id);
 }
 
@@ -437,9 +484,9 @@ static void deliver(service *svc, pending_list *l)
 {
     for (size_t i = 0; i < l->n; i++) {
         pending *it = &l->items[i];
+        if (it->run_id[0] && it->body && (it->conn || it->sent))
+            svc_records_add(&svc->records, it->run_id, it->status, it->body);
         if (it->conn) {
-            if (it->run_id[0])
-                svc_records_add(&svc->records, it->run_id, it->status, it->body);
             svc_http_answer(it->conn, it->status, it->body);
         } else {
             free(it->body);
@@ -486,8 +533,53 @@ static void take_queued(service *svc, pending_list *l, bool all, double now, uns
             count_answer(svc, job, status);
         pend(l, conn, job, job->run_id,
              status, stop_body(job, status == 504 ? "timed_out" : "cancelled", fmt,
-                               svc->cfg.timeout));
+                               svc->cfg.timeout), false);
     }
+}
+
+/* Under the lock: a free worker slot for a new thread (one whose thread
+ * has ended is joined first), or NULL. */
+static svc_worker *free_worker_slot(svc_pool *p)
+{
+    for (size_t i = 0; i < p->n_slots; i++) {
+        svc_worker *w = &p->workers[i];
+        if (is_inline(p, i) || (w->thread_live && !w->done))
+            continue;
+        if (w->thread_live) { /* it left its loop under the lock we hold: it is returning */
+            pthread_join(w->thread, NULL);
+            w->thread_live = false;
+        }
+        return w;
+    }
+    return NULL;
+}
+
+/* Under the lock and job's slot lock: a run that timed out and was
+ * cancelled, but goes on (a function node does not stop on a cancel),
+ * stops counting against `workers`, and a new worker thread takes the
+ * place of the one it holds, so that the next requests do not wait for it.
+ * At most n_workers runs are set aside at once; beyond that they keep
+ * their place. */
+static void set_aside(service *svc, svc_worker *w, bool on_http_thread, svc_job *job)
+{
+    svc_pool *p = &svc->pool;
+    if (job->set_aside || p->n_set_aside >= p->n_workers || p->refusing)
+        return;
+    if (!on_http_thread) {
+        svc_worker *spare = free_worker_slot(p);
+        if (!spare)
+            return;
+        spare->done = spare->retiring = false;
+        if (pthread_create(&spare->thread, NULL, worker_main, spare) != 0)
+            return;
+        spare->thread_live = true;
+        w->retiring = true;
+    }
+    job->set_aside = true;
+    p->n_set_aside++;
+    atomic_fetch_sub(&p->running, 1);
+    if (p->head)
+        pthread_cond_signal(&p->wake);
 }
 
 /* Under the lock: cancel running jobs matching and answer them (each
@@ -496,7 +588,7 @@ static void cancel_running(service *svc, pending_list *l, bool all, double now, 
                            const char *fmt)
 {
     svc_pool *p = &svc->pool;
-    for (size_t i = 0; i < p->n_workers + p->n_inline; i++) {
+    for (size_t i = 0; i < p->n_slots; i++) {
         svc_worker *w = &p->workers[i];
         pthread_mutex_lock(&w->lock);
         svc_job *job = w->job;
@@ -508,28 +600,66 @@ static void cancel_running(service *svc, pending_list *l, bool all, double now, 
         job->timed_out = status == 504;
         if (job->run)
             crun_run_cancel(job->run);
-        /* an inline job is answered by its own thread: nothing to claim */
+        /* an inline job's HTTP thread is inside the run: its answer goes
+         * straight to the socket, while that thread surely stays there */
         void *conn = claim_answer(job);
+        bool on_socket = !conn && is_inline(p, i) && job->fd >= 0;
         /* the run's id is written under the slot's lock (job_on_run): the
          * answer that names it is made before letting go of it */
-        char *body = conn ? stop_body(job, status == 504 ? "timed_out" : "cancelled", fmt,
-                                      svc->cfg.timeout)
-                          : NULL;
+        char *body = conn || on_socket
+                         ? stop_body(job, status == 504 ? "timed_out" : "cancelled", fmt,
+                                     svc->cfg.timeout)
+                         : NULL;
+        if (on_socket && body)
+            job->sent_raw = svc_http_answer_socket(svc, job->fd, status, body);
+        if (status == 504)
+            set_aside(svc, w, is_inline(p, i), job);
+        bool sent_raw = job->sent_raw;
         char run_id[sizeof(job->run_id)];
         copy_id(run_id, sizeof(run_id), job->run_id);
         pthread_mutex_unlock(&w->lock);
         if (conn) {
             count_answer(svc, job, status);
-            pend(l, conn, NULL, run_id, status, body);
+            pend(l, conn, NULL, run_id, status, body, false);
+        } else if (sent_raw) {
+            count_answer(svc, job, status);
+            pend(l, NULL, NULL, run_id, status, body, true); /* recorded, not sent again */
+        } else {
+            free(body); /* the thread answers when the run returns */
         }
+    }
+}
+
+/* A run on an HTTP thread that has gone on this long turns the fast path
+ * off at once: the average of run times learns of it only when it ends. */
+static const double OVERSTAY_S = 0.005;
+/* ... and past this, requests waiting on its other connections are told to
+ * retry (they would wait for the run). */
+static const double HOSTAGE_S = 1.0;
+
+static void watch_inline(svc_pool *p, double now)
+{
+    for (size_t i = p->n_workers; i < p->n_workers + p->n_inline; i++) {
+        svc_worker *w = &p->workers[i];
+        if (!atomic_load_explicit(&w->busy, memory_order_relaxed))
+            continue;
+        pthread_mutex_lock(&w->lock);
+        bool overstays = w->job && now - w->job->started > OVERSTAY_S;
+        if (w->job && now - w->job->started > HOSTAGE_S)
+            svc_http_rescue(w->svc, w->holder, w->job->fd);
+        pthread_mutex_unlock(&w->lock);
+        if (overstays)
+            atomic_store_explicit(&p->slow_share, SLOW_ONE, memory_order_relaxed);
     }
 }
 
 void svc_pool_expire(service *svc, double now)
 {
+    svc_pool *p = &svc->pool;
+    if (p->fast_path)
+        watch_inline(p, now);
     if (svc->cfg.timeout <= 0)
         return;
-    svc_pool *p = &svc->pool;
     pending_list l = {0};
     pthread_mutex_lock(&p->lock);
     take_queued(svc, &l, false, now, 504, timeout_fmt);
@@ -538,12 +668,27 @@ void svc_pool_expire(service *svc, double now)
     deliver(svc, &l);
 }
 
+/* Under the lock: runs still to wait for, leaving out those already
+ * cancelled (a timeout answered them: nobody waits for their result). */
+static size_t runs_to_wait_for(svc_pool *p)
+{
+    size_t cancelled = 0;
+    for (size_t i = 0; i < p->n_slots; i++) {
+        svc_worker *w = &p->workers[i];
+        pthread_mutex_lock(&w->lock);
+        cancelled += w->job && w->job->cancel_asked && !w->job->set_aside;
+        pthread_mutex_unlock(&w->lock);
+    }
+    size_t running = p->running;
+    return p->queued + (running > cancelled ? running - cancelled : 0);
+}
+
 void svc_pool_drain(service *svc, double until)
 {
     svc_pool *p = &svc->pool;
     pthread_mutex_lock(&p->lock);
     p->refusing = true;
-    while (p->queued + p->running > 0 && svc_now() < until) {
+    while (runs_to_wait_for(p) > 0 && svc_now() < until) {
         pthread_mutex_unlock(&p->lock);
         svc_pool_expire(svc, svc_now());
         pthread_mutex_lock(&p->lock);
@@ -565,6 +710,49 @@ void svc_pool_drain(service *svc, double until)
     deliver(svc, &l);
 }
 
+/* Runs executing now: counted or set aside. */
+static size_t runs_executing(svc_pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    size_t n = atomic_load(&p->running) + p->n_set_aside;
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
+size_t svc_pool_settle(svc_pool *p, double until)
+{
+    size_t n = runs_executing(p);
+    while (n > 0 && svc_now() < until) {
+        usleep(10 * 1000);
+        n = runs_executing(p);
+    }
+    return n;
+}
+
+size_t svc_pool_inline_busy(svc_pool *p)
+{
+    size_t n = 0;
+    for (size_t i = p->n_workers; i < p->n_workers + p->n_inline; i++)
+        n += atomic_load(&p->workers[i].busy);
+    return n;
+}
+
+void svc_pool_log_stuck(service *svc)
+{
+    svc_pool *p = &svc->pool;
+    for (size_t i = 0; i < p->n_slots; i++) {
+        svc_worker *w = &p->workers[i];
+        pthread_mutex_lock(&w->lock);
+        if (w->job)
+            crun_log(svc->logger, CRUN_LOG_ERROR, "service: abandoning run %s on %s thread: "
+                     "cancelled, it has not returned (a function node that does not check "
+                     "for cancellation); its answer was 503 or 504",
+                     w->job->run_id[0] ? w->job->run_id : "(not started)",
+                     is_inline(p, i) ? "an HTTP" : "a worker");
+        pthread_mutex_unlock(&w->lock);
+    }
+}
+
 void svc_pool_stop(svc_pool *p)
 {
     pthread_mutex_lock(&p->lock);
@@ -572,11 +760,13 @@ void svc_pool_stop(svc_pool *p)
     p->refusing = true;
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
-    for (size_t i = 0; i < p->n_started; i++)
-        pthread_join(p->workers[i].thread, NULL);
-    for (size_t i = 0; p->workers && i < p->n_workers + p->n_inline; i++)
+    /* refusing: no thread is created from here on */
+    for (size_t i = 0; p->workers && i < p->n_slots; i++)
+        if (p->workers[i].thread_live)
+            pthread_join(p->workers[i].thread, NULL);
+    for (size_t i = 0; p->workers && i < p->n_slots; i++)
         pthread_mutex_destroy(&p->workers[i].lock);
     free(p->workers);
     p->workers = NULL;
-    p->n_workers = p->n_started = 0;
+    p->n_workers = p->n_slots = 0;
 }

@@ -49,11 +49,21 @@ static const crun_option service_option_table[] = {
      .doc = "seconds a connection may stay idle before it is closed", SVC_OPTION(client_timeout)},
     {.name = "max_connections", .type = CRUN_OPTION_INT, .def = "1024", .min = 1, .max = 1 << 20,
      .doc = "open connections at most", SVC_OPTION(max_connections)},
+    {.name = "max_connections_per_client", .type = CRUN_OPTION_INT, .def = "0", .min = 0,
+     .max = 1 << 20, .doc = "open connections per client address (0: no limit)",
+     SVC_OPTION(max_connections_per_client)},
+    {.name = "request_timeout", .type = CRUN_OPTION_DURATION, .def = "30", .min = 0,
+     .max = INFINITY, .doc = "time a client has to send a request's headers and body (0: no "
+     "limit)", SVC_OPTION(request_timeout)},
     {.name = "grace_period", .type = CRUN_OPTION_DURATION, .def = "30", .min = 0, .max = INFINITY,
      .doc = "time in-flight runs get when the service stops", SVC_OPTION(grace_period)},
     {.name = "fast_path", .type = CRUN_OPTION_BOOL, .def = "true",
      .doc = "short function-only runs may run on the HTTP thread", SVC_OPTION(fast_path)},
 };
+
+/* How long a cancelled run gets to return after the grace period, and
+ * answers to go out, before the service gives up on it. */
+static const double STUCK_MARGIN_S = 1.0;
 
 static int cpu_count(void)
 {
@@ -193,6 +203,24 @@ static void announce(service *svc)
              (long long)svc->cfg.queue);
 }
 
+/* After the grace period every run is cancelled; one that still has not
+ * returned a moment later is stuck in a function node (a command stops on
+ * the cancel).  Its thread cannot be stopped, and the session cannot be
+ * freed under it: with every answer sent, the process exits here. */
+static void abandon_stuck(service *svc)
+{
+    size_t stuck = svc_pool_settle(&svc->pool, svc_now() + STUCK_MARGIN_S);
+    if (!stuck)
+        return;
+    /* answers on their way out go first; runs on HTTP threads hold theirs */
+    svc_http_flush(svc, svc_now() + STUCK_MARGIN_S, svc_pool_inline_busy(&svc->pool));
+    svc_pool_log_stuck(svc);
+    crun_log(svc->logger, CRUN_LOG_INFO, "service: stopped, abandoning %zu runs that did not "
+             "return after their cancel", stuck);
+    fflush(NULL);
+    _exit(0);
+}
+
 /* Stop accepting, let in-flight runs finish within the grace period, close. */
 static void shut_down(service *svc, bool pool_started)
 {
@@ -209,6 +237,7 @@ static void shut_down(service *svc, bool pool_started)
             crun_log(svc->logger, CRUN_LOG_INFO, "service: stopping: waiting up to %g s for %zu "
                      "running and %zu queued runs", grace, running, queued);
         svc_pool_drain(svc, svc->grace_until);
+        abandon_stuck(svc);
     }
     svc_http_stop(svc, svc_now() + 2);
     if (pool_started)
@@ -235,7 +264,9 @@ static int svc_run(void *instance, crun_run *run, crun_error *err)
         announce(svc);
         while (!crun_run_cancelled(run)) {
             usleep(50 * 1000);
-            svc_pool_expire(svc, svc_now());
+            double now = svc_now();
+            svc_pool_expire(svc, now);
+            svc_http_expire(svc, now);
         }
         crun_log(svc->logger, CRUN_LOG_INFO, "service: stopping");
     }

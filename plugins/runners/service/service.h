@@ -166,6 +166,16 @@ struct svc_job {
     struct svc_worker *slot; /* where it runs; slot->lock guards run, cancel_asked, timed_out */
     crun_run *run;          /* while running: from the tracking hook */
     char run_id[64];        /* the core's id for the run, once it started */
+    /* A fast-path job: the socket of its connection (else -1), and when its
+     * run started.  Its HTTP thread is inside the run, so a timeout or the
+     * drain writes the answer to the socket itself (sent_raw, under
+     * slot->lock) instead of waiting for the run to return. */
+    int fd;
+    double started;
+    bool sent_raw;
+    /* timed out and still executing, it no longer counts against `workers`
+     * (pool.lock and slot->lock to set; see set_aside in pool.c) */
+    bool set_aside;
 };
 
 /* A place where a run executes: a worker thread, or (the fast path) an
@@ -179,6 +189,11 @@ typedef struct svc_worker {
     pthread_mutex_t lock;
     svc_job *job;           /* running now, or NULL (a worker's: also under the pool lock) */
     atomic_bool busy;       /* an inline slot an HTTP thread holds */
+    pthread_t holder;       /* that thread, set with job */
+    /* a worker slot's thread, under the pool lock: */
+    bool thread_live;       /* created and not joined yet */
+    bool retiring;          /* its run was set aside: the thread ends with it */
+    bool done;              /* the thread has left its loop (joinable at once) */
 } svc_worker;
 
 typedef struct svc_pool {
@@ -192,9 +207,12 @@ typedef struct svc_pool {
      * takes the lock when nothing waits and nobody stops the service). */
     atomic_size_t queued, running;
     char apart_counts_[64];
-    svc_worker *workers;    /* n_workers worker threads, then n_inline inline slots */
-    size_t n_inline;
-    size_t n_started;       /* worker threads started (joined by svc_pool_stop) */
+    /* n_workers worker slots, n_inline inline slots, then n_workers spare
+     * worker slots for the threads that replace those whose runs were set
+     * aside */
+    svc_worker *workers;
+    size_t n_inline, n_slots;
+    size_t n_set_aside;     /* runs set aside and still executing (at most n_workers) */
     atomic_uint_fast64_t slow_share; /* recent runs over 1 ms, a moving fraction (pool.c) */
     char apart_share_[64];
     bool fast_path;         /* the served nodes are all functions and fast_path is on */
@@ -208,15 +226,27 @@ int svc_pool_start(service *svc, size_t workers, size_t queue_cap, size_t n_inli
                    crun_error *err);
 /* The fast path: when a worker slot is free, nothing waits and recent runs
  * took under a millisecond, run the job on this thread now and return true
- * with its answer (the job is freed); else false (submit it instead). */
+ * with its answer (the job is freed); else false (submit it instead).  A
+ * status of 0 (body NULL) means the answer already went out on the socket
+ * (the run outlived its deadline): the caller closes the connection. */
 bool svc_pool_run_inline(service *svc, svc_job *job, unsigned *status, char **body);
 /* Queue a job; false when at capacity or stopping (the caller answers 503). */
 bool svc_pool_submit(svc_pool *p, svc_job *job);
-/* Answer jobs past their deadline with 504 and cancel their runs. */
+/* Answer jobs past their deadline with 504 and cancel their runs; turn the
+ * fast path off while a run on an HTTP thread overstays it, and after a
+ * second of such a run, free the thread's other waiting connections
+ * (svc_http_rescue). */
 void svc_pool_expire(service *svc, double now);
 /* Stop taking jobs; wait up to until (monotonic) for queued and running jobs
  * to finish; then cancel what is left and answer it with 503. */
 void svc_pool_drain(service *svc, double until);
+/* Wait up to until for the runs cancelled by the drain to return; the
+ * number still running (stuck in a function node that does not return). */
+size_t svc_pool_settle(svc_pool *p, double until);
+/* Inline slots held by an HTTP thread now. */
+size_t svc_pool_inline_busy(svc_pool *p);
+/* Log the runs still running, as abandoned (their ids). */
+void svc_pool_log_stuck(service *svc);
 void svc_pool_stop(svc_pool *p);
 void svc_pool_counts(svc_pool *p, size_t *running, size_t *queued);
 
@@ -232,6 +262,22 @@ void svc_http_stop(service *svc, double until);
 unsigned svc_http_port(const service *svc);
 /* Hand a job's answer to its connection (any thread). */
 void svc_http_answer(void *conn, unsigned status, char *body);
+/* Write a complete answer (with Connection: close) straight to the socket
+ * of a connection whose HTTP thread is busy inside a run; false if it did
+ * not all go out at once.  The caller guarantees that thread is still in
+ * the run (slot->lock). */
+bool svc_http_answer_socket(service *svc, int fd, unsigned status, const char *body);
+/* Wait up to until for answers handed to connections to be sent, leaving
+ * out `stuck` requests whose HTTP thread will not come back in time. */
+void svc_http_flush(service *svc, double until, size_t stuck);
+/* Close connections that took longer than request_timeout to send a
+ * request's headers and body (the watch calls it). */
+void svc_http_expire(service *svc, double now);
+/* HTTP thread `thread` is inside a long run: answer 503 (retry) on its
+ * other connections that have a request waiting, and close them, rather
+ * than leave them waiting for the run.  The caller holds the slot lock that
+ * keeps the thread in the run. */
+void svc_http_rescue(service *svc, pthread_t thread, int skip_fd);
 
 /* --- the service ----------------------------------------------------------- */
 
@@ -250,6 +296,8 @@ typedef struct svc_config {
     int64_t threads;        /* libmicrohttpd's thread pool */
     int64_t client_timeout; /* seconds a connection may stay idle */
     int64_t max_connections;
+    int64_t max_connections_per_client; /* per client address; 0: no limit */
+    double request_timeout; /* seconds to send a request's headers and body */
     bool fast_path;         /* short function-only runs may run on the HTTP thread */
     double grace_period;    /* seconds in-flight runs get at shutdown */
 } svc_config;
