@@ -119,7 +119,7 @@ static enum MHD_Result send_error(request_ctx *rq, unsigned status, const char *
     return send_json(rq, status, body);
 }
 
-void svc_http_answer(void *conn, unsigned status, char *body)
+static void http_answer(void *conn, unsigned status, char *body)
 {
     request_ctx *rq = conn;
     rq->answer_status = status;
@@ -148,7 +148,7 @@ static bool answer_socket(service *svc, int fd, enum svc_route route, unsigned s
     return true;
 }
 
-bool svc_http_answer_socket(service *svc, int fd, unsigned status, const char *body)
+static bool http_answer_socket(service *svc, int fd, unsigned status, const char *body)
 {
     return answer_socket(svc, fd, SVC_ROUTE_RUNS, status, body);
 }
@@ -224,7 +224,7 @@ void svc_http_expire(service *svc, double now)
 static const char busy_body[] = "{\"error\":\"the HTTP thread that serves this connection is "
                                 "busy with a long run: retry on a new connection\"}";
 
-void svc_http_rescue(service *svc, pthread_t thread, int skip_fd)
+static void http_rescue(service *svc, pthread_t thread, int skip_fd)
 {
     svc_http *h = svc->http;
     if (!h)
@@ -473,7 +473,7 @@ static enum MHD_Result start_run(request_ctx *rq)
         free(job);
         atomic_fetch_add_explicit(&svc_metrics_here(&svc->metrics)->runs_rejected, 1,
                                   memory_order_relaxed);
-        svc_http_answer(rq, 503, svc_error_body("the service is at capacity (%lld running, "
+        http_answer(rq, 503, svc_error_body("the service is at capacity (%lld running, "
                                                 "%lld waiting): try again later",
                                                 (long long)svc->cfg.workers,
                                                 (long long)svc->cfg.queue));
@@ -571,6 +571,9 @@ int svc_http_start(service *svc, crun_error *err)
     h->listen_fd = MHD_INVALID_SOCKET;
     pthread_mutex_init(&h->conns_lock, NULL);
     svc->http = h;
+    svc->answer = http_answer;
+    svc->answer_socket = http_answer_socket;
+    svc->rescue = http_rescue;
     int rc = resolve(svc, h, err);
     if (rc)
         return rc;

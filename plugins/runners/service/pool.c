@@ -238,7 +238,7 @@ static void execute_job(service *svc, svc_job *job)
         if (run_id[0])
             svc_records_add(&svc->records, run_id, status, body);
         count_answer(svc, job, status);
-        svc_http_answer(conn, status, body);
+        svc->answer(conn, status, body);
     } else {
         free(body);
     }
@@ -454,6 +454,7 @@ typedef struct pending {
 } pending;
 
 typedef struct pending_list {
+    service *svc;
     pending *items;
     size_t n, cap;
 } pending_list;
@@ -466,7 +467,7 @@ static void pend(pending_list *l, void *conn, svc_job *free_job, const char *run
         pending *items = realloc(l->items, cap * sizeof(pending));
         if (!items) { /* cannot remember it: answer now (still correct, just under the lock) */
             if (conn)
-                svc_http_answer(conn, status, body);
+                l->svc->answer(conn, status, body);
             else
                 free(body);
             job_free(free_job);
@@ -487,7 +488,7 @@ static void deliver(service *svc, pending_list *l)
         if (it->run_id[0] && it->body && (it->conn || it->sent))
             svc_records_add(&svc->records, it->run_id, it->status, it->body);
         if (it->conn) {
-            svc_http_answer(it->conn, it->status, it->body);
+            svc->answer(it->conn, it->status, it->body);
         } else {
             free(it->body);
         }
@@ -611,7 +612,7 @@ static void cancel_running(service *svc, pending_list *l, bool all, double now, 
                                      svc->cfg.timeout)
                          : NULL;
         if (on_socket && body)
-            job->sent_raw = svc_http_answer_socket(svc, job->fd, status, body);
+            job->sent_raw = svc->answer_socket(svc, job->fd, status, body);
         if (status == 504)
             set_aside(svc, w, is_inline(p, i), job);
         bool sent_raw = job->sent_raw;
@@ -646,7 +647,7 @@ static void watch_inline(svc_pool *p, double now)
         pthread_mutex_lock(&w->lock);
         bool overstays = w->job && now - w->job->started > OVERSTAY_S;
         if (w->job && now - w->job->started > HOSTAGE_S)
-            svc_http_rescue(w->svc, w->holder, w->job->fd);
+            w->svc->rescue(w->svc, w->holder, w->job->fd);
         pthread_mutex_unlock(&w->lock);
         if (overstays)
             atomic_store_explicit(&p->slow_share, SLOW_ONE, memory_order_relaxed);
@@ -660,7 +661,7 @@ void svc_pool_expire(service *svc, double now)
         watch_inline(p, now);
     if (svc->cfg.timeout <= 0)
         return;
-    pending_list l = {0};
+    pending_list l = {.svc = svc};
     pthread_mutex_lock(&p->lock);
     take_queued(svc, &l, false, now, 504, timeout_fmt);
     cancel_running(svc, &l, false, now, 504, timeout_fmt);
@@ -702,7 +703,7 @@ void svc_pool_drain(service *svc, double until)
         if (p->queued + p->running > 0)
             pthread_cond_timedwait(&p->idle, &p->lock, &ts);
     }
-    pending_list l = {0};
+    pending_list l = {.svc = svc};
     take_queued(svc, &l, true, 0, 503, "the service stopped before the run started");
     cancel_running(svc, &l, true, 0, 503, "the service is stopping: the run was cancelled at "
                    "the end of the grace period");

@@ -235,7 +235,7 @@ bool svc_pool_submit(svc_pool *p, svc_job *job);
 /* Answer jobs past their deadline with 504 and cancel their runs; turn the
  * fast path off while a run on an HTTP thread overstays it, and after a
  * second of such a run, free the thread's other waiting connections
- * (svc_http_rescue). */
+ * (svc->rescue). */
 void svc_pool_expire(service *svc, double now);
 /* Stop taking jobs; wait up to until (monotonic) for queued and running jobs
  * to finish; then cancel what is left and answer it with 503. */
@@ -261,12 +261,12 @@ void svc_http_quiesce(service *svc);
 void svc_http_stop(service *svc, double until);
 unsigned svc_http_port(const service *svc);
 /* Hand a job's answer to its connection (any thread). */
-void svc_http_answer(void *conn, unsigned status, char *body);
+/* svc->answer: the job's answer to its waiting connection. */
 /* Write a complete answer (with Connection: close) straight to the socket
  * of a connection whose HTTP thread is busy inside a run; false if it did
  * not all go out at once.  The caller guarantees that thread is still in
  * the run (slot->lock). */
-bool svc_http_answer_socket(service *svc, int fd, unsigned status, const char *body);
+/* svc->answer_socket: an answer written straight to a connection's socket. */
 /* Wait up to until for answers handed to connections to be sent, leaving
  * out `stuck` requests whose HTTP thread will not come back in time. */
 void svc_http_flush(service *svc, double until, size_t stuck);
@@ -277,7 +277,7 @@ void svc_http_expire(service *svc, double now);
  * other connections that have a request waiting, and close them, rather
  * than leave them waiting for the run.  The caller holds the slot lock that
  * keeps the thread in the run. */
-void svc_http_rescue(service *svc, pthread_t thread, int skip_fd);
+/* svc->rescue (http.c): answer the other connections of a thread stuck in a run. */
 
 /* --- the service ----------------------------------------------------------- */
 
@@ -312,6 +312,11 @@ struct service {
     svc_records records;
     svc_pool pool;
     svc_http *http;
+    /* How the pool hands answers back to HTTP (set by svc_http_start, so
+     * that pool.c calls http.c only through these, never by name). */
+    svc_answer_fn answer;
+    bool (*answer_socket)(service *svc, int fd, unsigned status, const char *body);
+    void (*rescue)(service *svc, pthread_t thread, int skip_fd);
     crun_run *outer;        /* the run that started the service */
     atomic_bool stopping;   /* shutdown began: refuse new work */
     double grace_until;     /* monotonic, under pool.lock: in-flight runs may restart until then */
