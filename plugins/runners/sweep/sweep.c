@@ -1,0 +1,497 @@
+/* sweep.c - the sweep runner: the plan once per trial, through another runner.
+ *
+ * create() reads the options and makes the trials, so grammar errors stop
+ * the run before anything starts.  run() checks the trials against the
+ * project (inner.c), then up to max_parallel worker threads take the next
+ * trial, run it as a run of its own (id <sweep id>-<k>, its parameters as
+ * overrides) and record its row; the table is rewritten after each trial.
+ * The sweep's own thread waits, and turns a cancel of the sweep's run into
+ * a cancel of the trials in progress.  --resume ID (option `resume`) runs
+ * again only the trials of sweep ID that did not succeed.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sweep.h"
+
+#define SWEEP_MAX_TRIALS 100000
+#define SWEEP_MAX_PARALLEL 64
+
+typedef struct sweep {
+    crun_logger *logger;
+    char *self;       /* the sweep's runner.yml name */
+    char *runner;     /* the wrapped runner, NULL: the env's default */
+    json_t *trials;   /* {dotted key: value} per trial */
+    json_t *columns;
+    char **collect;   /* NULL-terminated */
+    char *resume;     /* the sweep id to resume, or NULL */
+    int64_t max_parallel;
+    bool stop_on_failure;
+    bool from_cli;    /* the sweep came from -m */
+    char where_params[512], where_runner[512], where_collect[512];
+} sweep;
+
+static const char *const known_options[] = {"runner", "params", "trials", "samples", "seed",
+                                             "max_parallel", "on_failure", "collect", "resume",
+                                             "m", NULL};
+
+/* --- options ------------------------------------------------------------------ */
+
+/* One swept key's values: a grammar string, a YAML list, or one value. */
+static int key_values(const char *key, json_t *v, const char *where, json_t **out,
+                      crun_error *err)
+{
+    char why[300];
+    if (json_is_string(v)) {
+        if (sweep_parse(json_string_value(v), 0, out, why, sizeof(why)) == 0)
+            return 0;
+        return crun_error_set(err, CRUN_ECONFIG, "%s: params: '%s': %s", where, key, why);
+    }
+    if (json_is_array(v) && json_array_size(v) > 0) {
+        *out = json_deep_copy(v);
+        return 0;
+    }
+    if (json_is_array(v) || json_is_object(v))
+        return crun_error_set(err, CRUN_ECONFIG, "%s: params: '%s': expected a sweep such as "
+                              "\"0.1,0.2\", range(1,4) or a list", where, key);
+    *out = json_pack("[O]", v);
+    return 0;
+}
+
+/* `-m KEY=SWEEP` arguments, one per line in option `m`. */
+static int cli_sweeps(const char *text, json_t *keys, json_t *values, crun_error *err)
+{
+    char *copy = strdup(text), *save = NULL;
+    int rc = copy ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    for (char *arg = copy ? strtok_r(copy, "\n", &save) : NULL; arg && !rc;
+         arg = strtok_r(NULL, "\n", &save)) {
+        char *eq = strchr(arg, '=');
+        if (!eq || eq == arg) {
+            rc = crun_error_set(err, CRUN_EUSAGE, "-m '%s': expected KEY=SWEEP "
+                                "(model_options.alpha=0.1,0.5)", arg);
+            break;
+        }
+        *eq = '\0';
+        json_t *vals = NULL;
+        char why[300];
+        if (sweep_parse(eq + 1, (size_t)(eq - arg) + 1, &vals, why, sizeof(why)) != 0) {
+            *eq = '=';
+            rc = crun_error_set(err, CRUN_EUSAGE, "-m '%s': %s", arg, why);
+            break;
+        }
+        json_array_append_new(keys, json_string(arg));
+        json_array_append_new(values, vals);
+    }
+    free(copy);
+    return rc;
+}
+
+static int read_space(sweep *sw, const crun_options *opts, sweep_space *sp, crun_error *err)
+{
+    json_t *o = crun_options_json(opts);
+    json_t *params = json_object_get(o, "params"), *trials = json_object_get(o, "trials");
+    const char *m = json_string_value(json_object_get(o, "m"));
+    sp->keys = json_array();
+    sp->values = json_array();
+    if (params && !json_is_object(params))
+        return crun_error_set(err, CRUN_ECONFIG, "%s: params: expected a map of parameter key "
+                              "to sweep", sw->where_params);
+    if (trials && (!json_is_array(trials) || json_array_size(trials) == 0))
+        return crun_error_set(err, CRUN_ECONFIG, "%s: trials: expected a list of maps of "
+                              "parameter key to value", crun_options_where(opts, "trials"));
+    if ((params || m) && trials)
+        return crun_error_set(err, CRUN_ECONFIG, "%s: give either params (a grid) or trials "
+                              "(a list), not both", crun_options_where(opts, "trials"));
+    const char *key;
+    json_t *v;
+    json_object_foreach(params, key, v) {
+        json_t *vals = NULL;
+        int rc = key_values(key, v, sw->where_params, &vals, err);
+        if (rc)
+            return rc;
+        json_array_append_new(sp->keys, json_string(key));
+        json_array_append_new(sp->values, vals);
+    }
+    if (m) {
+        int rc = cli_sweeps(m, sp->keys, sp->values, err);
+        if (rc)
+            return rc;
+    }
+    size_t i;
+    json_array_foreach(trials, i, v) {
+        if (!json_is_object(v) || json_object_size(v) == 0)
+            return crun_error_set(err, CRUN_ECONFIG, "%s: trials[%zu]: expected a map of "
+                                  "parameter key to value", crun_options_where(opts, "trials"), i);
+    }
+    sp->trials = trials;
+    if (!trials && json_array_size(sp->keys) == 0)
+        return crun_error_set(err, CRUN_ECONFIG, "%s: a sweep needs params (or trials, or -m)",
+                              crun_options_where(opts, "params"));
+    return 0;
+}
+
+static int read_trials(sweep *sw, const crun_options *opts, crun_error *err)
+{
+    sweep_space sp = {0};
+    int64_t samples = 0, seed = 0;
+    int rc = read_space(sw, opts, &sp, err);
+    if (!rc)
+        rc = crun_options_int(opts, "samples", 1, SWEEP_MAX_TRIALS, &samples, err);
+    if (!rc)
+        rc = crun_options_int(opts, "seed", INT64_MIN, INT64_MAX, &seed, err);
+    char why[300];
+    if (!rc && !(sw->trials = sweep_trials(&sp, samples, (uint64_t)seed, SWEEP_MAX_TRIALS, why,
+                                           sizeof(why))))
+        rc = crun_error_set(err, CRUN_ECONFIG, "%s: %s", sw->where_params, why);
+    if (!rc)
+        sw->columns = sp.trials ? sweep_param_columns(sw->trials) : json_incref(sp.keys);
+    json_decref(sp.keys);
+    json_decref(sp.values);
+    return rc;
+}
+
+static int read_collect(sweep *sw, const crun_options *opts, crun_error *err)
+{
+    json_t *c = json_object_get(crun_options_json(opts), "collect");
+    if (json_is_string(c))
+        c = json_pack("[s]", json_string_value(c));
+    else if (c && !json_is_array(c))
+        return crun_error_set(err, CRUN_ECONFIG, "%s: collect: expected a list of dataset "
+                              "names", sw->where_collect);
+    else
+        c = json_incref(c);
+    size_t n = json_array_size(c);
+    sw->collect = calloc(n + 1, sizeof(char *));
+    int rc = sw->collect ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < n; i++) {
+        const char *name = json_string_value(json_array_get(c, i));
+        if (!name)
+            rc = crun_error_set(err, CRUN_ECONFIG, "%s: collect: expected dataset names",
+                                sw->where_collect);
+        else if (!(sw->collect[i] = strdup(name)))
+            rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    }
+    json_decref(c);
+    return rc;
+}
+
+static int read_options(sweep *sw, const crun_options *opts, crun_error *err)
+{
+    const char *runner = NULL, *on_failure = "stop", *resume = NULL;
+    snprintf(sw->where_params, sizeof(sw->where_params), "%s",
+             crun_options_where(opts, "params"));
+    snprintf(sw->where_runner, sizeof(sw->where_runner), "%s",
+             crun_options_where(opts, "runner"));
+    snprintf(sw->where_collect, sizeof(sw->where_collect), "%s",
+             crun_options_where(opts, "collect"));
+    sw->max_parallel = 1;
+    int rc = crun_options_check_known(opts, known_options, err);
+    if (!rc)
+        rc = crun_options_string(opts, "runner", &runner, err);
+    if (!rc)
+        rc = crun_options_string(opts, "on_failure", &on_failure, err);
+    if (!rc)
+        rc = crun_options_string(opts, "resume", &resume, err);
+    if (!rc)
+        rc = crun_options_int(opts, "max_parallel", 1, SWEEP_MAX_PARALLEL, &sw->max_parallel, err);
+    if (!rc && strcmp(on_failure, "stop") != 0 && strcmp(on_failure, "continue") != 0)
+        rc = crun_error_set(err, CRUN_ECONFIG, "%s: on_failure: expected stop or continue, "
+                            "got '%s'", crun_options_where(opts, "on_failure"), on_failure);
+    sw->stop_on_failure = strcmp(on_failure, "stop") == 0;
+    if (!rc && runner && runner[0] && !(sw->runner = strdup(runner)))
+        rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    if (!rc && resume && resume[0] && !(sw->resume = strdup(resume)))
+        rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    if (!rc)
+        rc = read_collect(sw, opts, err);
+    if (!rc)
+        rc = read_trials(sw, opts, err);
+    return rc;
+}
+
+static void sweep_destroy(void *instance)
+{
+    sweep *sw = instance;
+    if (!sw)
+        return;
+    for (size_t i = 0; sw->collect && sw->collect[i]; i++)
+        free(sw->collect[i]);
+    free(sw->collect);
+    free(sw->self);
+    free(sw->runner);
+    free(sw->resume);
+    json_decref(sw->trials);
+    json_decref(sw->columns);
+    free(sw);
+}
+
+static int sweep_create(const crun_options *opts, crun_logger *logger, void **instance,
+                        crun_error *err)
+{
+    sweep *sw = calloc(1, sizeof(*sw));
+    if (!sw)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    sw->logger = logger;
+    /* the owner is "runner 'NAME'": the name, to find the sweep in a stack */
+    const char *owner = crun_options_owner(opts), *q = strchr(owner, '\'');
+    sw->self = q ? strndup(q + 1, strcspn(q + 1, "'")) : NULL;
+    sw->from_cli = crun_options_has(opts, "m");
+    int rc = read_options(sw, opts, err);
+    if (rc) {
+        sweep_destroy(sw);
+        return rc;
+    }
+    *instance = sw;
+    return 0;
+}
+
+/* --- running --------------------------------------------------------------- */
+
+typedef struct sweep_state {
+    sweep *sw;
+    sweep_inner in;
+    sweep_table table;
+    char dir[4096];
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    size_t next;          /* the next trial to consider */
+    size_t alive;         /* workers not yet finished */
+    bool stop;            /* start no new trial */
+    bool cancelled;
+    bool failed;
+    crun_run *running[SWEEP_MAX_PARALLEL]; /* each worker's trial run, to cancel it */
+} sweep_state;
+
+typedef struct worker {
+    sweep_state *st;
+    size_t slot;
+} worker;
+
+static void on_trial_run(void *user, crun_run *run)
+{
+    worker *w = user;
+    pthread_mutex_lock(&w->st->lock);
+    w->st->running[w->slot] = run;
+    pthread_mutex_unlock(&w->st->lock);
+}
+
+static void log_trial(sweep_state *st, size_t k, const sweep_row *row)
+{
+    char *p = json_dumps(row->params, JSON_COMPACT | JSON_ENCODE_ANY);
+    crun_log(st->sw->logger, row->status == TRIAL_OK ? CRUN_LOG_INFO : CRUN_LOG_WARN,
+             "sweep: trial %zu/%zu (%s) %s %s in %.2f s%s%s", k + 1, st->table.n, row->run_id,
+             p ? p : "", sweep_status_name(row->status), row->seconds, row->error ? ": " : "",
+             row->error ? row->error : "");
+    free(p);
+}
+
+/* Take the next trial to run (st->lock held), or SIZE_MAX when none. */
+static size_t take_trial(sweep_state *st)
+{
+    while (!st->stop && st->next < st->table.n && st->table.rows[st->next].status == TRIAL_OK)
+        st->next++;
+    return st->stop || st->next >= st->table.n ? SIZE_MAX : st->next++;
+}
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    sweep_state *st = w->st;
+    pthread_mutex_lock(&st->lock);
+    for (size_t k; (k = take_trial(st)) != SIZE_MAX;) {
+        sweep_row row = st->table.rows[k];
+        pthread_mutex_unlock(&st->lock);
+        sweep_inner_run(&st->in, row.params, &row, on_trial_run, w);
+        log_trial(st, k, &row);
+        pthread_mutex_lock(&st->lock);
+        st->table.rows[k] = row;
+        st->running[w->slot] = NULL;
+        st->failed = st->failed || row.status == TRIAL_FAILED;
+        if (row.status == TRIAL_INTERRUPTED || (row.status == TRIAL_FAILED && st->sw->stop_on_failure))
+            st->stop = true;
+        crun_error err = CRUN_ERROR_INIT;
+        if (sweep_table_write(&st->table, st->dir, false, &err) != 0)
+            crun_log(st->sw->logger, CRUN_LOG_WARN, "sweep: %s", err.message);
+        crun_error_clear(&err);
+    }
+    st->alive--;
+    pthread_cond_broadcast(&st->changed);
+    pthread_mutex_unlock(&st->lock);
+    return NULL;
+}
+
+static void wake(void *user)
+{
+    sweep_state *st = user;
+    pthread_cond_broadcast(&st->changed);
+}
+
+/* Wait for the workers; a cancel of the sweep's run cancels the trials. */
+static void wait_workers(sweep_state *st)
+{
+    crun_run_on_cancel(st->in.outer, wake, st);
+    pthread_mutex_lock(&st->lock);
+    while (st->alive > 0) {
+        if (!st->cancelled && crun_run_cancelled(st->in.outer)) {
+            st->cancelled = st->stop = true;
+            for (size_t i = 0; i < SWEEP_MAX_PARALLEL; i++)
+                if (st->running[i])
+                    crun_run_cancel(st->running[i]);
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 100 * 1000 * 1000;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&st->changed, &st->lock, &until);
+    }
+    pthread_mutex_unlock(&st->lock);
+    crun_run_on_cancel(st->in.outer, NULL, NULL);
+}
+
+static int run_trials(sweep_state *st, crun_error *err)
+{
+    size_t todo = 0;
+    for (size_t k = 0; k < st->table.n; k++)
+        todo += st->table.rows[k].status != TRIAL_OK;
+    size_t n = (size_t)st->sw->max_parallel < todo ? (size_t)st->sw->max_parallel : todo;
+    pthread_t threads[SWEEP_MAX_PARALLEL];
+    worker workers[SWEEP_MAX_PARALLEL];
+    size_t started = 0;
+    pthread_mutex_lock(&st->lock);
+    for (; started < n; started++) {
+        workers[started] = (worker){st, started};
+        if (pthread_create(&threads[started], NULL, work, &workers[started]) != 0)
+            break;
+        st->alive++;
+    }
+    pthread_mutex_unlock(&st->lock);
+    if (n && !started)
+        return crun_error_set(err, CRUN_ENOMEM, "sweep: cannot start a thread");
+    wait_workers(st);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    return 0;
+}
+
+static int init_table(sweep_state *st, crun_error *err)
+{
+    sweep *sw = st->sw;
+    const char *id = sw->resume ? sw->resume : crun_run_id(st->in.outer);
+    st->table.sweep_id = strdup(id);
+    st->table.runner = sw->runner ? strdup(sw->runner) : NULL;
+    st->table.columns = json_incref(sw->columns);
+    st->table.n = json_array_size(sw->trials);
+    st->table.rows = calloc(st->table.n + 1, sizeof(sweep_row));
+    if (!st->table.sweep_id || !st->table.rows)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    for (size_t k = 0; k < st->table.n; k++) {
+        snprintf(st->table.rows[k].run_id, sizeof(st->table.rows[k].run_id), "%s-%zu", id, k);
+        st->table.rows[k].params = json_incref(json_array_get(sw->trials, k));
+    }
+    snprintf(st->dir, sizeof(st->dir), "%s/.crun/sweeps/%s", sweep_inner_dir(&st->in), id);
+    return sw->resume ? sweep_table_resume(&st->table, st->dir, err) : 0;
+}
+
+static void free_state(sweep_state *st)
+{
+    for (size_t k = 0; k < st->table.n; k++) {
+        json_decref(st->table.rows[k].params);
+        json_decref(st->table.rows[k].collected);
+        free(st->table.rows[k].error);
+    }
+    free(st->table.rows);
+    free(st->table.sweep_id);
+    free(st->table.runner);
+    json_decref(st->table.columns);
+    free(st->in.nodes);
+    pthread_mutex_destroy(&st->lock);
+    pthread_cond_destroy(&st->changed);
+}
+
+/* The sweep's outcome, from its rows. */
+static int outcome(sweep_state *st, crun_error *err)
+{
+    size_t ok = 0, failed = 0, first_failed = SIZE_MAX;
+    for (size_t k = 0; k < st->table.n; k++) {
+        sweep_row *row = &st->table.rows[k];
+        if (row->status == TRIAL_PENDING && st->stop && !st->cancelled)
+            row->status = TRIAL_SKIPPED;
+        ok += row->status == TRIAL_OK;
+        if (row->status == TRIAL_FAILED && failed++ == 0)
+            first_failed = k;
+    }
+    const char *id = st->table.sweep_id;
+    if (ok < st->table.n)
+        crun_log(st->sw->logger, CRUN_LOG_WARN, "sweep %s: resume with: crun run %s--resume %s",
+                 id, st->sw->from_cli ? "-m ... (the same -m options) " : "",
+                 id);
+    if (st->cancelled)
+        return crun_error_set(err, CRUN_ECANCELED, "sweep %s interrupted: %zu of %zu trials "
+                              "succeeded", id, ok, st->table.n);
+    if (failed)
+        return crun_error_set(err, CRUN_ENODE, "sweep %s: %zu of %zu trials failed; trial %zu "
+                              "(run %s): %s", id, failed, st->table.n, first_failed,
+                              st->table.rows[first_failed].run_id,
+                              st->table.rows[first_failed].error);
+    return 0;
+}
+
+static int sweep_run(void *instance, crun_run *run, crun_error *err)
+{
+    sweep *sw = instance;
+    sweep_state st = {.sw = sw};
+    st.in.outer = run;
+    st.in.runner = sw->runner;
+    st.in.memory_outputs = sw->max_parallel > 1;
+    st.in.collect = (const char *const *)sw->collect;
+    pthread_mutex_init(&st.lock, NULL);
+    pthread_cond_init(&st.changed, NULL);
+    sweep_where where = {sw->where_params, sw->where_runner, sw->where_collect, sw->self};
+    crun_run_delegated(run);
+    int rc = sweep_inner_check(&st.in, sw->columns, &where, err);
+    if (!rc)
+        rc = init_table(&st, err);
+    if (!rc)
+        rc = run_trials(&st, err);
+    if (!rc) {
+        crun_error werr = CRUN_ERROR_INIT;
+        rc = outcome(&st, err);
+        if (sweep_table_write(&st.table, st.dir, true, &werr) != 0 && !rc)
+            rc = crun_error_set(err, werr.code, "%s", werr.message);
+        crun_error_clear(&werr);
+        sweep_table_print(&st.table, stdout);
+        fflush(stdout);
+        crun_log(sw->logger, CRUN_LOG_INFO, "sweep %s: results in %s/results.csv",
+                 st.table.sweep_id, st.dir);
+    }
+    free_state(&st);
+    return rc;
+}
+
+static const crun_runner_type sweep_type = {
+    .size = sizeof(crun_runner_type),
+    .create = sweep_create,
+    .run = sweep_run,
+    .destroy = sweep_destroy,
+};
+
+static const crun_plugin sweep_plugin = {
+    CRUN_PLUGIN_HEAD,
+    .kind = CRUN_PLUGIN_RUNNER,
+    .name = "sweep",
+    .version = "1.0.0",
+    .description = "runs the pipeline once per parameter trial through another runner "
+                   "and tabulates the results",
+    .table = &sweep_type,
+};
+
+CRUN_PLUGIN_EXPORT const crun_plugin *crun_plugin_entry(void)
+{
+    return &sweep_plugin;
+}
