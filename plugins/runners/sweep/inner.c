@@ -41,8 +41,8 @@ static int check_param(json_t *params, const char *key, const char *where, crun_
     free(path);
     if (at && key[0] && key[strlen(key) - 1] != '.')
         return 0;
-    return crun_error_set(err, CRUN_ECONFIG, "%s: params: '%s' is not a parameter of the "
-                          "project (see conf/*/parameters.yml)", where, key);
+    return crun_error_set(err, CRUN_ECONFIG, "%s: '%s' is not a parameter of the project "
+                          "(see conf/*/parameters.yml)", where, key);
 }
 
 static json_t *find_named(json_t *list, const char *name)
@@ -170,7 +170,8 @@ int sweep_inner_check(sweep_inner *in, const json_t *columns, const sweep_where 
     int rc = outer_nodes(in, err);
     json_t *params = crun_run_params(in->outer);
     for (size_t i = 0; !rc && i < json_array_size(columns); i++)
-        rc = check_param(params, json_string_value(json_array_get(columns, i)), w->params, err);
+        rc = check_param(params, json_string_value(json_array_get(columns, i)),
+                         json_string_value(json_array_get(w->params, i)), err);
     if (!rc)
         rc = check_runner(in, w, err);
     if (!rc)

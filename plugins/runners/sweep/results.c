@@ -38,6 +38,12 @@ void sweep_collect_value(json_t *collected, const char *dataset, const crun_valu
     json_t *j = crun_value_json(value);
     size_t len = 0;
     const void *bytes = crun_value_bytes(value, &len);
+    /* a command's output kept in memory is bytes: read JSON text as JSON */
+    json_t *parsed = !j && bytes ? json_loadb(bytes, len, JSON_DECODE_ANY, NULL) : NULL;
+    if (parsed) {
+        j = parsed;
+        bytes = NULL;
+    }
     if (json_is_object(j)) {
         const char *key;
         json_t *v;
@@ -59,6 +65,7 @@ void sweep_collect_value(json_t *collected, const char *dataset, const crun_valu
             json_object_set_new(collected, dataset, json_string(text));
         free(text);
     }
+    json_decref(parsed);
 }
 
 /* The collected columns of all rows, in first-seen order (a new array). */

@@ -26,6 +26,7 @@ typedef struct sweep {
     char *runner;     /* the wrapped runner, NULL: the env's default */
     json_t *trials;   /* {dotted key: value} per trial */
     json_t *columns;
+    json_t *wheres;   /* per column: where it was swept, for messages */
     char **collect;   /* NULL-terminated */
     char *resume;     /* the sweep id to resume, or NULL */
     int64_t max_parallel;
@@ -62,7 +63,8 @@ static int key_values(const char *key, json_t *v, const char *where, json_t **ou
 }
 
 /* `-m KEY=SWEEP` arguments, one per line in option `m`. */
-static int cli_sweeps(const char *text, json_t *keys, json_t *values, crun_error *err)
+static int cli_sweeps(const char *text, json_t *keys, json_t *values, json_t *wheres,
+                      crun_error *err)
 {
     char *copy = strdup(text), *save = NULL;
     int rc = copy ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
@@ -84,6 +86,10 @@ static int cli_sweeps(const char *text, json_t *keys, json_t *values, crun_error
         }
         json_array_append_new(keys, json_string(arg));
         json_array_append_new(values, vals);
+        *eq = '=';
+        char where[600];
+        snprintf(where, sizeof(where), "-m '%s'", arg);
+        json_array_append_new(wheres, json_string(where));
     }
     free(copy);
     return rc;
@@ -114,9 +120,12 @@ static int read_space(sweep *sw, const crun_options *opts, sweep_space *sp, crun
             return rc;
         json_array_append_new(sp->keys, json_string(key));
         json_array_append_new(sp->values, vals);
+        char where[600];
+        snprintf(where, sizeof(where), "%s: params", sw->where_params);
+        json_array_append_new(sw->wheres, json_string(where));
     }
     if (m) {
-        int rc = cli_sweeps(m, sp->keys, sp->values, err);
+        int rc = cli_sweeps(m, sp->keys, sp->values, sw->wheres, err);
         if (rc)
             return rc;
     }
@@ -148,6 +157,11 @@ static int read_trials(sweep *sw, const crun_options *opts, crun_error *err)
         rc = crun_error_set(err, CRUN_ECONFIG, "%s: %s", sw->where_params, why);
     if (!rc)
         sw->columns = sp.trials ? sweep_param_columns(sw->trials) : json_incref(sp.keys);
+    for (size_t i = 0; !rc && sp.trials && i < json_array_size(sw->columns); i++) {
+        char where[600];
+        snprintf(where, sizeof(where), "%s: trials", crun_options_where(opts, "trials"));
+        json_array_append_new(sw->wheres, json_string(where));
+    }
     json_decref(sp.keys);
     json_decref(sp.values);
     return rc;
@@ -188,6 +202,8 @@ static int read_options(sweep *sw, const crun_options *opts, crun_error *err)
     snprintf(sw->where_collect, sizeof(sw->where_collect), "%s",
              crun_options_where(opts, "collect"));
     sw->max_parallel = 1;
+    if (!(sw->wheres = json_array()))
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     int rc = crun_options_check_known(opts, known_options, err);
     if (!rc)
         rc = crun_options_string(opts, "runner", &runner, err);
@@ -225,6 +241,7 @@ static void sweep_destroy(void *instance)
     free(sw->resume);
     json_decref(sw->trials);
     json_decref(sw->columns);
+    json_decref(sw->wheres);
     free(sw);
 }
 
@@ -452,7 +469,7 @@ static int sweep_run(void *instance, crun_run *run, crun_error *err)
     st.in.collect = (const char *const *)sw->collect;
     pthread_mutex_init(&st.lock, NULL);
     pthread_cond_init(&st.changed, NULL);
-    sweep_where where = {sw->where_params, sw->where_runner, sw->where_collect, sw->self};
+    sweep_where where = {sw->wheres, sw->where_runner, sw->where_collect, sw->self};
     crun_run_delegated(run);
     int rc = sweep_inner_check(&st.in, sw->columns, &where, err);
     if (!rc)

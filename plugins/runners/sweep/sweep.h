@@ -105,7 +105,7 @@ typedef struct sweep_inner {
  * sweep's runner.yml name or NULL), collected datasets exist.  where_*
  * name the options' places for messages. */
 typedef struct sweep_where {
-    const char *params;
+    const json_t *params; /* per column, where it was swept */
     const char *runner;
     const char *collect;
     const char *self;
