@@ -19,6 +19,7 @@
 
 #define SWEEP_MAX_TRIALS 100000
 #define SWEEP_MAX_PARALLEL 64
+#define SWEEP_SAVE_EVERY 0.2 /* seconds between rewrites of the table while trials succeed */
 
 typedef struct sweep {
     crun_logger *logger;
@@ -279,6 +280,7 @@ typedef struct sweep_state {
     bool stop;            /* start no new trial */
     bool cancelled;
     bool failed;
+    double saved_at;      /* when the table was last written (monotonic seconds) */
     crun_run *running[SWEEP_MAX_PARALLEL]; /* each worker's trial run, to cancel it */
 } sweep_state;
 
@@ -313,6 +315,29 @@ static size_t take_trial(sweep_state *st)
     return st->stop || st->next >= st->table.n ? SIZE_MAX : st->next++;
 }
 
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Rewrite the table (st->lock held) so that an interrupted sweep can be
+ * resumed: after a trial that did not succeed, and otherwise at most every
+ * SWEEP_SAVE_EVERY seconds, so that quick trials do not spend their time
+ * on rewriting files; the end of the sweep always writes it. */
+static void save_progress(sweep_state *st, bool now)
+{
+    double t = seconds_now();
+    if (!now && t - st->saved_at < SWEEP_SAVE_EVERY)
+        return;
+    st->saved_at = t;
+    crun_error err = CRUN_ERROR_INIT;
+    if (sweep_table_write(&st->table, st->dir, false, &err) != 0)
+        crun_log(st->sw->logger, CRUN_LOG_WARN, "sweep: %s", err.message);
+    crun_error_clear(&err);
+}
+
 static void *work(void *arg)
 {
     worker *w = arg;
@@ -329,10 +354,7 @@ static void *work(void *arg)
         st->failed = st->failed || row.status == TRIAL_FAILED;
         if (row.status == TRIAL_INTERRUPTED || (row.status == TRIAL_FAILED && st->sw->stop_on_failure))
             st->stop = true;
-        crun_error err = CRUN_ERROR_INIT;
-        if (sweep_table_write(&st->table, st->dir, false, &err) != 0)
-            crun_log(st->sw->logger, CRUN_LOG_WARN, "sweep: %s", err.message);
-        crun_error_clear(&err);
+        save_progress(st, row.status != TRIAL_OK);
     }
     st->alive--;
     pthread_cond_broadcast(&st->changed);
@@ -381,6 +403,7 @@ static int run_trials(sweep_state *st, crun_error *err)
     worker workers[SWEEP_MAX_PARALLEL];
     size_t started = 0;
     pthread_mutex_lock(&st->lock);
+    save_progress(st, true); /* a sweep killed in its first trial can be resumed */
     for (; started < n; started++) {
         workers[started] = (worker){st, started};
         if (pthread_create(&threads[started], NULL, work, &workers[started]) != 0)
