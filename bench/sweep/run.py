@@ -15,6 +15,8 @@ rewritten after every trial.  Two numbers, best of --repeat:
   overall    (wall time of `crun --runner tune` - wall time of a plain
              `crun` of the same project) / trials: everything a trial adds
              to the process, table writes and thread hand-offs included
+  cpu        the same difference in user + system CPU time of the process
+             (less sensitive than wall time to a machine shared with others)
 """
 import argparse
 import json
@@ -45,11 +47,13 @@ def make_project(d, nodes, trials):
                 f"  tune: {{type: sweep, runner: sequential, params: {{p: \"range({trials})\"}}}}\n")
 
 
-def wall(argv, cwd):
+def measure(argv, cwd):
+    """Wall seconds and user + system CPU seconds of one child process."""
     start = time.perf_counter()
-    subprocess.run(argv, cwd=cwd, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    assert status == 0, f"{argv} failed"
+    return time.perf_counter() - start, usage.ru_utime + usage.ru_stime
 
 
 def main():
@@ -63,21 +67,23 @@ def main():
     tmp = tempfile.mkdtemp(prefix="crun-bench-sweep.")
     try:
         make_project(tmp, a.nodes, a.trials)
-        in_sweep, overall = [], []
+        in_sweep, overall, cpu = [], [], []
         for _ in range(a.repeat):
             shutil.rmtree(os.path.join(tmp, ".crun", "sweeps"), ignore_errors=True)
-            plain = wall([crun, "-q"], tmp)
-            swept = wall([crun, "-q", "--runner", "tune"], tmp)
+            plain, plain_cpu = measure([crun, "-q"], tmp)
+            swept, swept_cpu = measure([crun, "-q", "--runner", "tune"], tmp)
             (sweep_dir,) = os.listdir(os.path.join(tmp, ".crun", "sweeps"))
             with open(os.path.join(tmp, ".crun", "sweeps", sweep_dir, "results.json")) as f:
                 rows = json.load(f)["trials"]
             assert len(rows) == a.trials and all(r["status"] == "ok" for r in rows)
             in_sweep.append(statistics.median(r["seconds"] for r in rows))
             overall.append((swept - plain) / a.trials)
+            cpu.append((swept_cpu - plain_cpu) / a.trials)
         print(f"sweep of {a.trials} trials, {a.nodes} no-op nodes each, through sequential "
               f"(best of {a.repeat})")
         print(f"  in-sweep (median trial run):    {min(in_sweep) * 1e3:.3f} ms per trial")
         print(f"  overall (sweep - plain) / N:    {min(overall) * 1e3:.3f} ms per trial")
+        print(f"  cpu (sweep - plain) / N:        {min(cpu) * 1e3:.3f} ms per trial")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

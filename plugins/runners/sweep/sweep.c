@@ -468,9 +468,9 @@ static int outcome(sweep_state *st, crun_error *err)
     }
     const char *id = st->table.sweep_id;
     if (ok < st->table.n)
-        crun_log(st->sw->logger, CRUN_LOG_WARN, "sweep %s: resume with: crun run %s--resume %s",
-                 id, st->sw->from_cli ? "-m ... (the same -m options) " : "",
-                 id);
+        crun_log(st->sw->logger, CRUN_LOG_WARN, "sweep %s: resume with: crun run %s%s%s "
+                 "--resume %s", id, st->sw->from_cli ? "-m ... (the same -m arguments)" : "",
+                 st->sw->from_cli ? "" : "--runner ", st->sw->from_cli ? "" : st->sw->self, id);
     if (st->cancelled)
         return crun_error_set(err, CRUN_ECANCELED, "sweep %s interrupted: %zu of %zu trials "
                               "succeeded", id, ok, st->table.n);
