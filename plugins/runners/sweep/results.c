@@ -92,10 +92,11 @@ json_t *sweep_table_json(const sweep_table *t)
     json_t *rows = json_array();
     for (size_t r = 0; rows && r < t->n; r++) {
         const sweep_row *row = &t->rows[r];
-        json_t *o = json_pack("{s:I, s:s, s:O, s:s, s:f, s:O}", "trial", (json_int_t)r,
+        json_t *o = json_pack("{s:I, s:s, s:O, s:s, s:f, s:o}", "trial", (json_int_t)r,
                               "run_id", row->run_id, "params", row->params, "status",
                               sweep_status_name(row->status), "seconds", row->seconds,
-                              "collected", row->collected ? row->collected : json_object());
+                              "collected", row->collected ? json_incref(row->collected)
+                                                          : json_object());
         if (o && row->error)
             json_object_set_new(o, "error", json_string(row->error));
         json_array_append_new(rows, o);

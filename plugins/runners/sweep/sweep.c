@@ -59,7 +59,9 @@ static int key_values(const char *key, json_t *v, const char *where, json_t **ou
     if (json_is_array(v) || json_is_object(v))
         return crun_error_set(err, CRUN_ECONFIG, "%s: params: '%s': expected a sweep such as "
                               "\"0.1,0.2\", range(1,4) or a list", where, key);
-    *out = json_pack("[O]", v);
+    *out = json_array(); /* the options' values are copied, never shared */
+    if (!*out || json_array_append_new(*out, json_deep_copy(v)))
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     return 0;
 }
 
@@ -170,26 +172,21 @@ static int read_trials(sweep *sw, const crun_options *opts, crun_error *err)
 
 static int read_collect(sweep *sw, const crun_options *opts, crun_error *err)
 {
-    json_t *c = json_object_get(crun_options_json(opts), "collect");
-    if (json_is_string(c))
-        c = json_pack("[s]", json_string_value(c));
-    else if (c && !json_is_array(c))
+    json_t *c = json_object_get(crun_options_json(opts), "collect"); /* borrowed */
+    if (c && !json_is_string(c) && !json_is_array(c))
         return crun_error_set(err, CRUN_ECONFIG, "%s: collect: expected a list of dataset "
                               "names", sw->where_collect);
-    else
-        c = json_incref(c);
-    size_t n = json_array_size(c);
+    size_t n = json_is_string(c) ? 1 : json_array_size(c);
     sw->collect = calloc(n + 1, sizeof(char *));
     int rc = sw->collect ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
     for (size_t i = 0; !rc && i < n; i++) {
-        const char *name = json_string_value(json_array_get(c, i));
+        const char *name = json_string_value(json_is_string(c) ? c : json_array_get(c, i));
         if (!name)
             rc = crun_error_set(err, CRUN_ECONFIG, "%s: collect: expected dataset names",
                                 sw->where_collect);
         else if (!(sw->collect[i] = strdup(name)))
             rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
     }
-    json_decref(c);
     return rc;
 }
 
@@ -426,10 +423,10 @@ static int init_table(sweep_state *st, crun_error *err)
     st->table.sweep_id = strdup(id);
     st->table.runner = sw->runner ? strdup(sw->runner) : NULL;
     st->table.columns = json_incref(sw->columns);
-    st->table.n = json_array_size(sw->trials);
-    st->table.rows = calloc(st->table.n + 1, sizeof(sweep_row));
+    st->table.rows = calloc(json_array_size(sw->trials) + 1, sizeof(sweep_row));
     if (!st->table.sweep_id || !st->table.rows)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    st->table.n = json_array_size(sw->trials);
     for (size_t k = 0; k < st->table.n; k++) {
         snprintf(st->table.rows[k].run_id, sizeof(st->table.rows[k].run_id), "%s-%zu", id, k);
         st->table.rows[k].params = json_incref(json_array_get(sw->trials, k));

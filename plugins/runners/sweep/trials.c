@@ -98,7 +98,8 @@ json_t *sweep_trials(const sweep_space *sp, int64_t samples, uint64_t seed, size
     for (size_t k = 0; out && k < total; k++) {
         if (sampled && (!keep || !keep[k]))
             continue;
-        json_t *t = sp->trials ? json_incref(json_array_get(sp->trials, k)) : grid_trial(sp, k);
+        /* explicit trials are the options' values: copied, never shared */
+        json_t *t = sp->trials ? json_deep_copy(json_array_get(sp->trials, k)) : grid_trial(sp, k);
         if (!t || json_array_append_new(out, t)) {
             json_decref(out);
             out = NULL;
