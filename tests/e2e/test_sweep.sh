@@ -238,6 +238,14 @@ test_multirun_errors_name_the_m_argument()
     expect_no_file trials.log
 }
 
+test_help_mentions_m_and_resume()
+{
+    run_crun --help
+    expect_status 0
+    expect_stdout_contains "-m KEY=SWEEP"
+    expect_stdout_contains "--resume SWEEP_ID"
+}
+
 # --- interrupting and resuming -----------------------------------------------------------
 
 test_ctrl_c_stops_the_sweep_and_resume_runs_only_unfinished_trials()
