@@ -8,7 +8,8 @@
 
 # A project with parameters a and b and one command node `score` that writes
 # {"score": a*b, "label": ...} to the json dataset `metrics` (data/metrics.json)
-# and logs "<run id> a=<a> b=<b>" to trials.log.  It fails when a is 3.  When
+# and logs "<run id> a=<a> b=<b>" to trials.log.  It fails when a is 3 (unless
+# the file `fixed` exists).  When
 # a is 2 and the file `slow` exists, it sleeps for $2 seconds, then logs its
 # run id to ends.log; one that starts after such an end logs to late.log.  runner.yml
 # gets the runner lines given in $1 under `runners:`.
@@ -33,7 +34,7 @@ pipelines:
           - |
             a=\$(cat {inputs.a}); b=\$(cat {inputs.b})
             echo "\$CRUN_RUN_ID a=\$a b=\$b" >> trials.log
-            [ "\$a" = 3 ] && { echo "a is 3" >&2; exit 1; }
+            [ "\$a" = 3 ] && [ ! -f fixed ] && { echo "a is 3" >&2; exit 1; }
             if [ "\$a" = 2 ] && [ -f slow ]; then
               [ -f ends.log ] && echo "\$CRUN_RUN_ID" >> late.log
               sleep ${2:-0}
@@ -308,6 +309,22 @@ expect_no_process_matching()
         pkill -KILL -f "$1"
         fail "a child outlived crun: $(pgrep -af "$1" | head -n 3)"
     fi
+}
+
+test_multirun_resume_runs_only_the_failed_trials()
+{
+    sweep_project ''
+    run_crun run -m model.a=1,3,4 --runner-opt on_failure=continue
+    expect_status 1
+    local id
+    id=$(basename "$(dirname "$(results results.csv)")")
+    expect_stderr_contains "--resume $id"
+    touch fixed
+    rm trials.log
+    run_crun run -m model.a=1,3,4 --resume "$id"
+    expect_status 0
+    expect_file_content trials.log "$id-1 a=3 b=2"
+    expect_eq "$(awk -F, 'NR > 1 { printf "%s ", $4 }' "$(results results.csv)")" "ok ok ok " "statuses"
 }
 
 test_resume_refuses_other_trials_or_an_unknown_sweep()
