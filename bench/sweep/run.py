@@ -12,11 +12,13 @@ rewritten after every trial.  Two numbers, best of --repeat:
 
   in-sweep   the median of the trials' own wall times (results.json
              "seconds": crun_session_run of one trial)
-  overall    (wall time of `crun --runner tune` - wall time of a plain
-             `crun` of the same project) / trials: everything a trial adds
-             to the process, table writes and thread hand-offs included
+  per trial  (wall time of `crun --runner tune` - wall time of a sweep of
+             one trial) / (trials - 1): what one more trial adds to the
+             process, table rewrites and thread hand-offs included
   cpu        the same difference in user + system CPU time of the process
              (less sensitive than wall time to a machine shared with others)
+  per sweep  wall time of a sweep of one trial - a plain `crun`: the fixed
+             cost (checks, thread start, the final table written with fsync)
 """
 import argparse
 import json
@@ -44,7 +46,8 @@ def make_project(d, nodes, trials):
         f.write("p: 0\n")
     with open(os.path.join(d, "conf", "base", "runner.yml"), "w") as f:
         f.write("default: sequential\nrunners:\n  sequential: {type: sequential}\n"
-                f"  tune: {{type: sweep, runner: sequential, params: {{p: \"range({trials})\"}}}}\n")
+                f"  tune: {{type: sweep, runner: sequential, params: {{p: \"range({trials})\"}}}}\n"
+                "  one: {type: sweep, runner: sequential, params: {p: \"0\"}}\n")
 
 
 def measure(argv, cwd):
@@ -67,23 +70,27 @@ def main():
     tmp = tempfile.mkdtemp(prefix="crun-bench-sweep.")
     try:
         make_project(tmp, a.nodes, a.trials)
-        in_sweep, overall, cpu = [], [], []
+        in_sweep, overall, cpu, fixed = [], [], [], []
         for _ in range(a.repeat):
-            shutil.rmtree(os.path.join(tmp, ".crun", "sweeps"), ignore_errors=True)
-            plain, plain_cpu = measure([crun, "-q"], tmp)
+            shutil.rmtree(os.path.join(tmp, ".crun"), ignore_errors=True)
+            plain, _ = measure([crun, "-q"], tmp)
+            one, one_cpu = measure([crun, "-q", "--runner", "one"], tmp)
+            shutil.rmtree(os.path.join(tmp, ".crun"), ignore_errors=True)
             swept, swept_cpu = measure([crun, "-q", "--runner", "tune"], tmp)
             (sweep_dir,) = os.listdir(os.path.join(tmp, ".crun", "sweeps"))
             with open(os.path.join(tmp, ".crun", "sweeps", sweep_dir, "results.json")) as f:
                 rows = json.load(f)["trials"]
             assert len(rows) == a.trials and all(r["status"] == "ok" for r in rows)
             in_sweep.append(statistics.median(r["seconds"] for r in rows))
-            overall.append((swept - plain) / a.trials)
-            cpu.append((swept_cpu - plain_cpu) / a.trials)
+            overall.append((swept - one) / (a.trials - 1))
+            cpu.append((swept_cpu - one_cpu) / (a.trials - 1))
+            fixed.append(one - plain)
         print(f"sweep of {a.trials} trials, {a.nodes} no-op nodes each, through sequential "
               f"(best of {a.repeat})")
         print(f"  in-sweep (median trial run):    {min(in_sweep) * 1e3:.3f} ms per trial")
-        print(f"  overall (sweep - plain) / N:    {min(overall) * 1e3:.3f} ms per trial")
-        print(f"  cpu (sweep - plain) / N:        {min(cpu) * 1e3:.3f} ms per trial")
+        print(f"  per trial (N - 1 trial) / N-1:  {min(overall) * 1e3:.3f} ms per trial")
+        print(f"  cpu, the same:                  {min(cpu) * 1e3:.3f} ms per trial")
+        print(f"  per sweep (1 trial - plain):    {min(fixed) * 1e3:.3f} ms")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
