@@ -276,7 +276,6 @@ typedef struct sweep_state {
     size_t alive;         /* workers not yet finished */
     bool stop;            /* start no new trial */
     bool cancelled;
-    bool failed;
     double saved_at;      /* when the table was last written (monotonic seconds) */
     crun_run *running[SWEEP_MAX_PARALLEL]; /* each worker's trial run, to cancel it */
 } sweep_state;
@@ -348,7 +347,6 @@ static void *work(void *arg)
         pthread_mutex_lock(&st->lock);
         st->table.rows[k] = row;
         st->running[w->slot] = NULL;
-        st->failed = st->failed || row.status == TRIAL_FAILED;
         if (row.status == TRIAL_INTERRUPTED || (row.status == TRIAL_FAILED && st->sw->stop_on_failure))
             st->stop = true;
         save_progress(st, row.status != TRIAL_OK);
@@ -388,6 +386,8 @@ static void wait_workers(sweep_state *st)
     }
     pthread_mutex_unlock(&st->lock);
     crun_run_on_cancel(st->in.outer, NULL, NULL);
+    /* the trials may have seen the cancel (Ctrl-C reaches every run) first */
+    st->cancelled = st->cancelled || crun_run_cancelled(st->in.outer);
 }
 
 static int run_trials(sweep_state *st, crun_error *err)
@@ -455,6 +455,8 @@ static void free_state(sweep_state *st)
 static int outcome(sweep_state *st, crun_error *err)
 {
     size_t ok = 0, failed = 0, first_failed = SIZE_MAX;
+    for (size_t k = 0; k < st->table.n; k++)
+        st->cancelled = st->cancelled || st->table.rows[k].status == TRIAL_INTERRUPTED;
     for (size_t k = 0; k < st->table.n; k++) {
         sweep_row *row = &st->table.rows[k];
         if (row->status == TRIAL_PENDING && st->stop && !st->cancelled)
