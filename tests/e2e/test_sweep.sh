@@ -362,7 +362,7 @@ test_sweep_config_errors_name_runner_yml_line()
     run_crun --runner loop1
     expect_config_error "conf/base/runner.yml:8:32" "wraps itself: loop1 -> loop2 -> loop1"
     run_crun --runner bad_policy
-    expect_config_error "conf/base/runner.yml:10:41" "on_failure: expected stop or continue"
+    expect_config_error "conf/base/runner.yml:10:41" "option 'on_failure': expected one of 'stop', 'continue'"
     expect_no_file trials.log
 }
 

@@ -10,6 +10,7 @@
  * again only the trials of sweep ID that did not succeed.
  */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,9 +37,47 @@ typedef struct sweep {
     char where_params[512], where_runner[512], where_collect[512];
 } sweep;
 
-static const char *const known_options[] = {"runner", "params", "trials", "samples", "seed",
-                                             "max_parallel", "on_failure", "collect", "resume",
-                                             "m", NULL};
+/* The options as crun_options_read fills them (strings and JSON borrowed). */
+typedef struct sweep_config {
+    const char *runner;
+    json_t *params;
+    json_t *trials;
+    int64_t samples;
+    int64_t seed;
+    int64_t max_parallel;
+    const char *on_failure;
+    json_t *collect;
+    const char *resume;
+    const char *m;
+} sweep_config;
+
+static const char *const on_failure_choices[] = {"stop", "continue", NULL};
+
+static const crun_option sweep_option_table[] = {
+    {.name = "runner", .type = CRUN_OPTION_STRING, .offset = offsetof(sweep_config, runner),
+     .doc = "the runner each trial runs with, a runner.yml name (default: the env's default)"},
+    {.name = "params", .type = CRUN_OPTION_JSON, .offset = offsetof(sweep_config, params),
+     .doc = "dotted parameter key -> sweep: \"0.1,0.2\", range(1,4), choice(a,b), or a list"},
+    {.name = "trials", .type = CRUN_OPTION_JSON, .offset = offsetof(sweep_config, trials),
+     .doc = "instead of params: the trials, a list of {dotted key: value}"},
+    {.name = "samples", .type = CRUN_OPTION_INT, .min = 1, .max = SWEEP_MAX_TRIALS,
+     .offset = offsetof(sweep_config, samples),
+     .doc = "run only this many trials, drawn without replacement (default: all)"},
+    {.name = "seed", .type = CRUN_OPTION_INT, .def = "0", .offset = offsetof(sweep_config, seed),
+     .doc = "the seed of samples"},
+    {.name = "max_parallel", .type = CRUN_OPTION_INT, .def = "1", .min = 1,
+     .max = SWEEP_MAX_PARALLEL, .offset = offsetof(sweep_config, max_parallel),
+     .doc = "trials at once"},
+    {.name = "on_failure", .type = CRUN_OPTION_CHOICE, .def = "stop",
+     .choices = on_failure_choices, .offset = offsetof(sweep_config, on_failure),
+     .doc = "after a failed trial: start no new one (stop) or run the rest (continue)"},
+    {.name = "collect", .type = CRUN_OPTION_JSON, .offset = offsetof(sweep_config, collect),
+     .doc = "datasets whose values go into the results table (a list, or one name)"},
+    {.name = "resume", .type = CRUN_OPTION_STRING, .offset = offsetof(sweep_config, resume),
+     .doc = "the id of a sweep whose unfinished trials to run (crun run --resume ID)"},
+    {.name = "m", .type = CRUN_OPTION_STRING, .offset = offsetof(sweep_config, m),
+     .doc = "KEY=SWEEP lines (crun run -m)"},
+};
 
 /* --- options ------------------------------------------------------------------ */
 
@@ -98,11 +137,11 @@ static int cli_sweeps(const char *text, json_t *keys, json_t *values, json_t *wh
     return rc;
 }
 
-static int read_space(sweep *sw, const crun_options *opts, sweep_space *sp, crun_error *err)
+static int read_space(sweep *sw, const crun_options *opts, const sweep_config *cfg,
+                      sweep_space *sp, crun_error *err)
 {
-    json_t *o = crun_options_json(opts);
-    json_t *params = json_object_get(o, "params"), *trials = json_object_get(o, "trials");
-    const char *m = json_string_value(json_object_get(o, "m"));
+    json_t *params = cfg->params, *trials = cfg->trials;
+    const char *m = cfg->m;
     sp->keys = json_array();
     sp->values = json_array();
     if (params && !json_is_object(params))
@@ -145,18 +184,14 @@ static int read_space(sweep *sw, const crun_options *opts, sweep_space *sp, crun
     return 0;
 }
 
-static int read_trials(sweep *sw, const crun_options *opts, crun_error *err)
+static int read_trials(sweep *sw, const crun_options *opts, const sweep_config *cfg,
+                       crun_error *err)
 {
     sweep_space sp = {0};
-    int64_t samples = 0, seed = 0;
-    int rc = read_space(sw, opts, &sp, err);
-    if (!rc)
-        rc = crun_options_int(opts, "samples", 1, SWEEP_MAX_TRIALS, &samples, err);
-    if (!rc)
-        rc = crun_options_int(opts, "seed", INT64_MIN, INT64_MAX, &seed, err);
+    int rc = read_space(sw, opts, cfg, &sp, err);
     char why[300];
-    if (!rc && !(sw->trials = sweep_trials(&sp, samples, (uint64_t)seed, SWEEP_MAX_TRIALS, why,
-                                           sizeof(why))))
+    if (!rc && !(sw->trials = sweep_trials(&sp, cfg->samples, (uint64_t)cfg->seed,
+                                           SWEEP_MAX_TRIALS, why, sizeof(why))))
         rc = crun_error_set(err, CRUN_ECONFIG, "%s: %s", sw->where_params, why);
     if (!rc)
         sw->columns = sp.trials ? sweep_param_columns(sw->trials) : json_incref(sp.keys);
@@ -170,9 +205,9 @@ static int read_trials(sweep *sw, const crun_options *opts, crun_error *err)
     return rc;
 }
 
-static int read_collect(sweep *sw, const crun_options *opts, crun_error *err)
+static int read_collect(sweep *sw, const sweep_config *cfg, crun_error *err)
 {
-    json_t *c = json_object_get(crun_options_json(opts), "collect"); /* borrowed */
+    json_t *c = cfg->collect; /* borrowed */
     if (c && !json_is_string(c) && !json_is_array(c))
         return crun_error_set(err, CRUN_ECONFIG, "%s: collect: expected a list of dataset "
                               "names", sw->where_collect);
@@ -192,37 +227,28 @@ static int read_collect(sweep *sw, const crun_options *opts, crun_error *err)
 
 static int read_options(sweep *sw, const crun_options *opts, crun_error *err)
 {
-    const char *runner = NULL, *on_failure = "stop", *resume = NULL;
     snprintf(sw->where_params, sizeof(sw->where_params), "%s",
              crun_options_where(opts, "params"));
     snprintf(sw->where_runner, sizeof(sw->where_runner), "%s",
              crun_options_where(opts, "runner"));
     snprintf(sw->where_collect, sizeof(sw->where_collect), "%s",
              crun_options_where(opts, "collect"));
-    sw->max_parallel = 1;
     if (!(sw->wheres = json_array()))
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    int rc = crun_options_check_known(opts, known_options, err);
+    sweep_config cfg = {0};
+    int rc = crun_options_read(opts, sweep_option_table, CRUN_OPTION_COUNT(sweep_option_table),
+                               &cfg, err);
+    if (rc)
+        return rc;
+    sw->max_parallel = cfg.max_parallel;
+    sw->stop_on_failure = strcmp(cfg.on_failure, "stop") == 0;
+    if (cfg.runner && cfg.runner[0] && !(sw->runner = strdup(cfg.runner)))
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    if (cfg.resume && cfg.resume[0] && !(sw->resume = strdup(cfg.resume)))
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    rc = read_collect(sw, &cfg, err);
     if (!rc)
-        rc = crun_options_string(opts, "runner", &runner, err);
-    if (!rc)
-        rc = crun_options_string(opts, "on_failure", &on_failure, err);
-    if (!rc)
-        rc = crun_options_string(opts, "resume", &resume, err);
-    if (!rc)
-        rc = crun_options_int(opts, "max_parallel", 1, SWEEP_MAX_PARALLEL, &sw->max_parallel, err);
-    if (!rc && strcmp(on_failure, "stop") != 0 && strcmp(on_failure, "continue") != 0)
-        rc = crun_error_set(err, CRUN_ECONFIG, "%s: on_failure: expected stop or continue, "
-                            "got '%s'", crun_options_where(opts, "on_failure"), on_failure);
-    sw->stop_on_failure = strcmp(on_failure, "stop") == 0;
-    if (!rc && runner && runner[0] && !(sw->runner = strdup(runner)))
-        rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    if (!rc && resume && resume[0] && !(sw->resume = strdup(resume)))
-        rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    if (!rc)
-        rc = read_collect(sw, opts, err);
-    if (!rc)
-        rc = read_trials(sw, opts, err);
+        rc = read_trials(sw, opts, &cfg, err);
     return rc;
 }
 
@@ -528,6 +554,8 @@ static const crun_plugin sweep_plugin = {
     .description = "runs the pipeline once per parameter trial through another runner "
                    "and tabulates the results",
     .table = &sweep_type,
+    .options = sweep_option_table,
+    .n_options = CRUN_OPTION_COUNT(sweep_option_table),
 };
 
 CRUN_PLUGIN_EXPORT const crun_plugin *crun_plugin_entry(void)
