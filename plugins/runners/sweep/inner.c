@@ -103,8 +103,8 @@ static int check_runner(sweep_inner *in, const sweep_where *w, crun_error *err)
         size_t len = strlen(chain);
         snprintf(chain + len, sizeof(chain) - len, " -> %s", name);
         if (w->self && strcmp(name, w->self) == 0)
-            rc = crun_error_set(err, CRUN_ECONFIG, "%s: runner '%s' wraps itself: %s",
-                                w->runner, w->self, chain);
+            rc = crun_error_set(err, CRUN_ECONFIG, "%s: runner '%s': the runners wrap each "
+                                "other in a circle: %s", w->runner, w->self, chain);
         name = wrapped_by(runners, entry);
         entry = name ? find_named(runners, name) : NULL;
     }
