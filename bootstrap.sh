@@ -76,12 +76,13 @@ case "${1:-}" in
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
       run_suite build-sanitize sanitize || status=1
     # ThreadSanitizer on what runs many threads: sessions in threads, the
-    # YAML parsed on a second thread, the parallel runner, the service's concurrent requests, hooks from workers
+    # YAML parsed on a second thread, the parallel runner, the service's concurrent requests, hooks from workers,
+    # trials of a sweep at once
     configure build-tsan --buildtype=debugoptimized --werror -Db_sanitize=thread \
       -Db_lundef=false
     ninja -C build-tsan
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp \
-      run_suite build-tsan thread conf_events conf_cache embed run hooks e2e-parallel e2e-service e2e-service-deadlines e2e-hooks || status=1
+      run_suite build-tsan thread conf_events conf_cache embed run hooks e2e-parallel e2e-service e2e-service-deadlines e2e-hooks e2e-sweep || status=1
     exit $status
     ;;
   *)

@@ -28,6 +28,9 @@ typedef struct cli {
     crun_run_options ro;
     const char **runner_opts;
     size_t n_runner_opts;
+    char *sweeps;        /* -m arguments, one per line */
+    const char *resume;  /* --resume SWEEP_ID */
+    char *sweep_opts[3]; /* the runner options -m and --resume become */
     const char *output;
     bool json;
     bool quiet;

@@ -49,6 +49,9 @@ static const char usage_text[] =
     "  --load-versions d:v   load this version of a versioned dataset\n"
     "  --ir FILE             run a compiled IR instead of conf/\n"
     "  --run-id ID           use this run id (letters, digits, . _ -)\n"
+    "  -m KEY=SWEEP          sweep a parameter through the chosen runner (repeatable):\n"
+    "                        -m a.b=0.1,0.2  -m c=range(1,4)  -m d=choice(x,y)\n"
+    "  --resume SWEEP_ID     run again only the trials of a sweep that did not succeed\n"
     "  -q, --quiet           only errors on stderr;  -v, --verbose  debug output\n"
     "\n"
     "export argo: --image IMG (crun:latest)  --cpu Q (1)  --memory Q (1Gi)\n"
@@ -70,7 +73,7 @@ int usage_error(const char *fmt, const char *arg)
 enum {
     OPT_ENV = 256, OPT_RUNNER, OPT_RUNNER_OPT, OPT_PIPELINE, OPT_TAGS, OPT_NODES, OPT_NODE,
     OPT_FROM_NODES, OPT_TO_NODES, OPT_FROM_INPUTS, OPT_TO_OUTPUTS, OPT_PARAMS, OPT_LOAD_VERSIONS,
-    OPT_PROJECT, OPT_IR, OPT_RUN_ID, OPT_JSON, OPT_VERSION,
+    OPT_PROJECT, OPT_IR, OPT_RUN_ID, OPT_RESUME, OPT_JSON, OPT_VERSION,
     OPT_FORMAT, OPT_IMAGE, OPT_EVENTS, OPT_CPU, OPT_MEMORY, OPT_WORKDIR, OPT_PVC
 };
 
@@ -91,6 +94,8 @@ static const struct option long_options[] = {
     {"project", required_argument, NULL, OPT_PROJECT},
     {"ir", required_argument, NULL, OPT_IR},
     {"run-id", required_argument, NULL, OPT_RUN_ID},
+    {"resume", required_argument, NULL, OPT_RESUME},
+    {"multirun", required_argument, NULL, 'm'},
     {"json", no_argument, NULL, OPT_JSON},
     {"format", required_argument, NULL, OPT_FORMAT},
     {"image", required_argument, NULL, OPT_IMAGE},
@@ -107,21 +112,66 @@ static const struct option long_options[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* Append line to *text ("a\nb"); returns 0 or EXIT_USAGE. */
+static int add_line(char **text, const char *line)
+{
+    char *grown = NULL;
+    if (asprintf(&grown, "%s%s%s", *text ? *text : "", *text ? "\n" : "", line) < 0)
+        return usage_error("%s", "out of memory");
+    free(*text);
+    *text = grown;
+    return 0;
+}
+
+static int add_runner_opt(cli *c, const char *opt)
+{
+    const char **r = realloc(c->runner_opts, (c->n_runner_opts + 2) * sizeof(char *));
+    if (!r)
+        return usage_error("%s", "out of memory");
+    c->runner_opts = r;
+    r[c->n_runner_opts++] = opt;
+    r[c->n_runner_opts] = NULL;
+    return 0;
+}
+
+/* -m makes the run a sweep (the sweep plugin) over the runner asked for;
+ * -m and --resume reach the sweep as its options m and resume. */
+static int sweep_options(cli *c)
+{
+    int rc = 0;
+    if (c->sweeps) {
+        if (asprintf(&c->sweep_opts[0], "m=%s", c->sweeps) < 0 ||
+            asprintf(&c->sweep_opts[1], "runner=%s", c->ro.runner ? c->ro.runner : "") < 0)
+            return usage_error("%s", "out of memory");
+        c->ro.runner = "sweep";
+        rc = add_runner_opt(c, c->sweep_opts[0]);
+        if (!rc)
+            rc = add_runner_opt(c, c->sweep_opts[1]);
+    }
+    if (!rc && c->resume) {
+        if (asprintf(&c->sweep_opts[2], "resume=%s", c->resume) < 0)
+            return usage_error("%s", "out of memory");
+        rc = add_runner_opt(c, c->sweep_opts[2]);
+    }
+    c->ro.runner_opts = c->runner_opts;
+    return rc;
+}
+
+static void cli_free(cli *c)
+{
+    free(c->runner_opts);
+    free(c->sweeps);
+    for (size_t i = 0; i < 3; i++)
+        free(c->sweep_opts[i]);
+}
+
 static int parse_option(cli *c, int opt, const char *arg)
 {
     crun_filter *f = &c->ro.filter;
     switch (opt) {
     case OPT_ENV: c->so.env = arg; break;
     case OPT_RUNNER: c->ro.runner = arg; break;
-    case OPT_RUNNER_OPT: {
-        const char **r = realloc(c->runner_opts, (c->n_runner_opts + 2) * sizeof(char *));
-        if (!r)
-            return usage_error("%s", "out of memory");
-        c->runner_opts = r;
-        r[c->n_runner_opts++] = arg;
-        r[c->n_runner_opts] = NULL;
-        break;
-    }
+    case OPT_RUNNER_OPT: return add_runner_opt(c, arg);
     case OPT_PIPELINE: f->pipeline = arg; break;
     case OPT_TAGS: f->tags = arg; break;
     case OPT_NODES: f->nodes = arg; break;
@@ -139,6 +189,11 @@ static int parse_option(cli *c, int opt, const char *arg)
     case OPT_PROJECT: c->so.project_dir = arg; break;
     case OPT_IR: c->so.ir_file = arg; break;
     case OPT_RUN_ID: c->ro.run_id = arg; break;
+    case OPT_RESUME: c->resume = arg; break;
+    case 'm':
+        if (!strchr(arg, '=') || arg[0] == '=')
+            return usage_error("-m '%s': expected KEY=SWEEP (model_options.alpha=0.1,0.5)", arg);
+        return add_line(&c->sweeps, arg);
     case OPT_JSON: c->json = true; break;
     case OPT_FORMAT: c->format = arg; break;
     case OPT_IMAGE: c->image = arg; break;
@@ -173,7 +228,7 @@ static int parse_args(cli *c, int argc, char **argv)
     optind = first;
     opterr = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, "o:qvh", long_options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "o:qvhm:", long_options, NULL)) != -1) {
         if (opt == 'h') {
             fputs(usage_text, stdout);
             exit(EXIT_OK);
@@ -202,8 +257,7 @@ static int parse_args(cli *c, int argc, char **argv)
     }
     if (strcmp(c->command, "run") == 0 && c->what)
         return usage_error("unexpected argument '%s'", c->what);
-    c->ro.runner_opts = c->runner_opts;
-    return 0;
+    return sweep_options(c);
 }
 
 static int exit_status(int code)
@@ -494,20 +548,20 @@ int main(int argc, char **argv)
     cli c = {.so = CRUN_SESSION_OPTIONS_INIT, .ro = CRUN_RUN_OPTIONS_INIT};
     int rc = parse_args(&c, argc, argv);
     if (rc) {
-        free(c.runner_opts);
+        cli_free(&c);
         return rc;
     }
     crun_error err = CRUN_ERROR_INIT;
     if (strcmp(c.command, "new") == 0) {
         rc = cli_new(&c, &err);
         crun_error_clear(&err);
-        free(c.runner_opts);
+        cli_free(&c);
         return rc;
     }
     if (strcmp(c.command, "plugin") == 0) {
         rc = do_plugin(&c, &err);
         crun_error_clear(&err);
-        free(c.runner_opts);
+        cli_free(&c);
         return rc;
     }
     signal_watch w = {0};
@@ -551,6 +605,6 @@ int main(int argc, char **argv)
         crun_session_close(s);
     }
     crun_error_clear(&err);
-    free(c.runner_opts);
+    cli_free(&c);
     return rc;
 }

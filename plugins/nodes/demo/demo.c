@@ -155,15 +155,36 @@ static int feature_names(crun_call *call, json_t *options, const char ***out, si
     return 0;
 }
 
+/* test_size (a share, default 0.2) and random_state (an id offset, default
+ * 0): which rows are test rows, as Kedro's train_test_split is told. */
+static int split_options(crun_call *call, json_t *options, int64_t *per_10000, int64_t *offset)
+{
+    json_t *size = json_object_get(options, "test_size");
+    json_t *state = json_object_get(options, "random_state");
+    double share = size ? json_number_value(size) : 0.2;
+    if ((size && !json_is_number(size)) || share <= 0 || share >= 1)
+        return crun_call_fail(call, "params:model_options.test_size must be a number between "
+                              "0 and 1");
+    if (state && !json_is_integer(state))
+        return crun_call_fail(call, "params:model_options.random_state must be an integer");
+    *per_10000 = (int64_t)(share * 10000 + 0.5);
+    *offset = state ? (int64_t)json_integer_value(state) : 0;
+    return 0;
+}
+
 static int split_data(crun_call *call)
 {
     const crun_table *data = crun_value_table(crun_call_input(call, "data"));
     json_t *options = crun_value_json(crun_call_input(call, "parameters"));
     if (!data || !json_is_object(options))
         return crun_call_fail(call, "split_data needs a table and params:model_options");
+    int64_t per_10000 = 2000, offset = 0;
+    int rc = split_options(call, options, &per_10000, &offset);
+    if (rc)
+        return rc;
     const char **features = NULL;
     size_t nf = 0;
-    int rc = feature_names(call, options, &features, &nf);
+    rc = feature_names(call, options, &features, &nf);
     if (rc)
         return rc;
     const char *target = "price";
@@ -172,7 +193,7 @@ static int split_data(crun_call *call)
     char why[256] = "";
     if (id < 0)
         rc = crun_call_fail(call, "the model input table has no shuttle_id column");
-    else if (table_split_rows(data, (size_t)id, 5, features, nf, target, parts, why, sizeof(why)))
+    else if (table_split_rows(data, (size_t)id, per_10000, offset, features, nf, target, parts, why, sizeof(why)))
         rc = crun_call_fail(call, "%s", why);
     free(features);
     if (rc)
@@ -250,7 +271,8 @@ static const crun_node_def demo_nodes[] = {
     {"create_model_input_table", create_model_input_table,
      "shuttles x reviews (id = shuttle_id) x companies (company_id = id), rows with a missing value dropped"},
     {"split_data", split_data,
-     "X/y train and test tables: test rows are shuttle_id % 5 == 0; features from params"},
+     "X/y train and test tables: a share test_size of the shuttle ids (shifted by "
+     "random_state; 0.2: ids % 5 == 0) are test rows; features from params"},
     {"train_model", train_model, "ordinary least squares with intercept (handles rank deficiency)"},
     {"evaluate_model", evaluate_model, "r2_score, mae and max_error of the model on the test rows"},
 };

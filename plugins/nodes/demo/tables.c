@@ -211,7 +211,19 @@ crun_table *table_drop_missing(const crun_table *t)
     return out;
 }
 
-int table_split_rows(const crun_table *t, size_t id_col, int64_t modulo,
+/* floor(a / b) for b > 0, also for negative a */
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a / b - (a % b != 0 && a < 0);
+}
+
+static bool is_test_row(int64_t id, int64_t per_10000, int64_t offset)
+{
+    int64_t x = id + offset;
+    return floor_div(x * per_10000, 10000) != floor_div((x - 1) * per_10000, 10000);
+}
+
+int table_split_rows(const crun_table *t, size_t id_col, int64_t test_per_10000, int64_t offset,
                      const char *const *features, size_t nf, const char *target,
                      crun_table *out[4], char *why, size_t why_size)
 {
@@ -241,7 +253,7 @@ int table_split_rows(const crun_table *t, size_t id_col, int64_t modulo,
     }
     size_t ntrain = 0, ntest = 0;
     for (size_t r = 0; r < rows; r++) {
-        if (crun_table_int64(t, id_col, r) % modulo == 0)
+        if (is_test_row(crun_table_int64(t, id_col, r), test_per_10000, offset))
             test[ntest++] = r;
         else
             train[ntrain++] = r;
