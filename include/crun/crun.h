@@ -1,10 +1,13 @@
 /* crun/crun.h - everything: include this one header.
  *
+ *   abi.h      the ABI version, sized structs and CRUN_HAS_MEMBER
  *   error.h    codes, crun_error
+ *   log.h      logging through the host
  *   value.h    values and tables passed between nodes
- *   plugin.h   the plugin descriptor, options, logging
+ *   files.h    atomic file writes and reads
+ *   plugin.h   the plugin descriptor and options
  *   node.h     node libraries and the call context
- *   dataset.h  dataset types and file helpers
+ *   dataset.h  dataset types and the file-backed dataset helpers
  *   hooks.h    hook plugins
  *   runner.h   runner plugins and the run API
  *   session.h  embedding: open a project, compile, run
@@ -13,8 +16,11 @@
 #ifndef CRUN_CRUN_H
 #define CRUN_CRUN_H
 
+#include "abi.h"
 #include "error.h"
+#include "log.h"
 #include "value.h"
+#include "files.h"
 #include "plugin.h"
 #include "node.h"
 #include "dataset.h"

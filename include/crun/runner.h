@@ -48,8 +48,14 @@ enum {
     CRUN_RUNNER_SHARED = 1u << 0,
 };
 
+struct crun_session;
+
+/* A runner's table.  The host reads table->size and gives members the
+ * table does not have their defaults (NULL, 0); the members of ABI 2.0 are
+ * required to be present (size at least that of 2.0). */
 typedef struct crun_runner_type {
-    uint32_t size; /* sizeof(crun_runner_type) */
+    uint32_t size;  /* sizeof(crun_runner_type) */
+    uint32_t flags; /* CRUN_RUNNER_* */
     /* Check options (crun_options_check_known and friends) and make an instance. */
     int (*create)(const crun_options *opts, crun_logger *logger, void **instance,
                   crun_error *err);
@@ -57,8 +63,12 @@ typedef struct crun_runner_type {
      * the failure (CRUN_ENODE, CRUN_ECANCELED, ...) with err filled. */
     int (*run)(void *instance, crun_run *run, crun_error *err);
     void (*destroy)(void *instance);
-    /* --- ABI 1.1 --- */
-    uint32_t flags; /* CRUN_RUNNER_* */
+    /* Optional: check options against the session before anything runs, for
+     * what create() cannot see (a runner.yml name given in an option, a
+     * parameter key).  Called for every runner of a stack, outermost first,
+     * before the first create().  Return 0, or CRUN_ECONFIG with err saying
+     * what and where (crun_options_where). */
+    int (*check)(const crun_options *opts, struct crun_session *session, crun_error *err);
 } crun_runner_type;
 
 /* --- what the run is (borrowed, valid until the runner's run() returns) --- */
@@ -142,7 +152,7 @@ int crun_run_command_reap(crun_run *run, pid_t pid);
 struct crun_session *crun_run_session(crun_run *run);
 /* Say that the plan was handled by other runs (the service), so that the
  * host does not report its nodes as not run. */
-void crun_run_delegated(crun_run *run);
+void crun_run_set_delegated(crun_run *run);
 
 /* --- stopping --- */
 /* Ask the run to stop (any thread): nothing new starts, running commands get

@@ -107,7 +107,7 @@ static const struct option long_options[] = {
 
 static int parse_option(cli *c, int opt, const char *arg)
 {
-    crun_filter *f = &c->ro.filter;
+    crun_filter *f = &c->filter;
     switch (opt) {
     case OPT_ENV: c->so.env = arg; break;
     case OPT_RUNNER: c->ro.runner = arg; break;
@@ -201,6 +201,7 @@ static int parse_args(cli *c, int argc, char **argv)
     if (strcmp(c->command, "run") == 0 && c->what)
         return usage_error("unexpected argument '%s'", c->what);
     c->ro.runner_opts = c->runner_opts;
+    c->ro.filter = &c->filter;
     return 0;
 }
 
@@ -258,7 +259,7 @@ static void *watch_signals(void *arg)
 static int do_compile(cli *c, crun_session *s, crun_error *err)
 {
     json_t *ir;
-    int rc = crun_session_compile(s, &c->ro.filter, &ir, err);
+    int rc = crun_session_compile(s, &c->filter, &ir, err);
     if (rc)
         return report(err);
     char *text = json_dumps(ir, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -423,7 +424,8 @@ static int do_run(cli *c, crun_session *s, crun_error *err)
 
 int main(int argc, char **argv)
 {
-    cli c = {.so = CRUN_SESSION_OPTIONS_INIT, .ro = CRUN_RUN_OPTIONS_INIT};
+    cli c = {.so = CRUN_SESSION_OPTIONS_INIT, .ro = CRUN_RUN_OPTIONS_INIT,
+             .filter = CRUN_FILTER_INIT};
     int rc = parse_args(&c, argc, argv);
     if (rc) {
         free(c.runner_opts);

@@ -17,9 +17,6 @@
 #include "catalog/catalog.h"
 #include "crun/crun.h"
 
-/* Room for a run id and its NUL (crun_session_run refuses longer ids). */
-enum { CRUN_RUN_ID_MAX = 64 };
-
 /* What a session keeps for all its runs: its catalogs' share, the process
  * environment its commands get, each node's function once resolved, and the
  * counters that make run ids and versions unique.  Set when the session

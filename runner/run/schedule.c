@@ -211,7 +211,7 @@ crun_session *crun_run_session(crun_run *run)
     return run->session;
 }
 
-void crun_run_delegated(crun_run *run)
+void crun_run_set_delegated(crun_run *run)
 {
     run->delegated = true;
 }

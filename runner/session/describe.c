@@ -239,6 +239,6 @@ int crun_plugin_info(const char *path, json_t **out, crun_error *err)
                                                  t->nodes[i].doc ? t->nodes[i].doc : ""));
         json_object_set_new(*out, "functions", fns);
     }
-    dlclose(dl);
+    plugin_close_file(dl, d);
     return 0;
 }

@@ -162,9 +162,20 @@ static int setup_hooks(crun_session *s, crun_error *err)
     return 0;
 }
 
-int crun_session_open(const crun_session_options *o, crun_session **out, crun_error *err)
+static int session_open(const crun_session_options *o, crun_session **out, crun_error *err);
+
+int crun_session_open(const crun_session_options *given, crun_session **out, crun_error *err)
 {
     *out = NULL;
+    crun_session_options o = CRUN_SESSION_OPTIONS_INIT;
+    if (!given)
+        return session_open(&o, out, err);
+    int rc = abi_struct_in(&o, sizeof(o), given, "crun_session_options", err);
+    return rc ? rc : session_open(&o, out, err);
+}
+
+static int session_open(const crun_session_options *o, crun_session **out, crun_error *err)
+{
     crun_session *s = calloc(1, sizeof(*s));
     if (!s)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
@@ -248,10 +259,22 @@ void crun_session_close(crun_session *s)
     free(s);
 }
 
-int crun_session_compile(crun_session *s, const crun_filter *f, json_t **out, crun_error *err)
+/* A filter as given (NULL: none) read into *full at this host's size. */
+static int filter_in(const crun_filter *given, crun_filter *full, crun_error *err)
+{
+    *full = (crun_filter)CRUN_FILTER_INIT;
+    return given ? abi_struct_in(full, sizeof(*full), given, "crun_filter", err) : 0;
+}
+
+int crun_session_compile(crun_session *s, const crun_filter *given, json_t **out,
+                         crun_error *err)
 {
     plan *p;
-    int rc = plan_build(s->ir, f, &p, err);
+    crun_filter f;
+    int rc = filter_in(given, &f, err);
+    if (rc)
+        return rc;
+    rc = plan_build(s->ir, &f, &p, err);
     if (rc)
         return rc;
     *out = ir_to_json(s->ir, p->pipeline, p->node, p->n);
@@ -309,7 +332,7 @@ static void free_run_caches(crun_session *s)
  * made by the first and kept by the session; plans are read-only in runs. */
 static bool plain_run(const crun_run_options *o)
 {
-    const crun_filter *f = &o->filter;
+    const crun_filter *f = o->filter;
     return !o->run_id && o->n_inputs == 0 && !f->tags && !f->nodes && !f->from_nodes &&
            !f->to_nodes && !f->from_inputs && !f->to_outputs;
 }
@@ -425,12 +448,12 @@ static char *resume_command(crun_session *s, const crun_run_options *o, const ch
         append_arg(&cmd, "--env", s->env);
     append_arg(&cmd, "--params", s->given_params);
     append_arg(&cmd, "--runner", o->runner);
-    append_arg(&cmd, "--pipeline", o->filter.pipeline);
-    append_arg(&cmd, "--tags", o->filter.tags);
-    append_arg(&cmd, "--nodes", o->filter.nodes);
-    append_arg(&cmd, "--to-nodes", o->filter.to_nodes);
-    append_arg(&cmd, "--from-inputs", o->filter.from_inputs);
-    append_arg(&cmd, "--to-outputs", o->filter.to_outputs);
+    append_arg(&cmd, "--pipeline", o->filter->pipeline);
+    append_arg(&cmd, "--tags", o->filter->tags);
+    append_arg(&cmd, "--nodes", o->filter->nodes);
+    append_arg(&cmd, "--to-nodes", o->filter->to_nodes);
+    append_arg(&cmd, "--from-inputs", o->filter->from_inputs);
+    append_arg(&cmd, "--to-outputs", o->filter->to_outputs);
     append_arg(&cmd, "--load-versions", o->load_versions);
     append_arg(&cmd, "--from-nodes", from);
     return cmd;
@@ -466,17 +489,40 @@ static void fill_result(crun_session *s, crun_run *run, const crun_run_options *
     free(from);
 }
 
+#define HAS(res, m) CRUN_HAS_MEMBER(res, crun_run_result, m)
+
 void crun_run_result_clear(crun_run_result *res)
 {
-    free(res->run_id);
-    for (size_t i = 0; res->failed_nodes && res->failed_nodes[i]; i++)
+    if (!res || res->size < sizeof(uint32_t))
+        return;
+    if (HAS(res, run_id))
+        free(res->run_id);
+    for (size_t i = 0; HAS(res, failed_nodes) && res->failed_nodes && res->failed_nodes[i]; i++)
         free(res->failed_nodes[i]);
-    free(res->failed_nodes);
-    free(res->resume_command);
-    for (size_t i = 0; i < res->n_outputs; i++)
+    if (HAS(res, failed_nodes))
+        free(res->failed_nodes);
+    if (HAS(res, resume_command))
+        free(res->resume_command);
+    /* output_values is NULL-terminated: a result cut short before n_outputs
+     * still lets go of its values */
+    for (size_t i = 0; HAS(res, output_values) && res->output_values && res->output_values[i]; i++)
         crun_value_unref(res->output_values[i]);
-    free(res->output_names); /* the block of every output and timing array (collect_outputs) */
-    memset(res, 0, sizeof(*res));
+    if (HAS(res, output_names))
+        free(res->output_names); /* the block of every output and timing array */
+    uint32_t size = res->size;
+    memset(res, 0, size < sizeof(*res) ? size : sizeof(*res));
+    res->size = size;
+}
+
+/* Hand the full result over to the caller's, as far as its size goes; what
+ * does not fit is freed. */
+static void result_out(crun_run_result *dst, crun_run_result *full)
+{
+    size_t n = dst->size < sizeof(*full) ? dst->size : sizeof(*full);
+    memcpy((char *)dst + sizeof(uint32_t), (char *)full + sizeof(uint32_t),
+           n - sizeof(uint32_t));
+    memset((char *)full + sizeof(uint32_t), 0, n - sizeof(uint32_t));
+    crun_run_result_clear(full);
 }
 
 static int pipeline_hooks(crun_run *run, crun_hook_point point, const crun_error *e, int status,
@@ -583,7 +629,8 @@ static int run_params(crun_session *s, const crun_run_options *o, json_t **out, 
 }
 
 /* The free outputs (made by a node, read by none) and the node timings.
- * The four arrays and the names' text are one allocation, owned through
+ * The four arrays and the names' text (copies: a result outlives the
+ * session) are one allocation, owned through
  * output_names (crun_run_result_clear frees it): a service makes a result
  * per request, and each allocation shows. */
 static void collect_outputs(crun_run *run, crun_run_result *res)
@@ -595,6 +642,9 @@ static void collect_outputs(crun_run *run, crun_run_result *res)
             n++;
             text += strlen(run->ir->ds[ds].name) + 1;
         }
+    for (size_t i = 0; i < p->n; i++)
+        if (run->state[i] == NODE_DONE || run->state[i] == NODE_FAILED)
+            text += strlen(crun_run_node_name(run, i)) + 1;
     size_t ptrs = (n + 1) * sizeof(char *) + (n + 1) * sizeof(crun_value *) +
                   (p->n + 1) * sizeof(char *);
     char *block = malloc(ptrs + (p->n + 1) * sizeof(double) + text);
@@ -602,7 +652,7 @@ static void collect_outputs(crun_run *run, crun_run_result *res)
         return;
     res->output_names = (char **)(void *)block;
     res->output_values = (crun_value **)(void *)(block + (n + 1) * sizeof(char *));
-    res->timed_nodes = (const char **)(void *)(res->output_values + n + 1);
+    res->timed_nodes = (char **)(void *)(res->output_values + n + 1);
     res->timed_seconds = (double *)(void *)(block + ptrs);
     char *names = (char *)(res->timed_seconds + p->n + 1);
     for (size_t ds = 0; ds < run->ir->n_ds; ds++) {
@@ -623,7 +673,10 @@ static void collect_outputs(crun_run *run, crun_run_result *res)
     res->output_values[res->n_outputs] = NULL;
     for (size_t i = 0; i < p->n; i++)
         if (run->state[i] == NODE_DONE || run->state[i] == NODE_FAILED) {
-            res->timed_nodes[res->n_timed] = crun_run_node_name(run, i);
+            size_t len = strlen(crun_run_node_name(run, i)) + 1;
+            memcpy(names, crun_run_node_name(run, i), len);
+            res->timed_nodes[res->n_timed] = names;
+            names += len;
             res->timed_seconds[res->n_timed++] = run->seconds[i];
         }
 }
@@ -644,10 +697,10 @@ static int check_run_id(const char *id, crun_error *err)
                           CRUN_RUN_ID_MAX - 1);
 }
 
-int crun_session_run(crun_session *s, const crun_run_options *o, crun_run_result *res,
-                     crun_error *err)
+/* A run from options and into a result of this host's full size. */
+static int session_run(crun_session *s, const crun_run_options *o, crun_run_result *res,
+                       crun_error *err)
 {
-    memset(res, 0, sizeof(*res));
     plan *p;
     json_t *params = NULL;
     int rc = o->run_id ? check_run_id(o->run_id, err) : 0;
@@ -659,8 +712,8 @@ int crun_session_run(crun_session *s, const crun_run_options *o, crun_run_result
     bool shared = plain_run(o);
     /* a run given its id is one part of a larger run: memory datasets that
      * cross its boundary are shared with the other parts through files */
-    if ((rc = shared ? shared_plan(s, o->filter.pipeline, &p, err)
-                     : plan_build_flags(s->ir, &o->filter,
+    if ((rc = shared ? shared_plan(s, o->filter->pipeline, &p, err)
+                     : plan_build_flags(s->ir, o->filter,
                                         o->run_id ? PLAN_CROSS_SHARED : 0, o->input_names,
                                         o->n_inputs, &p, err))) {
         json_decref(params);
@@ -693,5 +746,32 @@ int crun_session_run(crun_session *s, const crun_run_options *o, crun_run_result
     if (!runner_shared && r.type->destroy)
         r.type->destroy(r.instance);
     run_destroy(run);
+    return rc;
+}
+
+int crun_session_run(crun_session *s, const crun_run_options *given, crun_run_result *res,
+                     crun_error *err)
+{
+    if (!given || !res)
+        return crun_error_set(err, CRUN_EINVAL, "crun_session_run: no %s",
+                              given ? "result" : "options");
+    if (res->size < sizeof(uint32_t))
+        return crun_error_set(err, CRUN_EINVAL, "crun_run_result: size %u: start from "
+                              "CRUN_RUN_RESULT_INIT", res->size);
+    crun_run_result_clear(res);
+    crun_run_options o = CRUN_RUN_OPTIONS_INIT;
+    crun_filter f;
+    crun_run_result full = CRUN_RUN_RESULT_INIT;
+    int rc = abi_struct_in(&o, sizeof(o), given, "crun_run_options", err);
+    if (!rc)
+        rc = filter_in(o.filter, &f, err);
+    if (rc) {
+        if (HAS(res, status))
+            res->status = rc;
+        return rc;
+    }
+    o.filter = &f;
+    rc = session_run(s, &o, &full, err);
+    result_out(res, &full);
     return rc;
 }

@@ -140,11 +140,6 @@ static int open_runner(crun_session *s, const crun_run_options *o, runner_inst *
     return 0;
 }
 
-static uint32_t runner_flags(const crun_runner_type *t)
-{
-    return t->size >= offsetof(crun_runner_type, flags) + sizeof(t->flags) ? t->flags : 0;
-}
-
 /* What identifies a runner instance: the runner asked for and its options. */
 static char *runner_key(const crun_run_options *o)
 {
@@ -200,7 +195,7 @@ int session_get_runner(crun_session *s, const crun_run_options *o, runner_inst *
     while (sr && strcmp(sr->key, key) != 0)
         sr = sr->next;
     int rc = 0;
-    if (!sr && !(rc = open_runner(s, o, r, err)) && (runner_flags(r->type) & CRUN_RUNNER_SHARED)) {
+    if (!sr && !(rc = open_runner(s, o, r, err)) && (r->type->flags & CRUN_RUNNER_SHARED)) {
         if ((sr = malloc(sizeof(*sr)))) {
             *sr = (shared_runner){.next = s->runners, .key = key, .type = r->type,
                                   .instance = r->instance};

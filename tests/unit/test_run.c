@@ -245,6 +245,8 @@ static int run(fixture *f, const crun_run_options *opts)
     crun_run_options defaults = CRUN_RUN_OPTIONS_INIT;
     crun_run_result_clear(&f->res);
     crun_error_clear(&f->err);
+    crun_run_result_clear(&f->res);
+    f->res.size = sizeof(f->res);
     return crun_session_run(f->s, opts ? opts : &defaults, &f->res, &f->err);
 }
 
@@ -364,7 +366,9 @@ static void test_memory_datasets_carry_inputs_and_outputs(void **state)
 
     const char *names[] = {"greeting"};
     crun_value *values[] = {crun_value_bytes_new("hi", 2, NULL)};
-    ro.filter.nodes = "shout";
+    crun_filter only_shout = CRUN_FILTER_INIT;
+    only_shout.nodes = "shout";
+    ro.filter = &only_shout;
     ro.input_names = names;
     ro.input_values = values;
     ro.n_inputs = 1;
@@ -556,6 +560,7 @@ static void *run_thread(void *arg)
 {
     runner_thread *t = arg;
     double start = now();
+    t->res = (crun_run_result)CRUN_RUN_RESULT_INIT;
     t->rc = crun_session_run(t->s, &t->opts, &t->res, &t->err);
     t->seconds = now() - start;
     return NULL;
@@ -619,7 +624,9 @@ static void test_session_runs_again_after_a_cancelled_run(void **state)
     crun_run_result_clear(&t.res);
     crun_error_clear(&t.err);
     crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
-    ro.filter.pipeline = "quick";
+    crun_filter quick = CRUN_FILTER_INIT;
+    quick.pipeline = "quick";
+    ro.filter = &quick;
     run_ok(f, &ro);
     assert_int_equal(f->res.nodes_done, 1);
 }
