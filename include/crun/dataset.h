@@ -50,8 +50,7 @@ enum {
      * create without options cannot fail.  The host may then keep the value
      * of an entry without options itself, instead of making an instance per
      * run: none of the type's functions is called for that entry.  An entry
-     * with options is always an instance.  ABI 1.2: older hosts ignore the
-     * flag and make instances. */
+     * with options is always an instance. */
     CRUN_DATASET_VALUE_SLOT = 1u << 1
 };
 

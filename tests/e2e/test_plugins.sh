@@ -100,7 +100,7 @@ test_plugin_info_on_each_built_plugin()
         expect_status 0
         grep -qE "^name +$name\$" "$OUT" || fail "plugin info $so: name is not $name: $STDOUT"
         grep -qE "^kind +$kind\$" "$OUT" || fail "plugin info $so: kind is not $kind: $STDOUT"
-        grep -qE '^abi +1\.[0-9]+$' "$OUT" || fail "plugin info $so: abi is not 1.x: $STDOUT"
+        grep -qE '^abi +2\.[0-9]+$' "$OUT" || fail "plugin info $so: abi is not 2.x: $STDOUT"
         grep -qE '^description +[^ ]' "$OUT" || fail "plugin info $so: no description: $STDOUT"
         grep -qE "^path +$so\$" "$OUT" || fail "plugin info $so: wrong path: $STDOUT"
         if [ "$kind" = nodes ]; then
@@ -177,7 +177,26 @@ EOF
 test_refuse_abi_major_99()
 {
     descriptor_so abi99 CRUN_PLUGIN_MAGIC 99 CRUN_PLUGIN_RUNNER
-    check_refusal "$PWD/abi99.so" "$PWD/abi99.so" "built for crun ABI 99.0" "speaks ABI 1." \
+    check_refusal "$PWD/abi99.so" "$PWD/abi99.so" "built for crun ABI 99.0" "speaks ABI 2." \
+        "rebuild the plugin"
+}
+
+# A runner written for ABI 1.x, whose table had 1.x's layout (flags last,
+# no check): refused before its table is read, both versions named.
+test_refuse_abi_1_runner()
+{
+    build_so old <<'EOF'
+#include <stdint.h>
+#include <crun/plugin.h>
+typedef struct { uint32_t size; void *create, *run, *destroy; uint32_t flags; } v1_table;
+static const v1_table table = {.size = sizeof(v1_table)};
+static const crun_plugin desc = {
+    .magic = CRUN_PLUGIN_MAGIC, .abi_major = 1, .abi_minor = 2, .size = sizeof(crun_plugin),
+    .kind = CRUN_PLUGIN_RUNNER, .name = "old", .table = &table,
+};
+CRUN_PLUGIN_EXPORT const crun_plugin *crun_plugin_entry(void) { return &desc; }
+EOF
+    check_refusal "$PWD/old.so" "$PWD/old.so" "built for crun ABI 1.2; this crun speaks ABI 2.0" \
         "rebuild the plugin"
 }
 
