@@ -122,11 +122,11 @@ static int open_shared(catalog *c, size_t ds, cat_entry *e, crun_error *err)
     if (!rc)
         *e->ctx = (crun_dataset_ctx){.size = sizeof(crun_dataset_ctx), .name = d->name,
                                      .project_dir = ir->dir,
-                                     .logger = c->shared->logger};
+                                     .logger = c->logger};
     if (!rc && (rc = spill_type.create(e->ctx, opts, &e->instance, err)) == 0) {
         e->type = &spill_type;
         e->in_memory = true;
-        logger_write(c->shared->logger, CRUN_LOG_INFO, NULL, "memory dataset '%s' %s "
+        logger_write(c->logger, CRUN_LOG_INFO, NULL, "memory dataset '%s' %s "
                      "another job of run %s through %s", d->name,
                      c->plan->crosses[ds] & PLAN_CROSS_IN ? "comes from" : "goes to",
                      c->run_id, path);
@@ -229,7 +229,7 @@ static int open_entry(catalog *c, size_t ds, const crun_run_options *o, crun_err
         .versioned = d->versioned,
         .load_version = d->versioned ? load_version_for(lv, d->name, vbuf, sizeof(vbuf)) : NULL,
         .save_version = c->version,
-        .logger = s->logger,
+        .logger = c->logger,
     };
     if (e->ctx->load_version && !(e->ctx->load_version = strdup(e->ctx->load_version)))
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");

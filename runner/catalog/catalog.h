@@ -64,6 +64,7 @@ typedef struct catalog {
     const char *run_id;  /* borrowed, as long as the catalog */
     const char *version; /* the run's save version */
     crun_run *run;       /* for hook events and the datasets' context only */
+    crun_logger *logger; /* the run's: the session's, or a run inside a run's own */
 } catalog;
 
 /* Open the plan's datasets into c->entries (set every member of c first).

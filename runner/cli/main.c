@@ -302,7 +302,11 @@ static void print_list(const char *what, json_t *items)
                    !exists ? "" : json_is_true(exists) ? "exists" : "missing", fp ? fp : "",
                    json_array_size(users), json_array_size(users) == 1 ? "" : "s");
         } else if (strcmp(what, "runners") == 0) {
-            printf("%-20s %-20s%s\n", name, json_string_value(json_object_get(it, "type")),
+            /* a wrapping runner shows what it wraps: tune -> sturdy -> par(parallel) */
+            const char *stack = json_string_value(json_object_get(it, "stack"));
+            bool wraps = stack && (strstr(stack, " -> ") || strncmp(stack, "error: ", 7) == 0);
+            printf("%-20s %-20s%s%s%s\n", name, json_string_value(json_object_get(it, "type")),
+                   wraps ? " " : "", wraps ? stack : "",
                    json_is_true(json_object_get(it, "default")) ? " (default)" : "");
         } else {
             printf("%-14s %-8s %-8s %s\n", name, json_string_value(json_object_get(it, "kind")),

@@ -103,7 +103,7 @@ void crun_call_log(crun_call *call, crun_log_level level, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    logger_vwrite(call->run->shared->catalog.logger, level, call->node->name, fmt, ap);
+    logger_vwrite(call->run->logger, level, call->node->name, fmt, ap);
     va_end(ap);
 }
 

@@ -173,7 +173,7 @@ int crun_session_describe_dataset(crun_session *s, const char *name, json_t **ou
     return *out ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
 }
 
-static json_t *list_runners(const ir_t *ir)
+static json_t *list_runners(crun_session *s, const ir_t *ir)
 {
     json_t *a = json_array();
     const conf_node *runners = ir->runner ? conf_get(ir->runner, "runners") : NULL;
@@ -185,14 +185,18 @@ static json_t *list_runners(const ir_t *ir)
         json_t *opts = conf_to_json(runners->items[2 * i + 1]);
         json_t *type = json_incref(json_object_get(opts, "type"));
         json_object_del(opts, "type");
-        json_array_append_new(a, json_pack("{s:s, s:o, s:b, s:o}", "name", name, "type",
+        char *stack = runner_stack_text(s, name);
+        json_array_append_new(a, json_pack("{s:s, s:o, s:b, s:o, s:s}", "name", name, "type",
                                            type ? type : json_null(), "default",
-                                           strcmp(name, def_name) == 0, "options", opts));
+                                           strcmp(name, def_name) == 0, "options", opts,
+                                           "stack", stack ? stack : name));
+        free(stack);
         def_listed = def_listed || strcmp(name, def_name) == 0;
     }
     if (!def_listed)
-        json_array_append_new(a, json_pack("{s:s, s:s, s:b, s:{}}", "name", def_name, "type",
-                                           def_name, "default", 1, "options"));
+        json_array_append_new(a, json_pack("{s:s, s:s, s:b, s:{}, s:s}", "name", def_name,
+                                           "type", def_name, "default", 1, "options", "stack",
+                                           def_name));
     return a;
 }
 
@@ -210,7 +214,7 @@ int crun_session_list(crun_session *s, const char *what, json_t **out, crun_erro
     } else if (strcmp(what, "datasets") == 0) {
         *out = list_datasets(s);
     } else if (strcmp(what, "runners") == 0) {
-        *out = list_runners(ir);
+        *out = list_runners(s, ir);
     } else if (strcmp(what, "plugins") == 0) {
         *out = plugin_list(&s->plugins);
     } else {

@@ -330,10 +330,10 @@ static void free_run_caches(crun_session *s)
 
 /* Runs of the whole pipeline (or a whole named one) share one plan: it is
  * made by the first and kept by the session; plans are read-only in runs. */
-static bool plain_run(const crun_run_options *o)
+static bool plain_run(const crun_run_options *o, const char *given_id)
 {
     const crun_filter *f = o->filter;
-    return !o->run_id && o->n_inputs == 0 && !f->tags && !f->nodes && !f->from_nodes &&
+    return !given_id && o->n_inputs == 0 && !f->tags && !f->nodes && !f->from_nodes &&
            !f->to_nodes && !f->from_inputs && !f->to_outputs;
 }
 
@@ -435,6 +435,33 @@ static void append_arg(char **cmd, const char *flag, const char *value)
     }
 }
 
+/* Append the leaves of a run's parameter overrides to *text as
+ * "a.b=value" (JSON for what is not a string), comma-separated. */
+static void append_params(char **text, const char *prefix, json_t *over)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(over, key, v) {
+        char *path = NULL, *next = NULL;
+        if (asprintf(&path, "%s%s%s", prefix, prefix[0] ? "." : "", key) < 0)
+            return;
+        if (json_is_object(v) && json_object_size(v)) {
+            append_params(text, path, v);
+            free(path);
+            continue;
+        }
+        char *val = json_is_string(v) ? strdup(json_string_value(v))
+                                      : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        if (val && asprintf(&next, "%s%s%s=%s", *text ? *text : "", *text ? "," : "", path,
+                            val) >= 0) {
+            free(*text);
+            *text = next;
+        }
+        free(val);
+        free(path);
+    }
+}
+
 /* The same command as the failed run (project, env, IR, params, runner,
  * filters), restarting from the nodes given. */
 static char *resume_command(crun_session *s, const crun_run_options *o, const char *from)
@@ -446,7 +473,11 @@ static char *resume_command(crun_session *s, const crun_run_options *o, const ch
     append_arg(&cmd, "--ir", s->given_ir);
     if (s->given_env || (s->project && strcmp(s->env, s->project->default_env) != 0))
         append_arg(&cmd, "--env", s->env);
-    append_arg(&cmd, "--params", s->given_params);
+    char *params = s->given_params ? strdup(s->given_params) : NULL;
+    if (json_is_object(o->params))
+        append_params(&params, "", o->params);
+    append_arg(&cmd, "--params", params);
+    free(params);
     append_arg(&cmd, "--runner", o->runner);
     append_arg(&cmd, "--pipeline", o->filter->pipeline);
     append_arg(&cmd, "--tags", o->filter->tags);
@@ -468,6 +499,14 @@ static void fill_result(crun_session *s, crun_run *run, const crun_run_options *
     res->delegated = run->delegated;
     if (res->status == 0)
         return;
+    if (run->delegated && run->inner.failed_nodes) {
+        /* the plan failed in a run the runner handed it to: that is the failure */
+        res->failed_nodes = run->inner.failed_nodes;
+        res->resume_command = run->inner.resume_command;
+        run->inner.failed_nodes = NULL;
+        run->inner.resume_command = NULL;
+        return;
+    }
     size_t nf = 0;
     res->failed_nodes = calloc(run->n_failed + 1, sizeof(char *));
     for (size_t i = 0; res->failed_nodes && i < p->n; i++)
@@ -516,7 +555,7 @@ void crun_run_result_clear(crun_run_result *res)
 
 /* Hand the full result over to the caller's, as far as its size goes; what
  * does not fit is freed. */
-static void result_out(crun_run_result *dst, crun_run_result *full)
+void session_result_out(crun_run_result *dst, crun_run_result *full)
 {
     size_t n = dst->size < sizeof(*full) ? dst->size : sizeof(*full);
     memcpy((char *)dst + sizeof(uint32_t), (char *)full + sizeof(uint32_t),
@@ -697,9 +736,8 @@ static int check_run_id(const char *id, crun_error *err)
                           CRUN_RUN_ID_MAX - 1);
 }
 
-/* A run from options and into a result of this host's full size. */
-static int session_run(crun_session *s, const crun_run_options *o, crun_run_result *res,
-                       crun_error *err)
+int session_run(crun_session *s, const crun_run_options *o, crun_run_result *res,
+                const delegation *d, crun_error *err)
 {
     plan *p;
     json_t *params = NULL;
@@ -709,13 +747,14 @@ static int session_run(crun_session *s, const crun_run_options *o, crun_run_resu
     rc = run_params(s, o, &params, err);
     if (rc)
         return res->status = rc;
-    bool shared = plain_run(o);
     /* a run given its id is one part of a larger run: memory datasets that
-     * cross its boundary are shared with the other parts through files */
+     * cross its boundary are shared with the other parts through files (a
+     * run inside a run is the whole of it, as its outer run was) */
+    const char *given_id = d ? d->outer->opts->run_id : o->run_id;
+    bool shared = plain_run(o, given_id);
     if ((rc = shared ? shared_plan(s, o->filter->pipeline, &p, err)
-                     : plan_build_flags(s->ir, o->filter,
-                                        o->run_id ? PLAN_CROSS_SHARED : 0, o->input_names,
-                                        o->n_inputs, &p, err))) {
+                     : plan_build_flags(s->ir, o->filter, given_id ? PLAN_CROSS_SHARED : 0,
+                                        o->input_names, o->n_inputs, &p, err))) {
         json_decref(params);
         return res->status = rc;
     }
@@ -724,25 +763,31 @@ static int session_run(crun_session *s, const crun_run_options *o, crun_run_resu
     bool runner_shared = false;
     rc = run_create(&s->shared, s, p, shared, params, o, &run, err); /* takes params */
     if (!rc)
+        run->opts = o;
+    if (!rc)
+        rc = inner_run_begin(run, d, err);
+    if (!rc)
         rc = session_get_runner(s, o, &r, &runner_shared, err);
     if (rc) {
+        inner_run_end(run, d, NULL);
         run_destroy(run);
         return res->status = rc;
     }
     res->run_id = strdup(run->run_id);
-    if (!o->own_cancel)
+    if (!o->own_cancel && !d)
         register_run(s, run, true);
     if (o->on_run)
         o->on_run(o->on_run_user, run);
     rc = execute(s, run, &r, err);
     if (o->on_run)
         o->on_run(o->on_run_user, NULL);
-    if (!o->own_cancel)
+    if (!o->own_cancel && !d)
         register_run(s, run, false);
     res->status = rc;
     fill_result(s, run, o, res);
     if (o->collect_outputs && rc == 0)
         collect_outputs(run, res);
+    inner_run_end(run, d, res);
     if (!runner_shared && r.type->destroy)
         r.type->destroy(r.instance);
     run_destroy(run);
@@ -771,7 +816,7 @@ int crun_session_run(crun_session *s, const crun_run_options *given, crun_run_re
         return rc;
     }
     o.filter = &f;
-    rc = session_run(s, &o, &full, err);
-    result_out(res, &full);
+    rc = session_run(s, &o, &full, NULL, err);
+    session_result_out(res, &full);
     return rc;
 }

@@ -103,38 +103,165 @@ static int runner_options(const runner_choice *c, const char *const *overrides,
     return 0;
 }
 
+/* Names under 'runners' for suggestions. */
+static size_t runner_names(crun_session *s, const char **names, size_t max)
+{
+    const conf_node *runners = s->ir->runner ? conf_get(s->ir->runner, "runners") : NULL;
+    size_t n = 0;
+    for (size_t i = 0; runners && runners->kind == CONF_MAP && i < runners->n && n < max; i++)
+        names[n++] = runners->items[2 * i]->str;
+    return n;
+}
+
+/* Load the plugin of a choice; at the top (via NULL) an unknown name given
+ * on the command line gets a suggestion, below it the `runner:` line. */
+static int load_choice(crun_session *s, const runner_choice *c, const conf_node *via,
+                       const char *wrapper, bool asked, const crun_plugin **plug,
+                       crun_error *err)
+{
+    int rc = plugin_load(&s->plugins, CRUN_PLUGIN_RUNNER, c->type, plug, err);
+    if (!rc)
+        return 0;
+    const char *names[128];
+    const char *best = c->entry ? NULL : suggest_closest(c->name, names, runner_names(s, names, 128));
+    if (via && !c->entry)
+        return conf_error(err, via, "runner '%s': runner: unknown runner '%s'%s%s%s (a name "
+                          "under 'runners', or a runner plugin)", wrapper, c->name,
+                          best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
+    if (!via && asked && best)
+        return crun_error_set(err, CRUN_EUSAGE, "--runner: unknown runner '%s' (did you mean "
+                              "'%s'?)", c->name, best);
+    return crun_error_prefix(err, "%s: runner '%s': ", c->where, c->name);
+}
+
+/* The runner asked for and the runners it wraps, outermost first, each
+ * with its plugin: `runner:` keys followed through runner.yml until a
+ * runner without one.  Unknown names and cycles are errors at the
+ * `runner:` that names them. */
+enum { STACK_MAX = 16 };
+typedef struct runner_stack {
+    runner_choice c[STACK_MAX];
+    const crun_plugin *plug[STACK_MAX];
+    size_t n;
+} runner_stack;
+
+static int cycle_error(const runner_stack *st, const conf_node *via, const char *name,
+                       crun_error *err)
+{
+    char chain[1024] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < st->n && len < sizeof(chain); i++)
+        len += (size_t)snprintf(chain + len, sizeof(chain) - len, "%s -> ", st->c[i].name);
+    if (len < sizeof(chain))
+        snprintf(chain + len, sizeof(chain) - len, "%s", name);
+    return conf_error(err, via, "runner '%s': runner: '%s' makes a cycle: %s",
+                      st->c[st->n - 1].name, name, chain);
+}
+
+static int resolve_stack(crun_session *s, const char *asked, runner_stack *st, crun_error *err)
+{
+    st->n = 0;
+    const char *name = asked;
+    const conf_node *via = NULL;
+    for (;;) {
+        for (size_t i = 0; via && i < st->n; i++)
+            if (strcmp(st->c[i].name, name) == 0)
+                return cycle_error(st, via, name, err);
+        if (st->n == STACK_MAX)
+            return conf_error(err, via, "runner: stacks deeper than %d runners are refused",
+                              STACK_MAX);
+        runner_choice *c = &st->c[st->n];
+        int rc = choose_runner(s, name, c, err);
+        if (!rc && via)
+            conf_where(via, c->where, sizeof(c->where));
+        if (!rc)
+            rc = load_choice(s, c, via, st->n ? st->c[st->n - 1].name : NULL, asked != NULL,
+                             &st->plug[st->n], err);
+        if (rc)
+            return rc;
+        st->n++;
+        const conf_node *next = c->entry ? conf_get(c->entry, "runner") : NULL;
+        if (!next)
+            return 0;
+        if (next->kind != CONF_SCALAR || !next->str[0])
+            return conf_error(err, next, "runner '%s': 'runner' must name the runner it wraps",
+                              c->name);
+        via = next;
+        name = next->str;
+    }
+}
+
+/* Each runner's check(), outermost first; --runner-opt reaches the top one. */
+static int check_stack(crun_session *s, const runner_stack *st, const char *const *overrides,
+                       crun_error *err)
+{
+    for (size_t i = 0; i < st->n; i++) {
+        const crun_runner_type *t = st->plug[i]->table;
+        if (!t->check)
+            continue;
+        crun_options *opts = NULL;
+        int rc = runner_options(&st->c[i], i == 0 ? overrides : NULL, &opts, err);
+        if (!rc && (rc = t->check(opts, s, err)) != 0 && !err->message)
+            crun_error_set(err, rc, "runner '%s' refused its options", st->c[i].name);
+        crun_options_free(opts);
+        if (rc)
+            return err->code ? err->code : CRUN_ECONFIG;
+    }
+    return 0;
+}
+
+int crun_session_check_runner(crun_session *s, const char *name, crun_error *err)
+{
+    runner_stack st;
+    int rc = resolve_stack(s, name, &st, err);
+    return rc ? rc : check_stack(s, &st, NULL, err);
+}
+
+/* "tune -> sturdy -> par(parallel)": the runner and what it wraps, the
+ * last with its type; or why it does not resolve.  A new string. */
+char *runner_stack_text(crun_session *s, const char *name)
+{
+    runner_stack st;
+    crun_error err = CRUN_ERROR_INIT;
+    char *text = NULL;
+    if (resolve_stack(s, name, &st, &err) != 0) {
+        if (asprintf(&text, "error: %s", err.message ? err.message : "unresolved") < 0)
+            text = NULL;
+        crun_error_clear(&err);
+        return text;
+    }
+    size_t len = 0;
+    for (size_t i = 0; i < st.n; i++)
+        len += strlen(st.c[i].name) + strlen(st.c[i].type) + 8;
+    if (!(text = malloc(len + 1)))
+        return NULL;
+    char *t = text;
+    for (size_t i = 0; i < st.n; i++) {
+        bool last = i + 1 == st.n, typed = last && strcmp(st.c[i].name, st.c[i].type) != 0;
+        t += sprintf(t, "%s%s%s%s%s", i ? " -> " : "", st.c[i].name, typed ? "(" : "",
+                     typed ? st.c[i].type : "", typed ? ")" : "");
+    }
+    return text;
+}
+
 static int open_runner(crun_session *s, const crun_run_options *o, runner_inst *r, crun_error *err)
 {
-    runner_choice c;
-    int rc = choose_runner(s, o->runner, &c, err);
+    runner_stack st;
+    int rc = resolve_stack(s, o->runner, &st, err);
+    if (!rc)
+        rc = check_stack(s, &st, o->runner_opts, err);
     if (rc)
         return rc;
-    const crun_plugin *plug;
-    if ((rc = plugin_load(&s->plugins, CRUN_PLUGIN_RUNNER, c.type, &plug, err))) {
-        if (!c.entry && o->runner) {
-            const conf_node *runners = s->ir->runner ? conf_get(s->ir->runner, "runners") : NULL;
-            const char *names[128];
-            size_t n = 0;
-            bool listed = runners && runners->kind == CONF_MAP;
-            for (size_t i = 0; listed && i < runners->n && n < 128; i++)
-                names[n++] = runners->items[2 * i]->str;
-            const char *best = suggest_closest(c.name, names, n);
-            if (best)
-                return crun_error_set(err, CRUN_EUSAGE, "--runner: unknown runner '%s' (did you "
-                                      "mean '%s'?)", c.name, best);
-        }
-        return crun_error_prefix(err, "%s: runner '%s': ", c.where, c.name);
-    }
     crun_options *opts = NULL;
-    if ((rc = runner_options(&c, o->runner_opts, &opts, err)))
+    if ((rc = runner_options(&st.c[0], o->runner_opts, &opts, err)))
         return rc;
-    r->type = plug->table;
+    r->type = st.plug[0]->table;
     rc = r->type->create(opts, &s->logger, &r->instance, err);
     crun_options_free(opts);
     if (rc) {
         r->type = NULL;
         if (!err->message)
-            crun_error_set(err, CRUN_ECONFIG, "runner '%s' refused its options", c.name);
+            crun_error_set(err, CRUN_ECONFIG, "runner '%s' refused its options", st.c[0].name);
         return CRUN_ECONFIG;
     }
     return 0;
@@ -217,3 +344,146 @@ int session_get_runner(crun_session *s, const crun_run_options *o, runner_inst *
     return rc;
 }
 
+
+/* --- runs inside runs ------------------------------------------------------- */
+
+int inner_run_begin(crun_run *run, const delegation *d, crun_error *err)
+{
+    if (!d)
+        return 0;
+    snprintf(run->run_id, sizeof(run->run_id), "%s", d->run_id);
+    if (logger_init_child(&run->own_logger, d->outer->logger, d->label) != 0) {
+        logger_destroy(&run->own_logger);
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    }
+    run->own_logger_set = true;
+    run->logger = &run->own_logger;
+    run->catalog.logger = run->logger; /* entries opened since log with the label */
+    inner_runs *in = &d->outer->inner;
+    int rc = 0;
+    pthread_mutex_lock(&d->outer->lock);
+    d->outer->delegated = true;
+    if (in->n_active == in->cap_active) {
+        size_t cap = in->cap_active ? in->cap_active * 2 : 4;
+        crun_run **a = realloc(in->active, cap * sizeof(*a));
+        if (a) {
+            in->active = a;
+            in->cap_active = cap;
+        }
+    }
+    if (in->n_active < in->cap_active)
+        in->active[in->n_active++] = run;
+    else
+        rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    if (!rc && crun_run_cancelled(d->outer))
+        crun_run_cancel(run);
+    pthread_mutex_unlock(&d->outer->lock);
+    return rc;
+}
+
+static char **copy_names(char *const *names)
+{
+    size_t n = 0;
+    while (names[n])
+        n++;
+    char **out = calloc(n + 1, sizeof(char *));
+    for (size_t i = 0; out && i < n; i++)
+        if (!(out[i] = strdup(names[i]))) {
+            for (size_t k = 0; k < i; k++)
+                free(out[k]);
+            free(out);
+            return NULL;
+        }
+    return out;
+}
+
+void inner_run_end(crun_run *run, const delegation *d, const crun_run_result *res)
+{
+    if (!d || !run)
+        return;
+    inner_runs *in = &d->outer->inner;
+    bool failed = res && res->status && res->status != CRUN_ECANCELED && res->failed_nodes;
+    char **names = failed ? copy_names(res->failed_nodes) : NULL;
+    char *resume = failed && res->resume_command ? strdup(res->resume_command) : NULL;
+    pthread_mutex_lock(&d->outer->lock);
+    for (size_t i = 0; i < in->n_active; i++)
+        if (in->active[i] == run) {
+            in->active[i] = in->active[--in->n_active];
+            break;
+        }
+    if (names) { /* the last failure is the one reported */
+        char **old = in->failed_nodes;
+        char *old_resume = in->resume_command;
+        in->failed_nodes = names;
+        in->resume_command = resume;
+        names = old;
+        resume = old_resume;
+    }
+    pthread_mutex_unlock(&d->outer->lock);
+    for (size_t i = 0; names && names[i]; i++)
+        free(names[i]);
+    free(names);
+    free(resume);
+}
+
+/* The outer run's parameter overrides with the inner ones laid over them
+ * (a new tree), or NULL for none. */
+static json_t *inner_params(const crun_run *outer, json_t *over)
+{
+    json_t *base = outer->opts->params;
+    if (!json_is_object(base) || !json_object_size(base))
+        return over ? json_deep_copy(over) : NULL;
+    json_t *merged = json_deep_copy(base);
+    if (merged && over && json_object_update_recursive(merged, over) != 0) {
+        json_decref(merged);
+        return NULL;
+    }
+    return merged;
+}
+
+int crun_run_delegate(crun_run *outer, const crun_delegate_options *given, crun_run_result *res,
+                      crun_error *err)
+{
+    crun_delegate_options o = CRUN_DELEGATE_OPTIONS_INIT;
+    crun_filter f = CRUN_FILTER_INIT;
+    int rc = given ? abi_struct_in(&o, sizeof(o), given, "crun_delegate_options", err)
+                   : crun_error_set(err, CRUN_EINVAL, "crun_run_delegate: no options");
+    if (!rc && (!res || res->size < sizeof(uint32_t)))
+        rc = crun_error_set(err, CRUN_EINVAL, "crun_run_result: size %u: start from "
+                            "CRUN_RUN_RESULT_INIT", res ? res->size : 0);
+    if (!rc && !o.runner)
+        rc = crun_error_set(err, CRUN_EINVAL, "crun_run_delegate: no runner named");
+    if (!rc && o.filter)
+        rc = abi_struct_in(&f, sizeof(f), o.filter, "crun_filter", err);
+    if (rc)
+        return rc;
+    crun_run_result_clear(res);
+    if (crun_run_cancelled(outer))
+        return crun_error_set(err, CRUN_ECANCELED, "the run was cancelled");
+    char id[CRUN_RUN_ID_MAX];
+    unsigned k = atomic_fetch_add(&outer->n_delegated, 1) + 1;
+    int n = o.id_suffix ? snprintf(id, sizeof(id), "%s-%s", outer->run_id, o.id_suffix)
+                        : snprintf(id, sizeof(id), "%s-%u", outer->run_id, k);
+    if (n < 0 || (size_t)n >= sizeof(id))
+        return crun_error_set(err, CRUN_EUSAGE, "run id '%s-%s' is longer than %d characters",
+                              outer->run_id, o.id_suffix ? o.id_suffix : "N",
+                              CRUN_RUN_ID_MAX - 1);
+    crun_run_options ro = *outer->opts;
+    ro.runner = o.runner;
+    ro.runner_opts = NULL;
+    ro.run_id = NULL;
+    ro.filter = o.filter ? &f : outer->opts->filter;
+    ro.collect_outputs = o.collect_outputs;
+    ro.on_run = NULL;
+    ro.params = inner_params(outer, o.params);
+    if ((o.params || outer->opts->params) && !ro.params)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    delegation d = {.outer = outer, .label = o.label, .run_id = id};
+    crun_run_result full = CRUN_RUN_RESULT_INIT;
+    rc = session_run(outer->session, &ro, &full, &d, err);
+    json_decref(ro.params);
+    if (rc && o.label && err && err->message)
+        crun_error_prefix(err, "%s: ", o.label);
+    session_result_out(res, &full);
+    return rc;
+}

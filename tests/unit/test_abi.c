@@ -23,7 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "plugin.h"
+#include "plugin/plugin.h"
 
 #ifndef CRUN_TEST_PLUGIN_DIRS
 #define CRUN_TEST_PLUGIN_DIRS ""
