@@ -296,3 +296,22 @@ int conf_interpolate(conf_node *root, const conf_interp *ctx, crun_error *err)
     }
     return 0;
 }
+
+bool conf_uses_resolver(const conf_node *root, const char *resolver)
+{
+    if (!root)
+        return false;
+    if (root->kind == CONF_SCALAR) {
+        size_t n = strlen(resolver);
+        for (const char *p = strstr(root->str, "${"); p; p = strstr(p + 2, "${"))
+            if (strncmp(p + 2, resolver, n) == 0 && p[2 + n] == ':')
+                return true;
+        return false;
+    }
+    size_t count = root->kind == CONF_SEQ || root->kind == CONF_MAP ? root->n : 0;
+    for (size_t i = 0; i < count; i++)
+        if (conf_uses_resolver(root->kind == CONF_MAP ? root->items[2 * i + 1] : root->items[i],
+                               resolver))
+            return true;
+    return false;
+}

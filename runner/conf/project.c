@@ -217,6 +217,28 @@ static conf_node *merge_entries(conf_node *base, conf_node *over)
 }
 
 static int load_kind(project *p, const char *kind, merge_mode mode, const conf_interp *ictx,
+                     conf_node **out, crun_error *err);
+
+/* The catalog, kept also before interpolation when ${runtime_params:...}
+ * appears in it: a run with parameters of its own resolves it again. */
+static int load_catalog(project *p, const conf_interp *ictx, crun_error *err)
+{
+    conf_node *base = NULL, *over = NULL;
+    int rc = load_folder(p, "base", "catalog", NULL, &base, err);
+    if (rc == 0)
+        rc = load_folder(p, p->env, "catalog", NULL, &over, err);
+    if (rc != 0) {
+        conf_free(base);
+        return rc;
+    }
+    p->catalog = conf_merge(base, over, false);
+    if (p->catalog && conf_uses_resolver(p->catalog, "runtime_params") &&
+        !(p->catalog_raw = conf_copy(p->catalog)))
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    return conf_interpolate(p->catalog, ictx, err);
+}
+
+static int load_kind(project *p, const char *kind, merge_mode mode, const conf_interp *ictx,
                      conf_node **out, crun_error *err)
 {
     conf_node *base = NULL, *over = NULL;
@@ -449,7 +471,7 @@ static int load_trees(project *p, char *const *envp, const project_nodes *sink,
                   : crun_error_set(err, CRUN_ENOMEM, "out of memory");
     ictx.globals = globals;
     if (rc == 0)
-        rc = load_kind(p, "catalog", MERGE_WHOLE, &ictx, &p->catalog, err);
+        rc = load_catalog(p, &ictx, err);
     if (rc == 0)
         rc = load_kind(p, "parameters", MERGE_DEEP, &ictx, &p->parameters, err);
     if (rc == 0)
@@ -463,7 +485,7 @@ static int load_trees(project *p, char *const *envp, const project_nodes *sink,
         rc = load_pipelines(p, &ictx, sink, err);
     if (rc == 0)
         rc = params_apply(p, used, err);
-    conf_free(globals);
+    p->globals = globals; /* kept: catalog_raw may need them again */
     json_decref(used);
     return rc;
 }
@@ -577,6 +599,8 @@ void project_free(project *p)
     free(p->hooks);
     project_drop_pipelines(p);
     conf_free(p->catalog);
+    conf_free(p->catalog_raw);
+    conf_free(p->globals);
     conf_free(p->parameters);
     conf_free(p->runner);
     conf_free(p->credentials);

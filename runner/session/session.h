@@ -75,7 +75,14 @@ typedef struct delegation {
     const char *label;
     const char *run_id;
 } delegation;
-/* session.c: hand a full-size result over to a caller's, as far as its
+/* session.c, for session_run.c: the filter as given read at full size;
+ * whether a run may use the session's plan; that plan; the runs that
+ * crun_session_cancel reaches. */
+int session_filter_in(const crun_filter *given, crun_filter *full, crun_error *err);
+bool session_plain_run(const crun_run_options *o, const char *given_id);
+int session_shared_plan(crun_session *s, const char *pipeline, plan **out, crun_error *err);
+void session_register_run(crun_session *s, crun_run *run, bool add);
+/* session_run.c: hand a full-size result over to a caller's, as far as its
  * size goes; what does not fit is freed. */
 void session_result_out(crun_run_result *dst, crun_run_result *full);
 /* session_runner.c: "tune -> sturdy -> par(parallel)" (a new string). */
