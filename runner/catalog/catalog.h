@@ -26,7 +26,9 @@
 /* The session's, for every run's catalog; set once when the session opens. */
 typedef struct catalog_shared {
     const ir_t *ir;
-    const project *project;             /* for credentials; NULL when opened from an IR */
+    const project *project;             /* for credentials and the raw catalog; NULL when
+                                         * opened from an IR */
+    char *const *environ;                /* for ${env:...} when an entry is resolved again */
     plugin_cache *plugins;
     crun_logger *logger;
     const hook_set *hooks;

@@ -168,8 +168,10 @@ typedef struct conf_interp {
     json_t *used_runtime_params;/* if not NULL: an object receiving the dotted keys used */
 } conf_interp;
 int conf_interpolate(conf_node *root, const conf_interp *ctx, crun_error *err);
-/* Does a scalar under root refer to ${resolver:...}? */
+/* Does a scalar under root refer to ${resolver:...}?  And to
+ * ${resolver:key} (or ${resolver:key,default})? */
 bool conf_uses_resolver(const conf_node *root, const char *resolver);
+bool conf_refers_to(const conf_node *root, const char *resolver, const char *key);
 
 /* Look a variable up in a NULL-terminated environ array; NULL if absent. */
 const char *conf_getenv(char *const *environ, const char *name);

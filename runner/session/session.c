@@ -289,6 +289,7 @@ static int alloc_run_caches(crun_session *s, crun_error *err)
     catalog_shared *c = &sh->catalog;
     c->ir = s->ir;
     c->project = s->project;
+    c->environ = s->environ;
     c->plugins = &s->plugins;
     c->logger = &s->logger;
     c->hooks = &s->hooks;

@@ -251,6 +251,31 @@ static json_t *overlay_params(json_t *base, json_t *over, const char *prefix, cr
     return out;
 }
 
+/* The overrides that are parameters: a copy of over without the keys that
+ * parameters lack but the catalog reads as ${runtime_params:key} (those
+ * only reach the catalog, as with --params). */
+static json_t *parameter_part(json_t *base, json_t *over, const conf_node *raw,
+                              const char *prefix)
+{
+    json_t *out = json_object();
+    const char *key;
+    json_t *v;
+    json_object_foreach(over, key, v) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", key);
+        json_t *b = json_object_get(base, key), *nv;
+        if (!b && conf_refers_to(raw, "runtime_params", path))
+            continue;
+        nv = b && json_is_object(b) && json_is_object(v) ? parameter_part(b, v, raw, path)
+                                                         : json_incref(v);
+        if (!out || !nv || json_object_set_new(out, key, nv)) {
+            json_decref(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
 /* The run's parameters: NULL for the session's own (borrowed by the run),
  * else a private tree with the run's overrides. */
 static int run_params(crun_session *s, const crun_run_options *o, json_t **out, crun_error *err)
@@ -260,7 +285,14 @@ static int run_params(crun_session *s, const crun_run_options *o, json_t **out, 
         return 0;
     if (!json_is_object(o->params))
         return crun_error_set(err, CRUN_EUSAGE, "params: expected an object of parameters");
-    if (!(*out = overlay_params(s->ir->params, o->params, "", err)))
+    const conf_node *raw = s->project ? s->project->catalog_raw : NULL;
+    json_t *over = raw ? parameter_part(s->ir->params, o->params, raw, "") : o->params;
+    if (!over)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    *out = overlay_params(s->ir->params, over, "", err);
+    if (raw)
+        json_decref(over);
+    if (!*out)
         return err->code ? err->code : crun_error_set(err, CRUN_ENOMEM, "out of memory");
     return 0;
 }
@@ -360,8 +392,6 @@ int session_run(crun_session *s, const crun_run_options *o, crun_run_result *res
     crun_run *run = NULL;
     bool runner_shared = false;
     rc = run_create(&s->shared, s, p, shared, params, o, &run, err); /* takes params */
-    if (!rc)
-        run->opts = o;
     if (!rc)
         rc = inner_run_begin(run, d, err);
     if (!rc)
