@@ -117,7 +117,10 @@ typedef struct crun_run_options {
     bool progress;                 /* draw [done/total] progress on the log */
     /* --- for runs made by a program (the service runner, embedding) --- */
     json_t *params;                /* parameter overrides for this run only, merged deeply
-                                    * over the session's; every key must exist (CRUN_EUSAGE) */
+                                    * over the session's; every key must be a parameter or
+                                    * read by ${runtime_params:...} in the catalog
+                                    * (CRUN_EUSAGE); catalog entries that read them are
+                                    * resolved again for this run */
     const char *const *input_names;/* datasets whose value this run takes from here */
     crun_value *const *input_values;/* borrowed; each must be a dataset the plan reads */
     size_t n_inputs;
