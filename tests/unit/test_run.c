@@ -610,6 +610,99 @@ static void test_cancel_from_another_thread_stops_a_command(void **state)
     crun_error_clear(&t.err);
 }
 
+/* --- runs inside runs (crun_run_delegate) ---------------------------------------------------- */
+
+/* A project whose runner `fan` (tests/fixtures/plugin_fanout.c) hands the
+ * plan to `par` from n threads at once, each with its own `trial`. */
+static void write_fanout_project(const char *dir, const char *cmd, int n)
+{
+    const char *fixtures = getenv("CRUN_TEST_FIXTURE_DIR");
+    assert_non_null(fixtures);
+    char text[2048];
+    snprintf(text, sizeof(text),
+             "runners:\n"
+             "  par: {type: parallel, max_workers: 2}\n"
+             "  fan: {type: %s/fixture_fanout.so, runner: par, n: %d}\n"
+             "  bad: {type: %s/fixture_fanout.so, runner: par, n: 0}\n",
+             fixtures, n, fixtures);
+    put(dir, "conf/base/runner.yml", text);
+    snprintf(text, sizeof(text),
+             "pipelines:\n"
+             "  __default__:\n"
+             "    nodes:\n"
+             "      - {name: make, cmd: [sh, -c, \"%s; echo 1 > {outputs.o}\"], outputs: {o: out}}\n",
+             cmd);
+    put(dir, "conf/base/pipelines.yml", text);
+    put(dir, "conf/base/catalog.yml",
+        "out: {type: text, filepath: \"data/out_${runtime_params:trial,0}.txt\"}\n");
+}
+
+static void test_delegated_runs_from_threads_each_write_their_own_file(void **state)
+{
+    fixture *f = *state;
+    write_fanout_project(f->dir, "true", 4);
+    open_with_recorder(f);
+    crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
+    ro.runner = "fan";
+    ro.progress = true; /* inherited: the inner runs show theirs */
+    run_ok(f, &ro);
+    assert_true(f->res.delegated);
+    for (int k = 1; k <= 4; k++) {
+        char rel[64];
+        snprintf(rel, sizeof(rel), "data/out_%d.txt", k);
+        char *text = slurp(f->dir, rel);
+        assert_non_null(text);
+        assert_string_equal(text, "1\n");
+        free(text);
+    }
+    char *none = slurp(f->dir, "data/out_0.txt");
+    assert_null(none);
+    /* the inner runs log under their labels and run under ids of their own */
+    pthread_mutex_lock(&f->log.lock);
+    assert_non_null(f->log.text);
+    assert_non_null(strstr(f->log.text, "part 3: [1/1] make"));
+    pthread_mutex_unlock(&f->log.lock);
+    assert_true(recorder_saw(&f->rec, "before_node_run make"));
+}
+
+/* A runner of the stack whose check() refuses: nothing runs, no hook. */
+static void test_a_stack_is_checked_before_anything_runs(void **state)
+{
+    fixture *f = *state;
+    write_fanout_project(f->dir, "true", 2);
+    open_with_recorder(f);
+    crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
+    ro.runner = "bad";
+    assert_int_equal(run(f, &ro), CRUN_ECONFIG);
+    assert_non_null(strstr(f->err.message, "conf/base/runner.yml:4:"));
+    assert_false(recorder_saw(&f->rec, "before_pipeline_run"));
+    assert_int_equal(crun_session_check_runner(f->s, "fan", &f->err), 0);
+    assert_int_equal(crun_session_check_runner(f->s, "bad", &f->err), CRUN_ECONFIG);
+}
+
+/* Cancelling the outer run (a session cancel, Ctrl-C) stops every inner run. */
+static void test_cancel_reaches_runs_inside_the_run(void **state)
+{
+    fixture *f = *state;
+    write_fanout_project(f->dir, "sleep 5", 3);
+    open_with_recorder(f);
+    runner_thread t = {.s = f->s, .err = CRUN_ERROR_INIT};
+    t.opts = (crun_run_options)CRUN_RUN_OPTIONS_INIT;
+    t.opts.runner = "fan";
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, run_thread, &t), 0);
+    double start = now();
+    while (!recorder_saw(&f->rec, "before_node_run make") && now() - start < 10)
+        usleep(10000);
+    usleep(200000);
+    crun_session_cancel(f->s);
+    pthread_join(th, NULL);
+    assert_int_equal(t.rc, CRUN_ECANCELED);
+    assert_true(t.seconds < 4.0);
+    crun_run_result_clear(&t.res);
+    crun_error_clear(&t.err);
+}
+
 /* BUG (session.c crun_session_cancel): cancel sets the session's cancel_all
  * flag for good, so every later run of the session is cancelled as it
  * starts; session.h says cancel stops the runs "in progress". */
@@ -714,6 +807,9 @@ int main(void)
         T(test_hook_error_fails_run_naming_the_hook),
         T(test_cancel_from_another_thread_stops_a_command),
         T(test_session_runs_again_after_a_cancelled_run),
+        T(test_delegated_runs_from_threads_each_write_their_own_file),
+        T(test_a_stack_is_checked_before_anything_runs),
+        T(test_cancel_reaches_runs_inside_the_run),
         T(test_two_sessions_run_at_once_on_two_threads),
     };
 #undef T
