@@ -168,7 +168,10 @@ void crun_run_result_clear(crun_run_result *result);
 
 /* Plan, open the catalog, and run with the chosen runner; blocks until the run
  * ends.  Returns 0, or CRUN_EUSAGE/CRUN_ECONFIG/CRUN_EPLUGIN before anything
- * ran, CRUN_ENODE when a node failed, CRUN_ECANCELED when cancelled. */
+ * ran, CRUN_ENODE when a node failed, CRUN_ECANCELED when cancelled;
+ * CRUN_EINVAL for options or a result without a size.  The result (from
+ * CRUN_RUN_RESULT_INIT, or cleared) is zeroed, then filled as far as its
+ * size goes; clear it after. */
 int crun_session_run(crun_session *session, const crun_run_options *opts,
                      crun_run_result *result, crun_error *err);
 

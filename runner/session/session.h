@@ -85,6 +85,9 @@ void session_register_run(crun_session *s, crun_run *run, bool add);
 /* session_run.c: hand a full-size result over to a caller's, as far as its
  * size goes; what does not fit is freed. */
 void session_result_out(crun_run_result *dst, crun_run_result *full);
+/* Zero a caller's result as far as its size goes (what it held is not
+ * freed: results are cleared by their owner, as before a run). */
+void session_result_reset(crun_run_result *res);
 /* session_runner.c: "tune -> sturdy -> par(parallel)" (a new string). */
 char *runner_stack_text(crun_session *s, const char *name);
 /* session.c: a run from options read at this host's size into a full-size

@@ -158,6 +158,13 @@ void crun_run_result_clear(crun_run_result *res)
 
 /* Hand the full result over to the caller's, as far as its size goes; what
  * does not fit is freed. */
+void session_result_reset(crun_run_result *res)
+{
+    uint32_t size = res->size;
+    memset(res, 0, size < sizeof(*res) ? size : sizeof(*res));
+    res->size = size;
+}
+
 void session_result_out(crun_run_result *dst, crun_run_result *full)
 {
     size_t n = dst->size < sizeof(*full) ? dst->size : sizeof(*full);
@@ -431,7 +438,7 @@ int crun_session_run(crun_session *s, const crun_run_options *given, crun_run_re
     if (res->size < sizeof(uint32_t))
         return crun_error_set(err, CRUN_EINVAL, "crun_run_result: size %u: start from "
                               "CRUN_RUN_RESULT_INIT", res->size);
-    crun_run_result_clear(res);
+    session_result_reset(res);
     crun_run_options o = CRUN_RUN_OPTIONS_INIT;
     crun_filter f;
     crun_run_result full = CRUN_RUN_RESULT_INIT;
@@ -561,7 +568,7 @@ int crun_run_delegate(crun_run *outer, const crun_delegate_options *given, crun_
         rc = abi_struct_in(&f, sizeof(f), o.filter, "crun_filter", err);
     if (rc)
         return rc;
-    crun_run_result_clear(res);
+    session_result_reset(res);
     if (crun_run_cancelled(outer))
         return crun_error_set(err, CRUN_ECANCELED, "the run was cancelled");
     char id[CRUN_RUN_ID_MAX];
