@@ -3,9 +3,12 @@
  * The runner a run asks for (a runner.yml name, a plugin name or a .so
  * path; none: runner.yml's default, else sequential) is looked up in
  * runner.yml, its options are the entry's keys with --runner-opt on top,
- * and its plugin makes the instance.  Runners flagged CRUN_RUNNER_SHARED get
- * one instance per session and options, kept by the session and found
- * without a lock by the runs after the first; others get one per run.
+ * and its plugin makes the instance.  Before that, the runners it wraps
+ * (`runner:` keys, followed through runner.yml) are resolved, unknown names
+ * and cycles refused at the `runner:` line, and each runner's check() is
+ * called.  Runners flagged CRUN_RUNNER_SHARED get one instance per session
+ * and options, kept by the session and found without a lock by the runs
+ * after the first; others get one per run.
  */
 #include <stddef.h>
 #include <stdio.h>
