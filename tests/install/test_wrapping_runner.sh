@@ -24,8 +24,11 @@ flags=$(PKG_CONFIG_PATH=$pc pkg-config "${pcflags[@]}" --cflags --libs crun)
 libdir=$(PKG_CONFIG_PATH=$pc pkg-config "${pcflags[@]}" --variable=libdir crun)
 cc -std=c11 -Wall -Wextra -Werror -shared -fPIC -o "$tmp/repeat.so" \
   "$source/docs/examples/repeat_runner.c" $flags -Wl,-rpath,"$libdir"
-# the example stays as short as docs/plugins.md says
+# the example stays as short as docs/plugins.md says, and is what it shows
 check test "$(wc -l <"$source/docs/examples/repeat_runner.c")" -lt 80
+sed -n '/^## A runner that wraps runners/,/^## A node library/p' "$source/docs/plugins.md" |
+  sed -n '/^```c$/,/^```$/p' | sed '1d;$d' >"$tmp/shown.c"
+check cmp -s "$tmp/shown.c" "$source/docs/examples/repeat_runner.c"
 
 mkdir -p "$tmp/p/conf/base"
 cat >"$tmp/p/conf/base/pipelines.yml" <<'YML'
