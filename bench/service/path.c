@@ -53,7 +53,8 @@ int main(int argc, char **argv)
         }
         double b = now();
         crun_run_options ro;
-        svc_request_options(&sv, &req, &ro);
+        crun_filter filter;
+        svc_request_options(&sv, &req, &ro, &filter);
         crun_run_result res = CRUN_RUN_RESULT_INIT;
         int rc = crun_session_run(s, &ro, &res, &err);
         double c = now();

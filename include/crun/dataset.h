@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "files.h"
 #include "plugin.h"
 #include "value.h"
 
@@ -49,8 +50,7 @@ enum {
      * create without options cannot fail.  The host may then keep the value
      * of an entry without options itself, instead of making an instance per
      * run: none of the type's functions is called for that entry.  An entry
-     * with options is always an instance.  ABI 1.2: older hosts ignore the
-     * flag and make instances. */
+     * with options is always an instance. */
     CRUN_DATASET_VALUE_SLOT = 1u << 1
 };
 
@@ -86,16 +86,6 @@ typedef struct crun_dataset_type {
  * *out is malloc'd.  Returns 0, CRUN_ENOENT (no version to load) or CRUN_ENOMEM. */
 int crun_dataset_path(const crun_dataset_ctx *ctx, const char *filepath, bool for_save,
                       char **out, crun_error *err);
-
-/* Write len bytes to path atomically: a temporary file in the same folder,
- * fsync, rename, fsync of the folder.  Creates missing parent folders. */
-int crun_file_write_atomic(const char *path, const void *data, size_t len, crun_error *err);
-/* fsync tmp_path and rename it over path, creating path's folder if needed. */
-int crun_file_commit(const char *tmp_path, const char *path, crun_error *err);
-/* Read a whole file; *data is malloc'd (with a NUL after the last byte). */
-int crun_file_read(const char *path, char **data, size_t *len, crun_error *err);
-/* Create path's missing parent folders. */
-int crun_mkdir_parents(const char *path, crun_error *err);
 
 /* --- the common part of a file-backed dataset ---
  *
@@ -140,7 +130,7 @@ int crun_file_dataset_load_path(const crun_file_dataset *f, char **out, crun_err
 int crun_file_dataset_save_path(const crun_file_dataset *f, char **out, crun_error *err);
 /* Record that this instance saved path (takes ownership).  The first save is
  * kept: a pointer filepath() handed out stays valid for the handle's life. */
-void crun_file_dataset_saved(crun_file_dataset *f, char *path);
+void crun_file_dataset_set_saved(crun_file_dataset *f, char *path);
 /* Write len bytes atomically to path (takes ownership, from save_path) and
  * record the save; write errors are prefixed "dataset 'x': ". */
 int crun_file_dataset_write_at(crun_file_dataset *f, char *path, const void *data, size_t len,

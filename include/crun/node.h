@@ -9,7 +9,7 @@
  *     static int double_it(crun_call *call) {
  *         json_t *x = crun_value_json(crun_call_input(call, "x"));
  *         if (!json_is_number(x)) return crun_call_fail(call, "x must be a number");
- *         return crun_call_output(call, "y", crun_value_json_new(json_real(2 * json_number_value(x))));
+ *         return crun_call_set_output(call, "y", crun_value_json_new(json_real(2 * json_number_value(x))));
  *     }
  *
  * Thread-safety: a node function may run on any thread, at the same time as
@@ -68,8 +68,8 @@ json_t *crun_call_param(crun_call *call, const char *path);
  * (a NULL value means out of memory).  Returns 0, or fails the node with a
  * message when there is no such output.  Setting one twice replaces it. */
 size_t crun_call_output_count(const crun_call *call);
-int crun_call_output(crun_call *call, const char *arg, crun_value *value);
-int crun_call_output_at(crun_call *call, size_t index, crun_value *value);
+int crun_call_set_output(crun_call *call, const char *arg, crun_value *value);
+int crun_call_set_output_at(crun_call *call, size_t index, crun_value *value);
 const char *crun_call_output_name(const crun_call *call, size_t index);
 /* An output already set (borrowed; NULL when not set, and for command nodes,
  * whose outputs are files).  For hooks: after_node_run reads outputs here. */

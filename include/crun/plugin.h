@@ -1,14 +1,17 @@
-/* crun/plugin.h - the one entry point every plugin exports, and logging.
+/* crun/plugin.h - the one entry point every plugin exports.
  *
  * A plugin is a shared object exporting
  *
  *     CRUN_PLUGIN_EXPORT const crun_plugin *crun_plugin_entry(void);
  *
  * which returns a pointer to a constant descriptor.  The host checks, before
- * touching anything else, that the descriptor's magic is CRUN_PLUGIN_MAGIC and
- * that its abi_major equals the host's CRUN_ABI_MAJOR; then that the kind is
- * the one it asked for.  Minor versions only add fields at the end of structs
- * whose first member is their size, so an older plugin keeps working.
+ * touching anything else, that the descriptor's magic is CRUN_PLUGIN_MAGIC,
+ * that its abi_major equals the host's CRUN_ABI_MAJOR and that its abi_minor
+ * is not newer than the host's (abi.h); then that the kind is the one it
+ * asked for, and that the kind's table is at least as large as that table
+ * was in the ABI version the descriptor declares.  A plugin built for an
+ * older minor keeps working: the host reads only the members its table has
+ * (table->size) and gives the others their defaults (NULL, 0).
  *
  * The `table` member points to the kind's table of functions:
  *   CRUN_PLUGIN_RUNNER  -> const crun_runner_type *  (runner.h)
@@ -27,16 +30,16 @@
 
 #include <jansson.h>
 
+#include "abi.h"
 #include "error.h"
 #include "options.h" /* options used to live here: plugins including plugin.h keep them */
+#include "log.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define CRUN_PLUGIN_MAGIC 0x4e555243u /* "CRUN" in little-endian bytes */
-#define CRUN_ABI_MAJOR 1
-#define CRUN_ABI_MINOR 3
 #define CRUN_PLUGIN_ENTRY_SYMBOL "crun_plugin_entry"
 
 #if defined(__GNUC__)
@@ -62,9 +65,9 @@ typedef struct crun_plugin {
     const char *version;     /* the plugin's own version, free form */
     const char *description; /* one line for `crun plugin info` and `crun list plugins` */
     const void *table;       /* the kind's function table, see above */
-    /* ABI 1.3: the options create() takes (options.h), for `crun plugin
-     * info` and listings; the same table the plugin reads them with.  NULL
-     * and 0 when it takes none.  Read only when size covers them. */
+    /* the options create() takes (options.h), for `crun plugin info` and
+     * listings; the same table the plugin reads them with.  NULL and 0
+     * when it takes none. */
     const crun_option *options;
     size_t n_options;
 } crun_plugin;
@@ -81,19 +84,6 @@ CRUN_PLUGIN_EXPORT const crun_plugin *crun_plugin_entry(void);
 
 /* The name of a kind ("runner", "dataset", "hooks", "nodes"), or "unknown". */
 const char *crun_plugin_kind_name(crun_plugin_kind kind);
-
-/* --- logging --------------------------------------------------------------
- * Plugins log through the host so that output is ordered, prefixed and can
- * be silenced.  Thread-safe. */
-typedef enum crun_log_level {
-    CRUN_LOG_ERROR = 0,
-    CRUN_LOG_WARN = 1,
-    CRUN_LOG_INFO = 2,
-    CRUN_LOG_DEBUG = 3
-} crun_log_level;
-
-typedef struct crun_logger crun_logger;
-void crun_log(crun_logger *logger, crun_log_level level, const char *fmt, ...) CRUN_PRINTF(3, 4);
 
 #ifdef __cplusplus
 }

@@ -32,6 +32,7 @@
 #include "error.h"
 #include "hooks.h"
 #include "plugin.h"
+#include "session.h"
 #include "value.h"
 
 #ifdef __cplusplus
@@ -48,8 +49,12 @@ enum {
     CRUN_RUNNER_SHARED = 1u << 0,
 };
 
+/* A runner's table.  The host reads table->size and gives members the
+ * table does not have their defaults (NULL, 0); the members of ABI 2.0 are
+ * required to be present (size at least that of 2.0). */
 typedef struct crun_runner_type {
-    uint32_t size; /* sizeof(crun_runner_type) */
+    uint32_t size;  /* sizeof(crun_runner_type) */
+    uint32_t flags; /* CRUN_RUNNER_* */
     /* Check options (crun_options_check_known and friends) and make an instance. */
     int (*create)(const crun_options *opts, crun_logger *logger, void **instance,
                   crun_error *err);
@@ -57,8 +62,12 @@ typedef struct crun_runner_type {
      * the failure (CRUN_ENODE, CRUN_ECANCELED, ...) with err filled. */
     int (*run)(void *instance, crun_run *run, crun_error *err);
     void (*destroy)(void *instance);
-    /* --- ABI 1.1 --- */
-    uint32_t flags; /* CRUN_RUNNER_* */
+    /* Optional: check options against the session before anything runs, for
+     * what create() cannot see (a runner.yml name given in an option, a
+     * parameter key).  Called for every runner of a stack, outermost first,
+     * before the first create().  Return 0, or CRUN_ECONFIG with err saying
+     * what and where (crun_options_where). */
+    int (*check)(const crun_options *opts, crun_session *session, crun_error *err);
 } crun_runner_type;
 
 /* --- what the run is (borrowed, valid until the runner's run() returns) --- */
@@ -139,10 +148,60 @@ int crun_run_command_reap(crun_run *run, pid_t pid);
 /* --- runners that do not execute the plan themselves --- */
 /* The session the run belongs to: a runner may start runs of its own on it
  * (crun_session_run), as the service runner does for each request. */
-struct crun_session *crun_run_session(crun_run *run);
+crun_session *crun_run_session(crun_run *run);
 /* Say that the plan was handled by other runs (the service), so that the
  * host does not report its nodes as not run. */
-void crun_run_delegated(crun_run *run);
+void crun_run_set_delegated(crun_run *run);
+
+/* --- runners that wrap runners (a sweep, a retry, checks before a run) ---
+ *
+ * A wrapping runner names the runner it wraps with `runner:` in runner.yml
+ * (the host resolves and checks such stacks before anything runs: unknown
+ * names and cycles are configuration errors at the `runner:` line) and, in
+ * its run(), hands the plan to it as many times as it likes:
+ *
+ *     crun_delegate_options o = CRUN_DELEGATE_OPTIONS_INIT;
+ *     o.runner = my->inner;        // from crun_options_string(opts, "runner", ...)
+ *     o.label = "trial 3";         // its log lines: "trial 3: train: ..."
+ *     o.params = overrides;        // {"model": {"alpha": 0.5}}
+ *     crun_run_result res = CRUN_RUN_RESULT_INIT;
+ *     int rc = crun_run_delegate(run, &o, &res, err);
+ *
+ * The inner run inherits the outer run's filters, load versions, inputs,
+ * progress, hooks (the session's) and logger (prefixed with the label);
+ * its id is "<outer id>-<id_suffix>" (default: a count from 1).  Its
+ * parameters are the outer run's with params laid over them, and they
+ * reach the catalog: an entry that uses ${runtime_params:key} is resolved
+ * again for that run with the overrides.  When it fails, its failed nodes
+ * and resume command become the outer run's (the last failure wins), and
+ * err is prefixed with the label; the outer run is marked delegated.
+ * Cancelling the outer run cancels the inner ones.  Any thread; several
+ * at once for one outer run are fine. */
+typedef struct crun_delegate_options {
+    uint32_t size;            /* sizeof(crun_delegate_options): CRUN_DELEGATE_OPTIONS_INIT */
+    const char *runner;       /* runner.yml name, plugin name or .so path (required) */
+    const char *label;        /* prefix of the inner run's log lines and errors; NULL: none */
+    const char *id_suffix;    /* NULL: the count of this outer run's delegations */
+    json_t *params;           /* borrowed; overrides, every key a parameter or a
+                               * ${runtime_params:...} key of the catalog; NULL: none */
+    const crun_filter *filter;/* NULL: the outer run's */
+    bool collect_outputs;     /* the inner run's free outputs in result */
+} crun_delegate_options;
+
+#define CRUN_DELEGATE_OPTIONS_INIT {.size = sizeof(crun_delegate_options)}
+
+/* Run the plan in a run of its own with another runner and wait for it
+ * (see above).  result as for crun_session_run.  Returns what the inner
+ * run returned; CRUN_ECANCELED at once when the outer run is cancelled. */
+int crun_run_delegate(crun_run *run, const crun_delegate_options *opts, crun_run_result *result,
+                      crun_error *err);
+
+/* Resolve a runner name as `--runner` would (a runner.yml name, a plugin
+ * name or a .so path) with the stack it wraps, and check each runner of it
+ * (plugin found, its check() passes), creating nothing.  For a wrapper's
+ * check() of a runner named in another option.  0, or CRUN_ECONFIG /
+ * CRUN_EPLUGIN / CRUN_EUSAGE with err naming where. */
+int crun_session_check_runner(crun_session *session, const char *name, crun_error *err);
 
 /* --- stopping --- */
 /* Ask the run to stop (any thread): nothing new starts, running commands get

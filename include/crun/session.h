@@ -17,6 +17,13 @@
  *     crun_run_result_clear(&res);
  *     crun_session_close(s);
  *
+ * Sizes: each options and result struct starts with `size`; start from its
+ * *_INIT macro, which sets it.  A program built against an older minor of
+ * the ABI passes a shorter struct, and the members it does not have take
+ * their defaults; a longer one (a newer minor) is accepted when the members
+ * this library does not know are zero, and refused (CRUN_EINVAL) otherwise.
+ * The library writes only the members of a result that its size holds.
+ *
  * Thread-safety: a session is immutable after crun_session_open except for
  * its plugin cache and hook list, which are locked; crun_session_run,
  * crun_session_compile and crun_session_cancel may be called from several
@@ -31,8 +38,10 @@
 
 #include <jansson.h>
 
+#include "abi.h"
 #include "error.h"
 #include "hooks.h"
+#include "log.h"
 #include "plugin.h"
 
 #ifdef __cplusplus
@@ -40,10 +49,6 @@ extern "C" {
 #endif
 
 typedef struct crun_session crun_session;
-
-/* Receives every log line (without a trailing newline); called from any
- * thread, one line at a time. */
-typedef void (*crun_log_fn)(void *user, crun_log_level level, const char *line);
 
 typedef struct crun_session_options {
     uint32_t size;              /* sizeof(crun_session_options) */
@@ -77,8 +82,10 @@ const char *crun_session_dir(const crun_session *session);
 crun_logger *crun_session_logger(crun_session *session);
 
 /* Node filters with Kedro's semantics; each list is comma-separated, NULL
- * when unused, and all given filters are intersected. */
+ * when unused, and all given filters are intersected.  Passed by pointer:
+ * NULL is the whole default pipeline. */
 typedef struct crun_filter {
+    uint32_t size;           /* sizeof(crun_filter): start from CRUN_FILTER_INIT */
     const char *pipeline;    /* NULL: __default__ */
     const char *tags;        /* nodes with any of these tags */
     const char *nodes;       /* exactly these nodes */
@@ -88,7 +95,10 @@ typedef struct crun_filter {
     const char *to_outputs;  /* nodes upstream of (and producing) these datasets */
 } crun_filter;
 
-/* The IR of the filtered pipeline as JSON (a new reference). */
+#define CRUN_FILTER_INIT {.size = sizeof(crun_filter)}
+
+/* The IR of the filtered pipeline as JSON (a new reference); filter NULL:
+ * the default pipeline. */
 int crun_session_compile(crun_session *session, const crun_filter *filter, json_t **out,
                          crun_error *err);
 
@@ -99,9 +109,13 @@ int crun_session_list(crun_session *session, const char *what, json_t **out, cru
 int crun_session_describe_dataset(crun_session *session, const char *name, json_t **out,
                                   crun_error *err);
 
+/* Room for a run id and its NUL: a given id has at most CRUN_RUN_ID_MAX - 1
+ * letters, digits, '.', '_' or '-', not starting with '.' or '-'. */
+#define CRUN_RUN_ID_MAX 64
+
 typedef struct crun_run_options {
     uint32_t size;                 /* sizeof(crun_run_options) */
-    crun_filter filter;
+    const crun_filter *filter;     /* borrowed for the call; NULL: the default pipeline */
     const char *runner;            /* runner.yml name, plugin name or .so path; NULL: default */
     const char *const *runner_opts;/* "key=value" strings, NULL-terminated; may be NULL */
     const char *load_versions;     /* "dataset:version,..." */
@@ -109,7 +123,10 @@ typedef struct crun_run_options {
     bool progress;                 /* draw [done/total] progress on the log */
     /* --- for runs made by a program (the service runner, embedding) --- */
     json_t *params;                /* parameter overrides for this run only, merged deeply
-                                    * over the session's; every key must exist (CRUN_EUSAGE) */
+                                    * over the session's; every key must be a parameter or
+                                    * read by ${runtime_params:...} in the catalog
+                                    * (CRUN_EUSAGE); catalog entries that read them are
+                                    * resolved again for this run */
     const char *const *input_names;/* datasets whose value this run takes from here */
     crun_value *const *input_values;/* borrowed; each must be a dataset the plan reads */
     size_t n_inputs;
@@ -126,37 +143,41 @@ typedef struct crun_run_options {
 #define CRUN_RUN_OPTIONS_INIT {.size = sizeof(crun_run_options)}
 
 typedef struct crun_run_result {
+    uint32_t size;         /* sizeof(crun_run_result): start from CRUN_RUN_RESULT_INIT */
     char *run_id;          /* the run's id */
     int status;            /* 0, or the CRUN_E* code the run ended with */
     char **failed_nodes;   /* NULL-terminated names of the nodes that failed; NULL if none */
     char *resume_command;  /* the `crun run ... --from-nodes ...` that resumes; NULL if none */
     size_t nodes_done;
     size_t nodes_total;
+    /* the runner handed the plan to runs of its own (the service), so
+     * nodes_done says nothing of them */
+    bool delegated;
     /* with collect_outputs: the pipeline's free outputs (made by a node, read by
      * none), names and new references, n_outputs of each */
     size_t n_outputs;
     char **output_names;
     crun_value **output_values;
     /* with collect_outputs: each node that ran (done or failed) and its
-     * seconds, n_timed of each, in plan order; the names are the
-     * session's (valid while it is open) */
+     * seconds, n_timed of each, in plan order */
     size_t n_timed;
-    const char **timed_nodes;
+    char **timed_nodes;
     double *timed_seconds;
-    /* the runner handed the plan to runs of its own (the service), so
-     * nodes_done says nothing of them */
-    bool delegated;
 } crun_run_result;
 
-#define CRUN_RUN_RESULT_INIT {0}
+#define CRUN_RUN_RESULT_INIT {.size = sizeof(crun_run_result)}
 /* Free everything a result holds (strings, arrays, output references) and
- * zero it.  The members are owned by the result and may share allocations
- * (the output and timing arrays are one block): free them only this way. */
+ * zero it, keeping its size.  Every member is owned by the result (nothing
+ * borrows from the session), and they may share allocations (the output and
+ * timing arrays are one block): free them only this way. */
 void crun_run_result_clear(crun_run_result *result);
 
 /* Plan, open the catalog, and run with the chosen runner; blocks until the run
  * ends.  Returns 0, or CRUN_EUSAGE/CRUN_ECONFIG/CRUN_EPLUGIN before anything
- * ran, CRUN_ENODE when a node failed, CRUN_ECANCELED when cancelled. */
+ * ran, CRUN_ENODE when a node failed, CRUN_ECANCELED when cancelled;
+ * CRUN_EINVAL for options or a result without a size.  The result (from
+ * CRUN_RUN_RESULT_INIT, or cleared) is zeroed, then filled as far as its
+ * size goes; clear it after. */
 int crun_session_run(crun_session *session, const crun_run_options *opts,
                      crun_run_result *result, crun_error *err);
 

@@ -122,11 +122,11 @@ static int open_shared(catalog *c, size_t ds, cat_entry *e, crun_error *err)
     if (!rc)
         *e->ctx = (crun_dataset_ctx){.size = sizeof(crun_dataset_ctx), .name = d->name,
                                      .project_dir = ir->dir,
-                                     .logger = c->shared->logger};
+                                     .logger = c->logger};
     if (!rc && (rc = spill_type.create(e->ctx, opts, &e->instance, err)) == 0) {
         e->type = &spill_type;
         e->in_memory = true;
-        logger_write(c->shared->logger, CRUN_LOG_INFO, NULL, "memory dataset '%s' %s "
+        logger_write(c->logger, CRUN_LOG_INFO, NULL, "memory dataset '%s' %s "
                      "another job of run %s through %s", d->name,
                      c->plan->crosses[ds] & PLAN_CROSS_IN ? "comes from" : "goes to",
                      c->run_id, path);
@@ -165,6 +165,59 @@ static int entry_options(catalog *c, size_t ds, const crun_options **out, crun_e
     }
     *out = opts;
     return 0;
+}
+
+/* A catalog entry whose text uses ${runtime_params:...}, resolved again
+ * for a run with parameters of its own (crun_run_options.params, as a
+ * sweep's trials have): the session's --params with the run's laid over
+ * them.  *out is NULL when the session's options serve (no such entry, no
+ * parameters of its own, or the same options come out); else the run's,
+ * to free after create. */
+static int run_entry_options(catalog *c, size_t ds, const crun_run_options *o,
+                             crun_options **out, crun_error *err)
+{
+    *out = NULL;
+    const project *p = c->shared->project;
+    const ir_dataset *d = &c->shared->ir->ds[ds];
+    json_t *over = o ? o->params : NULL;
+    const conf_node *raw = p && p->catalog_raw && json_object_size(over)
+                               ? conf_get(p->catalog_raw, d->name) : NULL;
+    if (!raw || raw->kind != CONF_MAP || !conf_uses_resolver(raw, "runtime_params"))
+        return 0;
+    json_t *rt = json_deep_copy(p->runtime_params);
+    conf_node *entry = conf_copy(raw);
+    conf_node *opts = entry ? conf_new(CONF_MAP, entry->file, entry->line, entry->col) : NULL;
+    int rc = rt && opts && json_object_update_recursive(rt, over) == 0
+                 ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    conf_interp ictx = {.globals = p->globals, .runtime_params = rt,
+                        .environ = c->shared->environ};
+    if (!rc)
+        rc = conf_interpolate(entry, &ictx, err);
+    for (size_t i = 0; !rc && i < entry->n; i++) {
+        const char *k = entry->items[2 * i]->str;
+        if (strcmp(k, "type") && strcmp(k, "versioned") && strcmp(k, "credentials") &&
+            conf_set(opts, conf_copy(entry->items[2 * i]), conf_copy(entry->items[2 * i + 1])))
+            rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    }
+    json_t *mine = rc ? NULL : conf_to_json(opts), *shared = conf_to_json(d->options);
+    if (!rc && !json_equal(mine, shared)) {
+        char owner[600];
+        snprintf(owner, sizeof(owner), "dataset '%s'", d->name);
+        if (!(*out = options_from_conf(opts, owner)))
+            rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
+        else if (d->credentials)
+            rc = add_credentials(c, d, *out, err);
+    }
+    json_decref(mine);
+    json_decref(shared);
+    json_decref(rt);
+    conf_free(entry);
+    conf_free(opts);
+    if (rc) {
+        crun_options_free(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 /* The plugin of a dataset type, remembered by the session for the entry's
@@ -210,8 +263,13 @@ static int open_entry(catalog *c, size_t ds, const crun_run_options *o, crun_err
     e->type = plug->table;
     e->in_memory = e->type->flags & CRUN_DATASET_IN_MEMORY;
     const crun_options *opts = s->no_options;
-    if (d->options && type == d->type && (rc = entry_options(c, ds, &opts, err)))
+    crun_options *own = NULL;
+    if (d->options && type == d->type &&
+        ((rc = run_entry_options(c, ds, o, &own, err)) ||
+         (!own && (rc = entry_options(c, ds, &opts, err)))))
         return rc;
+    if (own)
+        opts = own;
     if ((e->type->flags & (CRUN_DATASET_IN_MEMORY | CRUN_DATASET_VALUE_SLOT)) ==
             (CRUN_DATASET_IN_MEMORY | CRUN_DATASET_VALUE_SLOT) &&
         opts == s->no_options) {
@@ -220,8 +278,10 @@ static int open_entry(catalog *c, size_t ds, const crun_run_options *o, crun_err
         return 0;
     }
     char vbuf[128];
-    if (!(e->ctx = malloc(sizeof(*e->ctx))))
+    if (!(e->ctx = malloc(sizeof(*e->ctx)))) {
+        crun_options_free(own);
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    }
     *e->ctx = (crun_dataset_ctx){
         .size = sizeof(crun_dataset_ctx),
         .name = d->name,
@@ -229,11 +289,14 @@ static int open_entry(catalog *c, size_t ds, const crun_run_options *o, crun_err
         .versioned = d->versioned,
         .load_version = d->versioned ? load_version_for(lv, d->name, vbuf, sizeof(vbuf)) : NULL,
         .save_version = c->version,
-        .logger = s->logger,
+        .logger = c->logger,
     };
-    if (e->ctx->load_version && !(e->ctx->load_version = strdup(e->ctx->load_version)))
+    if (e->ctx->load_version && !(e->ctx->load_version = strdup(e->ctx->load_version))) {
+        crun_options_free(own);
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    }
     rc = e->type->create(e->ctx, opts, &e->instance, err);
+    crun_options_free(own);
     if (rc) {
         e->type = NULL; /* nothing to destroy */
         if (!err->message || !strstr(err->message, d->name))

@@ -26,7 +26,9 @@
 /* The session's, for every run's catalog; set once when the session opens. */
 typedef struct catalog_shared {
     const ir_t *ir;
-    const project *project;             /* for credentials; NULL when opened from an IR */
+    const project *project;             /* for credentials and the raw catalog; NULL when
+                                         * opened from an IR */
+    char *const *environ;                /* for ${env:...} when an entry is resolved again */
     plugin_cache *plugins;
     crun_logger *logger;
     const hook_set *hooks;
@@ -64,6 +66,7 @@ typedef struct catalog {
     const char *run_id;  /* borrowed, as long as the catalog */
     const char *version; /* the run's save version */
     crun_run *run;       /* for hook events and the datasets' context only */
+    crun_logger *logger; /* the run's: the session's, or a run inside a run's own */
 } catalog;
 
 /* Open the plan's datasets into c->entries (set every member of c first).

@@ -79,7 +79,7 @@ int crun_file_dataset_save_path(const crun_file_dataset *f, char **out, crun_err
     return crun_dataset_path(f->ctx, f->filepath, true, out, err);
 }
 
-void crun_file_dataset_saved(crun_file_dataset *f, char *path)
+void crun_file_dataset_set_saved(crun_file_dataset *f, char *path)
 {
     if (!f->saved_file) {
         f->saved_file = path;
@@ -96,7 +96,7 @@ int crun_file_dataset_write_at(crun_file_dataset *f, char *path, const void *dat
         free(path);
         return crun_error_prefix(err, "dataset '%s': ", f->ctx->name);
     }
-    crun_file_dataset_saved(f, path);
+    crun_file_dataset_set_saved(f, path);
     return 0;
 }
 
@@ -121,7 +121,7 @@ int crun_file_dataset_commit(crun_file_dataset *f, const char *tmp_path, crun_er
         free(path);
         return rc;
     }
-    crun_file_dataset_saved(f, path);
+    crun_file_dataset_set_saved(f, path);
     return 0;
 }
 

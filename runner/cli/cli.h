@@ -26,6 +26,7 @@ typedef struct cli {
     const char *what2;
     crun_session_options so;
     crun_run_options ro;
+    crun_filter filter;  /* ro.filter points here once parsed */
     const char **runner_opts;
     size_t n_runner_opts;
     char *sweeps;        /* -m arguments, one per line */

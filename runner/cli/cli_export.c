@@ -388,7 +388,7 @@ int cli_export(cli *c, crun_session *s, crun_error *err)
     if (rc)
         return rc;
     json_t *ir;
-    if (crun_session_compile(s, &c->ro.filter, &ir, err) != 0)
+    if (crun_session_compile(s, &c->filter, &ir, err) != 0)
         return report(err);
     json_t *doc = workflow(c, &o, ir);
     json_decref(ir);

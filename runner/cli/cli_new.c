@@ -129,7 +129,7 @@ static const char library_c[] =
     "    int len = snprintf(text, cap, \"Hello, %s!\\n\", json_string_value(name));\n"
     "    crun_call_log(call, CRUN_LOG_INFO, \"greeting %s\", json_string_value(name));\n"
     "    /* the value takes text over; the host owns the output from here */\n"
-    "    return crun_call_output(call, \"greeting\",\n"
+    "    return crun_call_set_output(call, \"greeting\",\n"
     "                            crun_value_bytes_take(text, (size_t)len, \"text/plain; charset=utf-8\"));\n"
     "}\n"
     "\n"

@@ -292,7 +292,7 @@ int cli_viz(cli *c, crun_session *s, crun_error *err)
     json_t *events = NULL, *ir = NULL;
     if (c->events && read_events(c->events, &events, err) != 0)
         return report(err);
-    if (crun_session_compile(s, &c->ro.filter, &ir, err) != 0) {
+    if (crun_session_compile(s, &c->filter, &ir, err) != 0) {
         json_decref(events);
         return report(err);
     }

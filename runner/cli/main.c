@@ -167,7 +167,7 @@ static void cli_free(cli *c)
 
 static int parse_option(cli *c, int opt, const char *arg)
 {
-    crun_filter *f = &c->ro.filter;
+    crun_filter *f = &c->filter;
     switch (opt) {
     case OPT_ENV: c->so.env = arg; break;
     case OPT_RUNNER: c->ro.runner = arg; break;
@@ -257,6 +257,7 @@ static int parse_args(cli *c, int argc, char **argv)
     }
     if (strcmp(c->command, "run") == 0 && c->what)
         return usage_error("unexpected argument '%s'", c->what);
+    c->ro.filter = &c->filter;
     return sweep_options(c);
 }
 
@@ -323,7 +324,7 @@ static bool signalled(void *user)
 static int do_compile(cli *c, crun_session *s, crun_error *err)
 {
     json_t *ir;
-    int rc = crun_session_compile(s, &c->ro.filter, &ir, err);
+    int rc = crun_session_compile(s, &c->filter, &ir, err);
     if (rc)
         return report(err);
     char *text = json_dumps(ir, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -366,7 +367,11 @@ static void print_list(const char *what, json_t *items)
                    !exists ? "" : json_is_true(exists) ? "exists" : "missing", fp ? fp : "",
                    json_array_size(users), json_array_size(users) == 1 ? "" : "s");
         } else if (strcmp(what, "runners") == 0) {
-            printf("%-20s %-20s%s\n", name, json_string_value(json_object_get(it, "type")),
+            /* a wrapping runner shows what it wraps: tune -> sturdy -> par(parallel) */
+            const char *stack = json_string_value(json_object_get(it, "stack"));
+            bool wraps = stack && (strstr(stack, " -> ") || strncmp(stack, "error: ", 7) == 0);
+            printf("%-20s %-20s%s%s%s\n", name, json_string_value(json_object_get(it, "type")),
+                   wraps ? " " : "", wraps ? stack : "",
                    json_is_true(json_object_get(it, "default")) ? " (default)" : "");
         } else {
             printf("%-14s %-8s %-8s %s\n", name, json_string_value(json_object_get(it, "kind")),
@@ -545,7 +550,8 @@ static int do_command(cli *c, crun_session *s, crun_error *err)
 
 int main(int argc, char **argv)
 {
-    cli c = {.so = CRUN_SESSION_OPTIONS_INIT, .ro = CRUN_RUN_OPTIONS_INIT};
+    cli c = {.so = CRUN_SESSION_OPTIONS_INIT, .ro = CRUN_RUN_OPTIONS_INIT,
+             .filter = CRUN_FILTER_INIT};
     int rc = parse_args(&c, argc, argv);
     if (rc) {
         cli_free(&c);

@@ -207,6 +207,10 @@ typedef struct conf_interp {
                      * past it is an error */
 } conf_interp;
 int conf_interpolate(conf_node *root, const conf_interp *ctx, crun_error *err);
+/* Does a scalar under root refer to ${resolver:...}?  And to
+ * ${resolver:key} (or ${resolver:key,default})? */
+bool conf_uses_resolver(const conf_node *root, const char *resolver);
+bool conf_refers_to(const conf_node *root, const char *resolver, const char *key);
 
 /* Interpolate globals in place against themselves (ctx->globals is
  * ignored): ${globals:b} inside globals is b's value, itself resolved first,

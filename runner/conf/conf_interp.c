@@ -437,3 +437,38 @@ int conf_interpolate(conf_node *root, const conf_interp *ctx, crun_error *err)
     }
     return 0;
 }
+
+bool conf_refers_to(const conf_node *root, const char *resolver, const char *key)
+{
+    if (!root)
+        return false;
+    if (root->kind == CONF_SCALAR) {
+        size_t n = strlen(resolver), k = key ? strlen(key) : 0;
+        for (const char *p = strstr(root->str, "${"); p; p = strstr(p + 2, "${")) {
+            const char *at = p + 2;
+            while (*at == ' ')
+                at++;
+            if (strncmp(at, resolver, n) != 0 || at[n] != ':')
+                continue;
+            if (!key)
+                return true;
+            at += n + 1;
+            while (*at == ' ')
+                at++;
+            if (strncmp(at, key, k) == 0 && (at[k] == '}' || at[k] == ',' || at[k] == ' '))
+                return true;
+        }
+        return false;
+    }
+    size_t count = root->kind == CONF_SEQ || root->kind == CONF_MAP ? root->n : 0;
+    for (size_t i = 0; i < count; i++)
+        if (conf_refers_to(root->kind == CONF_MAP ? root->items[2 * i + 1] : root->items[i],
+                           resolver, key))
+            return true;
+    return false;
+}
+
+bool conf_uses_resolver(const conf_node *root, const char *resolver)
+{
+    return conf_refers_to(root, resolver, NULL);
+}

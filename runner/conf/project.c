@@ -250,6 +250,19 @@ static int load_kind(project *p, const char *kind, merge_mode mode, const conf_i
     return rc ? rc : conf_interpolate(*out, ictx, err);
 }
 
+/* The catalog, kept also before interpolation when ${runtime_params:...}
+ * appears in it: a run with parameters of its own resolves it again. */
+static int load_catalog(project *p, const conf_interp *ictx, crun_error *err)
+{
+    int rc = merge_kind(p, "catalog", MERGE_WHOLE, &p->catalog, err);
+    if (rc != 0)
+        return rc;
+    if (p->catalog && conf_uses_resolver(p->catalog, "runtime_params") &&
+        !(p->catalog_raw = conf_copy(p->catalog)))
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    return conf_interpolate(p->catalog, ictx, err);
+}
+
 static int load_hooks(project *p, const conf_interp *ictx, crun_error *err)
 {
     const char *folders[] = {"base", p->env};
@@ -471,7 +484,7 @@ static int load_trees(project *p, char *const *envp, const project_nodes *sink,
         rc = conf_interpolate_globals(globals, &ictx, err);
     ictx.globals = globals;
     if (rc == 0)
-        rc = load_kind(p, "catalog", MERGE_WHOLE, &ictx, &p->catalog, err);
+        rc = load_catalog(p, &ictx, err);
     if (rc == 0)
         rc = load_kind(p, "parameters", MERGE_DEEP, &ictx, &p->parameters, err);
     if (rc == 0)
@@ -485,7 +498,7 @@ static int load_trees(project *p, char *const *envp, const project_nodes *sink,
         rc = load_pipelines(p, &ictx, sink, err);
     if (rc == 0)
         rc = params_apply(p, used, err);
-    conf_free(globals);
+    p->globals = globals; /* kept: catalog_raw may need them again */
     json_decref(used);
     return rc;
 }
@@ -603,6 +616,8 @@ void project_free(project *p)
     free(p->hooks);
     project_drop_pipelines(p);
     conf_free(p->catalog);
+    conf_free(p->catalog_raw);
+    conf_free(p->globals);
     conf_free(p->parameters);
     conf_free(p->runner);
     conf_free(p->credentials);

@@ -45,6 +45,12 @@ typedef struct project {
     conf_node *runner;      /* runner*.yml: {default: ..., runners: ...} */
     conf_node *credentials; /* credentials*.yml */
     json_t *runtime_params; /* --params as a nested object (empty when none) */
+    /* for runs whose own parameters reach ${runtime_params:...} in the
+     * catalog (crun_run_options.params): the merged catalog before
+     * interpolation when it has such references (else NULL), and the
+     * globals to resolve it with again */
+    conf_node *catalog_raw;
+    conf_node *globals;
 } project;
 
 /* Where the node definitions of the pipelines files go as they are read.

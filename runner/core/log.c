@@ -21,9 +21,22 @@ void logger_init(crun_logger *logger, crun_log_level level, crun_log_fn fn, void
     pthread_mutex_init(&logger->lock, NULL);
 }
 
+int logger_init_child(crun_logger *child, crun_logger *parent, const char *prefix)
+{
+    memset(child, 0, sizeof(*child));
+    child->parent = parent;
+    child->level = parent->level;
+    child->tty = parent->tty;
+    pthread_mutex_init(&child->lock, NULL);
+    if (prefix && !(child->prefix = strdup(prefix)))
+        return CRUN_ENOMEM;
+    return 0;
+}
+
 void logger_destroy(crun_logger *logger)
 {
     logger_progress_end(logger);
+    free(logger->prefix);
     pthread_mutex_destroy(&logger->lock);
 }
 
@@ -56,6 +69,16 @@ void logger_vwrite(crun_logger *logger, crun_log_level level, const char *prefix
     char *body = NULL;
     if (vasprintf(&body, fmt, ap) < 0)
         return;
+    if (logger->parent) {
+        const char *p = logger->prefix;
+        if (p && prefix)
+            logger_write(logger->parent, level, NULL, "%s: %s: %s", p, prefix, body);
+        else
+            logger_write(logger->parent, level, NULL, "%s%s%s", p ? p : prefix ? prefix : "",
+                         p || prefix ? ": " : "", body);
+        free(body);
+        return;
+    }
     char *line = NULL;
     int n;
     if (logger->fn)
@@ -105,6 +128,11 @@ void logger_progress(crun_logger *logger, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return;
+    if (logger->parent) {
+        logger_progress(logger->parent, "%s%s%s", logger->prefix ? logger->prefix : "",
+                        logger->prefix ? ": " : "", buf);
+        return;
+    }
     char line[300];
     int m = snprintf(line, sizeof(line), "\r\033[K%s", buf);
     pthread_mutex_lock(&logger->lock);
@@ -117,6 +145,10 @@ void logger_progress_end(crun_logger *logger)
 {
     if (!logger || !logger->tty)
         return;
+    if (logger->parent) {
+        logger_progress_end(logger->parent);
+        return;
+    }
     pthread_mutex_lock(&logger->lock);
     if (logger->progress_shown)
         write_all(STDERR_FILENO, "\r\033[K", 4);

@@ -16,6 +16,8 @@
 #include "crun/session.h"
 
 struct crun_logger {
+    struct crun_logger *parent; /* a child writes through its parent, prefixed */
+    char *prefix;          /* a child's ("trial 3"), owned */
     crun_log_level level;
     crun_log_fn fn;        /* NULL: stderr */
     void *user;
@@ -26,6 +28,9 @@ struct crun_logger {
 
 void logger_init(crun_logger *logger, crun_log_level level, crun_log_fn fn, void *user);
 void logger_destroy(crun_logger *logger);
+/* A logger whose lines go to parent with "prefix: " before them (a run
+ * inside a run).  Returns 0 or CRUN_ENOMEM; release with logger_destroy. */
+int logger_init_child(crun_logger *child, crun_logger *parent, const char *prefix);
 /* Write one line; prefix (e.g. a node name) may be NULL. */
 void logger_vwrite(crun_logger *logger, crun_log_level level, const char *prefix,
                    const char *fmt, va_list ap);

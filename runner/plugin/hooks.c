@@ -29,6 +29,11 @@ const char *crun_hook_point_name(crun_hook_point point)
 int hook_set_add(hook_set *hs, const char *name, const crun_hooks_type *type, void *instance,
                  crun_error *err)
 {
+    if (!type || type->size < CRUN_SIZE_THROUGH(crun_hooks_type, on))
+        return crun_error_set(err, CRUN_EINVAL, "hook '%s': the table's size is %u, not "
+                              "sizeof(crun_hooks_type) of ABI %d.0 (%zu)", name,
+                              type ? type->size : 0, CRUN_ABI_MAJOR,
+                              CRUN_SIZE_THROUGH(crun_hooks_type, on));
     hook_entry *h = realloc(hs->hooks, (hs->n + 1) * sizeof(*h));
     if (!h)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
@@ -37,7 +42,8 @@ int hook_set_add(hook_set *hs, const char *name, const crun_hooks_type *type, vo
     memset(h, 0, sizeof(*h));
     if (!(h->name = strdup(name)))
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    h->type = type;
+    memcpy(&h->type, type, type->size < sizeof(h->type) ? type->size : sizeof(h->type));
+    h->type.size = sizeof(h->type);
     h->instance = instance;
     h->serialize = !(type->flags & CRUN_HOOKS_THREAD_SAFE);
     pthread_mutex_init(&h->lock, NULL);
@@ -49,8 +55,8 @@ void hook_set_destroy(hook_set *hs)
 {
     for (size_t i = 0; i < hs->n; i++) {
         hook_entry *h = &hs->hooks[i];
-        if (h->type->destroy)
-            h->type->destroy(h->instance);
+        if (h->type.destroy)
+            h->type.destroy(h->instance);
         pthread_mutex_destroy(&h->lock);
         free(h->name);
     }
@@ -67,7 +73,7 @@ int hooks_fire(const hook_set *hs, crun_hook_point point, crun_hook_event *ev, c
     bool reverse = is_after(point);
     for (size_t i = 0; i < n; i++) {
         hook_entry *h = &hs->hooks[reverse ? n - 1 - i : i];
-        crun_hook_fn fn = h->type->on[point];
+        crun_hook_fn fn = h->type.on[point];
         if (!fn)
             continue;
         crun_error herr = CRUN_ERROR_INIT;

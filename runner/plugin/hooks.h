@@ -17,7 +17,7 @@
 
 typedef struct hook_entry {
     char *name;
-    const crun_hooks_type *type;
+    crun_hooks_type type;    /* a full-size copy of the table given (its size read) */
     void *instance;
     bool serialize;          /* not thread-safe: calls go through lock */
     pthread_mutex_t lock;
@@ -28,8 +28,10 @@ typedef struct hook_set {
     size_t n;
 } hook_set;
 
-/* Add a hook instance (type borrowed; instance taken: destroyed by
- * hook_set_destroy).  Not thread-safe: only while the session opens. */
+/* Add a hook instance (type copied at this host's size: members an older
+ * table lacks are NULL; one shorter than ABI 2.0's is CRUN_EINVAL; instance
+ * taken: destroyed by hook_set_destroy).  Not thread-safe: only while the
+ * session opens. */
 int hook_set_add(hook_set *hs, const char *name, const crun_hooks_type *type, void *instance,
                  crun_error *err);
 void hook_set_destroy(hook_set *hs);

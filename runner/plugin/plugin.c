@@ -4,7 +4,10 @@
  * for this host before calling anything else in it.  We read the ELF magic
  * ourselves (dlopen's message for a text file is obscure), then resolve
  * crun_plugin_entry and look only at the descriptor's fixed head until magic
- * and ABI major are known good.
+ * and ABI version are known good.  The table must be as large as its kind's
+ * table was in the ABI minor the plugin declares; the host then works from a
+ * full-size copy of descriptor and table, the members an older minor lacks
+ * zeroed, as SQLite's extension routine table only ever grows at its end.
  */
 #include <dirent.h>
 #include <dlfcn.h>
@@ -53,7 +56,7 @@ void plugin_cache_destroy(plugin_cache *c)
 {
     for (size_t i = 0; i < c->n; i++) {
         free(c->items[i].path);
-        dlclose(c->items[i].dl);
+        plugin_close_file(c->items[i].dl, c->items[i].desc);
     }
     free(c->items);
     for (size_t i = 0; i < c->n_names; i++)
@@ -87,6 +90,99 @@ static int check_elf(const char *path, crun_error *err)
     return 0;
 }
 
+/* What each kind's table held in each minor of this major: entry [m] is
+ * the size of the table in ABI CRUN_ABI_MAJOR.m.  A minor that appends a
+ * member to a table appends an entry here (the size through that member);
+ * the entries of earlier minors never change. */
+static size_t table_size_in(crun_plugin_kind kind, unsigned minor)
+{
+    static const size_t runner[] = {CRUN_SIZE_THROUGH(crun_runner_type, check)};
+    static const size_t dataset[] = {CRUN_SIZE_THROUGH(crun_dataset_type, save_file)};
+    static const size_t hooks[] = {CRUN_SIZE_THROUGH(crun_hooks_type, on)};
+    static const size_t nodes[] = {CRUN_SIZE_THROUGH(crun_nodes_type, n_nodes)};
+    _Static_assert(sizeof(runner) / sizeof(runner[0]) == CRUN_ABI_MINOR + 1,
+                   "one runner table size per minor");
+    switch (kind) {
+    case CRUN_PLUGIN_RUNNER: return runner[minor];
+    case CRUN_PLUGIN_DATASET: return dataset[minor];
+    case CRUN_PLUGIN_HOOKS: return hooks[minor];
+    case CRUN_PLUGIN_NODES: return nodes[minor];
+    default: return 0;
+    }
+}
+
+/* The descriptor's head that every major shares (magic, versions, size),
+ * checked before anything else in it is read. */
+static int check_versions(const char *path, const crun_plugin *d, crun_error *err)
+{
+    if (!d)
+        return crun_error_set(err, CRUN_EPLUGIN, "plugin %s: not a crun plugin (%s returned "
+                              "no descriptor)", path, CRUN_PLUGIN_ENTRY_SYMBOL);
+    if (d->magic != CRUN_PLUGIN_MAGIC)
+        return crun_error_set(err, CRUN_EPLUGIN, "plugin %s: not a crun plugin (bad magic "
+                              "0x%08x in its descriptor)", path, d->magic);
+    if (d->abi_major != CRUN_ABI_MAJOR)
+        return crun_error_set(err, CRUN_EPLUGIN, "plugin %s: built for crun ABI %u.%u; this crun "
+                              "speaks ABI %d.%d: rebuild the plugin against this crun", path,
+                              d->abi_major, d->abi_minor, CRUN_ABI_MAJOR, CRUN_ABI_MINOR);
+    if (d->abi_minor > CRUN_ABI_MINOR)
+        return crun_error_set(err, CRUN_EPLUGIN, "plugin %s: built for crun ABI %u.%u, newer than "
+                              "this crun's ABI %d.%d: use a newer crun, or rebuild the plugin "
+                              "against this one", path, d->abi_major, d->abi_minor,
+                              CRUN_ABI_MAJOR, CRUN_ABI_MINOR);
+    if (d->size < CRUN_SIZE_THROUGH(crun_plugin, table) || !d->name || !d->table)
+        return crun_error_set(err, CRUN_EPLUGIN, "plugin %s: malformed descriptor (no name or "
+                              "function table)", path);
+    return 0;
+}
+
+/* A copy of the descriptor and of its table at this host's full size: the
+ * members an older plugin's table lacks are zero (their defaults), so the
+ * rest of the host reads every member without asking. */
+typedef struct plugin_copy {
+    crun_plugin desc;
+    union {
+        crun_runner_type runner;
+        crun_dataset_type dataset;
+        crun_hooks_type hooks;
+        crun_nodes_type nodes;
+    } table;
+} plugin_copy;
+
+static int copy_plugin(const char *path, const crun_plugin *d, const crun_plugin **out,
+                       crun_error *err)
+{
+    size_t need = table_size_in(d->kind, d->abi_minor);
+    uint32_t have = *(const uint32_t *)d->table;
+    if (!need)
+        return crun_error_set(err, CRUN_EPLUGIN, "plugin %s: '%s' is of unknown kind %d", path,
+                              d->name, (int)d->kind);
+    if (have < need)
+        return crun_error_set(err, CRUN_EPLUGIN, "plugin %s: malformed %s table (%u bytes; in ABI "
+                              "%u.%u it has %zu): set .size = sizeof(the table)", path,
+                              crun_plugin_kind_name(d->kind), have, d->abi_major, d->abi_minor,
+                              need);
+    plugin_copy *c = calloc(1, sizeof(*c));
+    if (!c)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    memcpy(&c->desc, d, sizeof(c->desc) < d->size ? sizeof(c->desc) : d->size);
+    c->desc.size = sizeof(c->desc);
+    size_t full = table_size_in(d->kind, CRUN_ABI_MINOR);
+    memcpy(&c->table, d->table, have < full ? have : full);
+    *(uint32_t *)(void *)&c->table = (uint32_t)full;
+    c->desc.table = &c->table;
+    *out = &c->desc;
+    return 0;
+}
+
+void plugin_close_file(void *dl, const crun_plugin *desc)
+{
+    /* desc is the first member of its plugin_copy */
+    free((void *)(uintptr_t)desc);
+    if (dl)
+        dlclose(dl);
+}
+
 int plugin_open_file(const char *path, crun_plugin_kind kind, void **dl, const crun_plugin **out,
                      crun_error *err)
 {
@@ -111,42 +207,38 @@ int plugin_open_file(const char *path, crun_plugin_kind kind, void **dl, const c
     crun_plugin_entry_fn entry;
     memcpy(&entry, &sym, sizeof(entry));
     const crun_plugin *d = entry();
-    if (!d || d->magic != CRUN_PLUGIN_MAGIC) {
-        /* read the descriptor before dlclose() unmaps it */
-        rc = d ? crun_error_set(err, CRUN_EPLUGIN, "plugin %s: not a crun plugin (bad magic "
-                                "0x%08x in its descriptor)", path, d->magic)
-               : crun_error_set(err, CRUN_EPLUGIN, "plugin %s: not a crun plugin (%s returned "
-                                "no descriptor)", path, CRUN_PLUGIN_ENTRY_SYMBOL);
-        dlclose(h);
-        return rc;
-    }
-    if (d->abi_major != CRUN_ABI_MAJOR) {
-        rc = crun_error_set(err, CRUN_EPLUGIN, "plugin %s: built for crun ABI %u.%u; this crun "
-                            "speaks ABI %d.%d: rebuild the plugin against this crun", path,
-                            d->abi_major, d->abi_minor, CRUN_ABI_MAJOR, CRUN_ABI_MINOR);
-        dlclose(h);
-        return rc;
-    }
-    /* a descriptor built before ABI 1.3 ends at table: plugin_options reads no further */
-    if (d->size < offsetof(crun_plugin, options) || !d->name || !d->table) {
-        dlclose(h);
-        return crun_error_set(err, CRUN_EPLUGIN, "plugin %s: malformed descriptor (no name or "
-                              "function table)", path);
-    }
-    if (kind && d->kind != kind) {
+    /* everything is read before dlclose() unmaps it */
+    rc = check_versions(path, d, err);
+    if (!rc && kind && d->kind != kind)
         rc = crun_error_set(err, CRUN_EPLUGIN, "plugin %s: '%s' is a %s plugin, not a %s plugin",
                             path, d->name, crun_plugin_kind_name(d->kind),
                             crun_plugin_kind_name(kind));
+    if (!rc)
+        rc = copy_plugin(path, d, out, err);
+    if (rc) {
         dlclose(h);
         return rc;
     }
-    if (*(const uint32_t *)d->table < sizeof(uint32_t)) {
-        dlclose(h);
-        return crun_error_set(err, CRUN_EPLUGIN, "plugin %s: malformed %s table", path,
-                              crun_plugin_kind_name(d->kind));
-    }
     *dl = h;
-    *out = d;
+    return 0;
+}
+
+int abi_struct_in(void *dst, size_t dst_size, const void *src, const char *what,
+                  crun_error *err)
+{
+    uint32_t size;
+    memcpy(&size, src, sizeof(size));
+    if (size < sizeof(uint32_t))
+        return crun_error_set(err, CRUN_EINVAL, "%s: size %u: set it to sizeof(%s) (start from "
+                              "its _INIT macro)", what, size, what);
+    const unsigned char *extra = (const unsigned char *)src + dst_size;
+    for (size_t i = 0; size > dst_size && i < size - dst_size; i++)
+        if (extra[i])
+            return crun_error_set(err, CRUN_EINVAL, "%s: members past this crun's ABI %d.%d are "
+                                  "set (size %u, this crun knows %zu bytes): use a newer crun",
+                                  what, CRUN_ABI_MAJOR, CRUN_ABI_MINOR, size, dst_size);
+    memcpy(dst, src, size < dst_size ? size : dst_size);
+    memcpy(dst, &(uint32_t){(uint32_t)dst_size}, sizeof(uint32_t));
     return 0;
 }
 
@@ -299,7 +391,7 @@ static int load_uncached(plugin_cache *c, crun_plugin_kind kind, const char *nam
         size_t cap = c->cap ? c->cap * 2 : 8;
         plugin_handle *items = realloc(c->items, cap * sizeof(*items));
         if (!items) {
-            dlclose(dl);
+            plugin_close_file(dl, d);
             rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
         } else {
             c->items = items;
@@ -364,7 +456,7 @@ json_t *plugin_list(plugin_cache *c)
                     json_object_set_new(seen, desc->name, json_true());
                     json_array_append_new(out, plugin_describe(desc, path));
                 }
-                dlclose(dl);
+                plugin_close_file(dl, desc);
             }
             crun_error_clear(&err);
             free(path);

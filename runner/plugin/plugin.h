@@ -4,8 +4,10 @@
  * plugin_path, then CRUN_PLUGIN_PATH, then the built-in folder) and the
  * plugins opened so far, each dlopen()ed once and kept until the session
  * closes.  Opening checks, in order: the file exists, is ELF, loads, exports
- * crun_plugin_entry, returns a descriptor with our magic and ABI major, and
- * is of the kind asked for; each refusal names the file and the reason.
+ * crun_plugin_entry, returns a descriptor with our magic, ABI major and a
+ * minor no newer than ours, is of the kind asked for, and its table is as
+ * large as that minor says; each refusal names the file and the reason.
+ * Descriptors handed out are the host's full-size copies (plugin.c).
  */
 #ifndef CRUN_PLUGIN_INTERNAL_H
 #define CRUN_PLUGIN_INTERNAL_H
@@ -15,7 +17,7 @@
 
 #include <jansson.h>
 
-#include "crun/plugin.h"
+#include "crun/crun.h"
 
 typedef struct plugin_handle {
     char *path;               /* absolute or as found */
@@ -50,9 +52,20 @@ int plugin_load(plugin_cache *c, crun_plugin_kind kind, const char *name,
                 const crun_plugin **out, crun_error *err);
 
 /* Open one file and check it, without a cache (for `crun plugin info`).
- * kind 0 accepts any kind.  On success *dl must be dlclose()d by the caller. */
+ * kind 0 accepts any kind.  *out is the host's full-size copy of the
+ * descriptor and its table (members the plugin's ABI minor lacks are zero);
+ * on success release both with plugin_close_file. */
 int plugin_open_file(const char *path, crun_plugin_kind kind, void **dl,
                      const crun_plugin **out, crun_error *err);
+void plugin_close_file(void *dl, const crun_plugin *desc);
+
+/* Read a struct that crossed the ABI (src, whose first member is its
+ * uint32_t size) into dst, dst_size bytes already holding the defaults:
+ * the members src has overwrite them, the size becomes dst_size.  A src
+ * longer than dst_size (a newer minor) is accepted when the bytes this
+ * host does not know are zero.  CRUN_EINVAL naming `what` otherwise. */
+int abi_struct_in(void *dst, size_t dst_size, const void *src, const char *what,
+                  crun_error *err);
 
 /* A JSON array describing every plugin file found in the search folders. */
 json_t *plugin_list(plugin_cache *c);

@@ -77,7 +77,7 @@ json_t *crun_call_param(crun_call *call, const char *path)
     return cur;
 }
 
-int crun_call_output_at(crun_call *call, size_t i, crun_value *value)
+int crun_call_set_output_at(crun_call *call, size_t i, crun_value *value)
 {
     if (!value)
         return crun_call_fail(call, "out of memory making output %zu", i);
@@ -90,11 +90,11 @@ int crun_call_output_at(crun_call *call, size_t i, crun_value *value)
     return 0;
 }
 
-int crun_call_output(crun_call *call, const char *arg, crun_value *value)
+int crun_call_set_output(crun_call *call, const char *arg, crun_value *value)
 {
     for (size_t i = 0; i < call->node->n_out; i++)
         if (strcmp(call->node->out[i].arg, arg) == 0)
-            return crun_call_output_at(call, i, value);
+            return crun_call_set_output_at(call, i, value);
     crun_value_unref(value);
     return crun_call_fail(call, "the node has no output '%s'", arg);
 }
@@ -103,7 +103,7 @@ void crun_call_log(crun_call *call, crun_log_level level, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    logger_vwrite(call->run->shared->catalog.logger, level, call->node->name, fmt, ap);
+    logger_vwrite(call->run->logger, level, call->node->name, fmt, ap);
     va_end(ap);
 }
 

@@ -375,7 +375,7 @@ int crun_run_command_prepare(crun_run *run, size_t pn, const crun_command **cmd,
 void crun_run_command_output(crun_run *run, size_t pn, const char *data, size_t len)
 {
     const char *name = crun_run_node_name(run, pn);
-    logger_write(run->shared->catalog.logger, CRUN_LOG_INFO, name, "%.*s", (int)len, data);
+    logger_write(run->logger, CRUN_LOG_INFO, name, "%.*s", (int)len, data);
 }
 
 static int describe_status(int status, crun_error *err)

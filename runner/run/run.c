@@ -165,6 +165,8 @@ int run_create(run_shared *shared, crun_session *s, plan *p, bool shared_plan, j
     run->params = params ? params : ir->params;
     run->params_owned = params != NULL;
     run->progress = o->progress;
+    run->opts = o;
+    run->logger = shared->catalog.logger;
     run->grace_period = 5.0;
     atomic_init(&run->cancelled, false);
     pthread_mutex_init(&run->lock, NULL);
@@ -177,6 +179,7 @@ int run_create(run_shared *shared, crun_session *s, plan *p, bool shared_plan, j
     run->catalog.run_id = run->run_id;
     run->catalog.version = run->version;
     run->catalog.run = run;
+    run->catalog.logger = run->logger;
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++)
         run->waiting[i] = p->dep_start[i + 1] - p->dep_start[i];
@@ -195,6 +198,16 @@ int run_create(run_shared *shared, crun_session *s, plan *p, bool shared_plan, j
     return 0;
 }
 
+void inner_runs_free(inner_runs *in)
+{
+    free(in->active);
+    for (size_t i = 0; in->failed_nodes && in->failed_nodes[i]; i++)
+        free(in->failed_nodes[i]);
+    free(in->failed_nodes);
+    free(in->resume_command);
+    memset(in, 0, sizeof(*in));
+}
+
 void run_destroy(crun_run *run)
 {
     if (!run)
@@ -204,6 +217,9 @@ void run_destroy(crun_run *run)
         command_state_free(run->cmds[i]);
     run_scratch_free(run);
     free(run->children);
+    inner_runs_free(&run->inner);
+    if (run->own_logger_set)
+        logger_destroy(&run->own_logger);
     crun_error_clear(&run->first_error);
     if (run->params_owned)
         json_decref(run->params);

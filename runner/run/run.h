@@ -17,9 +17,6 @@
 #include "catalog/catalog.h"
 #include "crun/crun.h"
 
-/* Room for a run id and its NUL (crun_session_run refuses longer ids). */
-enum { CRUN_RUN_ID_MAX = 64 };
-
 /* What a session keeps for all its runs: its catalogs' share, the process
  * environment its commands get, each node's function once resolved, and the
  * counters that make run ids and versions unique.  Set when the session
@@ -33,6 +30,16 @@ typedef struct run_shared {
 } run_shared;
 
 typedef struct cmd_state cmd_state;
+
+/* What a run knows of the runs it handed its plan to (crun_run_delegate):
+ * those going on, to cancel them with it, and the last one that failed, to
+ * report as its own failure. */
+typedef struct inner_runs {
+    crun_run **active;
+    size_t n_active, cap_active;
+    char **failed_nodes;     /* the last failed inner run's, owned */
+    char *resume_command;
+} inner_runs;
 
 enum node_state { NODE_PENDING, NODE_READY, NODE_RUNNING, NODE_DONE, NODE_FAILED, NODE_SKIPPED };
 
@@ -73,6 +80,13 @@ struct crun_run {
     double *seconds;         /* per plan node: how long its execution took */
     bool delegated;          /* the runner handed the plan to other runs */
     bool plan_shared;        /* plan is the session's cached one: not freed with the run */
+    /* runs inside runs (session/session_runner.c): what the run was asked */
+    const crun_run_options *opts; /* as crun_session_run read it; borrowed for the run */
+    crun_logger *logger;     /* the session's, or own_logger for a run inside a run */
+    crun_logger own_logger;
+    bool own_logger_set;
+    atomic_uint n_delegated; /* runs started by crun_run_delegate, for their ids */
+    inner_runs inner;        /* under lock */
 };
 
 /* run.c */
@@ -83,6 +97,7 @@ struct crun_run {
 int run_create(run_shared *shared, crun_session *s, plan *p, bool shared_plan, json_t *params,
                const crun_run_options *o, crun_run **out, crun_error *err);
 void run_destroy(crun_run *run);
+void inner_runs_free(inner_runs *in);
 /* schedule.c: node joins the ready set (scheduler thread). */
 static inline void run_push_ready(crun_run *run, size_t node)
 {

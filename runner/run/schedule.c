@@ -16,7 +16,7 @@
 /* --- what the run is --- */
 
 const char *crun_run_id(const crun_run *run) { return run->run_id; }
-crun_logger *crun_run_logger(crun_run *run) { return run->shared->catalog.logger; }
+crun_logger *crun_run_logger(crun_run *run) { return run->logger; }
 json_t *crun_run_params(const crun_run *run) { return run->params; }
 size_t crun_run_node_count(const crun_run *run) { return run->plan->n; }
 size_t crun_run_done_count(const crun_run *run) { return run->n_done; }
@@ -103,7 +103,7 @@ bool crun_run_next_ready(crun_run *run, size_t *node)
  * "[12/40] train_model | running: score, plot +3" (ninja's status line). */
 static void show_progress(crun_run *run, const char *name)
 {
-    crun_logger *log = run->shared->catalog.logger;
+    crun_logger *log = run->logger;
     const plan *p = run->plan;
     if (!log->tty) {
         logger_write(log, CRUN_LOG_INFO, NULL, "[%zu/%zu] %s", run->n_done, p->n, name);
@@ -191,6 +191,8 @@ void crun_run_cancel(crun_run *run)
     pthread_mutex_lock(&run->lock);
     for (size_t i = 0; i < run->n_children; i++)
         kill(-run->children[i], SIGTERM);
+    for (size_t i = 0; i < run->inner.n_active; i++)
+        crun_run_cancel(run->inner.active[i]);
     if (run->on_cancel)
         run->on_cancel(run->on_cancel_user);
     pthread_mutex_unlock(&run->lock);
@@ -211,7 +213,7 @@ crun_session *crun_run_session(crun_run *run)
     return run->session;
 }
 
-void crun_run_delegated(crun_run *run)
+void crun_run_set_delegated(crun_run *run)
 {
     run->delegated = true;
 }

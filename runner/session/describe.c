@@ -204,16 +204,19 @@ static json_t *list_runners(crun_session *s)
         json_t *opts = conf_to_json(runners->items[2 * i + 1]);
         json_t *type = json_incref(json_object_get(opts, "type"));
         json_object_del(opts, "type");
-        json_t *o = json_pack("{s:s, s:o, s:b, s:o}", "name", name, "type",
+        char *stack = runner_stack_text(s, name);
+        json_t *o = json_pack("{s:s, s:o, s:b, s:o, s:s}", "name", name, "type",
                               type ? type : json_null(), "default",
-                              strcmp(name, def_name) == 0, "options", opts);
+                              strcmp(name, def_name) == 0, "options", opts,
+                              "stack", stack ? stack : name);
+        free(stack);
         runner_plugin_options(s, json_string_value(type), o);
         json_array_append_new(a, o);
         def_listed = def_listed || strcmp(name, def_name) == 0;
     }
     if (!def_listed) {
-        json_t *o = json_pack("{s:s, s:s, s:b, s:{}}", "name", def_name, "type", def_name,
-                              "default", 1, "options");
+        json_t *o = json_pack("{s:s, s:s, s:b, s:{}, s:s}", "name", def_name, "type", def_name,
+                              "default", 1, "options", "stack", def_name);
         runner_plugin_options(s, def_name, o);
         json_array_append_new(a, o);
     }
@@ -263,6 +266,6 @@ int crun_plugin_info(const char *path, json_t **out, crun_error *err)
                                                  t->nodes[i].doc ? t->nodes[i].doc : ""));
         json_object_set_new(*out, "functions", fns);
     }
-    dlclose(dl);
+    plugin_close_file(dl, d);
     return 0;
 }

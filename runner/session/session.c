@@ -1,10 +1,10 @@
-/* session.c - a loaded project and the runs started from it.
+/* session.c - a loaded project, what its runs share, and cancelling them.
  *
  * Opening a session does all the work that does not depend on a run: read
  * the project (or a compiled IR), build the IR, set up the plugin search
  * path and create the hooks.  A run then only plans, opens a catalog of its
- * own and hands the plan to the chosen runner, so many runs of one session can
- * go on at once.  The session never touches process-wide state: the
+ * own and hands the plan to the chosen runner (session_run.c), so many runs
+ * of one session can go on at once.  The session never touches process-wide state: the
  * environment is copied in, the current folder is never changed.
  */
 #include <ctype.h>
@@ -174,17 +174,28 @@ static int setup_hooks(crun_session *s, crun_error *err)
     return 0;
 }
 
-/* The interrupt check o carries, when o is recent enough to have one. */
+/* The interrupt check the options carry (none in options from before it:
+ * crun_session_open zeroes what an older caller's struct lacks). */
 static conf_interrupt open_interrupt(const crun_session_options *o)
 {
-    bool has = o->size >= offsetof(crun_session_options, interrupted_user) + sizeof(void *);
-    return (conf_interrupt){has ? o->interrupted : NULL, has ? o->interrupted_user : NULL};
+    return (conf_interrupt){o->interrupted, o->interrupted_user};
 }
 
-int crun_session_open(const crun_session_options *o, crun_session **out, crun_error *err)
+static int session_open(const crun_session_options *o, crun_session **out, crun_error *err);
+
+int crun_session_open(const crun_session_options *given, crun_session **out, crun_error *err)
+{
+    *out = NULL;
+    crun_session_options o = CRUN_SESSION_OPTIONS_INIT;
+    if (!given)
+        return session_open(&o, out, err);
+    int rc = abi_struct_in(&o, sizeof(o), given, "crun_session_options", err);
+    return rc ? rc : session_open(&o, out, err);
+}
+
+static int session_open(const crun_session_options *o, crun_session **out, crun_error *err)
 {
     conf_interrupt intr = open_interrupt(o);
-    *out = NULL;
     crun_session *s = calloc(1, sizeof(*s));
     if (!s)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
@@ -271,10 +282,22 @@ void crun_session_close(crun_session *s)
     free(s);
 }
 
-int crun_session_compile(crun_session *s, const crun_filter *f, json_t **out, crun_error *err)
+/* A filter as given (NULL: none) read into *full at this host's size. */
+int session_filter_in(const crun_filter *given, crun_filter *full, crun_error *err)
+{
+    *full = (crun_filter)CRUN_FILTER_INIT;
+    return given ? abi_struct_in(full, sizeof(*full), given, "crun_filter", err) : 0;
+}
+
+int crun_session_compile(crun_session *s, const crun_filter *given, json_t **out,
+                         crun_error *err)
 {
     plan *p;
-    int rc = plan_build(s->ir, f, &p, err);
+    crun_filter f;
+    int rc = session_filter_in(given, &f, err);
+    if (rc)
+        return rc;
+    rc = plan_build(s->ir, &f, &p, err);
     if (rc)
         return rc;
     *out = ir_to_json(s->ir, p->pipeline, p->node, p->n);
@@ -289,6 +312,7 @@ static int alloc_run_caches(crun_session *s, crun_error *err)
     catalog_shared *c = &sh->catalog;
     c->ir = s->ir;
     c->project = s->project;
+    c->environ = s->environ;
     c->plugins = &s->plugins;
     c->logger = &s->logger;
     c->hooks = &s->hooks;
@@ -330,14 +354,14 @@ static void free_run_caches(crun_session *s)
 
 /* Runs of the whole pipeline (or a whole named one) share one plan: it is
  * made by the first and kept by the session; plans are read-only in runs. */
-static bool plain_run(const crun_run_options *o)
+bool session_plain_run(const crun_run_options *o, const char *given_id)
 {
-    const crun_filter *f = &o->filter;
-    return !o->run_id && o->n_inputs == 0 && !f->tags && !f->nodes && !f->from_nodes &&
+    const crun_filter *f = o->filter;
+    return !given_id && o->n_inputs == 0 && !f->tags && !f->nodes && !f->from_nodes &&
            !f->to_nodes && !f->from_inputs && !f->to_outputs;
 }
 
-static int shared_plan(crun_session *s, const char *pipeline, plan **out, crun_error *err)
+int session_shared_plan(crun_session *s, const char *pipeline, plan **out, crun_error *err)
 {
     if (!pipeline && (*out = atomic_load_explicit(&s->whole_plan, memory_order_acquire)))
         return 0;
@@ -376,7 +400,7 @@ static int shared_plan(crun_session *s, const char *pipeline, plan **out, crun_e
 
 /* --- runs --- */
 
-static void register_run(crun_session *s, crun_run *run, bool add)
+void session_register_run(crun_session *s, crun_run *run, bool add)
 {
     pthread_mutex_lock(&s->runs_lock);
     if (add) {
@@ -414,307 +438,8 @@ void crun_session_cancel(crun_session *s)
     pthread_mutex_unlock(&s->runs_lock);
 }
 
-static bool needs_quotes(const char *s)
-{
-    for (; *s; s++)
-        if (!(isalnum((unsigned char)*s) || strchr(",._-:/=+@", *s)))
-            return true;
-    return false;
-}
-
-static void append_arg(char **cmd, const char *flag, const char *value)
-{
-    if (!value)
-        return;
-    char *next = NULL;
-    int n = needs_quotes(value) ? asprintf(&next, "%s %s '%s'", *cmd, flag, value)
-                                : asprintf(&next, "%s %s %s", *cmd, flag, value);
-    if (n >= 0) {
-        free(*cmd);
-        *cmd = next;
-    }
-}
-
-/* The same command as the failed run (project, env, IR, params, runner,
- * filters), restarting from the nodes given. */
-static char *resume_command(crun_session *s, const crun_run_options *o, const char *from)
-{
-    char *cmd = strdup("crun run");
-    if (!cmd)
-        return NULL;
-    append_arg(&cmd, "--project", s->given_project);
-    append_arg(&cmd, "--ir", s->given_ir);
-    if (s->given_env || (s->project && strcmp(s->env, s->project->default_env) != 0))
-        append_arg(&cmd, "--env", s->env);
-    append_arg(&cmd, "--params", s->given_params);
-    append_arg(&cmd, "--runner", o->runner);
-    append_arg(&cmd, "--pipeline", o->filter.pipeline);
-    append_arg(&cmd, "--tags", o->filter.tags);
-    append_arg(&cmd, "--nodes", o->filter.nodes);
-    append_arg(&cmd, "--to-nodes", o->filter.to_nodes);
-    append_arg(&cmd, "--from-inputs", o->filter.from_inputs);
-    append_arg(&cmd, "--to-outputs", o->filter.to_outputs);
-    append_arg(&cmd, "--load-versions", o->load_versions);
-    append_arg(&cmd, "--from-nodes", from);
-    return cmd;
-}
-
-static void fill_result(crun_session *s, crun_run *run, const crun_run_options *o,
-                        crun_run_result *res)
-{
-    const plan *p = run->plan;
-    res->nodes_total = p->n;
-    res->nodes_done = run->n_done;
-    res->delegated = run->delegated;
-    if (res->status == 0)
-        return;
-    size_t nf = 0;
-    res->failed_nodes = calloc(run->n_failed + 1, sizeof(char *));
-    for (size_t i = 0; res->failed_nodes && i < p->n; i++)
-        if (run->state[i] == NODE_FAILED)
-            res->failed_nodes[nf++] = strdup(crun_run_node_name(run, i));
-    /* a runner that failed before any node ran or failed (a service that
-     * cannot listen) leaves nothing to resume from */
-    if (run->n_done == 0 && run->n_failed == 0)
-        return;
-    unsigned char *done = malloc(p->n + 1);
-    if (!done)
-        return;
-    for (size_t i = 0; i < p->n; i++)
-        done[i] = run->state[i] == NODE_DONE;
-    char *from = plan_resume_nodes(p, done, catalog_persisted, &run->catalog);
-    free(done);
-    if (from)
-        res->resume_command = resume_command(s, o, from);
-    free(from);
-}
-
-void crun_run_result_clear(crun_run_result *res)
-{
-    free(res->run_id);
-    for (size_t i = 0; res->failed_nodes && res->failed_nodes[i]; i++)
-        free(res->failed_nodes[i]);
-    free(res->failed_nodes);
-    free(res->resume_command);
-    for (size_t i = 0; i < res->n_outputs; i++)
-        crun_value_unref(res->output_values[i]);
-    free(res->output_names); /* the block of every output and timing array (collect_outputs) */
-    memset(res, 0, sizeof(*res));
-}
-
-static int pipeline_hooks(crun_run *run, crun_hook_point point, const crun_error *e, int status,
-                          crun_error *err)
-{
-    crun_hook_event ev = {.error = e, .status = status};
-    return run_hooks_fire(run, point, &ev, err);
-}
-
-static int execute(crun_session *s, crun_run *run, runner_inst *r, crun_error *err)
-{
-    int rc = pipeline_hooks(run, CRUN_HOOK_AFTER_CATALOG_CREATED, NULL, 0, err);
-    if (!rc)
-        rc = pipeline_hooks(run, CRUN_HOOK_BEFORE_PIPELINE_RUN, NULL, 0, err);
-    if (!rc) {
-        rc = r->type->run(r->instance, run, err);
-        if (!rc && run->failed) /* a runner that reported failure but returned 0 */
-            rc = run->first_error.code;
-        if (!rc && crun_run_cancelled(run) && !run->delegated)
-            rc = crun_error_set(err, CRUN_ECANCELED, "the run was cancelled");
-        if (!rc && !crun_run_finished(run) && !run->delegated)
-            rc = crun_error_set(err, CRUN_ENODE, "the runner stopped with %zu of %zu nodes done",
-                                run->n_done, run->plan->n);
-        if (rc && !err->message && run->first_error.message)
-            crun_error_set(err, rc, "%s", run->first_error.message);
-    }
-    logger_progress_end(&s->logger);
-    if (rc) {
-        crun_error herr = CRUN_ERROR_INIT;
-        if (pipeline_hooks(run, CRUN_HOOK_ON_PIPELINE_ERROR, err, rc, &herr) != 0)
-            logger_write(&s->logger, CRUN_LOG_ERROR, NULL, "%s", herr.message);
-        crun_error_clear(&herr);
-        return rc;
-    }
-    return pipeline_hooks(run, CRUN_HOOK_AFTER_PIPELINE_RUN, NULL, 0, err);
-}
-
 json_t *crun_session_params(const crun_session *s)
 {
     return s->ir->params;
 }
 
-/* base (the session's parameters) with over (the run's, private to it)
- * laid over it, as a new tree sharing nothing with base; keys base does
- * not have are refused.  NULL with err set on failure. */
-static json_t *overlay_params(json_t *base, json_t *over, const char *prefix, crun_error *err)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach(over, key, v) {
-        if (json_object_get(base, key))
-            continue;
-        char path[512];
-        snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", key);
-        const char *names[256];
-        size_t n = 0;
-        const char *k2;
-        json_t *v2;
-        json_object_foreach(base, k2, v2) {
-            if (n < 256)
-                names[n++] = k2;
-        }
-        const char *best = suggest_closest(key, names, n);
-        crun_error_set(err, CRUN_EUSAGE, "params: unknown parameter '%s'%s%s%s", path,
-                       best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
-        return NULL;
-    }
-    json_t *out = json_object();
-    json_object_foreach(base, key, v) {
-        json_t *ov = json_object_get(over, key), *nv;
-        if (!ov) {
-            nv = params_private_copy(v);
-        } else if (json_is_object(v) && json_is_object(ov)) {
-            char path[512];
-            snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", key);
-            if (!(nv = overlay_params(v, ov, path, err))) {
-                json_decref(out);
-                return NULL;
-            }
-        } else {
-            nv = json_incref(ov);
-        }
-        if (!out || !nv || json_object_set_new(out, key, nv)) {
-            json_decref(out);
-            crun_error_set(err, CRUN_ENOMEM, "out of memory");
-            return NULL;
-        }
-    }
-    return out;
-}
-
-/* The run's parameters: NULL for the session's own (borrowed by the run),
- * else a private tree with the run's overrides. */
-static int run_params(crun_session *s, const crun_run_options *o, json_t **out, crun_error *err)
-{
-    *out = NULL;
-    if (!o->params)
-        return 0;
-    if (!json_is_object(o->params))
-        return crun_error_set(err, CRUN_EUSAGE, "params: expected an object of parameters");
-    if (!(*out = overlay_params(s->ir->params, o->params, "", err)))
-        return err->code ? err->code : crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    return 0;
-}
-
-/* The free outputs (made by a node, read by none) and the node timings.
- * The four arrays and the names' text are one allocation, owned through
- * output_names (crun_run_result_clear frees it): a service makes a result
- * per request, and each allocation shows. */
-static void collect_outputs(crun_run *run, crun_run_result *res)
-{
-    const plan *p = run->plan;
-    size_t n = 0, text = 0;
-    for (size_t ds = 0; ds < run->ir->n_ds; ds++)
-        if (p->producer[ds] != PLAN_NONE && p->consumers[ds] == 0) {
-            n++;
-            text += strlen(run->ir->ds[ds].name) + 1;
-        }
-    size_t ptrs = (n + 1) * sizeof(char *) + (n + 1) * sizeof(crun_value *) +
-                  (p->n + 1) * sizeof(char *);
-    char *block = malloc(ptrs + (p->n + 1) * sizeof(double) + text);
-    if (!block)
-        return;
-    res->output_names = (char **)(void *)block;
-    res->output_values = (crun_value **)(void *)(block + (n + 1) * sizeof(char *));
-    res->timed_nodes = (const char **)(void *)(res->output_values + n + 1);
-    res->timed_seconds = (double *)(void *)(block + ptrs);
-    char *names = (char *)(res->timed_seconds + p->n + 1);
-    for (size_t ds = 0; ds < run->ir->n_ds; ds++) {
-        if (p->producer[ds] == PLAN_NONE || p->consumers[ds] != 0)
-            continue;
-        crun_value *v = NULL;
-        crun_error lerr = CRUN_ERROR_INIT;
-        if (catalog_entry_load(&run->catalog, ds, &v, &lerr) == 0 && v) {
-            size_t len = strlen(run->ir->ds[ds].name) + 1;
-            memcpy(names, run->ir->ds[ds].name, len);
-            res->output_names[res->n_outputs] = names;
-            res->output_values[res->n_outputs++] = v;
-            names += len;
-        }
-        crun_error_clear(&lerr);
-    }
-    res->output_names[res->n_outputs] = NULL;
-    res->output_values[res->n_outputs] = NULL;
-    for (size_t i = 0; i < p->n; i++)
-        if (run->state[i] == NODE_DONE || run->state[i] == NODE_FAILED) {
-            res->timed_nodes[res->n_timed] = crun_run_node_name(run, i);
-            res->timed_seconds[res->n_timed++] = run->seconds[i];
-        }
-}
-
-/* A run id names folders (.crun/runs/ID, the scratch folder): a word of
- * letters, digits, '.', '_' and '-' that fits crun_run's buffer, never a
- * path. */
-static int check_run_id(const char *id, crun_error *err)
-{
-    size_t len = strlen(id);
-    bool ok = len > 0 && len < CRUN_RUN_ID_MAX && id[0] != '.' && id[0] != '-';
-    for (size_t i = 0; ok && i < len; i++)
-        ok = isalnum((unsigned char)id[i]) || id[i] == '.' || id[i] == '_' || id[i] == '-';
-    if (ok)
-        return 0;
-    return crun_error_set(err, CRUN_EUSAGE, "run id '%s' is not a word of at most %d letters, "
-                          "digits, '.', '_' or '-' (not starting with '.' or '-')", id,
-                          CRUN_RUN_ID_MAX - 1);
-}
-
-int crun_session_run(crun_session *s, const crun_run_options *o, crun_run_result *res,
-                     crun_error *err)
-{
-    memset(res, 0, sizeof(*res));
-    plan *p;
-    json_t *params = NULL;
-    int rc = o->run_id ? check_run_id(o->run_id, err) : 0;
-    if (rc)
-        return res->status = rc;
-    rc = run_params(s, o, &params, err);
-    if (rc)
-        return res->status = rc;
-    bool shared = plain_run(o);
-    /* a run given its id is one part of a larger run: memory datasets that
-     * cross its boundary are shared with the other parts through files */
-    if ((rc = shared ? shared_plan(s, o->filter.pipeline, &p, err)
-                     : plan_build_flags(s->ir, &o->filter,
-                                        o->run_id ? PLAN_CROSS_SHARED : 0, o->input_names,
-                                        o->n_inputs, &p, err))) {
-        json_decref(params);
-        return res->status = rc;
-    }
-    runner_inst r = {0};
-    crun_run *run = NULL;
-    bool runner_shared = false;
-    rc = run_create(&s->shared, s, p, shared, params, o, &run, err); /* takes params */
-    if (!rc)
-        rc = session_get_runner(s, o, &r, &runner_shared, err);
-    if (rc) {
-        run_destroy(run);
-        return res->status = rc;
-    }
-    res->run_id = strdup(run->run_id);
-    if (!o->own_cancel)
-        register_run(s, run, true);
-    if (o->on_run)
-        o->on_run(o->on_run_user, run);
-    rc = execute(s, run, &r, err);
-    if (o->on_run)
-        o->on_run(o->on_run_user, NULL);
-    if (!o->own_cancel)
-        register_run(s, run, false);
-    res->status = rc;
-    fill_result(s, run, o, res);
-    if (o->collect_outputs && rc == 0)
-        collect_outputs(run, res);
-    if (!runner_shared && r.type->destroy)
-        r.type->destroy(r.instance);
-    run_destroy(run);
-    return rc;
-}

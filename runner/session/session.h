@@ -68,4 +68,36 @@ typedef struct runner_inst {
 int session_get_runner(crun_session *s, const crun_run_options *o, runner_inst *r,
                        bool *shared, crun_error *err);
 
+/* A run inside a run (crun_run_delegate): the run that hands it its plan,
+ * the prefix of its log lines (may be NULL), and its id. */
+typedef struct delegation {
+    crun_run *outer;
+    const char *label;
+    const char *run_id;
+} delegation;
+/* session.c, for session_run.c: the filter as given read at full size;
+ * whether a run may use the session's plan; that plan; the runs that
+ * crun_session_cancel reaches. */
+int session_filter_in(const crun_filter *given, crun_filter *full, crun_error *err);
+bool session_plain_run(const crun_run_options *o, const char *given_id);
+int session_shared_plan(crun_session *s, const char *pipeline, plan **out, crun_error *err);
+void session_register_run(crun_session *s, crun_run *run, bool add);
+/* session_run.c: hand a full-size result over to a caller's, as far as its
+ * size goes; what does not fit is freed. */
+void session_result_out(crun_run_result *dst, crun_run_result *full);
+/* Zero a caller's result as far as its size goes (what it held is not
+ * freed: results are cleared by their owner, as before a run). */
+void session_result_reset(crun_run_result *res);
+/* session_runner.c: "tune -> sturdy -> par(parallel)" (a new string). */
+char *runner_stack_text(crun_session *s, const char *name);
+/* session.c: a run from options read at this host's size into a full-size
+ * result; d is NULL for a run of its own. */
+int session_run(crun_session *s, const crun_run_options *o, crun_run_result *res,
+                const delegation *d, crun_error *err);
+/* session_runner.c: a run inside a run joins its outer run (logger, cancel)
+ * once made, and leaves it before it is freed, its failure (res, NULL
+ * when it never started) recorded as the outer run's.  d NULL: no-ops. */
+int inner_run_begin(crun_run *run, const delegation *d, crun_error *err);
+void inner_run_end(crun_run *run, const delegation *d, const crun_run_result *res);
+
 #endif

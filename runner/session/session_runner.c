@@ -3,9 +3,12 @@
  * The runner a run asks for (a runner.yml name, a plugin name or a .so
  * path; none: runner.yml's default, else sequential) is looked up in
  * runner.yml, its options are the entry's keys with --runner-opt on top,
- * and its plugin makes the instance.  Runners flagged CRUN_RUNNER_SHARED get
- * one instance per session and options, kept by the session and found
- * without a lock by the runs after the first; others get one per run.
+ * and its plugin makes the instance.  Before that, the runners it wraps
+ * (`runner:` keys, followed through runner.yml) are resolved, unknown names
+ * and cycles refused at the `runner:` line, and each runner's check() is
+ * called.  Runners flagged CRUN_RUNNER_SHARED get one instance per session
+ * and options, kept by the session and found without a lock by the runs
+ * after the first; others get one per run.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -103,46 +106,168 @@ static int runner_options(const runner_choice *c, const char *const *overrides,
     return 0;
 }
 
+/* Names under 'runners' for suggestions. */
+static size_t runner_names(crun_session *s, const char **names, size_t max)
+{
+    const conf_node *runners = s->ir->runner ? conf_get(s->ir->runner, "runners") : NULL;
+    size_t n = 0;
+    for (size_t i = 0; runners && runners->kind == CONF_MAP && i < runners->n && n < max; i++)
+        names[n++] = runners->items[2 * i]->str;
+    return n;
+}
+
+/* Load the plugin of a choice; at the top (via NULL) an unknown name given
+ * on the command line gets a suggestion, below it the `runner:` line. */
+static int load_choice(crun_session *s, const runner_choice *c, const conf_node *via,
+                       const char *wrapper, bool asked, const crun_plugin **plug,
+                       crun_error *err)
+{
+    int rc = plugin_load(&s->plugins, CRUN_PLUGIN_RUNNER, c->type, plug, err);
+    if (!rc)
+        return 0;
+    const char *names[128];
+    const char *best = c->entry ? NULL : suggest_closest(c->name, names, runner_names(s, names, 128));
+    if (via && !c->entry)
+        return conf_error(err, via, "runner '%s': runner: unknown runner '%s'%s%s%s (a name "
+                          "under 'runners', or a runner plugin)", wrapper, c->name,
+                          best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
+    if (!via && asked && best)
+        return crun_error_set(err, CRUN_EUSAGE, "--runner: unknown runner '%s' (did you mean "
+                              "'%s'?)", c->name, best);
+    return crun_error_prefix(err, "%s: runner '%s': ", c->where, c->name);
+}
+
+/* The runner asked for and the runners it wraps, outermost first, each
+ * with its plugin: `runner:` keys followed through runner.yml until a
+ * runner without one.  Unknown names and cycles are errors at the
+ * `runner:` that names them. */
+enum { STACK_MAX = 16 };
+typedef struct runner_stack {
+    runner_choice c[STACK_MAX];
+    const crun_plugin *plug[STACK_MAX];
+    size_t n;
+} runner_stack;
+
+static int cycle_error(const runner_stack *st, const conf_node *via, const char *name,
+                       crun_error *err)
+{
+    char chain[1024] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < st->n && len < sizeof(chain); i++)
+        len += (size_t)snprintf(chain + len, sizeof(chain) - len, "%s -> ", st->c[i].name);
+    if (len < sizeof(chain))
+        snprintf(chain + len, sizeof(chain) - len, "%s", name);
+    return conf_error(err, via, "runner '%s': runner: '%s' makes a cycle: %s",
+                      st->c[st->n - 1].name, name, chain);
+}
+
+static int resolve_stack(crun_session *s, const char *asked, runner_stack *st, crun_error *err)
+{
+    st->n = 0;
+    const char *name = asked;
+    const conf_node *via = NULL;
+    for (;;) {
+        for (size_t i = 0; via && i < st->n; i++)
+            if (strcmp(st->c[i].name, name) == 0)
+                return cycle_error(st, via, name, err);
+        if (st->n == STACK_MAX)
+            return conf_error(err, via, "runner: stacks deeper than %d runners are refused",
+                              STACK_MAX);
+        runner_choice *c = &st->c[st->n];
+        int rc = choose_runner(s, name, c, err);
+        if (!rc && via)
+            conf_where(via, c->where, sizeof(c->where));
+        if (!rc)
+            rc = load_choice(s, c, via, st->n ? st->c[st->n - 1].name : NULL, asked != NULL,
+                             &st->plug[st->n], err);
+        if (rc)
+            return rc;
+        st->n++;
+        const conf_node *next = c->entry ? conf_get(c->entry, "runner") : NULL;
+        if (!next)
+            return 0;
+        if (next->kind != CONF_SCALAR || !next->str[0])
+            return conf_error(err, next, "runner '%s': 'runner' must name the runner it wraps",
+                              c->name);
+        via = next;
+        name = next->str;
+    }
+}
+
+/* Each runner's check(), outermost first; --runner-opt reaches the top one. */
+static int check_stack(crun_session *s, const runner_stack *st, const char *const *overrides,
+                       crun_error *err)
+{
+    for (size_t i = 0; i < st->n; i++) {
+        const crun_runner_type *t = st->plug[i]->table;
+        if (!t->check)
+            continue;
+        crun_options *opts = NULL;
+        int rc = runner_options(&st->c[i], i == 0 ? overrides : NULL, &opts, err);
+        if (!rc && (rc = t->check(opts, s, err)) != 0 && !err->message)
+            crun_error_set(err, rc, "runner '%s' refused its options", st->c[i].name);
+        crun_options_free(opts);
+        if (rc)
+            return err->code ? err->code : CRUN_ECONFIG;
+    }
+    return 0;
+}
+
+int crun_session_check_runner(crun_session *s, const char *name, crun_error *err)
+{
+    runner_stack st;
+    int rc = resolve_stack(s, name, &st, err);
+    return rc ? rc : check_stack(s, &st, NULL, err);
+}
+
+/* "tune -> sturdy -> par(parallel)": the runner and what it wraps, the
+ * last with its type; or why it does not resolve.  A new string. */
+char *runner_stack_text(crun_session *s, const char *name)
+{
+    runner_stack st;
+    crun_error err = CRUN_ERROR_INIT;
+    char *text = NULL;
+    if (resolve_stack(s, name, &st, &err) != 0) {
+        if (asprintf(&text, "error: %s", err.message ? err.message : "unresolved") < 0)
+            text = NULL;
+        crun_error_clear(&err);
+        return text;
+    }
+    size_t len = 0;
+    for (size_t i = 0; i < st.n; i++)
+        len += strlen(st.c[i].name) + strlen(st.c[i].type) + 8;
+    if (!(text = malloc(len + 1)))
+        return NULL;
+    char *t = text;
+    for (size_t i = 0; i < st.n; i++) {
+        bool last = i + 1 == st.n, typed = last && strcmp(st.c[i].name, st.c[i].type) != 0;
+        t += sprintf(t, "%s%s%s%s%s", i ? " -> " : "", st.c[i].name, typed ? "(" : "",
+                     typed ? st.c[i].type : "", typed ? ")" : "");
+    }
+    return text;
+}
+
 static int open_runner(crun_session *s, const crun_run_options *o, runner_inst *r, crun_error *err)
 {
-    runner_choice c;
-    int rc = choose_runner(s, o->runner, &c, err);
+    runner_stack st;
+    int rc = resolve_stack(s, o->runner, &st, err);
+    if (!rc)
+        rc = check_stack(s, &st, o->runner_opts, err);
     if (rc)
         return rc;
-    const crun_plugin *plug;
-    if ((rc = plugin_load(&s->plugins, CRUN_PLUGIN_RUNNER, c.type, &plug, err))) {
-        if (!c.entry && o->runner) {
-            const conf_node *runners = s->ir->runner ? conf_get(s->ir->runner, "runners") : NULL;
-            const char *names[128];
-            size_t n = 0;
-            bool listed = runners && runners->kind == CONF_MAP;
-            for (size_t i = 0; listed && i < runners->n && n < 128; i++)
-                names[n++] = runners->items[2 * i]->str;
-            const char *best = suggest_closest(c.name, names, n);
-            if (best)
-                return crun_error_set(err, CRUN_EUSAGE, "--runner: unknown runner '%s' (did you "
-                                      "mean '%s'?)", c.name, best);
-        }
-        return crun_error_prefix(err, "%s: runner '%s': ", c.where, c.name);
-    }
     crun_options *opts = NULL;
-    if ((rc = runner_options(&c, o->runner_opts, &opts, err)))
+    if ((rc = runner_options(&st.c[0], o->runner_opts, &opts, err)))
         return rc;
-    r->type = plug->table;
+    r->type = st.plug[0]->table;
     rc = r->type->create(opts, &s->logger, &r->instance, err);
     crun_options_free(opts);
     if (rc) {
         r->type = NULL;
         if (!err->message)
-            crun_error_set(err, CRUN_ECONFIG, "runner '%s' refused its options", c.name);
+            crun_error_set(err, CRUN_ECONFIG, "runner '%s' refused its options", st.c[0].name);
         return CRUN_ECONFIG;
     }
     return 0;
-}
-
-static uint32_t runner_flags(const crun_runner_type *t)
-{
-    return t->size >= offsetof(crun_runner_type, flags) + sizeof(t->flags) ? t->flags : 0;
 }
 
 /* What identifies a runner instance: the runner asked for and its options. */
@@ -200,7 +325,7 @@ int session_get_runner(crun_session *s, const crun_run_options *o, runner_inst *
     while (sr && strcmp(sr->key, key) != 0)
         sr = sr->next;
     int rc = 0;
-    if (!sr && !(rc = open_runner(s, o, r, err)) && (runner_flags(r->type) & CRUN_RUNNER_SHARED)) {
+    if (!sr && !(rc = open_runner(s, o, r, err)) && (r->type->flags & CRUN_RUNNER_SHARED)) {
         if ((sr = malloc(sizeof(*sr)))) {
             *sr = (shared_runner){.next = s->runners, .key = key, .type = r->type,
                                   .instance = r->instance};
@@ -221,4 +346,3 @@ int session_get_runner(crun_session *s, const crun_run_options *o, runner_inst *
     free(key);
     return rc;
 }
-

@@ -74,7 +74,7 @@ test_version()
     run_crun --version
     expect_status 0
     expect_stdout_contains "crun 0."
-    expect_stdout_contains "plugin ABI 1."
+    expect_stdout_contains "plugin ABI 2."
     [ -z "$STDERR" ] || fail "--version wrote to stderr: $STDERR"
 }
 

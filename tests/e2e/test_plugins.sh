@@ -100,7 +100,7 @@ test_plugin_info_on_each_built_plugin()
         expect_status 0
         grep -qE "^name +$name\$" "$OUT" || fail "plugin info $so: name is not $name: $STDOUT"
         grep -qE "^kind +$kind\$" "$OUT" || fail "plugin info $so: kind is not $kind: $STDOUT"
-        grep -qE '^abi +1\.[0-9]+$' "$OUT" || fail "plugin info $so: abi is not 1.x: $STDOUT"
+        grep -qE '^abi +2\.[0-9]+$' "$OUT" || fail "plugin info $so: abi is not 2.x: $STDOUT"
         grep -qE '^description +[^ ]' "$OUT" || fail "plugin info $so: no description: $STDOUT"
         grep -qE "^path +$so\$" "$OUT" || fail "plugin info $so: wrong path: $STDOUT"
         if [ "$kind" = nodes ]; then
@@ -168,9 +168,10 @@ test_plugin_info_prints_declared_options()
         '[[1, 1024, null]]' "max_workers' range and default"
 }
 
-# A descriptor built before ABI 1.3 ends at `table`: it still loads and runs,
-# and crun reads no options table past the size the plugin declared.
-test_descriptor_without_options_member_still_loads()
+# A descriptor shorter than this crun's (it ends at `table`, as one built
+# when crun_plugin was shorter would): it still loads and runs, and crun
+# reads no options table past the size the plugin declared.
+test_descriptor_shorter_than_the_hosts_still_loads()
 {
     build_so old13 <<'EOF'
 #include <stddef.h>
@@ -188,11 +189,11 @@ static int run(void *i, crun_run *r, crun_error *e)
     return 0;
 }
 static const crun_runner_type table = {.size = sizeof(crun_runner_type), .create = create, .run = run};
-/* what a 1.2 plugin's descriptor holds; what follows `table` is not its own */
+/* a descriptor that ends at `table`; what follows is not its own */
 static const crun_plugin desc[2] = {{
-    .magic = CRUN_PLUGIN_MAGIC, .abi_major = CRUN_ABI_MAJOR, .abi_minor = 2,
+    .magic = CRUN_PLUGIN_MAGIC, .abi_major = CRUN_ABI_MAJOR, .abi_minor = CRUN_ABI_MINOR,
     .size = offsetof(crun_plugin, options), .kind = CRUN_PLUGIN_RUNNER, .name = "old13",
-    .version = "1", .description = "a runner built before ABI 1.3", .table = &table,
+    .version = "1", .description = "a runner with a short descriptor", .table = &table,
     .options = (const crun_option *)&table, .n_options = 7}};
 CRUN_PLUGIN_EXPORT const crun_plugin *crun_plugin_entry(void) { return desc; }
 EOF
@@ -313,7 +314,26 @@ EOF
 test_refuse_abi_major_99()
 {
     descriptor_so abi99 CRUN_PLUGIN_MAGIC 99 CRUN_PLUGIN_RUNNER
-    check_refusal "$PWD/abi99.so" "$PWD/abi99.so" "built for crun ABI 99.0" "speaks ABI 1." \
+    check_refusal "$PWD/abi99.so" "$PWD/abi99.so" "built for crun ABI 99.0" "speaks ABI 2." \
+        "rebuild the plugin"
+}
+
+# A runner written for ABI 1.x, whose table had 1.x's layout (flags last,
+# no check): refused before its table is read, both versions named.
+test_refuse_abi_1_runner()
+{
+    build_so old <<'EOF'
+#include <stdint.h>
+#include <crun/plugin.h>
+typedef struct { uint32_t size; void *create, *run, *destroy; uint32_t flags; } v1_table;
+static const v1_table table = {.size = sizeof(v1_table)};
+static const crun_plugin desc = {
+    .magic = CRUN_PLUGIN_MAGIC, .abi_major = 1, .abi_minor = 2, .size = sizeof(crun_plugin),
+    .kind = CRUN_PLUGIN_RUNNER, .name = "old", .table = &table,
+};
+CRUN_PLUGIN_EXPORT const crun_plugin *crun_plugin_entry(void) { return &desc; }
+EOF
+    check_refusal "$PWD/old.so" "$PWD/old.so" "built for crun ABI 1.2; this crun speaks ABI 2.0" \
         "rebuild the plugin"
 }
 

@@ -110,7 +110,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     crun_run_options ro;
-    svc_request_options(&served, &req, &ro);
+    crun_filter filter;
+    svc_request_options(&served, &req, &ro, &filter);
     crun_run_result res = CRUN_RUN_RESULT_INIT;
     crun_error err = CRUN_ERROR_INIT;
     int rc = crun_session_run(session, &ro, &res, &err);

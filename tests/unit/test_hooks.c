@@ -252,6 +252,8 @@ static int run_with(fixture *f, const char *runner, const char *run_id)
     ro.run_id = run_id;
     crun_run_result_clear(&f->res);
     crun_error_clear(&f->err);
+    crun_run_result_clear(&f->res);
+    f->res.size = sizeof(f->res);
     return crun_session_run(f->s, &ro, &f->res, &f->err);
 }
 
@@ -816,6 +818,7 @@ static void *timed_run_main(void *arg)
     timed_run *t = arg;
     crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
     ro.run_id = t->run_id;
+    t->res = (crun_run_result)CRUN_RUN_RESULT_INIT;
     t->rc = crun_session_run(t->s, &ro, &t->res, &t->err);
     return NULL;
 }

@@ -246,6 +246,57 @@ static void test_abi_major_99_is_refused(void **state)
     assert_refused(f, path, CRUN_PLUGIN_DATASET, "built for crun ABI 99.3");
 }
 
+/* A runner built against ABI 1.x (whose table had another layout) is
+ * refused before its table is read, and the message names both versions. */
+static void test_abi_1_runner_is_refused_naming_both_versions(void **state)
+{
+    fixture *f = *state;
+    char path[PATH_MAX];
+    fixture_path(f, "abi1", path, sizeof(path));
+    char both[128];
+    snprintf(both, sizeof(both), "built for crun ABI 1.2; this crun speaks ABI %d.%d: rebuild",
+             CRUN_ABI_MAJOR, CRUN_ABI_MINOR);
+    assert_refused(f, path, CRUN_PLUGIN_RUNNER, both);
+}
+
+/* A plugin of a newer minor may use what this host lacks. */
+static void test_newer_minor_is_refused(void **state)
+{
+    fixture *f = *state;
+    char path[PATH_MAX];
+    fixture_path(f, "newer_minor", path, sizeof(path));
+    char both[128];
+    snprintf(both, sizeof(both), "built for crun ABI %d.%d, newer than this crun's ABI %d.%d",
+             CRUN_ABI_MAJOR, CRUN_ABI_MINOR + 1, CRUN_ABI_MAJOR, CRUN_ABI_MINOR);
+    assert_refused(f, path, CRUN_PLUGIN_DATASET, both);
+}
+
+/* A table shorter than its kind's table in the declared minor would be
+ * read past its end: refused. */
+static void test_table_shorter_than_its_minor_is_refused(void **state)
+{
+    fixture *f = *state;
+    char path[PATH_MAX];
+    fixture_path(f, "short_table", path, sizeof(path));
+    assert_refused(f, path, CRUN_PLUGIN_RUNNER, "malformed runner table");
+}
+
+/* The host hands out its own full-size copy of a good plugin's table. */
+static void test_loaded_table_is_the_hosts_full_size_copy(void **state)
+{
+    fixture *f = *state;
+    char path[PATH_MAX];
+    fixture_path(f, "alpha", path, sizeof(path));
+    void *dl = NULL;
+    const crun_plugin *d = NULL;
+    assert_int_equal(plugin_open_file(path, CRUN_PLUGIN_DATASET, &dl, &d, &f->err), 0);
+    const crun_dataset_type *t = d->table;
+    assert_int_equal(t->size, sizeof(crun_dataset_type));
+    assert_int_equal(d->size, sizeof(crun_plugin));
+    assert_string_equal(d->name, "alpha");
+    plugin_close_file(dl, d);
+}
+
 static void test_wrong_kind_is_refused(void **state)
 {
     fixture *f = *state;
@@ -435,6 +486,10 @@ int main(void)
         T(test_shared_object_without_entry_is_refused),
         T(test_wrong_magic_is_refused),
         T(test_abi_major_99_is_refused),
+        T(test_abi_1_runner_is_refused_naming_both_versions),
+        T(test_newer_minor_is_refused),
+        T(test_table_shorter_than_its_minor_is_refused),
+        T(test_loaded_table_is_the_hosts_full_size_copy),
         T(test_wrong_kind_is_refused),
         T(test_descriptor_with_null_table_is_refused),
         T(test_open_file_refuses_like_load),

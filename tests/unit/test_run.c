@@ -245,6 +245,8 @@ static int run(fixture *f, const crun_run_options *opts)
     crun_run_options defaults = CRUN_RUN_OPTIONS_INIT;
     crun_run_result_clear(&f->res);
     crun_error_clear(&f->err);
+    crun_run_result_clear(&f->res);
+    f->res.size = sizeof(f->res);
     return crun_session_run(f->s, opts ? opts : &defaults, &f->res, &f->err);
 }
 
@@ -364,7 +366,9 @@ static void test_memory_datasets_carry_inputs_and_outputs(void **state)
 
     const char *names[] = {"greeting"};
     crun_value *values[] = {crun_value_bytes_new("hi", 2, NULL)};
-    ro.filter.nodes = "shout";
+    crun_filter only_shout = CRUN_FILTER_INIT;
+    only_shout.nodes = "shout";
+    ro.filter = &only_shout;
     ro.input_names = names;
     ro.input_values = values;
     ro.n_inputs = 1;
@@ -556,6 +560,7 @@ static void *run_thread(void *arg)
 {
     runner_thread *t = arg;
     double start = now();
+    t->res = (crun_run_result)CRUN_RUN_RESULT_INIT;
     t->rc = crun_session_run(t->s, &t->opts, &t->res, &t->err);
     t->seconds = now() - start;
     return NULL;
@@ -605,6 +610,102 @@ static void test_cancel_from_another_thread_stops_a_command(void **state)
     crun_error_clear(&t.err);
 }
 
+/* --- runs inside runs (crun_run_delegate) ---------------------------------------------------- */
+
+/* A project whose runner `fan` (tests/fixtures/plugin_fanout.c) hands the
+ * plan to `seq` from n threads at once, each with its own `trial`.  (The
+ * inner runner is sequential: Debian's libuv closes descriptors with a raw
+ * system call that ThreadSanitizer cannot see, so two parallel runners'
+ * loops at once show descriptor reuse as races.) */
+static void write_fanout_project(const char *dir, const char *cmd, int n)
+{
+    const char *fixtures = getenv("CRUN_TEST_FIXTURE_DIR");
+    assert_non_null(fixtures);
+    char text[2048];
+    snprintf(text, sizeof(text),
+             "runners:\n"
+             "  seq: {type: sequential}\n"
+             "  fan: {type: %s/fixture_fanout.so, runner: seq, n: %d}\n"
+             "  bad: {type: %s/fixture_fanout.so, runner: seq, n: 0}\n",
+             fixtures, n, fixtures);
+    put(dir, "conf/base/runner.yml", text);
+    snprintf(text, sizeof(text),
+             "pipelines:\n"
+             "  __default__:\n"
+             "    nodes:\n"
+             "      - {name: make, cmd: [sh, -c, \"%s; echo 1 > {outputs.o}\"], outputs: {o: out}}\n",
+             cmd);
+    put(dir, "conf/base/pipelines.yml", text);
+    put(dir, "conf/base/catalog.yml",
+        "out: {type: text, filepath: \"data/out_${runtime_params:trial,0}.txt\"}\n");
+}
+
+static void test_delegated_runs_from_threads_each_write_their_own_file(void **state)
+{
+    fixture *f = *state;
+    write_fanout_project(f->dir, "true", 4);
+    open_with_recorder(f);
+    crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
+    ro.runner = "fan";
+    ro.progress = true; /* inherited: the inner runs show theirs */
+    run_ok(f, &ro);
+    assert_true(f->res.delegated);
+    for (int k = 1; k <= 4; k++) {
+        char rel[64];
+        snprintf(rel, sizeof(rel), "data/out_%d.txt", k);
+        char *text = slurp(f->dir, rel);
+        assert_non_null(text);
+        assert_string_equal(text, "1\n");
+        free(text);
+    }
+    char *none = slurp(f->dir, "data/out_0.txt");
+    assert_null(none);
+    /* the inner runs log under their labels and run under ids of their own */
+    pthread_mutex_lock(&f->log.lock);
+    assert_non_null(f->log.text);
+    assert_non_null(strstr(f->log.text, "part 3: [1/1] make"));
+    pthread_mutex_unlock(&f->log.lock);
+    assert_true(recorder_saw(&f->rec, "before_node_run make"));
+}
+
+/* A runner of the stack whose check() refuses: nothing runs, no hook. */
+static void test_a_stack_is_checked_before_anything_runs(void **state)
+{
+    fixture *f = *state;
+    write_fanout_project(f->dir, "true", 2);
+    open_with_recorder(f);
+    crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
+    ro.runner = "bad";
+    assert_int_equal(run(f, &ro), CRUN_ECONFIG);
+    assert_non_null(strstr(f->err.message, "conf/base/runner.yml:4:"));
+    assert_false(recorder_saw(&f->rec, "before_pipeline_run"));
+    assert_int_equal(crun_session_check_runner(f->s, "fan", &f->err), 0);
+    assert_int_equal(crun_session_check_runner(f->s, "bad", &f->err), CRUN_ECONFIG);
+}
+
+/* Cancelling the outer run (a session cancel, Ctrl-C) stops every inner run. */
+static void test_cancel_reaches_runs_inside_the_run(void **state)
+{
+    fixture *f = *state;
+    write_fanout_project(f->dir, "sleep 5", 3);
+    open_with_recorder(f);
+    runner_thread t = {.s = f->s, .err = CRUN_ERROR_INIT};
+    t.opts = (crun_run_options)CRUN_RUN_OPTIONS_INIT;
+    t.opts.runner = "fan";
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, run_thread, &t), 0);
+    double start = now();
+    while (!recorder_saw(&f->rec, "before_node_run make") && now() - start < 10)
+        usleep(10000);
+    usleep(200000);
+    crun_session_cancel(f->s);
+    pthread_join(th, NULL);
+    assert_int_equal(t.rc, CRUN_ECANCELED);
+    assert_true(t.seconds < 4.0);
+    crun_run_result_clear(&t.res);
+    crun_error_clear(&t.err);
+}
+
 /* BUG (session.c crun_session_cancel): cancel sets the session's cancel_all
  * flag for good, so every later run of the session is cancelled as it
  * starts; session.h says cancel stops the runs "in progress". */
@@ -619,7 +720,9 @@ static void test_session_runs_again_after_a_cancelled_run(void **state)
     crun_run_result_clear(&t.res);
     crun_error_clear(&t.err);
     crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
-    ro.filter.pipeline = "quick";
+    crun_filter quick = CRUN_FILTER_INIT;
+    quick.pipeline = "quick";
+    ro.filter = &quick;
     run_ok(f, &ro);
     assert_int_equal(f->res.nodes_done, 1);
 }
@@ -707,6 +810,9 @@ int main(void)
         T(test_hook_error_fails_run_naming_the_hook),
         T(test_cancel_from_another_thread_stops_a_command),
         T(test_session_runs_again_after_a_cancelled_run),
+        T(test_delegated_runs_from_threads_each_write_their_own_file),
+        T(test_a_stack_is_checked_before_anything_runs),
+        T(test_cancel_reaches_runs_inside_the_run),
         T(test_two_sessions_run_at_once_on_two_threads),
     };
 #undef T

@@ -669,7 +669,7 @@ static int sqlite_ds_save(void *instance, crun_value *value, crun_error *err)
         free(path);
         return rc;
     }
-    crun_file_dataset_saved(ds->file, path);
+    crun_file_dataset_set_saved(ds->file, path);
     return 0;
 }
 

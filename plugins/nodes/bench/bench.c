@@ -26,11 +26,11 @@ static int noop(crun_call *call)
         return 0;
     }
     for (size_t i = 1; i < n; i++)
-        if (crun_call_output_at(call, i, crun_value_ref(v)) != 0) {
+        if (crun_call_set_output_at(call, i, crun_value_ref(v)) != 0) {
             crun_value_unref(v);
             return CRUN_ENODE;
         }
-    return crun_call_output_at(call, 0, v);
+    return crun_call_set_output_at(call, 0, v);
 }
 
 static int fill(crun_call *call)
@@ -45,8 +45,8 @@ static int fill(crun_call *call)
     memset(data, 1, n); /* touch every page: the memory is really used */
     crun_value *v = crun_value_bytes_take(data, n, NULL);
     for (size_t i = 1; i < crun_call_output_count(call); i++)
-        crun_call_output_at(call, i, crun_value_ref(v));
-    return crun_call_output_count(call) ? crun_call_output_at(call, 0, v)
+        crun_call_set_output_at(call, i, crun_value_ref(v));
+    return crun_call_output_count(call) ? crun_call_set_output_at(call, 0, v)
                                         : (crun_value_unref(v), 0);
 }
 

@@ -97,7 +97,7 @@ static int convert_columns(crun_call *call, const char *in, const char *out,
                                       r + 1, s);
         }
     }
-    return crun_call_output(call, out, crun_value_table_new(dst));
+    return crun_call_set_output(call, out, crun_value_table_new(dst));
 }
 
 static int preprocess_companies(crun_call *call)
@@ -135,7 +135,7 @@ static int create_model_input_table(crun_call *call)
         return crun_call_fail(call, "out of memory");
     crun_call_log(call, CRUN_LOG_INFO, "model input table: %zu rows, %zu columns",
                   crun_table_rows(clean), crun_table_columns(clean));
-    return crun_call_output(call, "model_input_table", crun_value_table_new(clean));
+    return crun_call_set_output(call, "model_input_table", crun_value_table_new(clean));
 }
 
 static int feature_names(crun_call *call, json_t *options, const char ***out, size_t *n)
@@ -200,7 +200,7 @@ static int split_data(crun_call *call)
         return rc;
     static const char *const outs[] = {"X_train", "X_test", "y_train", "y_test"};
     for (size_t i = 0; i < 4; i++)
-        if ((rc = crun_call_output(call, outs[i], crun_value_table_new(parts[i]))) != 0) {
+        if ((rc = crun_call_set_output(call, outs[i], crun_value_table_new(parts[i]))) != 0) {
             for (size_t k = i + 1; k < 4; k++)
                 crun_table_free(parts[k]);
             return rc;
@@ -232,7 +232,7 @@ static int train_model(crun_call *call)
     json_object_set_new(model, "rank", json_integer((json_int_t)rank));
     json_object_set_new(model, "rows", json_integer((json_int_t)n));
     free(coef);
-    return crun_call_output(call, "regressor", crun_value_json_new(model));
+    return crun_call_set_output(call, "regressor", crun_value_json_new(model));
 }
 
 static int evaluate_model(crun_call *call)
@@ -260,7 +260,7 @@ static int evaluate_model(crun_call *call)
     crun_call_log(call, CRUN_LOG_INFO, "Model has a coefficient R^2 of %.3f on test data.", m.r2);
     json_t *out = json_pack("{s:f, s:f, s:f}", "r2_score", m.r2, "mae", m.mae, "max_error",
                             m.max_error);
-    return crun_call_output(call, "metrics", crun_value_json_new(out));
+    return crun_call_set_output(call, "metrics", crun_value_json_new(out));
 }
 
 static const crun_node_def demo_nodes[] = {

@@ -187,7 +187,8 @@ static void persist_end(svc_pool *p)
 static unsigned run_job(service *svc, svc_job *job, char **body_out, char *run_id, size_t id_size)
 {
     crun_run_options ro;
-    svc_request_options(&svc->served, &job->req, &ro);
+    crun_filter filter;
+    svc_request_options(&svc->served, &job->req, &ro, &filter);
     crun_run_result res = CRUN_RUN_RESULT_INIT;
     crun_error err = CRUN_ERROR_INIT;
     job_ref ref = {svc, job};

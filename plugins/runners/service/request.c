@@ -422,12 +422,15 @@ void svc_request_clear(svc_request *req)
     memset(req, 0, sizeof(*req));
 }
 
-void svc_request_options(const svc_served *sv, const svc_request *req, crun_run_options *ro)
+void svc_request_options(const svc_served *sv, const svc_request *req, crun_run_options *ro,
+                         crun_filter *filter)
 {
     *ro = (crun_run_options)CRUN_RUN_OPTIONS_INIT;
+    *filter = (crun_filter)CRUN_FILTER_INIT;
     ro->runner = sv->executor;
-    ro->filter.pipeline = sv->pipeline;
-    ro->filter.nodes = req->nodes ? req->nodes : sv->nodes;
+    filter->pipeline = sv->pipeline;
+    filter->nodes = req->nodes ? req->nodes : sv->nodes;
+    ro->filter = filter;
     ro->params = req->params;
     ro->input_names = req->input_names;
     ro->input_values = req->input_values;

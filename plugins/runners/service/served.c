@@ -34,7 +34,8 @@ static int dataset_types(svc_served *sv, crun_error *err)
 /* The served nodes of a pipeline, from its IR. */
 static int pipeline_nodes(svc_served *sv, crun_error *err)
 {
-    crun_filter f = {.pipeline = sv->pipeline};
+    crun_filter f = CRUN_FILTER_INIT;
+    f.pipeline = sv->pipeline;
     json_t *ir = NULL;
     int rc = crun_session_compile(sv->session, &f, &ir, err);
     if (rc)

@@ -7,7 +7,7 @@
  * cancelled: the crun program turns SIGINT/SIGTERM into a cancel.  Then it
  * stops accepting connections, lets in-flight and queued runs finish within
  * grace_period, answers what is left with 503, closes everything and marks
- * the plan as handled by other runs (crun_run_delegated).
+ * the plan as handled by other runs (crun_run_set_delegated).
  */
 #include <math.h>
 #include <stdio.h>
@@ -152,7 +152,9 @@ static void svc_destroy(void *instance)
 /* GET /v1/pipeline: the IR of what is served, made once. */
 static int pipeline_body(service *svc, crun_error *err)
 {
-    crun_filter f = {.pipeline = svc->served.pipeline, .nodes = svc->served.nodes};
+    crun_filter f = CRUN_FILTER_INIT;
+    f.pipeline = svc->served.pipeline;
+    f.nodes = svc->served.nodes;
     json_t *ir = NULL;
     int rc = crun_session_compile(svc->served.session, &f, &ir, err);
     if (rc)
@@ -176,8 +178,10 @@ static int warmup(service *svc, crun_error *err)
 {
     crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
     ro.runner = svc->cfg.executor;
-    ro.filter.pipeline = svc->served.pipeline;
-    ro.filter.nodes = svc->served.nodes;
+    crun_filter f = CRUN_FILTER_INIT;
+    f.pipeline = svc->served.pipeline;
+    f.nodes = svc->served.nodes;
+    ro.filter = &f;
     crun_run_result res = CRUN_RUN_RESULT_INIT;
     double t0 = svc_now();
     int rc = crun_session_run(svc->served.session, &ro, &res, err);
@@ -276,7 +280,7 @@ static int svc_run(void *instance, crun_run *run, crun_error *err)
     svc_served_clear(&svc->served);
     if (rc)
         return rc;
-    crun_run_delegated(run);
+    crun_run_set_delegated(run);
     crun_log(svc->logger, CRUN_LOG_INFO, "service: stopped");
     return 0;
 }

@@ -59,7 +59,9 @@ int svc_request_parse(const svc_served *sv, const char *body, size_t len, svc_re
                       char **error);
 void svc_request_clear(svc_request *req);
 /* The run options for a request (pointers borrowed from req and sv). */
-void svc_request_options(const svc_served *sv, const svc_request *req, crun_run_options *ro);
+/* filter: where ro's filter lives (it must outlive ro's use). */
+void svc_request_options(const svc_served *sv, const svc_request *req, crun_run_options *ro,
+                         crun_filter *filter);
 /* The answer to a run that ended with rc: an HTTP status and a new JSON
  * object ({"run_id", "status", "outputs", "timings"} or {"error", ...}). */
 int svc_result_json(const svc_served *sv, int rc, const crun_error *err,

@@ -271,7 +271,9 @@ int sweep_inner_run(sweep_inner *in, const json_t *overrides, sweep_row *row,
                     void (*on_run)(void *user, crun_run *run), void *user)
 {
     crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
-    ro.filter.nodes = in->nodes;
+    crun_filter filter = CRUN_FILTER_INIT;
+    ro.filter = &filter;
+    filter.nodes = in->nodes;
     ro.runner = in->runner;
     ro.run_id = row->run_id;
     ro.params = trial_params(in, overrides);

@@ -518,7 +518,7 @@ static int sweep_run(void *instance, crun_run *run, crun_error *err)
     pthread_mutex_init(&st.lock, NULL);
     pthread_cond_init(&st.changed, NULL);
     sweep_where where = {sw->wheres, sw->where_runner, sw->where_collect, sw->self};
-    crun_run_delegated(run);
+    crun_run_set_delegated(run);
     int rc = sweep_inner_check(&st.in, sw->columns, &where, err);
     if (!rc)
         rc = init_table(&st, err);

@@ -142,12 +142,14 @@ int inner_run(crun_run *run, const char *runner, const char *from_nodes, inner_o
     char *nodes = inner_node_list(run);
     json_t *params = crun_run_params(run);
     crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
+    crun_filter filter = CRUN_FILTER_INIT;
+    ro.filter = &filter;
     ro.runner = runner;
     ro.run_id = crun_run_id(run);
     ro.progress = true; /* the outer run's setting is not public: the logger drops it under --quiet */
-    ro.filter.nodes = nodes;
-    ro.filter.from_nodes = from_nodes;
-    ro.filter.pipeline = inner_pipeline(run, &pipes);
+    filter.nodes = nodes;
+    filter.from_nodes = from_nodes;
+    filter.pipeline = inner_pipeline(run, &pipes);
     /* the run's own parameters (overrides) are a private tree: copy, never share counts */
     ro.params = params && params != crun_session_params(s) ? json_deep_copy(params) : NULL;
     inner_link link = {.outer = run};
@@ -214,7 +216,7 @@ static void mark_rerun(const crun_run *run, const char *from, unsigned char *rer
 void inner_report(crun_run *run, const inner_outcome *out)
 {
     if (out->status == 0) {
-        crun_run_delegated(run);
+        crun_run_set_delegated(run);
         return;
     }
     size_t n = crun_run_node_count(run);
