@@ -87,7 +87,7 @@ runners:
 EOF
     run_crun --runner a
     expect_status 2
-    expect_stderr_contains "circle: a -> b -> a"
+    expect_stderr_contains "makes a cycle: a -> b -> a"
     expect_no_file ran.log
 }
 

@@ -358,9 +358,9 @@ test_sweep_config_errors_name_runner_yml_line()
     run_crun --runner bad_key
     expect_config_error "conf/base/runner.yml:6:34" "'model.z' is not a parameter"
     run_crun --runner bad_runner
-    expect_config_error "conf/base/runner.yml:7:37" "runner 'nosuch' is not defined in runner.yml"
+    expect_config_error "conf/base/runner.yml:7:37" "unknown runner 'nosuch'"
     run_crun --runner loop1
-    expect_config_error "conf/base/runner.yml:8:32" "the runners wrap each other in a circle: loop1 -> loop2 -> loop1"
+    expect_config_error "conf/base/runner.yml:9:32" "makes a cycle: loop1 -> loop2 -> loop1"
     run_crun --runner bad_policy
     expect_config_error "conf/base/runner.yml:10:41" "option 'on_failure': expected one of 'stop', 'continue'"
     expect_no_file trials.log

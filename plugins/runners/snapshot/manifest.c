@@ -126,7 +126,8 @@ static json_t *datasets_json(crun_run *run, const char *status)
 {
     json_t *out = json_array(), *ir = NULL;
     char *nodes = inner_node_list(run);
-    crun_filter f = {.nodes = nodes};
+    crun_filter f = CRUN_FILTER_INIT;
+    f.nodes = nodes;
     crun_error err = CRUN_ERROR_INIT;
     crun_session *s = crun_run_session(run);
     if (strcmp(status, "succeeded") == 0 && nodes &&
