@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crun/value.h"
 #include "ir/ir.h"
 #include "ir/ir_builder.h"
 #include "core/suggest.h"
@@ -491,28 +492,11 @@ static void param_paths(json_t *obj, const char *prefix, char ***out, size_t *n,
     }
 }
 
-static json_t *param_lookup(json_t *params, const char *path)
-{
-    if (!path[0])
-        return params;
-    json_t *cur = params;
-    const char *p = path;
-    while (cur && *p) {
-        const char *dot = strchr(p, '.');
-        size_t len = dot ? (size_t)(dot - p) : strlen(p);
-        if (!json_is_object(cur))
-            return NULL;
-        cur = json_object_getn(cur, p, len);
-        p = dot ? dot + 1 : p + len;
-    }
-    return cur;
-}
-
 static int check_param(ir_t *ir, const conf_node *at, const char *node, const char *name,
                        crun_error *err)
 {
     const char *path = strcmp(name, "parameters") == 0 ? "" : name + 7;
-    if (param_lookup(ir->params, path))
+    if (crun_json_path(ir->params, path))
         return 0;
     char **paths = NULL;
     size_t n = 0, cap = 0;
