@@ -515,8 +515,7 @@ static int check_library(const ir_t *ir, const first_use *u, crun_error *err)
     const char *func = u->what, *dot = strchr(func, '.');
     if (json_object_getn(ir->libraries, func, (size_t)(dot - func)))
         return 0;
-    char lib[256];
-    snprintf(lib, sizeof(lib), "%.*s", (int)(dot - func), func);
+    int lib_len = (int)(dot - func);
     const char *names[64];
     size_t n = 0;
     const char *k;
@@ -525,10 +524,12 @@ static int check_library(const ir_t *ir, const first_use *u, crun_error *err)
         if (n < 64)
             names[n++] = k;
     }
-    const char *best = suggest_closest(lib, names, n);
-    return conf_error(err, &u->at, "node '%s': unknown node library '%s'%s%s%s (libraries are "
+    char *lib = strndup(func, (size_t)lib_len);
+    const char *best = lib ? suggest_closest(lib, names, n) : NULL;
+    free(lib);
+    return conf_error(err, &u->at, "node '%s': unknown node library '%.*s'%s%s%s (libraries are "
                       "declared under 'libraries:' in pipelines.yml)",
-                      u->named ? ir->nodes[u->node].name : func, lib,
+                      u->named ? ir->nodes[u->node].name : func, lib_len, func,
                       best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
 }
 

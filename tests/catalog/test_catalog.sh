@@ -13,7 +13,7 @@
 # shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
 . "$(dirname "$0")/../e2e/lib.sh"
 
-: "${CRUN_CREDS_PROBE:=$CRUN_BUILD_DIR/tests/catalog/creds_probe.so}"
+: "${CRUN_CREDS_PROBE:=$CRUN_BUILD_DIR/tests/fixtures/plugins/creds_probe.so}"
 
 # --- helpers -------------------------------------------------------------------------
 

@@ -589,6 +589,26 @@ static void test_unknown_library_suggests(void **state)
                                  "'dmeo' (did you mean 'demo'?)");
 }
 
+static void test_library_name_longer_than_255_bytes_is_refused_not_cut(void **state)
+{
+    fixture *f = *state;
+    /* two names alike in their first 255 bytes: cut, the second would find
+     * the first's plugin */
+    char long_name[301], text[1024];
+    memset(long_name, 'l', 300);
+    long_name[300] = '\0';
+    snprintf(text, sizeof(text),
+             "libraries: {%s: bench}\n"
+             "pipelines:\n"
+             "  p:\n"
+             "    nodes:\n"
+             "      - {name: a, func: %s.noop, outputs: x}\n", long_name, long_name);
+    put(f, "conf/base/pipelines.yml", text);
+    build_fails(f, CRUN_ECONFIG, "conf/base/pipelines.yml:1:13: library name 'llllllllll");
+    assert_non_null(strstr(f->err.message, "is 300 bytes long; a library name has at most 255 "
+                                           "bytes"));
+}
+
 static void test_duplicate_node_name_names_first_position(void **state)
 {
     fixture *f = *state;
@@ -1079,6 +1099,7 @@ int main(void)
         T(test_cmd_as_string_is_an_error),
         T(test_func_without_library_is_refused),
         T(test_unknown_library_suggests),
+        T(test_library_name_longer_than_255_bytes_is_refused_not_cut),
         T(test_duplicate_node_name_names_first_position),
         T(test_missing_parameter_suggests),
         T(test_params_as_output_is_refused),
