@@ -82,6 +82,13 @@ void fixture_putf(const char *dir, const char *rel, const char *fmt, ...)
     free(text);
 }
 
+char *fixture_path(const char *dir, const char *rel)
+{
+    char *path = NULL;
+    assert_true(asprintf(&path, "%s/%s", dir, rel) > 0);
+    return path;
+}
+
 char *fixture_slurp(const char *dir, const char *rel)
 {
     char path[4096];
@@ -107,6 +114,14 @@ char *fixture_slurp(const char *dir, const char *rel)
     fclose(file);
     data[len] = '\0';
     return data;
+}
+
+char *fixture_read(const char *dir, const char *rel)
+{
+    char *text = fixture_slurp(dir, rel);
+    if (!text)
+        fail_msg("cannot read %s/%s", dir, rel);
+    return text;
 }
 
 void fixture_assert_contains(const char *text, const char *part)

@@ -31,9 +31,13 @@ void fixture_put(const char *dir, const char *rel, const char *text);
 void fixture_putn(const char *dir, const char *rel, const void *data, size_t len);
 void fixture_putf(const char *dir, const char *rel, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* "dir/rel", malloc'd (the caller frees it). */
+char *fixture_path(const char *dir, const char *rel);
 /* The whole of dir/rel, NUL-terminated, malloc'd (the caller frees it);
  * NULL when it cannot be read. */
 char *fixture_slurp(const char *dir, const char *rel);
+/* The same, failing the test when it cannot be read. */
+char *fixture_read(const char *dir, const char *rel);
 
 /* Fail the test unless text (may be NULL) contains part, showing both. */
 void fixture_assert_contains(const char *text, const char *part);

@@ -25,9 +25,10 @@
 #include <unistd.h>
 
 #include "crun/dataset.h"
+#include "fixture.h"
 
 typedef struct fixture {
-    char dir[64];
+    char dir[FIXTURE_DIR_SIZE];
 } fixture;
 
 static int setup(void **state)
@@ -35,8 +36,7 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof(*f));
     if (!f)
         return -1;
-    strcpy(f->dir, "/tmp/crun-test-files-XXXXXX");
-    if (!mkdtemp(f->dir)) {
+    if (fixture_tmpdir(f->dir, "files") != 0) {
         free(f);
         return -1;
     }
@@ -44,36 +44,17 @@ static int setup(void **state)
     return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 static int teardown(void **state)
 {
     fixture *f = *state;
-    int rc = nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = fixture_rmtree(f->dir);
     free(f);
     return rc;
 }
 
-static char *path_in(const fixture *f, const char *rel)
-{
-    char *p = NULL;
-    assert_true(asprintf(&p, "%s/%s", f->dir, rel) > 0);
-    return p;
-}
-
-static void write_file(const fixture *f, const char *rel, const char *text)
-{
-    char *p = path_in(f, rel);
-    assert_int_equal(crun_file_write_atomic(p, text, strlen(text), NULL), 0);
-    free(p);
-}
-
 static void assert_file_is(const fixture *f, const char *rel, const char *text)
 {
-    char *p = path_in(f, rel), *data = NULL;
+    char *p = fixture_path(f->dir, rel), *data = NULL;
     size_t len = 0;
     assert_int_equal(crun_file_read(p, &data, &len, NULL), 0);
     assert_int_equal(len, strlen(text));
@@ -85,7 +66,7 @@ static void assert_file_is(const fixture *f, const char *rel, const char *text)
 /* Files in folder rel, hidden ones included (temporaries start with '.'). */
 static int count_entries(const fixture *f, const char *rel)
 {
-    char *p = path_in(f, rel);
+    char *p = fixture_path(f->dir, rel);
     DIR *d = opendir(p);
     assert_non_null(d);
     int n = 0;
@@ -99,15 +80,15 @@ static int count_entries(const fixture *f, const char *rel)
 static void test_atomic_write_creates_parent_folders(void **state)
 {
     fixture *f = *state;
-    write_file(f, "data/01_raw/x.txt", "hello");
+    fixture_put(f->dir, "data/01_raw/x.txt", "hello");
     assert_file_is(f, "data/01_raw/x.txt", "hello");
 }
 
 static void test_atomic_write_replaces_whole_file(void **state)
 {
     fixture *f = *state;
-    write_file(f, "x.txt", "a much longer first version");
-    write_file(f, "x.txt", "short");
+    fixture_put(f->dir, "x.txt", "a much longer first version");
+    fixture_put(f->dir, "x.txt", "short");
     assert_file_is(f, "x.txt", "short");
     assert_int_equal(count_entries(f, "."), 1);
 }
@@ -115,10 +96,10 @@ static void test_atomic_write_replaces_whole_file(void **state)
 static void test_atomic_write_failure_leaves_old_file(void **state)
 {
     fixture *f = *state;
-    write_file(f, "x.txt", "old");
+    fixture_put(f->dir, "x.txt", "old");
     const size_t big = 1 << 20;
     char *data = calloc(1, big);
-    char *p = path_in(f, "x.txt");
+    char *p = fixture_path(f->dir, "x.txt");
     struct rlimit saved, small = {.rlim_cur = 4096, .rlim_max = RLIM_INFINITY};
     assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
     small.rlim_max = saved.rlim_max;
@@ -140,10 +121,10 @@ static void test_atomic_write_failure_leaves_old_file(void **state)
 static void test_atomic_write_keeps_mode_of_replaced_file(void **state)
 {
     fixture *f = *state;
-    write_file(f, "run.sh", "#!/bin/sh\n");
-    char *p = path_in(f, "run.sh");
+    fixture_put(f->dir, "run.sh", "#!/bin/sh\n");
+    char *p = fixture_path(f->dir, "run.sh");
     assert_int_equal(chmod(p, 0750), 0);
-    write_file(f, "run.sh", "#!/bin/sh\necho\n");
+    fixture_put(f->dir, "run.sh", "#!/bin/sh\necho\n");
     struct stat st;
     assert_int_equal(stat(p, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0750);
@@ -153,7 +134,7 @@ static void test_atomic_write_keeps_mode_of_replaced_file(void **state)
 static void test_file_read_missing_names_file(void **state)
 {
     fixture *f = *state;
-    char *p = path_in(f, "data/01_raw/x.csv"), *data = NULL;
+    char *p = fixture_path(f->dir, "data/01_raw/x.csv"), *data = NULL;
     size_t len = 0;
     crun_error err = CRUN_ERROR_INIT;
     assert_int_equal(crun_file_read(p, &data, &len, &err), CRUN_ENOENT);
@@ -177,8 +158,8 @@ static void test_file_read_of_folder_fails(void **state)
 static void test_file_read_terminates_with_nul(void **state)
 {
     fixture *f = *state;
-    write_file(f, "x.txt", "abc");
-    char *p = path_in(f, "x.txt"), *data = NULL;
+    fixture_put(f->dir, "x.txt", "abc");
+    char *p = fixture_path(f->dir, "x.txt"), *data = NULL;
     size_t len = 0;
     assert_int_equal(crun_file_read(p, &data, &len, NULL), 0);
     assert_int_equal(len, 3);
@@ -190,8 +171,8 @@ static void test_file_read_terminates_with_nul(void **state)
 static void test_file_commit_moves_temp_into_new_folder(void **state)
 {
     fixture *f = *state;
-    write_file(f, ".out.tmp", "made by a command");
-    char *tmp = path_in(f, ".out.tmp"), *dst = path_in(f, "out/report.md");
+    fixture_put(f->dir, ".out.tmp", "made by a command");
+    char *tmp = fixture_path(f->dir, ".out.tmp"), *dst = fixture_path(f->dir, "out/report.md");
     assert_int_equal(crun_file_commit(tmp, dst, NULL), 0);
     assert_file_is(f, "out/report.md", "made by a command");
     assert_int_equal(access(tmp, F_OK), -1);
@@ -202,9 +183,9 @@ static void test_file_commit_moves_temp_into_new_folder(void **state)
 static void test_file_commit_failure_removes_temp(void **state)
 {
     fixture *f = *state;
-    write_file(f, ".out.tmp", "x");
-    write_file(f, "dir/keep", "y");
-    char *tmp = path_in(f, ".out.tmp"), *dst = path_in(f, "dir");
+    fixture_put(f->dir, ".out.tmp", "x");
+    fixture_put(f->dir, "dir/keep", "y");
+    char *tmp = fixture_path(f->dir, ".out.tmp"), *dst = fixture_path(f->dir, "dir");
     crun_error err = CRUN_ERROR_INIT;
     assert_int_not_equal(crun_file_commit(tmp, dst, &err), 0); /* a folder is in the way */
     assert_non_null(strstr(err.message, "/dir: "));
@@ -224,7 +205,7 @@ static void test_dataset_path_resolves_relative_to_project(void **state)
 {
     fixture *f = *state;
     crun_dataset_ctx ctx = ctx_for(f, "x");
-    char *out = NULL, *want = path_in(f, "data/x.json");
+    char *out = NULL, *want = fixture_path(f->dir, "data/x.json");
     assert_int_equal(crun_dataset_path(&ctx, "data/x.json", false, &out, NULL), 0);
     assert_string_equal(out, want);
     free(out);
@@ -240,7 +221,7 @@ static void test_versioned_save_uses_save_version(void **state)
     crun_dataset_ctx ctx = ctx_for(f, "x");
     ctx.versioned = true;
     ctx.save_version = "2026-11-23T16.45.00.123Z";
-    char *out = NULL, *want = path_in(f, "data/x.json/2026-11-23T16.45.00.123Z/x.json");
+    char *out = NULL, *want = fixture_path(f->dir, "data/x.json/2026-11-23T16.45.00.123Z/x.json");
     assert_int_equal(crun_dataset_path(&ctx, "data/x.json", true, &out, NULL), 0);
     assert_string_equal(out, want);
     free(out);
@@ -250,14 +231,14 @@ static void test_versioned_save_uses_save_version(void **state)
 static void test_versioned_load_picks_newest_complete(void **state)
 {
     fixture *f = *state;
-    write_file(f, "data/x.json/2026-01-01T00.00.00.000Z/x.json", "1");
-    write_file(f, "data/x.json/2026-03-01T00.00.00.000Z/x.json", "3");
-    write_file(f, "data/x.json/2026-02-01T00.00.00.000Z/x.json", "2");
+    fixture_put(f->dir, "data/x.json/2026-01-01T00.00.00.000Z/x.json", "1");
+    fixture_put(f->dir, "data/x.json/2026-03-01T00.00.00.000Z/x.json", "3");
+    fixture_put(f->dir, "data/x.json/2026-02-01T00.00.00.000Z/x.json", "2");
     /* A newer save that never completed: its folder holds only a temporary. */
-    write_file(f, "data/x.json/2026-04-01T00.00.00.000Z/.x.json.tmp-abcdef", "4");
+    fixture_put(f->dir, "data/x.json/2026-04-01T00.00.00.000Z/.x.json.tmp-abcdef", "4");
     crun_dataset_ctx ctx = ctx_for(f, "x");
     ctx.versioned = true;
-    char *out = NULL, *want = path_in(f, "data/x.json/2026-03-01T00.00.00.000Z/x.json");
+    char *out = NULL, *want = fixture_path(f->dir, "data/x.json/2026-03-01T00.00.00.000Z/x.json");
     assert_int_equal(crun_dataset_path(&ctx, "data/x.json", false, &out, NULL), 0);
     assert_string_equal(out, want);
     free(out);
@@ -267,12 +248,12 @@ static void test_versioned_load_picks_newest_complete(void **state)
 static void test_versioned_load_uses_pinned_version(void **state)
 {
     fixture *f = *state;
-    write_file(f, "data/x.json/2026-01-01T00.00.00.000Z/x.json", "1");
-    write_file(f, "data/x.json/2026-03-01T00.00.00.000Z/x.json", "3");
+    fixture_put(f->dir, "data/x.json/2026-01-01T00.00.00.000Z/x.json", "1");
+    fixture_put(f->dir, "data/x.json/2026-03-01T00.00.00.000Z/x.json", "3");
     crun_dataset_ctx ctx = ctx_for(f, "x");
     ctx.versioned = true;
     ctx.load_version = "2026-01-01T00.00.00.000Z";
-    char *out = NULL, *want = path_in(f, "data/x.json/2026-01-01T00.00.00.000Z/x.json");
+    char *out = NULL, *want = fixture_path(f->dir, "data/x.json/2026-01-01T00.00.00.000Z/x.json");
     assert_int_equal(crun_dataset_path(&ctx, "data/x.json", false, &out, NULL), 0);
     assert_string_equal(out, want);
     free(out);

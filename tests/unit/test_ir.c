@@ -23,9 +23,10 @@
 
 #include "ir/ir.h"
 #include "conf/project.h"
+#include "fixture.h"
 
 typedef struct fixture {
-    char dir[64];
+    char dir[FIXTURE_DIR_SIZE];
     project *p;
     ir_t *ir;
     ir_t *ir2; /* read back from JSON */
@@ -39,19 +40,10 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof(fixture));
     if (!f)
         return -1;
-    strcpy(f->dir, "/tmp/crun_ir_XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (fixture_tmpdir(f->dir, "ir") != 0)
         return -1;
     *state = f;
     return 0;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
 }
 
 static int teardown(void **state)
@@ -62,25 +54,9 @@ static int teardown(void **state)
     ir_free(f->ir);
     project_free(f->p);
     crun_error_clear(&f->err);
-    int rc = nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = fixture_rmtree(f->dir);
     free(f);
     return rc;
-}
-
-/* Write dir/rel, creating its folders. */
-static void put(fixture *f, const char *rel, const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", f->dir, rel);
-    for (char *slash = strchr(path + strlen(f->dir) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-        *slash = '\0';
-        mkdir(path, 0755);
-        *slash = '/';
-    }
-    FILE *file = fopen(path, "w");
-    assert_non_null(file);
-    assert_true(fputs(text, file) >= 0);
-    assert_int_equal(fclose(file), 0);
 }
 
 /* Load the project and build its IR; returns ir_build's (or project_load's) code. */
@@ -197,7 +173,7 @@ static void assert_conf_json(const conf_node *node, const char *expected)
 static void test_function_node_with_single_input_and_output(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries:\n"                     /* 1 */
         "  lib: lib\n"                     /* 2 */
         "pipelines:\n"                     /* 3 */
@@ -225,7 +201,7 @@ static void test_function_node_with_single_input_and_output(void **state)
 static void test_command_node_keeps_argv_templates(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "pipelines:\n"
         "  p:\n"
         "    nodes:\n"
@@ -247,7 +223,7 @@ static void test_command_node_keeps_argv_templates(void **state)
 static void test_inputs_as_list_are_named_by_dataset(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  p:\n"
@@ -264,7 +240,7 @@ static void test_inputs_as_list_are_named_by_dataset(void **state)
 static void test_inputs_as_map_keep_argument_names(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  p:\n"
@@ -286,7 +262,7 @@ static void test_inputs_as_map_keep_argument_names(void **state)
 static void test_outputs_as_list_are_named_by_dataset(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  p:\n"
@@ -302,7 +278,7 @@ static void test_outputs_as_list_are_named_by_dataset(void **state)
 static void test_tags_as_a_string(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  p:\n"
@@ -317,7 +293,7 @@ static void test_tags_as_a_string(void **state)
 static void test_tags_as_a_list(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  p:\n"
@@ -334,7 +310,7 @@ static void test_tags_as_a_list(void **state)
 static void test_node_name_defaults_to_function_name(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {demo: demo}\n"
         "pipelines:\n"
         "  p:\n"
@@ -350,7 +326,7 @@ static void test_node_name_defaults_to_function_name(void **state)
 static void test_default_pipeline_given_is_kept(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  dp:\n"
@@ -370,7 +346,7 @@ static void test_default_pipeline_given_is_kept(void **state)
 static void test_default_pipeline_absent_is_union_of_all(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  dp:\n"
@@ -389,7 +365,7 @@ static void test_default_pipeline_absent_is_union_of_all(void **state)
 static void test_pipeline_list_is_union_without_duplicates(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  dp:\n"
@@ -410,7 +386,7 @@ static void test_pipeline_list_is_union_without_duplicates(void **state)
 static void test_include_adds_nodes_of_other_pipelines(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  ds:\n"
@@ -433,8 +409,8 @@ static void test_include_adds_nodes_of_other_pipelines(void **state)
 static void test_params_inputs_become_params_datasets(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/parameters.yml", "model:\n  alpha: 0.5\n  seed: 3\n");
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/parameters.yml", "model:\n  alpha: 0.5\n  seed: 3\n");
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  p:\n"
@@ -460,8 +436,8 @@ static void test_params_inputs_become_params_datasets(void **state)
 static void test_undeclared_dataset_is_memory(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/catalog.yml", "raw: {type: text, filepath: data/raw.txt}\n");
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/catalog.yml", "raw: {type: text, filepath: data/raw.txt}\n");
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  p:\n"
@@ -480,14 +456,14 @@ static void test_undeclared_dataset_is_memory(void **state)
 static void test_catalog_entry_keeps_options_without_type_and_versioned(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/catalog.yml",
+    fixture_put(f->dir, "conf/base/catalog.yml",
         "regressor:\n"                                /* 1 */
         "  type: bytes\n"                             /* 2 */
         "  filepath: data/06_models/regressor.bin\n"  /* 3 */
         "  versioned: true\n"                         /* 4 */
         "  extra: {a: [1, 2]}\n"                      /* 5 */
         "plain: {type: text, filepath: p.txt}\n");    /* 6 */
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  p:\n"
@@ -512,7 +488,7 @@ static void test_catalog_entry_keeps_options_without_type_and_versioned(void **s
 static void test_unknown_node_key_suggests(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"          /* 1 */
         "pipelines:\n"                     /* 2 */
         "  p:\n"                           /* 3 */
@@ -527,7 +503,7 @@ static void test_unknown_node_key_suggests(void **state)
 static void test_func_and_cmd_both_is_an_error(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"          /* 1 */
         "pipelines:\n"                     /* 2 */
         "  p:\n"                           /* 3 */
@@ -542,7 +518,7 @@ static void test_func_and_cmd_both_is_an_error(void **state)
 static void test_cmd_as_string_is_an_error(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "pipelines:\n"                     /* 1 */
         "  p:\n"                           /* 2 */
         "    nodes:\n"                     /* 3 */
@@ -559,7 +535,7 @@ static void test_cmd_as_string_is_an_error(void **state)
 static void test_func_without_library_is_refused(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"          /* 1 */
         "pipelines:\n"                     /* 2 */
         "  p:\n"                           /* 3 */
@@ -578,7 +554,7 @@ static void test_func_without_library_is_refused(void **state)
 static void test_unknown_library_suggests(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {demo: demo}\n"        /* 1 */
         "pipelines:\n"                     /* 2 */
         "  p:\n"                           /* 3 */
@@ -603,7 +579,7 @@ static void test_library_name_longer_than_255_bytes_is_refused_not_cut(void **st
              "  p:\n"
              "    nodes:\n"
              "      - {name: a, func: %s.noop, outputs: x}\n", long_name, long_name);
-    put(f, "conf/base/pipelines.yml", text);
+    fixture_put(f->dir, "conf/base/pipelines.yml", text);
     build_fails(f, CRUN_ECONFIG, "conf/base/pipelines.yml:1:13: library name 'llllllllll");
     assert_non_null(strstr(f->err.message, "is 300 bytes long; a library name has at most 255 "
                                            "bytes"));
@@ -612,7 +588,7 @@ static void test_library_name_longer_than_255_bytes_is_refused_not_cut(void **st
 static void test_duplicate_node_name_names_first_position(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"                          /* 1 */
         "pipelines:\n"                                     /* 2 */
         "  dp:\n"                                          /* 3 */
@@ -628,8 +604,8 @@ static void test_duplicate_node_name_names_first_position(void **state)
 static void test_missing_parameter_suggests(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/parameters.yml", "model:\n  alpha: 1\n  beta: 2\n");
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/parameters.yml", "model:\n  alpha: 1\n  beta: 2\n");
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"                /* 1 */
         "pipelines:\n"                           /* 2 */
         "  p:\n"                                 /* 3 */
@@ -646,8 +622,8 @@ static void test_missing_parameter_suggests(void **state)
 static void test_params_as_output_is_refused(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/parameters.yml", "alpha: 1\n");
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/parameters.yml", "alpha: 1\n");
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"                /* 1 */
         "pipelines:\n"                           /* 2 */
         "  p:\n"                                 /* 3 */
@@ -662,7 +638,7 @@ static void test_params_as_output_is_refused(void **state)
 static void test_unknown_placeholder_in_cmd(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "pipelines:\n"                                          /* 1 */
         "  p:\n"                                                /* 2 */
         "    nodes:\n"                                          /* 3 */
@@ -680,7 +656,7 @@ static void test_unknown_placeholder_in_cmd(void **state)
 static void test_placeholder_naming_no_port(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "pipelines:\n"                                          /* 1 */
         "  p:\n"                                                /* 2 */
         "    nodes:\n"                                          /* 3 */
@@ -699,13 +675,13 @@ static void test_placeholder_naming_no_port(void **state)
 
 static void write_round_trip_project(fixture *f)
 {
-    put(f, "conf/base/parameters.yml", "model: {alpha: 0.5, layers: [1, 2]}\nseed: 7\n");
-    put(f, "conf/base/catalog.yml",
+    fixture_put(f->dir, "conf/base/parameters.yml", "model: {alpha: 0.5, layers: [1, 2]}\nseed: 7\n");
+    fixture_put(f->dir, "conf/base/catalog.yml",
         "raw: {type: text, filepath: data/raw.txt}\n"
         "model_bin: {type: bytes, filepath: data/model.bin, versioned: true}\n"
         "unused: {type: json, filepath: u.json}\n");
-    put(f, "conf/base/runner.yml", "default: sequential\nrunners:\n  seq: {type: sequential}\n");
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/runner.yml", "default: sequential\nrunners:\n  seq: {type: sequential}\n");
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib, other: ./libother.so}\n"
         "pipelines:\n"
         "  __default__:\n"
@@ -903,13 +879,13 @@ static void test_from_json_refuses_port_without_dataset(void **state)
 static void test_env_pipeline_replaces_base_one_in_its_place(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  a: {nodes: [{name: a1, func: lib.f}]}\n"
         "  b: {nodes: [{name: b1, func: lib.f, inputs: [\"${globals:missing}\"]}]}\n"
         "  c: {nodes: [{name: c1, func: lib.f}]}\n");
-    put(f, "conf/local/pipelines.yml",
+    fixture_put(f->dir, "conf/local/pipelines.yml",
         "pipelines:\n"
         "  d: {nodes: [{name: d1, func: lib.f}]}\n"
         "  b: {nodes: [{name: b2, func: lib.f}, {name: b3, func: lib.f}]}\n");
@@ -925,7 +901,7 @@ static void test_env_pipeline_replaces_base_one_in_its_place(void **state)
 static void test_env_alone_streams_its_pipelines(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/local/pipelines.yml",
+    fixture_put(f->dir, "conf/local/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  p:\n"
@@ -939,18 +915,18 @@ static void test_env_alone_streams_its_pipelines(void **state)
 static void test_yaml_error_in_replaced_base_pipeline_is_reported(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  a: {nodes: [{name: a1, func: lib.f, func: lib.g}]}\n");
-    put(f, "conf/local/pipelines.yml", "pipelines:\n  a: {nodes: [{name: a2, func: lib.f}]}\n");
+    fixture_put(f->dir, "conf/local/pipelines.yml", "pipelines:\n  a: {nodes: [{name: a2, func: lib.f}]}\n");
     build_fails(f, CRUN_ECONFIG, "conf/base/pipelines.yml:3:39: duplicate key 'func'");
 }
 
 static void test_anchors_and_merge_keys_in_streamed_nodes(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  p:\n"
@@ -974,8 +950,8 @@ static void test_anchors_and_merge_keys_in_streamed_nodes(void **state)
 static void test_nodes_from_a_reference_are_built_in_place(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/globals.yml", "steps: [{name: g1, func: lib.f}, {name: g2, func: lib.f}]\n");
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/globals.yml", "steps: [{name: g1, func: lib.f}, {name: g2, func: lib.f}]\n");
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  a: {nodes: [{name: a1, func: lib.f}]}\n"
@@ -992,7 +968,7 @@ static void test_nodes_from_a_reference_are_built_in_place(void **state)
 static void test_library_declared_after_pipelines(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "pipelines:\n"
         "  p: {nodes: [{name: ok, func: lib.f}, {name: bad, func: libb.f}]}\n"
         "libraries: {lib: lib}\n");
@@ -1003,7 +979,7 @@ static void test_library_declared_after_pipelines(void **state)
 static void test_pipelines_twice_in_one_file_is_a_duplicate_key(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  p: {nodes: [{name: x, func: lib.f}]}\n"
@@ -1015,9 +991,9 @@ static void test_pipelines_twice_in_one_file_is_a_duplicate_key(void **state)
 static void test_pipelines_in_two_files_of_a_folder(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\npipelines:\n  p: {nodes: [{name: x, func: lib.f}]}\n");
-    put(f, "conf/base/pipelines_more.yml", "pipelines:\n  p: {nodes: [{name: x, func: lib.f}]}\n");
+    fixture_put(f->dir, "conf/base/pipelines_more.yml", "pipelines:\n  p: {nodes: [{name: x, func: lib.f}]}\n");
     build_fails(f, CRUN_ECONFIG, "conf/base/pipelines_more.yml:1:1: 'pipelines' is already "
                                  "defined at conf/base/pipelines.yml:2:1");
 }
@@ -1033,12 +1009,12 @@ static void test_fan_in_node_with_many_inputs(void **state)
     for (size_t i = 0; i < n; i++)
         len += (size_t)snprintf(text + len, cap - len, "%sd%zu", i ? ", " : "", i);
     snprintf(text + len, cap - len, ", d17]}\n");
-    put(f, "conf/base/pipelines.yml", text);
+    fixture_put(f->dir, "conf/base/pipelines.yml", text);
     build_fails(f, CRUN_ECONFIG, "conf/base/pipelines.yml:5:");
     assert_non_null(strstr(f->err.message, "node 'sink': inputs 'd17' is listed twice"));
     text[len] = '\0';
     strcat(text, "]}\n");
-    put(f, "conf/base/pipelines.yml", text);
+    fixture_put(f->dir, "conf/base/pipelines.yml", text);
     build_ok(f);
     assert_int_equal(node(f->ir, "sink")->n_in, n);
     free(text);
@@ -1049,9 +1025,9 @@ static void test_fan_in_node_with_many_inputs(void **state)
 static void test_streamed_pipelines_build_each_node_once(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/catalog.yml", "\"{name}_csv\": {type: text, filepath: \"data/{name}.txt\"}\n");
-    put(f, "conf/base/parameters.yml", "alpha: 1\n");
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/catalog.yml", "\"{name}_csv\": {type: text, filepath: \"data/{name}.txt\"}\n");
+    fixture_put(f->dir, "conf/base/parameters.yml", "alpha: 1\n");
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  a: {nodes: [{name: a1, func: lib.f, inputs: [params:alpha, x_csv], outputs: y}]}\n"
@@ -1060,7 +1036,7 @@ static void test_streamed_pipelines_build_each_node_once(void **state)
         "    nodes:\n"
         "      - {name: c1, func: lib.g, inputs: y, outputs: z}\n"
         "      - {name: c2, func: lib.g, inputs: z, outputs: 'w'}\n");
-    put(f, "conf/local/pipelines.yml", "pipelines:\n  b: {nodes: [{name: b1, func: lib.f}]}\n");
+    fixture_put(f->dir, "conf/local/pipelines.yml", "pipelines:\n  b: {nodes: [{name: b1, func: lib.f}]}\n");
     build_ok(f);
     assert_int_equal(f->ir->n_nodes, 4);
     const char *order[] = {"a1", "b1", "c1", "c2"};
@@ -1070,7 +1046,7 @@ static void test_streamed_pipelines_build_each_node_once(void **state)
     assert_int_equal(dataset(f->ir, "x_csv")->kind, IR_DS_CATALOG);
     assert_string_equal(dataset(f->ir, "w")->name, "w");
     /* and the checks that wait for the whole configuration still happen */
-    put(f, "conf/base/parameters.yml", "beta: 1\n");
+    fixture_put(f->dir, "conf/base/parameters.yml", "beta: 1\n");
     build_fails(f, CRUN_ECONFIG, "conf/base/pipelines.yml:3:48: node 'a1': input 'params:alpha': "
                                  "no such parameter");
 }

@@ -26,9 +26,10 @@
 #include "ir/ir.h"
 #include "plan/plan.h"
 #include "conf/project.h"
+#include "fixture.h"
 
 typedef struct fixture {
-    char dir[64];
+    char dir[FIXTURE_DIR_SIZE];
     project *p;
     ir_t *ir;
     plan *plan;
@@ -42,19 +43,10 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof(fixture));
     if (!f)
         return -1;
-    strcpy(f->dir, "/tmp/crun_plan_XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (fixture_tmpdir(f->dir, "plan") != 0)
         return -1;
     *state = f;
     return 0;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
 }
 
 static int teardown(void **state)
@@ -64,24 +56,9 @@ static int teardown(void **state)
     ir_free(f->ir);
     project_free(f->p);
     crun_error_clear(&f->err);
-    int rc = nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = fixture_rmtree(f->dir);
     free(f);
     return rc;
-}
-
-static void put(fixture *f, const char *rel, const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", f->dir, rel);
-    for (char *slash = strchr(path + strlen(f->dir) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-        *slash = '\0';
-        mkdir(path, 0755);
-        *slash = '/';
-    }
-    FILE *file = fopen(path, "w");
-    assert_non_null(file);
-    assert_true(fputs(text, file) >= 0);
-    assert_int_equal(fclose(file), 0);
 }
 
 static void build_ir(fixture *f)
@@ -94,12 +71,12 @@ static void build_ir(fixture *f)
 
 static void write_fixed_project(fixture *f)
 {
-    put(f, "conf/base/catalog.yml",
+    fixture_put(f->dir, "conf/base/catalog.yml",
         "raw: {type: text, filepath: data/raw.txt}\n"
         "cleaned: {type: text, filepath: data/cleaned.txt}\n"
         "feature_table: {type: json, filepath: data/features.json}\n");
-    put(f, "conf/base/parameters.yml", "alpha: 0.1\n");
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/parameters.yml", "alpha: 0.1\n");
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  data_processing:\n"
@@ -262,7 +239,7 @@ static void test_topological_order_respects_dependencies(void **state)
 static void test_topological_order_keeps_declaration_order_among_independent_nodes(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  __default__:\n"
@@ -283,7 +260,7 @@ static void test_topological_order_keeps_declaration_order_among_independent_nod
 static void test_two_producers_of_one_dataset_names_both(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"                                 /* 1 */
         "pipelines:\n"                                            /* 2 */
         "  __default__:\n"                                        /* 3 */
@@ -299,8 +276,8 @@ static void test_two_producers_of_one_dataset_names_both(void **state)
 static void test_input_neither_produced_nor_in_catalog_suggests(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/catalog.yml", "companies: {type: csv, filepath: c.csv}\n");
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/catalog.yml", "companies: {type: csv, filepath: c.csv}\n");
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"                                             /* 1 */
         "pipelines:\n"                                                        /* 2 */
         "  __default__:\n"                                                    /* 3 */
@@ -316,7 +293,7 @@ static void test_input_neither_produced_nor_in_catalog_suggests(void **state)
 
 static void write_cycle_project(fixture *f)
 {
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  __default__:\n"
@@ -528,8 +505,8 @@ static bool persisted_unless_memory(void *user, size_t ds)
 /* a -> (m1, memory) -> b -> (p1, catalog) -> c -> (m2, memory) -> d */
 static void chain_plan(fixture *f)
 {
-    put(f, "conf/base/catalog.yml", "p1: {type: text, filepath: p1.txt}\n");
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/catalog.yml", "p1: {type: text, filepath: p1.txt}\n");
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  __default__:\n"
@@ -584,9 +561,9 @@ static void test_resume_when_everything_finished_is_null(void **state)
 static void test_resume_in_diamond_restarts_both_branches(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/catalog.yml", "p1: {type: text, filepath: p1.txt}\n"
+    fixture_put(f->dir, "conf/base/catalog.yml", "p1: {type: text, filepath: p1.txt}\n"
                                     "p2: {type: text, filepath: p2.txt}\n");
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  __default__:\n"
@@ -606,7 +583,7 @@ static void test_resume_in_diamond_restarts_both_branches(void **state)
 static void test_resume_in_diamond_over_memory_restarts_the_root(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  __default__:\n"

@@ -16,9 +16,10 @@
 
 #include "ir/ir.h"
 #include "conf/project.h"
+#include "fixture.h"
 
 typedef struct fixture {
-    char dir[64];
+    char dir[FIXTURE_DIR_SIZE];
     project *p;
     crun_error err;
 } fixture;
@@ -30,19 +31,10 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof(fixture));
     if (!f)
         return -1;
-    strcpy(f->dir, "/tmp/crun_project_XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (fixture_tmpdir(f->dir, "project") != 0)
         return -1;
     *state = f;
     return 0;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
 }
 
 static int teardown(void **state)
@@ -50,25 +42,9 @@ static int teardown(void **state)
     fixture *f = *state;
     project_free(f->p);
     crun_error_clear(&f->err);
-    int rc = nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = fixture_rmtree(f->dir);
     free(f);
     return rc;
-}
-
-/* Write dir/rel, creating its folders. */
-static void put(fixture *f, const char *rel, const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", f->dir, rel);
-    for (char *slash = strchr(path + strlen(f->dir) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-        *slash = '\0';
-        mkdir(path, 0755);
-        *slash = '/';
-    }
-    FILE *file = fopen(path, "w");
-    assert_non_null(file);
-    assert_true(fputs(text, file) >= 0);
-    assert_int_equal(fclose(file), 0);
 }
 
 static int load(fixture *f, const char *env, const char *params)
@@ -109,7 +85,7 @@ static void assert_json_equal(json_t *actual, const char *expected)
 static void test_defaults_without_crun_ini(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/parameters.yml", "a: 1\n");
+    fixture_put(f->dir, "conf/base/parameters.yml", "a: 1\n");
     load_ok(f, NULL, NULL);
     assert_string_equal(f->p->name, strrchr(f->dir, '/') + 1);
     assert_string_equal(f->p->env, "local");
@@ -130,9 +106,9 @@ static void test_folder_without_project_is_enoent(void **state)
 static void test_crun_ini_sets_name_env_and_plugin_path(void **state)
 {
     fixture *f = *state;
-    put(f, "crun.ini", "[project]\nname = spaceflights ; the demo\ndefault_env = dev\n"
+    fixture_put(f->dir, "crun.ini", "[project]\nname = spaceflights ; the demo\ndefault_env = dev\n"
                        "plugin_path = build/plugins:~/.local/lib/crun:/opt/crun\n");
-    put(f, "conf/dev/parameters.yml", "a: 1\n");
+    fixture_put(f->dir, "conf/dev/parameters.yml", "a: 1\n");
     load_ok(f, NULL, NULL);
     assert_string_equal(f->p->name, "spaceflights");
     assert_string_equal(f->p->env, "dev");
@@ -147,7 +123,7 @@ static void test_crun_ini_sets_name_env_and_plugin_path(void **state)
 static void test_crun_ini_unknown_key_suggests(void **state)
 {
     fixture *f = *state;
-    put(f, "crun.ini", "[project]\n; comment\nnmae = x\n");
+    fixture_put(f->dir, "crun.ini", "[project]\n; comment\nnmae = x\n");
     assert_int_equal(load(f, NULL, NULL), CRUN_ECONFIG);
     assert_string_equal(f->err.message,
                         "crun.ini:3: unknown key 'nmae' in [project] (did you mean 'name'?)");
@@ -156,7 +132,7 @@ static void test_crun_ini_unknown_key_suggests(void **state)
 static void test_crun_ini_syntax_error_names_line(void **state)
 {
     fixture *f = *state;
-    put(f, "crun.ini", "[project]\nname = x\nthis is not ini\n");
+    fixture_put(f->dir, "crun.ini", "[project]\nname = x\nthis is not ini\n");
     assert_int_equal(load(f, NULL, NULL), CRUN_ECONFIG);
     assert_true(strncmp(f->err.message, "crun.ini:3: ", 12) == 0);
 }
@@ -164,9 +140,9 @@ static void test_crun_ini_syntax_error_names_line(void **state)
 static void test_crun_ini_hooks_keep_order_and_options(void **state)
 {
     fixture *f = *state;
-    put(f, "crun.ini", "[project]\nname = x\n[hooks]\ntiming =\n"
+    fixture_put(f->dir, "crun.ini", "[project]\nname = x\n[hooks]\ntiming =\n"
                        "events = path=logs/events.jsonl,flush=true ; options\n");
-    put(f, "conf/base/.keep", "");
+    fixture_put(f->dir, "conf/base/.keep", "");
     load_ok(f, NULL, NULL);
     assert_int_equal(f->p->n_hooks, 2);
     assert_string_equal(f->p->hooks[0].name, "timing");
@@ -183,9 +159,9 @@ static void test_crun_ini_hooks_keep_order_and_options(void **state)
 static void test_env_overrides_runner_option(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/runner.yml", "default: sequential\nrunners:\n"
+    fixture_put(f->dir, "conf/base/runner.yml", "default: sequential\nrunners:\n"
                                    "  parallel: {type: parallel, max_workers: 4}\n");
-    put(f, "conf/prod/runner.yml", "runners:\n  parallel:\n    max_workers: 16\n");
+    fixture_put(f->dir, "conf/prod/runner.yml", "runners:\n  parallel:\n    max_workers: 16\n");
     load_ok(f, "prod", NULL);
     assert_json(f->p->runner, "{\"default\":\"sequential\",\"runners\":{\"parallel\":"
                               "{\"type\":\"parallel\",\"max_workers\":16}}}");
@@ -198,8 +174,8 @@ static void test_env_overrides_runner_option(void **state)
 static void test_deep_merge_of_parameters(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/parameters.yml", "model:\n  alpha: 1\n  opt: {lr: 0.5, m: 1}\nseed: 3\n");
-    put(f, "conf/local/parameters.yml", "model:\n  opt: {lr: 2}\n");
+    fixture_put(f->dir, "conf/base/parameters.yml", "model:\n  alpha: 1\n  opt: {lr: 0.5, m: 1}\nseed: 3\n");
+    fixture_put(f->dir, "conf/local/parameters.yml", "model:\n  opt: {lr: 2}\n");
     load_ok(f, NULL, NULL);
     assert_json(f->p->parameters, "{\"model\":{\"alpha\":1,\"opt\":{\"lr\":2,\"m\":1}},\"seed\":3}");
 }
@@ -207,9 +183,9 @@ static void test_deep_merge_of_parameters(void **state)
 static void test_catalog_entry_replaced_whole(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/catalog.yml", "companies:\n  type: csv\n  filepath: a.csv\n  sep: ';'\n"
+    fixture_put(f->dir, "conf/base/catalog.yml", "companies:\n  type: csv\n  filepath: a.csv\n  sep: ';'\n"
                                     "shuttles: {type: text, filepath: s.txt}\n");
-    put(f, "conf/local/catalog.yml", "companies:\n  type: json\n  filepath: b.json\n");
+    fixture_put(f->dir, "conf/local/catalog.yml", "companies:\n  type: json\n  filepath: b.json\n");
     load_ok(f, NULL, NULL);
     assert_json(f->p->catalog, "{\"companies\":{\"type\":\"json\",\"filepath\":\"b.json\"},"
                                "\"shuttles\":{\"type\":\"text\",\"filepath\":\"s.txt\"}}");
@@ -218,10 +194,10 @@ static void test_catalog_entry_replaced_whole(void **state)
 static void test_pipeline_replaced_whole_library_kept(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml", "libraries: {demo: demo}\npipelines:\n"
+    fixture_put(f->dir, "conf/base/pipelines.yml", "libraries: {demo: demo}\npipelines:\n"
                                       "  a: {nodes: [{name: x, func: demo.x}]}\n"
                                       "  b: {nodes: [{name: y, func: demo.y}]}\n");
-    put(f, "conf/local/pipelines.yml", "pipelines:\n  a: {nodes: [{name: z, func: demo.z}]}\n");
+    fixture_put(f->dir, "conf/local/pipelines.yml", "pipelines:\n  a: {nodes: [{name: z, func: demo.z}]}\n");
     ir_t *ir = NULL;
     assert_int_equal(ir_load(f->dir, NULL, NULL, test_env, NULL, &f->p, &ir, &f->err), 0);
     /* node definitions went straight into IR nodes: the tree keeps the rest */
@@ -238,11 +214,11 @@ static void test_pipeline_replaced_whole_library_kept(void **state)
 static void test_kind_files_joined_in_name_order(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/catalog_z.yaml", "z: {type: memory}\n");
-    put(f, "conf/base/catalog.yml", "a: {type: memory}\n");
-    put(f, "conf/base/catalog_b.yml", "b: {type: memory}\n");
-    put(f, "conf/base/catalogue.yml", "not: {type: memory}\n");
-    put(f, "conf/base/catalog.yml.bak", "bak: {type: memory}\n");
+    fixture_put(f->dir, "conf/base/catalog_z.yaml", "z: {type: memory}\n");
+    fixture_put(f->dir, "conf/base/catalog.yml", "a: {type: memory}\n");
+    fixture_put(f->dir, "conf/base/catalog_b.yml", "b: {type: memory}\n");
+    fixture_put(f->dir, "conf/base/catalogue.yml", "not: {type: memory}\n");
+    fixture_put(f->dir, "conf/base/catalog.yml.bak", "bak: {type: memory}\n");
     load_ok(f, NULL, NULL);
     assert_json(f->p->catalog, "{\"a\":{\"type\":\"memory\"},\"b\":{\"type\":\"memory\"},"
                                "\"z\":{\"type\":\"memory\"}}");
@@ -252,8 +228,8 @@ static void test_kind_files_joined_in_name_order(void **state)
 static void test_duplicate_key_across_files_in_one_env(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/catalog.yml", "# first\ncompanies: {type: csv}\n");
-    put(f, "conf/base/catalog_more.yml", "other: {type: csv}\ncompanies: {type: json}\n");
+    fixture_put(f->dir, "conf/base/catalog.yml", "# first\ncompanies: {type: csv}\n");
+    fixture_put(f->dir, "conf/base/catalog_more.yml", "other: {type: csv}\ncompanies: {type: json}\n");
     assert_int_equal(load(f, NULL, NULL), CRUN_ECONFIG);
     assert_string_equal(f->err.message, "conf/base/catalog_more.yml:2:1: 'companies' is already "
                                         "defined at conf/base/catalog.yml:2:1 (a key may appear "
@@ -263,7 +239,7 @@ static void test_duplicate_key_across_files_in_one_env(void **state)
 static void test_top_of_file_must_be_a_map(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/parameters.yml", "- 1\n- 2\n");
+    fixture_put(f->dir, "conf/base/parameters.yml", "- 1\n- 2\n");
     assert_int_equal(load(f, NULL, NULL), CRUN_ECONFIG);
     assert_string_equal(f->err.message,
                         "conf/base/parameters.yml:1:1: expected a map at the top of the file, "
@@ -273,7 +249,7 @@ static void test_top_of_file_must_be_a_map(void **state)
 static void test_yaml_error_names_project_relative_file(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/catalog.yml", "a: {type: csv\n");
+    fixture_put(f->dir, "conf/base/catalog.yml", "a: {type: csv\n");
     assert_int_equal(load(f, NULL, NULL), CRUN_ECONFIG);
     assert_true(strncmp(f->err.message, "conf/base/catalog.yml:2:", 24) == 0);
 }
@@ -281,7 +257,7 @@ static void test_yaml_error_names_project_relative_file(void **state)
 static void test_missing_env_folder_is_an_error(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/catalog.yml", "{}\n");
+    fixture_put(f->dir, "conf/base/catalog.yml", "{}\n");
     assert_int_equal(load(f, "prod", NULL), CRUN_ECONFIG);
     assert_string_equal(f->err.message, "environment 'prod' not found: conf/prod does not exist");
 }
@@ -289,7 +265,7 @@ static void test_missing_env_folder_is_an_error(void **state)
 static void test_base_is_not_an_env(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/catalog.yml", "{}\n");
+    fixture_put(f->dir, "conf/base/catalog.yml", "{}\n");
     assert_int_equal(load(f, "base", NULL), CRUN_EUSAGE);
     assert_non_null(strstr(f->err.message, "'base'"));
 }
@@ -299,8 +275,8 @@ static void test_base_is_not_an_env(void **state)
 static void test_globals_and_env_interpolated_into_catalog(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/globals.yml", "root: ${env:DATA_DIR}\nfmt: {type: csv}\n");
-    put(f, "conf/base/catalog.yml", "c:\n  type: ${globals:fmt.type}\n"
+    fixture_put(f->dir, "conf/base/globals.yml", "root: ${env:DATA_DIR}\nfmt: {type: csv}\n");
+    fixture_put(f->dir, "conf/base/catalog.yml", "c:\n  type: ${globals:fmt.type}\n"
                                     "  filepath: ${globals:root}/c.csv\n");
     load_ok(f, NULL, NULL);
     assert_json(f->p->catalog, "{\"c\":{\"type\":\"csv\",\"filepath\":\"/srv/data/c.csv\"}}");
@@ -309,7 +285,7 @@ static void test_globals_and_env_interpolated_into_catalog(void **state)
 static void test_interpolation_error_names_position(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/catalog.yml", "companies:\n  type: csv\n  versioned: false\n"
+    fixture_put(f->dir, "conf/base/catalog.yml", "companies:\n  type: csv\n  versioned: false\n"
                                     "  filepath: ${env:DATA_DIRX}/c.csv\n");
     assert_int_equal(load(f, NULL, NULL), CRUN_ECONFIG);
     assert_string_equal(f->err.message, "conf/base/catalog.yml:4:13: ${env:DATA_DIRX}: environment "
@@ -321,7 +297,7 @@ static void test_interpolation_error_names_position(void **state)
 static void test_params_override_parameters(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/parameters.yml", "model: {alpha: 1, layers: [1]}\nname: x\n");
+    fixture_put(f->dir, "conf/base/parameters.yml", "model: {alpha: 1, layers: [1]}\nname: x\n");
     load_ok(f, NULL, "model.alpha=0.5,model.layers=[4,5],name=y");
     assert_json(f->p->parameters, "{\"model\":{\"alpha\":0.5,\"layers\":[4,5]},\"name\":\"y\"}");
     assert_json_equal(f->p->runtime_params, "{\"model\":{\"alpha\":0.5,\"layers\":[4,5]},\"name\":\"y\"}");
@@ -330,7 +306,7 @@ static void test_params_override_parameters(void **state)
 static void test_unknown_params_key_suggests(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/parameters.yml", "a: {y: 1}\n");
+    fixture_put(f->dir, "conf/base/parameters.yml", "a: {y: 1}\n");
     assert_int_equal(load(f, NULL, "a.x=2"), CRUN_EUSAGE);
     assert_string_equal(f->err.message, "--params: unknown parameter 'a.x' (did you mean 'a.y'?)");
 }
@@ -338,7 +314,7 @@ static void test_unknown_params_key_suggests(void **state)
 static void test_params_used_by_reference_are_known(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/catalog.yml", "out: {type: text, filepath: '${runtime_params:out_dir,x}/o'}\n");
+    fixture_put(f->dir, "conf/base/catalog.yml", "out: {type: text, filepath: '${runtime_params:out_dir,x}/o'}\n");
     load_ok(f, NULL, "out_dir=/tmp/o");
     assert_json(f->p->catalog, "{\"out\":{\"type\":\"text\",\"filepath\":\"/tmp/o/o\"}}");
 }
@@ -346,7 +322,7 @@ static void test_params_used_by_reference_are_known(void **state)
 static void test_malformed_params_are_a_usage_error(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/parameters.yml", "a: 1\n");
+    fixture_put(f->dir, "conf/base/parameters.yml", "a: 1\n");
     assert_int_equal(load(f, NULL, "a..b=1"), CRUN_EUSAGE);
     assert_true(strncmp(f->err.message, "--params: ", 10) == 0);
 }
@@ -382,8 +358,8 @@ static void test_params_parse_rejects_malformed(void **state)
 static void test_hooks_yml_adds_hooks_with_options(void **state)
 {
     fixture *f = *state;
-    put(f, "crun.ini", "[hooks]\ntiming =\n");
-    put(f, "conf/local/hooks.yml", "hooks:\n  - {name: events, path: logs/e.jsonl}\n");
+    fixture_put(f->dir, "crun.ini", "[hooks]\ntiming =\n");
+    fixture_put(f->dir, "conf/local/hooks.yml", "hooks:\n  - {name: events, path: logs/e.jsonl}\n");
     load_ok(f, NULL, NULL);
     assert_int_equal(f->p->n_hooks, 2);
     assert_string_equal(f->p->hooks[1].name, "events");
@@ -394,8 +370,8 @@ static void test_hooks_yml_adds_hooks_with_options(void **state)
 static void test_hooks_yml_disable(void **state)
 {
     fixture *f = *state;
-    put(f, "crun.ini", "[hooks]\ntiming =\nevents = path=x\n");
-    put(f, "conf/prod/hooks.yml", "disable: [timing]\n");
+    fixture_put(f->dir, "crun.ini", "[hooks]\ntiming =\nevents = path=x\n");
+    fixture_put(f->dir, "conf/prod/hooks.yml", "disable: [timing]\n");
     load_ok(f, "prod", NULL);
     assert_int_equal(f->p->n_hooks, 1);
     assert_string_equal(f->p->hooks[0].name, "events");
@@ -404,8 +380,8 @@ static void test_hooks_yml_disable(void **state)
 static void test_hooks_yml_disable_unknown_suggests(void **state)
 {
     fixture *f = *state;
-    put(f, "crun.ini", "[hooks]\ntiming =\n");
-    put(f, "conf/local/hooks.yml", "disable:\n  - timng\n");
+    fixture_put(f->dir, "crun.ini", "[hooks]\ntiming =\n");
+    fixture_put(f->dir, "conf/local/hooks.yml", "disable:\n  - timng\n");
     assert_int_equal(load(f, NULL, NULL), CRUN_ECONFIG);
     assert_string_equal(f->err.message, "conf/local/hooks.yml:2:5: disable: unknown hook 'timng' "
                                         "(did you mean 'timing'?)");

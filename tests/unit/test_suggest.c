@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "suggest.h"
+#include "core/suggest.h"
 
 static const char *const dataset_types[] = {"memory", "text", "bytes", "json",
                                             "csv",    "sqlite", "partitioned"};
