@@ -182,3 +182,46 @@ void fixture_log_line(void *user, crun_log_level level, const char *line)
     }
     pthread_mutex_unlock(&b->lock);
 }
+
+crun_session_options fixture_session_options(const char *dir, crun_log_fn log_fn, void *log_user,
+                                             bool no_hooks)
+{
+    crun_session_options so = CRUN_SESSION_OPTIONS_INIT;
+    so.project_dir = dir;
+    so.builtin_plugin_dir = fixture_plugin_dirs();
+    so.log_fn = log_fn;
+    so.log_user = log_user;
+    so.no_hooks = no_hooks;
+    return so;
+}
+
+crun_session *fixture_session_open(const char *dir, fixture_log *log)
+{
+    crun_session_options so = fixture_session_options(dir, fixture_log_line, log, true);
+    crun_session *s = NULL;
+    crun_error err = CRUN_ERROR_INIT;
+    int rc = crun_session_open(&so, &s, &err);
+    if (rc)
+        print_error("crun_session_open: %s\n", err.message);
+    crun_error_clear(&err);
+    assert_int_equal(rc, 0);
+    assert_non_null(s);
+    return s;
+}
+
+int fixture_session_run(crun_session *s, const crun_run_options *opts, crun_run_result *res,
+                        crun_error *err)
+{
+    crun_run_options defaults = CRUN_RUN_OPTIONS_INIT;
+    crun_run_result_clear(res);
+    crun_error_clear(err);
+    return crun_session_run(s, opts ? opts : &defaults, res, err);
+}
+
+void fixture_assert_run_ok(int rc, const crun_error *err, const char *log)
+{
+    if (rc)
+        print_error("run failed: %s\nlog:\n%s\n", err->message ? err->message : "",
+                    log ? log : "");
+    assert_int_equal(rc, 0);
+}

@@ -62,4 +62,19 @@ void fixture_log_clear(fixture_log *log);
 /* A crun_log_fn: user is a fixture_log. */
 void fixture_log_line(void *user, crun_log_level level, const char *line);
 
+/* --- sessions (crun/session.h) on a test project --- */
+
+/* Options for a session on dir with the built-in plugins, log lines going
+ * to log_fn(log_user) and crun.ini/hooks.yml hooks skipped when no_hooks. */
+crun_session_options fixture_session_options(const char *dir, crun_log_fn log_fn, void *log_user,
+                                             bool no_hooks);
+/* Open such a session with hooks skipped and the log in log; fails the test
+ * unless it opens.  The caller closes it. */
+crun_session *fixture_session_open(const char *dir, fixture_log *log);
+/* crun_session_run (opts NULL: the defaults) after clearing res and err. */
+int fixture_session_run(crun_session *s, const crun_run_options *opts, crun_run_result *res,
+                        crun_error *err);
+/* Fail the test unless rc is 0, showing the run's message and log. */
+void fixture_assert_run_ok(int rc, const crun_error *err, const char *log);
+
 #endif

@@ -175,12 +175,7 @@ static void assert_text(const char *got, const char *expected)
 
 static int open_session(fixture *f, bool no_hooks)
 {
-    crun_session_options so = CRUN_SESSION_OPTIONS_INIT;
-    so.project_dir = f->dir;
-    so.builtin_plugin_dir = fixture_plugin_dirs();
-    so.log_fn = log_line;
-    so.log_user = &f->log;
-    so.no_hooks = no_hooks;
+    crun_session_options so = fixture_session_options(f->dir, log_line, &f->log, no_hooks);
     crun_error_clear(&f->err);
     return crun_session_open(&so, &f->s, &f->err);
 }
@@ -203,17 +198,12 @@ static int run_with(fixture *f, const char *runner, const char *run_id)
     crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
     ro.runner = runner;
     ro.run_id = run_id;
-    crun_run_result_clear(&f->res);
-    crun_error_clear(&f->err);
-    return crun_session_run(f->s, &ro, &f->res, &f->err);
+    return fixture_session_run(f->s, &ro, &f->res, &f->err);
 }
 
 static void run_ok(fixture *f)
 {
-    int rc = run_with(f, NULL, NULL);
-    if (rc)
-        print_error("run failed: %s\nlog:\n%s\n", f->err.message, f->log.text ? f->log.text : "");
-    assert_int_equal(rc, 0);
+    fixture_assert_run_ok(run_with(f, NULL, NULL), &f->err, f->log.text);
 }
 
 /* params:x (3) -> first -> y (memory) -> second -> z (data/z.json), bench.noop each */

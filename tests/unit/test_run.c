@@ -144,46 +144,21 @@ static int teardown(void **state)
     return rc;
 }
 
-static crun_session *open_session(fixture *f, const char *dir, fixture_log *log)
-{
-    crun_session_options so = CRUN_SESSION_OPTIONS_INIT;
-    so.project_dir = dir;
-    so.builtin_plugin_dir = fixture_plugin_dirs();
-    so.log_fn = fixture_log_line;
-    so.log_user = log;
-    so.no_hooks = true;
-    crun_session *s = NULL;
-    crun_error err = CRUN_ERROR_INIT;
-    int rc = crun_session_open(&so, &s, &err);
-    if (rc)
-        print_error("crun_session_open: %s\n", err.message);
-    crun_error_clear(&err);
-    assert_int_equal(rc, 0);
-    assert_non_null(s);
-    (void)f;
-    return s;
-}
 
 static void open_with_recorder(fixture *f)
 {
-    f->s = open_session(f, f->dir, &f->log);
+    f->s = fixture_session_open(f->dir, &f->log);
     assert_int_equal(crun_session_add_hook(f->s, "recorder", &recorder_type, &f->rec, &f->err), 0);
 }
 
 static int run(fixture *f, const crun_run_options *opts)
 {
-    crun_run_options defaults = CRUN_RUN_OPTIONS_INIT;
-    crun_run_result_clear(&f->res);
-    crun_error_clear(&f->err);
-    return crun_session_run(f->s, opts ? opts : &defaults, &f->res, &f->err);
+    return fixture_session_run(f->s, opts, &f->res, &f->err);
 }
 
 static void run_ok(fixture *f, const crun_run_options *opts)
 {
-    int rc = run(f, opts);
-    if (rc)
-        print_error("run failed: %s\nlog:\n%s\n", f->err.message, f->log.text ? f->log.text : "");
-    assert_int_equal(rc, 0);
+    fixture_assert_run_ok(run(f, opts), &f->err, f->log.text);
 }
 
 static void assert_events(recorder *r, const char *expected)
@@ -236,7 +211,7 @@ static void test_successful_run_result(void **state)
 {
     fixture *f = *state;
     write_two_node_project(f->dir, SHOUT, true);
-    f->s = open_session(f, f->dir, &f->log);
+    f->s = fixture_session_open(f->dir, &f->log);
     run_ok(f, NULL);
     assert_int_equal(f->res.status, 0);
     assert_int_equal(f->res.nodes_total, 2);
@@ -255,7 +230,7 @@ static void test_run_id_given_is_kept(void **state)
 {
     fixture *f = *state;
     write_two_node_project(f->dir, SHOUT, false);
-    f->s = open_session(f, f->dir, &f->log);
+    f->s = fixture_session_open(f->dir, &f->log);
     crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
     ro.run_id = "nightly-42";
     run_ok(f, &ro);
@@ -269,7 +244,7 @@ static void test_memory_datasets_carry_inputs_and_outputs(void **state)
 {
     fixture *f = *state;
     write_two_node_project(f->dir, SHOUT, false);
-    f->s = open_session(f, f->dir, &f->log);
+    f->s = fixture_session_open(f->dir, &f->log);
     crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
     ro.collect_outputs = true;
     run_ok(f, &ro);
@@ -304,7 +279,7 @@ static void test_memory_dataset_with_options_is_checked_by_the_type(void **state
     fixture *f = *state;
     write_two_node_project(f->dir, SHOUT, false);
     fixture_put(f->dir, "conf/base/catalog.yml", "greeting: {type: memory, copy_mode: deepcopy}\n");
-    f->s = open_session(f, f->dir, &f->log);
+    f->s = fixture_session_open(f->dir, &f->log);
     assert_int_equal(run(f, NULL), CRUN_ECONFIG);
     fixture_assert_contains(f->err.message, "copy_mode");
     fixture_assert_contains(f->err.message, "greeting");
@@ -316,7 +291,7 @@ static void test_each_runner_option_set_gets_its_own_instance(void **state)
 {
     fixture *f = *state;
     write_two_node_project(f->dir, SHOUT, false);
-    f->s = open_session(f, f->dir, &f->log);
+    f->s = fixture_session_open(f->dir, &f->log);
     crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
     ro.runner = "parallel";
     const char *two[] = {"max_workers=2", NULL}, *zero[] = {"max_workers=0", NULL};
@@ -335,7 +310,7 @@ static void test_failing_node_is_reported_with_resume_command(void **state)
 {
     fixture *f = *state;
     write_two_node_project(f->dir, "echo boom >&2; exit 3", false);
-    f->s = open_session(f, f->dir, &f->log);
+    f->s = fixture_session_open(f->dir, &f->log);
     assert_int_equal(run(f, NULL), CRUN_ENODE);
     assert_int_equal(f->res.status, CRUN_ENODE);
     assert_int_equal(f->res.nodes_total, 2);
@@ -573,8 +548,8 @@ static void test_two_sessions_run_at_once_on_two_threads(void **state)
     write_writer_project(f->dir2, "two");
     fixture_log log2;
     fixture_log_init(&log2);
-    f->s = open_session(f, f->dir, &f->log);
-    f->s2 = open_session(f, f->dir2, &log2);
+    f->s = fixture_session_open(f->dir, &f->log);
+    f->s2 = fixture_session_open(f->dir2, &log2);
     runner_thread t1 = {.s = f->s, .opts = CRUN_RUN_OPTIONS_INIT, .err = CRUN_ERROR_INIT};
     runner_thread t2 = {.s = f->s2, .opts = CRUN_RUN_OPTIONS_INIT, .err = CRUN_ERROR_INIT};
     pthread_t th1, th2;

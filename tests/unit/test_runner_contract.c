@@ -119,33 +119,19 @@ static void write_project(fixture *f, const char *nodes)
 
 static void open_session(fixture *f)
 {
-    crun_session_options so = CRUN_SESSION_OPTIONS_INIT;
-    so.project_dir = f->dir;
-    so.builtin_plugin_dir = fixture_plugin_dirs();
-    so.log_fn = fixture_log_line;
-    so.log_user = &f->log;
-    so.no_hooks = true;
-    int rc = crun_session_open(&so, &f->s, &f->err);
-    if (rc)
-        print_error("crun_session_open: %s\n", f->err.message);
-    assert_int_equal(rc, 0);
+    f->s = fixture_session_open(f->dir, &f->log);
 }
 
 static int run_with(fixture *f, const char *runner)
 {
     crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
     ro.runner = runner;
-    crun_run_result_clear(&f->res);
-    crun_error_clear(&f->err);
-    return crun_session_run(f->s, &ro, &f->res, &f->err);
+    return fixture_session_run(f->s, &ro, &f->res, &f->err);
 }
 
 static void run_ok(fixture *f)
 {
-    int rc = run_with(f, f->runner->name);
-    if (rc)
-        print_error("run failed: %s\nlog:\n%s\n", f->err.message, f->log.text ? f->log.text : "");
-    assert_int_equal(rc, 0);
+    fixture_assert_run_ok(run_with(f, f->runner->name), &f->err, f->log.text);
 }
 
 static void assert_failed_nodes(const fixture *f, const char *const *names)
