@@ -482,6 +482,16 @@ int conf_error(crun_error *err, const conf_node *at, const char *fmt, ...)
 
 static json_t *scalar_to_json(const char *s, bool quoted);
 
+char *conf_trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = '\0';
+    return s;
+}
+
 const char *conf_kind_name(const conf_node *node)
 {
     if (!node)

@@ -68,29 +68,19 @@ typedef struct ref {
     bool def_quoted;
 } ref;
 
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-        s[--n] = '\0';
-    return s;
-}
-
 static bool split_ref(char *text, ref *r)
 {
     char *colon = strchr(text, ':');
     if (!colon)
         return false;
     *colon = '\0';
-    r->resolver = trim(text);
+    r->resolver = conf_trim(text);
     char *key = colon + 1, *comma = strchr(key, ',');
     r->def = NULL;
     r->def_quoted = false;
     if (comma) {
         *comma = '\0';
-        char *def = trim(comma + 1);
+        char *def = conf_trim(comma + 1);
         size_t n = strlen(def);
         if (n >= 2 && (def[0] == '"' || def[0] == '\'') && def[n - 1] == def[0]) {
             def[n - 1] = '\0';
@@ -99,7 +89,7 @@ static bool split_ref(char *text, ref *r)
         }
         r->def = def;
     }
-    r->key = trim(key);
+    r->key = conf_trim(key);
     return true;
 }
 
