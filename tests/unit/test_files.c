@@ -52,6 +52,14 @@ static int teardown(void **state)
     return rc;
 }
 
+/* The save under test: crun_file_write_atomic of text to rel. */
+static void write_file(const fixture *f, const char *rel, const char *text)
+{
+    char *p = fixture_path(f->dir, rel);
+    assert_int_equal(crun_file_write_atomic(p, text, strlen(text), NULL), 0);
+    free(p);
+}
+
 static void assert_file_is(const fixture *f, const char *rel, const char *text)
 {
     char *p = fixture_path(f->dir, rel), *data = NULL;
@@ -80,15 +88,15 @@ static int count_entries(const fixture *f, const char *rel)
 static void test_atomic_write_creates_parent_folders(void **state)
 {
     fixture *f = *state;
-    fixture_put(f->dir, "data/01_raw/x.txt", "hello");
+    write_file(f, "data/01_raw/x.txt", "hello");
     assert_file_is(f, "data/01_raw/x.txt", "hello");
 }
 
 static void test_atomic_write_replaces_whole_file(void **state)
 {
     fixture *f = *state;
-    fixture_put(f->dir, "x.txt", "a much longer first version");
-    fixture_put(f->dir, "x.txt", "short");
+    write_file(f, "x.txt", "a much longer first version");
+    write_file(f, "x.txt", "short");
     assert_file_is(f, "x.txt", "short");
     assert_int_equal(count_entries(f, "."), 1);
 }
@@ -96,7 +104,7 @@ static void test_atomic_write_replaces_whole_file(void **state)
 static void test_atomic_write_failure_leaves_old_file(void **state)
 {
     fixture *f = *state;
-    fixture_put(f->dir, "x.txt", "old");
+    write_file(f, "x.txt", "old");
     const size_t big = 1 << 20;
     char *data = calloc(1, big);
     char *p = fixture_path(f->dir, "x.txt");
@@ -121,10 +129,10 @@ static void test_atomic_write_failure_leaves_old_file(void **state)
 static void test_atomic_write_keeps_mode_of_replaced_file(void **state)
 {
     fixture *f = *state;
-    fixture_put(f->dir, "run.sh", "#!/bin/sh\n");
+    write_file(f, "run.sh", "#!/bin/sh\n");
     char *p = fixture_path(f->dir, "run.sh");
     assert_int_equal(chmod(p, 0750), 0);
-    fixture_put(f->dir, "run.sh", "#!/bin/sh\necho\n");
+    write_file(f, "run.sh", "#!/bin/sh\necho\n");
     struct stat st;
     assert_int_equal(stat(p, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0750);
@@ -158,7 +166,7 @@ static void test_file_read_of_folder_fails(void **state)
 static void test_file_read_terminates_with_nul(void **state)
 {
     fixture *f = *state;
-    fixture_put(f->dir, "x.txt", "abc");
+    write_file(f, "x.txt", "abc");
     char *p = fixture_path(f->dir, "x.txt"), *data = NULL;
     size_t len = 0;
     assert_int_equal(crun_file_read(p, &data, &len, NULL), 0);
@@ -171,7 +179,7 @@ static void test_file_read_terminates_with_nul(void **state)
 static void test_file_commit_moves_temp_into_new_folder(void **state)
 {
     fixture *f = *state;
-    fixture_put(f->dir, ".out.tmp", "made by a command");
+    write_file(f, ".out.tmp", "made by a command");
     char *tmp = fixture_path(f->dir, ".out.tmp"), *dst = fixture_path(f->dir, "out/report.md");
     assert_int_equal(crun_file_commit(tmp, dst, NULL), 0);
     assert_file_is(f, "out/report.md", "made by a command");
@@ -183,8 +191,8 @@ static void test_file_commit_moves_temp_into_new_folder(void **state)
 static void test_file_commit_failure_removes_temp(void **state)
 {
     fixture *f = *state;
-    fixture_put(f->dir, ".out.tmp", "x");
-    fixture_put(f->dir, "dir/keep", "y");
+    write_file(f, ".out.tmp", "x");
+    write_file(f, "dir/keep", "y");
     char *tmp = fixture_path(f->dir, ".out.tmp"), *dst = fixture_path(f->dir, "dir");
     crun_error err = CRUN_ERROR_INIT;
     assert_int_not_equal(crun_file_commit(tmp, dst, &err), 0); /* a folder is in the way */
@@ -231,11 +239,11 @@ static void test_versioned_save_uses_save_version(void **state)
 static void test_versioned_load_picks_newest_complete(void **state)
 {
     fixture *f = *state;
-    fixture_put(f->dir, "data/x.json/2026-01-01T00.00.00.000Z/x.json", "1");
-    fixture_put(f->dir, "data/x.json/2026-03-01T00.00.00.000Z/x.json", "3");
-    fixture_put(f->dir, "data/x.json/2026-02-01T00.00.00.000Z/x.json", "2");
+    write_file(f, "data/x.json/2026-01-01T00.00.00.000Z/x.json", "1");
+    write_file(f, "data/x.json/2026-03-01T00.00.00.000Z/x.json", "3");
+    write_file(f, "data/x.json/2026-02-01T00.00.00.000Z/x.json", "2");
     /* A newer save that never completed: its folder holds only a temporary. */
-    fixture_put(f->dir, "data/x.json/2026-04-01T00.00.00.000Z/.x.json.tmp-abcdef", "4");
+    write_file(f, "data/x.json/2026-04-01T00.00.00.000Z/.x.json.tmp-abcdef", "4");
     crun_dataset_ctx ctx = ctx_for(f, "x");
     ctx.versioned = true;
     char *out = NULL, *want = fixture_path(f->dir, "data/x.json/2026-03-01T00.00.00.000Z/x.json");
@@ -248,8 +256,8 @@ static void test_versioned_load_picks_newest_complete(void **state)
 static void test_versioned_load_uses_pinned_version(void **state)
 {
     fixture *f = *state;
-    fixture_put(f->dir, "data/x.json/2026-01-01T00.00.00.000Z/x.json", "1");
-    fixture_put(f->dir, "data/x.json/2026-03-01T00.00.00.000Z/x.json", "3");
+    write_file(f, "data/x.json/2026-01-01T00.00.00.000Z/x.json", "1");
+    write_file(f, "data/x.json/2026-03-01T00.00.00.000Z/x.json", "3");
     crun_dataset_ctx ctx = ctx_for(f, "x");
     ctx.versioned = true;
     ctx.load_version = "2026-01-01T00.00.00.000Z";
@@ -292,7 +300,7 @@ static void test_save_beside_a_live_writer_leaves_its_temp(void **state)
     fixture *f = *state;
     write_file(f, "data/x.txt", "old");
     write_file(f, "data/.x.txt.tmp-crun", "being written");
-    char *tmp = path_in(f, "data/.x.txt.tmp-crun");
+    char *tmp = fixture_path(f->dir, "data/.x.txt.tmp-crun");
     int held = open(tmp, O_RDONLY);
     assert_true(held >= 0);
     assert_int_equal(flock(held, LOCK_EX), 0);
@@ -309,7 +317,7 @@ static void test_save_through_symlink_replaces_its_target(void **state)
 {
     fixture *f = *state;
     write_file(f, "runs/a/x.txt", "old");
-    char *link = path_in(f, "data/x.txt");
+    char *link = fixture_path(f->dir, "data/x.txt");
     write_file(f, "data/other", ""); /* makes data/ */
     assert_int_equal(symlink("../runs/a/x.txt", link), 0);
     write_file(f, "data/x.txt", "new");
@@ -319,7 +327,7 @@ static void test_save_through_symlink_replaces_its_target(void **state)
     assert_file_is(f, "runs/a/x.txt", "new");
     assert_int_equal(count_entries(f, "runs/a"), 1);
     /* a link to a file not made yet: the file is made where it points */
-    char *dangling = path_in(f, "data/y.txt");
+    char *dangling = fixture_path(f->dir, "data/y.txt");
     assert_int_equal(symlink("../runs/b.txt", dangling), 0);
     write_file(f, "data/y.txt", "made");
     assert_file_is(f, "runs/b.txt", "made");
@@ -332,7 +340,7 @@ static void test_save_through_symlink_replaces_its_target(void **state)
 /* Age a path, as a save killed a while ago left it. */
 static void make_old(const fixture *f, const char *rel)
 {
-    char *p = path_in(f, rel);
+    char *p = fixture_path(f->dir, rel);
     struct timespec t[2] = {{.tv_sec = time(NULL) - 3600}, {.tv_sec = time(NULL) - 3600}};
     assert_int_equal(utimensat(AT_FDCWD, p, t, 0), 0);
     free(p);
@@ -353,7 +361,7 @@ static void test_versioned_save_drops_unfinished_versions(void **state)
     char *out = NULL;
     assert_int_equal(crun_dataset_path(&ctx, "data/x.json", true, &out, NULL), 0);
     free(out);
-    char *killed = path_in(f, "data/x.json/2026-02-01T00.00.00.000Z");
+    char *killed = fixture_path(f->dir, "data/x.json/2026-02-01T00.00.00.000Z");
     struct stat st;
     assert_int_not_equal(stat(killed, &st), 0);
     assert_int_equal(count_entries(f, "data/x.json"), 2);
