@@ -82,7 +82,7 @@ case "${1:-}" in
       -Db_lundef=false
     ninja -C build-tsan
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp \
-      run_suite build-tsan thread conf_events conf_cache embed run hooks e2e-parallel e2e-service e2e-service-deadlines e2e-hooks e2e-sweep || status=1
+      run_suite build-tsan thread conf_events conf_cache embed run runner_contract hooks e2e-parallel e2e-service e2e-service-deadlines e2e-hooks e2e-sweep || status=1
     exit $status
     ;;
   *)

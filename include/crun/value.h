@@ -73,6 +73,33 @@ int crun_value_to_json(const crun_value *value, json_t **out, crun_error *err);
  * with a header line.  *out is malloc'd and owned by the caller. */
 int crun_value_serialize(const crun_value *value, char **out, size_t *len, crun_error *err);
 
+/* --- numbers, paths and text as every plugin writes and reads them ---
+ * Pure functions of their arguments: thread-safe, no state. */
+
+/* The fewest significant digits (15..17) with which "%.*g" reads d back
+ * exactly. */
+int crun_real_digits(double d);
+/* d in the shortest form that reads back exactly, with ".0" added to a whole
+ * number so it reads back as a real ("2.0", "0.1", "1e+300", "nan").  Writes
+ * at most size bytes into buf (32 are always enough); returns snprintf's count. */
+int crun_real_format(double d, char *buf, size_t size);
+/* json_dumps(json, flags) with JSON_REAL_PRECISION set to the fewest digits
+ * that read every real of the document back exactly (jansson's fixed 17 turn
+ * 0.1 into 0.10000000000000001).  Returns malloc'd text owned by the caller,
+ * or NULL (out of memory, or json_dumps refused the value). */
+char *crun_json_dumps(const json_t *json, size_t flags);
+/* The value at a dotted path ("model.alpha") in a tree of JSON objects; ""
+ * is root itself; NULL when a step is missing or not an object.  Borrowed
+ * from root. */
+json_t *crun_json_path(json_t *root, const char *path);
+/* Length of the valid UTF-8 sequence that starts data (n bytes left), or 0
+ * when it is not one: overlong forms, surrogates and code points past
+ * U+10FFFF are refused. */
+size_t crun_utf8_sequence(const void *data, size_t n);
+/* Offset of the first byte of data that is not valid UTF-8, or len when all
+ * of it is. */
+size_t crun_utf8_invalid_at(const void *data, size_t len);
+
 /* --- tables --- */
 typedef enum crun_column_type {
     CRUN_COLUMN_INT64 = 1,

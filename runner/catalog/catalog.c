@@ -14,19 +14,6 @@
 #include "catalog/spill.h"
 #include "plugin/options.h"
 
-static json_t *param_at(json_t *params, const char *path)
-{
-    json_t *cur = params;
-    const char *p = path;
-    while (cur && *p) {
-        const char *dot = strchr(p, '.');
-        size_t len = dot ? (size_t)(dot - p) : strlen(p);
-        cur = json_is_object(cur) ? json_object_getn(cur, p, len) : NULL;
-        p = dot ? dot + 1 : p + len;
-    }
-    return cur;
-}
-
 /* "a:v1,b:v2" -> the version for name, or NULL. */
 static const char *load_version_for(const char *spec, const char *name, char *buf, size_t size)
 {
@@ -248,7 +235,7 @@ static int open_entry(catalog *c, size_t ds, const crun_run_options *o, crun_err
         return open_shared(c, ds, e, err);
     const char *lv = o->load_versions;
     if (d->kind == IR_DS_PARAMS) {
-        json_t *v = param_at(c->params, d->param_path);
+        json_t *v = crun_json_path(c->params, d->param_path);
         if (!v)
             return crun_error_set(err, CRUN_ECONFIG, "parameter '%s' does not exist", d->name);
         e->param = crun_value_json_new(params_private_copy(v));

@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 
 #include "conf/conf.h"
+#include "crun/value.h"
 #include "core/suggest.h"
 
 struct conf_pool {
@@ -481,6 +482,16 @@ int conf_error(crun_error *err, const conf_node *at, const char *fmt, ...)
 
 static json_t *scalar_to_json(const char *s, bool quoted);
 
+char *conf_trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = '\0';
+    return s;
+}
+
 const char *conf_kind_name(const conf_node *node)
 {
     if (!node)
@@ -656,11 +667,7 @@ json_t *conf_to_json(const conf_node *node)
 static conf_node *real_to_conf(double v, const char *file, uint32_t line, uint32_t col)
 {
     char buf[64];
-    snprintf(buf, sizeof(buf), "%.15g", v);
-    if (strtod(buf, NULL) != v)
-        snprintf(buf, sizeof(buf), "%.17g", v);
-    if (!strpbrk(buf, ".eEn")) /* keep it a float when read back */
-        strcat(buf, ".0");
+    crun_real_format(v, buf, sizeof(buf)); /* a float when read back */
     return conf_new_scalar(buf, file, line, col);
 }
 

@@ -176,6 +176,9 @@ const char *conf_where(const conf_node *node, char *buf, size_t size);
 int conf_error(crun_error *err, const conf_node *at, const char *fmt, ...) CRUN_PRINTF(3, 4);
 /* "a map", "a list", "a string", "null" - for "expected a list, got a map". */
 const char *conf_kind_name(const conf_node *node);
+/* s without the blanks and tabs at either end, cut in place (a pointer into
+ * s): how --params items and ${...} references are read. */
+char *conf_trim(char *s);
 /* Refuse keys of map not in the NULL-terminated known[]: "unknown key 'x' in
  * <what> (did you mean 'y'?)" at the key's position. */
 int conf_check_keys(const conf_node *map, const char *const *known, const char *what,

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "conf/conf.h"
+#include "crun/value.h"
 #include "core/suggest.h"
 
 static const char *const resolvers[] = {"globals", "env", "runtime_params", NULL};
@@ -67,29 +68,19 @@ typedef struct ref {
     bool def_quoted;
 } ref;
 
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-        s[--n] = '\0';
-    return s;
-}
-
 static bool split_ref(char *text, ref *r)
 {
     char *colon = strchr(text, ':');
     if (!colon)
         return false;
     *colon = '\0';
-    r->resolver = trim(text);
+    r->resolver = conf_trim(text);
     char *key = colon + 1, *comma = strchr(key, ',');
     r->def = NULL;
     r->def_quoted = false;
     if (comma) {
         *comma = '\0';
-        char *def = trim(comma + 1);
+        char *def = conf_trim(comma + 1);
         size_t n = strlen(def);
         if (n >= 2 && (def[0] == '"' || def[0] == '\'') && def[n - 1] == def[0]) {
             def[n - 1] = '\0';
@@ -98,7 +89,7 @@ static bool split_ref(char *text, ref *r)
         }
         r->def = def;
     }
-    r->key = trim(key);
+    r->key = conf_trim(key);
     return true;
 }
 
@@ -223,17 +214,6 @@ static size_t value_cost(const conf_node *node)
     return total;
 }
 
-static json_t *lookup_json(json_t *json, const char *path)
-{
-    char *copy = strdup(path), *save = NULL;
-    if (!copy)
-        return NULL;
-    for (char *seg = strtok_r(copy, ".", &save); seg && json; seg = strtok_r(NULL, ".", &save))
-        json = json_object_get(json, seg);
-    free(copy);
-    return json;
-}
-
 /* Find the value; *out stays NULL when the key is absent. */
 static int find_value(const ref *r, const conf_node *at, const walk *w, conf_node **out,
                       crun_error *err)
@@ -257,7 +237,7 @@ static int find_value(const ref *r, const conf_node *at, const walk *w, conf_nod
         if (ctx->used_runtime_params &&
             json_object_set_new(ctx->used_runtime_params, r->key, json_true()) != 0)
             return CRUN_ENOMEM;
-        json_t *v = lookup_json(ctx->runtime_params, r->key);
+        json_t *v = crun_json_path(ctx->runtime_params, r->key);
         if (v && !(*out = conf_from_json(v, at->file, at->line, at->col)))
             return CRUN_ENOMEM;
     }

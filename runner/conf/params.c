@@ -15,16 +15,6 @@
 #include "conf/project.h"
 #include "core/suggest.h"
 
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-        s[--n] = '\0';
-    return s;
-}
-
 /* Length of the item starting at s (up to a top-level comma), or -1 when a
  * bracket or quote is left open. */
 static long item_length(const char *s)
@@ -124,9 +114,9 @@ static int parse_item(json_t *root, char *item, crun_error *err)
 {
     char *eq = strchr(item, '=');
     if (!eq)
-        return crun_error_set(err, CRUN_EUSAGE, "expected key=value, got '%s'", trim(item));
+        return crun_error_set(err, CRUN_EUSAGE, "expected key=value, got '%s'", conf_trim(item));
     *eq = '\0';
-    char *key = trim(item), *value = trim(eq + 1);
+    char *key = conf_trim(item), *value = conf_trim(eq + 1);
     if (!*key)
         return crun_error_set(err, CRUN_EUSAGE, "missing a name before '=%s'", value);
     if (!valid_key(key))
@@ -148,7 +138,7 @@ int params_parse(const char *text, json_t **out, crun_error *err)
         char *item = strndup(p, (size_t)n);
         if (!item)
             rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
-        else if (*trim(item)) /* "a=1," and "a=1,,b=2" are forgiven */
+        else if (*conf_trim(item)) /* "a=1," and "a=1,,b=2" are forgiven */
             rc = parse_item(root, item, err);
         free(item);
         p += n;

@@ -6,6 +6,9 @@
  * touch concurrently.  The conversions at the bottom turn any value into JSON
  * (for the service runner and the json dataset) or into bytes (for command
  * nodes' scratch files): tables become {"columns","rows"} or RFC 4180 CSV.
+ * The number, path and UTF-8 functions every writer of text shares (the
+ * json, csv and partitioned datasets, the configuration) live here too, so
+ * a real reads back the same whoever wrote it.
  */
 #include <math.h>
 #include <stdatomic.h>
@@ -392,8 +395,9 @@ static void csv_field(out_buf *b, const char *s)
     buf_append(b, "\"", 1);
 }
 
-/* The fewest significant digits (15..17) that read d back exactly. */
-static int real_digits(double d)
+/* --- numbers, paths and text (value.h) --- */
+
+int crun_real_digits(double d)
 {
     char buf[32];
     for (int digits = 15; digits < 17; digits++) {
@@ -404,39 +408,90 @@ static int real_digits(double d)
     return 17;
 }
 
-/* The shortest form that reads back to the same double, with ".0" added to
- * whole numbers so that the column stays a double column on reload. */
-static void format_double(double d, char *s, size_t n)
+/* ".0" keeps a table column a double column, and a YAML scalar a float,
+ * when the text is read back. */
+int crun_real_format(double d, char *buf, size_t size)
 {
-    snprintf(s, n, "%.*g", real_digits(d), d);
-    if (isfinite(d) && !strpbrk(s, ".eE") && strlen(s) + 3 <= n)
-        strcat(s, ".0");
+    int n = snprintf(buf, size, "%.*g", crun_real_digits(d), d);
+    if (n >= 0 && isfinite(d) && !strpbrk(buf, ".eE") && (size_t)n + 3 <= size) {
+        strcat(buf, ".0");
+        n += 2;
+    }
+    return n;
 }
 
-/* The precision every real in json needs.  jansson's fixed 17 digits turn
- * 0.1 into 0.10000000000000001; one precision per document keeps the text
- * readable while still reading back exactly. */
-static int real_precision(json_t *json)
+/* The precision every real in json needs: one per document in jansson. */
+static int real_precision(const json_t *json)
 {
     if (json_is_real(json))
-        return real_digits(json_real_value(json));
+        return crun_real_digits(json_real_value(json));
     int best = 15;
     size_t i;
     const char *key;
     json_t *item;
     if (json_is_array(json)) {
-        json_array_foreach(json, i, item) {
+        json_array_foreach((json_t *)json, i, item) {
             int digits = real_precision(item);
             best = digits > best ? digits : best;
         }
     }
     if (json_is_object(json)) {
-        json_object_foreach(json, key, item) {
+        json_object_foreach((json_t *)json, key, item) {
             int digits = real_precision(item);
             best = digits > best ? digits : best;
         }
     }
     return best;
+}
+
+char *crun_json_dumps(const json_t *json, size_t flags)
+{
+    flags &= ~(size_t)JSON_REAL_PRECISION(31);
+    return json_dumps(json, flags | JSON_REAL_PRECISION(real_precision(json)));
+}
+
+json_t *crun_json_path(json_t *root, const char *path)
+{
+    json_t *cur = root;
+    const char *p = path;
+    while (cur && *p) {
+        const char *dot = strchr(p, '.');
+        size_t len = dot ? (size_t)(dot - p) : strlen(p);
+        cur = json_is_object(cur) ? json_object_getn(cur, p, len) : NULL;
+        p = dot ? dot + 1 : p + len;
+    }
+    return cur;
+}
+
+size_t crun_utf8_sequence(const void *data, size_t n)
+{
+    const unsigned char *s = data;
+    if (n == 0)
+        return 0;
+    if (s[0] < 0x80)
+        return 1;
+    size_t len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+    if (len == 0 || s[0] > 0xf4 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+        return 0;
+    return len;
+}
+
+size_t crun_utf8_invalid_at(const void *data, size_t len)
+{
+    const unsigned char *s = data;
+    for (size_t i = 0; i < len;) {
+        size_t n = crun_utf8_sequence(s + i, len - i);
+        if (n == 0)
+            return i;
+        i += n;
+    }
+    return len;
 }
 
 static void csv_cell(out_buf *b, const crun_table *t, size_t c, size_t r)
@@ -450,7 +505,7 @@ static void csv_cell(out_buf *b, const crun_table *t, size_t c, size_t r)
         buf_append(b, num, strlen(num));
         break;
     case CRUN_COLUMN_DOUBLE:
-        format_double(crun_table_double(t, c, r), num, sizeof(num));
+        crun_real_format(crun_table_double(t, c, r), num, sizeof(num));
         buf_append(b, num, strlen(num));
         break;
     case CRUN_COLUMN_STRING:
@@ -509,9 +564,7 @@ int crun_value_serialize(const crun_value *value, char **out, size_t *len, crun_
     case CRUN_VALUE_BYTES:
         return bytes_copy(value, out, len, err);
     case CRUN_VALUE_JSON: {
-        int digits = real_precision(value->u.json);
-        *out = json_dumps(value->u.json,
-                          JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(digits));
+        *out = crun_json_dumps(value->u.json, JSON_COMPACT | JSON_ENCODE_ANY);
         if (!*out)
             return crun_error_set(err, CRUN_EDATA, "cannot write the JSON value as text");
         *len = strlen(*out);

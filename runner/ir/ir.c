@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crun/value.h"
 #include "ir/ir.h"
 #include "ir/ir_builder.h"
 #include "core/suggest.h"
@@ -491,28 +492,11 @@ static void param_paths(json_t *obj, const char *prefix, char ***out, size_t *n,
     }
 }
 
-static json_t *param_lookup(json_t *params, const char *path)
-{
-    if (!path[0])
-        return params;
-    json_t *cur = params;
-    const char *p = path;
-    while (cur && *p) {
-        const char *dot = strchr(p, '.');
-        size_t len = dot ? (size_t)(dot - p) : strlen(p);
-        if (!json_is_object(cur))
-            return NULL;
-        cur = json_object_getn(cur, p, len);
-        p = dot ? dot + 1 : p + len;
-    }
-    return cur;
-}
-
 static int check_param(ir_t *ir, const conf_node *at, const char *node, const char *name,
                        crun_error *err)
 {
     const char *path = strcmp(name, "parameters") == 0 ? "" : name + 7;
-    if (param_lookup(ir->params, path))
+    if (crun_json_path(ir->params, path))
         return 0;
     char **paths = NULL;
     size_t n = 0, cap = 0;
@@ -531,8 +515,7 @@ static int check_library(const ir_t *ir, const first_use *u, crun_error *err)
     const char *func = u->what, *dot = strchr(func, '.');
     if (json_object_getn(ir->libraries, func, (size_t)(dot - func)))
         return 0;
-    char lib[256];
-    snprintf(lib, sizeof(lib), "%.*s", (int)(dot - func), func);
+    int lib_len = (int)(dot - func);
     const char *names[64];
     size_t n = 0;
     const char *k;
@@ -541,10 +524,12 @@ static int check_library(const ir_t *ir, const first_use *u, crun_error *err)
         if (n < 64)
             names[n++] = k;
     }
-    const char *best = suggest_closest(lib, names, n);
-    return conf_error(err, &u->at, "node '%s': unknown node library '%s'%s%s%s (libraries are "
+    char *lib = strndup(func, (size_t)lib_len);
+    const char *best = lib ? suggest_closest(lib, names, n) : NULL;
+    free(lib);
+    return conf_error(err, &u->at, "node '%s': unknown node library '%.*s'%s%s%s (libraries are "
                       "declared under 'libraries:' in pipelines.yml)",
-                      u->named ? ir->nodes[u->node].name : func, lib,
+                      u->named ? ir->nodes[u->node].name : func, lib_len, func,
                       best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
 }
 

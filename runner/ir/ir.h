@@ -28,6 +28,10 @@
 #include "conf/project.h"
 #include "core/strmap.h"
 
+/* The longest node library name (the key under `libraries:`), in bytes: a
+ * longer one is refused where it is declared, never cut. */
+#define IR_LIBRARY_NAME_MAX 255
+
 /* Sizes and indices are 32-bit: a pipeline holds one of these per node
  * and two or three ports per node, and 4 billion of anything is far away. */
 typedef struct ir_port {

@@ -305,6 +305,12 @@ int ir_from_json(json_t *root, const char *display, const char *dir, ir_t **out,
     int rc = 0;
     if (!json_is_object(x->libraries) || !json_is_object(x->params))
         rc = bad(&r, "libraries/parameters", "expected objects");
+    const char *lib;
+    json_t *target;
+    json_object_foreach(x->libraries, lib, target) {
+        if (!rc && strlen(lib) > IR_LIBRARY_NAME_MAX)
+            rc = bad(&r, "libraries", "a library name has at most 255 bytes");
+    }
     if (!rc && !json_is_array(nodes))
         rc = bad(&r, "nodes", "expected a list");
     if (!rc)

@@ -125,7 +125,11 @@ static int build_libraries(ir_t *ir, const conf_node *libs, crun_error *err)
         return conf_error(err, libs, "'libraries' must map names to plugins (demo: demo), got %s",
                           conf_kind_name(libs));
     for (size_t i = 0; i < libs->n; i++) {
-        const conf_node *v = libs->items[2 * i + 1];
+        const conf_node *k = libs->items[2 * i], *v = libs->items[2 * i + 1];
+        if (strlen(k->str) > IR_LIBRARY_NAME_MAX)
+            return conf_error(err, k, "library name '%.40s...' is %zu bytes long; a library "
+                              "name has at most %d bytes", k->str, strlen(k->str),
+                              IR_LIBRARY_NAME_MAX);
         if (v->kind != CONF_SCALAR || !v->str[0])
             return conf_error(err, v, "library '%s': expected a plugin name or a path to a .so",
                               libs->items[2 * i]->str);

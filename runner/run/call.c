@@ -66,15 +66,7 @@ crun_value *crun_call_input(crun_call *call, const char *arg)
 
 json_t *crun_call_param(crun_call *call, const char *path)
 {
-    json_t *cur = call->run->params;
-    const char *p = path;
-    while (cur && *p) {
-        const char *dot = strchr(p, '.');
-        size_t len = dot ? (size_t)(dot - p) : strlen(p);
-        cur = json_is_object(cur) ? json_object_getn(cur, p, len) : NULL;
-        p = dot ? dot + 1 : p + len;
-    }
-    return cur;
+    return crun_json_path(call->run->params, path);
 }
 
 int crun_call_set_output_at(crun_call *call, size_t i, crun_value *value)

@@ -47,9 +47,9 @@ static int call_function(crun_run *run, size_t pn, crun_call *call, crun_error *
     if (rc)
         return rc;
     rc = run->fns[pn](call);
-    if (rc && !err->message)
-        crun_error_set(err, CRUN_ENODE, "%s.%s returned %d without a message", "function",
-                       node->func, rc);
+    if (rc && !err->message) /* the caller puts "node 'x': " in front */
+        crun_error_set(err, CRUN_ENODE, "function '%s' failed (it returned %d) and gave no "
+                       "reason", node->func, rc);
     if (rc) {
         /* a node that gave up because its run was cancelled (it asked
          * crun_call_cancelled) did not fail: the run was interrupted */

@@ -68,17 +68,18 @@ static int resolve_function(crun_run *run, size_t n, crun_node_fn *out, crun_err
     if (!dot) /* both readers of the IR refuse it: never trust that here */
         return crun_error_set(err, CRUN_ECONFIG, "%s: node '%s': 'func' must be "
                               "library.function", node->where, node->name);
-    char lib[256];
-    snprintf(lib, sizeof(lib), "%.*s", (int)(dot - node->func), node->func);
-    const char *target = json_string_value(json_object_get(run->ir->libraries, lib));
+    int lib_len = (int)(dot - node->func);
+    const char *lib = node->func;
+    const char *target =
+        json_string_value(json_object_getn(run->ir->libraries, lib, (size_t)lib_len));
     if (!target)
-        return crun_error_set(err, CRUN_ECONFIG, "%s: node '%s': unknown node library '%s'",
-                              node->where, node->name, lib);
+        return crun_error_set(err, CRUN_ECONFIG, "%s: node '%s': unknown node library '%.*s'",
+                              node->where, node->name, lib_len, lib);
     const crun_plugin *plug;
     int rc = plugin_load(run->shared->catalog.plugins, CRUN_PLUGIN_NODES, target, &plug, err);
     if (rc)
-        return crun_error_prefix(err, "%s: node '%s': library '%s': ", node->where, node->name,
-                                 lib);
+        return crun_error_prefix(err, "%s: node '%s': library '%.*s': ", node->where,
+                                 node->name, lib_len, lib);
     const crun_nodes_type *t = plug->table;
     if ((*out = find_function(t, dot + 1)))
         return 0;
@@ -86,8 +87,8 @@ static int resolve_function(crun_run *run, size_t n, crun_node_fn *out, crun_err
     for (size_t i = 0; names && i < t->n_nodes; i++)
         names[i] = t->nodes[i].name;
     const char *best = names ? suggest_closest(dot + 1, names, t->n_nodes) : NULL;
-    rc = crun_error_set(err, CRUN_ECONFIG, "%s: node '%s': library '%s' has no function '%s'%s%s%s",
-                        node->where, node->name, lib, dot + 1, best ? " (did you mean '" : "",
+    rc = crun_error_set(err, CRUN_ECONFIG, "%s: node '%s': library '%.*s' has no function "
+                        "'%s'%s%s%s", node->where, node->name, lib_len, lib, dot + 1, best ? " (did you mean '" : "",
                         best ? best : "", best ? "'?)" : "");
     free(names);
     return rc;

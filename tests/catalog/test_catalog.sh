@@ -8,12 +8,12 @@
 # run); --env; dataset factories; credentials; `crun list datasets`.
 #
 # Needs python3 (lib.sh's JSON checks, SQLite and CSV readers in commands).
-# CRUN_CREDS_PROBE: the creds_probe.so fixture (tests/catalog/creds_probe.c;
+# CRUN_CREDS_PROBE: the creds_probe.so fixture (tests/fixtures/plugins/creds_probe.c;
 # default: the build tree's).
 # shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
 . "$(dirname "$0")/../e2e/lib.sh"
 
-: "${CRUN_CREDS_PROBE:=$CRUN_BUILD_DIR/tests/catalog/creds_probe.so}"
+: "${CRUN_CREDS_PROBE:=$CRUN_BUILD_DIR/tests/fixtures/plugins/creds_probe.so}"
 
 # --- helpers -------------------------------------------------------------------------
 

@@ -5,15 +5,15 @@
 # under a runner that executes nodes on several threads, and the built-in
 # timing and events hooks.
 #
-# The fixture hooks come from tests/hooks/ and are built into
-# $CRUN_BUILD_DIR/plugins/hooks/fixtures: `recorder` (writes "event node
+# The fixture hooks come from tests/fixtures/plugins/ and are built into
+# $CRUN_BUILD_DIR/tests/fixtures/plugins: `recorder` (writes "event node
 # dataset" lines to a file; not thread-safe) and `recorder_ts` (the same,
 # thread-safe).  Function nodes call bench.noop, which passes its first input
 # on to its outputs, so an output shows which input the node saw.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-FIXTURES=$CRUN_BUILD_DIR/plugins/hooks/fixtures
+FIXTURES=$CRUN_BUILD_DIR/tests/fixtures/plugins
 
 # A project in ./p whose crun.ini lists the hooks given as arguments
 # ("name = options" lines), with two function nodes:

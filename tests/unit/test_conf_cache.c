@@ -26,6 +26,7 @@
 /* The whole of it, for its header layout and checksum: the tests forge
  * cache files byte by byte as a person with a text editor could. */
 #include "conf/conf_cache.c"
+#include "fixture.h"
 
 static void write_text(const char *path, const char *text, size_t len)
 {
@@ -38,7 +39,7 @@ static void write_text(const char *path, const char *text, size_t len)
 /* A big YAML file of 20,000 nodes (and a broken one), made once for all
  * tests and aged past the two seconds after which they may be cached. */
 typedef struct big_file {
-    char dir[64];
+    char dir[FIXTURE_DIR_SIZE];
     char path[160], cache[160];
     char broken[160], broken_cache[160];
     char *text;
@@ -56,8 +57,7 @@ static int group_setup(void **state)
 {
     big_file *b = calloc(1, sizeof(*b));
     assert_non_null(b);
-    strcpy(b->dir, "/tmp/crun-conf-cache-big-XXXXXX");
-    assert_non_null(mkdtemp(b->dir));
+    assert_int_equal(fixture_tmpdir(b->dir, "conf-cache"), 0);
     snprintf(b->path, sizeof(b->path), "%s/big.yml", b->dir);
     snprintf(b->cache, sizeof(b->cache), "%s/.crun/cache/conf/base/big.yml.events", b->dir);
     b->text = nodes_text(20000, "", &b->len);
@@ -74,24 +74,17 @@ static int group_setup(void **state)
     return 0;
 }
 
-static void remove_tree(const char *dir)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-}
-
 static int group_teardown(void **state)
 {
     big_file *b = *state;
-    remove_tree(b->dir);
+    assert_int_equal(fixture_rmtree(b->dir), 0);
     free(b->text);
     free(b);
     return 0;
 }
 
 typedef struct fixture {
-    char dir[64];
+    char dir[FIXTURE_DIR_SIZE];
     char cache[128];
     struct stat old; /* a file's stat, its times an hour ago */
     big_file *big;
@@ -102,8 +95,7 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
     f->big = *state;
-    strcpy(f->dir, "/tmp/crun-conf-cache-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    assert_int_equal(fixture_tmpdir(f->dir, "conf-cache"), 0);
     snprintf(f->cache, sizeof(f->cache), "%s/cache/conf/base/x.yml.events", f->dir);
     assert_int_equal(stat(f->dir, &f->old), 0);
     f->old.st_size = 12345;
@@ -115,7 +107,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    remove_tree(f->dir);
+    assert_int_equal(fixture_rmtree(f->dir), 0);
     *state = f->big;
     free(f);
     return 0;

@@ -22,123 +22,22 @@
 #include <unistd.h>
 
 #include "crun/dataset.h"
-#include "plugin_test.h"
+#include "fixture_dataset.h"
 
-typedef struct fixture {
-    void *handle;
-    const crun_dataset_type *type;
-    char dir[64];
-    crun_dataset_ctx ctx; /* outlives every instance a test makes */
-} fixture;
+typedef fixture_dataset fixture;
 
 static int group_setup(void **state)
 {
-    fixture *f = calloc(1, sizeof(*f));
-    if (!f)
-        return -1;
-    f->handle = plugin_test_open("csv");
-    if (!(f->type = plugin_test_dataset_type(f->handle))) {
-        free(f);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    fixture *f = *state;
-    if (f && f->handle)
-        dlclose(f->handle);
-    free(f);
-    return 0;
-}
-
-static int setup(void **state)
-{
-    fixture *f = *state;
-    if (plugin_test_mkdtemp(f->dir, sizeof(f->dir), "csv") != 0)
-        return -1;
-    f->ctx = (crun_dataset_ctx){.size = sizeof(crun_dataset_ctx), .name = "x",
-                                .project_dir = f->dir};
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    return plugin_test_rmtree(f->dir);
+    return fixture_dataset_group_open(state, "csv");
 }
 
 /* --- helpers ----------------------------------------------------------------- */
 
-static int try_create(fixture *f, const char *options, void **instance, crun_error *err)
-{
-    return plugin_test_create(f->type, &f->ctx, options, instance, err);
-}
-
-static void *create(fixture *f, const char *options)
-{
-    void *instance = NULL;
-    crun_error err = CRUN_ERROR_INIT;
-    if (try_create(f, options, &instance, &err) != 0)
-        fail_msg("create: %s", err.message);
-    return instance;
-}
-
-static void save_ok(fixture *f, void *ds, crun_value *v)
-{
-    crun_error err = CRUN_ERROR_INIT;
-    if (f->type->save(ds, v, &err) != 0)
-        fail_msg("save: %s", err.message);
-    crun_value_unref(v);
-}
-
 static crun_value *load_ok(fixture *f, void *ds)
 {
-    crun_value *v = NULL;
-    crun_error err = CRUN_ERROR_INIT;
-    if (f->type->load(ds, &v, &err) != 0)
-        fail_msg("load: %s", err.message);
+    crun_value *v = fixture_dataset_load(f, ds);
     assert_non_null(crun_value_table(v));
     return v;
-}
-
-/* Expect a load to fail with code and a message containing want. */
-static void expect_load_error(fixture *f, void *ds, int code, const char *want)
-{
-    crun_value *v = NULL;
-    crun_error err = CRUN_ERROR_INIT;
-    int rc = f->type->load(ds, &v, &err);
-    assert_null(v);
-    assert_int_equal(rc, code);
-    assert_non_null(err.message);
-    if (!strstr(err.message, want))
-        fail_msg("message '%s' lacks '%s'", err.message, want);
-    crun_error_clear(&err);
-}
-
-static char *path_in(const fixture *f, const char *rel)
-{
-    char *p = NULL;
-    assert_true(asprintf(&p, "%s/%s", f->dir, rel) > 0);
-    return p;
-}
-
-static void put_file(const fixture *f, const char *rel, const char *text)
-{
-    char *p = path_in(f, rel);
-    assert_int_equal(crun_file_write_atomic(p, text, strlen(text), NULL), 0);
-    free(p);
-}
-
-static char *file_text(const fixture *f, const char *rel)
-{
-    char *p = path_in(f, rel), *data = NULL;
-    size_t len = 0;
-    assert_int_equal(crun_file_read(p, &data, &len, NULL), 0);
-    free(p);
-    return data;
 }
 
 /* Write text as data/x.csv and load it with the given load_args JSON. */
@@ -147,8 +46,8 @@ static crun_value *load_text(fixture *f, const char *text, const char *load_args
     char options[512];
     snprintf(options, sizeof(options), "{\"filepath\": \"data/x.csv\"%s%s}",
              load_args ? ", \"load_args\": " : "", load_args ? load_args : "");
-    put_file(f, "data/x.csv", text);
-    void *ds = create(f, options);
+    fixture_put(f->dir, "data/x.csv", text);
+    void *ds = fixture_dataset_create(f, options);
     crun_value *v = load_ok(f, ds);
     f->type->destroy(ds);
     return v;
@@ -160,9 +59,9 @@ static void expect_text_error(fixture *f, const char *text, const char *load_arg
     char options[512];
     snprintf(options, sizeof(options), "{\"filepath\": \"data/x.csv\"%s%s}",
              load_args ? ", \"load_args\": " : "", load_args ? load_args : "");
-    put_file(f, "data/x.csv", text);
-    void *ds = create(f, options);
-    expect_load_error(f, ds, code, want);
+    fixture_put(f->dir, "data/x.csv", text);
+    void *ds = fixture_dataset_create(f, options);
+    fixture_dataset_expect_load_error(f, ds, code, want);
     f->type->destroy(ds);
 }
 
@@ -206,10 +105,10 @@ static void test_csv_plugin_is_a_file_dataset_type(void **state)
 static void test_csv_round_trip_keeps_types_values_and_missing_cells(void **state)
 {
     fixture *f = *state;
-    void *ds = create(f, "{\"filepath\": \"data/x.csv\"}");
-    save_ok(f, ds, crun_value_table_new(sample_table()));
+    void *ds = fixture_dataset_create(f, "{\"filepath\": \"data/x.csv\"}");
+    fixture_dataset_save(f, ds, crun_value_table_new(sample_table()));
     f->type->destroy(ds);
-    ds = create(f, "{\"filepath\": \"data/x.csv\"}"); /* a fresh instance reads the file */
+    ds = fixture_dataset_create(f, "{\"filepath\": \"data/x.csv\"}"); /* a fresh instance reads the file */
     crun_value *v = load_ok(f, ds);
     const crun_table *t = crun_value_table(v);
     assert_int_equal(crun_table_rows(t), 3);
@@ -332,7 +231,7 @@ static void test_csv_unknown_column_type_is_a_config_error(void **state)
     fixture *f = *state;
     void *ds = NULL;
     crun_error err = CRUN_ERROR_INIT;
-    int rc = try_create(f, "{\"filepath\": \"x.csv\", \"load_args\": {\"columns\": {\"a\": \"int32\"}}}",
+    int rc = fixture_dataset_try_create(f, "{\"filepath\": \"x.csv\", \"load_args\": {\"columns\": {\"a\": \"int32\"}}}",
                         &ds, &err);
     assert_int_equal(rc, CRUN_ECONFIG);
     assert_non_null(strstr(err.message, "dataset 'x': option 'load_args.columns.a': expected int64"));
@@ -344,7 +243,7 @@ static void test_csv_unknown_load_arg_is_refused_with_known_ones(void **state)
     fixture *f = *state;
     void *ds = NULL;
     crun_error err = CRUN_ERROR_INIT;
-    int rc = try_create(f, "{\"filepath\": \"x.csv\", \"load_args\": {\"delimter\": \";\"}}", &ds,
+    int rc = fixture_dataset_try_create(f, "{\"filepath\": \"x.csv\", \"load_args\": {\"delimter\": \";\"}}", &ds,
                         &err);
     assert_int_equal(rc, CRUN_ECONFIG);
     assert_non_null(strstr(err.message, "option 'load_args.delimter': unknown (known: delimiter"));
@@ -410,9 +309,9 @@ static void test_csv_one_column_table_keeps_missing_cells_on_round_trip(void **s
     assert_int_equal(crun_table_set_rows(t, 3), 0);
     assert_int_equal(crun_table_set_int64(t, 0, 0, 1), 0);
     assert_int_equal(crun_table_set_int64(t, 0, 2, 3), 0);
-    void *ds = create(f, "{\"filepath\": \"data/x.csv\"}");
-    save_ok(f, ds, crun_value_table_new(t));
-    char *text = file_text(f, "data/x.csv");
+    void *ds = fixture_dataset_create(f, "{\"filepath\": \"data/x.csv\"}");
+    fixture_dataset_save(f, ds, crun_value_table_new(t));
+    char *text = fixture_read(f->dir, "data/x.csv");
     assert_string_equal(text, "v\n1\n\n3\n");
     free(text);
     crun_value *v = load_ok(f, ds);
@@ -527,14 +426,14 @@ static void test_csv_header_only_file_is_an_empty_table(void **state)
 static void test_csv_delimiter_option_reads_and_writes(void **state)
 {
     fixture *f = *state;
-    put_file(f, "data/x.csv", "a;b\n1,5;x\n");
-    void *ds = create(f, "{\"filepath\": \"data/x.csv\", \"load_args\": {\"delimiter\": \";\"},"
+    fixture_put(f->dir, "data/x.csv", "a;b\n1,5;x\n");
+    void *ds = fixture_dataset_create(f, "{\"filepath\": \"data/x.csv\", \"load_args\": {\"delimiter\": \";\"},"
                          " \"save_args\": {\"delimiter\": \"\\t\", \"header\": false}}");
     crun_value *v = load_ok(f, ds);
     const crun_table *t = crun_value_table(v);
     assert_string_equal(crun_table_string(t, 0, 0), "1,5");
-    save_ok(f, ds, v);
-    char *text = file_text(f, "data/x.csv");
+    fixture_dataset_save(f, ds, v);
+    char *text = fixture_read(f->dir, "data/x.csv");
     assert_string_equal(text, "1,5\tx\n");
     free(text);
     f->type->destroy(ds);
@@ -610,21 +509,21 @@ static void test_csv_repeat_far_along_a_wide_header_is_refused(void **state)
 static void test_csv_nul_byte_is_refused(void **state)
 {
     fixture *f = *state;
-    char *p = path_in(f, "data/x.csv");
+    char *p = fixture_path(f->dir, "data/x.csv");
     assert_int_equal(crun_file_write_atomic(p, "a\n1\n2\0\n", 7, NULL), 0);
     free(p);
-    void *ds = create(f, "{\"filepath\": \"data/x.csv\"}");
-    expect_load_error(f, ds, CRUN_EDATA, "data/x.csv:3: a NUL byte");
+    void *ds = fixture_dataset_create(f, "{\"filepath\": \"data/x.csv\"}");
+    fixture_dataset_expect_load_error(f, ds, CRUN_EDATA, "data/x.csv:3: a NUL byte");
     f->type->destroy(ds);
 }
 
 static void test_csv_missing_file_names_dataset_and_path(void **state)
 {
     fixture *f = *state;
-    void *ds = create(f, "{\"filepath\": \"data/none.csv\"}");
+    void *ds = fixture_dataset_create(f, "{\"filepath\": \"data/none.csv\"}");
     char *want = NULL;
     assert_true(asprintf(&want, "dataset 'x': %s/data/none.csv: No such file", f->dir) > 0);
-    expect_load_error(f, ds, CRUN_ENOENT, want);
+    fixture_dataset_expect_load_error(f, ds, CRUN_ENOENT, want);
     free(want);
     f->type->destroy(ds);
 }
@@ -634,7 +533,7 @@ static void test_csv_requires_filepath(void **state)
     fixture *f = *state;
     void *ds = NULL;
     crun_error err = CRUN_ERROR_INIT;
-    assert_int_equal(try_create(f, "{}", &ds, &err), CRUN_ECONFIG);
+    assert_int_equal(fixture_dataset_try_create(f, "{}", &ds, &err), CRUN_ECONFIG);
     assert_non_null(strstr(err.message, "dataset 'x': option 'filepath' is required"));
     crun_error_clear(&err);
 }
@@ -660,10 +559,10 @@ static void test_csv_large_file_round_trips_across_read_chunks(void **state)
         snprintf(s, sizeof(s), r % 5 == 0 ? "multi\nline \"%zu\", ok" : "plain %zu", r);
         assert_int_equal(crun_table_set_string(t, 2, r, s), 0);
     }
-    void *ds = create(f, "{\"filepath\": \"data/x.csv\"}");
-    save_ok(f, ds, crun_value_table_new(t));
+    void *ds = fixture_dataset_create(f, "{\"filepath\": \"data/x.csv\"}");
+    fixture_dataset_save(f, ds, crun_value_table_new(t));
     f->type->destroy(ds);
-    ds = create(f, "{\"filepath\": \"data/x.csv\"}");
+    ds = fixture_dataset_create(f, "{\"filepath\": \"data/x.csv\"}");
     crun_value *v = load_ok(f, ds);
     const crun_table *got = crun_value_table(v);
     assert_int_equal(crun_table_rows(got), ROWS);
@@ -683,9 +582,9 @@ static void test_csv_large_file_round_trips_across_read_chunks(void **state)
 static void test_csv_saves_rfc4180_text_with_doubles_that_stay_doubles(void **state)
 {
     fixture *f = *state;
-    void *ds = create(f, "{\"filepath\": \"data/x.csv\"}");
-    save_ok(f, ds, crun_value_table_new(sample_table()));
-    char *text = file_text(f, "data/x.csv");
+    void *ds = fixture_dataset_create(f, "{\"filepath\": \"data/x.csv\"}");
+    fixture_dataset_save(f, ds, crun_value_table_new(sample_table()));
+    char *text = fixture_read(f->dir, "data/x.csv");
     assert_string_equal(text, "id,score,name\n"
                               "-9223372036854775808,0.1,\"a, \"\"quoted\"\"\nname\"\n"
                               "7,,\n"
@@ -697,7 +596,7 @@ static void test_csv_saves_rfc4180_text_with_doubles_that_stay_doubles(void **st
 static void test_csv_save_refuses_a_value_that_is_not_a_table(void **state)
 {
     fixture *f = *state;
-    void *ds = create(f, "{\"filepath\": \"data/x.csv\"}");
+    void *ds = fixture_dataset_create(f, "{\"filepath\": \"data/x.csv\"}");
     crun_value *v = crun_value_json_new(json_integer(1));
     crun_error err = CRUN_ERROR_INIT;
     assert_int_equal(f->type->save(ds, v, &err), CRUN_EDATA);
@@ -710,17 +609,17 @@ static void test_csv_save_refuses_a_value_that_is_not_a_table(void **state)
 static void test_csv_save_file_refuses_malformed_csv_and_removes_temp(void **state)
 {
     fixture *f = *state;
-    void *ds = create(f, "{\"filepath\": \"data/x.csv\"}");
-    put_file(f, "data/.x.csv.tmp-1", "a,b\n1\n");
-    char *tmp = path_in(f, "data/.x.csv.tmp-1");
+    void *ds = fixture_dataset_create(f, "{\"filepath\": \"data/x.csv\"}");
+    fixture_put(f->dir, "data/.x.csv.tmp-1", "a,b\n1\n");
+    char *tmp = fixture_path(f->dir, "data/.x.csv.tmp-1");
     crun_error err = CRUN_ERROR_INIT;
     assert_int_equal(f->type->save_file(ds, tmp, &err), CRUN_EDATA);
     assert_non_null(strstr(err.message, ":2: row has 1 fields, the header has 2"));
     crun_error_clear(&err);
     assert_int_equal(access(tmp, F_OK), -1);
-    put_file(f, "data/.x.csv.tmp-1", "a,b\n1,2\n");
+    fixture_put(f->dir, "data/.x.csv.tmp-1", "a,b\n1,2\n");
     assert_int_equal(f->type->save_file(ds, tmp, &err), 0);
-    char *want = path_in(f, "data/x.csv");
+    char *want = fixture_path(f->dir, "data/x.csv");
     assert_string_equal(f->type->filepath(ds), want);
     crun_value *v = load_ok(f, ds);
     assert_int_equal(crun_table_int64(crun_value_table(v), 1, 0), 2);
@@ -735,11 +634,11 @@ static void test_csv_save_file_refuses_malformed_csv_and_removes_temp(void **sta
 static void test_csv_exists_follows_the_file(void **state)
 {
     fixture *f = *state;
-    void *ds = create(f, "{\"filepath\": \"data/x.csv\"}");
+    void *ds = fixture_dataset_create(f, "{\"filepath\": \"data/x.csv\"}");
     bool exists = true;
     assert_int_equal(f->type->exists(ds, &exists, NULL), 0);
     assert_false(exists);
-    put_file(f, "data/x.csv", "a\n1\n");
+    fixture_put(f->dir, "data/x.csv", "a\n1\n");
     assert_int_equal(f->type->exists(ds, &exists, NULL), 0);
     assert_true(exists);
     f->type->destroy(ds);
@@ -749,7 +648,7 @@ static void test_csv_describe_names_filepath_and_versioning(void **state)
 {
     fixture *f = *state;
     f->ctx.versioned = true;
-    void *ds = create(f, "{\"filepath\": \"data/x.csv\"}");
+    void *ds = fixture_dataset_create(f, "{\"filepath\": \"data/x.csv\"}");
     json_t *d = f->type->describe(ds);
     assert_string_equal(json_string_value(json_object_get(d, "filepath")), "data/x.csv");
     assert_true(json_is_true(json_object_get(d, "versioned")));
@@ -760,19 +659,19 @@ static void test_csv_describe_names_filepath_and_versioning(void **state)
 static void test_csv_versioned_save_writes_run_version_and_loads_newest(void **state)
 {
     fixture *f = *state;
-    put_file(f, "data/x.csv/2026-01-01T00.00.00.000Z/x.csv", "a\n1\n");
-    put_file(f, "data/x.csv/2026-02-01T00.00.00.000Z/x.csv", "a\n2\n");
+    fixture_put(f->dir, "data/x.csv/2026-01-01T00.00.00.000Z/x.csv", "a\n1\n");
+    fixture_put(f->dir, "data/x.csv/2026-02-01T00.00.00.000Z/x.csv", "a\n2\n");
     f->ctx.versioned = true;
-    void *ds = create(f, "{\"filepath\": \"data/x.csv\"}");
+    void *ds = fixture_dataset_create(f, "{\"filepath\": \"data/x.csv\"}");
     crun_value *v = load_ok(f, ds);
     assert_int_equal(crun_table_int64(crun_value_table(v), 0, 0), 2);
     crun_value_unref(v);
     f->type->destroy(ds);
 
     f->ctx.save_version = "2026-03-01T00.00.00.000Z";
-    ds = create(f, "{\"filepath\": \"data/x.csv\"}");
-    save_ok(f, ds, crun_value_table_new(sample_table()));
-    char *text = file_text(f, "data/x.csv/2026-03-01T00.00.00.000Z/x.csv");
+    ds = fixture_dataset_create(f, "{\"filepath\": \"data/x.csv\"}");
+    fixture_dataset_save(f, ds, crun_value_table_new(sample_table()));
+    char *text = fixture_read(f->dir, "data/x.csv/2026-03-01T00.00.00.000Z/x.csv");
     assert_non_null(strstr(text, "id,score,name\n"));
     free(text);
     v = load_ok(f, ds); /* its own save */
@@ -781,7 +680,7 @@ static void test_csv_versioned_save_writes_run_version_and_loads_newest(void **s
     f->type->destroy(ds);
 }
 
-#define CSV_TEST(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
+#define CSV_TEST(t) cmocka_unit_test_setup_teardown(t, fixture_dataset_setup, fixture_dataset_teardown)
 
 int main(void)
 {
@@ -831,5 +730,5 @@ int main(void)
         CSV_TEST(test_csv_describe_names_filepath_and_versioning),
         CSV_TEST(test_csv_versioned_save_writes_run_version_and_loads_newest),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, fixture_dataset_group_close);
 }

@@ -22,41 +22,32 @@
 #include <unistd.h>
 
 #include "crun/dataset.h"
-#include "plugin_test.h"
+#include "fixture_dataset.h"
 
 enum { MEMORY, TEXT, BYTES, JSON, NPLUGINS };
 static const char *const plugin_names[NPLUGINS] = {"memory", "text", "bytes", "json"};
 
 typedef struct fixture {
-    void *handles[NPLUGINS];
-    const crun_plugin *plugins[NPLUGINS];
-    char dir[64];
+    fixture_dataset plugins[NPLUGINS];
+    char dir[FIXTURE_DIR_SIZE];
     crun_dataset_ctx ctx; /* outlives every instance a test makes */
 } fixture;
 
 static int group_setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
-    if (!f)
-        return -1;
-    for (int i = 0; i < NPLUGINS; i++) {
-        crun_plugin_entry_fn entry = NULL;
-        if ((f->handles[i] = plugin_test_open(plugin_names[i])))
-            *(void **)&entry = dlsym(f->handles[i], CRUN_PLUGIN_ENTRY_SYMBOL);
-        if (!entry)
-            return -1;
-        f->plugins[i] = entry();
-    }
     *state = f;
-    return 0;
+    for (int i = 0; f && i < NPLUGINS; i++)
+        if (fixture_dataset_open(&f->plugins[i], plugin_names[i]) != 0)
+            return -1;
+    return f ? 0 : -1;
 }
 
 static int group_teardown(void **state)
 {
     fixture *f = *state;
     for (int i = 0; f && i < NPLUGINS; i++)
-        if (f->handles[i])
-            dlclose(f->handles[i]);
+        fixture_dataset_close(&f->plugins[i]);
     free(f);
     return 0;
 }
@@ -64,18 +55,18 @@ static int group_teardown(void **state)
 static int setup(void **state)
 {
     fixture *f = *state;
-    if (plugin_test_mkdtemp(f->dir, sizeof(f->dir), "datasets") != 0)
-        return -1;
     f->ctx = (crun_dataset_ctx){.size = sizeof(crun_dataset_ctx), .name = "x",
                                 .project_dir = f->dir};
-    return 0;
+    return fixture_tmpdir(f->dir, "datasets");
 }
 
 static int teardown(void **state)
 {
     fixture *f = *state;
-    return plugin_test_rmtree(f->dir);
+    return fixture_rmtree(f->dir);
 }
+
+/* --- helpers ----------------------------------------------------------------- */
 
 /* --- helpers ----------------------------------------------------------------- */
 
@@ -86,22 +77,15 @@ typedef struct dataset {
 
 static const crun_dataset_type *type_of(const fixture *f, int plugin)
 {
-    return f->plugins[plugin]->table;
+    return f->plugins[plugin].type;
 }
 
 /* Create an instance with options given as JSON text; returns the code and
  * leaves the message in err. */
 static int try_create(fixture *f, int plugin, const char *options, dataset *ds, crun_error *err)
 {
-    json_t *obj = json_loads(options, 0, NULL);
-    assert_non_null(obj);
-    crun_options *opts = crun_options_new(obj, "dataset 'x'", "conf/base/catalog.yml:1:1");
-    json_decref(obj);
-    assert_non_null(opts);
     ds->type = type_of(f, plugin);
-    int rc = ds->type->create(&f->ctx, opts, &ds->instance, err);
-    crun_options_free(opts);
-    return rc;
+    return fixture_dataset_create_with(ds->type, &f->ctx, options, &ds->instance, err);
 }
 
 static dataset create(fixture *f, int plugin, const char *options)
@@ -133,39 +117,6 @@ static crun_value *load_ok(dataset *ds)
     return v;
 }
 
-/* Expect op's code and a message containing want; frees the message. */
-static void expect_error(int rc, crun_error *err, int code, const char *want)
-{
-    assert_int_equal(rc, code);
-    assert_non_null(err->message);
-    if (!strstr(err->message, want))
-        fail_msg("message '%s' lacks '%s'", err->message, want);
-    crun_error_clear(err);
-}
-
-static char *path_in(const fixture *f, const char *rel)
-{
-    char *p = NULL;
-    assert_true(asprintf(&p, "%s/%s", f->dir, rel) > 0);
-    return p;
-}
-
-static void put_file(const fixture *f, const char *rel, const char *text, size_t len)
-{
-    char *p = path_in(f, rel);
-    assert_int_equal(crun_file_write_atomic(p, text, len, NULL), 0);
-    free(p);
-}
-
-static char *file_text(const fixture *f, const char *rel)
-{
-    char *p = path_in(f, rel), *data = NULL;
-    size_t len = 0;
-    assert_int_equal(crun_file_read(p, &data, &len, NULL), 0);
-    free(p);
-    return data;
-}
-
 static void count_destroy(void *ptr)
 {
     (*(int *)ptr)++;
@@ -177,7 +128,7 @@ static void test_plugins_are_dataset_plugins_of_this_abi(void **state)
 {
     fixture *f = *state;
     for (int i = 0; i < NPLUGINS; i++) {
-        const crun_plugin *p = f->plugins[i];
+        const crun_plugin *p = f->plugins[i].plugin;
         assert_int_equal(p->magic, CRUN_PLUGIN_MAGIC);
         assert_int_equal(p->abi_major, CRUN_ABI_MAJOR);
         assert_int_equal(p->kind, CRUN_PLUGIN_DATASET);
@@ -197,7 +148,7 @@ static void test_memory_dataset_load_before_save_names_dataset(void **state)
     dataset ds = create(f, MEMORY, "{}");
     crun_value *v = NULL;
     crun_error err = CRUN_ERROR_INIT;
-    expect_error(ds.type->load(ds.instance, &v, &err), &err, CRUN_ENOENT,
+    fixture_expect_error(ds.type->load(ds.instance, &v, &err), &err, CRUN_ENOENT,
                  "dataset 'x': no value has been saved yet");
     assert_null(v);
     ds.type->destroy(ds.instance);
@@ -251,7 +202,7 @@ static void test_memory_dataset_refuses_copy_mode(void **state)
     fixture *f = *state;
     dataset ds;
     crun_error err = CRUN_ERROR_INIT;
-    expect_error(try_create(f, MEMORY, "{\"copy_mode\": \"deepcopy\"}", &ds, &err), &err,
+    fixture_expect_error(try_create(f, MEMORY, "{\"copy_mode\": \"deepcopy\"}", &ds, &err), &err,
                  CRUN_ECONFIG, "copy_mode");
 }
 
@@ -276,7 +227,7 @@ static void test_text_dataset_saves_json_string(void **state)
     fixture *f = *state;
     dataset ds = create(f, TEXT, "{\"filepath\": \"report.md\"}");
     save_ok(&ds, crun_value_json_new(json_string("# Report\n")));
-    char *text = file_text(f, "report.md");
+    char *text = fixture_read(f->dir, "report.md");
     assert_string_equal(text, "# Report\n");
     free(text);
     ds.type->destroy(ds.instance);
@@ -288,7 +239,7 @@ static void test_text_dataset_refuses_table(void **state)
     dataset ds = create(f, TEXT, "{\"filepath\": \"t.txt\"}");
     crun_value *v = crun_value_table_new(crun_table_new(0));
     crun_error err = CRUN_ERROR_INIT;
-    expect_error(ds.type->save(ds.instance, v, &err), &err, CRUN_EDATA,
+    fixture_expect_error(ds.type->save(ds.instance, v, &err), &err, CRUN_EDATA,
                  "dataset 'x': cannot save a table as text");
     crun_value_unref(v);
     ds.type->destroy(ds.instance);
@@ -297,11 +248,11 @@ static void test_text_dataset_refuses_table(void **state)
 static void test_text_dataset_invalid_utf8_names_dataset_and_file(void **state)
 {
     fixture *f = *state;
-    put_file(f, "data/latin1.txt", "caf\xe9", 4);
+    fixture_putn(f->dir, "data/latin1.txt", "caf\xe9", 4);
     dataset ds = create(f, TEXT, "{\"filepath\": \"data/latin1.txt\"}");
     crun_value *v = NULL;
     crun_error err = CRUN_ERROR_INIT;
-    expect_error(ds.type->load(ds.instance, &v, &err), &err, CRUN_EDATA,
+    fixture_expect_error(ds.type->load(ds.instance, &v, &err), &err, CRUN_EDATA,
                  "data/latin1.txt: invalid UTF-8 at byte 3");
     assert_null(v);
     ds.type->destroy(ds.instance);
@@ -312,7 +263,7 @@ static void test_text_dataset_requires_filepath(void **state)
     fixture *f = *state;
     dataset ds;
     crun_error err = CRUN_ERROR_INIT;
-    expect_error(try_create(f, TEXT, "{}", &ds, &err), &err, CRUN_ECONFIG,
+    fixture_expect_error(try_create(f, TEXT, "{}", &ds, &err), &err, CRUN_ECONFIG,
                  "dataset 'x': option 'filepath' is required");
 }
 
@@ -321,7 +272,7 @@ static void test_text_dataset_refuses_other_encodings(void **state)
     fixture *f = *state;
     dataset ds;
     crun_error err = CRUN_ERROR_INIT;
-    expect_error(try_create(f, TEXT, "{\"filepath\": \"a\", \"encoding\": \"latin-1\"}", &ds, &err),
+    fixture_expect_error(try_create(f, TEXT, "{\"filepath\": \"a\", \"encoding\": \"latin-1\"}", &ds, &err),
                  &err, CRUN_ECONFIG, "only utf-8 is supported, got 'latin-1'");
     ds = create(f, TEXT, "{\"filepath\": \"a\", \"encoding\": \"UTF-8\"}");
     ds.type->destroy(ds.instance);
@@ -331,10 +282,10 @@ static void test_text_save_file_refuses_invalid_utf8_and_removes_temp(void **sta
 {
     fixture *f = *state;
     dataset ds = create(f, TEXT, "{\"filepath\": \"out.txt\"}");
-    put_file(f, ".out.txt.tmp", "\xff", 1);
-    char *tmp = path_in(f, ".out.txt.tmp");
+    fixture_putn(f->dir, ".out.txt.tmp", "\xff", 1);
+    char *tmp = fixture_path(f->dir, ".out.txt.tmp");
     crun_error err = CRUN_ERROR_INIT;
-    expect_error(ds.type->save_file(ds.instance, tmp, &err), &err, CRUN_EDATA, "invalid UTF-8");
+    fixture_expect_error(ds.type->save_file(ds.instance, tmp, &err), &err, CRUN_EDATA, "invalid UTF-8");
     assert_int_equal(access(tmp, F_OK), -1);
     free(tmp);
     ds.type->destroy(ds.instance);
@@ -362,7 +313,7 @@ static void test_bytes_dataset_refuses_json_value(void **state)
     dataset ds = create(f, BYTES, "{\"filepath\": \"m.bin\"}");
     crun_value *v = crun_value_json_new(json_object());
     crun_error err = CRUN_ERROR_INIT;
-    expect_error(ds.type->save(ds.instance, v, &err), &err, CRUN_EDATA,
+    fixture_expect_error(ds.type->save(ds.instance, v, &err), &err, CRUN_EDATA,
                  "dataset 'x': cannot save a json value as bytes");
     crun_value_unref(v);
     ds.type->destroy(ds.instance);
@@ -376,7 +327,7 @@ static void test_bytes_dataset_missing_file_names_dataset_and_file(void **state)
     crun_error err = CRUN_ERROR_INIT;
     int rc = ds.type->load(ds.instance, &v, &err);
     assert_non_null(strstr(err.message, "dataset 'x': "));
-    expect_error(rc, &err, CRUN_ENOENT, "data/01_raw/x.csv: No such file or directory");
+    fixture_expect_error(rc, &err, CRUN_ENOENT, "data/01_raw/x.csv: No such file or directory");
     ds.type->destroy(ds.instance);
 }
 
@@ -387,7 +338,7 @@ static void test_json_dataset_writes_indented_in_insertion_order(void **state)
     fixture *f = *state;
     dataset ds = create(f, JSON, "{\"filepath\": \"m.json\"}");
     save_ok(&ds, crun_value_json_new(json_pack("{s:i,s:i}", "zeta", 1, "alpha", 2)));
-    char *text = file_text(f, "m.json");
+    char *text = fixture_read(f->dir, "m.json");
     assert_string_equal(text, "{\n  \"zeta\": 1,\n  \"alpha\": 2\n}\n");
     free(text);
     ds.type->destroy(ds.instance);
@@ -398,7 +349,7 @@ static void test_json_dataset_writes_reals_short_and_exact(void **state)
     fixture *f = *state;
     dataset ds = create(f, JSON, "{\"filepath\": \"m.json\", \"indent\": 0}");
     save_ok(&ds, crun_value_json_new(json_pack("{s:f}", "r2", 0.1)));
-    char *text = file_text(f, "m.json");
+    char *text = fixture_read(f->dir, "m.json");
     assert_string_equal(text, "{\"r2\": 0.1}\n");
     free(text);
     ds.type->destroy(ds.instance);
@@ -409,7 +360,7 @@ static void test_json_dataset_honours_indent_option(void **state)
     fixture *f = *state;
     dataset ds = create(f, JSON, "{\"filepath\": \"m.json\", \"indent\": 4}");
     save_ok(&ds, crun_value_json_new(json_pack("[i]", 1)));
-    char *text = file_text(f, "m.json");
+    char *text = fixture_read(f->dir, "m.json");
     assert_string_equal(text, "[\n    1\n]\n");
     free(text);
     ds.type->destroy(ds.instance);
@@ -420,7 +371,7 @@ static void test_json_dataset_refuses_bad_indent(void **state)
     fixture *f = *state;
     dataset ds;
     crun_error err = CRUN_ERROR_INIT;
-    expect_error(try_create(f, JSON, "{\"filepath\": \"m.json\", \"indent\": \"two\"}", &ds, &err),
+    fixture_expect_error(try_create(f, JSON, "{\"filepath\": \"m.json\", \"indent\": \"two\"}", &ds, &err),
                  &err, CRUN_ECONFIG, "indent");
 }
 
@@ -444,7 +395,7 @@ static void test_json_dataset_saves_table_as_columns_and_rows(void **state)
     crun_table_set_int64(t, 0, 0, 5);
     dataset ds = create(f, JSON, "{\"filepath\": \"t.json\", \"indent\": 0}");
     save_ok(&ds, crun_value_table_new(t));
-    char *text = file_text(f, "t.json");
+    char *text = fixture_read(f->dir, "t.json");
     assert_string_equal(text, "{\"columns\": [\"n\"], \"rows\": [[5], [null]]}\n");
     free(text);
     ds.type->destroy(ds.instance);
@@ -457,10 +408,10 @@ static void test_json_dataset_saves_bytes_holding_json(void **state)
     save_ok(&ds, crun_value_bytes_new("[true]", 6, NULL));
     crun_value *bad = crun_value_bytes_new("[tru", 4, NULL);
     crun_error err = CRUN_ERROR_INIT;
-    expect_error(ds.type->save(ds.instance, bad, &err), &err, CRUN_EDATA,
+    fixture_expect_error(ds.type->save(ds.instance, bad, &err), &err, CRUN_EDATA,
                  "dataset 'x': cannot save a bytes value as JSON: 1:");
     crun_value_unref(bad);
-    char *text = file_text(f, "b.json");
+    char *text = fixture_read(f->dir, "b.json");
     assert_string_equal(text, "[true]\n");
     free(text);
     ds.type->destroy(ds.instance);
@@ -471,13 +422,13 @@ static void test_json_dataset_invalid_file_names_dataset_and_position(void **sta
     fixture *f = *state;
     f->ctx.name = "metrics";
     const char *text = "{\n  \"a\": 1,\n  \"b\" 2\n}\n"; /* line 3: a ':' is missing */
-    put_file(f, "data/metrics.json", text, strlen(text));
+    fixture_putn(f->dir, "data/metrics.json", text, strlen(text));
     dataset ds = create(f, JSON, "{\"filepath\": \"data/metrics.json\"}");
     crun_value *v = NULL;
     crun_error err = CRUN_ERROR_INIT;
     int rc = ds.type->load(ds.instance, &v, &err);
     assert_non_null(strstr(err.message, "dataset 'metrics': "));
-    expect_error(rc, &err, CRUN_EDATA, "data/metrics.json:3:7: invalid JSON: ");
+    fixture_expect_error(rc, &err, CRUN_EDATA, "data/metrics.json:3:7: invalid JSON: ");
     ds.type->destroy(ds.instance);
 }
 
@@ -485,14 +436,14 @@ static void test_json_save_file_refuses_invalid_json_and_removes_temp(void **sta
 {
     fixture *f = *state;
     dataset ds = create(f, JSON, "{\"filepath\": \"out.json\"}");
-    put_file(f, ".out.json.tmp", "{oops", 5);
-    char *tmp = path_in(f, ".out.json.tmp");
+    fixture_putn(f->dir, ".out.json.tmp", "{oops", 5);
+    char *tmp = fixture_path(f->dir, ".out.json.tmp");
     crun_error err = CRUN_ERROR_INIT;
-    expect_error(ds.type->save_file(ds.instance, tmp, &err), &err, CRUN_EDATA, "invalid JSON");
+    fixture_expect_error(ds.type->save_file(ds.instance, tmp, &err), &err, CRUN_EDATA, "invalid JSON");
     assert_int_equal(access(tmp, F_OK), -1);
-    put_file(f, ".out.json.tmp", "{\"ok\": 1}", 9);
+    fixture_putn(f->dir, ".out.json.tmp", "{\"ok\": 1}", 9);
     assert_int_equal(ds.type->save_file(ds.instance, tmp, NULL), 0);
-    char *text = file_text(f, "out.json");
+    char *text = fixture_read(f->dir, "out.json");
     assert_string_equal(text, "{\"ok\": 1}");
     free(text);
     free(tmp);
@@ -530,7 +481,7 @@ static void test_file_dataset_filepath_is_resolved_in_project(void **state)
 {
     fixture *f = *state;
     dataset ds = create(f, JSON, "{\"filepath\": \"data/m.json\"}");
-    char *want = path_in(f, "data/m.json");
+    char *want = fixture_path(f->dir, "data/m.json");
     assert_string_equal(ds.type->filepath(ds.instance), want);
     free(want);
     ds.type->destroy(ds.instance);
@@ -539,8 +490,8 @@ static void test_file_dataset_filepath_is_resolved_in_project(void **state)
 static void test_versioned_dataset_loads_newest_version(void **state)
 {
     fixture *f = *state;
-    put_file(f, "data/m.json/2026-01-01T00.00.00.000Z/m.json", "1", 1);
-    put_file(f, "data/m.json/2026-02-01T00.00.00.000Z/m.json", "2", 1);
+    fixture_putn(f->dir, "data/m.json/2026-01-01T00.00.00.000Z/m.json", "1", 1);
+    fixture_putn(f->dir, "data/m.json/2026-02-01T00.00.00.000Z/m.json", "2", 1);
     f->ctx.versioned = true;
     dataset ds = create(f, JSON, "{\"filepath\": \"data/m.json\"}");
     crun_value *v = load_ok(&ds);
@@ -552,12 +503,12 @@ static void test_versioned_dataset_loads_newest_version(void **state)
 static void test_versioned_dataset_saves_under_run_version_and_reads_it_back(void **state)
 {
     fixture *f = *state;
-    put_file(f, "data/m.json/2099-01-01T00.00.00.000Z/m.json", "99", 2);
+    fixture_putn(f->dir, "data/m.json/2099-01-01T00.00.00.000Z/m.json", "99", 2);
     f->ctx.versioned = true;
     f->ctx.save_version = "2026-11-23T16.45.00.123Z";
     dataset ds = create(f, JSON, "{\"filepath\": \"data/m.json\"}");
     save_ok(&ds, crun_value_json_new(json_integer(5)));
-    char *text = file_text(f, "data/m.json/2026-11-23T16.45.00.123Z/m.json");
+    char *text = fixture_read(f->dir, "data/m.json/2026-11-23T16.45.00.123Z/m.json");
     assert_string_equal(text, "5\n");
     free(text);
     crun_value *v = load_ok(&ds); /* its own save, not the (odd) later version */
@@ -574,7 +525,7 @@ static void test_versioned_dataset_without_versions_names_dataset(void **state)
     assert_null(ds.type->filepath(ds.instance));
     crun_value *v = NULL;
     crun_error err = CRUN_ERROR_INIT;
-    expect_error(ds.type->load(ds.instance, &v, &err), &err, CRUN_ENOENT,
+    fixture_expect_error(ds.type->load(ds.instance, &v, &err), &err, CRUN_ENOENT,
                  "dataset 'x': no version of data/x.json found");
     ds.type->destroy(ds.instance);
 }

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "crun/crun.h"
+#include "fixture.h"
 
 #ifndef CRUN_TEST_PLUGIN_DIRS
 #define CRUN_TEST_PLUGIN_DIRS ""
@@ -37,7 +38,7 @@
 enum { N_PROJECTS = 8, N_RUNS = 24 };
 
 typedef struct project {
-    char dir[PATH_MAX];
+    char dir[FIXTURE_DIR_SIZE];
     int id;
     char *expected[N_RUNS];
     crun_session *shared;   /* for the shared-session test */
@@ -45,45 +46,13 @@ typedef struct project {
     char first_mismatch[512];
 } project;
 
-/* --- temporary projects --------------------------------------------------------- */
-
-static void write_file(const char *dir, const char *rel, const char *fmt, ...)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/%s", dir, rel);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(f, fmt, ap);
-    va_end(ap);
-    fclose(f);
-}
-
-static void make_dirs(const char *dir, const char *rel)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/%s", dir, rel);
-    for (char *p = path + strlen(dir) + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(path, 0777);
-            *p = '/';
-        }
-    mkdir(path, 0777);
-}
-
 static void make_project(project *p, int id)
 {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(p->dir, sizeof(p->dir), "%s/crun-embed-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(p->dir));
+    assert_int_equal(fixture_tmpdir(p->dir, "embed"), 0);
     p->id = id;
-    make_dirs(p->dir, "conf/base");
-    make_dirs(p->dir, "conf/local");
-    make_dirs(p->dir, "data");
-    write_file(p->dir, "crun.ini", "[project]\nname = embed%d\n", id);
-    write_file(p->dir, "conf/base/pipelines.yml",
+    fixture_put(p->dir, "conf/local/.keep", "");
+    fixture_putf(p->dir, "crun.ini", "[project]\nname = embed%d\n", id);
+    fixture_put(p->dir, "conf/base/pipelines.yml",
                "libraries: {bench: bench}\n"
                "pipelines:\n"
                "  __default__:\n"
@@ -96,24 +65,16 @@ static void make_project(project *p, int id)
                "        cmd: [sh, -c, \"cat {inputs.i} {inputs.t} > {outputs.o}\"]\n"
                "        inputs: {i: d1, t: \"params:tag\"}\n"
                "        outputs: {o: result}\n");
-    write_file(p->dir, "conf/base/parameters.yml", "x: %d\nsize: %d\ntag: p%d\n", id, id, id);
-    write_file(p->dir, "conf/base/catalog.yml",
+    fixture_putf(p->dir, "conf/base/parameters.yml", "x: %d\nsize: %d\ntag: p%d\n", id, id, id);
+    fixture_put(p->dir, "conf/base/catalog.yml",
                "table: {type: csv, filepath: data/table.csv}\n"
                "result: {type: text, filepath: data/result.txt}\n");
-    write_file(p->dir, "data/table.csv", "project,value\n%d,%d.5\n%d,x%d\n", id, id, id + 1, id);
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
+    fixture_putf(p->dir, "data/table.csv", "project,value\n%d,%d.5\n%d,x%d\n", id, id, id + 1, id);
 }
 
 static void remove_project(project *p)
 {
-    nftw(p->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    fixture_rmtree(p->dir);
     for (int i = 0; i < N_RUNS; i++)
         free(p->expected[i]);
 }

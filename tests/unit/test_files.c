@@ -25,9 +25,10 @@
 #include <unistd.h>
 
 #include "crun/dataset.h"
+#include "fixture.h"
 
 typedef struct fixture {
-    char dir[64];
+    char dir[FIXTURE_DIR_SIZE];
 } fixture;
 
 static int setup(void **state)
@@ -35,8 +36,7 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof(*f));
     if (!f)
         return -1;
-    strcpy(f->dir, "/tmp/crun-test-files-XXXXXX");
-    if (!mkdtemp(f->dir)) {
+    if (fixture_tmpdir(f->dir, "files") != 0) {
         free(f);
         return -1;
     }
@@ -44,36 +44,25 @@ static int setup(void **state)
     return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 static int teardown(void **state)
 {
     fixture *f = *state;
-    int rc = nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = fixture_rmtree(f->dir);
     free(f);
     return rc;
 }
 
-static char *path_in(const fixture *f, const char *rel)
-{
-    char *p = NULL;
-    assert_true(asprintf(&p, "%s/%s", f->dir, rel) > 0);
-    return p;
-}
-
+/* The save under test: crun_file_write_atomic of text to rel. */
 static void write_file(const fixture *f, const char *rel, const char *text)
 {
-    char *p = path_in(f, rel);
+    char *p = fixture_path(f->dir, rel);
     assert_int_equal(crun_file_write_atomic(p, text, strlen(text), NULL), 0);
     free(p);
 }
 
 static void assert_file_is(const fixture *f, const char *rel, const char *text)
 {
-    char *p = path_in(f, rel), *data = NULL;
+    char *p = fixture_path(f->dir, rel), *data = NULL;
     size_t len = 0;
     assert_int_equal(crun_file_read(p, &data, &len, NULL), 0);
     assert_int_equal(len, strlen(text));
@@ -85,7 +74,7 @@ static void assert_file_is(const fixture *f, const char *rel, const char *text)
 /* Files in folder rel, hidden ones included (temporaries start with '.'). */
 static int count_entries(const fixture *f, const char *rel)
 {
-    char *p = path_in(f, rel);
+    char *p = fixture_path(f->dir, rel);
     DIR *d = opendir(p);
     assert_non_null(d);
     int n = 0;
@@ -118,7 +107,7 @@ static void test_atomic_write_failure_leaves_old_file(void **state)
     write_file(f, "x.txt", "old");
     const size_t big = 1 << 20;
     char *data = calloc(1, big);
-    char *p = path_in(f, "x.txt");
+    char *p = fixture_path(f->dir, "x.txt");
     struct rlimit saved, small = {.rlim_cur = 4096, .rlim_max = RLIM_INFINITY};
     assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
     small.rlim_max = saved.rlim_max;
@@ -141,7 +130,7 @@ static void test_atomic_write_keeps_mode_of_replaced_file(void **state)
 {
     fixture *f = *state;
     write_file(f, "run.sh", "#!/bin/sh\n");
-    char *p = path_in(f, "run.sh");
+    char *p = fixture_path(f->dir, "run.sh");
     assert_int_equal(chmod(p, 0750), 0);
     write_file(f, "run.sh", "#!/bin/sh\necho\n");
     struct stat st;
@@ -153,7 +142,7 @@ static void test_atomic_write_keeps_mode_of_replaced_file(void **state)
 static void test_file_read_missing_names_file(void **state)
 {
     fixture *f = *state;
-    char *p = path_in(f, "data/01_raw/x.csv"), *data = NULL;
+    char *p = fixture_path(f->dir, "data/01_raw/x.csv"), *data = NULL;
     size_t len = 0;
     crun_error err = CRUN_ERROR_INIT;
     assert_int_equal(crun_file_read(p, &data, &len, &err), CRUN_ENOENT);
@@ -178,7 +167,7 @@ static void test_file_read_terminates_with_nul(void **state)
 {
     fixture *f = *state;
     write_file(f, "x.txt", "abc");
-    char *p = path_in(f, "x.txt"), *data = NULL;
+    char *p = fixture_path(f->dir, "x.txt"), *data = NULL;
     size_t len = 0;
     assert_int_equal(crun_file_read(p, &data, &len, NULL), 0);
     assert_int_equal(len, 3);
@@ -191,7 +180,7 @@ static void test_file_commit_moves_temp_into_new_folder(void **state)
 {
     fixture *f = *state;
     write_file(f, ".out.tmp", "made by a command");
-    char *tmp = path_in(f, ".out.tmp"), *dst = path_in(f, "out/report.md");
+    char *tmp = fixture_path(f->dir, ".out.tmp"), *dst = fixture_path(f->dir, "out/report.md");
     assert_int_equal(crun_file_commit(tmp, dst, NULL), 0);
     assert_file_is(f, "out/report.md", "made by a command");
     assert_int_equal(access(tmp, F_OK), -1);
@@ -204,7 +193,7 @@ static void test_file_commit_failure_removes_temp(void **state)
     fixture *f = *state;
     write_file(f, ".out.tmp", "x");
     write_file(f, "dir/keep", "y");
-    char *tmp = path_in(f, ".out.tmp"), *dst = path_in(f, "dir");
+    char *tmp = fixture_path(f->dir, ".out.tmp"), *dst = fixture_path(f->dir, "dir");
     crun_error err = CRUN_ERROR_INIT;
     assert_int_not_equal(crun_file_commit(tmp, dst, &err), 0); /* a folder is in the way */
     assert_non_null(strstr(err.message, "/dir: "));
@@ -224,7 +213,7 @@ static void test_dataset_path_resolves_relative_to_project(void **state)
 {
     fixture *f = *state;
     crun_dataset_ctx ctx = ctx_for(f, "x");
-    char *out = NULL, *want = path_in(f, "data/x.json");
+    char *out = NULL, *want = fixture_path(f->dir, "data/x.json");
     assert_int_equal(crun_dataset_path(&ctx, "data/x.json", false, &out, NULL), 0);
     assert_string_equal(out, want);
     free(out);
@@ -240,7 +229,7 @@ static void test_versioned_save_uses_save_version(void **state)
     crun_dataset_ctx ctx = ctx_for(f, "x");
     ctx.versioned = true;
     ctx.save_version = "2026-11-23T16.45.00.123Z";
-    char *out = NULL, *want = path_in(f, "data/x.json/2026-11-23T16.45.00.123Z/x.json");
+    char *out = NULL, *want = fixture_path(f->dir, "data/x.json/2026-11-23T16.45.00.123Z/x.json");
     assert_int_equal(crun_dataset_path(&ctx, "data/x.json", true, &out, NULL), 0);
     assert_string_equal(out, want);
     free(out);
@@ -257,7 +246,7 @@ static void test_versioned_load_picks_newest_complete(void **state)
     write_file(f, "data/x.json/2026-04-01T00.00.00.000Z/.x.json.tmp-abcdef", "4");
     crun_dataset_ctx ctx = ctx_for(f, "x");
     ctx.versioned = true;
-    char *out = NULL, *want = path_in(f, "data/x.json/2026-03-01T00.00.00.000Z/x.json");
+    char *out = NULL, *want = fixture_path(f->dir, "data/x.json/2026-03-01T00.00.00.000Z/x.json");
     assert_int_equal(crun_dataset_path(&ctx, "data/x.json", false, &out, NULL), 0);
     assert_string_equal(out, want);
     free(out);
@@ -272,7 +261,7 @@ static void test_versioned_load_uses_pinned_version(void **state)
     crun_dataset_ctx ctx = ctx_for(f, "x");
     ctx.versioned = true;
     ctx.load_version = "2026-01-01T00.00.00.000Z";
-    char *out = NULL, *want = path_in(f, "data/x.json/2026-01-01T00.00.00.000Z/x.json");
+    char *out = NULL, *want = fixture_path(f->dir, "data/x.json/2026-01-01T00.00.00.000Z/x.json");
     assert_int_equal(crun_dataset_path(&ctx, "data/x.json", false, &out, NULL), 0);
     assert_string_equal(out, want);
     free(out);
@@ -311,7 +300,7 @@ static void test_save_beside_a_live_writer_leaves_its_temp(void **state)
     fixture *f = *state;
     write_file(f, "data/x.txt", "old");
     write_file(f, "data/.x.txt.tmp-crun", "being written");
-    char *tmp = path_in(f, "data/.x.txt.tmp-crun");
+    char *tmp = fixture_path(f->dir, "data/.x.txt.tmp-crun");
     int held = open(tmp, O_RDONLY);
     assert_true(held >= 0);
     assert_int_equal(flock(held, LOCK_EX), 0);
@@ -328,7 +317,7 @@ static void test_save_through_symlink_replaces_its_target(void **state)
 {
     fixture *f = *state;
     write_file(f, "runs/a/x.txt", "old");
-    char *link = path_in(f, "data/x.txt");
+    char *link = fixture_path(f->dir, "data/x.txt");
     write_file(f, "data/other", ""); /* makes data/ */
     assert_int_equal(symlink("../runs/a/x.txt", link), 0);
     write_file(f, "data/x.txt", "new");
@@ -338,7 +327,7 @@ static void test_save_through_symlink_replaces_its_target(void **state)
     assert_file_is(f, "runs/a/x.txt", "new");
     assert_int_equal(count_entries(f, "runs/a"), 1);
     /* a link to a file not made yet: the file is made where it points */
-    char *dangling = path_in(f, "data/y.txt");
+    char *dangling = fixture_path(f->dir, "data/y.txt");
     assert_int_equal(symlink("../runs/b.txt", dangling), 0);
     write_file(f, "data/y.txt", "made");
     assert_file_is(f, "runs/b.txt", "made");
@@ -351,7 +340,7 @@ static void test_save_through_symlink_replaces_its_target(void **state)
 /* Age a path, as a save killed a while ago left it. */
 static void make_old(const fixture *f, const char *rel)
 {
-    char *p = path_in(f, rel);
+    char *p = fixture_path(f->dir, rel);
     struct timespec t[2] = {{.tv_sec = time(NULL) - 3600}, {.tv_sec = time(NULL) - 3600}};
     assert_int_equal(utimensat(AT_FDCWD, p, t, 0), 0);
     free(p);
@@ -372,7 +361,7 @@ static void test_versioned_save_drops_unfinished_versions(void **state)
     char *out = NULL;
     assert_int_equal(crun_dataset_path(&ctx, "data/x.json", true, &out, NULL), 0);
     free(out);
-    char *killed = path_in(f, "data/x.json/2026-02-01T00.00.00.000Z");
+    char *killed = fixture_path(f->dir, "data/x.json/2026-02-01T00.00.00.000Z");
     struct stat st;
     assert_int_not_equal(stat(killed, &st), 0);
     assert_int_equal(count_entries(f, "data/x.json"), 2);

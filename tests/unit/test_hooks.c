@@ -6,8 +6,8 @@
  * Projects are written into temporary folders and use the built-in plugins
  * (CRUN_TEST_PLUGIN_DIRS): function nodes call bench.noop, which passes its
  * first input on to its outputs, so an output shows what the node was given;
- * the threaded runs use the parallel runner.  Fixture hook plugins (tests/hooks/)
- * are in CRUN_TEST_BUILD_DIR/plugins/hooks/fixtures.  In-process hooks are
+ * the threaded runs use the parallel runner.  Fixture hook plugins
+ * (tests/fixtures/plugins/) are in CRUN_TEST_FIXTURE_DIR.  In-process hooks are
  * "traces" registered with crun_session_add_hook that write each event as
  * "tag event[ node[ dataset]]" into a shared sink.
  */
@@ -33,10 +33,8 @@
 #include <unistd.h>
 
 #include "crun/crun.h"
+#include "fixture.h"
 
-#ifndef CRUN_TEST_PLUGIN_DIRS
-#define CRUN_TEST_PLUGIN_DIRS ""
-#endif
 
 /* --- the captured log and the event sink ------------------------------------------------ */
 
@@ -119,9 +117,9 @@ static const crun_hooks_type serial_trace_type = {
 /* --- fixture ----------------------------------------------------------------------------------- */
 
 typedef struct fixture {
-    char dir[64];
-    char plugin_dirs[4096];
-    char hooks_dir[2048];    /* <build>/plugins/hooks: timing/, events/, fixtures/ */
+    char dir[FIXTURE_DIR_SIZE];
+    char hooks_dir[2048];    /* <build>/plugins/hooks: timing/, events/ */
+    char fixtures[2048];     /* the test plugins: recorder, recorder_ts, no_create */
     crun_session *s;
     sink log;
     sink events;
@@ -135,29 +133,21 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof(fixture));
     if (!f)
         return -1;
-    strcpy(f->dir, "/tmp/crun_hooks_XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (fixture_tmpdir(f->dir, "hooks") != 0)
         return -1;
-    const char *dirs = getenv("CRUN_TEST_PLUGIN_DIRS");
+    if (fixture_plugins_dir(f->fixtures, sizeof(f->fixtures)) != 0)
+        return -1;
     const char *build = getenv("CRUN_TEST_BUILD_DIR");
     char here[1024];
     if (!build && realpath("build", here)) /* run by hand from the repository */
         build = here;
     snprintf(f->hooks_dir, sizeof(f->hooks_dir), "%s/plugins/hooks", build ? build : "build");
-    snprintf(f->plugin_dirs, sizeof(f->plugin_dirs), "%s",
-             dirs && *dirs ? dirs : CRUN_TEST_PLUGIN_DIRS);
     pthread_mutex_init(&f->log.lock, NULL);
     pthread_mutex_init(&f->events.lock, NULL);
     f->t1 = (trace){.out = &f->events};
     f->t2 = (trace){.out = &f->events};
     *state = f;
     return 0;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
 }
 
 static int teardown(void **state)
@@ -170,46 +160,9 @@ static int teardown(void **state)
     free(f->events.text);
     pthread_mutex_destroy(&f->log.lock);
     pthread_mutex_destroy(&f->events.lock);
-    int rc = nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = fixture_rmtree(f->dir);
     free(f);
     return rc;
-}
-
-static void put(const char *dir, const char *rel, const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", dir, rel);
-    for (char *slash = strchr(path + strlen(dir) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-        *slash = '\0';
-        mkdir(path, 0755);
-        *slash = '/';
-    }
-    FILE *file = fopen(path, "w");
-    assert_non_null(file);
-    assert_true(fputs(text, file) >= 0);
-    assert_int_equal(fclose(file), 0);
-}
-
-static char *slurp(const char *dir, const char *rel)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", dir, rel);
-    char *data = NULL;
-    size_t len = 0;
-    crun_error err = CRUN_ERROR_INIT;
-    if (crun_file_read(path, &data, &len, &err) != 0)
-        data = NULL;
-    crun_error_clear(&err);
-    return data;
-}
-
-static void assert_contains(const char *text, const char *part)
-{
-    assert_non_null(text);
-    if (!strstr(text, part)) {
-        print_error("\"%s\"\nlacks \"%s\"\n", text, part);
-        fail();
-    }
 }
 
 static void assert_text(const char *got, const char *expected)
@@ -222,12 +175,7 @@ static void assert_text(const char *got, const char *expected)
 
 static int open_session(fixture *f, bool no_hooks)
 {
-    crun_session_options so = CRUN_SESSION_OPTIONS_INIT;
-    so.project_dir = f->dir;
-    so.builtin_plugin_dir = f->plugin_dirs;
-    so.log_fn = log_line;
-    so.log_user = &f->log;
-    so.no_hooks = no_hooks;
+    crun_session_options so = fixture_session_options(f->dir, log_line, &f->log, no_hooks);
     crun_error_clear(&f->err);
     return crun_session_open(&so, &f->s, &f->err);
 }
@@ -250,33 +198,26 @@ static int run_with(fixture *f, const char *runner, const char *run_id)
     crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
     ro.runner = runner;
     ro.run_id = run_id;
-    crun_run_result_clear(&f->res);
-    crun_error_clear(&f->err);
-    crun_run_result_clear(&f->res);
-    f->res.size = sizeof(f->res);
-    return crun_session_run(f->s, &ro, &f->res, &f->err);
+    return fixture_session_run(f->s, &ro, &f->res, &f->err);
 }
 
 static void run_ok(fixture *f)
 {
-    int rc = run_with(f, NULL, NULL);
-    if (rc)
-        print_error("run failed: %s\nlog:\n%s\n", f->err.message, f->log.text ? f->log.text : "");
-    assert_int_equal(rc, 0);
+    fixture_assert_run_ok(run_with(f, NULL, NULL), &f->err, f->log.text);
 }
 
 /* params:x (3) -> first -> y (memory) -> second -> z (data/z.json), bench.noop each */
 static void write_double_project(const char *dir)
 {
-    put(dir, "conf/base/pipelines.yml",
+    fixture_put(dir, "conf/base/pipelines.yml",
         "libraries: {b: bench}\n"
         "pipelines:\n"
         "  __default__:\n"
         "    nodes:\n"
         "      - {name: first, func: b.noop, inputs: {x: \"params:x\"}, outputs: y}\n"
         "      - {name: second, func: b.noop, inputs: {x: y}, outputs: z}\n");
-    put(dir, "conf/base/parameters.yml", "x: 3\n");
-    put(dir, "conf/base/catalog.yml", "z: {type: json, filepath: data/z.json}\n");
+    fixture_put(dir, "conf/base/parameters.yml", "x: 3\n");
+    fixture_put(dir, "conf/base/catalog.yml", "z: {type: json, filepath: data/z.json}\n");
 }
 
 static const char *const double_events =
@@ -298,7 +239,7 @@ static const char *const double_events =
 
 static void assert_z(fixture *f, const char *expected)
 {
-    char *z = slurp(f->dir, "data/z.json");
+    char *z = fixture_slurp(f->dir, "data/z.json");
     size_t n = z ? strlen(z) : 0;
     while (n && z[n - 1] == '\n')
         z[--n] = '\0';
@@ -330,13 +271,13 @@ static void test_after_callbacks_run_in_reverse_registration_order(void **state)
     add_trace(f, "b", &trace_type, &f->t2);
     run_ok(f);
     const char *text = f->events.text;
-    assert_contains(text, "B after_catalog_created\nA after_catalog_created\n"
+    fixture_assert_contains(text, "B after_catalog_created\nA after_catalog_created\n"
                           "A before_pipeline_run\nB before_pipeline_run\n");
-    assert_contains(text, "A before_node_run first\nB before_node_run first\n"
+    fixture_assert_contains(text, "A before_node_run first\nB before_node_run first\n"
                           "B after_node_run first\nA after_node_run first\n");
-    assert_contains(text, "A before_dataset_saved first y\nB before_dataset_saved first y\n"
+    fixture_assert_contains(text, "A before_dataset_saved first y\nB before_dataset_saved first y\n"
                           "B after_dataset_saved first y\nA after_dataset_saved first y\n");
-    assert_contains(text, "B after_pipeline_run\nA after_pipeline_run\n");
+    fixture_assert_contains(text, "B after_pipeline_run\nA after_pipeline_run\n");
 }
 
 /* An embedded hook writing to the file the configured recorders write to. */
@@ -364,13 +305,13 @@ static void test_crun_ini_hooks_come_first_then_hooks_yml_then_embedded_ones(voi
     fixture *f = *state;
     write_double_project(f->dir);
     char ini[4096];
-    snprintf(ini, sizeof(ini), "[project]\nname = order\nplugin_path = %s/fixtures\n[hooks]\n"
-             "recorder = path=%s/order.txt,tag=ini\n", f->hooks_dir, f->dir);
-    put(f->dir, "crun.ini", ini);
+    snprintf(ini, sizeof(ini), "[project]\nname = order\nplugin_path = %s\n[hooks]\n"
+             "recorder = path=%s/order.txt,tag=ini\n", f->fixtures, f->dir);
+    fixture_put(f->dir, "crun.ini", ini);
     char yml[1024];
     snprintf(yml, sizeof(yml), "hooks:\n  - {name: recorder_ts, path: %s/order.txt, tag: yml}\n",
              f->dir);
-    put(f->dir, "conf/local/hooks.yml", yml);
+    fixture_put(f->dir, "conf/local/hooks.yml", yml);
     open_ok(f, false);
     char path[512];
     snprintf(path, sizeof(path), "%s/order.txt", f->dir);
@@ -379,9 +320,9 @@ static void test_crun_ini_hooks_come_first_then_hooks_yml_then_embedded_ones(voi
     assert_int_equal(crun_session_add_hook(f->s, "emb", &file_hook_type, &h, &f->err), 0);
     run_ok(f);
     close(h.fd);
-    char *text = slurp(f->dir, "order.txt");
-    assert_contains(text, "ini before_pipeline_run\nyml before_pipeline_run\nemb before_pipeline_run\n");
-    assert_contains(text, "emb after_pipeline_run\nyml after_pipeline_run\nini after_pipeline_run\n");
+    char *text = fixture_slurp(f->dir, "order.txt");
+    fixture_assert_contains(text, "ini before_pipeline_run\nyml before_pipeline_run\nemb before_pipeline_run\n");
+    fixture_assert_contains(text, "emb after_pipeline_run\nyml after_pipeline_run\nini after_pipeline_run\n");
     free(text);
 }
 
@@ -445,7 +386,7 @@ static void test_error_events_carry_the_error_and_no_after_pipeline_run_follows(
 {
     fixture *f = *state;
     write_double_project(f->dir);
-    put(f->dir, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "libraries: {b: bench}\n"
         "pipelines:\n"
         "  __default__:\n"
@@ -459,7 +400,7 @@ static void test_error_events_carry_the_error_and_no_after_pipeline_run_follows(
     assert_text(f->t1.note, "on_node_error broken status=ENODE: params: size must be a "
                             "non-negative integer;on_pipeline_error - status=ENODE: node "
                             "'broken': params: size must be a non-negative integer;");
-    assert_contains(f->events.text, "before_node_run broken\non_node_error broken\n"
+    fixture_assert_contains(f->events.text, "before_node_run broken\non_node_error broken\n"
                                     "on_pipeline_error\n");
     assert_null(strstr(f->events.text, "after_pipeline_run"));
     assert_null(strstr(f->events.text, "after_node_run broken"));
@@ -553,7 +494,7 @@ static int replace_in_command(trace *t, const crun_hook_event *ev, crun_error *e
 static void test_replacing_an_input_of_a_command_node_is_refused(void **state)
 {
     fixture *f = *state;
-    put(f->dir, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "pipelines:\n"
         "  __default__:\n"
         "    nodes:\n"
@@ -585,12 +526,12 @@ static void test_a_hook_failing_after_a_node_fails_the_run_naming_the_hook(void 
     add_trace(f, "tracker", &trace_type, &f->t1);
     assert_int_equal(run_with(f, NULL, NULL), CRUN_EHOOK);
     assert_int_equal(f->res.status, CRUN_EHOOK);
-    assert_contains(f->err.message, "node 'second': hook 'tracker' failed in after_node_run: "
+    fixture_assert_contains(f->err.message, "node 'second': hook 'tracker' failed in after_node_run: "
                                     "the tracker is down");
     /* its outputs are not saved, and the run ends in on_pipeline_error */
-    char *z = slurp(f->dir, "data/z.json");
+    char *z = fixture_slurp(f->dir, "data/z.json");
     assert_null(z);
-    assert_contains(f->events.text, "after_node_run second\non_pipeline_error\n");
+    fixture_assert_contains(f->events.text, "after_node_run second\non_pipeline_error\n");
     assert_null(strstr(f->events.text, "after_pipeline_run"));
 }
 
@@ -622,9 +563,9 @@ static void test_a_hook_plugin_without_create_is_loaded_and_runs(void **state)
     fixture *f = *state;
     write_double_project(f->dir);
     char ini[4096];
-    snprintf(ini, sizeof(ini), "[project]\nname = nc\n[hooks]\n%s/fixtures/no_create.so =\n",
-             f->hooks_dir);
-    put(f->dir, "crun.ini", ini);
+    snprintf(ini, sizeof(ini), "[project]\nname = nc\n[hooks]\n%s/no_create.so =\n",
+             f->fixtures);
+    fixture_put(f->dir, "crun.ini", ini);
     assert_int_equal(run_in_child(f), 0);
 }
 
@@ -635,7 +576,7 @@ static void test_a_hook_option_error_names_its_place_once(void **state)
 {
     fixture *f = *state;
     write_double_project(f->dir);
-    put(f->dir, "conf/local/hooks.yml", "hooks:\n  - {name: events, pth: x.jsonl}\n");
+    fixture_put(f->dir, "conf/local/hooks.yml", "hooks:\n  - {name: events, pth: x.jsonl}\n");
     assert_int_equal(open_session(f, false), CRUN_ECONFIG);
     assert_text(f->err.message, "conf/local/hooks.yml:2:5: option 'pth' is not known to hook "
                                 "'events' (did you mean 'path'?)");
@@ -646,7 +587,7 @@ static void test_a_hook_option_error_names_its_place_once(void **state)
 /* src -> w1..w4 -> total, run by the parallel runner: w1..w4 at once */
 static void write_fan_project(const char *dir)
 {
-    put(dir, "conf/base/pipelines.yml",
+    fixture_put(dir, "conf/base/pipelines.yml",
         "libraries: {b: bench}\n"
         "pipelines:\n"
         "  __default__:\n"
@@ -657,7 +598,7 @@ static void write_fan_project(const char *dir)
         "      - {name: w3, func: b.noop, inputs: [s], outputs: o3}\n"
         "      - {name: w4, func: b.noop, inputs: [s], outputs: o4}\n"
         "      - {name: total, func: b.noop, inputs: [o1, o2, o3, o4], outputs: z}\n");
-    put(dir, "conf/base/runner.yml", "runners:\n  parallel: {type: parallel, max_workers: 4}\n");
+    fixture_put(dir, "conf/base/runner.yml", "runners:\n  parallel: {type: parallel, max_workers: 4}\n");
 }
 
 static void run_fan(fixture *f, const crun_hooks_type *type)
@@ -763,7 +704,7 @@ static void test_events_plugin_writes_valid_json_whatever_the_bytes(void **state
     crun_error_clear(&nerr);
     dlclose(dl);
 
-    char *text = slurp(f->dir, "logs/deep/ev.jsonl");
+    char *text = fixture_slurp(f->dir, "logs/deep/ev.jsonl");
     assert_non_null(text);
     size_t cut = strcspn(text, "\n");
     assert_int_equal(text[cut], '\n');
@@ -795,14 +736,14 @@ static void test_events_plugin_writes_valid_json_whatever_the_bytes(void **state
 
 static void write_timing_project(const char *dir, const char *hooks_yml)
 {
-    put(dir, "conf/base/pipelines.yml",
+    fixture_put(dir, "conf/base/pipelines.yml",
         "pipelines:\n"
         "  __default__:\n"
         "    nodes:\n"
         "      - {name: quick, cmd: [\"true\"]}\n"
         "      - {name: slow, cmd: [sleep, \"0.15\"]}\n"
         "      - {name: middle, cmd: [sleep, \"0.05\"]}\n");
-    put(dir, "conf/local/hooks.yml", hooks_yml);
+    fixture_put(dir, "conf/local/hooks.yml", hooks_yml);
 }
 
 typedef struct timed_run {
@@ -877,8 +818,8 @@ static void test_timing_refuses_a_table_of_no_rows(void **state)
     fixture *f = *state;
     write_timing_project(f->dir, "hooks:\n  - {name: timing, top: 0}\n");
     assert_int_equal(open_session(f, false), CRUN_ECONFIG);
-    assert_contains(f->err.message, "conf/local/hooks.yml:2:5");
-    assert_contains(f->err.message, "option 'top': expected an integer from 1 to 1000000");
+    fixture_assert_contains(f->err.message, "conf/local/hooks.yml:2:5");
+    fixture_assert_contains(f->err.message, "option 'top': expected an integer from 1 to 1000000");
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)

@@ -23,13 +23,11 @@
 
 #include "ir/ir.h"
 #include "conf/project.h"
+#include "fixture_project.h"
 
 typedef struct fixture {
-    char dir[64];
-    project *p;
-    ir_t *ir;
+    fixture_project fp; /* the folder, the project and its IR */
     ir_t *ir2; /* read back from JSON */
-    crun_error err;
 } fixture;
 
 static char *test_env[] = {"HOME=/home/tester", NULL};
@@ -37,71 +35,32 @@ static char *test_env[] = {"HOME=/home/tester", NULL};
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(fixture));
-    if (!f)
-        return -1;
-    strcpy(f->dir, "/tmp/crun_ir_XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
     *state = f;
-    return 0;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
+    return f ? fixture_project_begin(&f->fp, "ir") : -1;
 }
 
 static int teardown(void **state)
 {
     fixture *f = *state;
-    /* the IR borrows file names of the project's conf nodes: free it first */
     ir_free(f->ir2);
-    ir_free(f->ir);
-    project_free(f->p);
-    crun_error_clear(&f->err);
-    int rc = nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = fixture_project_end(&f->fp);
     free(f);
     return rc;
-}
-
-/* Write dir/rel, creating its folders. */
-static void put(fixture *f, const char *rel, const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", f->dir, rel);
-    for (char *slash = strchr(path + strlen(f->dir) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-        *slash = '\0';
-        mkdir(path, 0755);
-        *slash = '/';
-    }
-    FILE *file = fopen(path, "w");
-    assert_non_null(file);
-    assert_true(fputs(text, file) >= 0);
-    assert_int_equal(fclose(file), 0);
 }
 
 /* Load the project and build its IR; returns ir_build's (or project_load's) code. */
 static int build(fixture *f)
 {
-    ir_free(f->ir);
-    f->ir = NULL;
-    project_free(f->p);
-    f->p = NULL;
-    crun_error_clear(&f->err);
-    int rc = ir_load(f->dir, NULL, NULL, test_env, NULL, &f->p, &f->ir, &f->err);
-    return rc;
+    return fixture_project_build(&f->fp, test_env);
 }
 
 static void build_ok(fixture *f)
 {
     int rc = build(f);
     if (rc != 0)
-        print_error("unexpected: %s\n", f->err.message);
+        print_error("unexpected: %s\n", f->fp.err.message);
     assert_int_equal(rc, 0);
-    assert_non_null(f->ir);
+    assert_non_null(f->fp.ir);
 }
 
 /* The build fails with code and a message that starts with prefix (which
@@ -112,10 +71,10 @@ static void build_fails(fixture *f, int code, const char *prefix)
     if (rc == 0)
         print_error("expected an error: %s\n", prefix);
     assert_int_equal(rc, code);
-    assert_null(f->ir);
-    assert_non_null(f->err.message);
-    if (strncmp(f->err.message, prefix, strlen(prefix)) != 0) {
-        print_error("message \"%s\"\ndoes not start with \"%s\"\n", f->err.message, prefix);
+    assert_null(f->fp.ir);
+    assert_non_null(f->fp.err.message);
+    if (strncmp(f->fp.err.message, prefix, strlen(prefix)) != 0) {
+        print_error("message \"%s\"\ndoes not start with \"%s\"\n", f->fp.err.message, prefix);
         fail();
     }
 }
@@ -197,7 +156,7 @@ static void assert_conf_json(const conf_node *node, const char *expected)
 static void test_function_node_with_single_input_and_output(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries:\n"                     /* 1 */
         "  lib: lib\n"                     /* 2 */
         "pipelines:\n"                     /* 3 */
@@ -208,24 +167,24 @@ static void test_function_node_with_single_input_and_output(void **state)
         "        inputs: raw\n"            /* 8 */
         "        outputs: cleaned\n");     /* 9 */
     build_ok(f);
-    assert_int_equal(f->ir->n_nodes, 1);
-    const ir_node *n = node(f->ir, "clean");
+    assert_int_equal(f->fp.ir->n_nodes, 1);
+    const ir_node *n = node(f->fp.ir, "clean");
     assert_string_equal(n->func, "lib.clean_rows");
     assert_null(n->argv);
     assert_int_equal(n->argc, 0);
     assert_int_equal(n->n_in, 1);
-    assert_port(f->ir, &n->in[0], "raw", "raw");
+    assert_port(f->fp.ir, &n->in[0], "raw", "raw");
     assert_int_equal(n->n_out, 1);
-    assert_port(f->ir, &n->out[0], "cleaned", "cleaned");
+    assert_port(f->fp.ir, &n->out[0], "cleaned", "cleaned");
     assert_int_equal(n->n_tags, 0);
     assert_string_equal(n->where, "conf/base/pipelines.yml:6:9");
-    assert_string_equal(json_string_value(json_object_get(f->ir->libraries, "lib")), "lib");
+    assert_string_equal(json_string_value(json_object_get(f->fp.ir->libraries, "lib")), "lib");
 }
 
 static void test_command_node_keeps_argv_templates(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "pipelines:\n"
         "  p:\n"
         "    nodes:\n"
@@ -234,37 +193,37 @@ static void test_command_node_keeps_argv_templates(void **state)
         "        inputs: {rows: cleaned}\n"
         "        outputs: [report_txt]\n");
     build_ok(f);
-    const ir_node *n = node(f->ir, "report");
+    const ir_node *n = node(f->fp.ir, "report");
     assert_null(n->func);
     assert_int_equal(n->argc, 3);
     assert_string_equal(n->argv[0], "sh");
     assert_string_equal(n->argv[1], "-c");
     assert_string_equal(n->argv[2], "wc -l {inputs.rows} > {outputs.0}");
-    assert_port(f->ir, &n->in[0], "rows", "cleaned");
-    assert_port(f->ir, &n->out[0], "report_txt", "report_txt");
+    assert_port(f->fp.ir, &n->in[0], "rows", "cleaned");
+    assert_port(f->fp.ir, &n->out[0], "report_txt", "report_txt");
 }
 
 static void test_inputs_as_list_are_named_by_dataset(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  p:\n"
         "    nodes:\n"
         "      - {name: join, func: lib.join, inputs: [left, right, extra], outputs: joined}\n");
     build_ok(f);
-    const ir_node *n = node(f->ir, "join");
+    const ir_node *n = node(f->fp.ir, "join");
     assert_int_equal(n->n_in, 3);
-    assert_port(f->ir, &n->in[0], "left", "left");
-    assert_port(f->ir, &n->in[1], "right", "right");
-    assert_port(f->ir, &n->in[2], "extra", "extra");
+    assert_port(f->fp.ir, &n->in[0], "left", "left");
+    assert_port(f->fp.ir, &n->in[1], "right", "right");
+    assert_port(f->fp.ir, &n->in[2], "extra", "extra");
 }
 
 static void test_inputs_as_map_keep_argument_names(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  p:\n"
@@ -274,42 +233,42 @@ static void test_inputs_as_map_keep_argument_names(void **state)
         "        inputs: {x: companies, y: shuttles}\n"
         "        outputs: {table: model_input, stats: join_stats}\n");
     build_ok(f);
-    const ir_node *n = node(f->ir, "join");
+    const ir_node *n = node(f->fp.ir, "join");
     assert_int_equal(n->n_in, 2);
-    assert_port(f->ir, &n->in[0], "x", "companies");
-    assert_port(f->ir, &n->in[1], "y", "shuttles");
+    assert_port(f->fp.ir, &n->in[0], "x", "companies");
+    assert_port(f->fp.ir, &n->in[1], "y", "shuttles");
     assert_int_equal(n->n_out, 2);
-    assert_port(f->ir, &n->out[0], "table", "model_input");
-    assert_port(f->ir, &n->out[1], "stats", "join_stats");
+    assert_port(f->fp.ir, &n->out[0], "table", "model_input");
+    assert_port(f->fp.ir, &n->out[1], "stats", "join_stats");
 }
 
 static void test_outputs_as_list_are_named_by_dataset(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  p:\n"
         "    nodes:\n"
         "      - {name: split, func: lib.split, inputs: data, outputs: [train, test]}\n");
     build_ok(f);
-    const ir_node *n = node(f->ir, "split");
+    const ir_node *n = node(f->fp.ir, "split");
     assert_int_equal(n->n_out, 2);
-    assert_port(f->ir, &n->out[0], "train", "train");
-    assert_port(f->ir, &n->out[1], "test", "test");
+    assert_port(f->fp.ir, &n->out[0], "train", "train");
+    assert_port(f->fp.ir, &n->out[1], "test", "test");
 }
 
 static void test_tags_as_a_string(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  p:\n"
         "    nodes:\n"
         "      - {name: a, func: lib.a, outputs: x, tags: preprocessing}\n");
     build_ok(f);
-    const ir_node *n = node(f->ir, "a");
+    const ir_node *n = node(f->fp.ir, "a");
     assert_int_equal(n->n_tags, 1);
     assert_string_equal(n->tags[0], "preprocessing");
 }
@@ -317,14 +276,14 @@ static void test_tags_as_a_string(void **state)
 static void test_tags_as_a_list(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  p:\n"
         "    nodes:\n"
         "      - {name: a, func: lib.a, outputs: x, tags: [prep, nightly, slow]}\n");
     build_ok(f);
-    const ir_node *n = node(f->ir, "a");
+    const ir_node *n = node(f->fp.ir, "a");
     assert_int_equal(n->n_tags, 3);
     assert_string_equal(n->tags[0], "prep");
     assert_string_equal(n->tags[1], "nightly");
@@ -334,14 +293,14 @@ static void test_tags_as_a_list(void **state)
 static void test_node_name_defaults_to_function_name(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {demo: demo}\n"
         "pipelines:\n"
         "  p:\n"
         "    nodes:\n"
         "      - {func: demo.preprocess_companies, inputs: companies, outputs: pc}\n");
     build_ok(f);
-    const ir_node *n = node(f->ir, "preprocess_companies");
+    const ir_node *n = node(f->fp.ir, "preprocess_companies");
     assert_string_equal(n->func, "demo.preprocess_companies");
 }
 
@@ -350,7 +309,7 @@ static void test_node_name_defaults_to_function_name(void **state)
 static void test_default_pipeline_given_is_kept(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  dp:\n"
@@ -361,16 +320,16 @@ static void test_default_pipeline_given_is_kept(void **state)
         "      - {name: b, func: lib.b, inputs: x, outputs: y}\n"
         "  __default__: [ds]\n");
     build_ok(f);
-    assert_int_equal(f->ir->n_pipelines, 3);
-    assert_pipeline(f->ir, "dp", "a");
-    assert_pipeline(f->ir, "ds", "b");
-    assert_pipeline(f->ir, "__default__", "b");
+    assert_int_equal(f->fp.ir->n_pipelines, 3);
+    assert_pipeline(f->fp.ir, "dp", "a");
+    assert_pipeline(f->fp.ir, "ds", "b");
+    assert_pipeline(f->fp.ir, "__default__", "b");
 }
 
 static void test_default_pipeline_absent_is_union_of_all(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  dp:\n"
@@ -382,14 +341,14 @@ static void test_default_pipeline_absent_is_union_of_all(void **state)
         "      - {name: c, func: lib.c, inputs: y, outputs: z}\n"
         "  both: [dp, ds]\n");
     build_ok(f);
-    assert_int_equal(f->ir->n_pipelines, 4);
-    assert_pipeline(f->ir, "__default__", "a,b,c");
+    assert_int_equal(f->fp.ir->n_pipelines, 4);
+    assert_pipeline(f->fp.ir, "__default__", "a,b,c");
 }
 
 static void test_pipeline_list_is_union_without_duplicates(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  dp:\n"
@@ -402,15 +361,15 @@ static void test_pipeline_list_is_union_without_duplicates(void **state)
         "  everything: [dp, ds, dp]\n"
         "  __default__: [everything, ds, dp]\n");
     build_ok(f);
-    assert_pipeline(f->ir, "everything", "a,b,c");
-    assert_pipeline(f->ir, "__default__", "a,b,c");
-    assert_int_equal(f->ir->n_nodes, 3);
+    assert_pipeline(f->fp.ir, "everything", "a,b,c");
+    assert_pipeline(f->fp.ir, "__default__", "a,b,c");
+    assert_int_equal(f->fp.ir->n_nodes, 3);
 }
 
 static void test_include_adds_nodes_of_other_pipelines(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  ds:\n"
@@ -423,9 +382,9 @@ static void test_include_adds_nodes_of_other_pipelines(void **state)
         "      - {name: b, func: lib.b, inputs: x, outputs: y}\n");
     build_ok(f);
     /* own nodes first, then the included ones; each node exists once */
-    assert_pipeline(f->ir, "ds", "c,a,b");
-    assert_pipeline(f->ir, "dp", "a,b");
-    assert_int_equal(f->ir->n_nodes, 3);
+    assert_pipeline(f->fp.ir, "ds", "c,a,b");
+    assert_pipeline(f->fp.ir, "dp", "a,b");
+    assert_int_equal(f->fp.ir->n_nodes, 3);
 }
 
 /* --- datasets ----------------------------------------------------------------------------- */
@@ -433,8 +392,8 @@ static void test_include_adds_nodes_of_other_pipelines(void **state)
 static void test_params_inputs_become_params_datasets(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/parameters.yml", "model:\n  alpha: 0.5\n  seed: 3\n");
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/parameters.yml", "model:\n  alpha: 0.5\n  seed: 3\n");
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  p:\n"
@@ -442,17 +401,17 @@ static void test_params_inputs_become_params_datasets(void **state)
         "      - {name: train, func: lib.train, inputs: {a: params:model.alpha, all: parameters,"
         " m: params:model}, outputs: model}\n");
     build_ok(f);
-    const ir_dataset *d = dataset(f->ir, "params:model.alpha");
+    const ir_dataset *d = dataset(f->fp.ir, "params:model.alpha");
     assert_int_equal(d->kind, IR_DS_PARAMS);
     assert_string_equal(d->param_path, "model.alpha");
     assert_string_equal(d->type, "params");
-    d = dataset(f->ir, "parameters");
+    d = dataset(f->fp.ir, "parameters");
     assert_int_equal(d->kind, IR_DS_PARAMS);
     assert_string_equal(d->param_path, "");
-    d = dataset(f->ir, "params:model");
+    d = dataset(f->fp.ir, "params:model");
     assert_int_equal(d->kind, IR_DS_PARAMS);
     assert_string_equal(d->param_path, "model");
-    json_t *alpha = json_object_get(json_object_get(f->ir->params, "model"), "alpha");
+    json_t *alpha = json_object_get(json_object_get(f->fp.ir->params, "model"), "alpha");
     assert_true(json_is_real(alpha));
     assert_true(json_real_value(alpha) == 0.5);
 }
@@ -460,48 +419,48 @@ static void test_params_inputs_become_params_datasets(void **state)
 static void test_undeclared_dataset_is_memory(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/catalog.yml", "raw: {type: text, filepath: data/raw.txt}\n");
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/catalog.yml", "raw: {type: text, filepath: data/raw.txt}\n");
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  p:\n"
         "    nodes:\n"
         "      - {name: a, func: lib.a, inputs: raw, outputs: intermediate}\n");
     build_ok(f);
-    const ir_dataset *d = dataset(f->ir, "intermediate");
+    const ir_dataset *d = dataset(f->fp.ir, "intermediate");
     assert_int_equal(d->kind, IR_DS_MEMORY);
     assert_string_equal(d->type, "memory");
     assert_null(d->options);
     assert_null(d->where);
     assert_false(d->versioned);
-    assert_int_equal(dataset(f->ir, "raw")->kind, IR_DS_CATALOG);
+    assert_int_equal(dataset(f->fp.ir, "raw")->kind, IR_DS_CATALOG);
 }
 
 static void test_catalog_entry_keeps_options_without_type_and_versioned(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/catalog.yml",
+    fixture_put(f->fp.dir, "conf/base/catalog.yml",
         "regressor:\n"                                /* 1 */
         "  type: bytes\n"                             /* 2 */
         "  filepath: data/06_models/regressor.bin\n"  /* 3 */
         "  versioned: true\n"                         /* 4 */
         "  extra: {a: [1, 2]}\n"                      /* 5 */
         "plain: {type: text, filepath: p.txt}\n");    /* 6 */
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  p:\n"
         "    nodes:\n"
         "      - {name: a, func: lib.a, inputs: plain, outputs: regressor}\n");
     build_ok(f);
-    const ir_dataset *d = dataset(f->ir, "regressor");
+    const ir_dataset *d = dataset(f->fp.ir, "regressor");
     assert_int_equal(d->kind, IR_DS_CATALOG);
     assert_string_equal(d->type, "bytes");
     assert_true(d->versioned);
     assert_string_equal(d->where, "conf/base/catalog.yml:1:1");
     assert_conf_json(d->options, "{\"filepath\": \"data/06_models/regressor.bin\","
                                  " \"extra\": {\"a\": [1, 2]}}");
-    d = dataset(f->ir, "plain");
+    d = dataset(f->fp.ir, "plain");
     assert_false(d->versioned);
     assert_string_equal(d->type, "text");
     assert_conf_json(d->options, "{\"filepath\": \"p.txt\"}");
@@ -512,7 +471,7 @@ static void test_catalog_entry_keeps_options_without_type_and_versioned(void **s
 static void test_unknown_node_key_suggests(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"          /* 1 */
         "pipelines:\n"                     /* 2 */
         "  p:\n"                           /* 3 */
@@ -527,7 +486,7 @@ static void test_unknown_node_key_suggests(void **state)
 static void test_func_and_cmd_both_is_an_error(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"          /* 1 */
         "pipelines:\n"                     /* 2 */
         "  p:\n"                           /* 3 */
@@ -542,7 +501,7 @@ static void test_func_and_cmd_both_is_an_error(void **state)
 static void test_cmd_as_string_is_an_error(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "pipelines:\n"                     /* 1 */
         "  p:\n"                           /* 2 */
         "    nodes:\n"                     /* 3 */
@@ -559,7 +518,7 @@ static void test_cmd_as_string_is_an_error(void **state)
 static void test_func_without_library_is_refused(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"          /* 1 */
         "pipelines:\n"                     /* 2 */
         "  p:\n"                           /* 3 */
@@ -567,10 +526,10 @@ static void test_func_without_library_is_refused(void **state)
         "      - func: clean_rows\n"       /* 5 */
         "        outputs: x\n");           /* 6 */
     assert_int_equal(build(f), CRUN_ECONFIG);
-    assert_non_null(f->err.message);
-    if (strncmp(f->err.message, "conf/base/pipelines.yml:5:15: ", 30) != 0 ||
-        !strstr(f->err.message, "'func' must be library.function")) {
-        print_error("message \"%s\"\n", f->err.message);
+    assert_non_null(f->fp.err.message);
+    if (strncmp(f->fp.err.message, "conf/base/pipelines.yml:5:15: ", 30) != 0 ||
+        !strstr(f->fp.err.message, "'func' must be library.function")) {
+        print_error("message \"%s\"\n", f->fp.err.message);
         fail();
     }
 }
@@ -578,7 +537,7 @@ static void test_func_without_library_is_refused(void **state)
 static void test_unknown_library_suggests(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {demo: demo}\n"        /* 1 */
         "pipelines:\n"                     /* 2 */
         "  p:\n"                           /* 3 */
@@ -589,10 +548,30 @@ static void test_unknown_library_suggests(void **state)
                                  "'dmeo' (did you mean 'demo'?)");
 }
 
+static void test_library_name_longer_than_255_bytes_is_refused_not_cut(void **state)
+{
+    fixture *f = *state;
+    /* two names alike in their first 255 bytes: cut, the second would find
+     * the first's plugin */
+    char long_name[301], text[1024];
+    memset(long_name, 'l', 300);
+    long_name[300] = '\0';
+    snprintf(text, sizeof(text),
+             "libraries: {%s: bench}\n"
+             "pipelines:\n"
+             "  p:\n"
+             "    nodes:\n"
+             "      - {name: a, func: %s.noop, outputs: x}\n", long_name, long_name);
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml", text);
+    build_fails(f, CRUN_ECONFIG, "conf/base/pipelines.yml:1:13: library name 'llllllllll");
+    assert_non_null(strstr(f->fp.err.message, "is 300 bytes long; a library name has at most 255 "
+                                           "bytes"));
+}
+
 static void test_duplicate_node_name_names_first_position(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"                          /* 1 */
         "pipelines:\n"                                     /* 2 */
         "  dp:\n"                                          /* 3 */
@@ -608,8 +587,8 @@ static void test_duplicate_node_name_names_first_position(void **state)
 static void test_missing_parameter_suggests(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/parameters.yml", "model:\n  alpha: 1\n  beta: 2\n");
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/parameters.yml", "model:\n  alpha: 1\n  beta: 2\n");
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"                /* 1 */
         "pipelines:\n"                           /* 2 */
         "  p:\n"                                 /* 3 */
@@ -626,8 +605,8 @@ static void test_missing_parameter_suggests(void **state)
 static void test_params_as_output_is_refused(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/parameters.yml", "alpha: 1\n");
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/parameters.yml", "alpha: 1\n");
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"                /* 1 */
         "pipelines:\n"                           /* 2 */
         "  p:\n"                                 /* 3 */
@@ -642,7 +621,7 @@ static void test_params_as_output_is_refused(void **state)
 static void test_unknown_placeholder_in_cmd(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "pipelines:\n"                                          /* 1 */
         "  p:\n"                                                /* 2 */
         "    nodes:\n"                                          /* 3 */
@@ -660,7 +639,7 @@ static void test_unknown_placeholder_in_cmd(void **state)
 static void test_placeholder_naming_no_port(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "pipelines:\n"                                          /* 1 */
         "  p:\n"                                                /* 2 */
         "    nodes:\n"                                          /* 3 */
@@ -679,13 +658,13 @@ static void test_placeholder_naming_no_port(void **state)
 
 static void write_round_trip_project(fixture *f)
 {
-    put(f, "conf/base/parameters.yml", "model: {alpha: 0.5, layers: [1, 2]}\nseed: 7\n");
-    put(f, "conf/base/catalog.yml",
+    fixture_put(f->fp.dir, "conf/base/parameters.yml", "model: {alpha: 0.5, layers: [1, 2]}\nseed: 7\n");
+    fixture_put(f->fp.dir, "conf/base/catalog.yml",
         "raw: {type: text, filepath: data/raw.txt}\n"
         "model_bin: {type: bytes, filepath: data/model.bin, versioned: true}\n"
         "unused: {type: json, filepath: u.json}\n");
-    put(f, "conf/base/runner.yml", "default: sequential\nrunners:\n  seq: {type: sequential}\n");
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/runner.yml", "default: sequential\nrunners:\n  seq: {type: sequential}\n");
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib, other: ./libother.so}\n"
         "pipelines:\n"
         "  __default__:\n"
@@ -754,7 +733,7 @@ static void test_json_round_trip_keeps_the_ir(void **state)
     fixture *f = *state;
     write_round_trip_project(f);
     build_ok(f);
-    json_t *j = ir_to_json(f->ir, NULL, NULL, 0);
+    json_t *j = ir_to_json(f->fp.ir, NULL, NULL, 0);
     assert_non_null(j);
     /* through text, as `crun compile` then `crun run --ir` do */
     char *text = json_dumps(j, JSON_INDENT(2));
@@ -763,12 +742,12 @@ static void test_json_round_trip_keeps_the_ir(void **state)
     j = json_loads(text, 0, NULL);
     free(text);
     assert_non_null(j);
-    int rc = ir_from_json(j, "pipeline.json", f->dir, &f->ir2, &f->err);
+    int rc = ir_from_json(j, "pipeline.json", f->fp.dir, &f->ir2, &f->fp.err);
     json_decref(j);
     if (rc)
-        print_error("unexpected: %s\n", f->err.message);
+        print_error("unexpected: %s\n", f->fp.err.message);
     assert_int_equal(rc, 0);
-    assert_same_ir(f->ir, f->ir2);
+    assert_same_ir(f->fp.ir, f->ir2);
     assert_pipeline(f->ir2, "__default__", "clean,train");
     /* what was checked against YAML keeps pointing at it */
     assert_string_equal(node(f->ir2, "clean")->where, "conf/base/pipelines.yml:5:9 (nodes[0])");
@@ -785,14 +764,14 @@ static void test_json_of_a_subset_keeps_only_those_nodes(void **state)
     write_round_trip_project(f);
     build_ok(f);
     size_t only[] = {1};
-    json_t *j = ir_to_json(f->ir, "part", only, 1);
+    json_t *j = ir_to_json(f->fp.ir, "part", only, 1);
     assert_int_equal(json_array_size(json_object_get(j, "nodes")), 1);
     assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(j, "nodes"),
                                                                          0), "name")), "train");
     /* the producer 'clean' is outside the subset: no dependency on it */
     assert_int_equal(json_array_size(json_object_get(json_array_get(json_object_get(j, "nodes"), 0),
                                                      "depends_on")), 0);
-    int rc = ir_from_json(j, "part.json", f->dir, &f->ir2, &f->err);
+    int rc = ir_from_json(j, "part.json", f->fp.dir, &f->ir2, &f->fp.err);
     json_decref(j);
     assert_int_equal(rc, 0);
     assert_int_equal(f->ir2->n_nodes, 1);
@@ -808,8 +787,8 @@ static int from_json_text(fixture *f, const char *text)
     if (!j)
         print_error("bad test JSON: %s\n", jerr.text);
     assert_non_null(j);
-    crun_error_clear(&f->err);
-    int rc = ir_from_json(j, "pipeline.json", f->dir, &f->ir2, &f->err);
+    crun_error_clear(&f->fp.err);
+    int rc = ir_from_json(j, "pipeline.json", f->fp.dir, &f->ir2, &f->fp.err);
     json_decref(j);
     if (rc)
         assert_null(f->ir2);
@@ -818,9 +797,9 @@ static int from_json_text(fixture *f, const char *text)
 
 static void assert_message_contains(fixture *f, const char *part)
 {
-    assert_non_null(f->err.message);
-    if (!strstr(f->err.message, part)) {
-        print_error("message \"%s\" lacks \"%s\"\n", f->err.message, part);
+    assert_non_null(f->fp.err.message);
+    if (!strstr(f->fp.err.message, part)) {
+        print_error("message \"%s\" lacks \"%s\"\n", f->fp.err.message, part);
         fail();
     }
 }
@@ -829,7 +808,7 @@ static void test_from_json_refuses_non_object(void **state)
 {
     fixture *f = *state;
     assert_int_equal(from_json_text(f, "[1, 2]"), CRUN_ECONFIG);
-    assert_string_equal(f->err.message, "pipeline.json: not a crun IR (expected a JSON object)");
+    assert_string_equal(f->fp.err.message, "pipeline.json: not a crun IR (expected a JSON object)");
 }
 
 static void test_from_json_refuses_other_format_version(void **state)
@@ -848,7 +827,7 @@ static void test_from_json_refuses_node_without_name(void **state)
                                        "{\"name\": \"a\", \"cmd\": [\"true\"]},"
                                        "{\"cmd\": [\"true\"]}]}"),
                      CRUN_ECONFIG);
-    assert_string_equal(f->err.message,
+    assert_string_equal(f->fp.err.message,
                         "pipeline.json: nodes[1]: missing 'name' (a non-empty string)");
 }
 
@@ -859,7 +838,7 @@ static void test_from_json_refuses_node_without_func_or_cmd(void **state)
                                        "{\"name\": \"a\", \"cmd\": [\"true\"]},"
                                        "{\"name\": \"b\", \"inputs\": []}]}"),
                      CRUN_ECONFIG);
-    assert_string_equal(f->err.message, "pipeline.json: nodes[1]: needs 'func' (a string) or "
+    assert_string_equal(f->fp.err.message, "pipeline.json: nodes[1]: needs 'func' (a string) or "
                                         "'cmd' (a list)");
 }
 
@@ -883,29 +862,29 @@ static void test_from_json_refuses_port_without_dataset(void **state)
 static void test_env_pipeline_replaces_base_one_in_its_place(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  a: {nodes: [{name: a1, func: lib.f}]}\n"
         "  b: {nodes: [{name: b1, func: lib.f, inputs: [\"${globals:missing}\"]}]}\n"
         "  c: {nodes: [{name: c1, func: lib.f}]}\n");
-    put(f, "conf/local/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/local/pipelines.yml",
         "pipelines:\n"
         "  d: {nodes: [{name: d1, func: lib.f}]}\n"
         "  b: {nodes: [{name: b2, func: lib.f}, {name: b3, func: lib.f}]}\n");
     build_ok(f); /* base's b, replaced, is neither interpolated nor checked */
-    assert_int_equal(f->ir->n_nodes, 5);
+    assert_int_equal(f->fp.ir->n_nodes, 5);
     const char *order[] = {"a1", "b2", "b3", "c1", "d1"};
     for (size_t i = 0; i < 5; i++)
-        assert_string_equal(f->ir->nodes[i].name, order[i]);
-    assert_pipeline(f->ir, "b", "b2,b3");
-    assert_pipeline(f->ir, "__default__", "a1,b2,b3,c1,d1");
+        assert_string_equal(f->fp.ir->nodes[i].name, order[i]);
+    assert_pipeline(f->fp.ir, "b", "b2,b3");
+    assert_pipeline(f->fp.ir, "__default__", "a1,b2,b3,c1,d1");
 }
 
 static void test_env_alone_streams_its_pipelines(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/local/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/local/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  p:\n"
@@ -919,18 +898,18 @@ static void test_env_alone_streams_its_pipelines(void **state)
 static void test_yaml_error_in_replaced_base_pipeline_is_reported(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  a: {nodes: [{name: a1, func: lib.f, func: lib.g}]}\n");
-    put(f, "conf/local/pipelines.yml", "pipelines:\n  a: {nodes: [{name: a2, func: lib.f}]}\n");
+    fixture_put(f->fp.dir, "conf/local/pipelines.yml", "pipelines:\n  a: {nodes: [{name: a2, func: lib.f}]}\n");
     build_fails(f, CRUN_ECONFIG, "conf/base/pipelines.yml:3:39: duplicate key 'func'");
 }
 
 static void test_anchors_and_merge_keys_in_streamed_nodes(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  p:\n"
@@ -942,10 +921,10 @@ static void test_anchors_and_merge_keys_in_streamed_nodes(void **state)
         "      - {name: three, func: lib.f}\n"
         "  r: {include: [q]}\n");
     build_ok(f);
-    assert_pipeline(f->ir, "p", "one,two");
-    assert_pipeline(f->ir, "q", "three");
-    assert_pipeline(f->ir, "r", "three");
-    const ir_node *two = node(f->ir, "two");
+    assert_pipeline(f->fp.ir, "p", "one,two");
+    assert_pipeline(f->fp.ir, "q", "three");
+    assert_pipeline(f->fp.ir, "r", "three");
+    const ir_node *two = node(f->fp.ir, "two");
     assert_string_equal(two->func, "lib.f");
     assert_int_equal(two->n_in, 1);
     assert_string_equal(two->tags[0], "t");
@@ -954,8 +933,8 @@ static void test_anchors_and_merge_keys_in_streamed_nodes(void **state)
 static void test_nodes_from_a_reference_are_built_in_place(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/globals.yml", "steps: [{name: g1, func: lib.f}, {name: g2, func: lib.f}]\n");
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/globals.yml", "steps: [{name: g1, func: lib.f}, {name: g2, func: lib.f}]\n");
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  a: {nodes: [{name: a1, func: lib.f}]}\n"
@@ -963,16 +942,16 @@ static void test_nodes_from_a_reference_are_built_in_place(void **state)
         "  z: {nodes: [{name: z1, func: lib.f, outputs: \"$${literal}\"}]}\n");
     build_ok(f);
     const char *order[] = {"a1", "g1", "g2", "z1"};
-    assert_int_equal(f->ir->n_nodes, 4);
+    assert_int_equal(f->fp.ir->n_nodes, 4);
     for (size_t i = 0; i < 4; i++)
-        assert_string_equal(f->ir->nodes[i].name, order[i]);
-    assert_string_equal(f->ir->ds[node(f->ir, "z1")->out[0].ds].name, "${literal}");
+        assert_string_equal(f->fp.ir->nodes[i].name, order[i]);
+    assert_string_equal(f->fp.ir->ds[node(f->fp.ir, "z1")->out[0].ds].name, "${literal}");
 }
 
 static void test_library_declared_after_pipelines(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "pipelines:\n"
         "  p: {nodes: [{name: ok, func: lib.f}, {name: bad, func: libb.f}]}\n"
         "libraries: {lib: lib}\n");
@@ -983,7 +962,7 @@ static void test_library_declared_after_pipelines(void **state)
 static void test_pipelines_twice_in_one_file_is_a_duplicate_key(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  p: {nodes: [{name: x, func: lib.f}]}\n"
@@ -995,9 +974,9 @@ static void test_pipelines_twice_in_one_file_is_a_duplicate_key(void **state)
 static void test_pipelines_in_two_files_of_a_folder(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\npipelines:\n  p: {nodes: [{name: x, func: lib.f}]}\n");
-    put(f, "conf/base/pipelines_more.yml", "pipelines:\n  p: {nodes: [{name: x, func: lib.f}]}\n");
+    fixture_put(f->fp.dir, "conf/base/pipelines_more.yml", "pipelines:\n  p: {nodes: [{name: x, func: lib.f}]}\n");
     build_fails(f, CRUN_ECONFIG, "conf/base/pipelines_more.yml:1:1: 'pipelines' is already "
                                  "defined at conf/base/pipelines.yml:2:1");
 }
@@ -1013,14 +992,14 @@ static void test_fan_in_node_with_many_inputs(void **state)
     for (size_t i = 0; i < n; i++)
         len += (size_t)snprintf(text + len, cap - len, "%sd%zu", i ? ", " : "", i);
     snprintf(text + len, cap - len, ", d17]}\n");
-    put(f, "conf/base/pipelines.yml", text);
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml", text);
     build_fails(f, CRUN_ECONFIG, "conf/base/pipelines.yml:5:");
-    assert_non_null(strstr(f->err.message, "node 'sink': inputs 'd17' is listed twice"));
+    assert_non_null(strstr(f->fp.err.message, "node 'sink': inputs 'd17' is listed twice"));
     text[len] = '\0';
     strcat(text, "]}\n");
-    put(f, "conf/base/pipelines.yml", text);
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml", text);
     build_ok(f);
-    assert_int_equal(node(f->ir, "sink")->n_in, n);
+    assert_int_equal(node(f->fp.ir, "sink")->n_in, n);
     free(text);
 }
 
@@ -1029,9 +1008,9 @@ static void test_fan_in_node_with_many_inputs(void **state)
 static void test_streamed_pipelines_build_each_node_once(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/catalog.yml", "\"{name}_csv\": {type: text, filepath: \"data/{name}.txt\"}\n");
-    put(f, "conf/base/parameters.yml", "alpha: 1\n");
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/catalog.yml", "\"{name}_csv\": {type: text, filepath: \"data/{name}.txt\"}\n");
+    fixture_put(f->fp.dir, "conf/base/parameters.yml", "alpha: 1\n");
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  a: {nodes: [{name: a1, func: lib.f, inputs: [params:alpha, x_csv], outputs: y}]}\n"
@@ -1040,17 +1019,17 @@ static void test_streamed_pipelines_build_each_node_once(void **state)
         "    nodes:\n"
         "      - {name: c1, func: lib.g, inputs: y, outputs: z}\n"
         "      - {name: c2, func: lib.g, inputs: z, outputs: 'w'}\n");
-    put(f, "conf/local/pipelines.yml", "pipelines:\n  b: {nodes: [{name: b1, func: lib.f}]}\n");
+    fixture_put(f->fp.dir, "conf/local/pipelines.yml", "pipelines:\n  b: {nodes: [{name: b1, func: lib.f}]}\n");
     build_ok(f);
-    assert_int_equal(f->ir->n_nodes, 4);
+    assert_int_equal(f->fp.ir->n_nodes, 4);
     const char *order[] = {"a1", "b1", "c1", "c2"};
     for (size_t i = 0; i < 4; i++)
-        assert_string_equal(f->ir->nodes[i].name, order[i]);
-    assert_pipeline(f->ir, "__default__", "a1,b1,c1,c2");
-    assert_int_equal(dataset(f->ir, "x_csv")->kind, IR_DS_CATALOG);
-    assert_string_equal(dataset(f->ir, "w")->name, "w");
+        assert_string_equal(f->fp.ir->nodes[i].name, order[i]);
+    assert_pipeline(f->fp.ir, "__default__", "a1,b1,c1,c2");
+    assert_int_equal(dataset(f->fp.ir, "x_csv")->kind, IR_DS_CATALOG);
+    assert_string_equal(dataset(f->fp.ir, "w")->name, "w");
     /* and the checks that wait for the whole configuration still happen */
-    put(f, "conf/base/parameters.yml", "beta: 1\n");
+    fixture_put(f->fp.dir, "conf/base/parameters.yml", "beta: 1\n");
     build_fails(f, CRUN_ECONFIG, "conf/base/pipelines.yml:3:48: node 'a1': input 'params:alpha': "
                                  "no such parameter");
 }
@@ -1079,6 +1058,7 @@ int main(void)
         T(test_cmd_as_string_is_an_error),
         T(test_func_without_library_is_refused),
         T(test_unknown_library_suggests),
+        T(test_library_name_longer_than_255_bytes_is_refused_not_cut),
         T(test_duplicate_node_name_names_first_position),
         T(test_missing_parameter_suggests),
         T(test_params_as_output_is_refused),

@@ -21,128 +21,32 @@
 #include <unistd.h>
 
 #include "crun/dataset.h"
-#include "plugin_test.h"
+#include "fixture_dataset.h"
 #include "crun/partitions.h"
 
-typedef struct fixture {
-    void *handle;
-    const crun_dataset_type *type;
-    char dir[64];
-    crun_dataset_ctx ctx; /* outlives every instance a test makes */
-} fixture;
+typedef fixture_dataset fixture;
 
 static int group_setup(void **state)
 {
-    fixture *f = calloc(1, sizeof(*f));
-    if (!f)
-        return -1;
-    *state = f;
-    f->handle = plugin_test_open("partitioned");
-    return (f->type = plugin_test_dataset_type(f->handle)) ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-    fixture *f = *state;
-    if (f && f->handle)
-        dlclose(f->handle);
-    free(f);
-    return 0;
-}
-
-static int setup(void **state)
-{
-    fixture *f = *state;
-    if (plugin_test_mkdtemp(f->dir, sizeof(f->dir), "partitioned") != 0)
-        return -1;
-    f->ctx = (crun_dataset_ctx){.size = sizeof(crun_dataset_ctx), .name = "x",
-                                .project_dir = f->dir};
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    return plugin_test_rmtree(f->dir);
+    return fixture_dataset_group_open(state, "partitioned");
 }
 
 /* --- helpers ----------------------------------------------------------------- */
-
-static int try_create(fixture *f, const char *options, void **instance, crun_error *err)
-{
-    return plugin_test_create(f->type, &f->ctx, options, instance, err);
-}
-
-static void *create(fixture *f, const char *options)
-{
-    void *instance = NULL;
-    crun_error err = CRUN_ERROR_INIT;
-    if (try_create(f, options, &instance, &err) != 0)
-        fail_msg("create: %s", err.message);
-    return instance;
-}
 
 static void expect_create_error(fixture *f, const char *options, const char *want)
 {
     void *instance = NULL;
     crun_error err = CRUN_ERROR_INIT;
-    assert_int_equal(try_create(f, options, &instance, &err), CRUN_ECONFIG);
+    int rc = fixture_dataset_try_create(f, options, &instance, &err);
     assert_null(instance);
-    if (!strstr(err.message, want))
-        fail_msg("message '%s' lacks '%s'", err.message, want);
-    crun_error_clear(&err);
-}
-
-static void save_ok(fixture *f, void *ds, crun_value *v)
-{
-    crun_error err = CRUN_ERROR_INIT;
-    if (f->type->save(ds, v, &err) != 0)
-        fail_msg("save: %s", err.message);
-    crun_value_unref(v);
+    fixture_expect_error(rc, &err, CRUN_ECONFIG, want);
 }
 
 static crun_value *load_ok(fixture *f, void *ds)
 {
-    crun_value *v = NULL;
-    crun_error err = CRUN_ERROR_INIT;
-    if (f->type->load(ds, &v, &err) != 0)
-        fail_msg("load: %s", err.message);
+    crun_value *v = fixture_dataset_load(f, ds);
     assert_non_null(crun_value_opaque(v, CRUN_PARTITIONS_TYPE));
     return v;
-}
-
-static void expect_load_error(fixture *f, void *ds, int code, const char *want)
-{
-    crun_value *v = NULL;
-    crun_error err = CRUN_ERROR_INIT;
-    assert_int_equal(f->type->load(ds, &v, &err), code);
-    assert_null(v);
-    if (!strstr(err.message, want))
-        fail_msg("message '%s' lacks '%s'", err.message, want);
-    crun_error_clear(&err);
-}
-
-static char *path_in(const fixture *f, const char *rel)
-{
-    char *p = NULL;
-    assert_true(asprintf(&p, "%s/%s", f->dir, rel) > 0);
-    return p;
-}
-
-static void put_file(const fixture *f, const char *rel, const char *text)
-{
-    char *p = path_in(f, rel);
-    assert_int_equal(crun_file_write_atomic(p, text, strlen(text), NULL), 0);
-    free(p);
-}
-
-static char *file_text(const fixture *f, const char *rel)
-{
-    char *p = path_in(f, rel), *data = NULL;
-    size_t len = 0;
-    assert_int_equal(crun_file_read(p, &data, &len, NULL), 0);
-    free(p);
-    return data;
 }
 
 /* A one-column table "n" holding n. */
@@ -206,10 +110,10 @@ static void test_partitioned_csv_partitions_round_trip(void **state)
     crun_value *parts = crun_partitions_new(2, names, values);
     crun_value_unref(p1);
     crun_value_unref(p2);
-    void *ds = create(f, "{\"path\": \"data/parts\", \"dataset\": \"csv\", "
+    void *ds = fixture_dataset_create(f, "{\"path\": \"data/parts\", \"dataset\": \"csv\", "
                          "\"filename_suffix\": \".csv\"}");
-    save_ok(f, ds, parts);
-    char *text = file_text(f, "data/parts/2024/01.csv");
+    fixture_dataset_save(f, ds, parts);
+    char *text = fixture_read(f->dir, "data/parts/2024/01.csv");
     assert_string_equal(text, "n\n2\n");
     free(text);
     crun_value *v = load_ok(f, ds);
@@ -226,13 +130,13 @@ static void test_partitioned_csv_partitions_round_trip(void **state)
 static void test_partitioned_load_skips_hidden_files_and_other_suffixes(void **state)
 {
     fixture *f = *state;
-    put_file(f, "data/p/b.txt", "B");
-    put_file(f, "data/p/a.txt", "A");
-    put_file(f, "data/p/notes.md", "not a partition");
-    put_file(f, "data/p/.a.txt.tmp-123", "half written");
-    put_file(f, "data/p/.hidden/c.txt", "hidden folder");
-    put_file(f, "data/p/sub/c.txt", "C");
-    void *ds = create(f, "{\"path\": \"data/p\", \"dataset\": {\"type\": \"text\"}, "
+    fixture_put(f->dir, "data/p/b.txt", "B");
+    fixture_put(f->dir, "data/p/a.txt", "A");
+    fixture_put(f->dir, "data/p/notes.md", "not a partition");
+    fixture_put(f->dir, "data/p/.a.txt.tmp-123", "half written");
+    fixture_put(f->dir, "data/p/.hidden/c.txt", "hidden folder");
+    fixture_put(f->dir, "data/p/sub/c.txt", "C");
+    void *ds = fixture_dataset_create(f, "{\"path\": \"data/p\", \"dataset\": {\"type\": \"text\"}, "
                          "\"filename_suffix\": \".txt\"}");
     crun_value *v = load_ok(f, ds);
     assert_int_equal(crun_partitions_count(v), 3);
@@ -250,11 +154,11 @@ static void test_partitioned_load_skips_hidden_files_and_other_suffixes(void **s
 static void test_partitioned_json_object_saves_each_member_as_a_partition(void **state)
 {
     fixture *f = *state;
-    void *ds = create(f, "{\"path\": \"data/m\", \"dataset\": {\"type\": \"json\", \"indent\": 0},"
+    void *ds = fixture_dataset_create(f, "{\"path\": \"data/m\", \"dataset\": {\"type\": \"json\", \"indent\": 0},"
                          " \"filename_suffix\": \".json\"}");
-    save_ok(f, ds, crun_value_json_new(json_pack("{s:{s:f}, s:[i,i]}", "a", "x", 0.1, "b", 1,
+    fixture_dataset_save(f, ds, crun_value_json_new(json_pack("{s:{s:f}, s:[i,i]}", "a", "x", 0.1, "b", 1,
                                                  2)));
-    char *text = file_text(f, "data/m/a.json");
+    char *text = fixture_read(f->dir, "data/m/a.json");
     assert_string_equal(text, "{\"x\": 0.1}\n");
     free(text);
     crun_value *v = load_ok(f, ds);
@@ -268,12 +172,12 @@ static void test_partitioned_json_object_saves_each_member_as_a_partition(void *
 static void test_partitioned_bytes_partitions_keep_binary_content(void **state)
 {
     fixture *f = *state;
-    void *ds = create(f, "{\"path\": \"data/bin\", \"dataset\": \"bytes\"}");
+    void *ds = fixture_dataset_create(f, "{\"path\": \"data/bin\", \"dataset\": \"bytes\"}");
     crun_value *blob = crun_value_bytes_new("\0\1\2\377", 4, NULL);
     const char *names[] = {"model.bin"};
     crun_value *parts = crun_partitions_new(1, names, &blob);
     crun_value_unref(blob);
-    save_ok(f, ds, parts);
+    fixture_dataset_save(f, ds, parts);
     crun_value *v = load_ok(f, ds);
     size_t len = 0;
     const void *data = crun_value_bytes(crun_partitions_get(v, 0), &len);
@@ -286,8 +190,8 @@ static void test_partitioned_bytes_partitions_keep_binary_content(void **state)
 static void test_partitioned_csv_load_args_reach_every_partition(void **state)
 {
     fixture *f = *state;
-    put_file(f, "data/p/a.csv", "zip;n\n00501;1\n");
-    void *ds = create(f, "{\"path\": \"data/p\", \"filename_suffix\": \".csv\", \"dataset\": "
+    fixture_put(f->dir, "data/p/a.csv", "zip;n\n00501;1\n");
+    void *ds = fixture_dataset_create(f, "{\"path\": \"data/p\", \"filename_suffix\": \".csv\", \"dataset\": "
                          "{\"type\": \"csv\", \"load_args\": {\"delimiter\": \";\", "
                          "\"columns\": {\"zip\": \"string\"}}}}");
     crun_value *v = load_ok(f, ds);
@@ -302,14 +206,14 @@ static void test_partitioned_csv_load_args_reach_every_partition(void **state)
 static void test_partitioned_bad_partition_names_dataset_partition_and_line(void **state)
 {
     fixture *f = *state;
-    put_file(f, "data/p/good.csv", "a,b\n1,2\n");
-    put_file(f, "data/p/bad.csv", "a,b\n1,2\n3\n");
-    void *ds = create(f, "{\"path\": \"data/p\", \"dataset\": \"csv\", "
+    fixture_put(f->dir, "data/p/good.csv", "a,b\n1,2\n");
+    fixture_put(f->dir, "data/p/bad.csv", "a,b\n1,2\n3\n");
+    void *ds = fixture_dataset_create(f, "{\"path\": \"data/p\", \"dataset\": \"csv\", "
                          "\"filename_suffix\": \".csv\"}");
     char *want = NULL;
     assert_true(asprintf(&want, "dataset 'x': partition 'bad': %s/data/p/bad.csv:3: row has 1 "
                                 "fields, the header has 2", f->dir) > 0);
-    expect_load_error(f, ds, CRUN_EDATA, want);
+    fixture_dataset_expect_load_error(f, ds, CRUN_EDATA, want);
     free(want);
     f->type->destroy(ds);
 }
@@ -317,10 +221,10 @@ static void test_partitioned_bad_partition_names_dataset_partition_and_line(void
 static void test_partitioned_folder_without_partitions_is_missing(void **state)
 {
     fixture *f = *state;
-    put_file(f, "data/p/readme.md", "no csv here");
-    void *ds = create(f, "{\"path\": \"data/p\", \"dataset\": \"csv\", "
+    fixture_put(f->dir, "data/p/readme.md", "no csv here");
+    void *ds = fixture_dataset_create(f, "{\"path\": \"data/p\", \"dataset\": \"csv\", "
                          "\"filename_suffix\": \".csv\"}");
-    expect_load_error(f, ds, CRUN_ENOENT, "no partitions (no files ending in '.csv')");
+    fixture_dataset_expect_load_error(f, ds, CRUN_ENOENT, "no partitions (no files ending in '.csv')");
     bool exists = true;
     assert_int_equal(f->type->exists(ds, &exists, NULL), 0);
     assert_false(exists);
@@ -330,11 +234,11 @@ static void test_partitioned_folder_without_partitions_is_missing(void **state)
 static void test_partitioned_exists_once_a_partition_is_saved(void **state)
 {
     fixture *f = *state;
-    void *ds = create(f, "{\"path\": \"data/none\", \"dataset\": \"json\"}");
+    void *ds = fixture_dataset_create(f, "{\"path\": \"data/none\", \"dataset\": \"json\"}");
     bool exists = true;
     assert_int_equal(f->type->exists(ds, &exists, NULL), 0);
     assert_false(exists);
-    save_ok(f, ds, crun_value_json_new(json_pack("{s:i}", "one", 1)));
+    fixture_dataset_save(f, ds, crun_value_json_new(json_pack("{s:i}", "one", 1)));
     assert_int_equal(f->type->exists(ds, &exists, NULL), 0);
     assert_true(exists);
     f->type->destroy(ds);
@@ -343,7 +247,7 @@ static void test_partitioned_exists_once_a_partition_is_saved(void **state)
 static void test_partitioned_refuses_names_leaving_the_folder(void **state)
 {
     fixture *f = *state;
-    void *ds = create(f, "{\"path\": \"data/p\", \"dataset\": \"json\"}");
+    void *ds = fixture_dataset_create(f, "{\"path\": \"data/p\", \"dataset\": \"json\"}");
     crun_value *v = crun_value_json_new(json_pack("{s:i}", "../escape", 1));
     crun_error err = CRUN_ERROR_INIT;
     assert_int_equal(f->type->save(ds, v, &err), CRUN_EDATA);
@@ -356,7 +260,7 @@ static void test_partitioned_refuses_names_leaving_the_folder(void **state)
 static void test_partitioned_save_refuses_other_values(void **state)
 {
     fixture *f = *state;
-    void *ds = create(f, "{\"path\": \"data/p\", \"dataset\": \"csv\"}");
+    void *ds = fixture_dataset_create(f, "{\"path\": \"data/p\", \"dataset\": \"csv\"}");
     crun_value *v = table_of(1);
     crun_error err = CRUN_ERROR_INIT;
     assert_int_equal(f->type->save(ds, v, &err), CRUN_EDATA);
@@ -391,7 +295,7 @@ static void test_partitioned_refuses_versioning(void **state)
 static void test_partitioned_describe_names_folder_type_and_suffix(void **state)
 {
     fixture *f = *state;
-    void *ds = create(f, "{\"path\": \"data/p\", \"dataset\": \"csv\", \"filename_suffix\": \".csv\"}");
+    void *ds = fixture_dataset_create(f, "{\"path\": \"data/p\", \"dataset\": \"csv\", \"filename_suffix\": \".csv\"}");
     json_t *d = f->type->describe(ds);
     assert_string_equal(json_string_value(json_object_get(d, "path")), "data/p");
     assert_string_equal(json_string_value(json_object_get(d, "dataset")), "csv");
@@ -400,7 +304,7 @@ static void test_partitioned_describe_names_folder_type_and_suffix(void **state)
     f->type->destroy(ds);
 }
 
-#define PART_TEST(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
+#define PART_TEST(t) cmocka_unit_test_setup_teardown(t, fixture_dataset_setup, fixture_dataset_teardown)
 
 int main(void)
 {
@@ -423,5 +327,5 @@ int main(void)
         PART_TEST(test_partitioned_refuses_versioning),
         PART_TEST(test_partitioned_describe_names_folder_type_and_suffix),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, fixture_dataset_group_close);
 }

@@ -26,13 +26,11 @@
 #include "ir/ir.h"
 #include "plan/plan.h"
 #include "conf/project.h"
+#include "fixture_project.h"
 
 typedef struct fixture {
-    char dir[64];
-    project *p;
-    ir_t *ir;
+    fixture_project fp; /* the folder, the project and its IR */
     plan *plan;
-    crun_error err;
 } fixture;
 
 static char *test_env[] = {"HOME=/home/tester", NULL};
@@ -40,66 +38,35 @@ static char *test_env[] = {"HOME=/home/tester", NULL};
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(fixture));
-    if (!f)
-        return -1;
-    strcpy(f->dir, "/tmp/crun_plan_XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
     *state = f;
-    return 0;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
+    return f ? fixture_project_begin(&f->fp, "plan") : -1;
 }
 
 static int teardown(void **state)
 {
     fixture *f = *state;
     plan_free(f->plan);
-    ir_free(f->ir);
-    project_free(f->p);
-    crun_error_clear(&f->err);
-    int rc = nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = fixture_project_end(&f->fp);
     free(f);
     return rc;
 }
 
-static void put(fixture *f, const char *rel, const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", f->dir, rel);
-    for (char *slash = strchr(path + strlen(f->dir) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-        *slash = '\0';
-        mkdir(path, 0755);
-        *slash = '/';
-    }
-    FILE *file = fopen(path, "w");
-    assert_non_null(file);
-    assert_true(fputs(text, file) >= 0);
-    assert_int_equal(fclose(file), 0);
-}
-
 static void build_ir(fixture *f)
 {
-    int rc = ir_load(f->dir, NULL, NULL, test_env, NULL, &f->p, &f->ir, &f->err);
+    int rc = fixture_project_build(&f->fp, test_env);
     if (rc != 0)
-        print_error("unexpected: %s\n", f->err.message);
+        print_error("unexpected: %s\n", f->fp.err.message);
     assert_int_equal(rc, 0);
 }
 
 static void write_fixed_project(fixture *f)
 {
-    put(f, "conf/base/catalog.yml",
+    fixture_put(f->fp.dir, "conf/base/catalog.yml",
         "raw: {type: text, filepath: data/raw.txt}\n"
         "cleaned: {type: text, filepath: data/cleaned.txt}\n"
         "feature_table: {type: json, filepath: data/features.json}\n");
-    put(f, "conf/base/parameters.yml", "alpha: 0.1\n");
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/parameters.yml", "alpha: 0.1\n");
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  data_processing:\n"
@@ -126,8 +93,8 @@ static int plan_with(fixture *f, const crun_filter *filter)
 {
     plan_free(f->plan);
     f->plan = NULL;
-    crun_error_clear(&f->err);
-    int rc = plan_build(f->ir, filter, &f->plan, &f->err);
+    crun_error_clear(&f->fp.err);
+    int rc = plan_build(f->fp.ir, filter, &f->plan, &f->fp.err);
     if (rc)
         assert_null(f->plan);
     return rc;
@@ -137,7 +104,7 @@ static void plan_ok(fixture *f, const crun_filter *filter)
 {
     int rc = plan_with(f, filter);
     if (rc)
-        print_error("unexpected: %s\n", f->err.message);
+        print_error("unexpected: %s\n", f->fp.err.message);
     assert_int_equal(rc, 0);
     assert_non_null(f->plan);
 }
@@ -151,9 +118,9 @@ static void fixed_plan_ok(fixture *f, const crun_filter *filter)
 
 static void assert_message_contains(fixture *f, const char *part)
 {
-    assert_non_null(f->err.message);
-    if (!strstr(f->err.message, part)) {
-        print_error("message \"%s\"\nlacks \"%s\"\n", f->err.message, part);
+    assert_non_null(f->fp.err.message);
+    if (!strstr(f->fp.err.message, part)) {
+        print_error("message \"%s\"\nlacks \"%s\"\n", f->fp.err.message, part);
         fail();
     }
 }
@@ -167,7 +134,7 @@ static void fixed_plan_fails(fixture *f, const crun_filter *filter, int code)
     if (rc == 0)
         print_error("expected the plan to fail\n");
     assert_int_equal(rc, code);
-    assert_non_null(f->err.message);
+    assert_non_null(f->fp.err.message);
 }
 
 /* Planned node names in plan (topological) order. */
@@ -262,7 +229,7 @@ static void test_topological_order_respects_dependencies(void **state)
 static void test_topological_order_keeps_declaration_order_among_independent_nodes(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  __default__:\n"
@@ -283,7 +250,7 @@ static void test_topological_order_keeps_declaration_order_among_independent_nod
 static void test_two_producers_of_one_dataset_names_both(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"                                 /* 1 */
         "pipelines:\n"                                            /* 2 */
         "  __default__:\n"                                        /* 3 */
@@ -299,8 +266,8 @@ static void test_two_producers_of_one_dataset_names_both(void **state)
 static void test_input_neither_produced_nor_in_catalog_suggests(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/catalog.yml", "companies: {type: csv, filepath: c.csv}\n");
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/catalog.yml", "companies: {type: csv, filepath: c.csv}\n");
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"                                             /* 1 */
         "pipelines:\n"                                                        /* 2 */
         "  __default__:\n"                                                    /* 3 */
@@ -316,7 +283,7 @@ static void test_input_neither_produced_nor_in_catalog_suggests(void **state)
 
 static void write_cycle_project(fixture *f)
 {
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  __default__:\n"
@@ -336,7 +303,7 @@ static void test_cycle_is_reported_in_data_flow_order(void **state)
     /* data flows a -> b -> c -> a; the loop starts at its first declared node */
     assert_message_contains(f, "conf/base/pipelines.yml:6:9: the pipeline has a cycle: "
                                "a -> b -> c -> a");
-    assert_null(strstr(f->err.message, "start"));
+    assert_null(strstr(f->fp.err.message, "start"));
 }
 
 /* --- --pipeline ------------------------------------------------------------------------ */
@@ -491,7 +458,7 @@ static void test_consumer_counts_per_dataset(void **state)
     fixture *f = *state;
     fixed_plan_ok(f, NULL);
     const plan *p = f->plan;
-    const ir_t *ir = f->ir;
+    const ir_t *ir = f->fp.ir;
     assert_int_equal(p->consumers[ds_index(ir, "raw")], 2);
     assert_int_equal(p->consumers[ds_index(ir, "cleaned")], 1);
     assert_int_equal(p->consumers[ds_index(ir, "feature_table")], 1);
@@ -510,11 +477,11 @@ static void test_consumer_counts_only_count_planned_nodes(void **state)
     crun_filter filter = {.nodes = "train,report"};
     fixed_plan_ok(f, &filter);
     const plan *p = f->plan;
-    assert_int_equal(p->consumers[ds_index(f->ir, "raw")], 0);
-    assert_int_equal(p->consumers[ds_index(f->ir, "feature_table")], 1);
-    assert_int_equal(p->consumers[ds_index(f->ir, "model")], 1);
+    assert_int_equal(p->consumers[ds_index(f->fp.ir, "raw")], 0);
+    assert_int_equal(p->consumers[ds_index(f->fp.ir, "feature_table")], 1);
+    assert_int_equal(p->consumers[ds_index(f->fp.ir, "model")], 1);
     /* the producer of feature_table is not planned */
-    assert_int_equal(p->producer[ds_index(f->ir, "feature_table")], PLAN_NONE);
+    assert_int_equal(p->producer[ds_index(f->fp.ir, "feature_table")], PLAN_NONE);
 }
 
 /* --- resume ---------------------------------------------------------------------------------- */
@@ -528,8 +495,8 @@ static bool persisted_unless_memory(void *user, size_t ds)
 /* a -> (m1, memory) -> b -> (p1, catalog) -> c -> (m2, memory) -> d */
 static void chain_plan(fixture *f)
 {
-    put(f, "conf/base/catalog.yml", "p1: {type: text, filepath: p1.txt}\n");
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/catalog.yml", "p1: {type: text, filepath: p1.txt}\n");
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  __default__:\n"
@@ -546,7 +513,7 @@ static void chain_plan(fixture *f)
 
 static void assert_resume(fixture *f, const unsigned char *done, const char *expected)
 {
-    char *from = plan_resume_nodes(f->plan, done, persisted_unless_memory, f->ir);
+    char *from = plan_resume_nodes(f->plan, done, persisted_unless_memory, f->fp.ir);
     if (!expected) {
         assert_null(from);
         return;
@@ -584,9 +551,9 @@ static void test_resume_when_everything_finished_is_null(void **state)
 static void test_resume_in_diamond_restarts_both_branches(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/catalog.yml", "p1: {type: text, filepath: p1.txt}\n"
+    fixture_put(f->fp.dir, "conf/base/catalog.yml", "p1: {type: text, filepath: p1.txt}\n"
                                     "p2: {type: text, filepath: p2.txt}\n");
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  __default__:\n"
@@ -606,7 +573,7 @@ static void test_resume_in_diamond_restarts_both_branches(void **state)
 static void test_resume_in_diamond_over_memory_restarts_the_root(void **state)
 {
     fixture *f = *state;
-    put(f, "conf/base/pipelines.yml",
+    fixture_put(f->fp.dir, "conf/base/pipelines.yml",
         "libraries: {lib: lib}\n"
         "pipelines:\n"
         "  __default__:\n"

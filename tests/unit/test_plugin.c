@@ -2,9 +2,9 @@
  * that are not crun plugins of the right ABI and kind, the search path, the
  * cache and the listing.
  *
- * The plugin files are built by tests/fixtures/meson.build into the folder
- * named by CRUN_TEST_FIXTURE_DIR (else <build>/tests/fixtures next to this
- * program): fixture_alpha.so and fixture_beta.so are good dataset plugins
+ * The plugin files are built by tests/fixtures/plugins/meson.build into the
+ * folder named by CRUN_TEST_FIXTURE_DIR (else <build>/tests/fixtures/plugins
+ * next to this program): fixture_alpha.so and fixture_beta.so are good dataset plugins
  * named "alpha" and "beta"; the others are each wrong in one way.  Tests
  * copy them into temporary search folders under the names they need.
  */
@@ -26,9 +26,10 @@
 #include <unistd.h>
 
 #include "plugin/plugin.h"
+#include "fixture.h"
 
 typedef struct fixture {
-    char root[64];          /* temporary folder holding d1/ and d2/ */
+    char root[FIXTURE_DIR_SIZE]; /* temporary folder holding d1/ and d2/ */
     char d1[128], d2[128];  /* two search folders */
     char fixtures[1024];
     plugin_cache cache;
@@ -41,36 +42,16 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof(fixture));
     if (!f)
         return -1;
-    strcpy(f->root, "/tmp/crun_plugin_XXXXXX");
-    if (!mkdtemp(f->root))
+    if (fixture_tmpdir(f->root, "plugin") != 0)
         return -1;
     snprintf(f->d1, sizeof(f->d1), "%s/d1", f->root);
     snprintf(f->d2, sizeof(f->d2), "%s/d2", f->root);
     if (mkdir(f->d1, 0755) != 0 || mkdir(f->d2, 0755) != 0)
         return -1;
-    const char *dir = getenv("CRUN_TEST_FIXTURE_DIR");
-    if (dir && *dir) {
-        snprintf(f->fixtures, sizeof(f->fixtures), "%s", dir);
-    } else {
-        /* run by hand: this program is <build>/tests/test_plugin */
-        char exe[1000];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-        if (n <= 0)
-            return -1;
-        exe[n] = '\0';
-        *strrchr(exe, '/') = '\0';
-        snprintf(f->fixtures, sizeof(f->fixtures), "%s/fixtures", exe);
-    }
+    if (fixture_plugins_dir(f->fixtures, sizeof(f->fixtures)) != 0)
+        return -1;
     *state = f;
     return 0;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
 }
 
 static int teardown(void **state)
@@ -79,13 +60,13 @@ static int teardown(void **state)
     if (f->cache_open)
         plugin_cache_destroy(&f->cache);
     crun_error_clear(&f->err);
-    int rc = nftw(f->root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = fixture_rmtree(f->root);
     free(f);
     return rc;
 }
 
 /* Path of a built fixture, e.g. fixture("alpha") -> <fixtures>/fixture_alpha.so */
-static const char *fixture_path(fixture *f, const char *name, char *buf, size_t size)
+static const char *built_fixture(fixture *f, const char *name, char *buf, size_t size)
 {
     snprintf(buf, size, "%s/fixture_%s.so", f->fixtures, name);
     if (access(buf, R_OK) != 0) {
@@ -100,7 +81,7 @@ static const char *install(fixture *f, const char *name, const char *dir, const 
                            char *buf, size_t size)
 {
     char src[PATH_MAX];
-    fixture_path(f, name, src, sizeof(src));
+    built_fixture(f, name, src, sizeof(src));
     snprintf(buf, size, "%s/%s", dir, file);
     FILE *in = fopen(src, "rb"), *out = fopen(buf, "wb");
     assert_non_null(in);
@@ -225,7 +206,7 @@ static void test_shared_object_without_entry_is_refused(void **state)
 {
     fixture *f = *state;
     char path[PATH_MAX];
-    fixture_path(f, "no_entry", path, sizeof(path));
+    built_fixture(f, "no_entry", path, sizeof(path));
     assert_refused(f, path, CRUN_PLUGIN_DATASET, "not a crun plugin (no crun_plugin_entry symbol)");
 }
 
@@ -234,7 +215,7 @@ static void test_wrong_magic_is_refused(void **state)
 {
     fixture *f = *state;
     char path[PATH_MAX];
-    fixture_path(f, "bad_magic", path, sizeof(path));
+    built_fixture(f, "bad_magic", path, sizeof(path));
     assert_refused(f, path, CRUN_PLUGIN_DATASET, "bad magic 0xdeadbeef");
 }
 
@@ -242,7 +223,7 @@ static void test_abi_major_99_is_refused(void **state)
 {
     fixture *f = *state;
     char path[PATH_MAX];
-    fixture_path(f, "abi99", path, sizeof(path));
+    built_fixture(f, "abi99", path, sizeof(path));
     assert_refused(f, path, CRUN_PLUGIN_DATASET, "built for crun ABI 99.3");
 }
 
@@ -252,7 +233,7 @@ static void test_abi_1_runner_is_refused_naming_both_versions(void **state)
 {
     fixture *f = *state;
     char path[PATH_MAX];
-    fixture_path(f, "abi1", path, sizeof(path));
+    built_fixture(f, "abi1", path, sizeof(path));
     char both[128];
     snprintf(both, sizeof(both), "built for crun ABI 1.2; this crun speaks ABI %d.%d: rebuild",
              CRUN_ABI_MAJOR, CRUN_ABI_MINOR);
@@ -264,7 +245,7 @@ static void test_newer_minor_is_refused(void **state)
 {
     fixture *f = *state;
     char path[PATH_MAX];
-    fixture_path(f, "newer_minor", path, sizeof(path));
+    built_fixture(f, "newer_minor", path, sizeof(path));
     char both[128];
     snprintf(both, sizeof(both), "built for crun ABI %d.%d, newer than this crun's ABI %d.%d",
              CRUN_ABI_MAJOR, CRUN_ABI_MINOR + 1, CRUN_ABI_MAJOR, CRUN_ABI_MINOR);
@@ -277,7 +258,7 @@ static void test_table_shorter_than_its_minor_is_refused(void **state)
 {
     fixture *f = *state;
     char path[PATH_MAX];
-    fixture_path(f, "short_table", path, sizeof(path));
+    built_fixture(f, "short_table", path, sizeof(path));
     assert_refused(f, path, CRUN_PLUGIN_RUNNER, "malformed runner table");
 }
 
@@ -286,7 +267,7 @@ static void test_loaded_table_is_the_hosts_full_size_copy(void **state)
 {
     fixture *f = *state;
     char path[PATH_MAX];
-    fixture_path(f, "alpha", path, sizeof(path));
+    built_fixture(f, "alpha", path, sizeof(path));
     void *dl = NULL;
     const crun_plugin *d = NULL;
     assert_int_equal(plugin_open_file(path, CRUN_PLUGIN_DATASET, &dl, &d, &f->err), 0);
@@ -301,7 +282,7 @@ static void test_wrong_kind_is_refused(void **state)
 {
     fixture *f = *state;
     char path[PATH_MAX];
-    fixture_path(f, "alpha", path, sizeof(path));
+    built_fixture(f, "alpha", path, sizeof(path));
     assert_refused(f, path, CRUN_PLUGIN_RUNNER, "'alpha' is a dataset plugin, not a runner plugin");
 }
 
@@ -309,7 +290,7 @@ static void test_descriptor_with_null_table_is_refused(void **state)
 {
     fixture *f = *state;
     char path[PATH_MAX];
-    fixture_path(f, "null_table", path, sizeof(path));
+    built_fixture(f, "null_table", path, sizeof(path));
     assert_refused(f, path, CRUN_PLUGIN_DATASET, "malformed descriptor");
 }
 
@@ -317,7 +298,7 @@ static void test_open_file_refuses_like_load(void **state)
 {
     fixture *f = *state;
     char path[PATH_MAX];
-    fixture_path(f, "abi99", path, sizeof(path));
+    built_fixture(f, "abi99", path, sizeof(path));
     void *dl = (void *)1;
     const crun_plugin *d = (const crun_plugin *)1;
     assert_int_equal(plugin_open_file(path, 0, &dl, &d, &f->err), CRUN_EPLUGIN);

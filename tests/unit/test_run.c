@@ -5,7 +5,7 @@
  * Projects are written into temporary folders and use only command nodes
  * and the built-in plugins (sequential runner; memory and text datasets),
  * found in the folders listed by CRUN_TEST_PLUGIN_DIRS.  Log lines are
- * captured into a buffer; hooks are a recorder registered with
+ * captured by the fixture library (fixture.h); hooks are a recorder registered with
  * crun_session_add_hook that writes every event down as
  * "event[ node[ dataset]]".
  */
@@ -26,31 +26,7 @@
 #include <unistd.h>
 
 #include "crun/crun.h"
-
-#ifndef CRUN_TEST_PLUGIN_DIRS
-#define CRUN_TEST_PLUGIN_DIRS ""
-#endif
-
-/* --- captured log ---------------------------------------------------------------------- */
-
-typedef struct logbuf {
-    pthread_mutex_t lock;
-    char *text;
-    size_t len;
-} logbuf;
-
-static void log_line(void *user, crun_log_level level, const char *line)
-{
-    logbuf *b = user;
-    pthread_mutex_lock(&b->lock);
-    size_t add = strlen(line) + 4;
-    char *t = realloc(b->text, b->len + add);
-    if (t) {
-        b->text = t;
-        b->len += (size_t)snprintf(t + b->len, add, "%d %s\n", (int)level, line);
-    }
-    pthread_mutex_unlock(&b->lock);
-}
+#include "fixture.h"
 
 /* --- the recording hook ------------------------------------------------------------------- */
 
@@ -130,43 +106,27 @@ static bool recorder_saw(recorder *r, const char *event)
 /* --- fixture ---------------------------------------------------------------------------------- */
 
 typedef struct fixture {
-    char dir[64];
-    char dir2[64];
+    char dir[FIXTURE_DIR_SIZE];
+    char dir2[FIXTURE_DIR_SIZE];
     crun_session *s;
     crun_session *s2;
-    logbuf log;
+    fixture_log log;
     recorder rec;
     crun_run_result res;
     crun_error err;
 } fixture;
-
-static const char *plugin_dirs(void)
-{
-    const char *dirs = getenv("CRUN_TEST_PLUGIN_DIRS");
-    return dirs && *dirs ? dirs : CRUN_TEST_PLUGIN_DIRS;
-}
 
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(fixture));
     if (!f)
         return -1;
-    strcpy(f->dir, "/tmp/crun_run_XXXXXX");
-    strcpy(f->dir2, "/tmp/crun_run2_XXXXXX");
-    if (!mkdtemp(f->dir) || !mkdtemp(f->dir2))
+    if (fixture_tmpdir(f->dir, "run") != 0 || fixture_tmpdir(f->dir2, "run2") != 0)
         return -1;
-    pthread_mutex_init(&f->log.lock, NULL);
+    fixture_log_init(&f->log);
     pthread_mutex_init(&f->rec.lock, NULL);
     *state = f;
     return 0;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
 }
 
 static int teardown(void **state)
@@ -176,95 +136,29 @@ static int teardown(void **state)
     crun_session_close(f->s2);
     crun_run_result_clear(&f->res);
     crun_error_clear(&f->err);
-    free(f->log.text);
-    pthread_mutex_destroy(&f->log.lock);
+    fixture_log_clear(&f->log);
     pthread_mutex_destroy(&f->rec.lock);
-    int rc = nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    rc |= nftw(f->dir2, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    int rc = fixture_rmtree(f->dir);
+    rc |= fixture_rmtree(f->dir2);
     free(f);
     return rc;
 }
 
-static void put(const char *dir, const char *rel, const char *text)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", dir, rel);
-    for (char *slash = strchr(path + strlen(dir) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-        *slash = '\0';
-        mkdir(path, 0755);
-        *slash = '/';
-    }
-    FILE *file = fopen(path, "w");
-    assert_non_null(file);
-    assert_true(fputs(text, file) >= 0);
-    assert_int_equal(fclose(file), 0);
-}
-
-static char *slurp(const char *dir, const char *rel)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", dir, rel);
-    FILE *file = fopen(path, "rb");
-    if (!file)
-        return NULL;
-    char *buf = calloc(1, 4096);
-    size_t n = buf ? fread(buf, 1, 4095, file) : 0;
-    (void)n;
-    fclose(file);
-    return buf;
-}
-
-static crun_session *open_session(fixture *f, const char *dir, logbuf *log)
-{
-    crun_session_options so = CRUN_SESSION_OPTIONS_INIT;
-    so.project_dir = dir;
-    so.builtin_plugin_dir = plugin_dirs();
-    so.log_fn = log_line;
-    so.log_user = log;
-    so.no_hooks = true;
-    crun_session *s = NULL;
-    crun_error err = CRUN_ERROR_INIT;
-    int rc = crun_session_open(&so, &s, &err);
-    if (rc)
-        print_error("crun_session_open: %s\n", err.message);
-    crun_error_clear(&err);
-    assert_int_equal(rc, 0);
-    assert_non_null(s);
-    (void)f;
-    return s;
-}
 
 static void open_with_recorder(fixture *f)
 {
-    f->s = open_session(f, f->dir, &f->log);
+    f->s = fixture_session_open(f->dir, &f->log);
     assert_int_equal(crun_session_add_hook(f->s, "recorder", &recorder_type, &f->rec, &f->err), 0);
 }
 
 static int run(fixture *f, const crun_run_options *opts)
 {
-    crun_run_options defaults = CRUN_RUN_OPTIONS_INIT;
-    crun_run_result_clear(&f->res);
-    crun_error_clear(&f->err);
-    crun_run_result_clear(&f->res);
-    f->res.size = sizeof(f->res);
-    return crun_session_run(f->s, opts ? opts : &defaults, &f->res, &f->err);
+    return fixture_session_run(f->s, opts, &f->res, &f->err);
 }
 
 static void run_ok(fixture *f, const crun_run_options *opts)
 {
-    int rc = run(f, opts);
-    if (rc)
-        print_error("run failed: %s\nlog:\n%s\n", f->err.message, f->log.text ? f->log.text : "");
-    assert_int_equal(rc, 0);
-}
-
-static void assert_contains(const char *text, const char *part)
-{
-    assert_non_null(text);
-    if (!strstr(text, part)) {
-        print_error("\"%s\"\nlacks \"%s\"\n", text, part);
-        fail();
-    }
+    fixture_assert_run_ok(run(f, opts), &f->err, f->log.text);
 }
 
 static void assert_events(recorder *r, const char *expected)
@@ -302,11 +196,11 @@ static void write_two_node_project(const char *dir, const char *shout_cmd, bool 
              "        inputs: {g: greeting}\n"
              "        outputs: {out: loud}\n",
              shout_cmd);
-    put(dir, "conf/base/pipelines.yml", yml);
+    fixture_put(dir, "conf/base/pipelines.yml", yml);
     if (loud_in_catalog)
-        put(dir, "conf/base/catalog.yml", "loud: {type: text, filepath: data/loud.txt}\n");
+        fixture_put(dir, "conf/base/catalog.yml", "loud: {type: text, filepath: data/loud.txt}\n");
     else
-        put(dir, "conf/base/.keep", "");
+        fixture_put(dir, "conf/base/.keep", "");
 }
 
 #define SHOUT "tr a-z A-Z < {inputs.g} > {outputs.out}"
@@ -317,7 +211,7 @@ static void test_successful_run_result(void **state)
 {
     fixture *f = *state;
     write_two_node_project(f->dir, SHOUT, true);
-    f->s = open_session(f, f->dir, &f->log);
+    f->s = fixture_session_open(f->dir, &f->log);
     run_ok(f, NULL);
     assert_int_equal(f->res.status, 0);
     assert_int_equal(f->res.nodes_total, 2);
@@ -326,7 +220,7 @@ static void test_successful_run_result(void **state)
     assert_true(strlen(f->res.run_id) > 0);
     assert_null(f->res.failed_nodes);
     assert_null(f->res.resume_command);
-    char *out = slurp(f->dir, "data/loud.txt");
+    char *out = fixture_slurp(f->dir, "data/loud.txt");
     assert_non_null(out);
     assert_string_equal(out, "HELLO");
     free(out);
@@ -336,7 +230,7 @@ static void test_run_id_given_is_kept(void **state)
 {
     fixture *f = *state;
     write_two_node_project(f->dir, SHOUT, false);
-    f->s = open_session(f, f->dir, &f->log);
+    f->s = fixture_session_open(f->dir, &f->log);
     crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
     ro.run_id = "nightly-42";
     run_ok(f, &ro);
@@ -350,7 +244,7 @@ static void test_memory_datasets_carry_inputs_and_outputs(void **state)
 {
     fixture *f = *state;
     write_two_node_project(f->dir, SHOUT, false);
-    f->s = open_session(f, f->dir, &f->log);
+    f->s = fixture_session_open(f->dir, &f->log);
     crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
     ro.collect_outputs = true;
     run_ok(f, &ro);
@@ -386,11 +280,11 @@ static void test_memory_dataset_with_options_is_checked_by_the_type(void **state
 {
     fixture *f = *state;
     write_two_node_project(f->dir, SHOUT, false);
-    put(f->dir, "conf/base/catalog.yml", "greeting: {type: memory, copy_mode: deepcopy}\n");
-    f->s = open_session(f, f->dir, &f->log);
+    fixture_put(f->dir, "conf/base/catalog.yml", "greeting: {type: memory, copy_mode: deepcopy}\n");
+    f->s = fixture_session_open(f->dir, &f->log);
     assert_int_equal(run(f, NULL), CRUN_ECONFIG);
-    assert_contains(f->err.message, "copy_mode");
-    assert_contains(f->err.message, "greeting");
+    fixture_assert_contains(f->err.message, "copy_mode");
+    fixture_assert_contains(f->err.message, "greeting");
 }
 
 /* Runs of one session share a runner instance only when they ask for the
@@ -399,7 +293,7 @@ static void test_each_runner_option_set_gets_its_own_instance(void **state)
 {
     fixture *f = *state;
     write_two_node_project(f->dir, SHOUT, false);
-    f->s = open_session(f, f->dir, &f->log);
+    f->s = fixture_session_open(f->dir, &f->log);
     crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
     ro.runner = "parallel";
     const char *two[] = {"max_workers=2", NULL}, *zero[] = {"max_workers=0", NULL};
@@ -408,7 +302,7 @@ static void test_each_runner_option_set_gets_its_own_instance(void **state)
     run_ok(f, &ro); /* the same instance again */
     ro.runner_opts = zero;
     assert_int_equal(run(f, &ro), CRUN_ECONFIG);
-    assert_contains(f->err.message, "max_workers");
+    fixture_assert_contains(f->err.message, "max_workers");
     ro.runner_opts = NULL;
     run_ok(f, &ro);
     assert_int_equal(f->res.nodes_done, 2);
@@ -418,7 +312,7 @@ static void test_failing_node_is_reported_with_resume_command(void **state)
 {
     fixture *f = *state;
     write_two_node_project(f->dir, "echo boom >&2; exit 3", false);
-    f->s = open_session(f, f->dir, &f->log);
+    f->s = fixture_session_open(f->dir, &f->log);
     assert_int_equal(run(f, NULL), CRUN_ENODE);
     assert_int_equal(f->res.status, CRUN_ENODE);
     assert_int_equal(f->res.nodes_total, 2);
@@ -426,14 +320,14 @@ static void test_failing_node_is_reported_with_resume_command(void **state)
     assert_non_null(f->res.failed_nodes);
     assert_string_equal(f->res.failed_nodes[0], "shout");
     assert_null(f->res.failed_nodes[1]);
-    assert_contains(f->err.message, "node 'shout'");
-    assert_contains(f->err.message, "status 3");
+    fixture_assert_contains(f->err.message, "node 'shout'");
+    fixture_assert_contains(f->err.message, "status 3");
     /* greeting was in memory: the resume starts again from its producer */
     assert_non_null(f->res.resume_command);
-    assert_contains(f->res.resume_command, "--from-nodes make");
-    assert_contains(f->res.resume_command, f->dir);
+    fixture_assert_contains(f->res.resume_command, "--from-nodes make");
+    fixture_assert_contains(f->res.resume_command, f->dir);
     /* the command's output reached the log */
-    assert_contains(f->log.text, "boom");
+    fixture_assert_contains(f->log.text, "boom");
 }
 
 /* --- hooks -------------------------------------------------------------------------------------- */
@@ -495,11 +389,11 @@ static void test_hooks_see_file_backed_datasets_of_command_nodes(void **state)
 {
     fixture *f = *state;
     write_two_node_project(f->dir, SHOUT, true);
-    put(f->dir, "conf/base/catalog.yml", "greeting: {type: text, filepath: data/greeting.txt}\n"
+    fixture_put(f->dir, "conf/base/catalog.yml", "greeting: {type: text, filepath: data/greeting.txt}\n"
                                          "loud: {type: text, filepath: data/loud.txt}\n");
     open_with_recorder(f);
     run_ok(f, NULL);
-    char *out = slurp(f->dir, "data/loud.txt");
+    char *out = fixture_slurp(f->dir, "data/loud.txt");
     assert_non_null(out);
     assert_string_equal(out, "HELLO");
     free(out);
@@ -512,7 +406,7 @@ static void test_hooks_see_file_backed_datasets_of_command_nodes(void **state)
 static void test_hooks_of_failing_run_end_with_pipeline_error(void **state)
 {
     fixture *f = *state;
-    put(f->dir, "conf/base/pipelines.yml",
+    fixture_put(f->dir, "conf/base/pipelines.yml",
         "pipelines:\n"
         "  __default__:\n"
         "    nodes:\n"
@@ -538,7 +432,7 @@ static void test_hook_error_fails_run_naming_the_hook(void **state)
     f->rec.fail_node = "shout";
     assert_int_equal(run(f, NULL), CRUN_EHOOK);
     assert_int_equal(f->res.status, CRUN_EHOOK);
-    assert_contains(f->err.message, "hook 'recorder' failed in before_node_run: refused by the test");
+    fixture_assert_contains(f->err.message, "hook 'recorder' failed in before_node_run: refused by the test");
     assert_int_equal(f->res.nodes_done, 1);
     assert_false(recorder_saw(&f->rec, "after_node_run shout"));
     assert_false(recorder_saw(&f->rec, "after_pipeline_run"));
@@ -568,7 +462,7 @@ static void *run_thread(void *arg)
 
 static void write_sleep_project(const char *dir)
 {
-    put(dir, "conf/base/pipelines.yml",
+    fixture_put(dir, "conf/base/pipelines.yml",
         "pipelines:\n"
         "  __default__:\n"
         "    nodes:\n"
@@ -628,15 +522,15 @@ static void write_fanout_project(const char *dir, const char *cmd, int n)
              "  fan: {type: %s/fixture_fanout.so, runner: seq, n: %d}\n"
              "  bad: {type: %s/fixture_fanout.so, runner: seq, n: 0}\n",
              fixtures, n, fixtures);
-    put(dir, "conf/base/runner.yml", text);
+    fixture_put(dir, "conf/base/runner.yml", text);
     snprintf(text, sizeof(text),
              "pipelines:\n"
              "  __default__:\n"
              "    nodes:\n"
              "      - {name: make, cmd: [sh, -c, \"%s; echo 1 > {outputs.o}\"], outputs: {o: out}}\n",
              cmd);
-    put(dir, "conf/base/pipelines.yml", text);
-    put(dir, "conf/base/catalog.yml",
+    fixture_put(dir, "conf/base/pipelines.yml", text);
+    fixture_put(dir, "conf/base/catalog.yml",
         "out: {type: text, filepath: \"data/out_${runtime_params:trial,0}.txt\"}\n");
 }
 
@@ -653,12 +547,12 @@ static void test_delegated_runs_from_threads_each_write_their_own_file(void **st
     for (int k = 1; k <= 4; k++) {
         char rel[64];
         snprintf(rel, sizeof(rel), "data/out_%d.txt", k);
-        char *text = slurp(f->dir, rel);
+        char *text = fixture_slurp(f->dir, rel);
         assert_non_null(text);
         assert_string_equal(text, "1\n");
         free(text);
     }
-    char *none = slurp(f->dir, "data/out_0.txt");
+    char *none = fixture_slurp(f->dir, "data/out_0.txt");
     assert_null(none);
     /* the inner runs log under their labels and run under ids of their own */
     pthread_mutex_lock(&f->log.lock);
@@ -744,8 +638,8 @@ static void write_writer_project(const char *dir, const char *word)
              "        inputs: {x: mid}\n"
              "        outputs: {y: result}\n",
              word);
-    put(dir, "conf/base/pipelines.yml", yml);
-    put(dir, "conf/base/catalog.yml", "result: {type: text, filepath: data/result.txt}\n");
+    fixture_put(dir, "conf/base/pipelines.yml", yml);
+    fixture_put(dir, "conf/base/catalog.yml", "result: {type: text, filepath: data/result.txt}\n");
 }
 
 static void test_two_sessions_run_at_once_on_two_threads(void **state)
@@ -753,10 +647,10 @@ static void test_two_sessions_run_at_once_on_two_threads(void **state)
     fixture *f = *state;
     write_writer_project(f->dir, "one");
     write_writer_project(f->dir2, "two");
-    logbuf log2 = {.text = NULL};
-    pthread_mutex_init(&log2.lock, NULL);
-    f->s = open_session(f, f->dir, &f->log);
-    f->s2 = open_session(f, f->dir2, &log2);
+    fixture_log log2;
+    fixture_log_init(&log2);
+    f->s = fixture_session_open(f->dir, &f->log);
+    f->s2 = fixture_session_open(f->dir2, &log2);
     runner_thread t1 = {.s = f->s, .opts = CRUN_RUN_OPTIONS_INIT, .err = CRUN_ERROR_INIT};
     runner_thread t2 = {.s = f->s2, .opts = CRUN_RUN_OPTIONS_INIT, .err = CRUN_ERROR_INIT};
     pthread_t th1, th2;
@@ -776,7 +670,7 @@ static void test_two_sessions_run_at_once_on_two_threads(void **state)
     assert_string_not_equal(t1.res.run_id, t2.res.run_id);
     /* they overlapped: each sleeps 0.3 s */
     assert_true(both < t1.seconds + t2.seconds);
-    char *one = slurp(f->dir, "data/result.txt"), *two = slurp(f->dir2, "data/result.txt");
+    char *one = fixture_slurp(f->dir, "data/result.txt"), *two = fixture_slurp(f->dir2, "data/result.txt");
     assert_non_null(one);
     assert_non_null(two);
     assert_string_equal(one, "one");
@@ -789,8 +683,7 @@ static void test_two_sessions_run_at_once_on_two_threads(void **state)
     crun_error_clear(&t2.err);
     crun_session_close(f->s2);
     f->s2 = NULL;
-    free(log2.text);
-    pthread_mutex_destroy(&log2.lock);
+    fixture_log_clear(&log2);
 }
 
 int main(void)

@@ -23,20 +23,18 @@
 #include <unistd.h>
 
 #include "crun/dataset.h"
-#include "plugin_test.h"
+#include "fixture_dataset.h"
 
 typedef int (*sqlite_open_fn)(const char *path, void **db);
 typedef int (*sqlite_exec_fn)(void *db, const char *sql, void *cb, void *arg, char **errmsg);
 typedef int (*sqlite_close_fn)(void *db);
 
 typedef struct fixture {
-    void *handle, *sqlite;
-    const crun_dataset_type *type;
+    fixture_dataset ds; /* the sqlite plugin and this test's folder */
+    void *sqlite;       /* libsqlite3, to write databases the plugin reads */
     sqlite_open_fn db_open;
     sqlite_exec_fn db_exec;
     sqlite_close_fn db_close;
-    char dir[64];
-    crun_dataset_ctx ctx; /* outlives every instance a test makes */
 } fixture;
 
 static int open_sqlite(fixture *f)
@@ -52,11 +50,8 @@ static int open_sqlite(fixture *f)
 static int group_setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
-    if (!f)
-        return -1;
     *state = f;
-    f->handle = plugin_test_open("sqlite");
-    if (!(f->type = plugin_test_dataset_type(f->handle)))
+    if (!f || fixture_dataset_open(&f->ds, "sqlite") != 0)
         return -1;
     return open_sqlite(f);
 }
@@ -66,8 +61,8 @@ static int group_teardown(void **state)
     fixture *f = *state;
     if (f && f->sqlite)
         dlclose(f->sqlite);
-    if (f && f->handle)
-        dlclose(f->handle);
+    if (f)
+        fixture_dataset_close(&f->ds);
     free(f);
     return 0;
 }
@@ -75,32 +70,21 @@ static int group_teardown(void **state)
 static int setup(void **state)
 {
     fixture *f = *state;
-    if (plugin_test_mkdtemp(f->dir, sizeof(f->dir), "sqlite") != 0)
-        return -1;
-    f->ctx = (crun_dataset_ctx){.size = sizeof(crun_dataset_ctx), .name = "x",
-                                .project_dir = f->dir};
-    return 0;
+    return fixture_dataset_begin(&f->ds, "sqlite");
 }
 
 static int teardown(void **state)
 {
     fixture *f = *state;
-    return plugin_test_rmtree(f->dir);
+    return fixture_dataset_end(&f->ds);
 }
 
 /* --- helpers ----------------------------------------------------------------- */
 
-static char *path_in(const fixture *f, const char *rel)
-{
-    char *p = NULL;
-    assert_true(asprintf(&p, "%s/%s", f->dir, rel) > 0);
-    return p;
-}
-
 /* Run sql on the database data/x.db (made if missing). */
 static void run_sql(fixture *f, const char *sql)
 {
-    char *path = path_in(f, "data/x.db");
+    char *path = fixture_path(f->ds.dir, "data/x.db");
     assert_int_equal(crun_mkdir_parents(path, NULL), 0);
     void *db = NULL;
     char *msg = NULL;
@@ -111,20 +95,6 @@ static void run_sql(fixture *f, const char *sql)
     free(path);
 }
 
-static int try_create(fixture *f, const char *options, void **instance, crun_error *err)
-{
-    return plugin_test_create(f->type, &f->ctx, options, instance, err);
-}
-
-static void *create(fixture *f, const char *options)
-{
-    void *instance = NULL;
-    crun_error err = CRUN_ERROR_INIT;
-    if (try_create(f, options, &instance, &err) != 0)
-        fail_msg("create: %s", err.message);
-    return instance;
-}
-
 static void *create_table_ds(fixture *f, const char *if_exists)
 {
     char options[256];
@@ -132,48 +102,28 @@ static void *create_table_ds(fixture *f, const char *if_exists)
              "{\"filepath\": \"data/x.db\", \"table_name\": \"t\", \"save_args\": "
              "{\"if_exists\": \"%s\"}}",
              if_exists);
-    return create(f, options);
+    return fixture_dataset_create(&f->ds, options);
 }
 
 static void save_ok(fixture *f, void *ds, crun_table *t)
 {
-    crun_value *v = crun_value_table_new(t);
-    crun_error err = CRUN_ERROR_INIT;
-    if (f->type->save(ds, v, &err) != 0)
-        fail_msg("save: %s", err.message);
-    crun_value_unref(v);
+    fixture_dataset_save(&f->ds, ds, crun_value_table_new(t));
 }
 
 static void expect_save_error(fixture *f, void *ds, crun_table *t, int code, const char *want)
 {
     crun_value *v = crun_value_table_new(t);
     crun_error err = CRUN_ERROR_INIT;
-    assert_int_equal(f->type->save(ds, v, &err), code);
-    if (!strstr(err.message, want))
-        fail_msg("message '%s' lacks '%s'", err.message, want);
-    crun_error_clear(&err);
+    int rc = f->ds.type->save(ds, v, &err);
     crun_value_unref(v);
+    fixture_expect_error(rc, &err, code, want);
 }
 
 static crun_value *load_ok(fixture *f, void *ds)
 {
-    crun_value *v = NULL;
-    crun_error err = CRUN_ERROR_INIT;
-    if (f->type->load(ds, &v, &err) != 0)
-        fail_msg("load: %s", err.message);
+    crun_value *v = fixture_dataset_load(&f->ds, ds);
     assert_non_null(crun_value_table(v));
     return v;
-}
-
-static void expect_load_error(fixture *f, void *ds, int code, const char *want)
-{
-    crun_value *v = NULL;
-    crun_error err = CRUN_ERROR_INIT;
-    assert_int_equal(f->type->load(ds, &v, &err), code);
-    assert_null(v);
-    if (!strstr(err.message, want))
-        fail_msg("message '%s' lacks '%s'", err.message, want);
-    crun_error_clear(&err);
 }
 
 /* A table of n rows: id int64 (first_id...), score double (missing on odd
@@ -218,7 +168,7 @@ static void test_sqlite_round_trip_keeps_types_values_and_missing_cells(void **s
     fixture *f = *state;
     void *ds = create_table_ds(f, "replace");
     save_ok(f, ds, rows_table(4, 1));
-    f->type->destroy(ds);
+    f->ds.type->destroy(ds);
     ds = create_table_ds(f, "replace"); /* a fresh instance reads the file */
     crun_value *v = load_ok(f, ds);
     const crun_table *t = crun_value_table(v);
@@ -231,7 +181,7 @@ static void test_sqlite_round_trip_keeps_types_values_and_missing_cells(void **s
     assert_true(crun_table_double(t, 1, 1) == 2.0 / 3.0);
     assert_string_equal(crun_table_string(t, 2, 2), "name \"3\"");
     crun_value_unref(v);
-    f->type->destroy(ds);
+    f->ds.type->destroy(ds);
 }
 
 static void test_sqlite_declared_types_map_and_undeclared_columns_are_inferred(void **state)
@@ -240,7 +190,7 @@ static void test_sqlite_declared_types_map_and_undeclared_columns_are_inferred(v
     run_sql(f, "CREATE TABLE t (i INTEGER, r REAL, s VARCHAR(10), n NUMERIC, u, w);"
                "INSERT INTO t VALUES (1, 1.5, 'a', 10, '7', 1);"
                "INSERT INTO t VALUES (NULL, 2, '12', 2.5, '8', 'x');");
-    void *ds = create(f, "{\"filepath\": \"data/x.db\", \"table_name\": \"t\"}");
+    void *ds = fixture_dataset_create(&f->ds, "{\"filepath\": \"data/x.db\", \"table_name\": \"t\"}");
     crun_value *v = load_ok(f, ds);
     const crun_table *t = crun_value_table(v);
     assert_column(t, 0, "i", CRUN_COLUMN_INT64);
@@ -256,7 +206,7 @@ static void test_sqlite_declared_types_map_and_undeclared_columns_are_inferred(v
     assert_int_equal(crun_table_int64(t, 4, 1), 8);
     assert_string_equal(crun_table_string(t, 5, 0), "1");
     crun_value_unref(v);
-    f->type->destroy(ds);
+    f->ds.type->destroy(ds);
 }
 
 /* --- if_exists ------------------------------------------------------------------ */
@@ -264,14 +214,14 @@ static void test_sqlite_declared_types_map_and_undeclared_columns_are_inferred(v
 static void test_sqlite_save_replaces_the_table_by_default(void **state)
 {
     fixture *f = *state;
-    void *ds = create(f, "{\"filepath\": \"data/x.db\", \"table_name\": \"t\"}");
+    void *ds = fixture_dataset_create(&f->ds, "{\"filepath\": \"data/x.db\", \"table_name\": \"t\"}");
     save_ok(f, ds, rows_table(5, 1));
     save_ok(f, ds, rows_table(2, 100));
     crun_value *v = load_ok(f, ds);
     assert_int_equal(crun_table_rows(crun_value_table(v)), 2);
     assert_int_equal(crun_table_int64(crun_value_table(v), 0, 0), 100);
     crun_value_unref(v);
-    f->type->destroy(ds);
+    f->ds.type->destroy(ds);
 }
 
 static void test_sqlite_append_adds_rows_to_the_table(void **state)
@@ -281,7 +231,7 @@ static void test_sqlite_append_adds_rows_to_the_table(void **state)
     save_ok(f, ds, rows_table(3, 1));
     save_ok(f, ds, rows_table(2, 10));
     assert_int_equal(loaded_rows(f, ds), 5);
-    f->type->destroy(ds);
+    f->ds.type->destroy(ds);
 }
 
 static void test_sqlite_fail_refuses_an_existing_table(void **state)
@@ -292,7 +242,7 @@ static void test_sqlite_fail_refuses_an_existing_table(void **state)
     expect_save_error(f, ds, rows_table(1, 9), CRUN_EDATA,
                       "table 't' already exists (save_args.if_exists is 'fail')");
     assert_int_equal(loaded_rows(f, ds), 3);
-    f->type->destroy(ds);
+    f->ds.type->destroy(ds);
 }
 
 static void test_sqlite_bad_if_exists_is_a_config_error(void **state)
@@ -300,7 +250,7 @@ static void test_sqlite_bad_if_exists_is_a_config_error(void **state)
     fixture *f = *state;
     void *ds = NULL;
     crun_error err = CRUN_ERROR_INIT;
-    int rc = try_create(f, "{\"filepath\": \"x.db\", \"table_name\": \"t\", \"save_args\": "
+    int rc = fixture_dataset_try_create(&f->ds, "{\"filepath\": \"x.db\", \"table_name\": \"t\", \"save_args\": "
                            "{\"if_exists\": \"merge\"}}", &ds, &err);
     assert_int_equal(rc, CRUN_ECONFIG);
     assert_non_null(strstr(err.message, "dataset 'x': option 'save_args': if_exists: expected "
@@ -319,7 +269,7 @@ static void test_sqlite_failed_append_leaves_the_old_table(void **state)
     /* ids 8, 9 go in, 10 breaks the CHECK: the whole save rolls back */
     expect_save_error(f, ds, rows_table(3, 8), CRUN_EDATA, "CHECK constraint failed");
     assert_int_equal(loaded_rows(f, ds), 1);
-    f->type->destroy(ds);
+    f->ds.type->destroy(ds);
 }
 
 static void test_sqlite_failed_replace_leaves_the_old_table(void **state)
@@ -333,7 +283,7 @@ static void test_sqlite_failed_replace_leaves_the_old_table(void **state)
     assert_int_equal(crun_table_add_column(t, "A", CRUN_COLUMN_INT64), 1);
     expect_save_error(f, ds, t, CRUN_EDATA, "duplicate column name");
     assert_int_equal(loaded_rows(f, ds), 3);
-    f->type->destroy(ds);
+    f->ds.type->destroy(ds);
 }
 
 static void test_sqlite_save_refuses_a_value_that_is_not_a_table(void **state)
@@ -342,11 +292,11 @@ static void test_sqlite_save_refuses_a_value_that_is_not_a_table(void **state)
     void *ds = create_table_ds(f, "replace");
     crun_value *v = crun_value_json_new(json_string("x"));
     crun_error err = CRUN_ERROR_INIT;
-    assert_int_equal(f->type->save(ds, v, &err), CRUN_EDATA);
+    assert_int_equal(f->ds.type->save(ds, v, &err), CRUN_EDATA);
     assert_non_null(strstr(err.message, "cannot save a json value to SQLite: expected a table"));
     crun_error_clear(&err);
     crun_value_unref(v);
-    f->type->destroy(ds);
+    f->ds.type->destroy(ds);
 }
 
 /* --- sql queries --------------------------------------------------------------------- */
@@ -356,8 +306,8 @@ static void test_sqlite_sql_query_loads_its_result(void **state)
     fixture *f = *state;
     void *ds = create_table_ds(f, "replace");
     save_ok(f, ds, rows_table(6, 1));
-    f->type->destroy(ds);
-    ds = create(f, "{\"filepath\": \"data/x.db\", \"sql\": "
+    f->ds.type->destroy(ds);
+    ds = fixture_dataset_create(&f->ds, "{\"filepath\": \"data/x.db\", \"sql\": "
                    "\"SELECT id, id * 0.5 AS half, upper(name) AS up FROM t WHERE id > 4 "
                    "ORDER BY id\"}");
     crun_value *v = load_ok(f, ds);
@@ -369,29 +319,29 @@ static void test_sqlite_sql_query_loads_its_result(void **state)
     assert_true(crun_table_double(t, 1, 1) == 3.0);
     assert_string_equal(crun_table_string(t, 2, 0), "NAME \"5\"");
     crun_value_unref(v);
-    f->type->destroy(ds);
+    f->ds.type->destroy(ds);
 }
 
 static void test_sqlite_sql_dataset_refuses_to_save(void **state)
 {
     fixture *f = *state;
-    void *ds = create(f, "{\"filepath\": \"data/x.db\", \"table_name\": \"t\", \"sql\": "
+    void *ds = fixture_dataset_create(&f->ds, "{\"filepath\": \"data/x.db\", \"table_name\": \"t\", \"sql\": "
                          "\"SELECT 1\"}");
     expect_save_error(f, ds, rows_table(1, 1), CRUN_EDATA,
                       "dataset 'x': cannot save: it loads the query in 'sql'");
-    char *path = path_in(f, "data/x.db");
+    char *path = fixture_path(f->ds.dir, "data/x.db");
     assert_int_equal(access(path, F_OK), -1); /* nothing was created */
     free(path);
-    f->type->destroy(ds);
+    f->ds.type->destroy(ds);
 }
 
 static void test_sqlite_bad_sql_names_dataset_and_file(void **state)
 {
     fixture *f = *state;
     run_sql(f, "CREATE TABLE t (a INTEGER);");
-    void *ds = create(f, "{\"filepath\": \"data/x.db\", \"sql\": \"SELEC a FROM t\"}");
-    expect_load_error(f, ds, CRUN_EDATA, "data/x.db: near \"SELEC\": syntax error");
-    f->type->destroy(ds);
+    void *ds = fixture_dataset_create(&f->ds, "{\"filepath\": \"data/x.db\", \"sql\": \"SELEC a FROM t\"}");
+    fixture_dataset_expect_load_error(&f->ds, ds, CRUN_EDATA, "data/x.db: near \"SELEC\": syntax error");
+    f->ds.type->destroy(ds);
 }
 
 /* --- errors ---------------------------------------------------------------------- */
@@ -399,29 +349,29 @@ static void test_sqlite_bad_sql_names_dataset_and_file(void **state)
 static void test_sqlite_file_that_is_not_a_database_is_a_data_error(void **state)
 {
     fixture *f = *state;
-    char *path = path_in(f, "data/x.db");
+    char *path = fixture_path(f->ds.dir, "data/x.db");
     const char text[] = "id,name\n1,this is a CSV file, not a database, as long as a header\n";
     assert_int_equal(crun_file_write_atomic(path, text, sizeof(text) - 1, NULL), 0);
     void *ds = create_table_ds(f, "replace");
     char *want = NULL;
     assert_true(asprintf(&want, "dataset 'x': %s: file is not a database", path) > 0);
-    expect_load_error(f, ds, CRUN_EDATA, want);
+    fixture_dataset_expect_load_error(&f->ds, ds, CRUN_EDATA, want);
     free(want);
     free(path);
-    f->type->destroy(ds);
+    f->ds.type->destroy(ds);
 }
 
 static void test_sqlite_missing_file_names_dataset_and_path(void **state)
 {
     fixture *f = *state;
-    void *ds = create(f, "{\"filepath\": \"data/none.db\", \"table_name\": \"t\"}");
-    char *path = path_in(f, "data/none.db"), *want = NULL;
+    void *ds = fixture_dataset_create(&f->ds, "{\"filepath\": \"data/none.db\", \"table_name\": \"t\"}");
+    char *path = fixture_path(f->ds.dir, "data/none.db"), *want = NULL;
     assert_true(asprintf(&want, "dataset 'x': %s: No such file or directory", path) > 0);
-    expect_load_error(f, ds, CRUN_ENOENT, want);
+    fixture_dataset_expect_load_error(&f->ds, ds, CRUN_ENOENT, want);
     free(want);
     assert_int_equal(access(path, F_OK), -1); /* a load never creates the file */
     free(path);
-    f->type->destroy(ds);
+    f->ds.type->destroy(ds);
 }
 
 static void test_sqlite_missing_table_names_the_table(void **state)
@@ -429,8 +379,8 @@ static void test_sqlite_missing_table_names_the_table(void **state)
     fixture *f = *state;
     run_sql(f, "CREATE TABLE other (a INTEGER);");
     void *ds = create_table_ds(f, "replace");
-    expect_load_error(f, ds, CRUN_ENOENT, "data/x.db: no table 't'");
-    f->type->destroy(ds);
+    fixture_dataset_expect_load_error(&f->ds, ds, CRUN_ENOENT, "data/x.db: no table 't'");
+    f->ds.type->destroy(ds);
 }
 
 static void test_sqlite_requires_table_name_or_sql(void **state)
@@ -438,7 +388,7 @@ static void test_sqlite_requires_table_name_or_sql(void **state)
     fixture *f = *state;
     void *ds = NULL;
     crun_error err = CRUN_ERROR_INIT;
-    assert_int_equal(try_create(f, "{\"filepath\": \"x.db\"}", &ds, &err), CRUN_ECONFIG);
+    assert_int_equal(fixture_dataset_try_create(&f->ds, "{\"filepath\": \"x.db\"}", &ds, &err), CRUN_ECONFIG);
     assert_non_null(strstr(err.message, "dataset 'x': option 'table_name': is required"));
     crun_error_clear(&err);
 }
@@ -450,53 +400,53 @@ static void test_sqlite_exists_means_the_table_is_in_the_file(void **state)
     fixture *f = *state;
     void *ds = create_table_ds(f, "replace");
     bool exists = true;
-    assert_int_equal(f->type->exists(ds, &exists, NULL), 0);
+    assert_int_equal(f->ds.type->exists(ds, &exists, NULL), 0);
     assert_false(exists);
     run_sql(f, "CREATE TABLE other (a INTEGER);");
-    assert_int_equal(f->type->exists(ds, &exists, NULL), 0);
+    assert_int_equal(f->ds.type->exists(ds, &exists, NULL), 0);
     assert_false(exists);
     run_sql(f, "CREATE TABLE T (a INTEGER);");
-    assert_int_equal(f->type->exists(ds, &exists, NULL), 0);
+    assert_int_equal(f->ds.type->exists(ds, &exists, NULL), 0);
     assert_true(exists);
-    f->type->destroy(ds);
+    f->ds.type->destroy(ds);
 }
 
 static void test_sqlite_describe_names_file_table_and_versioning(void **state)
 {
     fixture *f = *state;
     void *ds = create_table_ds(f, "replace");
-    json_t *d = f->type->describe(ds);
+    json_t *d = f->ds.type->describe(ds);
     assert_string_equal(json_string_value(json_object_get(d, "filepath")), "data/x.db");
     assert_string_equal(json_string_value(json_object_get(d, "table_name")), "t");
     assert_true(json_is_false(json_object_get(d, "versioned")));
     json_decref(d);
-    f->type->destroy(ds);
+    f->ds.type->destroy(ds);
 }
 
 static void test_sqlite_versioned_save_writes_run_version_and_loads_it(void **state)
 {
     fixture *f = *state;
-    f->ctx.versioned = true;
-    f->ctx.save_version = "2026-01-01T00.00.00.000Z";
+    f->ds.ctx.versioned = true;
+    f->ds.ctx.save_version = "2026-01-01T00.00.00.000Z";
     void *ds = create_table_ds(f, "append");
     save_ok(f, ds, rows_table(2, 1));
-    f->type->destroy(ds);
-    f->ctx.save_version = "2026-02-01T00.00.00.000Z";
+    f->ds.type->destroy(ds);
+    f->ds.ctx.save_version = "2026-02-01T00.00.00.000Z";
     ds = create_table_ds(f, "append");
     save_ok(f, ds, rows_table(3, 1)); /* a new version is a new file: nothing to append to */
-    f->type->destroy(ds);
+    f->ds.type->destroy(ds);
 
-    char *older = path_in(f, "data/x.db/2026-01-01T00.00.00.000Z/x.db");
+    char *older = fixture_path(f->ds.dir, "data/x.db/2026-01-01T00.00.00.000Z/x.db");
     assert_int_equal(access(older, F_OK), 0);
     free(older);
-    f->ctx.save_version = NULL;
+    f->ds.ctx.save_version = NULL;
     ds = create_table_ds(f, "append");
     assert_int_equal(loaded_rows(f, ds), 3); /* the newest */
-    f->type->destroy(ds);
-    f->ctx.load_version = "2026-01-01T00.00.00.000Z";
+    f->ds.type->destroy(ds);
+    f->ds.ctx.load_version = "2026-01-01T00.00.00.000Z";
     ds = create_table_ds(f, "append");
     assert_int_equal(loaded_rows(f, ds), 2); /* the pinned one */
-    f->type->destroy(ds);
+    f->ds.type->destroy(ds);
 }
 
 #define SQLITE_TEST(t) cmocka_unit_test_setup_teardown(t, setup, teardown)

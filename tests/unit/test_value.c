@@ -1,6 +1,7 @@
 /* test_value.c - crun_value and crun_table: reference counts, typed columns
  * with missing cells, and the JSON and CSV forms other parts of crun rely on
- * (the service runner's outputs, command nodes' scratch files).
+ * (the service runner's outputs, command nodes' scratch files), and the
+ * number, dotted-path and UTF-8 functions the plugins share.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -344,6 +345,61 @@ static void test_value_size_counts_table_cells(void **state)
     crun_value_unref(v);
 }
 
+/* --- the number, path and UTF-8 functions plugins share --- */
+
+static void test_real_format_is_shortest_exact_and_stays_a_real(void **state)
+{
+    char buf[32];
+    const double samples[] = {0.1, 2.0, 1.0 / 3.0, 0.1 + 0.2, 1e300, -0.0, 123456789012345678.0};
+    const char *const want[] = {"0.1", "2.0", "0.3333333333333333", "0.30000000000000004", "1e+300", "-0.0",
+                                "1.2345678901234568e+17"};
+    for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
+        crun_real_format(samples[i], buf, sizeof(buf));
+        assert_string_equal(buf, want[i]);
+        assert_true(strtod(buf, NULL) == samples[i]);
+    }
+    crun_real_format(1.0 / 0.0, buf, sizeof(buf));
+    assert_string_equal(buf, "inf"); /* no ".0" after a word */
+}
+
+static void test_json_dumps_uses_one_short_exact_precision(void **state)
+{
+    json_t *doc = json_pack("{s:f, s:[f, i]}", "a", 0.1, "b", 0.1 + 0.2, 2);
+    char *text = crun_json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(3));
+    assert_string_equal(text, "{\"a\":0.10000000000000001,\"b\":[0.30000000000000004,2]}");
+    free(text);
+    json_object_del(doc, "b");
+    text = crun_json_dumps(doc, JSON_COMPACT);
+    assert_string_equal(text, "{\"a\":0.1}");
+    free(text);
+    json_decref(doc);
+}
+
+static void test_json_path_follows_dots_through_objects_only(void **state)
+{
+    json_t *doc = json_pack("{s:{s:{s:i}}, s:[i]}", "model", "opt", "alpha", 3, "list", 1);
+    assert_ptr_equal(crun_json_path(doc, ""), doc);
+    assert_int_equal(json_integer_value(crun_json_path(doc, "model.opt.alpha")), 3);
+    assert_true(json_is_object(crun_json_path(doc, "model.opt")));
+    assert_null(crun_json_path(doc, "model.opt.beta"));
+    assert_null(crun_json_path(doc, "model.opt.alpha.deeper"));
+    assert_null(crun_json_path(doc, "list.0")); /* arrays are not stepped into */
+    assert_null(crun_json_path(NULL, "model"));
+    json_decref(doc);
+}
+
+static void test_utf8_refuses_overlong_surrogates_and_cut_sequences(void **state)
+{
+    const char good[] = "caf\xc3\xa9 \xf0\x9f\x98\x80";
+    assert_int_equal(crun_utf8_invalid_at(good, strlen(good)), strlen(good));
+    assert_int_equal(crun_utf8_sequence("\xc3\xa9", 2), 2);
+    assert_int_equal(crun_utf8_sequence("\xc3\xa9", 1), 0);       /* cut short */
+    assert_int_equal(crun_utf8_sequence("\xc0\xaf", 2), 0);       /* overlong '/' */
+    assert_int_equal(crun_utf8_sequence("\xed\xa0\x80", 3), 0);  /* surrogate */
+    assert_int_equal(crun_utf8_sequence("\xf4\x90\x80\x80", 4), 0); /* past U+10FFFF */
+    assert_int_equal(crun_utf8_invalid_at("ab\xff" "cd", 5), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -372,6 +428,10 @@ int main(void)
         cmocka_unit_test(test_serialize_table_quotes_commas_and_newlines),
         cmocka_unit_test(test_serialize_table_doubles_round_trip),
         cmocka_unit_test(test_value_size_counts_table_cells),
+        cmocka_unit_test(test_real_format_is_shortest_exact_and_stays_a_real),
+        cmocka_unit_test(test_json_dumps_uses_one_short_exact_precision),
+        cmocka_unit_test(test_json_path_follows_dots_through_objects_only),
+        cmocka_unit_test(test_utf8_refuses_overlong_surrogates_and_cut_sequences),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -100,50 +100,10 @@ static int json_ds_load(void *instance, crun_value **out, crun_error *err)
     return 0;
 }
 
-/* The fewest significant digits (15..17) that read d back exactly. */
-static int real_digits(double d)
-{
-    char buf[32];
-    for (int digits = 15; digits < 17; digits++) {
-        snprintf(buf, sizeof(buf), "%.*g", digits, d);
-        if (strtod(buf, NULL) == d)
-            return digits;
-    }
-    return 17;
-}
-
-/* The precision every real in json needs.  jansson's fixed 17 digits turn
- * 0.1 into 0.10000000000000001; one precision per document keeps metrics
- * files as readable as Python's while still reading back exactly. */
-static int real_precision(json_t *json)
-{
-    if (json_is_real(json))
-        return real_digits(json_real_value(json));
-    int best = 15;
-    size_t i;
-    const char *key;
-    json_t *item;
-    if (json_is_array(json)) {
-        json_array_foreach(json, i, item) {
-            int digits = real_precision(item);
-            best = digits > best ? digits : best;
-        }
-    }
-    if (json_is_object(json)) {
-        json_object_foreach(json, key, item) {
-            int digits = real_precision(item);
-            best = digits > best ? digits : best;
-        }
-    }
-    return best;
-}
-
 /* The file's text: indented, insertion order, ending in a newline. */
 static char *render(const json_ds *ds, json_t *json, size_t *len)
 {
-    size_t flags = JSON_INDENT(ds->indent) | JSON_ENCODE_ANY |
-                   JSON_REAL_PRECISION(real_precision(json));
-    char *text = json_dumps(json, flags);
+    char *text = crun_json_dumps(json, JSON_INDENT(ds->indent) | JSON_ENCODE_ANY);
     if (!text)
         return NULL;
     size_t n = strlen(text);

@@ -171,72 +171,17 @@ int partition_list_folder(const char *folder, const char *suffix, partition_list
  * text: UTF-8, as the text dataset type checks it
  * ------------------------------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0: overlong
- * forms, surrogates and code points past U+10FFFF are refused. */
-static size_t utf8_sequence(const unsigned char *s, size_t n)
-{
-    if (s[0] < 0x80)
-        return 1;
-    size_t len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
-    if (len == 0 || s[0] > 0xf4 || len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
-        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
-        return 0;
-    return len;
-}
-
 static int check_utf8(const char *file, const char *data, size_t len, crun_error *err)
 {
-    const unsigned char *s = (const unsigned char *)data;
-    for (size_t i = 0; i < len;) {
-        size_t n = utf8_sequence(s + i, len - i);
-        if (n == 0)
-            return crun_error_set(err, CRUN_EDATA, "%s: invalid UTF-8 at byte %zu", file, i);
-        i += n;
-    }
+    size_t at = crun_utf8_invalid_at(data, len);
+    if (at < len)
+        return crun_error_set(err, CRUN_EDATA, "%s: invalid UTF-8 at byte %zu", file, at);
     return 0;
 }
 
 /* ------------------------------------------------------------------------
  * json: reals as short as read back exactly, as the json dataset type does
  * ------------------------------------------------------------------------ */
-
-static int real_digits(double d)
-{
-    char buf[32];
-    for (int digits = 15; digits < 17; digits++) {
-        snprintf(buf, sizeof(buf), "%.*g", digits, d);
-        if (strtod(buf, NULL) == d)
-            return digits;
-    }
-    return 17;
-}
-
-/* The precision every real in json needs (jansson has one per document). */
-static int real_precision(json_t *json)
-{
-    int best = json_is_real(json) ? real_digits(json_real_value(json)) : 15;
-    size_t i;
-    const char *key;
-    json_t *item;
-    if (json_is_array(json)) {
-        json_array_foreach(json, i, item) {
-            int digits = real_precision(item);
-            best = digits > best ? digits : best;
-        }
-    }
-    if (json_is_object(json)) {
-        json_object_foreach(json, key, item) {
-            int digits = real_precision(item);
-            best = digits > best ? digits : best;
-        }
-    }
-    return best;
-}
 
 static int render_json(const part_format *fmt, const crun_value *value, char **text,
                        size_t *len, crun_error *err)
@@ -246,9 +191,7 @@ static int render_json(const part_format *fmt, const crun_value *value, char **t
     if (rc != 0)
         return crun_error_prefix(err, "cannot save a %s value as JSON: ",
                                  crun_value_kind_name(crun_value_kind_of(value)));
-    size_t flags = JSON_INDENT(fmt->indent) | JSON_ENCODE_ANY |
-                   JSON_REAL_PRECISION(real_precision(json));
-    char *dumped = json_dumps(json, flags);
+    char *dumped = crun_json_dumps(json, JSON_INDENT(fmt->indent) | JSON_ENCODE_ANY);
     json_decref(json);
     size_t n = dumped ? strlen(dumped) : 0;
     char *out = dumped ? realloc(dumped, n + 2) : NULL;

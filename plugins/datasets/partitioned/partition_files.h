@@ -12,7 +12,7 @@
 
 #include <crun/value.h>
 
-#include "../csv/csv_parse.h"
+#include "csv_parse.h"
 
 typedef enum part_type { PART_TEXT, PART_BYTES, PART_JSON, PART_CSV } part_type;
 

@@ -23,7 +23,7 @@
 
 #include <crun/dataset.h>
 
-#include "../csv/csv_number.h"
+#include "csv_number.h"
 
 typedef struct sqlite_settings {
     const char *filepath;
@@ -247,7 +247,7 @@ static int widen_to_string(column_buf *col, size_t rows)
         if (was == CRUN_COLUMN_INT64)
             snprintf(text, sizeof(text), "%lld", (long long)col->cells[r].i);
         else
-            csv_number_format_double(col->cells[r].d, text);
+            crun_real_format(col->cells[r].d, text, sizeof(text));
         if (!(col->cells[r].s = strdup(text))) {
             memset(col->present + r, 0, rows - r);
             return CRUN_ENOMEM;

@@ -34,41 +34,10 @@ typedef struct text_ds {
 
 /* --- UTF-8 ----------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0 when it is not
- * one: overlong forms, surrogates and code points past U+10FFFF are refused. */
-static size_t utf8_sequence(const unsigned char *s, size_t n)
-{
-    if (s[0] < 0x80)
-        return 1;
-    size_t len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
-    if (len == 0 || s[0] > 0xf4 || len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
-        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
-        return 0;
-    return len;
-}
-
-/* Offset of the first invalid byte, or len when all of it is valid. */
-static size_t utf8_invalid_at(const char *data, size_t len)
-{
-    const unsigned char *s = (const unsigned char *)data;
-    for (size_t i = 0; i < len;) {
-        size_t n = utf8_sequence(s + i, len - i);
-        if (n == 0)
-            return i;
-        i += n;
-    }
-    return len;
-}
-
 static int check_utf8(const text_ds *ds, const char *file, const char *data, size_t len,
                       crun_error *err)
 {
-    size_t at = utf8_invalid_at(data, len);
+    size_t at = crun_utf8_invalid_at(data, len);
     if (at == len)
         return 0;
     return crun_error_set(err, CRUN_EDATA, "dataset '%s': %s: invalid UTF-8 at byte %zu",

@@ -47,21 +47,6 @@ static char *put(char *w, const char *s, size_t n)
     return w + n;
 }
 
-/* Length of the valid UTF-8 sequence at s, or 0. */
-static size_t utf8_len(const unsigned char *s)
-{
-    size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
-    if (n == 0 || s[0] >= 0xf5)
-        return 0;
-    for (size_t i = 1; i < n; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
-        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
-        return 0; /* overlong, surrogate, or above U+10FFFF */
-    return n;
-}
-
 static char *put_json_string(char *w, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
@@ -75,7 +60,7 @@ static char *put_json_string(char *w, const char *s)
         if (!*p)
             break;
         if (*p >= 0x80) {
-            size_t n = utf8_len(p);
+            size_t n = crun_utf8_sequence(p, strnlen((const char *)p, 4));
             w = n ? put(w, (const char *)p, n) : put(w, "\\ufffd", 6);
             p += n ? n : 1;
             continue;

@@ -90,7 +90,7 @@ static void write_int(out_buf *b, int64_t v)
 static void write_double(out_buf *b, double d)
 {
     char s[CSV_NUMBER_DOUBLE_MAX];
-    out_append(b, s, csv_number_format_double(d, s));
+    out_append(b, s, (size_t)crun_real_format(d, s, sizeof(s)));
 }
 
 static void write_cell(out_buf *b, const crun_table *t, size_t c, size_t r, char delimiter)

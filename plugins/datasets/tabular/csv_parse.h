@@ -1,8 +1,8 @@
 /* csv_parse.h - CSV files <-> crun tables, for the csv and partitioned plugins.
  *
- * A plugin-private source: csv_parse.c is compiled into each plugin that
- * needs it and exports nothing (plugins are built with hidden visibility),
- * so libcrun's ABI does not grow a CSV reader.  Messages name the file and,
+ * Part of the tabular static library, linked into each plugin that needs
+ * it and exported by none (plugins are built with hidden visibility), so
+ * libcrun's ABI does not grow a CSV reader.  Messages name the file and,
  * where one is known, the line; the calling plugin puts "dataset 'x': " in
  * front.  Nothing here keeps state between calls; everything is reentrant.
  */

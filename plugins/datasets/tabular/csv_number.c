@@ -204,19 +204,3 @@ bool csv_number_double(const char *s, size_t len, double *out)
     *out = strtod(s, NULL);
     return true;
 }
-
-size_t csv_number_format_double(double d, char *buf)
-{
-    int n = 0;
-    for (int digits = 15; digits <= 17; digits++) {
-        n = snprintf(buf, CSV_NUMBER_DOUBLE_MAX, "%.*g", digits, d);
-        double back;
-        if (digits == 17 || !isfinite(d) || (csv_number_double(buf, (size_t)n, &back) && back == d))
-            break;
-    }
-    if (isfinite(d) && !strpbrk(buf, ".eE")) {
-        memcpy(buf + n, ".0", 3);
-        n += 2;
-    }
-    return (size_t)n;
-}
