@@ -506,7 +506,7 @@ static void test_cancel_from_another_thread_stops_a_command(void **state)
 
 /* --- runs inside runs (crun_run_delegate) ---------------------------------------------------- */
 
-/* A project whose runner `fan` (tests/fixtures/plugin_fanout.c) hands the
+/* A project whose runner `fan` (tests/fixtures/plugins/plugin_fanout.c) hands the
  * plan to `seq` from n threads at once, each with its own `trial`.  (The
  * inner runner is sequential: Debian's libuv closes descriptors with a raw
  * system call that ThreadSanitizer cannot see, so two parallel runners'

@@ -250,7 +250,7 @@ static void test_cancel_stops_a_running_command_and_starts_nothing_after_it(void
     write_project(f, "      - {name: slow, cmd: [sh, -c, \"touch started; sleep 30\"], "
                      "outputs: {o: slow_out}}\n" STEP("after", "[slow_out]"));
     open_session(f);
-    run_thread t = {.f = f, .err = CRUN_ERROR_INIT};
+    run_thread t = {.f = f, .res = CRUN_RUN_RESULT_INIT, .err = CRUN_ERROR_INIT};
     pthread_t th;
     double start = now();
     assert_int_equal(pthread_create(&th, NULL, run_in_thread, &t), 0);
