@@ -203,7 +203,7 @@ void run_destroy(crun_run *run)
     for (size_t i = 0; run->cmds && i < run->plan->n; i++)
         command_state_free(run->cmds[i]);
     run_scratch_free(run);
-    free(run->children);
+    proc_table_free(&run->procs);
     crun_error_clear(&run->first_error);
     if (run->params_owned)
         json_decref(run->params);

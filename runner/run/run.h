@@ -16,6 +16,7 @@
 
 #include "catalog/catalog.h"
 #include "crun/crun.h"
+#include "run/process.h"
 
 /* Room for a run id and its NUL (crun_session_run refuses longer ids). */
 enum { CRUN_RUN_ID_MAX = 64 };
@@ -62,8 +63,7 @@ struct crun_run {
     /* any thread */
     atomic_bool cancelled;
     pthread_mutex_t lock;    /* children, scratch files, cmd states */
-    pid_t *children;
-    size_t n_children, cap_children;
+    proc_table procs;        /* tracked children, program paths (run/process.c) */
     char *scratch_dir;
     int scratch_lock;        /* scratch_dir/.owner, locked while the run lives */
     cmd_state **cmds;        /* per plan node, for the stepwise command API */
