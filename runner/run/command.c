@@ -88,6 +88,30 @@ static int command_hooks(crun_run *run, crun_hook_point point, crun_call *call, 
     return run_hooks_fire(run, point, &ev, err);
 }
 
+/* path holding data, whole: written under a temporary name and renamed
+ * into place, so that a reader never sees it half-written.  Two nodes that
+ * need the same input at once each write a copy; the last rename wins, and
+ * both are the same bytes. */
+static int write_whole(const char *path, const char *data, size_t len, crun_error *err)
+{
+    char *tmp = NULL;
+    if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    int rc = 0;
+    if (!f || fwrite(data, 1, len, f) != len || fflush(f) != 0 || rename(tmp, path) != 0)
+        rc = crun_error_set(err, CRUN_EIO, "%s: %s", path, strerror(errno));
+    if (f && fclose(f) != 0 && !rc)
+        rc = crun_error_set(err, CRUN_EIO, "%s: %s", path, strerror(errno));
+    else if (!f && fd >= 0)
+        close(fd);
+    if (rc && fd >= 0)
+        unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
 /* A file holding dataset ds for a command to read. */
 static int input_file(crun_run *run, size_t ds, crun_call *call, char **out, crun_error *err)
 {
@@ -147,17 +171,8 @@ static int input_file(crun_run *run, size_t ds, crun_call *call, char **out, cru
         path = NULL;
         rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
     }
-    if (!rc) {
-        FILE *f = fopen(path, "wbxe");
-        if (!f && errno == EEXIST) /* another node of this run wrote it meanwhile */
-            rc = 0;
-        else if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0)
-            rc = crun_error_set(err, CRUN_EIO, "%s: %s", path, strerror(errno));
-        else
-            f = NULL;
-        if (f)
-            fclose(f);
-    }
+    if (!rc)
+        rc = write_whole(path, data, len, err);
     if (!rc) {
         pthread_mutex_lock(&run->lock);
         if (!e->scratch)
