@@ -471,10 +471,11 @@ typedef struct output_to {
     size_t pn;
 } output_to;
 
-static void log_line(void *user, const char *line, size_t len)
+static void log_lines(void *user, const char *text, size_t len)
 {
     output_to *o = user;
-    crun_run_command_output(o->run, o->pn, line, len);
+    logger_write_lines(&o->run->session->logger, CRUN_LOG_INFO,
+                       crun_run_node_name(o->run, o->pn), text, len);
 }
 
 int command_execute(crun_run *run, size_t pn, crun_call *call, crun_error *err)
@@ -495,7 +496,7 @@ int command_execute(crun_run *run, size_t pn, crun_call *call, crun_error *err)
         rc = proc_spawn(run, &spec, &pid, &fd, err);
     if (!rc) {
         output_to o = {run, pn};
-        proc_follow(run, pid, fd, log_line, &o);
+        proc_follow(run, pid, fd, log_lines, &o);
         int status = proc_reap(run, pid);
         if (crun_run_cancelled(run))
             rc = crun_error_set(err, CRUN_ECANCELED, "cancelled");

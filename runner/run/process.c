@@ -368,20 +368,26 @@ static bool lines_keep(lines *l, const char *data, size_t n)
     return true;
 }
 
+/* The complete lines of data go on as one block (one write to the log for
+ * a read, not one per line), a line begun before first; the unfinished rest
+ * is kept for the next read. */
 static void lines_feed(lines *l, const char *data, size_t n)
 {
+    const char *last = memrchr(data, '\n', n);
     size_t start = 0;
-    for (const char *nl; start < n && (nl = memchr(data + start, '\n', n - start));) {
-        size_t end = (size_t)(nl - data);
-        if (l->len) {
-            if (!lines_keep(l, data + start, end - start))
-                l->fn(l->user, data + start, end - start);
+    if (last && l->len) {
+        size_t end = (size_t)((const char *)memchr(data, '\n', n) - data);
+        if (!lines_keep(l, data, end)) {
             lines_flush(l);
-        } else {
-            l->fn(l->user, data + start, end - start);
+            l->fn(l->user, data, end);
         }
+        lines_flush(l);
         start = end + 1;
     }
+    if (last && data + start <= last)
+        l->fn(l->user, data + start, (size_t)(last - data) - start);
+    if (last)
+        start = (size_t)(last - data) + 1;
     if (start < n && !lines_keep(l, data + start, n - start)) {
         lines_flush(l);
         l->fn(l->user, data + start, n - start);

@@ -74,10 +74,12 @@ typedef struct proc_spec {
 int proc_spawn(crun_run *run, const proc_spec *spec, pid_t *pid, int *pipe_fd,
                crun_error *err);
 
-/* Lines of output: a line longer than PROC_MAX_LINE is passed on in pieces
- * of that size, so one line without an end never takes more memory. */
+/* Lines of output, passed on as they are read: text is one or more lines
+ * parted by '\n' (none after the last).  A line longer than PROC_MAX_LINE is
+ * passed on in pieces of that size, so one line without an end never takes
+ * more memory. */
 enum { PROC_MAX_LINE = 65536 };
-typedef void (*proc_line_fn)(void *user, const char *line, size_t len);
+typedef void (*proc_line_fn)(void *user, const char *text, size_t len);
 
 /* Pass fd's lines to fn until pid exits (not until the output ends, which a
  * process it left behind may hold open), then what the pipe held at that

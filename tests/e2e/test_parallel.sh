@@ -544,6 +544,39 @@ test_quiet_prints_nothing()
     expect_file_content data/greeting.txt "hello 3"
 }
 
+# A command that prints 200 MB without a newline: crun holds at most one
+# 64 KiB piece of the line, under either runner (it held the whole line, and
+# more while growing it: 821 MB at its peak).
+long_line_peak_kib()
+{
+    python3 - "$CRUN" "$1" <<'EOF' || fail "$1: crun failed"
+import os, subprocess, sys
+p = subprocess.Popen([sys.argv[1], "-q", "--runner", sys.argv[2]], stdin=subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+_, status, usage = os.wait4(p.pid, 0)
+print(usage.ru_maxrss)  # KiB, crun's own peak
+sys.exit(0 if status == 0 else 1)
+EOF
+}
+
+test_one_long_output_line_takes_bounded_memory()
+{
+    [ "$HAVE_PYTHON" = 1 ] || { e2e_checked; return 0; } # the peak is read by python3
+    par_project "max_workers: 2"
+    write_file conf/base/pipelines.yml <<'EOF'
+pipelines:
+  __default__:
+    nodes:
+      - {name: long, cmd: [sh, -c, "head -c 200000000 /dev/zero | tr '\\0' x"]}
+EOF
+    local runner peak
+    for runner in sequential parallel; do
+        peak=$(long_line_peak_kib "$runner") || exit 1
+        [ "$peak" -lt 65536 ] || fail "$runner: crun peaked at $peak KiB for one 200 MB line"
+    done
+    e2e_checked
+}
+
 # --- finding programs -----------------------------------------------------------------
 
 # A program named without a slash is the first on PATH that is an executable
