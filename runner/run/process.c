@@ -88,10 +88,12 @@ void crun_run_track_child(crun_run *run, pid_t pid)
     if (room)
         fill_slot(run, pid);
     pthread_mutex_unlock(&run->lock);
-    if (!room) {
+    if (room)
+        proc_guard_add(&run->shared->guard, pid);
+    else {
         /* a child cancel could not reach must not run on: stop it now */
         kill(-pid, SIGKILL);
-        crun_log(&run->session->logger, CRUN_LOG_ERROR, "out of memory: child process %d "
+        crun_log(run->shared->catalog.logger, CRUN_LOG_ERROR, "out of memory: child process %d "
                  "could not be tracked, killed", (int)pid);
     }
 }
@@ -99,13 +101,14 @@ void crun_run_track_child(crun_run *run, pid_t pid)
 void crun_run_untrack_child(crun_run *run, pid_t pid)
 {
     proc_table *t = &run->procs;
+    bool found = false;
     pthread_mutex_lock(&run->lock);
-    for (size_t i = 0; i < t->n; i++)
-        if (t->pids[i] == pid) {
+    for (size_t i = 0; i < t->n && !found; i++)
+        if ((found = t->pids[i] == pid))
             t->pids[i] = t->pids[--t->n];
-            break;
-        }
     pthread_mutex_unlock(&run->lock);
+    if (found)
+        proc_guard_remove(&run->shared->guard, pid);
 }
 
 /* Under run->lock: every tracked child's group gets sig. */
@@ -264,7 +267,7 @@ static int spawn_file(const char *file, const proc_spec *s, char *const *envp, i
 static int start(crun_run *run, const proc_spec *s, int out, int err_fd, pid_t *pid,
                  crun_error *err)
 {
-    char *const *envp = s->envp ? s->envp : run->session->environ;
+    char *const *envp = s->envp ? s->envp : run->shared->environ;
     int rc = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         char *file = find_program(run, s->argv[0], envp, s->cwd, attempt > 0);
@@ -315,6 +318,8 @@ int proc_spawn(crun_run *run, const proc_spec *spec, pid_t *pid, int *pipe_fd,
         pthread_mutex_lock(&run->lock);
         fill_slot(run, rc ? 0 : *pid);
         pthread_mutex_unlock(&run->lock);
+        if (!rc)
+            proc_guard_add(&run->shared->guard, *pid);
     }
     if (rc && fds[0] >= 0)
         close(fds[0]);

@@ -22,6 +22,8 @@
  *   stopped (crun_run_stop_commands).
  * - Its group is signalled by number only while the leader is unreaped (the
  *   number stays taken); leftovers after that are held by pidfds.
+ * - A tracked child's group is announced to the session's guard, which
+ *   SIGKILLs it if crun ends (even by SIGKILL or a crash) before reaping it.
  *
  * Thread-safety: every function may run on many threads at once for
  * different children; the run's lock guards the table and the path cache.
@@ -29,11 +31,30 @@
 #ifndef CRUN_RUN_PROCESS_H
 #define CRUN_RUN_PROCESS_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
 #include "crun/crun.h"
+
+/* The session's guard (run/guard.c): a process that SIGKILLs every tracked
+ * child's group when crun ends, however it ends.  Started at the first
+ * tracked child; one per session. */
+typedef struct proc_guard {
+    pthread_mutex_t lock; /* started, pid, fd */
+    bool started;
+    pid_t pid;
+    int fd;               /* the pipe's write end; -1: no guard */
+} proc_guard;
+
+void proc_guard_init(proc_guard *g);
+/* Announce a tracked child's group (starting the guard if need be), and its
+ * end (before it is reaped).  Any thread. */
+void proc_guard_add(proc_guard *g, pid_t pgid);
+void proc_guard_remove(proc_guard *g, pid_t pgid);
+/* At the session's close: the guard ends (and is reaped). */
+void proc_guard_close(proc_guard *g);
 
 /* Children and program paths of one run (in crun_run, under its lock). */
 typedef struct proc_found {

@@ -31,6 +31,7 @@ typedef struct run_shared {
     _Atomic(crun_node_fn) *fn_cache;     /* per IR node: its function, once resolved */
     atomic_int_fast64_t last_version_ms; /* the newest save version handed out */
     atomic_uint_fast64_t id_counter;     /* run-id suffixes: mixed from this */
+    proc_guard guard;                    /* ends tracked children with crun (run/guard.c) */
 } run_shared;
 
 typedef struct cmd_state cmd_state;

@@ -445,6 +445,48 @@ test_sigterm_stops_every_child()
     interrupt_run TERM
 }
 
+# crun killed with SIGKILL (no handler, no cleanup) while commands run:
+# none of them, nor what they started, outlives it (the session's guard
+# stops their groups), under either runner.
+killed_crun_leaves_no_child()
+{
+    local m
+    m=$(marker)
+    write_file conf/base/pipelines.yml <<EOF
+pipelines:
+  __default__:
+    nodes:
+      - {name: slow1, cmd: [sleep, "$m"]}
+      - {name: slow2, cmd: [sh, -c, "sleep $m; echo never"]}
+EOF
+    "$CRUN" --runner "$1" >crun.out 2>crun.err </dev/null &
+    local pid=$! want=2 i
+    [ "$1" = sequential ] && want=1
+    for i in $(seq 100); do
+        [ "$(pgrep -fc "sleep $m")" -ge "$want" ] && break
+        sleep 0.05
+    done
+    if [ "$(pgrep -fc "sleep $m")" -lt "$want" ]; then
+        kill -KILL "$pid" 2>/dev/null
+        pkill -KILL -f "sleep $m"
+        fail "$1: the sleep nodes never started: $(cat crun.err)"
+    fi
+    kill -KILL "$pid"
+    wait "$pid" 2>/dev/null
+    for i in $(seq 20); do
+        pgrep -f "sleep $m" >/dev/null || break
+        sleep 0.05
+    done
+    expect_no_process "sleep $m"
+}
+
+test_sigkill_of_crun_leaves_no_child()
+{
+    par_project "max_workers: 2"
+    killed_crun_leaves_no_child parallel
+    killed_crun_leaves_no_child sequential
+}
+
 # --- same results as sequential ---------------------------------------------------------
 
 # Function nodes (bench.noop forwards its first input) and command nodes,
