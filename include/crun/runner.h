@@ -130,15 +130,17 @@ void crun_run_track_child(crun_run *run, pid_t pid);
 void crun_run_untrack_child(crun_run *run, pid_t pid);
 /* A command node ends when its process exits, and so does everything it
  * started.  Call once pid (a process-group leader) has exited, before it is
- * reaped (waitid with WNOWAIT, so that its group's number stays taken) and
- * after it is untracked: whatever is left in its group gets SIGTERM, then pid
- * is reaped, and what is still there after the run's grace period gets
- * SIGKILL through a pidfd of its own (never by the group's number, which may
- * be another group's by then; without pidfds, before Linux 5.3, SIGTERM is
+ * reaped (waitid with WNOWAIT) and after it is untracked: pid is reaped, and
+ * whatever is left in its group is held by pidfds (never signalled by the
+ * group's number, which may be another group's by then), gets SIGTERM, and
+ * SIGKILL when it is still there after the run's grace period (without
+ * pidfds, before Linux 5.3, SIGTERM by the group's number before the reap is
  * all).  The wait is only that long when something ignores SIGTERM.  Returns
  * pid's wait status, for crun_run_command_finish, or -1 when it could not be
- * reaped.  Do not wait for the output pipe to close first: a background
- * process may hold it; read what the pipe holds when pid exits (FIONREAD). */
+ * reaped.  crun_run_execute also gives a process that still holds the
+ * command's output the grace period to finish before this (a `tee
+ * >(gzip > f)`), and warns naming the node when something had to be
+ * stopped. */
 int crun_run_command_reap(crun_run *run, pid_t pid);
 
 /* --- child processes (ABI 1.3; any thread) ---

@@ -497,7 +497,7 @@ int command_execute(crun_run *run, size_t pn, crun_call *call, crun_error *err)
     if (!rc) {
         output_to o = {run, pn};
         proc_follow(run, pid, fd, log_lines, &o);
-        int status = proc_reap(run, pid);
+        int status = proc_reap(run, pid, crun_run_node_name(run, pn));
         if (crun_run_cancelled(run))
             rc = crun_error_set(err, CRUN_ECANCELED, "cancelled");
         else

@@ -29,6 +29,8 @@ enum {
     CANCEL_POLL_MS = 100, /* how often a follower looks for a cancel */
     MAX_LEFTOVERS = 64    /* leftovers held by pidfds at once */
 };
+static const double EXITING_S = 0.05; /* how long a leftover may take to finish exiting */
+static const double KILLED_S = 1.0;   /* and to go once it had SIGKILL */
 
 static double now(void)
 {
@@ -453,6 +455,27 @@ static void on_cancel(crun_run *run, pid_t pid, double *cancel_at, bool *killed)
     }
 }
 
+/* The child has exited, and processes it left still hold its output open
+ * (a `tee >(gzip > f)` finishing its file): they get the grace period to
+ * finish, their output logged meanwhile.  Returns fd, or -1 once the output
+ * ended. */
+static int wait_for_holders(crun_run *run, lines *l, int fd)
+{
+    double deadline = now() + run->grace_period;
+    while (fd >= 0 && !crun_run_cancelled(run)) {
+        double left = deadline - now();
+        if (left <= 0)
+            break;
+        int ms = left * 1000 < CANCEL_POLL_MS ? (int)(left * 1000) + 1 : CANCEL_POLL_MS;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, ms) > 0 && !read_some(l, fd, READ_BUF_SIZE * 4)) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    return fd;
+}
+
 void proc_follow(crun_run *run, pid_t pid, int fd, proc_line_fn fn, void *user)
 {
     lines l = {.fn = fn, .user = user};
@@ -470,7 +493,10 @@ void proc_follow(crun_run *run, pid_t pid, int fd, proc_line_fn fn, void *user)
             break;
         on_cancel(run, pid, &cancel_at, &killed);
     }
-    /* what the child wrote before it exited is in the pipe: take that much */
+    if (fd >= 0)
+        fd = wait_for_holders(run, &l, fd);
+    /* what is in the pipe now, and no more: a process left behind may write
+     * on and on (it is stopped next) */
     int queued = 0;
     if (fd >= 0 && ioctl(fd, FIONREAD, &queued) == 0 && queued > 0)
         read_some(&l, fd, (size_t)queued);
@@ -501,15 +527,6 @@ static bool live_member(const char *name, pid_t pgid)
            state != 'Z' && state != 'X';
 }
 
-static void pidfd_kill(int pidfd)
-{
-#ifdef SYS_pidfd_send_signal
-    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-#else
-    (void)pidfd;
-#endif
-}
-
 /* Descriptors (pidfds) of the live members of group pgid, at most cap: each
  * checked again once open, so that a number taken over between the scan and
  * the open is never signalled.  None where pidfds are not to be had. */
@@ -531,14 +548,14 @@ static size_t open_members(pid_t pgid, int *fds, size_t cap)
     return n;
 }
 
-/* Wait until every process of fds has exited or deadline (CLOCK_MONOTONIC
- * seconds) has passed; SIGKILL those still there; close them all. */
-static void wait_or_kill(int *fds, size_t n, double deadline)
+/* Wait until every process of p has exited or deadline (CLOCK_MONOTONIC
+ * seconds) has passed; an exited one's fd becomes -1 in p.  Returns how
+ * many are left. */
+static size_t wait_exits(struct pollfd *p, size_t n, double deadline)
 {
-    struct pollfd p[MAX_LEFTOVERS];
-    size_t left = n;
+    size_t left = 0;
     for (size_t i = 0; i < n; i++)
-        p[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+        left += p[i].fd >= 0;
     while (left > 0) {
         double wait = deadline - now();
         if (wait <= 0)
@@ -552,48 +569,81 @@ static void wait_or_kill(int *fds, size_t n, double deadline)
                 left--;
             }
     }
-    for (size_t i = 0; i < n; i++) {
-        if (p[i].fd >= 0)
-            pidfd_kill(fds[i]);
-        close(fds[i]);
-    }
+    return left;
 }
 
-/* The leader is reaped and its group had SIGTERM.  Nothing is signalled by
- * the group's number from here on: the number is free again once the last
- * member goes, and may be another group's then.  The members still there
- * are found in /proc and held by pidfds (only when kill() says the group
- * still exists: rare), waited for until the grace period ends, and what
- * ignored SIGTERM gets SIGKILL through its own pidfd; a second look catches
- * what they started meanwhile.  Without pidfds (Linux before 5.3), SIGTERM
- * is all they get. */
-static void end_leftovers(crun_run *run, pid_t pgid)
+/* Send sig to the processes of p still there. */
+static void pidfds_signal(const struct pollfd *p, size_t n, int sig)
+{
+#ifdef SYS_pidfd_send_signal
+    for (size_t i = 0; i < n; i++)
+        if (p[i].fd >= 0)
+            syscall(SYS_pidfd_send_signal, p[i].fd, sig, NULL, 0);
+#else
+    (void)p, (void)n, (void)sig;
+#endif
+}
+
+/* The leader is reaped.  Nothing is signalled by the group's number from
+ * here on: the number is free again once the last member goes, and may be
+ * another group's then.  The members still there (only when kill() says
+ * the group still exists: rare) are found in /proc and held by pidfds, get
+ * SIGTERM, are waited for until the grace period ends, and what ignored
+ * SIGTERM gets SIGKILL; a second look catches what they started meanwhile.
+ * Returns how many were stopped. */
+static size_t end_leftovers(crun_run *run, pid_t pgid, bool at_once)
 {
     double deadline = now() + run->grace_period;
+    size_t stopped = 0;
     for (int look = 0; look < 2 && kill(-pgid, 0) == 0; look++) {
         int fds[MAX_LEFTOVERS];
+        struct pollfd p[MAX_LEFTOVERS];
         size_t n = open_members(pgid, fds, MAX_LEFTOVERS);
         if (n == 0)
-            return;
-        wait_or_kill(fds, n, look == 0 ? deadline : now());
+            break;
+        for (size_t i = 0; i < n; i++)
+            p[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+        /* one that has closed its files is on its way out: not stopped by us */
+        size_t left = wait_exits(p, n, now() + EXITING_S);
+        pidfds_signal(p, n, at_once ? SIGKILL : SIGTERM);
+        if (look == 0 && left && !at_once)
+            wait_exits(p, n, deadline);
+        pidfds_signal(p, n, SIGKILL); /* what ignored SIGTERM */
+        wait_exits(p, n, now() + KILLED_S); /* gone before the second look */
+        for (size_t i = 0; i < n; i++)
+            close(fds[i]);
+        stopped += left;
     }
+    return stopped;
 }
 
-int crun_run_command_reap(crun_run *run, pid_t pid)
+/* Reap pid; stop what it left in its group; warn naming node (NULL: none)
+ * when something had to be stopped. */
+static int reap_group(crun_run *run, pid_t pid, const char *node, bool at_once)
 {
-    /* the leader is a zombie, holding its group's number: SIGTERM reaches
-     * only what it left behind (nothing, mostly: one syscall) */
-    kill(-pid, SIGTERM);
+    int pidfd = pidfd_of(pid);
+    if (pidfd < 0) /* no pidfds (Linux before 5.3): SIGTERM while the zombie holds the number */
+        kill(-pid, at_once ? SIGKILL : SIGTERM);
+    else
+        close(pidfd);
     int status = -1;
     while (waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR)
             return -1; /* reaped by someone else: its number is not ours to probe */
     }
-    end_leftovers(run, pid);
+    size_t stopped = pidfd < 0 ? 0 : end_leftovers(run, pid, at_once);
+    if (stopped && node && !at_once)
+        crun_log(&run->session->logger, CRUN_LOG_WARN, "node '%s': stopped %zu process%s its "
+                 "command left running", node, stopped, stopped == 1 ? "" : "es");
     return status;
 }
 
-int proc_reap(crun_run *run, pid_t pid)
+int crun_run_command_reap(crun_run *run, pid_t pid)
+{
+    return reap_group(run, pid, NULL, false);
+}
+
+int proc_reap(crun_run *run, pid_t pid, const char *node)
 {
     siginfo_t info;
     int r;
@@ -605,12 +655,11 @@ int proc_reap(crun_run *run, pid_t pid)
     pthread_mutex_lock(&run->lock);
     bool at_once = run->procs.stop_signal != 0 || crun_run_cancelled(run);
     pthread_mutex_unlock(&run->lock);
-    if (at_once) /* a stopped run: what the child left goes at once */
-        kill(-pid, SIGKILL);
-    return crun_run_command_reap(run, pid);
+    /* a stopped run: what the child left goes at once */
+    return reap_group(run, pid, node, at_once);
 }
 
 int crun_run_reap(crun_run *run, pid_t pid)
 {
-    return proc_reap(run, pid);
+    return proc_reap(run, pid, NULL);
 }

@@ -103,15 +103,19 @@ enum { PROC_MAX_LINE = 65536 };
 typedef void (*proc_line_fn)(void *user, const char *text, size_t len);
 
 /* Pass fd's lines to fn until pid exits (not until the output ends, which a
- * process it left behind may hold open), then what the pipe held at that
- * moment; close fd.  A cancelled run's child gets SIGTERM, and SIGKILL after
- * the run's grace period.  pid is left unreaped (its number stays taken). */
+ * process it left behind may hold open); then, while processes it left
+ * still hold the output open, their lines too, for at most the run's grace
+ * period; then what the pipe holds at that moment; close fd.  A cancelled
+ * run's child gets SIGTERM, and SIGKILL after the run's grace period.  pid
+ * is left unreaped (its number stays taken). */
 void proc_follow(crun_run *run, pid_t pid, int fd, proc_line_fn fn, void *user);
 
-/* Wait for pid to exit, stop it from being tracked, end what it left in its
- * group (at once when the run was cancelled or its commands stopped, else
- * after the grace period, see crun_run_command_reap) and reap it.  Returns
- * the wait status, -1 when pid could not be waited for. */
-int proc_reap(crun_run *run, pid_t pid);
+/* Wait for pid to exit, stop it from being tracked, reap it, and stop what
+ * it left in its group through pidfds: SIGTERM, SIGKILL after the grace
+ * period (SIGKILL at once when the run was cancelled or its commands
+ * stopped), with a warning naming node (NULL: none) when something had to
+ * be stopped.  Returns the wait status, -1 when pid could not be waited
+ * for. */
+int proc_reap(crun_run *run, pid_t pid, const char *node);
 
 #endif

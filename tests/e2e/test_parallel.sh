@@ -356,8 +356,8 @@ pipelines:
   __default__:
     nodes:
       - {name: detached, cmd: [sh, -c, "sleep $m >/dev/null 2>&1 &"]}
-      - {name: holding, cmd: [sh, -c, "echo started; sleep $m & echo done"]}
-      - {name: after, cmd: [sh, -c, "sleep $m & echo after > {outputs.o}"], outputs: {o: out}}
+      - {name: holding, cmd: [sh, -c, "echo started; (sleep 0.3; echo late) & echo done"]}
+      - {name: after, cmd: [sh, -c, "sleep $m >/dev/null 2>&1 & echo after > {outputs.o}"], outputs: {o: out}}
 EOF
     write_file conf/base/catalog.yml <<'EOF'
 out: {type: text, filepath: data/out.txt}
@@ -366,6 +366,10 @@ EOF
     expect_no_process "sleep $m"
     expect_status 0
     expect_stderr_contains "holding: done"
+    expect_stderr_contains "holding: late"
+    expect_stderr_contains "warning: node 'detached': stopped 1 process its command left running"
+    expect_stderr_contains "warning: node 'after': stopped 1 process its command left running"
+    expect_stderr_lacks "node 'holding': stopped"
     expect_file_content data/out.txt "after"
     expect_faster_than 3000
 }
