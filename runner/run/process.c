@@ -633,7 +633,7 @@ static int reap_group(crun_run *run, pid_t pid, const char *node, bool at_once)
     }
     size_t stopped = pidfd < 0 ? 0 : end_leftovers(run, pid, at_once);
     if (stopped && node && !at_once)
-        crun_log(&run->session->logger, CRUN_LOG_WARN, "node '%s': stopped %zu process%s its "
+        crun_log(run->shared->catalog.logger, CRUN_LOG_WARN, "node '%s': stopped %zu process%s its "
                  "command left running", node, stopped, stopped == 1 ? "" : "es");
     return status;
 }
