@@ -218,9 +218,10 @@ static int set_attrs(posix_spawnattr_t *attr)
 {
     sigset_t none, all;
     sigemptyset(&none);
-    sigfillset(&all);
-    sigdelset(&all, SIGKILL);
-    sigdelset(&all, SIGSTOP);
+    sigemptyset(&all); /* the standard signals: crun sets no real-time one */
+    for (int sig = 1; sig < 32; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            sigaddset(&all, sig);
     int rc = posix_spawnattr_setsigmask(attr, &none);
     if (!rc)
         rc = posix_spawnattr_setsigdefault(attr, &all);

@@ -32,8 +32,10 @@
 #define CRUN_RUN_PROCESS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "crun/crun.h"
@@ -42,10 +44,12 @@
  * child's group when crun ends, however it ends.  Started at the first
  * tracked child; one per session. */
 typedef struct proc_guard {
-    pthread_mutex_t lock; /* started, pid, fd */
+    pthread_mutex_t lock;    /* all of it */
     bool started;
     pid_t pid;
-    int fd;               /* the pipe's write end; -1: no guard */
+    int fd;                  /* the pipe's write end; -1: no guard */
+    _Atomic int32_t *slots;  /* shared with the guard: groups, 0 for a free slot */
+    size_t used;             /* slots past this are all free */
 } proc_guard;
 
 void proc_guard_init(proc_guard *g);
