@@ -32,6 +32,12 @@ enum {
 static const double EXITING_S = 0.05; /* how long a leftover may take to finish exiting */
 static const double KILLED_S = 1.0;   /* and to go once it had SIGKILL */
 
+/* crun_run_cancelled, read here without calling back into schedule.c */
+static bool run_cancelled(const crun_run *run)
+{
+    return atomic_load(&((crun_run *)run)->cancelled);
+}
+
 static double now(void)
 {
     struct timespec ts;
@@ -79,7 +85,7 @@ static void fill_slot(crun_run *run, pid_t pid)
     t->pids[t->n++] = pid;
     if (t->stop_signal)
         kill(-pid, t->stop_signal);
-    else if (crun_run_cancelled(run))
+    else if (run_cancelled(run))
         kill(-pid, SIGTERM);
 }
 
@@ -290,7 +296,7 @@ static int refuse_or_reserve(crun_run *run, crun_error *err)
 {
     pthread_mutex_lock(&run->lock);
     int rc = 0;
-    if (crun_run_cancelled(run) || run->procs.stopping)
+    if (run_cancelled(run) || run->procs.stopping)
         rc = crun_error_set(err, CRUN_ECANCELED, "not started: the run is stopping");
     else if (reserve_slot(&run->procs) != 0)
         rc = crun_error_set(err, CRUN_ENOMEM, "out of memory: no room to track a child, "
@@ -445,7 +451,7 @@ static bool has_exited(pid_t pid)
 /* A cancelled run: SIGTERM at once, SIGKILL after the grace period. */
 static void on_cancel(crun_run *run, pid_t pid, double *cancel_at, bool *killed)
 {
-    if (!crun_run_cancelled(run) || *killed)
+    if (!run_cancelled(run) || *killed)
         return;
     if (*cancel_at == 0) {
         *cancel_at = now();
@@ -463,7 +469,7 @@ static void on_cancel(crun_run *run, pid_t pid, double *cancel_at, bool *killed)
 static int wait_for_holders(crun_run *run, lines *l, int fd)
 {
     double deadline = now() + run->grace_period;
-    while (fd >= 0 && !crun_run_cancelled(run)) {
+    while (fd >= 0 && !run_cancelled(run)) {
         double left = deadline - now();
         if (left <= 0)
             break;
@@ -654,7 +660,7 @@ int proc_reap(crun_run *run, pid_t pid, const char *node)
         return -1;
     crun_run_untrack_child(run, pid);
     pthread_mutex_lock(&run->lock);
-    bool at_once = run->procs.stop_signal != 0 || crun_run_cancelled(run);
+    bool at_once = run->procs.stop_signal != 0 || run_cancelled(run);
     pthread_mutex_unlock(&run->lock);
     /* a stopped run: what the child left goes at once */
     return reap_group(run, pid, node, at_once);

@@ -63,6 +63,7 @@ typedef struct fixture {
     bool done;
     pid_t kids[CHILDREN];
     int spawn_rc;
+    crun_hooks_type hooks; /* the session keeps a pointer to it until it closes */
 } fixture;
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -137,12 +138,13 @@ static int hook(void *instance, const crun_hook_event *ev, crun_error *err)
     return f->action(f, ev);
 }
 
-static crun_hooks_type hook_type(void)
+static const crun_hooks_type *hook_type(fixture *f, bool before_node)
 {
-    crun_hooks_type t = {.size = sizeof(crun_hooks_type)};
-    t.on[CRUN_HOOK_BEFORE_NODE_RUN] = hook;
-    t.on[CRUN_HOOK_BEFORE_DATASET_LOADED] = hook;
-    return t;
+    f->hooks = (crun_hooks_type){.size = sizeof(crun_hooks_type)};
+    if (before_node)
+        f->hooks.on[CRUN_HOOK_BEFORE_NODE_RUN] = hook;
+    f->hooks.on[CRUN_HOOK_BEFORE_DATASET_LOADED] = hook;
+    return &f->hooks;
 }
 
 static void open_session(fixture *f, char *const *environ_)
@@ -250,8 +252,7 @@ static void test_cancel_reaches_a_child_tracked_without_memory(void **state)
     one_node(f, "{name: wait, cmd: [\"true\"]}");
     open_session(f, NULL);
     f->action = track_then_cancel;
-    crun_hooks_type h = hook_type();
-    run(f, &h);
+    run(f, hook_type(f, true));
     assert_true(f->done);
     for (size_t i = 0; i < CHILDREN; i++) {
         int status = wait_within(f->kids[i], 5);
@@ -291,8 +292,7 @@ static void test_tracked_spawn_without_memory_starts_nothing(void **state)
     one_node(f, "{name: wait, cmd: [\"true\"]}");
     open_session(f, NULL);
     f->action = spawn_without_memory;
-    crun_hooks_type h = hook_type();
-    assert_int_equal(run(f, &h), 0);
+    assert_int_equal(run(f, hook_type(f, true)), 0);
     assert_int_equal(f->spawn_rc, CRUN_ENOMEM);
     assert_int_equal(f->kids[CHILDREN - 1], 0);
     assert_int_equal(children_named("sleep"), 0);
@@ -354,9 +354,7 @@ static void test_command_reads_its_input_whole_while_another_writes_it(void **st
                 "inputs: \"params:greeting\", outputs: out}");
     open_session(f, NULL);
     f->action = half_written_scratch;
-    crun_hooks_type h = {.size = sizeof(crun_hooks_type)};
-    h.on[CRUN_HOOK_BEFORE_DATASET_LOADED] = hook;
-    assert_int_equal(run(f, &h), 0);
+    assert_int_equal(run(f, hook_type(f, false)), 0);
     assert_true(f->done);
     char out[200];
     snprintf(out, sizeof(out), "%s/data/out.txt", f->dir);
