@@ -109,14 +109,17 @@ size_t crun_run_failed_count(const crun_run *run);
  * memory datasets whose last consumer this was, after_node_run hooks. */
 int crun_run_execute(crun_run *run, size_t node, crun_error *err);
 
-/* A command node in steps, for runners that start processes themselves
- * (an event loop): prepare expands {inputs.k}/{outputs.k} and loads what
- * must go through scratch files; the runner spawns argv with envp in cwd
- * (the project folder), feeds each output line to crun_run_command_output, and
- * calls crun_run_command_finish with the wait status.  Both return what
- * crun_run_execute would for the node (CRUN_ENODE for a missing input file as
- * for a failed command); when prepare fails, the node has ended: do not call
- * finish. */
+/* A command node is run by crun_run_execute like any node: its child is
+ * started, followed (output logged line by line), stopped on cancel and
+ * reaped by libcrun's one child-process module (see "Child processes"
+ * below).  A runner that runs several at once calls it from several
+ * threads.  The steps below are the older way (ABI 1.0), kept working for
+ * runners built against it: prepare expands {inputs.k}/{outputs.k} and loads
+ * what must go through scratch files; the runner spawns argv with envp in
+ * cwd, feeds each output line to crun_run_command_output, and calls
+ * crun_run_command_finish with the wait status.  Both return what
+ * crun_run_execute would for the node; when prepare fails, the node has
+ * ended: do not call finish. */
 typedef struct crun_command {
     char *const *argv;
     char *const *envp;
@@ -127,23 +130,63 @@ int crun_run_command_prepare(crun_run *run, size_t node, const crun_command **cm
 void crun_run_command_output(crun_run *run, size_t node, const char *line, size_t len);
 /* wait_status as from waitpid(); -1 when the process could not be started. */
 int crun_run_command_finish(crun_run *run, size_t node, int wait_status, crun_error *err);
-/* Child processes started through the run's own crun_run_execute are tracked
- * and stopped by crun_run_cancel; a runner that spawns its own registers them
- * so that cancel reaches them too (pid is a process-group leader). */
+/* Register a child spawned by the runner itself so that cancel reaches it
+ * (pid is a process-group leader).  When the run has no memory left to
+ * record it, the child is killed at once (and an error logged): a child
+ * cancel cannot reach never runs on.  crun_run_spawn with CRUN_SPAWN_TRACK
+ * reserves the record before spawning instead, and refuses to spawn. */
 void crun_run_track_child(crun_run *run, pid_t pid);
 void crun_run_untrack_child(crun_run *run, pid_t pid);
 /* A command node ends when its process exits, and so does everything it
  * started.  Call once pid (a process-group leader) has exited, before it is
- * reaped (waitid with WNOWAIT, so that its group's number stays taken) and
- * after it is untracked: whatever is left in its group gets SIGTERM, then pid
- * is reaped, and what is still there after the run's grace period gets
- * SIGKILL through a pidfd of its own (never by the group's number, which may
- * be another group's by then; without pidfds, before Linux 5.3, SIGTERM is
+ * reaped (waitid with WNOWAIT) and after it is untracked: pid is reaped, and
+ * whatever is left in its group is held by pidfds (never signalled by the
+ * group's number, which may be another group's by then), gets SIGTERM, and
+ * SIGKILL when it is still there after the run's grace period (without
+ * pidfds, before Linux 5.3, SIGTERM by the group's number before the reap is
  * all).  The wait is only that long when something ignores SIGTERM.  Returns
  * pid's wait status, for crun_run_command_finish, or -1 when it could not be
- * reaped.  Do not wait for the output pipe to close first: a background
- * process may hold it; read what the pipe holds when pid exits (FIONREAD). */
+ * reaped.  crun_run_execute also gives a process that still holds the
+ * command's output the grace period to finish before this (a `tee
+ * >(gzip > f)`), and warns naming the node when something had to be
+ * stopped. */
 int crun_run_command_reap(crun_run *run, pid_t pid);
+
+/* --- child processes (any thread) ---
+ * Every child libcrun starts follows one policy (docs/design-decisions.md,
+ * "Child processes"): posix_spawn with every step checked; argv[0] without
+ * a slash looked up on the PATH of the session's environment (crun's own
+ * PATH is never used), once per program per run; the child leads a session
+ * of its own (its own process group, no controlling terminal); every signal
+ * at its default and none blocked; stdin /dev/null; the session's
+ * environment. */
+enum {
+    /* crun_run_cancel (SIGTERM) and crun_run_stop_commands reach the child;
+     * once the run is cancelled or stopped, such a child is not started. */
+    CRUN_SPAWN_TRACK = 1u << 0,
+};
+typedef struct crun_spawn {
+    uint32_t size;       /* sizeof(crun_spawn) */
+    uint32_t flags;      /* CRUN_SPAWN_* */
+    char *const *argv;   /* borrowed for the call */
+    const char *cwd;     /* the child's folder; NULL: crun's */
+    int out_fd, err_fd;  /* the child's stdout and stderr (the caller keeps its own) */
+} crun_spawn;
+/* Start a program for the run.  0 with *pid set, else CRUN_ENODE ("cannot
+ * run 'x': ..."), CRUN_ECANCELED (a tracked child once the run stopped),
+ * CRUN_ENOMEM or CRUN_EINVAL, with err filled. */
+int crun_run_spawn(crun_run *run, const crun_spawn *spec, pid_t *pid, crun_error *err);
+/* Wait for a child of crun_run_spawn to exit, untrack it, end what it left
+ * in its group as crun_run_command_reap does, and reap it.  Returns its wait
+ * status, or -1. */
+int crun_run_reap(crun_run *run, pid_t pid);
+/* Stop the run's commands without cancelling the run (a runner whose node
+ * failed): no tracked child starts from now on (crun_run_execute returns
+ * CRUN_ECANCELED "not started" for a command node), and when sig is not 0
+ * every tracked child's group gets sig, as does one that was being spawned
+ * meanwhile.  Running children are reaped with their leftovers killed at
+ * once once a signal was sent. */
+void crun_run_stop_commands(crun_run *run, int sig);
 
 /* --- runners that do not execute the plan themselves --- */
 /* The session the run belongs to: a runner may start runs of its own on it

@@ -2,7 +2,8 @@
  *
  * Formatting happens outside the lock; only the write is serialised, so
  * parallel nodes pay little for logging.  With no sink set, lines go to stderr
- * as "crun: message" (warnings and errors marked), one write(2) per line.
+ * as "crun: message" (warnings and errors marked), one write(2) per line, or
+ * per block of lines (a command's output as it was read).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +99,53 @@ void logger_vwrite(crun_logger *logger, crun_log_level level, const char *prefix
     }
     pthread_mutex_unlock(&logger->lock);
     free(line);
+}
+
+/* "crun: " + tag + prefix + ": " around each line of text, into one buffer. */
+static char *format_lines(const crun_logger *logger, crun_log_level level, const char *prefix,
+                          const char *text, size_t len, size_t *out_len)
+{
+    const char *head = logger->tty ? "\r\033[K" : "", *tag = level_tag(level);
+    size_t lines = 1;
+    for (const char *p = text; (p = memchr(p, '\n', len - (size_t)(p - text))); p++)
+        lines++;
+    size_t extra = strlen(head) + strlen("crun: ") + strlen(tag) + strlen(prefix) + 3;
+    char *buf = malloc(len + lines * extra);
+    char *o = buf;
+    for (const char *p = text, *end = text + len; buf && p <= end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        o += sprintf(o, "%scrun: %s%s: ", head, tag, prefix);
+        memcpy(o, p, n);
+        o += n;
+        *o++ = '\n';
+        p += n + 1;
+    }
+    *out_len = (size_t)(o - buf);
+    return buf;
+}
+
+void logger_write_lines(crun_logger *logger, crun_log_level level, const char *prefix,
+                        const char *text, size_t len)
+{
+    if (!logger || level > logger->level)
+        return;
+    size_t n = 0;
+    char *buf = logger->fn ? NULL : format_lines(logger, level, prefix, text, len, &n);
+    if (!buf) { /* a sink takes a line at a time; or no memory for the block */
+        for (const char *p = text, *end = text + len; p <= end;) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            size_t m = nl ? (size_t)(nl - p) : (size_t)(end - p);
+            logger_write(logger, level, prefix, "%.*s", (int)m, p);
+            p += m + 1;
+        }
+        return;
+    }
+    pthread_mutex_lock(&logger->lock);
+    write_all(STDERR_FILENO, buf, n);
+    logger->progress_shown = false;
+    pthread_mutex_unlock(&logger->lock);
+    free(buf);
 }
 
 void logger_write(crun_logger *logger, crun_log_level level, const char *prefix,

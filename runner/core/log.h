@@ -36,6 +36,10 @@ void logger_vwrite(crun_logger *logger, crun_log_level level, const char *prefix
                    const char *fmt, va_list ap);
 void logger_write(crun_logger *logger, crun_log_level level, const char *prefix,
                   const char *fmt, ...) CRUN_PRINTF(4, 5);
+/* Write each line of text (lines parted by '\n', none after the last) with
+ * prefix, to stderr in one write (a sink gets them one by one). */
+void logger_write_lines(crun_logger *logger, crun_log_level level, const char *prefix,
+                        const char *text, size_t len);
 /* Show "[done/total] text" as a progress line on a terminal (no-op elsewhere). */
 void logger_progress(crun_logger *logger, const char *fmt, ...) CRUN_PRINTF(2, 3);
 /* Clear the progress line, if any. */

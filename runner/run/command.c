@@ -7,24 +7,18 @@
  * name in the dataset's own folder, renamed into place only when the command
  * succeeds (so a failing or killed command never leaves half an output);
  * other outputs are written to scratch and saved through the dataset.
- * Children run in their own process group, so cancel reaches the whole tree;
- * a node ends when its process exits, and whatever it left running in its
- * group (a background job, which may hold the output pipe) is stopped then.
+ * The child is started, followed and reaped by run/process.c (one policy
+ * for every child of crun); a node ends when its process exits, and
+ * whatever it left running in its group (a background job, which may hold
+ * the output pipe) is stopped then.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "run/run.h"
@@ -42,8 +36,6 @@ struct cmd_state {
     char *env_own[3];
     out_file *outs;
     size_t n_outs;
-    char *partial; /* an output line not yet ended */
-    size_t partial_len;
 };
 
 void command_state_free(cmd_state *st)
@@ -62,7 +54,6 @@ void command_state_free(cmd_state *st)
         free(st->outs[i].path);
     }
     free(st->outs);
-    free(st->partial);
     free(st);
 }
 
@@ -95,6 +86,30 @@ static int command_hooks(crun_run *run, crun_hook_point point, crun_call *call, 
         return 0;
     crun_hook_event ev = {.node = call->node->name, .call = call};
     return run_hooks_fire(run, point, &ev, err);
+}
+
+/* path holding data, whole: written under a temporary name and renamed
+ * into place, so that a reader never sees it half-written.  Two nodes that
+ * need the same input at once each write a copy; the last rename wins, and
+ * both are the same bytes. */
+static int write_whole(const char *path, const char *data, size_t len, crun_error *err)
+{
+    char *tmp = NULL;
+    if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    int rc = 0;
+    if (!f || fwrite(data, 1, len, f) != len || fflush(f) != 0 || rename(tmp, path) != 0)
+        rc = crun_error_set(err, CRUN_EIO, "%s: %s", path, strerror(errno));
+    if (f && fclose(f) != 0 && !rc)
+        rc = crun_error_set(err, CRUN_EIO, "%s: %s", path, strerror(errno));
+    else if (!f && fd >= 0)
+        close(fd);
+    if (rc && fd >= 0)
+        unlink(tmp);
+    free(tmp);
+    return rc;
 }
 
 /* A file holding dataset ds for a command to read. */
@@ -156,17 +171,8 @@ static int input_file(crun_run *run, size_t ds, crun_call *call, char **out, cru
         path = NULL;
         rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
     }
-    if (!rc) {
-        FILE *f = fopen(path, "wbxe");
-        if (!f && errno == EEXIST) /* another node of this run wrote it meanwhile */
-            rc = 0;
-        else if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0)
-            rc = crun_error_set(err, CRUN_EIO, "%s: %s", path, strerror(errno));
-        else
-            f = NULL;
-        if (f)
-            fclose(f);
-    }
+    if (!rc)
+        rc = write_whole(path, data, len, err);
     if (!rc) {
         pthread_mutex_lock(&run->lock);
         if (!e->scratch)
@@ -458,283 +464,18 @@ int crun_run_command_finish(crun_run *run, size_t pn, int status, crun_error *er
     return 0;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* --- ending a command's process group (shared with runners that spawn) --- */
-
-/* Whether process `name` (a /proc entry) is in group pgid and not a zombie. */
-static bool live_member(const char *name, pid_t pgid)
-{
-    char path[64], line[512];
-    snprintf(path, sizeof(path), "/proc/%s/stat", name);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return false; /* gone meanwhile */
-    bool got = fgets(line, sizeof(line), f) != NULL;
-    fclose(f);
-    const char *end = got ? strrchr(line, ')') : NULL; /* the name may hold anything */
-    char state;
-    int ppid, pgrp;
-    return end && sscanf(end + 1, " %c %d %d", &state, &ppid, &pgrp) == 3 && pgrp == pgid &&
-           state != 'Z' && state != 'X';
-}
-
-/* Leftovers waited for and stopped one by one, at most this many at once
- * (what a command leaves behind is a background job or two). */
-enum { MAX_LEFTOVERS = 64 };
-
-static int pidfd_of(pid_t pid)
-{
-#ifdef SYS_pidfd_open
-    return (int)syscall(SYS_pidfd_open, pid, 0);
-#else
-    (void)pid;
-    errno = ENOSYS;
-    return -1;
-#endif
-}
-
-static void pidfd_kill(int pidfd)
-{
-#ifdef SYS_pidfd_send_signal
-    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-#else
-    (void)pidfd;
-#endif
-}
-
-/* Descriptors (pidfds) of the live members of group pgid, at most cap: each
- * checked again once open, so that a number taken over between the scan and
- * the open is never signalled.  None where pidfds are not to be had. */
-static size_t open_members(pid_t pgid, int *fds, size_t cap)
-{
-    DIR *d = opendir("/proc");
-    size_t n = 0;
-    for (struct dirent *e; d && n < cap && (e = readdir(d));) {
-        if (e->d_name[0] < '1' || e->d_name[0] > '9' || !live_member(e->d_name, pgid))
-            continue;
-        int fd = pidfd_of((pid_t)atol(e->d_name));
-        if (fd >= 0 && live_member(e->d_name, pgid))
-            fds[n++] = fd;
-        else if (fd >= 0)
-            close(fd);
-    }
-    if (d)
-        closedir(d);
-    return n;
-}
-
-/* Wait until every process of fds has exited or deadline (CLOCK_MONOTONIC
- * seconds) has passed; SIGKILL those still there; close them all. */
-static void wait_or_kill(int *fds, size_t n, double deadline)
-{
-    struct pollfd p[MAX_LEFTOVERS];
-    size_t left = n;
-    for (size_t i = 0; i < n; i++)
-        p[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
-    while (left > 0) {
-        double wait = deadline - now();
-        if (wait <= 0)
-            break;
-        int r = poll(p, n, (int)(wait * 1000) + 1);
-        if (r < 0 && errno != EINTR)
-            break;
-        for (size_t i = 0; r > 0 && i < n; i++)
-            if (p[i].fd >= 0 && p[i].revents) {
-                p[i].fd = -1; /* exited: poll skips it from now on */
-                left--;
-            }
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (p[i].fd >= 0)
-            pidfd_kill(fds[i]);
-        close(fds[i]);
-    }
-}
-
-/* The leader is reaped and its group had SIGTERM.  Nothing is signalled by
- * the group's number from here on: the number is free again once the last
- * member goes, and may be another group's then.  The members still there
- * are found in /proc and held by pidfds (only when kill() says the group
- * still exists: rare), waited for until the grace period ends, and what
- * ignored SIGTERM gets SIGKILL through its own pidfd; a second look catches
- * what they started meanwhile.  Without pidfds (Linux before 5.3), SIGTERM
- * is all they get. */
-static void end_leftovers(crun_run *run, pid_t pgid)
-{
-    double deadline = now() + run->grace_period;
-    for (int look = 0; look < 2 && kill(-pgid, 0) == 0; look++) {
-        int fds[MAX_LEFTOVERS];
-        size_t n = open_members(pgid, fds, MAX_LEFTOVERS);
-        if (n == 0)
-            return;
-        wait_or_kill(fds, n, look == 0 ? deadline : now());
-    }
-}
-
-int crun_run_command_reap(crun_run *run, pid_t pid)
-{
-    /* the leader is a zombie, holding its group's number: SIGTERM reaches
-     * only what it left behind (nothing, mostly: one syscall) */
-    kill(-pid, SIGTERM);
-    int status = -1;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR)
-            return -1; /* reaped by someone else: its number is not ours to probe */
-    }
-    end_leftovers(run, pid);
-    return status;
-}
-
 /* --- running a command to completion on the calling thread --- */
 
-static void flush_lines(crun_run *run, size_t pn, cmd_state *st, const char *buf, size_t n,
-                        bool eof)
-{
-    size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (buf[i] != '\n')
-            continue;
-        if (st->partial_len) {
-            size_t need = st->partial_len + (i - start);
-            char *p = realloc(st->partial, need + 1);
-            if (p) {
-                memcpy(p + st->partial_len, buf + start, i - start);
-                st->partial = p;
-                crun_run_command_output(run, pn, p, need);
-            }
-            st->partial_len = 0;
-        } else {
-            crun_run_command_output(run, pn, buf + start, i - start);
-        }
-        start = i + 1;
-    }
-    if (start < n) {
-        char *p = realloc(st->partial, st->partial_len + (n - start) + 1);
-        if (p) {
-            memcpy(p + st->partial_len, buf + start, n - start);
-            st->partial = p;
-            st->partial_len += n - start;
-        }
-    }
-    if (eof && st->partial_len) {
-        crun_run_command_output(run, pn, st->partial, st->partial_len);
-        st->partial_len = 0;
-    }
-}
+typedef struct output_to {
+    crun_run *run;
+    size_t pn;
+} output_to;
 
-static int spawn(cmd_state *st, int *out_fd, pid_t *pid, crun_error *err)
+static void log_lines(void *user, const char *text, size_t len)
 {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0)
-        return crun_error_set(err, CRUN_EIO, "pipe: %s", strerror(errno));
-    /* our end only: the output left once the child exits is read without waiting */
-    fcntl(fds[0], F_SETFL, O_NONBLOCK);
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
-    posix_spawn_file_actions_addchdir_np(&fa, st->cmd.cwd);
-    sigset_t none, defaults;
-    sigemptyset(&none);
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGINT);
-    sigaddset(&defaults, SIGTERM);
-    sigaddset(&defaults, SIGPIPE);
-    sigaddset(&defaults, SIGHUP);
-    sigaddset(&defaults, SIGQUIT);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                        POSIX_SPAWN_SETSIGDEF);
-    int rc = posix_spawnp(pid, st->argv[0], &fa, &attr, st->argv, st->envp);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    close(fds[1]);
-    if (rc != 0) {
-        close(fds[0]);
-        return crun_error_set(err, CRUN_ENODE, "cannot run '%s': %s", st->argv[0], strerror(rc));
-    }
-    *out_fd = fds[0];
-    return 0;
-}
-
-/* Whether pid has exited, leaving it unreaped. */
-static bool has_exited(pid_t pid)
-{
-    siginfo_t info;
-    info.si_pid = 0;
-    return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
-}
-
-/* Read from fd (non-blocking) what is there; false at its end or on an error.
- * At most `limit` bytes: a process left behind may keep writing. */
-static bool read_some(crun_run *run, size_t pn, cmd_state *st, int fd, size_t limit)
-{
-    char buf[8192];
-    for (size_t got = 0; got < limit;) {
-        ssize_t n = read(fd, buf, sizeof(buf));
-        if (n > 0) {
-            flush_lines(run, pn, st, buf, (size_t)n, false);
-            got += (size_t)n;
-            if ((size_t)n < sizeof(buf))
-                return true; /* all there was: spare the read that says EAGAIN */
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else {
-            return n < 0 && errno == EAGAIN;
-        }
-    }
-    return true;
-}
-
-/* Log the child's output until the child exits: not until the output ends,
- * which a process it left in the background may hold open.  A cancelled
- * child gets SIGKILL when it outlives the grace period.  The child is left
- * unreaped (its group's number stays taken). */
-static void wait_child(crun_run *run, size_t pn, cmd_state *st, int fd, pid_t pid)
-{
-    int pidfd = pidfd_of(pid); /* -1 before Linux 5.3: waitid is asked then */
-    double cancel_at = 0;
-    bool killed = false;
-    for (;;) {
-        struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = pidfd, .events = POLLIN}};
-        int r = poll(p, 2, 100); /* poll skips a descriptor of -1 */
-        if (r > 0 && p[0].revents && !read_some(run, pn, st, fd, 1 << 16)) {
-            close(fd); /* the output is over; the exit may still take a while */
-            fd = -1;
-        }
-        if (pidfd >= 0 ? (r > 0 && p[1].revents) : has_exited(pid))
-            break;
-        if (crun_run_cancelled(run)) {
-            if (cancel_at == 0) {
-                cancel_at = now();
-                kill(-pid, SIGTERM);
-            } else if (!killed && now() - cancel_at > run->grace_period) {
-                kill(-pid, SIGKILL);
-                killed = true;
-            }
-        }
-    }
-    /* what the child wrote before it exited is in the pipe: take that much
-     * (a process left behind may write on and on) */
-    int queued = 0;
-    if (fd >= 0 && ioctl(fd, FIONREAD, &queued) == 0 && queued > 0)
-        read_some(run, pn, st, fd, (size_t)queued);
-    if (fd >= 0)
-        close(fd);
-    flush_lines(run, pn, st, NULL, 0, true);
-    if (pidfd >= 0)
-        close(pidfd);
+    output_to *o = user;
+    logger_write_lines(o->run->shared->catalog.logger, CRUN_LOG_INFO,
+                       crun_run_node_name(o->run, o->pn), text, len);
 }
 
 int command_execute(crun_run *run, size_t pn, crun_call *call, crun_error *err)
@@ -749,15 +490,14 @@ int command_execute(crun_run *run, size_t pn, crun_call *call, crun_error *err)
     rc = command_hooks(run, CRUN_HOOK_BEFORE_NODE_RUN, call, err);
     int fd = -1;
     pid_t pid = 0;
+    proc_spec spec = {.argv = st->argv, .envp = st->envp, .cwd = st->cmd.cwd, .out_fd = -1,
+                      .track = true};
     if (!rc)
-        rc = spawn(st, &fd, &pid, err);
+        rc = proc_spawn(run, &spec, &pid, &fd, err);
     if (!rc) {
-        crun_run_track_child(run, pid);
-        wait_child(run, pn, st, fd, pid);
-        crun_run_untrack_child(run, pid);
-        if (crun_run_cancelled(run))
-            kill(-pid, SIGKILL); /* what the child left goes too, at once */
-        int status = crun_run_command_reap(run, pid);
+        output_to o = {run, pn};
+        proc_follow(run, pid, fd, log_lines, &o);
+        int status = proc_reap(run, pid, crun_run_node_name(run, pn));
         if (crun_run_cancelled(run))
             rc = crun_error_set(err, CRUN_ECANCELED, "cancelled");
         else

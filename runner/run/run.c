@@ -217,7 +217,7 @@ void run_destroy(crun_run *run)
     for (size_t i = 0; run->cmds && i < run->plan->n; i++)
         command_state_free(run->cmds[i]);
     run_scratch_free(run);
-    free(run->children);
+    proc_table_free(&run->procs);
     inner_runs_free(&run->inner);
     if (run->own_logger_set)
         logger_destroy(&run->own_logger);

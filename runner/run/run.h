@@ -16,6 +16,7 @@
 
 #include "catalog/catalog.h"
 #include "crun/crun.h"
+#include "run/process.h"
 
 /* What a session keeps for all its runs: its catalogs' share, the process
  * environment its commands get, each node's function once resolved, and the
@@ -27,6 +28,7 @@ typedef struct run_shared {
     _Atomic(crun_node_fn) *fn_cache;     /* per IR node: its function, once resolved */
     atomic_int_fast64_t last_version_ms; /* the newest save version handed out */
     atomic_uint_fast64_t id_counter;     /* run-id suffixes: mixed from this */
+    proc_guard guard;                    /* ends tracked children with crun (run/guard.c) */
 } run_shared;
 
 typedef struct cmd_state cmd_state;
@@ -69,8 +71,7 @@ struct crun_run {
     /* any thread */
     atomic_bool cancelled;
     pthread_mutex_t lock;    /* children, scratch files, cmd states */
-    pid_t *children;
-    size_t n_children, cap_children;
+    proc_table procs;        /* tracked children, program paths (run/process.c) */
     char *scratch_dir;
     int scratch_lock;        /* scratch_dir/.owner, locked while the run lives */
     cmd_state **cmds;        /* per plan node, for the stepwise command API */

@@ -189,8 +189,7 @@ void crun_run_cancel(crun_run *run)
 {
     atomic_store(&run->cancelled, true);
     pthread_mutex_lock(&run->lock);
-    for (size_t i = 0; i < run->n_children; i++)
-        kill(-run->children[i], SIGTERM);
+    proc_signal_all(run, SIGTERM);
     for (size_t i = 0; i < run->inner.n_active; i++)
         crun_run_cancel(run->inner.active[i]);
     if (run->on_cancel)
@@ -221,34 +220,4 @@ void crun_run_set_delegated(crun_run *run)
 bool crun_run_cancelled(const crun_run *run)
 {
     return atomic_load(&((crun_run *)run)->cancelled);
-}
-
-void crun_run_track_child(crun_run *run, pid_t pid)
-{
-    pthread_mutex_lock(&run->lock);
-    if (run->n_children == run->cap_children) {
-        size_t cap = run->cap_children ? run->cap_children * 2 : 8;
-        pid_t *c = realloc(run->children, cap * sizeof(pid_t));
-        if (c) {
-            run->children = c;
-            run->cap_children = cap;
-        }
-    }
-    if (run->n_children < run->cap_children)
-        run->children[run->n_children++] = pid;
-    bool late = crun_run_cancelled(run);
-    pthread_mutex_unlock(&run->lock);
-    if (late) /* cancel came between spawn and tracking */
-        kill(-pid, SIGTERM);
-}
-
-void crun_run_untrack_child(crun_run *run, pid_t pid)
-{
-    pthread_mutex_lock(&run->lock);
-    for (size_t i = 0; i < run->n_children; i++)
-        if (run->children[i] == pid) {
-            run->children[i] = run->children[--run->n_children];
-            break;
-        }
-    pthread_mutex_unlock(&run->lock);
 }

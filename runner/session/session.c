@@ -201,6 +201,7 @@ static int session_open(const crun_session_options *o, crun_session **out, crun_
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     logger_init(&s->logger, o->log_level, o->log_fn, o->log_user);
     pthread_mutex_init(&s->runs_lock, NULL);
+    proc_guard_init(&s->shared.guard);
     pthread_mutex_init(&s->cache_lock, NULL);
     uint64_t seed;
     if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
@@ -277,6 +278,7 @@ void crun_session_close(crun_session *s)
     free(s->given_params);
     free(s->given_ir);
     free(s->active);
+    proc_guard_close(&s->shared.guard);
     pthread_mutex_destroy(&s->runs_lock);
     logger_destroy(&s->logger);
     free(s);

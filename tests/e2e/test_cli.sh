@@ -645,8 +645,8 @@ expect_no_leftover()
 }
 
 # A command node ends when its process exits, and what it left running in
-# its process group is stopped then: a background job neither outlives crun
-# nor, when it holds the output pipe, keeps crun waiting for it.
+# its process group is stopped then, with a warning naming the node: a
+# background job does not outlive crun.
 test_background_process_ends_with_its_node()
 {
     local m="61.$$${RANDOM}5" start ms
@@ -656,7 +656,7 @@ pipelines:
   __default__:
     nodes:
       - {name: detached, cmd: [sh, -c, "sleep $m >/dev/null 2>&1 &"]}
-      - {name: holding, cmd: [sh, -c, "echo started; sleep $m & echo done"]}
+      - {name: holding, cmd: [sh, -c, "echo started; (sleep 0.3; echo late) & echo done"]}
 EOF
     start=$(date +%s%N)
     run_crun
@@ -664,11 +664,36 @@ EOF
     expect_no_leftover "sleep $m"
     expect_status 0
     expect_stderr_contains "holding: done"
+    expect_stderr_contains "holding: late"
+    expect_stderr_contains "warning: node 'detached': stopped 1 process its command left running"
+    expect_stderr_lacks "node 'holding': stopped"
     [ "$ms" -lt 3000 ] || fail "crun took $ms ms, waiting for a background process"
     e2e_checked
 }
 
-# What ignores SIGTERM gets SIGKILL after the grace period (5 s).
+# A process the command left that still holds its output (a process
+# substitution finishing a file) gets the grace period to finish before it
+# is stopped: the file is whole when the node succeeds.
+test_process_substitution_finishes_its_file()
+{
+    command -v bash >/dev/null && command -v gzip >/dev/null || { e2e_checked; return 0; }
+    setup
+    mkdir -p out
+    write_file conf/base/pipelines.yml <<'EOF'
+pipelines:
+  __default__:
+    nodes:
+      - name: compress
+        cmd: [bash, -c, "head -c 30000000 /dev/urandom | tee >(gzip -9 > out/f.gz) > /dev/null"]
+EOF
+    run_crun
+    expect_status 0
+    gzip -t out/f.gz 2>gzip.err || fail "out/f.gz is not whole: $(cat gzip.err)"
+    expect_stderr_lacks "node 'compress': stopped"
+}
+
+# What ignores SIGTERM gets SIGKILL after the grace period (5 s); holding the
+# output, it had the grace period before the SIGTERM too.
 test_background_process_ignoring_sigterm_is_killed()
 {
     local m="61.$$${RANDOM}6" start ms
@@ -684,7 +709,9 @@ EOF
     ms=$((($(date +%s%N) - start) / 1000000))
     expect_no_leftover "sleep $m"
     expect_status 0
-    [ "$ms" -lt 15000 ] || fail "crun took $ms ms"
+    expect_stderr_contains "warning: node 'stubborn': stopped 1 process its command left running"
+    [ "$ms" -ge 9000 ] || fail "crun took $ms ms: less than the grace period twice"
+    [ "$ms" -lt 16000 ] || fail "crun took $ms ms"
     e2e_checked
 }
 

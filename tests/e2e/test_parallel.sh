@@ -356,8 +356,8 @@ pipelines:
   __default__:
     nodes:
       - {name: detached, cmd: [sh, -c, "sleep $m >/dev/null 2>&1 &"]}
-      - {name: holding, cmd: [sh, -c, "echo started; sleep $m & echo done"]}
-      - {name: after, cmd: [sh, -c, "sleep $m & echo after > {outputs.o}"], outputs: {o: out}}
+      - {name: holding, cmd: [sh, -c, "echo started; (sleep 0.3; echo late) & echo done"]}
+      - {name: after, cmd: [sh, -c, "sleep $m >/dev/null 2>&1 & echo after > {outputs.o}"], outputs: {o: out}}
 EOF
     write_file conf/base/catalog.yml <<'EOF'
 out: {type: text, filepath: data/out.txt}
@@ -366,6 +366,10 @@ EOF
     expect_no_process "sleep $m"
     expect_status 0
     expect_stderr_contains "holding: done"
+    expect_stderr_contains "holding: late"
+    expect_stderr_contains "warning: node 'detached': stopped 1 process its command left running"
+    expect_stderr_contains "warning: node 'after': stopped 1 process its command left running"
+    expect_stderr_lacks "node 'holding': stopped"
     expect_file_content data/out.txt "after"
     expect_faster_than 3000
 }
@@ -443,6 +447,48 @@ test_sigint_stops_every_child()
 test_sigterm_stops_every_child()
 {
     interrupt_run TERM
+}
+
+# crun killed with SIGKILL (no handler, no cleanup) while commands run:
+# none of them, nor what they started, outlives it (the session's guard
+# stops their groups), under either runner.
+killed_crun_leaves_no_child()
+{
+    local m
+    m=$(marker)
+    write_file conf/base/pipelines.yml <<EOF
+pipelines:
+  __default__:
+    nodes:
+      - {name: slow1, cmd: [sleep, "$m"]}
+      - {name: slow2, cmd: [sh, -c, "sleep $m; echo never"]}
+EOF
+    "$CRUN" --runner "$1" >crun.out 2>crun.err </dev/null &
+    local pid=$! want=2 i
+    [ "$1" = sequential ] && want=1
+    for i in $(seq 100); do
+        [ "$(pgrep -fc "sleep $m")" -ge "$want" ] && break
+        sleep 0.05
+    done
+    if [ "$(pgrep -fc "sleep $m")" -lt "$want" ]; then
+        kill -KILL "$pid" 2>/dev/null
+        pkill -KILL -f "sleep $m"
+        fail "$1: the sleep nodes never started: $(cat crun.err)"
+    fi
+    kill -KILL "$pid"
+    wait "$pid" 2>/dev/null
+    for i in $(seq 20); do
+        pgrep -f "sleep $m" >/dev/null || break
+        sleep 0.05
+    done
+    expect_no_process "sleep $m"
+}
+
+test_sigkill_of_crun_leaves_no_child()
+{
+    par_project "max_workers: 2"
+    killed_crun_leaves_no_child parallel
+    killed_crun_leaves_no_child sequential
 }
 
 # --- same results as sequential ---------------------------------------------------------
@@ -542,6 +588,39 @@ test_quiet_prints_nothing()
     [ ! -s "$ERR" ] || fail "--quiet printed: $STDERR"
     e2e_checked
     expect_file_content data/greeting.txt "hello 3"
+}
+
+# A command that prints 200 MB without a newline: crun holds at most one
+# 64 KiB piece of the line, under either runner (it held the whole line, and
+# more while growing it: 821 MB at its peak).
+long_line_peak_kib()
+{
+    python3 - "$CRUN" "$1" <<'EOF' || fail "$1: crun failed"
+import os, subprocess, sys
+p = subprocess.Popen([sys.argv[1], "-q", "--runner", sys.argv[2]], stdin=subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+_, status, usage = os.wait4(p.pid, 0)
+print(usage.ru_maxrss)  # KiB, crun's own peak
+sys.exit(0 if status == 0 else 1)
+EOF
+}
+
+test_one_long_output_line_takes_bounded_memory()
+{
+    [ "$HAVE_PYTHON" = 1 ] || { e2e_checked; return 0; } # the peak is read by python3
+    par_project "max_workers: 2"
+    write_file conf/base/pipelines.yml <<'EOF'
+pipelines:
+  __default__:
+    nodes:
+      - {name: long, cmd: [sh, -c, "head -c 200000000 /dev/zero | tr '\\0' x"]}
+EOF
+    local runner peak
+    for runner in sequential parallel; do
+        peak=$(long_line_peak_kib "$runner") || exit 1
+        [ "$peak" -lt 65536 ] || fail "$runner: crun peaked at $peak KiB for one 200 MB line"
+    done
+    e2e_checked
 }
 
 # --- finding programs -----------------------------------------------------------------

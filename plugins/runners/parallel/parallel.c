@@ -2,17 +2,16 @@
  *
  * max_workers worker threads share the run API's scheduler, one at a time
  * under a lock, and each runs the node it took to the end:
- *   - a function node with crun_run_execute;
- *   - a command node in three steps: crun_run_command_prepare (scratch files,
- *     before_node_run), its child process (children.c: spawned by this
- *     worker, which logs its output and waits for it), then
- *     crun_run_command_finish (saves, after_node_run, memory release).
+ *   - every node with crun_run_execute: a command node's child is spawned,
+ *     followed (its output logged) and reaped on this worker by libcrun's
+ *     child-process module, the same as under the sequential runner.
  * The worker that ends a node reports it (node_done / node_failed) and takes
  * the next ready node itself: a chain of cheap nodes costs a lock per node,
  * and a command one wake-up (its child's exit), as under make, not a trip
  * through another thread.  The caller's thread runs a libuv loop that times
- * stops: the grace period after a failure, SIGTERM then SIGKILL to running
- * children, and cancel (crun_run_cancel wakes it through crun_run_on_cancel).
+ * stops (stop.c): the grace period after a failure, SIGTERM then SIGKILL to
+ * running children (crun_run_stop_commands), and cancel (crun_run_cancel
+ * wakes it through crun_run_on_cancel).
  * At most max_workers nodes are in flight, at most max_processes of them
  * command nodes.  A ready command node that finds every process slot taken
  * waits in `held` (FIFO) while function nodes behind it go ahead.
@@ -133,8 +132,6 @@ static task *task_take(par_run *pr, size_t node, task_step step)
 static void task_release(par_run *pr, task *t)
 {
     crun_error_clear(&t->err);
-    free(t->partial);
-    t->partial = NULL;
     pr->in_flight--;
     t->next = pr->free_tasks;
     pr->free_tasks = t;
@@ -216,14 +213,14 @@ static void node_error(par_run *pr, task *t, int rc)
 {
     crun_run *run = pr->run;
     const char *name = crun_run_node_name(run, t->node);
-    if (crun_run_cancelled(run) &&
-        (rc == CRUN_ECANCELED || t->stopped || t->pid || t->not_started)) {
+    bool command = t->step == STEP_COMMAND;
+    if (crun_run_cancelled(run) && (rc == CRUN_ECANCELED || command)) {
         cancelled_node(pr, t);
         return;
     }
-    if (t->not_started)
-        return;
-    if (t->stopped) {
+    if (command && rc == CRUN_ECANCELED && pr->stopping)
+        return; /* not started: the run stopped between prepare and spawn */
+    if (command && pr->phase >= STOP_TERM) { /* the runner signalled it */
         crun_log(pr->logger, CRUN_LOG_WARN, "node '%s': stopped after the grace period (%s)",
                  name, without_node_prefix(t->err.message, name));
         return;
@@ -242,6 +239,7 @@ static void node_error(par_run *pr, task *t, int rc)
         return;
     }
     pr->stopping = true;
+    crun_run_stop_commands(run, 0); /* a command not yet spawned is not started */
     size_t running = pr->in_flight - 1;
     if (running)
         crun_log(pr->logger, CRUN_LOG_INFO, "node '%s' failed: starting nothing new, waiting "
@@ -262,25 +260,8 @@ static void complete(par_run *pr, task *t, int rc)
     task_release(pr, t);
 }
 
-static int run_command(par_worker *w, task *t)
-{
-    crun_run *run = w->pr->run;
-    const crun_command *cmd;
-    int rc = crun_run_command_prepare(run, t->node, &cmd, &t->err);
-    if (rc)
-        return rc;
-    int status = children_run(w, t, cmd);
-    rc = crun_run_command_finish(run, t->node, status, &t->err);
-    if (rc && t->spawn_error[0])
-        crun_error_set(&t->err, rc, "node '%s': %s", crun_run_node_name(run, t->node),
-                       t->spawn_error);
-    return rc;
-}
-
 static int do_task(par_worker *w, task *t)
 {
-    if (t->step == STEP_COMMAND)
-        return run_command(w, t);
     return crun_run_execute(w->pr->run, t->node, &t->err);
 }
 
@@ -317,7 +298,6 @@ static void *worker_main(void *arg)
         complete(pr, t, rc);
     }
     pthread_mutex_unlock(&pr->lock);
-    children_worker_done(w);
     return NULL;
 }
 
@@ -339,7 +319,6 @@ static void run_free(par_run *pr)
     free(pr->held);
     free(pr->tasks);
     free(pr->workers);
-    free(pr->live_tasks);
     crun_error_clear(&pr->first_failure);
     pthread_cond_destroy(&pr->work);
     pthread_mutex_destroy(&pr->lock);
@@ -360,8 +339,7 @@ static par_run *run_new(const parallel_options *opt, crun_run *run)
     pr->held = malloc(pr->held_cap * sizeof(size_t));
     pr->tasks = calloc(opt->max_workers, sizeof(task));
     pr->workers = calloc(opt->max_workers, sizeof(par_worker));
-    pr->live_tasks = calloc(opt->max_workers, sizeof(task *));
-    if (!pr->held || !pr->tasks || !pr->workers || !pr->live_tasks) {
+    if (!pr->held || !pr->tasks || !pr->workers) {
         run_free(pr);
         return NULL;
     }
@@ -408,19 +386,19 @@ static int par_run_plan(void *instance, crun_run *run, crun_error *err)
     if (!pr)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     crun_run_set_keep_going(run, opt->keep_going);
-    int rc = children_loop_init(pr, err);
+    int rc = stop_loop_init(pr, err);
     if (rc) {
         run_free(pr);
         return rc;
     }
     rc = start_workers(pr, err);
     if (!rc) {
-        children_loop_run(pr);
+        stop_loop_run(pr);
         for (size_t i = 0; i < pr->n_threads; i++)
             pthread_join(pr->workers[i].thread, NULL);
         rc = result(pr, err);
     }
-    children_loop_close(pr);
+    stop_loop_close(pr);
     run_free(pr);
     return rc;
 }

@@ -1,6 +1,7 @@
 /* parallel.h (internal) - the state of one parallel run, shared by the
- * worker threads (parallel.c), which also run the children of command nodes
- * (children.c), and the event loop that times stops (children.c).
+ * worker threads (parallel.c), which run every node, command nodes' children
+ * included, through crun_run_execute, and the event loop that times stops
+ * (stop.c).
  *
  * Fields are grouped by who may touch them: the options are read-only; the
  * scheduler group only under `lock`; the loop group only on the loop thread
@@ -30,7 +31,7 @@ typedef struct parallel_options {
 
 typedef enum task_step {
     STEP_EXECUTE, /* a function node: crun_run_execute */
-    STEP_COMMAND  /* a command node: prepare, its child, finish */
+    STEP_COMMAND  /* a command node: takes one of max_processes */
 } task_step;
 
 typedef struct par_run par_run;
@@ -41,14 +42,6 @@ typedef struct task {
     size_t node;
     task_step step;
     crun_error err;
-    /* command nodes */
-    bool not_started;        /* the run stopped between prepare and spawn */
-    bool stopped;            /* under lock: the runner signalled it (grace over, cancel) */
-    char spawn_error[256];   /* why the child could not start, "" when it did */
-    pid_t pid;               /* 0 until spawned; a process-group leader */
-    size_t live_index;       /* under lock: in live_tasks while the child runs */
-    char *partial;           /* an output line not ended yet */
-    size_t partial_len, partial_cap;
 } task;
 
 typedef struct task_list {
@@ -62,21 +55,9 @@ enum stop_phase {
     STOP_KILL   /* children got SIGKILL */
 };
 
-/* Where a program named without a slash was found on PATH, per worker (no
- * lock): posix_spawnp would try every PATH entry before it with an execve
- * in the child, on every spawn.  Filled on first use, like a shell's hash. */
-typedef struct program_path {
-    char *name;
-    char *path;
-} program_path;
-
-enum { PROGRAM_PATHS = 32 };
-
 typedef struct par_worker {
     par_run *pr;
     pthread_t thread;
-    program_path paths[PROGRAM_PATHS];
-    size_t n_paths;
 } par_worker;
 
 struct par_run {
@@ -92,16 +73,14 @@ struct par_run {
     size_t held_head, held_tail, held_cap;
     task *free_tasks;
     size_t in_flight;        /* nodes taken and not yet reported */
-    size_t processes;        /* command nodes from prepare to finish */
+    size_t processes;        /* command nodes in flight */
     size_t idle;             /* workers waiting on `work` */
     bool stopping;           /* a node failed without keep_going: start nothing new */
     bool stop_noticed;       /* the loop has started the grace timer */
     bool quit;               /* nothing runs and nothing can start */
     size_t failures;
     crun_error first_failure;
-    enum stop_phase phase;   /* written by the loop, read by workers that spawn */
-    task **live_tasks;       /* commands whose child runs (max_workers slots) */
-    size_t live;
+    enum stop_phase phase;   /* written by the loop (under lock), read by workers */
 
     /* --- the loop thread --- */
     uv_loop_t loop;
@@ -117,18 +96,11 @@ struct par_run {
     size_t n_threads;
 };
 
-/* children.c, on a worker, without the lock: start t's command (prepared),
- * log its output line by line, wait for it and its output to end.  Returns the
- * wait status, or -1 when it did not start (t->not_started: the run stopped
- * first; else t->spawn_error says why). */
-int children_run(par_worker *w, task *t, const crun_command *cmd);
-void children_worker_done(par_worker *w);
-
-/* children.c: the loop side.  Call on the loop thread. */
-int children_loop_init(par_run *pr, crun_error *err);
+/* stop.c: the loop side.  Call on the loop thread. */
+int stop_loop_init(par_run *pr, crun_error *err);
 /* Run the loop until the workers have quit. */
-void children_loop_run(par_run *pr);
-void children_loop_close(par_run *pr);
+void stop_loop_run(par_run *pr);
+void stop_loop_close(par_run *pr);
 
 /* parallel.c: the stop/quit state for the loop. */
 void par_take_for_loop(par_run *pr, bool *stop_now, bool *quit);

@@ -1,17 +1,17 @@
 /* process.c - run one Slurm client program (sbatch, squeue, scontrol,
  * scancel) and capture its output.
  *
- * The crun program blocks SIGINT/SIGTERM in every thread and ignores SIGPIPE;
- * a child would inherit both, so the spawn resets them.  Each child gets a
- * process group of its own: a Ctrl-C typed at the terminal goes to crun, which
- * then decides to scancel, instead of killing an scancel half-way.  Pipes are
+ * The program is started and reaped by libcrun (crun_run_spawn,
+ * crun_run_reap): the session's PATH and environment, every signal at its
+ * default, a session of its own so that a Ctrl-C typed at the terminal goes
+ * to crun, which then decides to scancel, instead of killing an scancel
+ * half-way.  It is not tracked: a cancel must not stop it either.  Pipes are
  * close-on-exec so that programs other threads start never hold them open.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +20,6 @@
 #include <unistd.h>
 
 #include "slurm.h"
-
-extern char **environ;
 
 typedef struct sink {
     char *data;
@@ -56,34 +54,6 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int spawn(char *const argv[], int out_fd, int err_fd, pid_t *pid)
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&fa, err_fd, STDERR_FILENO);
-    sigset_t none, defaults;
-    sigemptyset(&none);
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGINT);
-    sigaddset(&defaults, SIGTERM);
-    sigaddset(&defaults, SIGPIPE);
-    sigaddset(&defaults, SIGHUP);
-    sigaddset(&defaults, SIGQUIT);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                        POSIX_SPAWN_SETPGROUP);
-    int rc = posix_spawnp(pid, argv[0], &fa, &attr, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    return rc;
-}
-
 /* Read both pipes until they close or the deadline passes. */
 static int drain(int out_fd, int err_fd, sink *out, sink *errs, double deadline, bool *timed_out)
 {
@@ -108,7 +78,8 @@ static int drain(int out_fd, int err_fd, sink *out, sink *errs, double deadline,
     return 0;
 }
 
-int proc_capture(char *const argv[], double timeout, proc_output *res, crun_error *err)
+int proc_capture(crun_run *run, char *const argv[], double timeout, proc_output *res,
+                 crun_error *err)
 {
     memset(res, 0, sizeof(*res));
     int out_pipe[2], err_pipe[2];
@@ -120,14 +91,18 @@ int proc_capture(char *const argv[], double timeout, proc_output *res, crun_erro
         return crun_error_set(err, CRUN_EIO, "%s: cannot make a pipe: %s", argv[0], strerror(errno));
     }
     pid_t pid;
-    int src = spawn(argv, out_pipe[1], err_pipe[1], &pid);
+    crun_spawn spec = {.size = sizeof(spec), .argv = argv, .out_fd = out_pipe[1],
+                       .err_fd = err_pipe[1]};
+    int src = crun_run_spawn(run, &spec, &pid, err);
     close(out_pipe[1]);
     close(err_pipe[1]);
     if (src != 0) {
         close(out_pipe[0]);
         close(err_pipe[0]);
-        return crun_error_set(err, CRUN_EIO, "cannot run %s: %s%s", argv[0], strerror(src),
-                              src == ENOENT ? " (is Slurm's client installed and on PATH?)" : "");
+        if (src == CRUN_ENODE && strstr(err->message, strerror(ENOENT)))
+            crun_error_set(err, CRUN_EIO, "%s (is Slurm's client installed and on PATH?)",
+                           err->message);
+        return err->code = CRUN_EIO;
     }
     sink out = {.open = true}, errs = {.open = true};
     bool timed_out = false;
@@ -136,9 +111,7 @@ int proc_capture(char *const argv[], double timeout, proc_output *res, crun_erro
         kill(-pid, SIGKILL);
     close(out_pipe[0]);
     close(err_pipe[0]);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    int status = crun_run_reap(run, pid);
     if (!rc && !timed_out && !out.data && !(out.data = calloc(1, 1)))
         rc = CRUN_ENOMEM;
     if (!rc && !timed_out && !errs.data && !(errs.data = calloc(1, 1)))

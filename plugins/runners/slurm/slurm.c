@@ -283,7 +283,7 @@ static int submit_one(job_table *t, const slurm_submit_ctx *ctx, json_t *tags, s
     if (!argv)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     proc_output o;
-    int rc = proc_capture(argv, submit_timeout, &o, err);
+    int rc = proc_capture(t->run, argv, submit_timeout, &o, err);
     argv_free(argv);
     if (rc)
         return crun_error_prefix(err, "node '%s': ", t->names[i]);
@@ -467,7 +467,7 @@ static void cancel_jobs(job_table *t, slurm_job **jobs, size_t n, const char *wh
     for (size_t k = 0; k < n; k++)
         jobs[k]->scancel_sent = true;
     crun_log(t->log, CRUN_LOG_INFO, "scancel %zu job%s %s", n, n == 1 ? "" : "s", why);
-    if (slurm_scancel(jobs, n, &err) != 0)
+    if (slurm_scancel(t->run, jobs, n, &err) != 0)
         crun_log(t->log, CRUN_LOG_WARN, "%s", err.message);
     crun_error_clear(&err);
 }
@@ -596,7 +596,7 @@ static int slurm_run(void *instance, crun_run *run, crun_error *err)
 {
     slurm_runner *r = instance;
     job_table t = {.cfg = &r->cfg, .run = run, .log = crun_run_logger(run),
-                   .n = crun_run_node_count(run)};
+                   .n = crun_run_node_count(run), .watch = {.run = run}};
     /* jobs of other branches go on after a failure: account for them */
     crun_run_set_keep_going(run, true);
     int rc = prepare(&t, err);

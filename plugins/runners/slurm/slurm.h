@@ -59,11 +59,14 @@ typedef struct proc_output {
     char *err;    /* stderr, NUL-terminated, trailing newlines removed */
 } proc_output;
 
-/* Run argv (looked up on PATH) with stdin from /dev/null, in a process group
- * of its own so that a Ctrl-C on the terminal does not reach it, and with
- * default signal handling; wait at most timeout seconds (then SIGKILL).
- * Returns 0 when it ran (whatever its exit status), else CRUN_EIO with err. */
-int proc_capture(char *const argv[], double timeout, proc_output *out, crun_error *err);
+/* Run argv through crun_run_spawn (libcrun's one way: argv[0] on the
+ * session's PATH, a session of its own so that a Ctrl-C on the terminal does
+ * not reach it, default signal handling, stdin from /dev/null), untracked:
+ * a cancel must not kill an sbatch or scancel half-way; wait at most timeout
+ * seconds (then SIGKILL).  Returns 0 when it ran (whatever its exit status),
+ * else CRUN_EIO with err. */
+int proc_capture(crun_run *run, char *const argv[], double timeout, proc_output *out,
+                 crun_error *err);
 void proc_output_clear(proc_output *out);
 /* "sbatch exited with status 1: <its stderr>" for messages (a new string). */
 char *proc_describe(const char *program, const proc_output *out);
@@ -94,6 +97,7 @@ bool slurm_state_terminal(const char *state);
  * Records state changes in the jobs and calls changed(user, job) for each.
  * Returns 0, or CRUN_EIO when squeue could not be asked (err filled). */
 typedef struct slurm_watch {
+    crun_run *run;          /* whose session's environment the clients get */
     char *jobcomp_path;     /* JobCompLoc of a jobcomp/filetxt cluster, found once */
     bool jobcomp_checked;
 } slurm_watch;
@@ -104,7 +108,7 @@ int slurm_poll(slurm_watch *w, slurm_job *jobs, size_t n, const char *const *nam
 void slurm_watch_clear(slurm_watch *w);
 
 /* scancel the given jobs in one call (chunked only for huge lists). */
-int slurm_scancel(slurm_job *const *jobs, size_t n, crun_error *err);
+int slurm_scancel(crun_run *run, slurm_job *const *jobs, size_t n, crun_error *err);
 
 /* --- building a job --- */
 

@@ -80,6 +80,7 @@ typedef struct poll_ctx {
     const char *const *names;
     void (*changed)(void *user, size_t job, const char *old_state);
     void *user;
+    crun_run *run;
 } poll_ctx;
 
 static void record(poll_ctx *c, size_t i, const char *state, int exit_status, const char *reason)
@@ -145,7 +146,7 @@ static bool ask_scontrol(poll_ctx *c, size_t i)
     proc_output o;
     crun_error err = CRUN_ERROR_INIT;
     bool known = false;
-    if (proc_capture(argv, client_timeout, &o, &err) == 0 && WIFEXITED(o.status) &&
+    if (proc_capture(c->run, argv, client_timeout, &o, &err) == 0 && WIFEXITED(o.status) &&
         WEXITSTATUS(o.status) == 0) {
         char state[32], reason[64], code[32];
         size_t len = strlen(o.out);
@@ -179,7 +180,7 @@ static void ask_sacct(poll_ctx *c, const size_t *missing, size_t n_missing, by_i
     char *argv[] = {"sacct", "-n", "-X", "-P", "-j", ids, "-o", "JobID,State,ExitCode", NULL};
     proc_output o;
     crun_error err = CRUN_ERROR_INIT;
-    if (proc_capture(argv, client_timeout, &o, &err) == 0 && WIFEXITED(o.status) &&
+    if (proc_capture(c->run, argv, client_timeout, &o, &err) == 0 && WIFEXITED(o.status) &&
         WEXITSTATUS(o.status) == 0) {
         char *save = NULL;
         for (char *line = strtok_r(o.out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -208,7 +209,7 @@ static void find_jobcomp(slurm_watch *w)
     char *argv[] = {"scontrol", "show", "config", NULL};
     proc_output o;
     crun_error err = CRUN_ERROR_INIT;
-    if (proc_capture(argv, client_timeout, &o, &err) == 0 && WIFEXITED(o.status) &&
+    if (proc_capture(w->run, argv, client_timeout, &o, &err) == 0 && WIFEXITED(o.status) &&
         WEXITSTATUS(o.status) == 0) {
         char type[64] = "", loc[4096] = "";
         char *save = NULL;
@@ -319,7 +320,7 @@ static int squeue_chunk(poll_ctx *c, by_id *sorted, size_t from, size_t to, crun
     char *argv[] = {"squeue", "-h", "-t", "all", "-j", ids, "-O",
                     "JobID:20,State:20,exit_code:12,Reason:60", NULL};
     proc_output out;
-    int rc = proc_capture(argv, client_timeout, &out, err);
+    int rc = proc_capture(c->run, argv, client_timeout, &out, err);
     free(ids);
     if (rc)
         return rc;
@@ -342,7 +343,7 @@ int slurm_poll(slurm_watch *w, slurm_job *jobs, size_t n_jobs, const char *const
 {
     bool *answered = calloc(n_jobs + 1, sizeof(bool));
     poll_ctx c = {.jobs = jobs, .answered = answered, .names = names, .changed = changed,
-                  .user = user};
+                  .user = user, .run = w->run};
     by_id *sorted = malloc((n_jobs + 1) * sizeof(by_id));
     size_t *missing = malloc((n_jobs + 1) * sizeof(size_t));
     int rc = sorted && answered && missing ? 0
@@ -374,7 +375,7 @@ void slurm_watch_clear(slurm_watch *w)
     w->jobcomp_checked = false;
 }
 
-int slurm_scancel(slurm_job *const *jobs, size_t n, crun_error *err)
+int slurm_scancel(crun_run *run, slurm_job *const *jobs, size_t n, crun_error *err)
 {
     int rc = 0;
     for (size_t from = 0; from < n; from += IDS_PER_CALL) {
@@ -386,7 +387,7 @@ int slurm_scancel(slurm_job *const *jobs, size_t n, crun_error *err)
         for (size_t k = from; k < to; k++)
             argv[k - from + 1] = (char *)jobs[k]->id;
         proc_output out;
-        int r = proc_capture(argv, client_timeout, &out, err);
+        int r = proc_capture(run, argv, client_timeout, &out, err);
         free(argv);
         if (r) {
             rc = r;
