@@ -131,7 +131,9 @@ void logger_write_lines(crun_logger *logger, crun_log_level level, const char *p
     if (!logger || level > logger->level)
         return;
     size_t n = 0;
-    char *buf = logger->fn ? NULL : format_lines(logger, level, prefix, text, len, &n);
+    /* a sink takes a line at a time, and a child logger prefixes each through its parent */
+    char *buf = logger->fn || logger->parent ? NULL
+                                             : format_lines(logger, level, prefix, text, len, &n);
     if (!buf) { /* a sink takes a line at a time; or no memory for the block */
         for (const char *p = text, *end = text + len; p <= end;) {
             const char *nl = memchr(p, '\n', (size_t)(end - p));

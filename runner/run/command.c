@@ -474,7 +474,7 @@ typedef struct output_to {
 static void log_lines(void *user, const char *text, size_t len)
 {
     output_to *o = user;
-    logger_write_lines(o->run->shared->catalog.logger, CRUN_LOG_INFO,
+    logger_write_lines(o->run->logger, CRUN_LOG_INFO,
                        crun_run_node_name(o->run, o->pn), text, len);
 }
 

@@ -101,7 +101,7 @@ void crun_run_track_child(crun_run *run, pid_t pid)
     else {
         /* a child cancel could not reach must not run on: stop it now */
         kill(-pid, SIGKILL);
-        crun_log(run->shared->catalog.logger, CRUN_LOG_ERROR, "out of memory: child process %d "
+        crun_log(run->logger, CRUN_LOG_ERROR, "out of memory: child process %d "
                  "could not be tracked, killed", (int)pid);
     }
 }
@@ -640,7 +640,7 @@ static int reap_group(crun_run *run, pid_t pid, const char *node, bool at_once)
     }
     size_t stopped = pidfd < 0 ? 0 : end_leftovers(run, pid, at_once);
     if (stopped && node && !at_once)
-        crun_log(run->shared->catalog.logger, CRUN_LOG_WARN, "node '%s': stopped %zu process%s its "
+        crun_log(run->logger, CRUN_LOG_WARN, "node '%s': stopped %zu process%s its "
                  "command left running", node, stopped, stopped == 1 ? "" : "es");
     return status;
 }

@@ -127,6 +127,7 @@ def main():
     if build != "-":
         objects += [
             ("libcrun", os.path.join(build, "runner/libcrun.so.0.1.0.p")),
+            ("the parallel runner", os.path.join(build, "plugins/runners/parallel/parallel.so.p")),
             ("the service runner", os.path.join(build, "plugins/runners/service/service.so.p")),
         ]
     bad = check_includes(root)

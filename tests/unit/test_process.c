@@ -168,7 +168,7 @@ static int run(fixture *f, const crun_hooks_type *hooks)
     if (hooks)
         assert_int_equal(crun_session_add_hook(f->s, "probe", hooks, f, &f->err), 0);
     crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
-    crun_run_result res = {0};
+    crun_run_result res = CRUN_RUN_RESULT_INIT;
     int rc = crun_session_run(f->s, &ro, &res, &f->err);
     crun_run_result_clear(&res);
     return rc;

@@ -301,17 +301,6 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* --- the loop's side of the lock --- */
-
-void par_take_for_loop(par_run *pr, bool *stop_now, bool *quit)
-{
-    pthread_mutex_lock(&pr->lock);
-    *stop_now = pr->stopping && !pr->stop_noticed;
-    pr->stop_noticed = pr->stopping;
-    *quit = pr->quit;
-    pthread_mutex_unlock(&pr->lock);
-}
-
 /* --- the run --- */
 
 static void run_free(par_run *pr)

@@ -102,7 +102,5 @@ int stop_loop_init(par_run *pr, crun_error *err);
 void stop_loop_run(par_run *pr);
 void stop_loop_close(par_run *pr);
 
-/* parallel.c: the stop/quit state for the loop. */
-void par_take_for_loop(par_run *pr, bool *stop_now, bool *quit);
 
 #endif

@@ -71,11 +71,21 @@ static void close_loop_handles(par_run *pr)
     uv_close((uv_handle_t *)&pr->stop_timer, NULL);
 }
 
+/* The loop's side of the lock: what the workers asked of it. */
+static void take_for_loop(par_run *pr, bool *stop_now, bool *quit)
+{
+    pthread_mutex_lock(&pr->lock);
+    *stop_now = pr->stopping && !pr->stop_noticed;
+    pr->stop_noticed = pr->stopping;
+    *quit = pr->quit;
+    pthread_mutex_unlock(&pr->lock);
+}
+
 static void woken(uv_async_t *async)
 {
     par_run *pr = async->data;
     bool stop_now, quit;
-    par_take_for_loop(pr, &stop_now, &quit);
+    take_for_loop(pr, &stop_now, &quit);
     enum stop_phase phase = pr->phase; /* only this thread writes it */
     if (!pr->cancel_seen && crun_run_cancelled(pr->run)) {
         /* the run API sent SIGTERM to every tracked child; SIGKILL after the grace */
