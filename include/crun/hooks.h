@@ -66,7 +66,17 @@ typedef struct crun_hook_event {
     crun_value *value;      /* after_dataset_loaded, before/after_dataset_saved */
     const crun_error *error;/* on_node_error, on_pipeline_error */
     int status;             /* after_pipeline_run: 0; errors: the CRUN_E* code */
+    /* --- ABI 1.4: read only when size covers it (CRUN_HOOK_EVENT_HAS) --- */
+    uint32_t attempt;       /* node events: which try of the node this is, 1 for the
+                             * first (a node's retry: in pipelines.yml runs it again
+                             * after a failure, and on_node_error fires for every
+                             * failed try); 0 for events of no node attempt */
 } crun_hook_event;
+
+/* Whether event ev has member m: a host older than the plugin passes a
+ * shorter event. */
+#define CRUN_HOOK_EVENT_HAS(ev, m) \
+    ((ev)->size >= offsetof(crun_hook_event, m) + sizeof((ev)->m))
 
 typedef int (*crun_hook_fn)(void *instance, const crun_hook_event *event, crun_error *err);
 

@@ -36,7 +36,7 @@ extern "C" {
 
 #define CRUN_PLUGIN_MAGIC 0x4e555243u /* "CRUN" in little-endian bytes */
 #define CRUN_ABI_MAJOR 1
-#define CRUN_ABI_MINOR 3
+#define CRUN_ABI_MINOR 4
 #define CRUN_PLUGIN_ENTRY_SYMBOL "crun_plugin_entry"
 
 #if defined(__GNUC__)

@@ -85,7 +85,7 @@ static int dataset_hook(crun_run *run, crun_hook_point point, size_t ds, crun_ca
     if (!run_has_hooks(run))
         return 0; /* commands are slow: no need for an inline fast path here */
     crun_hook_event ev = {.node = call ? call->node->name : NULL, .call = call,
-                          .dataset = run->ir->ds[ds].name};
+                          .dataset = run->ir->ds[ds].name, .attempt = call ? call->attempt : 0};
     return run_hooks_fire(run, point, &ev, err);
 }
 
@@ -93,7 +93,7 @@ static int command_hooks(crun_run *run, crun_hook_point point, crun_call *call, 
 {
     if (!run_has_hooks(run))
         return 0;
-    crun_hook_event ev = {.node = call->node->name, .call = call};
+    crun_hook_event ev = {.node = call->node->name, .call = call, .attempt = call->attempt};
     return run_hooks_fire(run, point, &ev, err);
 }
 
@@ -339,7 +339,8 @@ static int node_failed(crun_run *run, crun_call *call, int rc, crun_error *err)
     const ir_node *node = call->node;
     if (rc != CRUN_EHOOK && rc != CRUN_ECANCELED && !crun_run_cancelled(run) &&
         run_has_hooks(run)) {
-        crun_hook_event ev = {.node = node->name, .call = call, .error = err, .status = rc};
+        crun_hook_event ev = {.node = node->name, .call = call, .error = err, .status = rc,
+                              .attempt = call->attempt};
         crun_error herr = CRUN_ERROR_INIT;
         if (run_hooks_fire(run, CRUN_HOOK_ON_NODE_ERROR, &ev, &herr) != 0)
             crun_error_move(err, &herr);
@@ -358,7 +359,7 @@ int crun_run_command_prepare(crun_run *run, size_t pn, const crun_command **cmd,
 {
     cmd_state *st;
     const ir_node *node = &run->ir->nodes[run->plan->node[pn]];
-    crun_call call = {.run = run, .pnode = pn, .node = node, .err = err};
+    crun_call call = {.run = run, .pnode = pn, .node = node, .err = err, .attempt = 1};
     int rc = prepare(run, pn, &call, &st, err);
     if (!rc && (rc = command_hooks(run, CRUN_HOOK_BEFORE_NODE_RUN, &call, err)))
         command_state_free(st);
@@ -448,9 +449,12 @@ int crun_run_command_finish(crun_run *run, size_t pn, int status, crun_error *er
         return crun_error_set(err, CRUN_EINVAL, "node '%s': no command was prepared",
                               crun_run_node_name(run, pn));
     const ir_node *node = &run->ir->nodes[run->plan->node[pn]];
-    crun_call call = {.run = run, .pnode = pn, .node = node, .err = err};
+    crun_call call = {.run = run, .pnode = pn, .node = node, .err = err, .attempt = 1,
+                      .status = status};
     int rc = finish(run, pn, st, &call, status, err);
     command_state_free(st);
+    if (rc && node->retry) /* the next attempts run here (retry.c) */
+        rc = run_retry_command(run, pn, &call, rc, err);
     if (rc)
         return node_failed(run, &call, rc, err);
     for (size_t i = 0; i < node->n_in; i++)
@@ -758,6 +762,7 @@ int command_execute(crun_run *run, size_t pn, crun_call *call, crun_error *err)
         if (crun_run_cancelled(run))
             kill(-pid, SIGKILL); /* what the child left goes too, at once */
         int status = crun_run_command_reap(run, pid);
+        call->status = status;
         if (crun_run_cancelled(run))
             rc = crun_error_set(err, CRUN_ECANCELED, "cancelled");
         else

@@ -165,8 +165,11 @@ void crun_run_node_failed(crun_run *run, size_t node, const crun_error *err)
                        err->message ? err->message : "failed");
     }
     run->failed = true;
-    if (run->keep_going)
+    if (run->keep_going) {
         skip_descendants(run, node);
+    } else if (!atomic_exchange(&run->stopping, true)) {
+        run_wake_waits(run); /* nodes waiting to retry give up: the run is over */
+    }
 }
 
 void crun_run_set_keep_going(crun_run *run, bool keep_going)
@@ -193,6 +196,7 @@ void crun_run_cancel(crun_run *run)
         kill(-run->children[i], SIGTERM);
     if (run->on_cancel)
         run->on_cancel(run->on_cancel_user);
+    pthread_cond_broadcast(&run->wake); /* retry waits end at once */
     pthread_mutex_unlock(&run->lock);
 }
 
