@@ -18,6 +18,8 @@
  * YAML by a small emitter that quotes every string YAML 1.1 could misread
  * (`--format json` writes the JSON itself, which Argo takes as well).
  * Kubernetes quantities are always strings, as Argo's schema wants them.
+ * A node with a retry: calls a copy of the template with Argo's
+ * retryStrategy instead, whose container turns crun's own retries off.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -406,6 +408,10 @@ static json_t *retry_templates(json_t *ir, json_t *base, json_t *templates)
             json_t *t = json_deep_copy(base);
             json_object_set_new(t, "name", json_string(tname));
             json_object_set_new(t, "retryStrategy", retry_strategy(retry));
+            /* Argo retries the pod: crun inside must not retry as well */
+            json_object_set_new(json_object_get(t, "container"), "env",
+                                json_pack("[{s:s, s:s}]", "name", "CRUN_NODE_RETRY", "value",
+                                          "off"));
             json_array_append_new(templates, t);
             json_object_set_new(by_setting, key, json_string(tname));
             name = json_object_get(by_setting, key);

@@ -9,10 +9,14 @@
  * on the run's condition variable, so crun_run_cancel ends it at once.
  * Each retried attempt fires on_node_error with its number (the event's
  * `attempt`) and logs one line; the last failure is reported as before.
+ * CRUN_NODE_RETRY=off in the environment turns retries off: where something
+ * outside retries the whole process (Argo's retryStrategy), tries would
+ * otherwise multiply.
  */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -68,10 +72,13 @@ static double spread(const crun_call *call)
 
 /* Whether the failure may be retried as far as the node says: attempts
  * left, and for a command with on_exit, an exit status among them. */
-static bool retryable(const crun_call *call, int rc)
+static bool retryable(const crun_run *run, const crun_call *call, int rc)
 {
     const ir_retry *r = call->node->retry;
     if (!r || call->attempt >= r->attempts)
+        return false;
+    const char *off = conf_getenv(run->shared->environ, "CRUN_NODE_RETRY");
+    if (off && strcmp(off, "off") == 0)
         return false;
     if (rc == CRUN_ECANCELED || rc == CRUN_EHOOK || rc == CRUN_ENOMEM)
         return false;
@@ -101,7 +108,7 @@ static int attempt_failed_hooks(crun_run *run, crun_call *call, int rc, crun_err
 
 bool run_retry(crun_run *run, crun_call *call, int *rc, crun_error *err)
 {
-    if (!run_goes_on(run) || !retryable(call, *rc))
+    if (!run_goes_on(run) || !retryable(run, call, *rc))
         return false;
     const ir_retry *r = call->node->retry;
     double wait = ir_retry_delay(r, call->attempt, r->jitter > 0 ? spread(call) : 0.5);
