@@ -67,10 +67,10 @@ typedef struct crun_hook_event {
     const crun_error *error;/* on_node_error, on_pipeline_error */
     int status;             /* after_pipeline_run: 0; errors: the CRUN_E* code */
     /* --- ABI 1.4: read only when size covers it (CRUN_HOOK_EVENT_HAS) --- */
-    uint32_t attempt;       /* node events: which try of the node this is, 1 for the
-                             * first (a node's retry: in pipelines.yml runs it again
-                             * after a failure, and on_node_error fires for every
-                             * failed try); 0 for events of no node attempt */
+    uint32_t attempt;       /* before/after_node_run, on_node_error: which try of the
+                             * node this is, 1 for the first (a node's retry: in
+                             * pipelines.yml runs it again after a failure, and
+                             * on_node_error fires for every failed try); else 0 */
 } crun_hook_event;
 
 /* Whether event ev has member m: a host older than the plugin passes a

@@ -85,7 +85,7 @@ static int dataset_hook(crun_run *run, crun_hook_point point, size_t ds, crun_ca
     if (!run_has_hooks(run))
         return 0; /* commands are slow: no need for an inline fast path here */
     crun_hook_event ev = {.node = call ? call->node->name : NULL, .call = call,
-                          .dataset = run->ir->ds[ds].name, .attempt = call ? call->attempt : 0};
+                          .dataset = run->ir->ds[ds].name};
     return run_hooks_fire(run, point, &ev, err);
 }
 

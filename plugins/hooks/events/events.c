@@ -5,8 +5,8 @@
  *
  * Keys, in this order: event (the hook point's name), run_id, time (Unix
  * seconds, fractional), then where they apply node, dataset, status ("ok",
- * "failed", "cancelled"), error (the message) and attempt (node events: 1
- * for a node's first try, 2 for its first retry...).  A line is built on the
+ * "failed", "cancelled"), error (the message) and attempt (before/after_node_run
+ * and on_node_error: 1 for a node's first try, 2 for its first retry...).  A line is built on the
  * calling thread, in a buffer sized for the worst case, by a small JSON
  * writer of its own (strings are escaped and bytes that are not UTF-8 become
  * U+FFFD, so every line is valid JSON; no printf: this runs several times per
