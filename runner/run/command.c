@@ -453,8 +453,9 @@ int crun_run_command_finish(crun_run *run, size_t pn, int status, crun_error *er
                       .status = status};
     int rc = finish(run, pn, st, &call, status, err);
     command_state_free(st);
-    if (rc && node->retry) /* the next attempts run here (retry.c) */
-        rc = run_retry_command(run, pn, &call, rc, err);
+    /* a node with a retry: its next attempts run here, as crun_run_execute's */
+    while (rc && node->retry && run_retry(run, &call, &rc, err))
+        rc = command_execute(run, pn, &call, err);
     if (rc)
         return node_failed(run, &call, rc, err);
     for (size_t i = 0; i < node->n_in; i++)

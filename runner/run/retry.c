@@ -22,13 +22,6 @@
 
 #include "run/run.h"
 
-void run_wake_waits(crun_run *run)
-{
-    pthread_mutex_lock(&run->lock);
-    pthread_cond_broadcast(&run->wake);
-    pthread_mutex_unlock(&run->lock);
-}
-
 static bool run_goes_on(crun_run *run)
 {
     return !crun_run_cancelled(run) && !atomic_load(&run->stopping);
@@ -129,14 +122,4 @@ bool run_retry(crun_run *run, crun_call *call, int *rc, crun_error *err)
     call->attempt++;
     call->status = -1;
     return true;
-}
-
-int run_retry_command(crun_run *run, size_t pnode, crun_call *call, int rc, crun_error *err)
-{
-    while (run_retry(run, call, &rc, err)) {
-        rc = command_execute(run, pnode, call, err);
-        if (!rc)
-            return 0;
-    }
-    return rc;
 }

@@ -118,11 +118,6 @@ int run_remove_tree(const char *path);
  * leaves the failure as it was, or makes it CRUN_ECANCELED (in *rc and err)
  * when a cancel ended the wait, or CRUN_EHOOK when on_node_error failed. */
 bool run_retry(crun_run *run, crun_call *call, int *rc, crun_error *err);
-/* The stepwise command path (crun_run_command_finish): the attempts after
- * the first, failed with rc, run here on the calling thread. */
-int run_retry_command(crun_run *run, size_t pnode, crun_call *call, int rc, crun_error *err);
-/* Wake every retry wait (cancel, stopping); under no lock. */
-void run_wake_waits(crun_run *run);
 
 /* command.c */
 int command_execute(crun_run *run, size_t pnode, crun_call *call, crun_error *err);

@@ -140,6 +140,14 @@ void crun_run_node_done(crun_run *run, size_t node)
         show_progress(run, crun_run_node_name(run, node));
 }
 
+/* Nodes waiting to retry (retry.c) give up: the run is ending. */
+static void wake_retry_waits(crun_run *run)
+{
+    pthread_mutex_lock(&run->lock);
+    pthread_cond_broadcast(&run->wake);
+    pthread_mutex_unlock(&run->lock);
+}
+
 /* keep_going: every node downstream of a failure is skipped. */
 static void skip_descendants(crun_run *run, size_t node)
 {
@@ -168,7 +176,7 @@ void crun_run_node_failed(crun_run *run, size_t node, const crun_error *err)
     if (run->keep_going) {
         skip_descendants(run, node);
     } else if (!atomic_exchange(&run->stopping, true)) {
-        run_wake_waits(run); /* nodes waiting to retry give up: the run is over */
+        wake_retry_waits(run);
     }
 }
 

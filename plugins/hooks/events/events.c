@@ -1,7 +1,7 @@
 /* events.c - the `events` hook: one JSON object per line for every hook
  * event, to a file (appended) or to stderr.
  *
- *   {"event":"after_node_run","run_id":"...","time":1763917846.123456,"node":"split","status":"ok"}
+ *   {"event":"after_node_run","run_id":"...","time":1763917846.123456,"node":"split","status":"ok","attempt":1}
  *
  * Keys, in this order: event (the hook point's name), run_id, time (Unix
  * seconds, fractional), then where they apply node, dataset, status ("ok",
