@@ -90,7 +90,7 @@ static int load(fixture *f, const char *kind_line, const char *retry_line)
     project_free(f->p);
     f->p = NULL;
     crun_error_clear(&f->err);
-    return ir_load(f->dir, NULL, NULL, test_env, &f->p, &f->ir, &f->err);
+    return ir_load(f->dir, NULL, NULL, test_env, NULL, &f->p, &f->ir, &f->err);
 }
 
 static void load_fails(fixture *f, const char *kind_line, const char *retry_line,
