@@ -66,7 +66,16 @@ typedef struct crun_hook_event {
     crun_value *value;      /* after_dataset_loaded, before/after_dataset_saved */
     const crun_error *error;/* on_node_error, on_pipeline_error */
     int status;             /* after_pipeline_run: 0; errors: the CRUN_E* code */
+    uint32_t attempt;       /* before/after_node_run, on_node_error: which try of the
+                             * node this is, 1 for the first (a node's retry: in
+                             * pipelines.yml runs it again after a failure, and
+                             * on_node_error fires for every failed try); else 0 */
 } crun_hook_event;
+
+/* Whether event ev has member m: a host older than the plugin passes a
+ * shorter event. */
+#define CRUN_HOOK_EVENT_HAS(ev, m) \
+    ((ev)->size >= offsetof(crun_hook_event, m) + sizeof((ev)->m))
 
 typedef int (*crun_hook_fn)(void *instance, const crun_hook_event *event, crun_error *err);
 

@@ -106,7 +106,10 @@ size_t crun_run_failed_count(const crun_run *run);
 /* --- executing a node (any thread, distinct nodes) --- */
 /* Everything for one node: before_node_run hooks, load inputs, call the function
  * or run the command (output to the log, waiting for it), save outputs, release
- * memory datasets whose last consumer this was, after_node_run hooks. */
+ * memory datasets whose last consumer this was, after_node_run hooks.  A node
+ * with a retry: (pipelines.yml) is tried again here after a failed attempt,
+ * waiting on the calling thread (crun_run_cancel ends the wait at once);
+ * the result is its last attempt's. */
 int crun_run_execute(crun_run *run, size_t node, crun_error *err);
 
 /* A command node is run by crun_run_execute like any node: its child is
@@ -128,7 +131,10 @@ typedef struct crun_command {
 int crun_run_command_prepare(crun_run *run, size_t node, const crun_command **cmd,
                              crun_error *err);
 void crun_run_command_output(crun_run *run, size_t node, const char *line, size_t len);
-/* wait_status as from waitpid(); -1 when the process could not be started. */
+/* wait_status as from waitpid(); -1 when the process could not be started.
+ * When the command failed and the node has a retry:, the later attempts run
+ * inside this call, on the calling thread, as children of the run's own
+ * (tracked, so crun_run_cancel stops them); the result is the last one's. */
 int crun_run_command_finish(crun_run *run, size_t node, int wait_status, crun_error *err);
 /* Register a child spawned by the runner itself so that cancel reaches it
  * (pid is a process-group leader).  When the run has no memory left to

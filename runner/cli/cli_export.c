@@ -18,6 +18,8 @@
  * YAML by a small emitter that quotes every string YAML 1.1 could misread
  * (`--format json` writes the JSON itself, which Argo takes as well).
  * Kubernetes quantities are always strings, as Argo's schema wants them.
+ * A node with a retry: calls a copy of the template with Argo's
+ * retryStrategy instead, whose container turns crun's own retries off.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -297,15 +299,18 @@ static int argo_options_check(const cli *c, argo_options *o)
 
 /* --- the Workflow ------------------------------------------------------------------ */
 
-static json_t *dag_template(json_t *ir, json_t *names)
+/* node name -> its template: "crun-node", or for a node with a retry the
+ * template of that retry setting (see retry_templates). */
+static json_t *dag_template(json_t *ir, json_t *names, json_t *node_templates)
 {
     json_t *tasks = json_array();
     size_t i, k;
     json_t *node, *dep;
     json_array_foreach(json_object_get(ir, "nodes"), i, node) {
         json_t *name = json_object_get(node, "name");
+        json_t *tmpl = json_object_get(node_templates, json_string_value(name));
         json_t *task = json_pack("{s:O, s:s}", "name", json_object_get(names, json_string_value(name)),
-                                 "template", "crun-node");
+                                 "template", tmpl ? json_string_value(tmpl) : "crun-node");
         json_t *deps = json_array();
         json_array_foreach(json_object_get(node, "depends_on"), k, dep)
             json_array_append(deps, json_object_get(names, json_string_value(dep)));
@@ -351,6 +356,74 @@ static json_t *node_template(const cli *c, const argo_options *o, json_t *ir)
                      "name", "node", "container", container);
 }
 
+/* A node's retry: as Argo's retryStrategy: limit counts the tries after the
+ * first; the backoff's duration and factor are the delay and backoff (Argo
+ * has no jitter); on_exit becomes an expression on the last exit code.
+ * Quantities are strings, as the schema wants them. */
+static json_t *retry_strategy(json_t *retry)
+{
+    char text[64];
+    json_int_t attempts = json_integer_value(json_object_get(retry, "attempts"));
+    snprintf(text, sizeof(text), "%lld", (long long)(attempts - 1));
+    json_t *rs = json_pack("{s:s, s:s}", "limit", text, "retryPolicy", "Always");
+    double delay = json_number_value(json_object_get(retry, "delay"));
+    if (delay > 0) {
+        char factor[32];
+        snprintf(text, sizeof(text), "%gs", delay);
+        snprintf(factor, sizeof(factor), "%g",
+                 json_number_value(json_object_get(retry, "backoff")));
+        json_object_set_new(rs, "backoff", json_pack("{s:s, s:s}", "duration", text, "factor",
+                                                     factor));
+    }
+    json_t *codes = json_object_get(retry, "on_exit");
+    if (json_array_size(codes) > 0) {
+        char *list = json_dumps(codes, JSON_COMPACT);
+        char *expr = NULL;
+        if (list && asprintf(&expr, "asInt(lastRetry.exitCode) in %s", list) >= 0) {
+            json_object_set_new(rs, "expression", json_string(expr));
+            free(expr);
+        }
+        free(list);
+    }
+    return rs;
+}
+
+/* One copy of the node template per distinct retry setting
+ * ("crun-node-retry-1", ...), with its retryStrategy: Argo keeps retries on
+ * templates, not on DAG tasks.  Returns node name -> template name. */
+static json_t *retry_templates(json_t *ir, json_t *base, json_t *templates)
+{
+    json_t *by_node = json_object(), *by_setting = json_object();
+    size_t i;
+    json_t *node;
+    json_array_foreach(json_object_get(ir, "nodes"), i, node) {
+        json_t *retry = json_object_get(node, "retry");
+        if (!retry)
+            continue;
+        char *key = json_dumps(retry, JSON_COMPACT | JSON_SORT_KEYS);
+        json_t *name = key ? json_object_get(by_setting, key) : NULL;
+        if (key && !name) {
+            char tname[48];
+            snprintf(tname, sizeof(tname), "crun-node-retry-%zu", json_object_size(by_setting) + 1);
+            json_t *t = json_deep_copy(base);
+            json_object_set_new(t, "name", json_string(tname));
+            json_object_set_new(t, "retryStrategy", retry_strategy(retry));
+            /* Argo retries the pod: crun inside must not retry as well */
+            json_object_set_new(json_object_get(t, "container"), "env",
+                                json_pack("[{s:s, s:s}]", "name", "CRUN_NODE_RETRY", "value",
+                                          "off"));
+            json_array_append_new(templates, t);
+            json_object_set_new(by_setting, key, json_string(tname));
+            name = json_object_get(by_setting, key);
+        }
+        if (name)
+            json_object_set(by_node, json_string_value(json_object_get(node, "name")), name);
+        free(key);
+    }
+    json_decref(by_setting);
+    return by_node;
+}
+
 static json_t *workflow(const cli *c, const argo_options *o, json_t *ir)
 {
     const char *project = json_string_value(json_object_get(ir, "project"));
@@ -359,7 +432,12 @@ static json_t *workflow(const cli *c, const argo_options *o, json_t *ir)
     dns_label(project ? project : "crun", prefix, 56);
     strcat(prefix, "-");
     json_t *names = task_names(json_object_get(ir, "nodes"));
-    json_t *templates = json_pack("[o, o]", dag_template(ir, names), node_template(c, o, ir));
+    json_t *base = node_template(c, o, ir), *more = json_array();
+    json_t *node_templates = retry_templates(ir, base, more);
+    json_t *templates = json_pack("[o, o]", dag_template(ir, names, node_templates), base);
+    json_array_extend(templates, more);
+    json_decref(more);
+    json_decref(node_templates);
     json_decref(names);
     json_t *spec = json_pack("{s:s, s:o}", "entrypoint", "pipeline", "templates", templates);
     if (o->pvc)

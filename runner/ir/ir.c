@@ -358,16 +358,18 @@ static int parse_tags(ir_t *ir, ir_node *node, const conf_node *tags, crun_error
     return 0;
 }
 
-static const char *const node_keys[] = {"name", "func", "cmd", "inputs", "outputs", "tags", NULL};
+static const char *const node_keys[] = {"name", "func", "cmd", "inputs", "outputs", "tags",
+                                        "retry", NULL};
 
 /* The keys of a node definition, found in one pass. */
 typedef struct node_def {
-    const conf_node *name, *func, *cmd, *inputs, *outputs, *tags;
+    const conf_node *name, *func, *cmd, *inputs, *outputs, *tags, *retry;
 } node_def;
 
 static int read_keys(const conf_node *def, node_def *d, crun_error *err)
 {
-    const conf_node **slots[] = {&d->name, &d->func, &d->cmd, &d->inputs, &d->outputs, &d->tags};
+    const conf_node **slots[] = {&d->name, &d->func, &d->cmd, &d->inputs, &d->outputs, &d->tags,
+                                 &d->retry};
     for (size_t i = 0; i < def->n; i++) {
         const char *key = def->items[2 * i]->str;
         size_t k = 0;
@@ -421,7 +423,9 @@ static int parse_node(ir_builder *b, const conf_node *def, ir_node *node, crun_e
         return rc;
     if (cmd && (rc = parse_cmd(ir, node, cmd, err)))
         return rc;
-    return parse_tags(ir, node, d.tags, err);
+    if ((rc = parse_tags(ir, node, d.tags, err)))
+        return rc;
+    return ir_retry_parse(ir, node, d.retry, &node->retry, err);
 }
 
 int ir_builder_node(ir_builder *b, const char *pipeline, const conf_node *def, crun_error *err)

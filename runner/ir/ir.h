@@ -40,6 +40,19 @@ typedef struct ir_port {
     bool own_arg;   /* arg is this port's own copy (else it is the dataset's name) */
 } ir_port;
 
+/* A node's retry: in pipelines.yml (ir_retry.c).  Attempts include the
+ * first; the wait before attempt k+1 is delay * backoff^(k-1), spread by
+ * +-jitter of itself; on_exit (command nodes) lists the exit statuses worth
+ * another attempt, none meaning any failure. */
+typedef struct ir_retry {
+    uint32_t attempts;
+    uint32_t n_on_exit;
+    double delay;    /* seconds */
+    double backoff;  /* >= 1 */
+    double jitter;   /* 0..1 */
+    int *on_exit;
+} ir_retry;
+
 typedef struct ir_node {
     char *name;
     const char *func; /* "library.function" (interned in ir.strings), or NULL for a command */
@@ -48,6 +61,7 @@ typedef struct ir_node {
     ir_port *out;
     char **tags;
     char *where;    /* "file:line:col" of the node's definition */
+    const ir_retry *retry; /* NULL: one attempt */
     uint32_t argc;
     uint32_t n_in;
     uint32_t n_out;
@@ -166,6 +180,19 @@ bool ir_check_template(const ir_node *node, const char *arg, char *why, size_t c
 
 /* Whether func has the shape library.function (both parts non-empty). */
 bool ir_func_shape_ok(const char *func);
+
+/* ir_retry.c: a node's `retry:` map from pipelines.yml (CRUN_ECONFIG with
+ * file:line:col for a bad value or an unknown key), and the same as JSON
+ * both ways (display and path name the place in messages). */
+int ir_retry_parse(ir_t *ir, const ir_node *node, const conf_node *spec, const ir_retry **out,
+                   crun_error *err);
+json_t *ir_retry_to_json(const ir_retry *r);
+int ir_retry_from_json(ir_t *ir, json_t *j, const char *display, const char *path,
+                       const ir_retry **out, crun_error *err);
+/* The wait in seconds after failed attempt `attempt` (1 for the first) of
+ * r: delay * backoff^(attempt-1), then moved by jitter * (2u - 1) of itself
+ * for u in [0, 1) (callers pass a random u; tests pass fixed ones). */
+double ir_retry_delay(const ir_retry *r, uint32_t attempt, double u);
 
 /* JSON: the IR restricted to the given nodes (all when nodes is NULL). */
 json_t *ir_to_json(const ir_t *ir, const char *pipeline, const size_t *nodes, size_t n);

@@ -56,6 +56,8 @@ static json_t *node_json(const ir_t *ir, size_t self, const size_t *producer,
         json_array_append_new(deps, json_string(ir->nodes[p].name));
     }
     json_object_set_new(o, "depends_on", deps);
+    if (n->retry)
+        json_object_set_new(o, "retry", ir_retry_to_json(n->retry));
     if (n->where)
         json_object_set_new(o, "source", json_string(n->where));
     return o;
@@ -231,6 +233,9 @@ static int read_node(reader *r, json_t *o, size_t i, ir_node *n)
     json_t *tags = json_object_get(o, "tags");
     if (!rc && tags)
         rc = read_strings(r, tags, path, &n->tags, &n->n_tags);
+    if (!rc)
+        rc = ir_retry_from_json(r->ir, json_object_get(o, "retry"), r->display, path, &n->retry,
+                                r->err);
     return rc;
 }
 

@@ -84,7 +84,7 @@ static int command_hooks(crun_run *run, crun_hook_point point, crun_call *call, 
 {
     if (!run_has_hooks(run))
         return 0;
-    crun_hook_event ev = {.node = call->node->name, .call = call};
+    crun_hook_event ev = {.node = call->node->name, .call = call, .attempt = call->attempt};
     return run_hooks_fire(run, point, &ev, err);
 }
 
@@ -345,7 +345,8 @@ static int node_failed(crun_run *run, crun_call *call, int rc, crun_error *err)
     const ir_node *node = call->node;
     if (rc != CRUN_EHOOK && rc != CRUN_ECANCELED && !crun_run_cancelled(run) &&
         run_has_hooks(run)) {
-        crun_hook_event ev = {.node = node->name, .call = call, .error = err, .status = rc};
+        crun_hook_event ev = {.node = node->name, .call = call, .error = err, .status = rc,
+                              .attempt = call->attempt};
         crun_error herr = CRUN_ERROR_INIT;
         if (run_hooks_fire(run, CRUN_HOOK_ON_NODE_ERROR, &ev, &herr) != 0)
             crun_error_move(err, &herr);
@@ -364,7 +365,7 @@ int crun_run_command_prepare(crun_run *run, size_t pn, const crun_command **cmd,
 {
     cmd_state *st;
     const ir_node *node = &run->ir->nodes[run->plan->node[pn]];
-    crun_call call = {.run = run, .pnode = pn, .node = node, .err = err};
+    crun_call call = {.run = run, .pnode = pn, .node = node, .err = err, .attempt = 1};
     int rc = prepare(run, pn, &call, &st, err);
     if (!rc && (rc = command_hooks(run, CRUN_HOOK_BEFORE_NODE_RUN, &call, err)))
         command_state_free(st);
@@ -454,9 +455,13 @@ int crun_run_command_finish(crun_run *run, size_t pn, int status, crun_error *er
         return crun_error_set(err, CRUN_EINVAL, "node '%s': no command was prepared",
                               crun_run_node_name(run, pn));
     const ir_node *node = &run->ir->nodes[run->plan->node[pn]];
-    crun_call call = {.run = run, .pnode = pn, .node = node, .err = err};
+    crun_call call = {.run = run, .pnode = pn, .node = node, .err = err, .attempt = 1,
+                      .status = status};
     int rc = finish(run, pn, st, &call, status, err);
     command_state_free(st);
+    /* a node with a retry: its next attempts run here, as crun_run_execute's */
+    while (rc && node->retry && run_retry(run, &call, &rc, err))
+        rc = command_execute(run, pn, &call, err);
     if (rc)
         return node_failed(run, &call, rc, err);
     for (size_t i = 0; i < node->n_in; i++)
@@ -498,6 +503,7 @@ int command_execute(crun_run *run, size_t pn, crun_call *call, crun_error *err)
         output_to o = {run, pn};
         proc_follow(run, pid, fd, log_lines, &o);
         int status = proc_reap(run, pid, crun_run_node_name(run, pn));
+        call->status = status;
         if (crun_run_cancelled(run))
             rc = crun_error_set(err, CRUN_ECANCELED, "cancelled");
         else

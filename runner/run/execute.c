@@ -29,7 +29,7 @@ static int node_hooks_fire(crun_run *run, crun_hook_point point, crun_call *call
                            const crun_error *nerr, crun_error *err)
 {
     crun_hook_event ev = {.node = call->node->name, .call = call, .error = nerr,
-                          .status = nerr ? nerr->code : 0};
+                          .status = nerr ? nerr->code : 0, .attempt = call->attempt};
     call->in_before_node_run = point == CRUN_HOOK_BEFORE_NODE_RUN;
     int rc = run_hooks_fire(run, point, &ev, err);
     call->in_before_node_run = false;
@@ -79,11 +79,21 @@ int crun_run_execute(crun_run *run, size_t pn, crun_error *err)
     if (vals == small) /* only the slots used (this is per node of every run) */
         memset(small, 0, slots * sizeof(crun_value *));
     crun_call call = {.run = run, .pnode = pn, .node = node, .inputs = vals,
-                      .outputs = vals + node->n_in, .err = err};
+                      .outputs = vals + node->n_in, .err = err, .attempt = 1, .status = -1};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = node->func ? call_function(run, pn, &call, err)
+    int rc;
+    for (;;) {
+        rc = node->func ? call_function(run, pn, &call, err)
                         : command_execute(run, pn, &call, err);
+        if (!rc || !node->retry || !run_retry(run, &call, &rc, err))
+            break;
+        /* the next attempt starts from its inputs again */
+        for (size_t i = 0; i < slots; i++) {
+            crun_value_unref(vals[i]);
+            vals[i] = NULL;
+        }
+    }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     run->seconds[pn] = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     if (rc && rc != CRUN_EHOOK && rc != CRUN_ECANCELED) {

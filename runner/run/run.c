@@ -170,7 +170,13 @@ int run_create(run_shared *shared, crun_session *s, plan *p, bool shared_plan, j
     run->logger = shared->catalog.logger;
     run->grace_period = 5.0;
     atomic_init(&run->cancelled, false);
+    atomic_init(&run->stopping, false);
     pthread_mutex_init(&run->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&run->wake, &ca);
+    pthread_condattr_destroy(&ca);
     run_make_ids(run, o->run_id);
     if (o->run_id)
         shared_version(run);
@@ -226,6 +232,7 @@ void run_destroy(crun_run *run)
         json_decref(run->params);
     if (!run->plan_shared)
         plan_free(run->plan);
+    pthread_cond_destroy(&run->wake);
     pthread_mutex_destroy(&run->lock);
     free(run);
 }

@@ -70,8 +70,10 @@ struct crun_run {
     crun_error first_error;
     /* any thread */
     atomic_bool cancelled;
+    atomic_bool stopping;    /* a node failed without keep_going: no node retries */
     pthread_mutex_t lock;    /* children, scratch files, cmd states */
     proc_table procs;        /* tracked children, program paths (run/process.c) */
+    pthread_cond_t wake;     /* with lock, CLOCK_MONOTONIC: cancel and stopping end retry waits */
     char *scratch_dir;
     int scratch_lock;        /* scratch_dir/.owner, locked while the run lives */
     cmd_state **cmds;        /* per plan node, for the stepwise command API */
@@ -125,6 +127,14 @@ void run_scratch_free(crun_run *run);
  * symbolic links (what a command made: it may be a folder where a file was due). */
 int run_remove_tree(const char *path);
 
+/* retry.c: after attempt call->attempt of a node with a retry ended with
+ * *rc (not 0) and err: whether to run it again.  If so, on_node_error has
+ * fired for that attempt, the log says so, the wait is over and err is
+ * cleared, call->attempt counts the next one, and true is returned.  False
+ * leaves the failure as it was, or makes it CRUN_ECANCELED (in *rc and err)
+ * when a cancel ended the wait, or CRUN_EHOOK when on_node_error failed. */
+bool run_retry(crun_run *run, crun_call *call, int *rc, crun_error *err);
+
 /* command.c */
 int command_execute(crun_run *run, size_t pnode, crun_call *call, crun_error *err);
 void command_state_free(cmd_state *st);
@@ -137,6 +147,8 @@ struct crun_call {
     crun_value **outputs;
     crun_error *err;
     bool in_before_node_run;
+    uint32_t attempt;  /* 1 for the first try of the node (hook events carry it) */
+    int status;        /* a command's wait status once it ended, else -1 */
 };
 
 #endif

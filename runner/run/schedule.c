@@ -140,6 +140,14 @@ void crun_run_node_done(crun_run *run, size_t node)
         show_progress(run, crun_run_node_name(run, node));
 }
 
+/* Nodes waiting to retry (retry.c) give up: the run is ending. */
+static void wake_retry_waits(crun_run *run)
+{
+    pthread_mutex_lock(&run->lock);
+    pthread_cond_broadcast(&run->wake);
+    pthread_mutex_unlock(&run->lock);
+}
+
 /* keep_going: every node downstream of a failure is skipped. */
 static void skip_descendants(crun_run *run, size_t node)
 {
@@ -165,8 +173,11 @@ void crun_run_node_failed(crun_run *run, size_t node, const crun_error *err)
                        err->message ? err->message : "failed");
     }
     run->failed = true;
-    if (run->keep_going)
+    if (run->keep_going) {
         skip_descendants(run, node);
+    } else if (!atomic_exchange(&run->stopping, true)) {
+        wake_retry_waits(run);
+    }
 }
 
 void crun_run_set_keep_going(crun_run *run, bool keep_going)
@@ -194,6 +205,7 @@ void crun_run_cancel(crun_run *run)
         crun_run_cancel(run->inner.active[i]);
     if (run->on_cancel)
         run->on_cancel(run->on_cancel_user);
+    pthread_cond_broadcast(&run->wake); /* retry waits end at once */
     pthread_mutex_unlock(&run->lock);
 }
 

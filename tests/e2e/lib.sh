@@ -27,7 +27,7 @@ E2E_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 case $CRUN in /*) ;; *) CRUN=$PWD/$CRUN ;; esac
 export CRUN CRUN_SOURCE_DIR CRUN_BUILD_DIR
 # The tests' commands must not inherit settings that change crun's behaviour.
-unset CRUN_PLUGIN_PATH CRUN_NODE CRUN_RUN_ID CRUN_ENV
+unset CRUN_PLUGIN_PATH CRUN_NODE CRUN_RUN_ID CRUN_ENV CRUN_NODE_RETRY
 
 E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/crun-e2e.XXXXXX") || exit 2
 trap 'rm -rf "$E2E_TMP"' EXIT

@@ -444,7 +444,7 @@ test_events_hook_writes_to_stderr_without_a_path()
     run_crun
     expect_status 0
     expect_stderr_contains '{"event":"before_node_run","run_id":"'
-    expect_stderr_contains '"node":"second"}'
+    expect_stderr_contains '"node":"second","attempt":1}'
     expect_stdout_lacks '"event"'
 }
 

@@ -48,7 +48,8 @@ with tempfile.TemporaryDirectory() as tmp:
         f.write("""pipelines:
   p:
     nodes:
-      - {name: a, cmd: [sh, -c, "echo 1 > {outputs.x}"], outputs: {x: one}, tags: t}
+      - {name: a, cmd: [sh, -c, "echo 1 > {outputs.x}"], outputs: {x: one}, tags: t,
+         retry: {attempts: 3, delay: 0.5, backoff: 2, jitter: 0.1, on_exit: [75]}}
       - {name: b, cmd: [cat, "{inputs.0}"], inputs: [one], outputs: [], tags: [t, u]}
       - {name: c, cmd: [sh, -c, "cat {inputs.v} > {outputs.w}"], inputs: {v: one},
          outputs: {w: two}}
@@ -61,6 +62,16 @@ with tempfile.TemporaryDirectory() as tmp:
     if deps != {"a": [], "b": ["a"], "c": ["a"]}:
         failures += 1
         print(f"FAIL dependencies: {deps}")
+    if ir["nodes"][0].get("retry", {}).get("on_exit") != [75]:
+        failures += 1
+        print(f"FAIL retry: {ir['nodes'][0].get('retry')}")
+    wrong = json.loads(json.dumps(ir))
+    wrong["nodes"][0]["retry"]["attempts"] = 0
+    if validator.is_valid(wrong):
+        failures += 1
+        print("FAIL the schema accepts a retry of 0 attempts")
+    else:
+        print("PASS schema refuses a retry of 0 attempts")
     broken = json.loads(json.dumps(ir))
     broken["nodes"][0]["func"] = "x.y"  # both func and cmd
     if validator.is_valid(broken):
@@ -69,5 +80,5 @@ with tempfile.TemporaryDirectory() as tmp:
     else:
         print("PASS schema refuses a node with both func and cmd")
 
-print(f"{4 + 1 - failures} passed, {failures} failed")
+print(f"{4 + 2 - failures} passed, {failures} failed")
 sys.exit(1 if failures else 0)

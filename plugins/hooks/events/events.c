@@ -1,11 +1,12 @@
 /* events.c - the `events` hook: one JSON object per line for every hook
  * event, to a file (appended) or to stderr.
  *
- *   {"event":"after_node_run","run_id":"...","time":1763917846.123456,"node":"split","status":"ok"}
+ *   {"event":"after_node_run","run_id":"...","time":1763917846.123456,"node":"split","status":"ok","attempt":1}
  *
  * Keys, in this order: event (the hook point's name), run_id, time (Unix
  * seconds, fractional), then where they apply node, dataset, status ("ok",
- * "failed", "cancelled") and error (the message).  A line is built on the
+ * "failed", "cancelled"), error (the message) and attempt (before/after_node_run
+ * and on_node_error: 1 for a node's first try, 2 for its first retry...).  A line is built on the
  * calling thread, in a buffer sized for the worst case, by a small JSON
  * writer of its own (strings are escaped and bytes that are not UTF-8 become
  * U+FFFD, so every line is valid JSON; no printf: this runs several times per
@@ -131,7 +132,7 @@ static const char *error_of(const crun_hook_event *ev)
 /* Room for the line of ev: fixed text, the time, every string escaped. */
 static size_t line_bound(const crun_hook_event *ev)
 {
-    return 160 + json_bound(ev->run_id) + json_bound(ev->node) + json_bound(ev->dataset) +
+    return 192 + json_bound(ev->run_id) + json_bound(ev->node) + json_bound(ev->dataset) +
            json_bound(error_of(ev));
 }
 
@@ -156,6 +157,10 @@ static size_t build(char *buf, const crun_hook_event *ev)
         w = put_field(w, "status", status);
     if (error)
         w = put_field(w, "error", error);
+    if (CRUN_HOOK_EVENT_HAS(ev, attempt) && ev->attempt) {
+        w = put(w, ",\"attempt\":", 11);
+        w = put_uint(w, ev->attempt, 1);
+    }
     w = put(w, "}\n", 2);
     return (size_t)(w - buf);
 }
