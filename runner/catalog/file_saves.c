@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -134,14 +135,43 @@ static bool known(crun_file_saves *s, const char *dir, size_t *fs)
     return found;
 }
 
+/* Make dir and its missing parents: mkdir of dir itself first (it usually
+ * exists, or only it is missing), else the prefixes left to right.  An
+ * error names the prefix that could not be made. */
+static int mkdir_all(char *dir, crun_error *err)
+{
+    if (mkdir(dir, 0777) == 0 || errno == EEXIST)
+        return 0;
+    for (char *p = dir + 1; errno == ENOENT; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char saved = *p;
+        *p = '\0';
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+            int code = errno == ENOMEM ? CRUN_ENOMEM : errno == ENOENT ? CRUN_ENOENT : CRUN_EIO;
+            crun_error_set(err, code, "%s: %s", dir, strerror(errno));
+            *p = saved;
+            return code;
+        }
+        *p = saved;
+        if (saved == '\0')
+            return 0;
+        errno = ENOENT; /* go on to the next prefix */
+    }
+    int code = errno == ENOMEM ? CRUN_ENOMEM : CRUN_EIO;
+    return crun_error_set(err, code, "%s: %s", dir, strerror(errno));
+}
+
 int file_saves_mkdir(crun_file_saves *s, const char *path, crun_error *err)
 {
     char dir[PATH_MAX];
-    if (!s || !dir_into(path, dir, sizeof(dir)))
-        return crun_mkdir_parents(path, err);
-    if (known(s, dir, NULL))
+    if (!dir_into(path, dir, sizeof(dir)))
+        return crun_error_set(err, CRUN_EIO, "%s: %s", path, strerror(ENAMETOOLONG));
+    if (s && known(s, dir, NULL))
         return 0;
-    int rc = crun_mkdir_parents(path, err);
+    int rc = mkdir_all(dir, err);
+    if (!s)
+        return rc;
     if (rc == 0) {
         pthread_mutex_lock(&s->lock);
         remember(s, dir);

@@ -51,27 +51,7 @@ static const char *base_of(const char *path)
 
 int crun_mkdir_parents(const char *path, crun_error *err)
 {
-    char *dir = dir_of(path);
-    if (!dir)
-        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    int rc = 0;
-    /* Walk the prefixes left to right; each mkdir either makes a folder or
-     * finds one already there. */
-    for (char *p = dir + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char saved = *p;
-        *p = '\0';
-        if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-            rc = io_error(err, dir);
-            break;
-        }
-        *p = saved;
-        if (saved == '\0')
-            break;
-    }
-    free(dir);
-    return rc;
+    return file_saves_mkdir(NULL, path, err); /* the walk lives there */
 }
 
 static int write_all(int fd, const char *data, size_t len)
