@@ -94,7 +94,8 @@ typedef struct crun_dataset_type {
     /* Optional, for command nodes: the file load would read (borrowed), or NULL. */
     const char *(*filepath)(void *instance);
     /* Optional, for command nodes: make the file a command wrote at tmp_path the
-     * dataset's new content (check it, fsync, rename).  tmp_path is in the folder
+     * dataset's new content (check it, then crun_file_dataset_commit or
+     * crun_dataset_commit: synced as its durability says, renamed).  tmp_path is in the folder
      * of filepath(), so the rename is atomic. */
     int (*save_file)(void *instance, const char *tmp_path, crun_error *err);
 } crun_dataset_type;
@@ -162,15 +163,17 @@ int crun_file_dataset_save_path(const crun_file_dataset *f, char **out, crun_err
 /* Record that this instance saved path (takes ownership).  The first save is
  * kept: a pointer filepath() handed out stays valid for the handle's life. */
 void crun_file_dataset_set_saved(crun_file_dataset *f, char *path);
-/* Write len bytes atomically to path (takes ownership, from save_path) and
- * record the save; write errors are prefixed "dataset 'x': ". */
+/* Write len bytes atomically to path (takes ownership, from save_path) at
+ * the dataset's durability (crun_dataset_write_atomic) and record the save;
+ * write errors are prefixed "dataset 'x': ". */
 int crun_file_dataset_write_at(crun_file_dataset *f, char *path, const void *data, size_t len,
                                crun_error *err);
 /* save_path, then write_at. */
 int crun_file_dataset_write(crun_file_dataset *f, const void *data, size_t len,
                             crun_error *err);
-/* save_file for content already checked: commit tmp_path (crun_file_commit)
- * as the save path and record the save.  tmp_path is removed on failure. */
+/* save_file for content already checked: commit tmp_path
+ * (crun_dataset_commit, at the dataset's durability) as the save path and
+ * record the save.  tmp_path is removed on failure. */
 int crun_file_dataset_commit(crun_file_dataset *f, const char *tmp_path, crun_error *err);
 /* Is the load path a regular file?  No version to load is *out = false, not
  * an error; a stat failure other than "not there" is CRUN_EIO. */
