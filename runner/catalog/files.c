@@ -211,35 +211,31 @@ static int write_temp(const char *path, const void *data, size_t len, save_how h
     return fd;
 }
 
-/* After the rename of a save into target: NODE syncs the folder now; RUN
- * leaves file and folder to the run's end (or, when the run cannot take
- * them, syncs both now through fd, the renamed file). */
-static int after_rename(const char *target, int fd, save_how how, crun_error *err)
+/* A RUN save marks its file system for the run's end sync (the folder is
+ * made by then); when that cannot be promised, it is synced as at NODE. */
+static save_how for_target(save_how how, const char *target)
 {
-    if (how.level == CRUN_DURABILITY_NONE)
-        return 0;
-    if (how.level == CRUN_DURABILITY_RUN && file_saves_written(how.saves, target) == 0)
-        return 0;
-    if (how.level == CRUN_DURABILITY_RUN && fd >= 0 && fsync(fd) != 0)
-        return io_error(err, target);
-    return sync_dir(target, err);
+    if (how.level == CRUN_DURABILITY_RUN && file_saves_written(how.saves, target) != 0)
+        how.level = CRUN_DURABILITY_NODE;
+    return how;
 }
 
 /* The temporary file of a save of target, in its folder (made once per
  * run).  A folder the run made and someone removed since is made again. */
-static int open_save(const char *target, const void *data, size_t len, save_how how,
+static int open_save(const char *target, const void *data, size_t len, save_how *how,
                      char **tmp, crun_error *err)
 {
-    int rc = file_saves_mkdir(how.saves, target, err);
+    int rc = file_saves_mkdir(how->saves, target, err);
     if (rc)
         return rc;
-    int fd = write_temp(target, data, len, how, tmp, err);
-    if (fd == CRUN_ENOENT && how.saves) {
+    *how = for_target(*how, target);
+    int fd = write_temp(target, data, len, *how, tmp, err);
+    if (fd == CRUN_ENOENT && how->saves) {
         crun_error_clear(err);
-        file_saves_forget(how.saves, target);
-        if ((rc = file_saves_mkdir(how.saves, target, err)) != 0)
+        file_saves_forget(how->saves, target);
+        if ((rc = file_saves_mkdir(how->saves, target, err)) != 0)
             return rc;
-        fd = write_temp(target, data, len, how, tmp, err);
+        fd = write_temp(target, data, len, *how, tmp, err);
     }
     return fd;
 }
@@ -251,7 +247,7 @@ static int write_atomic(const char *path, const void *data, size_t len, save_how
     if (!target)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     char *tmp = NULL;
-    int fd = open_save(target, data, len, how, &tmp, err), rc = 0;
+    int fd = open_save(target, data, len, &how, &tmp, err), rc = 0;
     if (fd < 0) {
         free(target);
         return fd;
@@ -260,8 +256,8 @@ static int write_atomic(const char *path, const void *data, size_t len, save_how
         rc = io_error(err, path);
         unlink(tmp);
     }
-    if (rc == 0)
-        rc = after_rename(target, fd, how, err);
+    if (rc == 0 && how.level == CRUN_DURABILITY_NODE)
+        rc = sync_dir(target, err);
     close(fd);
     free(tmp);
     free(target);
@@ -279,36 +275,30 @@ int crun_dataset_write_atomic(const crun_dataset_ctx *ctx, const char *path, con
     return write_atomic(path, data, len, how_of(ctx), err);
 }
 
-/* Open tmp_path for its sync: now at NODE, at the run's end at RUN (kept
- * open in case the run cannot take it); -1 when no descriptor is needed. */
-static int open_committed(const char *tmp_path, save_how how, crun_error *err, int *rc)
+static int sync_file(const char *path, crun_error *err)
 {
-    *rc = 0;
-    if (how.level == CRUN_DURABILITY_NONE)
-        return -1;
-    int fd = open(tmp_path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        *rc = io_error(err, tmp_path);
-    else if (how.level == CRUN_DURABILITY_NODE && fsync(fd) != 0)
-        *rc = io_error(err, tmp_path);
-    return fd;
+        return io_error(err, path);
+    int rc = fsync(fd) != 0 ? io_error(err, path) : 0;
+    close(fd);
+    return rc;
 }
 
 static int commit(const char *tmp_path, const char *path, save_how how, crun_error *err)
 {
     char *target = save_target(path);
-    int fd = -1, rc = target ? file_saves_mkdir(how.saves, target, err)
-                             : crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    if (rc == 0)
-        fd = open_committed(tmp_path, how, err, &rc);
+    int rc = target ? file_saves_mkdir(how.saves, target, err)
+                    : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    bool node = rc == 0 && for_target(how, target).level == CRUN_DURABILITY_NODE;
+    if (rc == 0 && node)
+        rc = sync_file(tmp_path, err);
     if (rc == 0 && rename(tmp_path, target) != 0)
         rc = io_error(err, path);
-    if (rc == 0)
-        rc = after_rename(target, fd, how, err);
-    else /* the content is not going anywhere: do not leave it lying around */
+    if (rc == 0 && node)
+        rc = sync_dir(target, err);
+    else if (rc != 0) /* the content is not going anywhere: do not leave it lying around */
         unlink(tmp_path);
-    if (fd >= 0)
-        close(fd);
     free(target);
     return rc;
 }
