@@ -89,6 +89,10 @@ static char *resume_command(crun_session *s, const crun_run_options *o, const ch
     append_arg(&cmd, "--from-inputs", o->filter->from_inputs);
     append_arg(&cmd, "--to-outputs", o->filter->to_outputs);
     append_arg(&cmd, "--load-versions", o->load_versions);
+    const char *const levels[] = {"none", "run", "node"};
+    int level = o->size >= offsetof(crun_run_options, durability) + sizeof(o->durability)
+                    ? o->durability : 0;
+    append_arg(&cmd, "--durability", level >= 1 && level <= 3 ? levels[level - 1] : NULL);
     append_arg(&cmd, "--from-nodes", from);
     return cmd;
 }
