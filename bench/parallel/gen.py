@@ -6,7 +6,7 @@ with more outputs; the DAG shapes and seeds are the same).
 usage: gen.py DIR --nodes N --shape chain|wide|layered --kind func|cmd
               [--seed S] [--width W] [--cmd 'TEMPLATE'] [--func bench.noop]
               [--params 'key: value'] [--workers W] [--also ninja,make,snakemake,dask]
-              [--shell]
+              [--shell] [--files]
 
 DIR/crun        the crun project; conf/base/runner.yml has `parallel`
                 (max_workers W, the default) and `sequential`
@@ -21,7 +21,8 @@ layered: layers of `width` nodes; each node reads 1-3 random outputs of the
          previous layer (a random layered DAG, seeded)
 func nodes call --func with memory datasets; cmd nodes run --cmd (default
 `touch {out}`), where {out} is the node's output file ({outputs.0} in crun,
-a memory dataset passed through a file, as in bench/gen.py).  crun runs a
+a memory dataset passed through a file, as in bench/gen.py; with --files a
+`text` dataset of catalog.yml whose filepath is out/dI, as make's).  crun runs a
 plain `touch` without a shell (its default), anything else, or everything
 with --shell, through `sh -c` (ninja runs every command through /bin/sh -c;
 make runs a simple command like `touch` directly).
@@ -76,6 +77,11 @@ def write_crun(d, ins, a):
     with open(os.path.join(d, "conf", "base", "runner.yml"), "w") as f:
         f.write(f"default: parallel\nrunners:\n  parallel: {{type: parallel, max_workers: "
                 f"{a.workers}}}\n  sequential: {{type: sequential}}\n")
+    if a.files:
+        # each output a real file declared in the catalog, as a user replacing make writes
+        with open(os.path.join(d, "conf", "base", "catalog.yml"), "w") as f:
+            for i in range(len(ins)):
+                f.write(f"d{i}: {{type: text, filepath: out/d{i}}}\n")
     if a.params:
         with open(os.path.join(d, "conf", "base", "parameters.yml"), "w") as f:
             f.write(a.params + "\n")
@@ -135,6 +141,8 @@ def main():
     ap.add_argument("--also", default="")
     ap.add_argument("--shell", action="store_true",
                     help="run `touch` through sh -c in crun too (ninja always uses /bin/sh -c)")
+    ap.add_argument("--files", action="store_true",
+                    help="cmd: declare each output in catalog.yml as a text file out/dI")
     a = ap.parse_args()
     rng = random.Random(a.seed)
     ins = edges(a.nodes, a.shape, a.width, rng)

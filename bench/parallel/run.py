@@ -4,11 +4,16 @@ prints markdown tables, asserts nothing.
 
 usage: bench/parallel/run.py [--build build] [--cmd-nodes 10000] [--func-nodes 100000]
                              [--snakemake-nodes 500] [--cpu-nodes 200] [--chain 1000]
-                             [--repeat 3] [--tmp DIR] [--only cmd,cpu,func,mem,snakemake]
+                             [--repeat 3] [--tmp DIR] [--files-nodes 2000,10000]
+                             [--only cmd,files,cpu,func,mem,snakemake]
 
 1. no-op command nodes (`touch` an output), chain / wide / layered, 2 workers:
    `crun` (parallel runner, max_workers 2) vs `ninja -j2` vs `make -j2` on the
    same DAG; and snakemake --cores 2 on a smaller one (it is slow).
+1b. the same `touch` DAGs with every output a `text` file of catalog.yml, as a
+   project replacing make declares them: crun at each durability level (run,
+   the default; none; node) vs ninja and make, 2,000 and 10,000 nodes,
+   median of --repeat alternating rounds.
 2. CPU-bound command nodes (awk loops of ~50 ms, wide): speed-up of 2 workers
    over 1, for crun and for ninja.
 3. no-op function nodes (bench.noop), 2 workers: the run phase per node
@@ -184,6 +189,58 @@ def bench_cmd(a, tmp, crun):
         mk_clean()
 
 
+def median(xs):
+    xs = sorted(xs)
+    mid = len(xs) // 2
+    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
+
+
+def bench_cmd_files(a, tmp, crun):
+    """The same `touch` DAG with every output a real file of catalog.yml (text,
+    filepath out/dI), at crun's three durability levels beside ninja and make."""
+    for n in [int(x) for x in a.files_nodes.split(",") if x]:
+        print(f"\n## {n} `touch` command nodes whose outputs are catalog files, 2 workers\n")
+        print("catalog.yml: `dI: {type: text, filepath: out/dI}`; commands: `crun -q --project P "
+              "[--durability none|node]` (default durability: run, one syncfs at the end), "
+              "`ninja -j2`, `make -j2 -s`; outputs removed before each run; the five "
+              f"runs alternate, {a.repeat} rounds; median wall seconds\n")
+        print("| shape | crun (run) | crun none | crun node | ninja | make | crun/make "
+              "| crun/ninja | crun node/make | load before, after |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for shape in ("chain", "wide", "layered"):
+            d = gen(tmp, f"files-{shape}-{n}", "--nodes", n, "--shape", shape, "--kind", "cmd",
+                    "--also", "ninja,make", "--files")
+            proj, nj, mk = (os.path.join(d, x) for x in ("crun", "ninja", "make"))
+            cr_clean = remover(os.path.join(proj, "out"), os.path.join(proj, ".crun"))
+            levels = a.files_levels.split(",")
+            runs = {
+                "crun": ([crun, "-q", "--project", proj], None, cr_clean),
+                "none": ([crun, "-q", "--project", proj, "--durability", "none"], None,
+                         cr_clean),
+                "node": ([crun, "-q", "--project", proj, "--durability", "node"], None,
+                         cr_clean),
+                "ninja": (["ninja", "-j2"], nj, remover(os.path.join(nj, "out"),
+                                                        os.path.join(nj, ".ninja_log"))),
+                "make": (["make", "-j2", "-s"], mk, remover(os.path.join(mk, "out"))),
+            }
+            runs = {k: v for k, v in runs.items() if k in levels + ["crun", "ninja", "make"]}
+            load0 = os.getloadavg()[0]
+            t = {k: [] for k in runs}
+            for _ in range(a.repeat):
+                for k, (argv, cwd, clean) in runs.items():
+                    clean()
+                    t[k].append(run_once(argv, cwd)[0])
+            m = {k: median(v) for k, v in t.items()}
+            m.setdefault("none", float("nan"))
+            m.setdefault("node", float("nan"))
+            print(f"| {shape} | {m['crun']:.2f} | {m['none']:.2f} | {m['node']:.2f} "
+                  f"| {m['ninja']:.2f} | {m['make']:.2f} | {ratio(m['crun'], m['make'])} "
+                  f"| {ratio(m['crun'], m['ninja'])} | {ratio(m['node'], m['make'])} "
+                  f"| {load0:.1f}, {os.getloadavg()[0]:.1f} |", flush=True)
+            for k, (_, _, clean) in runs.items():
+                clean()
+
+
 def bench_snakemake(a, tmp, crun):
     n = a.snakemake_nodes
     print(f"\n## {n} no-op command nodes, layered, 2 workers: snakemake\n")
@@ -310,7 +367,11 @@ def main():
     ap.add_argument("--chain", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--tmp", default=None, help="where DAGs and outputs go (default: $TMPDIR)")
-    ap.add_argument("--only", default="cmd,snakemake,cpu,func,mem")
+    ap.add_argument("--files-nodes", default="2000,10000",
+                    help="sizes of the catalog-files command DAGs (comma-separated)")
+    ap.add_argument("--files-levels", default="none,node",
+                    help="crun's durability levels run beside the default (run): none,node")
+    ap.add_argument("--only", default="cmd,files,snakemake,cpu,func,mem")
     a = ap.parse_args()
     crun = os.path.abspath(os.path.join(a.build, "crun"))
     phases = os.path.abspath(os.path.join(a.build, "bench", "phases"))
@@ -327,6 +388,8 @@ def main():
         try:
             if "cmd" in only:
                 bench_cmd(a, tmp, crun)
+            if "files" in only:
+                bench_cmd_files(a, tmp, crun)
             if "snakemake" in only and shutil.which("snakemake"):
                 bench_snakemake(a, tmp, crun)
             if "cpu" in only:

@@ -3,8 +3,10 @@
  * A dataset type is a plugin of kind CRUN_PLUGIN_DATASET.  The host creates
  * one instance per catalog entry (or per memory dataset) with the entry's
  * options, then calls load/save as nodes need them.  Saves of file-backed
- * types must be atomic: use crun_file_write_atomic() (temporary file in the
- * same folder, fsync, rename) so that a crash never leaves a half-written file.
+ * types must be atomic: use crun_dataset_write_atomic() or the
+ * crun_file_dataset_* helpers (temporary file in the same folder, rename;
+ * synced as the dataset's durability says) so that a crash never leaves a
+ * half-written file.
  *
  * Thread-safety: the host never calls save on an instance concurrently with
  * anything else on it; load and exists may run concurrently on one instance
@@ -27,6 +29,21 @@
 extern "C" {
 #endif
 
+/* When a save's data reaches the disk (docs/catalog.md, "Durability").  A
+ * save is atomic at every level: a killed run leaves the old file or the
+ * new one, never part of one.  The levels differ after an OS crash or a
+ * power loss. */
+typedef enum crun_durability {
+    CRUN_DURABILITY_DEFAULT = 0, /* the run's level (crun.ini, --durability; else RUN) */
+    CRUN_DURABILITY_NONE,        /* rename only: the OS writes the data when it likes */
+    CRUN_DURABILITY_RUN,         /* synced with all the run's saves before the run succeeds */
+    CRUN_DURABILITY_NODE         /* synced (file and folder) before the save returns */
+} crun_durability;
+
+/* A run's record of its saves (folders made, file systems to sync at its
+ * end); opaque, owned by the run, thread-safe. */
+typedef struct crun_file_saves crun_file_saves;
+
 /* What the host tells a dataset instance about its place; borrowed, valid
  * for the instance's life. */
 typedef struct crun_dataset_ctx {
@@ -37,6 +54,10 @@ typedef struct crun_dataset_ctx {
     const char *load_version; /* versioned: the version to load, NULL for the newest */
     const char *save_version; /* versioned: the run's version for saves */
     crun_logger *logger;
+    /* Read by the file helpers below, not by plugins (they check size, so a
+     * ctx made before these members means NODE and no run): */
+    crun_durability durability; /* the catalog entry's `durability`, or DEFAULT */
+    crun_file_saves *saves;     /* the run's; NULL outside a run */
 } crun_dataset_ctx;
 
 enum {
@@ -73,7 +94,8 @@ typedef struct crun_dataset_type {
     /* Optional, for command nodes: the file load would read (borrowed), or NULL. */
     const char *(*filepath)(void *instance);
     /* Optional, for command nodes: make the file a command wrote at tmp_path the
-     * dataset's new content (check it, fsync, rename).  tmp_path is in the folder
+     * dataset's new content (check it, then crun_file_dataset_commit or
+     * crun_dataset_commit: synced as its durability says, renamed).  tmp_path is in the folder
      * of filepath(), so the rename is atomic. */
     int (*save_file)(void *instance, const char *tmp_path, crun_error *err);
 } crun_dataset_type;
@@ -86,6 +108,16 @@ typedef struct crun_dataset_type {
  * *out is malloc'd.  Returns 0, CRUN_ENOENT (no version to load) or CRUN_ENOMEM. */
 int crun_dataset_path(const crun_dataset_ctx *ctx, const char *filepath, bool for_save,
                       char **out, crun_error *err);
+
+/* Write len bytes to path atomically (crun_file_write_atomic, files.h) or
+ * commit tmp_path over path (crun_file_commit) at the dataset's durability
+ * (ctx): the fsyncs happen at NODE only, the parent folders are made once
+ * per run, and at RUN the run syncs the file before it succeeds.  The
+ * crun_file_dataset_* helpers below use these. */
+int crun_dataset_write_atomic(const crun_dataset_ctx *ctx, const char *path, const void *data,
+                              size_t len, crun_error *err);
+int crun_dataset_commit(const crun_dataset_ctx *ctx, const char *tmp_path, const char *path,
+                        crun_error *err);
 
 /* --- the common part of a file-backed dataset ---
  *
@@ -131,15 +163,17 @@ int crun_file_dataset_save_path(const crun_file_dataset *f, char **out, crun_err
 /* Record that this instance saved path (takes ownership).  The first save is
  * kept: a pointer filepath() handed out stays valid for the handle's life. */
 void crun_file_dataset_set_saved(crun_file_dataset *f, char *path);
-/* Write len bytes atomically to path (takes ownership, from save_path) and
- * record the save; write errors are prefixed "dataset 'x': ". */
+/* Write len bytes atomically to path (takes ownership, from save_path) at
+ * the dataset's durability (crun_dataset_write_atomic) and record the save;
+ * write errors are prefixed "dataset 'x': ". */
 int crun_file_dataset_write_at(crun_file_dataset *f, char *path, const void *data, size_t len,
                                crun_error *err);
 /* save_path, then write_at. */
 int crun_file_dataset_write(crun_file_dataset *f, const void *data, size_t len,
                             crun_error *err);
-/* save_file for content already checked: commit tmp_path (crun_file_commit)
- * as the save path and record the save.  tmp_path is removed on failure. */
+/* save_file for content already checked: commit tmp_path
+ * (crun_dataset_commit, at the dataset's durability) as the save path and
+ * record the save.  tmp_path is removed on failure. */
 int crun_file_dataset_commit(crun_file_dataset *f, const char *tmp_path, crun_error *err);
 /* Is the load path a regular file?  No version to load is *out = false, not
  * an error; a stat failure other than "not there" is CRUN_EIO. */

@@ -138,6 +138,10 @@ typedef struct crun_run_options {
     void (*on_run)(void *user, crun_run *run);
     void *on_run_user;
     bool own_cancel;               /* crun_session_cancel leaves this run alone */
+    /* When the run's file saves reach the disk (crun_durability, dataset.h):
+     * 0 for crun.ini's [run] durability, else CRUN_DURABILITY_RUN.  A catalog
+     * entry's own `durability` wins for that dataset. */
+    int durability;
 } crun_run_options;
 
 #define CRUN_RUN_OPTIONS_INIT {.size = sizeof(crun_run_options)}

@@ -7,10 +7,12 @@
  * works the same under a parallel runner).  Parameters are not plugins: the
  * catalog hands out the JSON value of the parameter path directly.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "catalog/catalog.h"
+#include "catalog/file_saves.h"
 #include "catalog/spill.h"
 #include "plugin/options.h"
 
@@ -277,6 +279,8 @@ static int open_entry(catalog *c, size_t ds, const crun_run_options *o, crun_err
         .load_version = d->versioned ? load_version_for(lv, d->name, vbuf, sizeof(vbuf)) : NULL,
         .save_version = c->version,
         .logger = c->logger,
+        .durability = (crun_durability)d->durability,
+        .saves = c->saves,
     };
     if (e->ctx->load_version && !(e->ctx->load_version = strdup(e->ctx->load_version))) {
         crun_options_free(own);
@@ -386,10 +390,23 @@ static int fill_inputs(catalog *c, const crun_run_options *o, crun_error *err)
     return 0;
 }
 
+/* The run's level: --durability (the run's options), else crun.ini's, else RUN. */
+static crun_durability run_durability(const catalog *c, const crun_run_options *o)
+{
+    int level = o->size >= offsetof(crun_run_options, durability) + sizeof(o->durability)
+                    ? o->durability : 0;
+    if (level < CRUN_DURABILITY_NONE || level > CRUN_DURABILITY_NODE)
+        level = c->shared->project ? c->shared->project->durability : 0;
+    return level >= CRUN_DURABILITY_NONE && level <= CRUN_DURABILITY_NODE
+               ? (crun_durability)level : CRUN_DURABILITY_RUN;
+}
+
 int catalog_open(catalog *c, const crun_run_options *o, crun_error *err)
 {
     const ir_t *ir = c->shared->ir;
     const plan *p = c->plan;
+    if (!(c->saves = file_saves_new(run_durability(c, o))))
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     int rc = check_load_versions(c, o->load_versions, err);
     if (!rc)
         rc = check_inputs(c, o, err);
@@ -419,6 +436,13 @@ void catalog_close(catalog *c)
         free(e->scratch);
     }
     c->entries = NULL; /* the caller's memory */
+    file_saves_free(c->saves);
+    c->saves = NULL;
+}
+
+int catalog_sync(catalog *c, crun_error *err)
+{
+    return file_saves_sync(c->saves, err);
 }
 
 int catalog_hooks_fire(const catalog *c, crun_hook_point point, crun_hook_event *ev,

@@ -67,12 +67,16 @@ typedef struct catalog {
     const char *version; /* the run's save version */
     crun_run *run;       /* for hook events and the datasets' context only */
     crun_logger *logger; /* the run's: the session's, or a run inside a run's own */
+    crun_file_saves *saves; /* made by catalog_open: folders made, file systems to sync */
 } catalog;
 
 /* Open the plan's datasets into c->entries (set every member of c first).
  * o gives load versions, inputs and memory_outputs. */
 int catalog_open(catalog *c, const crun_run_options *o, crun_error *err);
 void catalog_close(catalog *c);
+/* Make this run's `durability: run` saves durable (one syncfs per file
+ * system they went to); before the run reports success. */
+int catalog_sync(catalog *c, crun_error *err);
 /* Load/save with hooks; node and call (for hook events) may be NULL outside a node. */
 int catalog_load(catalog *c, size_t ds, const char *node, crun_call *call, crun_value **out,
                  crun_error *err);

@@ -91,7 +91,7 @@ void crun_file_dataset_set_saved(crun_file_dataset *f, char *path)
 int crun_file_dataset_write_at(crun_file_dataset *f, char *path, const void *data, size_t len,
                                crun_error *err)
 {
-    int rc = crun_file_write_atomic(path, data, len, err);
+    int rc = crun_dataset_write_atomic(f->ctx, path, data, len, err);
     if (rc != 0) {
         free(path);
         return crun_error_prefix(err, "dataset '%s': ", f->ctx->name);
@@ -116,7 +116,7 @@ int crun_file_dataset_commit(crun_file_dataset *f, const char *tmp_path, crun_er
         unlink(tmp_path); /* nowhere to put it: do not leave it lying around */
         return rc;
     }
-    if ((rc = crun_file_commit(tmp_path, path, err)) != 0) {
+    if ((rc = crun_dataset_commit(f->ctx, tmp_path, path, err)) != 0) {
         crun_error_prefix(err, "dataset '%s': ", f->ctx->name);
         free(path);
         return rc;

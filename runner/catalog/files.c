@@ -3,8 +3,11 @@
  *
  * A save never writes the target in place: it writes "<dir>/.<base>.tmp-crun"
  * next to it (locked while written; a killed writer's is taken over by the
- * next save), fsyncs, renames over the target and fsyncs the folder, so a
- * crash leaves either the old file or the new one.  A target that is a
+ * next save) and renames it over the target, so a killed run leaves either
+ * the old file or the new one.  The durability level says when the data
+ * also reaches the disk: NODE fsyncs the file before the rename and the
+ * folder after it (what crun_file_write_atomic always does), RUN leaves both
+ * to one syncfs at the run's end (file_saves.c), NONE to the OS.  A target that is a
  * symbolic link stays one: the file it points to is replaced.  A versioned dataset keeps
  * each save in <filepath>/<version>/<basename>; loads take the newest version
  * folder that holds the file, so a save that never completed is skipped.
@@ -21,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "crun/dataset.h"
+#include "catalog/file_saves.h"
 
 static int io_error(crun_error *err, const char *path)
 {
@@ -48,27 +51,7 @@ static const char *base_of(const char *path)
 
 int crun_mkdir_parents(const char *path, crun_error *err)
 {
-    char *dir = dir_of(path);
-    if (!dir)
-        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    int rc = 0;
-    /* Walk the prefixes left to right; each mkdir either makes a folder or
-     * finds one already there. */
-    for (char *p = dir + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char saved = *p;
-        *p = '\0';
-        if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-            rc = io_error(err, dir);
-            break;
-        }
-        *p = saved;
-        if (saved == '\0')
-            break;
-    }
-    free(dir);
-    return rc;
+    return file_saves_mkdir(NULL, path, err); /* the walk lives there */
 }
 
 static int write_all(int fd, const char *data, size_t len)
@@ -189,17 +172,35 @@ static int open_temp(const char *path, char **tmp_out)
     return -1;
 }
 
+/* How a save reaches the disk: the level and the run's record (or NULL). */
+typedef struct save_how {
+    crun_durability level; /* NONE, RUN or NODE */
+    crun_file_saves *saves;
+} save_how;
+
+static save_how how_of(const crun_dataset_ctx *ctx)
+{
+    bool has = ctx && ctx->size >= offsetof(crun_dataset_ctx, saves) + sizeof(ctx->saves);
+    save_how h = {has ? ctx->durability : CRUN_DURABILITY_DEFAULT, has ? ctx->saves : NULL};
+    if (h.level == CRUN_DURABILITY_DEFAULT)
+        h.level = h.saves ? file_saves_level(h.saves) : CRUN_DURABILITY_NODE;
+    if (h.level == CRUN_DURABILITY_RUN && !h.saves) /* no run to sync at its end */
+        h.level = CRUN_DURABILITY_NODE;
+    return h;
+}
+
 /* Write data into the locked temporary file of path; *tmp_out names it and
  * the returned descriptor (>= 0) holds the lock: close it only once the
- * temporary name is gone (renamed or unlinked). */
-static int write_temp(const char *path, const void *data, size_t len, char **tmp_out,
-                      crun_error *err)
+ * temporary name is gone (renamed or unlinked).  Synced at NODE only. */
+static int write_temp(const char *path, const void *data, size_t len, save_how how,
+                      char **tmp_out, crun_error *err)
 {
     char *tmp = NULL;
     int fd = open_temp(path, &tmp);
     if (fd < 0)
         return io_error(err, path);
-    if (copy_mode(fd, path) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+    if (copy_mode(fd, path) != 0 || write_all(fd, data, len) != 0 ||
+        (how.level == CRUN_DURABILITY_NODE && fsync(fd) != 0)) {
         int rc = io_error(err, path);
         unlink(tmp);
         close(fd);
@@ -210,28 +211,68 @@ static int write_temp(const char *path, const void *data, size_t len, char **tmp
     return fd;
 }
 
-int crun_file_write_atomic(const char *path, const void *data, size_t len, crun_error *err)
+/* A RUN save marks its file system for the run's end sync (the folder is
+ * made by then); when that cannot be promised, it is synced as at NODE. */
+static save_how for_target(save_how how, const char *target)
+{
+    if (how.level == CRUN_DURABILITY_RUN && file_saves_written(how.saves, target) != 0)
+        how.level = CRUN_DURABILITY_NODE;
+    return how;
+}
+
+/* The temporary file of a save of target, in its folder (made once per
+ * run).  A folder the run made and someone removed since is made again. */
+static int open_save(const char *target, const void *data, size_t len, save_how *how,
+                     char **tmp, crun_error *err)
+{
+    int rc = file_saves_mkdir(how->saves, target, err);
+    if (rc)
+        return rc;
+    *how = for_target(*how, target);
+    int fd = write_temp(target, data, len, *how, tmp, err);
+    if (fd == CRUN_ENOENT && how->saves) {
+        crun_error_clear(err);
+        file_saves_forget(how->saves, target);
+        if ((rc = file_saves_mkdir(how->saves, target, err)) != 0)
+            return rc;
+        fd = write_temp(target, data, len, *how, tmp, err);
+    }
+    return fd;
+}
+
+static int write_atomic(const char *path, const void *data, size_t len, save_how how,
+                        crun_error *err)
 {
     char *target = save_target(path);
     if (!target)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    int rc = crun_mkdir_parents(target, err);
     char *tmp = NULL;
-    int fd = rc == 0 ? write_temp(target, data, len, &tmp, err) : -1;
+    int fd = open_save(target, data, len, &how, &tmp, err), rc = 0;
     if (fd < 0) {
         free(target);
-        return rc ? rc : fd;
+        return fd;
     }
     if (rename(tmp, target) != 0) {
         rc = io_error(err, path);
         unlink(tmp);
     }
+    if (rc == 0 && how.level == CRUN_DURABILITY_NODE)
+        rc = sync_dir(target, err);
     close(fd);
     free(tmp);
-    if (rc == 0)
-        rc = sync_dir(target, err);
     free(target);
     return rc;
+}
+
+int crun_file_write_atomic(const char *path, const void *data, size_t len, crun_error *err)
+{
+    return write_atomic(path, data, len, how_of(NULL), err);
+}
+
+int crun_dataset_write_atomic(const crun_dataset_ctx *ctx, const char *path, const void *data,
+                              size_t len, crun_error *err)
+{
+    return write_atomic(path, data, len, how_of(ctx), err);
 }
 
 static int sync_file(const char *path, crun_error *err)
@@ -244,21 +285,33 @@ static int sync_file(const char *path, crun_error *err)
     return rc;
 }
 
-int crun_file_commit(const char *tmp_path, const char *path, crun_error *err)
+static int commit(const char *tmp_path, const char *path, save_how how, crun_error *err)
 {
     char *target = save_target(path);
-    int rc = target ? crun_mkdir_parents(target, err)
+    int rc = target ? file_saves_mkdir(how.saves, target, err)
                     : crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    if (rc == 0)
+    bool node = rc == 0 && for_target(how, target).level == CRUN_DURABILITY_NODE;
+    if (rc == 0 && node)
         rc = sync_file(tmp_path, err);
     if (rc == 0 && rename(tmp_path, target) != 0)
         rc = io_error(err, path);
-    if (rc == 0)
+    if (rc == 0 && node)
         rc = sync_dir(target, err);
-    else /* the content is not going anywhere: do not leave it lying around */
+    else if (rc != 0) /* the content is not going anywhere: do not leave it lying around */
         unlink(tmp_path);
     free(target);
     return rc;
+}
+
+int crun_file_commit(const char *tmp_path, const char *path, crun_error *err)
+{
+    return commit(tmp_path, path, how_of(NULL), err);
+}
+
+int crun_dataset_commit(const crun_dataset_ctx *ctx, const char *tmp_path, const char *path,
+                        crun_error *err)
+{
+    return commit(tmp_path, path, how_of(ctx), err);
 }
 
 static int read_fd(int fd, char **data, size_t *len)

@@ -343,6 +343,9 @@ static json_t *node_template(const cli *c, const argo_options *o, json_t *ir)
         args_add(args, "--params", c->so.params);
     if (c->ro.load_versions)
         args_add(args, "--load-versions", c->ro.load_versions);
+    const char *const levels[] = {"none", "run", "node"};
+    if (c->ro.durability >= 1 && c->ro.durability <= 3)
+        args_add(args, "--durability", levels[c->ro.durability - 1]);
     args_add(args, "--node", "{{inputs.parameters.node}}");
     args_add(args, "--run-id", "{{workflow.name}}");
     json_t *container = json_pack("{s:s, s:[s], s:o, s:s, s:{s:{s:s, s:s}, s:{s:s}}}",

@@ -52,6 +52,8 @@ static const char usage_text[] =
     "  -m KEY=SWEEP          sweep a parameter through the chosen runner (repeatable):\n"
     "                        -m a.b=0.1,0.2  -m c=range(1,4)  -m d=choice(x,y)\n"
     "  --resume SWEEP_ID     run again only the trials of a sweep that did not succeed\n"
+    "  --durability LEVEL    when saved files reach the disk: none, run (default:\n"
+    "                        synced once at the end) or node (before dependents start)\n"
     "  -q, --quiet           only errors on stderr;  -v, --verbose  debug output\n"
     "\n"
     "export argo: --image IMG (crun:latest)  --cpu Q (1)  --memory Q (1Gi)\n"
@@ -74,7 +76,7 @@ enum {
     OPT_ENV = 256, OPT_RUNNER, OPT_RUNNER_OPT, OPT_PIPELINE, OPT_TAGS, OPT_NODES, OPT_NODE,
     OPT_FROM_NODES, OPT_TO_NODES, OPT_FROM_INPUTS, OPT_TO_OUTPUTS, OPT_PARAMS, OPT_LOAD_VERSIONS,
     OPT_PROJECT, OPT_IR, OPT_RUN_ID, OPT_RESUME, OPT_JSON, OPT_VERSION,
-    OPT_FORMAT, OPT_IMAGE, OPT_EVENTS, OPT_CPU, OPT_MEMORY, OPT_WORKDIR, OPT_PVC
+    OPT_FORMAT, OPT_IMAGE, OPT_EVENTS, OPT_CPU, OPT_MEMORY, OPT_WORKDIR, OPT_PVC, OPT_DURABILITY
 };
 
 static const struct option long_options[] = {
@@ -96,6 +98,7 @@ static const struct option long_options[] = {
     {"run-id", required_argument, NULL, OPT_RUN_ID},
     {"resume", required_argument, NULL, OPT_RESUME},
     {"multirun", required_argument, NULL, 'm'},
+    {"durability", required_argument, NULL, OPT_DURABILITY},
     {"json", no_argument, NULL, OPT_JSON},
     {"format", required_argument, NULL, OPT_FORMAT},
     {"image", required_argument, NULL, OPT_IMAGE},
@@ -194,6 +197,13 @@ static int parse_option(cli *c, int opt, const char *arg)
         if (!strchr(arg, '=') || arg[0] == '=')
             return usage_error("-m '%s': expected KEY=SWEEP (model_options.alpha=0.1,0.5)", arg);
         return add_line(&c->sweeps, arg);
+    case OPT_DURABILITY:
+        c->ro.durability = !strcmp(arg, "none")   ? CRUN_DURABILITY_NONE
+                           : !strcmp(arg, "run")  ? CRUN_DURABILITY_RUN
+                           : !strcmp(arg, "node") ? CRUN_DURABILITY_NODE : -1;
+        if (c->ro.durability < 0)
+            return usage_error("--durability: expected none, run or node, got '%s'", arg);
+        break;
     case OPT_JSON: c->json = true; break;
     case OPT_FORMAT: c->format = arg; break;
     case OPT_IMAGE: c->image = arg; break;

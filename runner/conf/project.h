@@ -34,6 +34,7 @@ typedef struct project {
     char *env;          /* the env in use */
     char **plugin_path; /* [project] plugin_path, absolute folders ('~' expanded) */
     size_t n_plugin_path;
+    int durability;     /* [run] durability (crun_durability), 0 when not given */
     project_hook *hooks;/* crun.ini [hooks] in order, then hooks.yml additions, minus disable */
     size_t n_hooks;
     conf_pool *pool;

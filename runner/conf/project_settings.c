@@ -2,7 +2,8 @@
  *
  * crun.ini is read with inih through our own line-counting reader, so that
  * every complaint says "crun.ini:LINE": [project] gives the name, default
- * env and plugin path, [hooks] the hooks to load and their options.
+ * env and plugin path, [hooks] the hooks to load and their options, [run]
+ * the runs' defaults (durability).
  * conf/<env>/hooks.yml adds hooks or disables ones crun.ini named.
  */
 #include <errno.h>
@@ -18,7 +19,8 @@
 #include "core/suggest.h"
 
 static const char *const project_keys[] = {"name", "default_env", "plugin_path", NULL};
-static const char *const ini_sections[] = {"project", "hooks", NULL};
+static const char *const ini_sections[] = {"project", "hooks", "run", NULL};
+static const char *const run_keys[] = {"durability", NULL};
 static const char *const hooks_yml_keys[] = {"hooks", "disable", NULL};
 
 /* --- hooks --------------------------------------------------------------- */
@@ -212,6 +214,25 @@ static int ini_project_key(ini_state *st, const char *name, const char *value)
                           hint ? "'?)" : "");
 }
 
+/* [run]: what every run of the project does unless told otherwise. */
+static int ini_run_key(ini_state *st, const char *name, const char *value)
+{
+    const char *const levels[] = {"none", "run", "node"};
+    if (strcmp(name, "durability") == 0) {
+        for (int i = 0; i < 3; i++)
+            if (strcmp(value, levels[i]) == 0) {
+                st->p->durability = i + 1; /* CRUN_DURABILITY_NONE, _RUN, _NODE */
+                return 0;
+            }
+        return crun_error_set(&st->err, CRUN_ECONFIG, "crun.ini:%d: durability must be none, "
+                              "run or node, got '%s'", st->line, value);
+    }
+    const char *hint = suggest_closest(name, run_keys, 1);
+    return crun_error_set(&st->err, CRUN_ECONFIG, "crun.ini:%d: unknown key '%s' in [run]%s%s%s",
+                          st->line, name, hint ? " (did you mean '" : "", hint ? hint : "",
+                          hint ? "'?)" : "");
+}
+
 static int ini_hook(ini_state *st, const char *name, const char *value)
 {
     if (hook_index(st->p, name) >= 0)
@@ -243,7 +264,7 @@ static void check_section(ini_state *st, const char *line)
     for (size_t i = 0; ini_sections[i]; i++)
         if (strcmp(name, ini_sections[i]) == 0)
             return;
-    const char *hint = suggest_closest(name, ini_sections, 2);
+    const char *hint = suggest_closest(name, ini_sections, 3);
     crun_error_set(&st->err, CRUN_ECONFIG, "crun.ini:%d: unknown section [%s]%s%s%s", st->line,
                    name, hint ? " (did you mean [" : "", hint ? hint : "", hint ? "]?)" : "");
     st->error_line = st->line;
@@ -259,6 +280,8 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
         rc = ini_project_key(st, name, value);
     } else if (strcmp(section, "hooks") == 0) {
         rc = ini_hook(st, name, value);
+    } else if (strcmp(section, "run") == 0) {
+        rc = ini_run_key(st, name, value);
     } else {
         rc = crun_error_set(&st->err, CRUN_ECONFIG,
                             "crun.ini:%d: '%s' is outside a section (put it under [project])",

@@ -79,10 +79,11 @@ typedef struct ir_dataset {
     ir_ds_kind kind;
     bool versioned;
     const char *type;   /* plugin name or path ("memory" for IR_DS_MEMORY); interned */
-    conf_node *options; /* IR_DS_CATALOG: the entry's map without type/versioned; may be NULL */
+    conf_node *options; /* IR_DS_CATALOG: the entry's map without type/versioned/durability */
     char *where;        /* position of the catalog entry, or NULL */
     char *param_path;   /* IR_DS_PARAMS: "a.b", or "" for all parameters */
     char *credentials;  /* the name of its entry in credentials.yml, or NULL */
+    int durability;     /* IR_DS_CATALOG: its `durability` (crun_durability), 0 when not given */
 } ir_dataset;
 
 /* A dataset factory: a catalog key with {placeholders} ("{name}_csv") whose

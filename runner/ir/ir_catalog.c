@@ -42,6 +42,21 @@ static int check_credentials(const conf_node *ref, const conf_node *credentials,
                       best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
 }
 
+/* `durability: none|run|node` of an entry (absent: 0, the run's level). */
+static int entry_durability(const conf_node *v, const char *entry, int *out, crun_error *err)
+{
+    const char *const names[] = {"none", "run", "node"};
+    if (!v)
+        return 0;
+    for (int i = 0; v->kind == CONF_SCALAR && i < 3; i++)
+        if (strcmp(v->str, names[i]) == 0) {
+            *out = i + 1; /* CRUN_DURABILITY_NONE, _RUN, _NODE */
+            return 0;
+        }
+    return conf_error(err, v, "catalog entry '%s': 'durability' must be none, run or node, "
+                      "got '%s'", entry, v->kind == CONF_SCALAR ? v->str : conf_kind_name(v));
+}
+
 /* Fill dataset ds from a catalog entry (also a factory's, with name substituted). */
 static int fill_entry(ir_t *ir, size_t ds, const conf_node *key, const conf_node *val,
                       crun_error *err)
@@ -68,6 +83,10 @@ static int fill_entry(ir_t *ir, size_t ds, const conf_node *key, const conf_node
             return conf_error(err, ver, "catalog entry '%s': 'versioned' must be true or false",
                               key->str);
     }
+    d->durability = 0;
+    int rc = entry_durability(conf_get(val, "durability"), key->str, &d->durability, err);
+    if (rc)
+        return rc;
     conf_node *cred = conf_get(val, "credentials");
     if (cred && !(d->credentials = ir_strdup(ir, cred->str)))
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
@@ -76,7 +95,8 @@ static int fill_entry(ir_t *ir, size_t ds, const conf_node *key, const conf_node
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     for (size_t i = 0; i < val->n; i++) {
         const char *k = val->items[2 * i]->str;
-        if (!strcmp(k, "type") || !strcmp(k, "versioned") || !strcmp(k, "credentials"))
+        if (!strcmp(k, "type") || !strcmp(k, "versioned") || !strcmp(k, "credentials") ||
+            !strcmp(k, "durability"))
             continue;
         if (conf_set(d->options, conf_copy(val->items[2 * i]),
                      conf_copy(val->items[2 * i + 1])) != 0)

@@ -14,6 +14,7 @@
 #define IR_FORMAT_VERSION 1
 
 static const char *kind_names[] = {"memory", "catalog", "params"};
+static const char *const durability_names[] = {"none", "run", "node"}; /* crun_durability - 1 */
 
 static json_t *ports_json(const ir_t *ir, const ir_port *ports, size_t n)
 {
@@ -109,6 +110,9 @@ json_t *ir_to_json(const ir_t *ir, const char *pipeline, const size_t *nodes, si
             json_object_set_new(o, "options", conf_to_json(d->options));
         if (d->where)
             json_object_set_new(o, "source", json_string(d->where));
+        if (d->durability >= 1 && d->durability <= 3)
+            json_object_set_new(o, "durability",
+                                json_string(durability_names[d->durability - 1]));
         if (d->credentials)
             json_object_set_new(o, "credentials", json_string(d->credentials));
         json_object_set_new(jds, d->name, o);
@@ -264,6 +268,12 @@ static int read_datasets(reader *r, json_t *ds)
         x->kind = IR_DS_CATALOG;
         x->type = ir_intern(r->ir, type);
         x->versioned = json_is_true(json_object_get(d, "versioned"));
+        const char *dur = json_string_value(json_object_get(d, "durability"));
+        for (int k = 0; dur && k < 3; k++)
+            if (strcmp(dur, durability_names[k]) == 0)
+                x->durability = k + 1;
+        if (dur && !x->durability)
+            return bad(r, name, "'durability' must be none, run or node");
         const char *cred = json_string_value(json_object_get(d, "credentials"));
         if (cred && !(x->credentials = ir_strdup(r->ir, cred)))
             return crun_error_set(r->err, CRUN_ENOMEM, "out of memory");

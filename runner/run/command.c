@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "catalog/file_saves.h"
 #include "run/run.h"
 
 typedef struct out_file {
@@ -196,7 +197,7 @@ static int output_file(crun_run *run, size_t pn, size_t k, out_file *of, crun_er
     if (e->type && !e->in_memory && !e->def->versioned && e->type->filepath && e->type->save_file)
         target = e->type->filepath(e->instance);
     if (target) {
-        int rc = crun_mkdir_parents(target, err);
+        int rc = file_saves_mkdir(run->catalog.saves, target, err); /* once per run */
         if (rc)
             return rc;
         const char *slash = strrchr(target, '/');

@@ -89,6 +89,10 @@ static char *resume_command(crun_session *s, const crun_run_options *o, const ch
     append_arg(&cmd, "--from-inputs", o->filter->from_inputs);
     append_arg(&cmd, "--to-outputs", o->filter->to_outputs);
     append_arg(&cmd, "--load-versions", o->load_versions);
+    const char *const levels[] = {"none", "run", "node"};
+    int level = o->size >= offsetof(crun_run_options, durability) + sizeof(o->durability)
+                    ? o->durability : 0;
+    append_arg(&cmd, "--durability", level >= 1 && level <= 3 ? levels[level - 1] : NULL);
     append_arg(&cmd, "--from-nodes", from);
     return cmd;
 }
@@ -181,6 +185,20 @@ static int pipeline_hooks(crun_run *run, crun_hook_point point, const crun_error
     return run_hooks_fire(run, point, &ev, err);
 }
 
+/* The run's `durability: run` saves reach the disk before it reports
+ * success; a failed run syncs what it saved too (a resume keeps it), and a
+ * failure of that sync is only logged. */
+static int sync_saves(crun_session *s, crun_run *run, int rc, crun_error *err)
+{
+    if (!rc)
+        return catalog_sync(&run->catalog, err);
+    crun_error serr = CRUN_ERROR_INIT;
+    if (catalog_sync(&run->catalog, &serr) != 0)
+        logger_write(&s->logger, CRUN_LOG_ERROR, NULL, "%s", serr.message);
+    crun_error_clear(&serr);
+    return rc;
+}
+
 static int execute(crun_session *s, crun_run *run, runner_inst *r, crun_error *err)
 {
     int rc = pipeline_hooks(run, CRUN_HOOK_AFTER_CATALOG_CREATED, NULL, 0, err);
@@ -199,6 +217,7 @@ static int execute(crun_session *s, crun_run *run, runner_inst *r, crun_error *e
             crun_error_set(err, rc, "%s", run->first_error.message);
     }
     logger_progress_end(&s->logger);
+    rc = sync_saves(s, run, rc, err);
     if (rc) {
         crun_error herr = CRUN_ERROR_INIT;
         if (pipeline_hooks(run, CRUN_HOOK_ON_PIPELINE_ERROR, err, rc, &herr) != 0)

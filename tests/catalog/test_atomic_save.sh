@@ -15,7 +15,9 @@
 # temporary file of its own.
 #
 # A failure names the kill's delay and what the file held.  ATOMIC_ITERATIONS
-# (default 4) sets the number of kills of each big-save test.
+# (default 4) sets the number of kills of each big-save test;
+# ATOMIC_DURABILITY (none, run or node; default: crun's, run) the project's
+# [run] durability: saves are atomic at every level.
 # shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
 . "$(dirname "$0")/../e2e/lib.sh"
 
@@ -27,6 +29,9 @@ atomic_project()
 {
     mkdir -p p/conf/base p/data || fail "cannot create the project"
     printf '[project]\nname = atomic\n' >p/crun.ini
+    if [ -n "${ATOMIC_DURABILITY:-}" ]; then
+        printf '[run]\ndurability = %s\n' "$ATOMIC_DURABILITY" >>p/crun.ini
+    fi
     cd p || fail "no project"
     write_file conf/base/pipelines.yml <<'EOF'
 libraries: {bench: bench}

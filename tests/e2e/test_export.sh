@@ -248,6 +248,17 @@ test_export_options_set_image_resources_and_volume()
         '["--params", "count=5"]' "params passed on"
 }
 
+# Each pod's saves sync as the exporting command asked.
+test_export_passes_durability_on()
+{
+    make_project p
+    cd p || fail "no project"
+    run_crun export argo --durability node
+    expect_status 0
+    expect_eq "$(yaml_query "$OUT" 'd["spec"]["templates"][1]["container"]["args"][7:9]')" \
+        '["--durability", "node"]' "durability passed on"
+}
+
 test_export_json_format()
 {
     run_crun export argo --project "$CRUN_SOURCE_DIR" --format json -o wf.json

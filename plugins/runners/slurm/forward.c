@@ -2,7 +2,8 @@
  *
  * A job rebuilds the run from the project, so it needs every input that
  * shaped it: the pipeline (a node's memory datasets cross relative to it),
- * --params, --ir and --load-versions.  The run API does not hand these to a
+ * --params, --ir, --load-versions and --durability (its saves sync as this
+ * run's would).  The run API does not hand these to a
  * runner yet, so they are read back from this program's command line when the
  * program is crun itself (/proc/self/cmdline, parsed with crun's own option
  * table).  Parameters a program gave the run itself (a sweep, the service)
@@ -22,10 +23,10 @@
 static const char *const value_options[] = {
     "--env", "--runner", "--runner-opt", "--pipeline", "--tags", "--nodes", "--node",
     "--from-nodes", "--to-nodes", "--from-inputs", "--to-outputs", "--params",
-    "--load-versions", "--project", "--ir", "--run-id", "--output", "-o", NULL};
+    "--load-versions", "--project", "--ir", "--run-id", "--output", "-o", "--durability", NULL};
 static const char *const forwarded[] = {"--pipeline", "--params", "--ir", "--load-versions",
-                                        NULL};
-enum { N_FORWARDED = 4 };
+                                        "--durability", NULL};
+enum { N_FORWARDED = 5 };
 
 static char *read_cmdline(size_t *len)
 {
@@ -169,6 +170,8 @@ int forward_args(crun_run *run, char ***out, crun_error *err)
         rc = push(&argv, &n, "--ir", ir);
     if (!rc && values[3])
         rc = push(&argv, &n, "--load-versions", values[3]);
+    if (!rc && values[4])
+        rc = push(&argv, &n, "--durability", values[4]);
     free(params);
     free(cmdline);
     if (rc) {
