@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "slurm.h"
 
@@ -117,9 +118,19 @@ static char *wrap_command(const slurm_submit_ctx *ctx, const char *name)
     char *cmd = strdup("exec");
     /* the job runs its one node itself: never the project's default runner,
      * which may be this one and would submit the node again */
-    const char *words[] = {ctx->crun, "run", "--project", ctx->project, "--env", ctx->env,
-                           "--runner", "sequential", "--node", name, "--run-id", ctx->run_id};
-    for (size_t i = 0; cmd && i < sizeof(words) / sizeof(words[0]); i++)
+    const char *words[] = {ctx->crun, "run", "--project", ctx->project,
+                           "--runner", "sequential", "--node", name, "--run-id", ctx->run_id,
+                           "--env", ctx->env};
+    /* the env goes along only when it is a folder: the implicit "local" of
+     * a project that has none is no env to name (crun refuses --env local
+     * then) */
+    char *folder = NULL;
+    struct stat st;
+    bool env_folder = asprintf(&folder, "%s/conf/%s", ctx->project, ctx->env) >= 0 &&
+                      stat(folder, &st) == 0 && S_ISDIR(st.st_mode);
+    free(folder);
+    size_t n = sizeof(words) / sizeof(words[0]) - (env_folder ? 0 : 2);
+    for (size_t i = 0; cmd && i < n; i++)
         if (!append_word(&cmd, words[i]))
             return NULL;
     for (size_t i = 0; cmd && ctx->forward && ctx->forward[i]; i++)
