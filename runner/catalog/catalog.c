@@ -466,11 +466,13 @@ static int fire_dataset_hooks(catalog *c, crun_hook_point point, size_t ds, cons
     return catalog_hooks_fire(c, point, &ev, err);
 }
 
-/* The common case, no hooks, costs one test per load or save. */
+/* The common case, no hook listening to dataset events (the crun program's
+ * own crash watch listens to node events only), costs one test per load or save. */
 static inline int fire_dataset(catalog *c, crun_hook_point point, size_t ds, const char *node,
                                crun_call *call, crun_value *value, crun_error *err)
 {
-    return c->shared->hooks->n ? fire_dataset_hooks(c, point, ds, node, call, value, err) : 0;
+    return c->shared->hooks->listening[point] ? fire_dataset_hooks(c, point, ds, node, call, value, err)
+                                              : 0;
 }
 
 int catalog_load(catalog *c, size_t ds, const char *node, crun_call *call, crun_value **out,

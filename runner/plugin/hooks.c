@@ -47,6 +47,8 @@ int hook_set_add(hook_set *hs, const char *name, const crun_hooks_type *type, vo
     h->instance = instance;
     h->serialize = !(type->flags & CRUN_HOOKS_THREAD_SAFE);
     pthread_mutex_init(&h->lock, NULL);
+    for (size_t p = 0; p < CRUN_HOOK_POINT_COUNT; p++)
+        hs->listening[p] += h->type.on[p] != NULL;
     hs->n++;
     return 0;
 }
@@ -61,8 +63,7 @@ void hook_set_destroy(hook_set *hs)
         free(h->name);
     }
     free(hs->hooks);
-    hs->hooks = NULL;
-    hs->n = 0;
+    *hs = (hook_set){0};
 }
 
 int hooks_fire(const hook_set *hs, crun_hook_point point, crun_hook_event *ev, crun_error *err)

@@ -26,6 +26,7 @@ typedef struct hook_entry {
 typedef struct hook_set {
     hook_entry *hooks;
     size_t n;
+    size_t listening[CRUN_HOOK_POINT_COUNT]; /* per point: how many hooks have a callback */
 } hook_set;
 
 /* Add a hook instance (type copied at this host's size: members an older
