@@ -218,12 +218,13 @@ void crun_run_set_delegated(crun_run *run);
  *
  * The inner run inherits the outer run's filters, load versions, inputs,
  * progress, hooks (the session's) and logger (prefixed with the label);
- * its id is "<outer id>-<id_suffix>" (default: a count from 1).  Its
+ * its id is "<outer id>-<id_suffix>" (default: a count from 1) or run_id.  Its
  * parameters are the outer run's with params laid over them, and they
  * reach the catalog: an entry that uses ${runtime_params:key} is resolved
  * again for that run with the overrides.  When it fails, its failed nodes
- * and resume command become the outer run's (the last failure wins), and
- * err is prefixed with the label; the outer run is marked delegated.
+ * and resume point become the outer run's (the last failure wins: the
+ * outer run's resume command starts the outer runner from there), and err
+ * is prefixed with the label; the outer run is marked delegated.
  * Cancelling the outer run cancels the inner ones.  Any thread; several
  * at once for one outer run are fine. */
 typedef struct crun_delegate_options {
@@ -235,6 +236,19 @@ typedef struct crun_delegate_options {
                                * ${runtime_params:...} key of the catalog; NULL: none */
     const crun_filter *filter;/* NULL: the outer run's */
     bool collect_outputs;     /* the inner run's free outputs in result */
+    /* The inner run's whole id, instead of "<outer id>-<suffix>": the outer
+     * run's own (crun_run_id), so that hooks and .crun/runs/<id>/ see one
+     * run, or a resumed sweep's "<sweep id>-<k>".  NULL: from id_suffix. */
+    const char *run_id;
+    /* Narrow the plan to these nodes (comma-separated) and what depends on
+     * them, within the outer run's filters: a resume from a failed inner
+     * run's crun_run_result.resume_from.  NULL: the whole plan. */
+    const char *from_nodes;
+    /* Outputs that every inner run would write to the same file stay in
+     * memory (no file is written), so that inner runs at once do not
+     * overwrite each other; an entry that the params resolve to a file of
+     * this run's own (${runtime_params:...}) is still written. */
+    bool memory_outputs;
 } crun_delegate_options;
 
 #define CRUN_DELEGATE_OPTIONS_INIT {.size = sizeof(crun_delegate_options)}

@@ -142,6 +142,11 @@ typedef struct crun_run_options {
      * 0 for crun.ini's [run] durability, else CRUN_DURABILITY_RUN.  A catalog
      * entry's own `durability` wins for that dataset. */
     int durability;
+    /* With memory_outputs: an output whose catalog entry this run's params
+     * resolve to a file of its own (${runtime_params:...} with a value of
+     * this run's) is written all the same: runs at once keep the files that
+     * differ and share none. */
+    bool write_own_outputs;
 } crun_run_options;
 
 #define CRUN_RUN_OPTIONS_INIT {.size = sizeof(crun_run_options)}
@@ -167,6 +172,9 @@ typedef struct crun_run_result {
     size_t n_timed;
     char **timed_nodes;
     double *timed_seconds;
+    /* where resume_command starts: the nodes of its --from-nodes,
+     * comma-separated (crun_delegate_options.from_nodes takes it); NULL if none */
+    char *resume_from;
 } crun_run_result;
 
 #define CRUN_RUN_RESULT_INIT {.size = sizeof(crun_run_result)}

@@ -78,14 +78,16 @@ static int add_credentials(catalog *c, const ir_dataset *d, crun_options *opts,
 }
 
 /* The type a dataset has in this run: a request's input or an output kept in
- * memory swaps the catalog's type for the memory type. */
-static const char *type_in_run(catalog *c, size_t ds, const crun_run_options *o)
+ * memory swaps the catalog's type for the memory type (own: the run resolves
+ * the entry to options of its own, which write_own_outputs writes). */
+static const char *type_in_run(catalog *c, size_t ds, const crun_run_options *o, bool own)
 {
     const ir_dataset *d = &c->shared->ir->ds[ds];
     for (size_t i = 0; i < o->n_inputs; i++)
         if (strcmp(o->input_names[i], d->name) == 0)
             return "memory";
-    if (o->memory_outputs && d->kind == IR_DS_CATALOG && c->plan->producer[ds] != PLAN_NONE)
+    if (o->memory_outputs && d->kind == IR_DS_CATALOG && c->plan->producer[ds] != PLAN_NONE &&
+        !(own && o->write_own_outputs))
         return "memory";
     return d->type;
 }
@@ -244,18 +246,24 @@ static int open_entry(catalog *c, size_t ds, const crun_run_options *o, crun_err
         return e->param ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
     }
     const crun_plugin *plug;
-    const char *type = type_in_run(c, ds, o);
-    int rc = dataset_plugin(c, ds, type, &plug, err);
+    crun_options *own = NULL;
+    int rc = d->options ? run_entry_options(c, ds, o, &own, err) : 0;
     if (rc)
+        return rc;
+    const char *type = type_in_run(c, ds, o, own != NULL);
+    if (type != d->type) {
+        crun_options_free(own);
+        own = NULL;
+    }
+    if ((rc = dataset_plugin(c, ds, type, &plug, err)) != 0) {
+        crun_options_free(own);
         return crun_error_prefix(err, "%s%sdataset '%s': ", d->where ? d->where : "",
                                  d->where ? ": " : "", d->name);
+    }
     e->type = plug->table;
     e->in_memory = e->type->flags & CRUN_DATASET_IN_MEMORY;
     const crun_options *opts = s->no_options;
-    crun_options *own = NULL;
-    if (d->options && type == d->type &&
-        ((rc = run_entry_options(c, ds, o, &own, err)) ||
-         (!own && (rc = entry_options(c, ds, &opts, err)))))
+    if (d->options && type == d->type && !own && (rc = entry_options(c, ds, &opts, err)))
         return rc;
     if (own)
         opts = own;

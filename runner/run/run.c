@@ -211,7 +211,7 @@ void inner_runs_free(inner_runs *in)
     for (size_t i = 0; in->failed_nodes && in->failed_nodes[i]; i++)
         free(in->failed_nodes[i]);
     free(in->failed_nodes);
-    free(in->resume_command);
+    free(in->resume_from);
     memset(in, 0, sizeof(*in));
 }
 

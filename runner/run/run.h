@@ -40,7 +40,7 @@ typedef struct inner_runs {
     crun_run **active;
     size_t n_active, cap_active;
     char **failed_nodes;     /* the last failed inner run's, owned */
-    char *resume_command;
+    char *resume_from;       /* its resume point: the nodes of --from-nodes */
 } inner_runs;
 
 enum node_state { NODE_PENDING, NODE_READY, NODE_RUNNING, NODE_DONE, NODE_FAILED, NODE_SKIPPED };

@@ -107,11 +107,14 @@ static void fill_result(crun_session *s, crun_run *run, const crun_run_options *
     if (res->status == 0)
         return;
     if (run->delegated && run->inner.failed_nodes) {
-        /* the plan failed in a run the runner handed it to: that is the failure */
+        /* the plan failed in a run the runner handed it to: that is the
+         * failure, resumed by this run's runner from where that one stopped */
         res->failed_nodes = run->inner.failed_nodes;
-        res->resume_command = run->inner.resume_command;
+        res->resume_from = run->inner.resume_from;
         run->inner.failed_nodes = NULL;
-        run->inner.resume_command = NULL;
+        run->inner.resume_from = NULL;
+        if (res->resume_from)
+            res->resume_command = resume_command(s, o, res->resume_from);
         return;
     }
     size_t nf = 0;
@@ -128,11 +131,10 @@ static void fill_result(crun_session *s, crun_run *run, const crun_run_options *
         return;
     for (size_t i = 0; i < p->n; i++)
         done[i] = run->state[i] == NODE_DONE;
-    char *from = plan_resume_nodes(p, done, catalog_persisted, &run->catalog);
+    res->resume_from = plan_resume_nodes(p, done, catalog_persisted, &run->catalog);
     free(done);
-    if (from)
-        res->resume_command = resume_command(s, o, from);
-    free(from);
+    if (res->resume_from)
+        res->resume_command = resume_command(s, o, res->resume_from);
 }
 
 #define HAS(res, m) CRUN_HAS_MEMBER(res, crun_run_result, m)
@@ -149,6 +151,8 @@ void crun_run_result_clear(crun_run_result *res)
         free(res->failed_nodes);
     if (HAS(res, resume_command))
         free(res->resume_command);
+    if (HAS(res, resume_from))
+        free(res->resume_from);
     /* output_values is NULL-terminated: a result cut short before n_outputs
      * still lets go of its values */
     for (size_t i = 0; HAS(res, output_values) && res->output_values && res->output_values[i]; i++)
@@ -534,7 +538,7 @@ void inner_run_end(crun_run *run, const delegation *d, const crun_run_result *re
     inner_runs *in = &d->outer->inner;
     bool failed = res && res->status && res->status != CRUN_ECANCELED && res->failed_nodes;
     char **names = failed ? copy_names(res->failed_nodes) : NULL;
-    char *resume = failed && res->resume_command ? strdup(res->resume_command) : NULL;
+    char *resume = failed && res->resume_from ? strdup(res->resume_from) : NULL;
     pthread_mutex_lock(&d->outer->lock);
     for (size_t i = 0; i < in->n_active; i++)
         if (in->active[i] == run) {
@@ -543,9 +547,9 @@ void inner_run_end(crun_run *run, const delegation *d, const crun_run_result *re
         }
     if (names) { /* the last failure is the one reported */
         char **old = in->failed_nodes;
-        char *old_resume = in->resume_command;
+        char *old_resume = in->resume_from;
         in->failed_nodes = names;
-        in->resume_command = resume;
+        in->resume_from = resume;
         names = old;
         resume = old_resume;
     }
@@ -571,6 +575,26 @@ static json_t *inner_params(const crun_run *outer, json_t *over)
     return merged;
 }
 
+/* The inner run's id: the one given (checked as crun_session_run checks
+ * ids), else "<outer id>-<suffix or k>". */
+static int delegate_id(const crun_run *outer, const crun_delegate_options *o, unsigned k,
+                       char id[CRUN_RUN_ID_MAX], crun_error *err)
+{
+    if (o->run_id) {
+        int rc = check_run_id(o->run_id, err);
+        if (!rc)
+            snprintf(id, CRUN_RUN_ID_MAX, "%s", o->run_id);
+        return rc;
+    }
+    int n = o->id_suffix ? snprintf(id, CRUN_RUN_ID_MAX, "%s-%s", outer->run_id, o->id_suffix)
+                         : snprintf(id, CRUN_RUN_ID_MAX, "%s-%u", outer->run_id, k);
+    if (n < 0 || n >= CRUN_RUN_ID_MAX)
+        return crun_error_set(err, CRUN_EUSAGE, "run id '%s-%s' is longer than %d characters",
+                              outer->run_id, o->id_suffix ? o->id_suffix : "N",
+                              CRUN_RUN_ID_MAX - 1);
+    return 0;
+}
+
 int crun_run_delegate(crun_run *outer, const crun_delegate_options *given, crun_run_result *res,
                       crun_error *err)
 {
@@ -592,18 +616,20 @@ int crun_run_delegate(crun_run *outer, const crun_delegate_options *given, crun_
         return crun_error_set(err, CRUN_ECANCELED, "the run was cancelled");
     char id[CRUN_RUN_ID_MAX];
     unsigned k = atomic_fetch_add(&outer->n_delegated, 1) + 1;
-    int n = o.id_suffix ? snprintf(id, sizeof(id), "%s-%s", outer->run_id, o.id_suffix)
-                        : snprintf(id, sizeof(id), "%s-%u", outer->run_id, k);
-    if (n < 0 || (size_t)n >= sizeof(id))
-        return crun_error_set(err, CRUN_EUSAGE, "run id '%s-%s' is longer than %d characters",
-                              outer->run_id, o.id_suffix ? o.id_suffix : "N",
-                              CRUN_RUN_ID_MAX - 1);
+    if ((rc = delegate_id(outer, &o, k, id, err)) != 0)
+        return rc;
     crun_run_options ro = *outer->opts;
     ro.runner = o.runner;
     ro.runner_opts = NULL;
     ro.run_id = NULL;
-    ro.filter = o.filter ? &f : outer->opts->filter;
+    if (!o.filter)
+        f = *outer->opts->filter;
+    if (o.from_nodes)
+        f.from_nodes = o.from_nodes;
+    ro.filter = &f;
     ro.collect_outputs = o.collect_outputs;
+    ro.memory_outputs = ro.memory_outputs || o.memory_outputs;
+    ro.write_own_outputs = o.memory_outputs && !outer->opts->memory_outputs;
     ro.on_run = NULL;
     ro.params = inner_params(outer, o.params);
     if ((o.params || outer->opts->params) && !ro.params)

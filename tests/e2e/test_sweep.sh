@@ -139,6 +139,81 @@ test_sweep_continues_after_failed_trial_when_asked()
     expect_eq "$(awk -F, 'NR > 1 { printf "%s ", $4 }' "$(results results.csv)")" "ok failed ok " "statuses"
 }
 
+test_sweep_trials_write_catalog_files_of_their_own()
+{
+    # a path that uses the swept key is each trial's own: written even when
+    # trials run at once; the trials' shared file is still not written
+    sweep_project '  tune: {type: sweep, max_parallel: 2, params: {model.a: "1,4"}, collect: [metrics]}
+  one: {type: sweep, params: {model.a: "1,4"}}'
+    write_file conf/base/catalog.yml <<'EOF2'
+metrics: {type: json, filepath: "data/metrics_${runtime_params:model.a,0}.json"}
+EOF2
+    run_crun --runner tune
+    expect_status 0
+    expect_eq "$(tr -d ' \n' <data/metrics_1.json)" '{"score":2,"label":"a1"}' "trial a=1's file"
+    expect_eq "$(tr -d ' \n' <data/metrics_4.json)" '{"score":8,"label":"a4"}' "trial a=4's file"
+    expect_no_file data/metrics_0.json
+    rm -f data/metrics_*.json
+    run_crun --runner one
+    expect_status 0
+    expect_eq "$(ls data)" "$(printf '%s\n' metrics_1.json metrics_4.json)" "files of one trial at a time"
+}
+
+test_sweep_trials_keep_the_runs_filters_and_durability()
+{
+    sweep_project '  tune: {type: sweep, params: {model.a: "1,4"}}'
+    write_file conf/base/pipelines.yml <<'EOF2'
+pipelines:
+  __default__:
+    nodes:
+      - name: score
+        cmd: [sh, -c, 'echo "$CRUN_RUN_ID a=$(cat {inputs.a})" >> trials.log; echo {} > {outputs.m}']
+        inputs: {a: "params:model.a"}
+        outputs: {m: metrics}
+        tags: [fit]
+      - name: extra
+        cmd: [sh, -c, 'echo "$CRUN_RUN_ID" >> extra.log']
+EOF2
+    run_crun --runner tune --tags fit --durability node
+    expect_status 0
+    expect_eq "$(wc -l <trials.log | tr -d ' ')" 2 "trials"
+    expect_no_file extra.log
+    run_crun --runner tune --nodes extra
+    expect_status 0
+    expect_eq "$(wc -l <extra.log | tr -d ' ')" 2 "trials of the other node"
+    expect_eq "$(wc -l <trials.log | tr -d ' ')" 2 "score, filtered out"
+}
+
+test_sweep_trial_logs_are_labelled_and_failures_resume_the_sweep_runner()
+{
+    sweep_project '  tune: {type: sweep, params: {model.a: "1,3"}}'
+    run_crun -v --runner tune
+    expect_status 1
+    expect_stderr_contains "trial 2: "
+    expect_stderr_contains "the run failed at node 'score'"
+    expect_stderr_contains "crun run --runner tune --from-nodes score"
+}
+
+test_sweep_checks_run_before_anything_starts()
+{
+    # a swept key that is not a parameter, a collected dataset no node
+    # makes, and an unknown wrapped runner given with -m: refused before the
+    # sweep's run starts (no sweep folder, no hook)
+    sweep_project '  bad_key: {type: sweep, params: {model.z: "1,2"}}
+  bad_collect: {type: sweep, params: {model.a: "1,2"}, collect: [nosuch]}'
+    run_crun --runner bad_key
+    expect_status 2
+    expect_stderr_contains "'model.z' is not a parameter"
+    run_crun --runner bad_collect
+    expect_status 2
+    expect_stderr_contains "collect: no node of the project makes dataset 'nosuch'"
+    run_crun run -m model.a=1,2 --runner nosuch
+    expect_status 2
+    expect_stderr_contains "nosuch"
+    expect_no_file trials.log
+    expect_no_file .crun/sweeps
+}
+
 # --- the results table ---------------------------------------------------------------
 
 test_sweep_results_csv_has_params_status_time_and_metrics()

@@ -75,13 +75,12 @@ check test "$status" -eq 0
 check grep -q "^crun: repeat 2: repeat 3: \[2/2\] use" "$tmp/out.txt"
 
 # an inner failure is the outer run's: exit 1, the node, and a resume
-# command with the trial's runner and parameter
+# command that starts the outer runner again from the failed node
 FAIL=1 crun --runner thrice
 check test "$status" -eq 1
 check grep -q "error: repeat 1: node 'use'" "$tmp/out.txt"
 check grep -q "the run failed at node 'use'" "$tmp/out.txt"
-check grep -q -- "crun run --project $tmp/p --params trial=1 --runner par --from-nodes use" \
-  "$tmp/out.txt"
+check grep -q -- "crun run --project $tmp/p --runner thrice --from-nodes use\$" "$tmp/out.txt"
 
 # stacks are resolved before anything runs: exit 2 at the runner: line
 rm -rf "$tmp/p/data"

@@ -183,7 +183,6 @@ static int checks_run(void *instance, crun_run *run, crun_error *err)
         return rc;
     inner_outcome out;
     rc = inner_run(run, c->runner, NULL, &out, err);
-    inner_report(run, &out);
     inner_outcome_clear(&out);
     for (size_t i = 0; !rc && i < c->n_after; i++)
         rc = run_check(c, run, "after", &c->after[i], err);

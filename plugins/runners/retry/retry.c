@@ -93,7 +93,6 @@ static int retry_run(void *instance, crun_run *run, crun_error *err)
         from = strdup(out.from_nodes);
     }
     free(from);
-    inner_report(run, &out);
     inner_outcome_clear(&out);
     return rc;
 }

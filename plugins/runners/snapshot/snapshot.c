@@ -130,8 +130,7 @@ static int snapshot_run(void *instance, crun_run *run, crun_error *err)
     inner_outcome out = {0};
     if (!rc) {
         rc = inner_run(run, s->runner, NULL, &out, err);
-        inner_report(run, &out);
-        m.status = status_name(rc);
+            m.status = status_name(rc);
         m.error = rc ? err->message : NULL;
         m.finished = now();
         crun_error werr = CRUN_ERROR_INIT;

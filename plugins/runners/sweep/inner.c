@@ -1,14 +1,12 @@
-/* inner.c - the sweep's one door into libcrun's session API.
+/* inner.c - the sweep's one door into libcrun's session and run API.
  *
  * Everything a wrapping runner needs from the host beyond its own run goes
- * through here: the checks before the first trial (parameters, the wrapped
- * runner and its stack, collected datasets) and one trial's run, started
- * with crun_session_run on the outer run's session.  Today's API does not
- * give a runner the outer run's filters, a create-time view of the session,
- * or the values of datasets that a node reads, so this file works around
- * them (the outer run's node names as a --nodes filter, checks at the start
- * of run(), collected files read back); it is the file to change when libcrun
- * grows a real inner-run API.
+ * through here: the checks made before anything runs (check(): swept keys
+ * are parameters, the wrapped runner and its stack resolve, collected
+ * datasets exist), and one trial, a crun_run_delegate of the sweep's run:
+ * the trial inherits the run's filters, load versions, hooks and logger
+ * (its lines prefixed "trial K"), its parameters reach ${runtime_params:}
+ * in the catalog, and its failure becomes the sweep run's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +17,7 @@
 
 const char *sweep_inner_dir(sweep_inner *in)
 {
-    return crun_session_dir(in->session);
+    return crun_session_dir(crun_run_session(in->outer));
 }
 
 crun_logger *sweep_inner_logger(sweep_inner *in)
@@ -80,18 +78,19 @@ static const char *wrapped_by(json_t *runners, json_t *entry)
 
 /* The wrapped runner exists (a runner.yml name or a runner plugin), and the
  * stack under it never comes back to the sweep itself. */
-static int check_runner(sweep_inner *in, const sweep_where *w, crun_error *err)
+static int check_runner(crun_session *s, const char *runner, const sweep_where *w,
+                        crun_error *err)
 {
     json_t *runners = NULL, *plugins = NULL;
-    int rc = crun_session_list(in->session, "runners", &runners, err);
+    int rc = crun_session_list(s, "runners", &runners, err);
     if (rc)
         return rc;
-    const char *name = in->runner ? in->runner : default_runner(runners);
+    const char *name = runner ? runner : default_runner(runners);
     char chain[1024];
     snprintf(chain, sizeof(chain), "%s", w->self ? w->self : "sweep");
     json_t *entry = find_named(runners, name);
     if (!entry && !strchr(name, '/')) {
-        if ((rc = crun_session_list(in->session, "plugins", &plugins, err)) == 0) {
+        if ((rc = crun_session_list(s, "plugins", &plugins, err)) == 0) {
             json_t *p = find_named(plugins, name);
             const char *kind = p ? json_string_value(json_object_get(p, "kind")) : NULL;
             if (!kind || strcmp(kind, "runner") != 0)
@@ -113,7 +112,7 @@ static int check_runner(sweep_inner *in, const sweep_where *w, crun_error *err)
     return rc;
 }
 
-static bool in_run(sweep_inner *in, json_t *names)
+static bool in_run(const sweep_inner *in, json_t *names)
 {
     size_t i;
     json_t *n;
@@ -125,83 +124,97 @@ static bool in_run(sweep_inner *in, json_t *names)
     return false;
 }
 
-/* Each collected dataset is made by a node of the run.  One that a node of
- * the run also reads is not among a run's returned outputs: it is read back
- * from its file, which only one trial at a time may write. */
-static int check_collect(sweep_inner *in, const sweep_where *w, crun_error *err)
+/* Each collected dataset is made by a node of the project (in != NULL: of
+ * the run).  One that a node of the run also reads is not among a run's
+ * returned outputs: it is read back from its file, which only one trial at
+ * a time may write. */
+static int check_collect(crun_session *s, const sweep_inner *in, const char *const *collect,
+                         const sweep_where *w, crun_error *err)
 {
-    if (!in->collect || !in->collect[0])
+    if (!collect || !collect[0])
         return 0;
     json_t *list = NULL;
-    int rc = crun_session_list(in->session, "datasets", &list, err);
-    for (size_t i = 0; !rc && in->collect[i]; i++) {
-        json_t *d = find_named(list, in->collect[i]);
-        if (!d || !in_run(in, json_object_get(d, "produced_by")))
-            rc = crun_error_set(err, CRUN_ECONFIG, "%s: collect: no node of the run makes "
-                                "dataset '%s'", w->collect, in->collect[i]);
-        else if (in_run(in, json_object_get(d, "used_by")) && in->memory_outputs)
+    int rc = crun_session_list(s, "datasets", &list, err);
+    for (size_t i = 0; !rc && collect[i]; i++) {
+        json_t *d = find_named(list, collect[i]);
+        json_t *by = d ? json_object_get(d, "produced_by") : NULL;
+        if (!json_array_size(by) || (in && !in_run(in, by)))
+            rc = crun_error_set(err, CRUN_ECONFIG, "%s: collect: no node of the %s makes "
+                                "dataset '%s'", w->collect, in ? "run" : "project", collect[i]);
+        else if (in && in->memory_outputs && in_run(in, json_object_get(d, "used_by")))
             rc = crun_error_set(err, CRUN_ECONFIG, "%s: collect: dataset '%s' is read by a node "
                                 "of the run, so it is read back from its file, and trials "
                                 "that run at once write no files: use max_parallel: 1",
-                                w->collect, in->collect[i]);
+                                w->collect, collect[i]);
     }
     json_decref(list);
     return rc;
 }
 
-static int outer_nodes(sweep_inner *in, crun_error *err)
+int sweep_inner_check(crun_session *s, const char *runner, const json_t *columns,
+                      const char *const *collect, const sweep_where *w, crun_error *err)
 {
-    size_t len = 1, n = crun_run_node_count(in->outer);
-    for (size_t i = 0; i < n; i++)
-        len += strlen(crun_run_node_name(in->outer, i)) + 1;
-    if (!(in->nodes = malloc(len)))
-        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    char *p = in->nodes;
-    *p = '\0';
-    for (size_t i = 0; i < n; i++)
-        p += sprintf(p, "%s%s", i ? "," : "", crun_run_node_name(in->outer, i));
-    return 0;
-}
-
-int sweep_inner_check(sweep_inner *in, const json_t *columns, const sweep_where *w,
-                      crun_error *err)
-{
-    in->session = crun_run_session(in->outer);
-    int rc = outer_nodes(in, err);
-    json_t *params = crun_run_params(in->outer);
+    json_t *params = crun_session_params(s);
+    int rc = 0;
     for (size_t i = 0; !rc && i < json_array_size(columns); i++)
         rc = check_param(params, json_string_value(json_array_get(columns, i)),
                          json_string_value(json_array_get(w->params, i)), err);
     if (!rc)
-        rc = check_runner(in, w, err);
+        rc = check_runner(s, runner, w, err);
+    if (!rc) /* the stack under the wrapped runner, and each one's check() */
+        rc = crun_session_check_runner(s, runner, err);
     if (!rc)
-        rc = check_collect(in, w, err);
+        rc = check_collect(s, NULL, collect, w, err);
     return rc;
+}
+
+int sweep_inner_begin(sweep_inner *in, const sweep_where *w, crun_error *err)
+{
+    crun_session *s = crun_run_session(in->outer);
+    if (!in->runner) {
+        json_t *runners = NULL;
+        int rc = crun_session_list(s, "runners", &runners, err);
+        if (!rc && !(in->default_runner = strdup(default_runner(runners))))
+            rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
+        json_decref(runners);
+        if (rc)
+            return rc;
+    }
+    return check_collect(s, in, in->collect, w, err);
 }
 
 /* --- one trial ------------------------------------------------------------ */
 
-/* The outer run's parameters (a private copy: the run's tree may be shared)
- * with each dotted key of overrides set. */
-static json_t *trial_params(sweep_inner *in, const json_t *overrides)
+/* The overrides {dotted key: value} as a tree {"a": {"b": value}}. */
+static json_t *nested(const json_t *overrides)
 {
-    json_t *params = json_deep_copy(crun_run_params(in->outer));
+    json_t *tree = json_object();
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)overrides, key, v) {
         char *path = strdup(key), *save = NULL;
-        json_t *at = params;
+        json_t *at = tree;
         char *part = path ? strtok_r(path, ".", &save) : NULL;
         for (char *next; part && at; part = next) {
             next = strtok_r(NULL, ".", &save);
+            json_t *child = json_object_get(at, part);
             if (!next)
                 json_object_set_new(at, part, json_deep_copy(v));
-            else
+            else if (json_is_object(child))
+                at = child;
+            else if (json_object_set_new(at, part, json_object()) == 0)
                 at = json_object_get(at, part);
+            else
+                at = NULL;
+        }
+        if (!path || !at) {
+            free(path);
+            json_decref(tree);
+            return NULL;
         }
         free(path);
     }
-    return params;
+    return tree;
 }
 
 /* A collected dataset that a node also reads: its newest saved value, from
@@ -210,7 +223,7 @@ static void collect_from_file(sweep_inner *in, const char *name, json_t *collect
 {
     json_t *d = NULL;
     crun_error err = CRUN_ERROR_INIT;
-    if (crun_session_describe_dataset(in->session, name, &d, &err) != 0) {
+    if (crun_session_describe_dataset(crun_run_session(in->outer), name, &d, &err) != 0) {
         crun_error_clear(&err);
         return;
     }
@@ -267,32 +280,29 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int sweep_inner_run(sweep_inner *in, const json_t *overrides, sweep_row *row,
-                    void (*on_run)(void *user, crun_run *run), void *user)
+int sweep_inner_run(sweep_inner *in, size_t k, const json_t *overrides, sweep_row *row)
 {
-    crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
-    crun_filter filter = CRUN_FILTER_INIT;
-    ro.filter = &filter;
-    filter.nodes = in->nodes;
-    ro.runner = in->runner;
-    ro.run_id = row->run_id;
-    ro.params = trial_params(in, overrides);
-    ro.collect_outputs = in->collect && in->collect[0];
-    ro.memory_outputs = in->memory_outputs;
-    ro.on_run = on_run;
-    ro.on_run_user = user;
+    crun_delegate_options o = CRUN_DELEGATE_OPTIONS_INIT;
+    char label[64];
+    snprintf(label, sizeof(label), "trial %zu", k);
+    o.runner = in->runner ? in->runner : in->default_runner;
+    o.label = label;
+    o.run_id = row->run_id;
+    o.params = nested(overrides);
+    o.collect_outputs = in->collect && in->collect[0];
+    o.memory_outputs = in->memory_outputs;
     crun_run_result res = CRUN_RUN_RESULT_INIT;
     crun_error err = CRUN_ERROR_INIT;
     double start = now();
-    int rc = ro.params ? crun_session_run(in->session, &ro, &res, &err)
-                       : crun_error_set(&err, CRUN_ENOMEM, "out of memory");
+    int rc = o.params ? crun_run_delegate(in->outer, &o, &res, &err)
+                      : crun_error_set(&err, CRUN_ENOMEM, "out of memory");
     row->seconds = now() - start;
     row->status = rc == 0 ? TRIAL_OK : rc == CRUN_ECANCELED ? TRIAL_INTERRUPTED : TRIAL_FAILED;
     if (rc == 0)
         collect(in, &res, row);
     if (rc && rc != CRUN_ECANCELED)
         row->error = strdup(err.message ? err.message : crun_strerror(rc));
-    json_decref(ro.params);
+    json_decref(o.params);
     crun_run_result_clear(&res);
     crun_error_clear(&err);
     return rc;

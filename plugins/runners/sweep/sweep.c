@@ -1,13 +1,14 @@
 /* sweep.c - the sweep runner: the plan once per trial, through another runner.
  *
  * create() reads the options and makes the trials, so grammar errors stop
- * the run before anything starts.  run() checks the trials against the
- * project (inner.c), then up to max_parallel worker threads take the next
- * trial, run it as a run of its own (id <sweep id>-<k>, its parameters as
- * overrides) and record its row; the table is rewritten after each trial.
- * The sweep's own thread waits, and turns a cancel of the sweep's run into
- * a cancel of the trials in progress.  --resume ID (option `resume`) runs
- * again only the trials of sweep ID that did not succeed.
+ * the run before anything starts; check() also checks them against the
+ * project (inner.c) before anything runs.  run() has up to max_parallel
+ * worker threads take the next trial, run it as a run inside the sweep's
+ * (crun_run_delegate: id <sweep id>-<k>, its parameters as overrides) and
+ * record its row; the table is rewritten after each trial.  A cancel of the
+ * sweep's run reaches the trials in progress, and no new one starts.
+ * --resume ID (option `resume`) runs again only the trials of sweep ID that
+ * did not succeed.
  */
 #include <pthread.h>
 #include <stddef.h>
@@ -303,21 +304,7 @@ typedef struct sweep_state {
     bool stop;            /* start no new trial */
     bool cancelled;
     double saved_at;      /* when the table was last written (monotonic seconds) */
-    crun_run *running[SWEEP_MAX_PARALLEL]; /* each worker's trial run, to cancel it */
 } sweep_state;
-
-typedef struct worker {
-    sweep_state *st;
-    size_t slot;
-} worker;
-
-static void on_trial_run(void *user, crun_run *run)
-{
-    worker *w = user;
-    pthread_mutex_lock(&w->st->lock);
-    w->st->running[w->slot] = run;
-    pthread_mutex_unlock(&w->st->lock);
-}
 
 static void log_trial(sweep_state *st, size_t k, const sweep_row *row)
 {
@@ -362,17 +349,15 @@ static void save_progress(sweep_state *st, bool now)
 
 static void *work(void *arg)
 {
-    worker *w = arg;
-    sweep_state *st = w->st;
+    sweep_state *st = arg;
     pthread_mutex_lock(&st->lock);
     for (size_t k; (k = take_trial(st)) != SIZE_MAX;) {
         sweep_row row = st->table.rows[k];
         pthread_mutex_unlock(&st->lock);
-        sweep_inner_run(&st->in, row.params, &row, on_trial_run, w);
+        sweep_inner_run(&st->in, k + 1, row.params, &row);
         log_trial(st, k, &row);
         pthread_mutex_lock(&st->lock);
         st->table.rows[k] = row;
-        st->running[w->slot] = NULL;
         if (row.status == TRIAL_INTERRUPTED || (row.status == TRIAL_FAILED && st->sw->stop_on_failure))
             st->stop = true;
         save_progress(st, row.status != TRIAL_OK);
@@ -389,26 +374,16 @@ static void wake(void *user)
     pthread_cond_broadcast(&st->changed);
 }
 
-/* Wait for the workers; a cancel of the sweep's run cancels the trials. */
+/* Wait for the workers.  A cancel of the sweep's run reaches the trials
+ * in progress by itself (crun_run_delegate); here it stops new ones. */
 static void wait_workers(sweep_state *st)
 {
     crun_run_on_cancel(st->in.outer, wake, st);
     pthread_mutex_lock(&st->lock);
     while (st->alive > 0) {
-        if (!st->cancelled && crun_run_cancelled(st->in.outer)) {
+        if (!st->cancelled && crun_run_cancelled(st->in.outer))
             st->cancelled = st->stop = true;
-            for (size_t i = 0; i < SWEEP_MAX_PARALLEL; i++)
-                if (st->running[i])
-                    crun_run_cancel(st->running[i]);
-        }
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 100 * 1000 * 1000;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&st->changed, &st->lock, &until);
+        pthread_cond_wait(&st->changed, &st->lock);
     }
     pthread_mutex_unlock(&st->lock);
     crun_run_on_cancel(st->in.outer, NULL, NULL);
@@ -423,13 +398,11 @@ static int run_trials(sweep_state *st, crun_error *err)
         todo += st->table.rows[k].status != TRIAL_OK;
     size_t n = (size_t)st->sw->max_parallel < todo ? (size_t)st->sw->max_parallel : todo;
     pthread_t threads[SWEEP_MAX_PARALLEL];
-    worker workers[SWEEP_MAX_PARALLEL];
     size_t started = 0;
     pthread_mutex_lock(&st->lock);
     save_progress(st, true); /* a sweep killed in its first trial can be resumed */
     for (; started < n; started++) {
-        workers[started] = (worker){st, started};
-        if (pthread_create(&threads[started], NULL, work, &workers[started]) != 0)
+        if (pthread_create(&threads[started], NULL, work, st) != 0)
             break;
         st->alive++;
     }
@@ -472,7 +445,7 @@ static void free_state(sweep_state *st)
     free(st->table.sweep_id);
     free(st->table.runner);
     json_decref(st->table.columns);
-    free(st->in.nodes);
+    free(st->in.default_runner);
     pthread_mutex_destroy(&st->lock);
     pthread_cond_destroy(&st->changed);
 }
@@ -519,7 +492,7 @@ static int sweep_run(void *instance, crun_run *run, crun_error *err)
     pthread_cond_init(&st.changed, NULL);
     sweep_where where = {sw->wheres, sw->where_runner, sw->where_collect, sw->self};
     crun_run_set_delegated(run);
-    int rc = sweep_inner_check(&st.in, sw->columns, &where, err);
+    int rc = sweep_inner_begin(&st.in, &where, err);
     if (!rc)
         rc = init_table(&st, err);
     if (!rc)
@@ -539,8 +512,25 @@ static int sweep_run(void *instance, crun_run *run, crun_error *err)
     return rc;
 }
 
+/* Before anything runs: the options as create() reads them, checked
+ * against the project (swept keys, the wrapped runner, collected datasets). */
+static int sweep_check(const crun_options *opts, crun_session *session, crun_error *err)
+{
+    void *instance = NULL;
+    int rc = sweep_create(opts, NULL, &instance, err);
+    if (rc)
+        return rc;
+    sweep *sw = instance;
+    sweep_where where = {sw->wheres, sw->where_runner, sw->where_collect, sw->self};
+    rc = sweep_inner_check(session, sw->runner, sw->columns, (const char *const *)sw->collect,
+                           &where, err);
+    sweep_destroy(sw);
+    return rc;
+}
+
 static const crun_runner_type sweep_type = {
     .size = sizeof(crun_runner_type),
+    .check = sweep_check,
     .create = sweep_create,
     .run = sweep_run,
     .destroy = sweep_destroy,

@@ -90,34 +90,36 @@ int sweep_table_resume(sweep_table *t, const char *dir, crun_error *err);
  * strings as "<ds>.<key>", a number or text as "<ds>". */
 void sweep_collect_value(json_t *collected, const char *dataset, const crun_value *value);
 
-/* --- inner.c: the one place that calls libcrun's session API --- */
+/* --- inner.c: the one place that calls libcrun's session and run API --- */
 typedef struct sweep_inner {
     crun_run *outer;           /* the sweep's own run (borrowed) */
-    struct crun_session *session;
     const char *runner;        /* the wrapped runner's name (NULL: the env's default) */
-    char *nodes;               /* the outer run's nodes, comma-separated: its filters */
-    bool memory_outputs;       /* trials at once write no file outputs */
+    char *default_runner;      /* the env's default, when runner is NULL (owned) */
+    bool memory_outputs;       /* trials at once write no shared file outputs */
     const char *const *collect;
 } sweep_inner;
 
-/* The checks made before any trial runs: each swept key is a parameter, the
- * wrapped runner exists and does not lead back to the sweep (self is the
- * sweep's runner.yml name or NULL), collected datasets exist.  where_*
- * name the options' places for messages. */
+/* Where the options were given, for messages. */
 typedef struct sweep_where {
     const json_t *params; /* per column, where it was swept */
     const char *runner;
     const char *collect;
     const char *self;
 } sweep_where;
-int sweep_inner_check(sweep_inner *in, const json_t *columns, const sweep_where *where,
-                      crun_error *err);
-/* Run one trial: the outer run's parameters with overrides laid over them,
- * under run_id, through the wrapped runner; fill row (status, seconds,
- * collected).  on_run(user, run) is called with the inner run once it exists
- * and with NULL before it ends, so that the sweep can cancel it. */
-int sweep_inner_run(sweep_inner *in, const json_t *overrides, sweep_row *row,
-                    void (*on_run)(void *user, crun_run *run), void *user);
+/* The checks made before anything runs (the runner's check()): each swept
+ * key is a parameter, the wrapped runner (NULL: the env's default) exists
+ * with its stack and does not lead back to the sweep (w->self, its
+ * runner.yml name or NULL), collected datasets are made by some node. */
+int sweep_inner_check(crun_session *s, const char *runner, const json_t *columns,
+                      const char *const *collect, const sweep_where *w, crun_error *err);
+/* At the start of run(): the default runner's name, and collected datasets
+ * made by a node of this run. */
+int sweep_inner_begin(sweep_inner *in, const sweep_where *w, crun_error *err);
+/* Run trial k (counted from 1, its log prefix "trial k") under row->run_id:
+ * the sweep run's plan and parameters with overrides ({dotted key: value})
+ * laid over them, through the wrapped runner; fill row (status, seconds,
+ * collected).  Cancelling the sweep's run cancels it. */
+int sweep_inner_run(sweep_inner *in, size_t k, const json_t *overrides, sweep_row *row);
 /* The project folder (borrowed) and the logger of the sweep's run. */
 const char *sweep_inner_dir(sweep_inner *in);
 crun_logger *sweep_inner_logger(sweep_inner *in);

@@ -1,46 +1,16 @@
-/* inner.c - the wrapped runner's run, on today's public API.
+/* inner.c - the wrapped runner's run, and what wrappers share.
  *
- * The inner run is a crun_session_run on the outer run's session limited
- * to the outer plan's nodes (--nodes, in the pipeline that holds them all),
- * with the outer run's parameters and run id, so hooks and files see one
- * run.  Cancelling the outer run cancels the inner one (crun_run_on_cancel;
- * the link's lock orders outer run -> link -> inner run).  What the inner
- * run's result says about failures comes back to the outer run through the
- * scheduling calls, parsing where a resume starts from its resume command:
- * the parts libcrun does not hand over yet (see docs/running-logic.md).
+ * The inner run is a crun_run_delegate of the outer run under the outer
+ * run's own id, so hooks and files see one run: it inherits the outer
+ * run's filters, parameters, load versions and durability; cancelling the
+ * outer run cancels it; its failure and resume point become the outer
+ * run's.  The rest serves the wrappers that must name the plan themselves
+ * (the subprocess runner's child crun, the snapshot's manifest).
  */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "inner.h"
-
-typedef struct inner_link {
-    pthread_mutex_t lock;
-    crun_run *outer;
-    crun_run *inner;
-} inner_link;
-
-static void link_on_run(void *user, crun_run *inner)
-{
-    inner_link *l = user;
-    pthread_mutex_lock(&l->lock);
-    l->inner = inner;
-    if (inner && crun_run_cancelled(l->outer))
-        crun_run_cancel(inner);
-    pthread_mutex_unlock(&l->lock);
-}
-
-/* Called under the outer run's lock: only the inner run's cancel, which
- * takes the inner run's own lock, never the outer's. */
-static void link_on_cancel(void *user)
-{
-    inner_link *l = user;
-    pthread_mutex_lock(&l->lock);
-    if (l->inner)
-        crun_run_cancel(l->inner);
-    pthread_mutex_unlock(&l->lock);
-}
 
 char *inner_node_list(const crun_run *run)
 {
@@ -109,19 +79,6 @@ const char *inner_pipeline(crun_run *run, json_t **owned)
     return found;
 }
 
-/* "--from-nodes X" of a resume command: X unquoted (a new string), or NULL. */
-static char *resume_from(const char *cmd)
-{
-    const char *flag = cmd ? strstr(cmd, " --from-nodes ") : NULL;
-    if (!flag)
-        return NULL;
-    const char *v = flag + strlen(" --from-nodes ");
-    if (*v != '\'')
-        return strdup(v);
-    const char *end = strchr(v + 1, '\'');
-    return end ? strndup(v + 1, (size_t)(end - v - 1)) : NULL;
-}
-
 static char **take_names(char **names)
 {
     size_t n = 0;
@@ -137,40 +94,18 @@ int inner_run(crun_run *run, const char *runner, const char *from_nodes, inner_o
               crun_error *err)
 {
     *out = (inner_outcome){0};
-    crun_session *s = crun_run_session(run);
-    json_t *pipes = NULL;
-    char *nodes = inner_node_list(run);
-    json_t *params = crun_run_params(run);
-    crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
-    crun_filter filter = CRUN_FILTER_INIT;
-    ro.filter = &filter;
-    ro.runner = runner;
-    ro.run_id = crun_run_id(run);
-    ro.progress = true; /* the outer run's setting is not public: the logger drops it under --quiet */
-    filter.nodes = nodes;
-    filter.from_nodes = from_nodes;
-    filter.pipeline = inner_pipeline(run, &pipes);
-    /* the run's own parameters (overrides) are a private tree: copy, never share counts */
-    ro.params = params && params != crun_session_params(s) ? json_deep_copy(params) : NULL;
-    inner_link link = {.outer = run};
-    pthread_mutex_init(&link.lock, NULL);
-    ro.on_run = link_on_run;
-    ro.on_run_user = &link;
-    crun_run_on_cancel(run, link_on_cancel, &link);
+    crun_delegate_options o = CRUN_DELEGATE_OPTIONS_INIT;
+    o.runner = runner;
+    o.run_id = crun_run_id(run);
+    o.from_nodes = from_nodes;
     crun_run_result res = CRUN_RUN_RESULT_INIT;
-    int rc = nodes ? crun_session_run(s, &ro, &res, err)
-                   : crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    crun_run_on_cancel(run, NULL, NULL);
-    pthread_mutex_destroy(&link.lock);
+    int rc = crun_run_delegate(run, &o, &res, err);
     out->status = rc;
     if (rc) {
         out->failed_nodes = take_names(res.failed_nodes);
-        out->from_nodes = resume_from(res.resume_command);
+        out->from_nodes = res.resume_from ? strdup(res.resume_from) : NULL;
     }
     crun_run_result_clear(&res);
-    json_decref(ro.params);
-    json_decref(pipes);
-    free(nodes);
     return rc;
 }
 

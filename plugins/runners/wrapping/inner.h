@@ -1,11 +1,10 @@
 /* inner.h - a wrapping runner's run of the runner it wraps.
  *
  * The wrapping runners (checks, snapshot, retry) hand the plan they were
- * given to the runner named by their `runner:` option.  Until libcrun has a
- * call for that, this is the one place they do it, with today's public API:
- * a crun_session_run on the outer run's session, limited to the outer
- * plan's nodes, with its parameters and run id; its failed nodes and resume
- * point are then reported on the outer run as if they were its own.
+ * given to the runner named by their `runner:` option with
+ * crun_run_delegate, under the outer run's id; its failed nodes and resume
+ * point become the outer run's.  The subprocess runner, whose inner run is
+ * a child crun, reports what the child said with inner_report.
  */
 #ifndef CRUN_WRAPPING_INNER_H
 #define CRUN_WRAPPING_INNER_H
@@ -18,18 +17,18 @@ typedef struct inner_outcome {
     char *from_nodes;    /* where a resume starts ("a,b"), or NULL */
 } inner_outcome;
 
-/* Run the outer run's nodes (from from_nodes on, when not NULL) with the
+/* Run the outer run's plan (from from_nodes on, when not NULL) with the
  * runner runner.yml names `runner`, blocking until it ends.  Cancelling the
- * outer run cancels it.  Fills out (clear it with inner_outcome_clear) and,
- * on failure, err; returns out->status. */
+ * outer run cancels it; its failure is the outer run's.  Fills out (clear
+ * it with inner_outcome_clear) and, on failure, err; returns out->status. */
 int inner_run(crun_run *run, const char *runner, const char *from_nodes, inner_outcome *out,
               crun_error *err);
 void inner_outcome_clear(inner_outcome *out);
 
-/* Say on the outer run what the last inner run did: all delegated when it
- * succeeded; otherwise its failed nodes failed and the nodes a resume need
- * not run done, so that crun names the failures and prints a resume command
- * for the outer runner. */
+/* For an inner run that was not a crun_run_delegate (a child crun): say on
+ * the outer run what it did: all delegated when it succeeded; otherwise its
+ * failed nodes failed and the nodes a resume need not run done, so that
+ * crun names the failures and prints a resume command for the outer runner. */
 void inner_report(crun_run *run, const inner_outcome *out);
 
 /* The runner stack from self down: a new JSON array of names (self, runner,
