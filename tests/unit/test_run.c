@@ -577,6 +577,142 @@ static void test_a_stack_is_checked_before_anything_runs(void **state)
     assert_int_equal(crun_session_check_runner(f->s, "bad", &f->err), CRUN_ECONFIG);
 }
 
+/* A two-node project a -> b (b reads a's file and fails when the file
+ * `fail` exists), each node writing its run id, and fanouts over `seq`
+ * with the delegate options given in opts. */
+static void write_delegate_project(const char *dir, const char *opts)
+{
+    const char *fixtures = getenv("CRUN_TEST_FIXTURE_DIR");
+    assert_non_null(fixtures);
+    char text[2048];
+    snprintf(text, sizeof(text),
+             "runners:\n"
+             "  seq: {type: sequential}\n"
+             "  fan: {type: %s/fixture_fanout.so, runner: seq, %s}\n",
+             fixtures, opts);
+    fixture_put(dir, "conf/base/runner.yml", text);
+    fixture_put(dir, "conf/base/pipelines.yml",
+        "pipelines:\n"
+        "  __default__:\n"
+        "    nodes:\n"
+        "      - {name: a, cmd: [sh, -c, \"echo $CRUN_RUN_ID > {outputs.o}\"], outputs: {o: mid}}\n"
+        "      - {name: b, cmd: [sh, -c, \"test ! -f fail && echo $CRUN_RUN_ID > {outputs.o}\"],\n"
+        "         inputs: {i: mid}, outputs: {o: last}}\n");
+    fixture_put(dir, "conf/base/catalog.yml",
+        "mid: {type: text, filepath: data/mid.txt}\n"
+        "last: {type: text, filepath: \"data/last_${runtime_params:trial,0}.txt\"}\n");
+}
+
+/* run_id makes the inner run the outer one for files and hooks, and
+ * from_nodes narrows it to a resume within the outer run's plan. */
+static void test_delegate_takes_the_outer_id_and_resumes_from_nodes(void **state)
+{
+    fixture *f = *state;
+    write_delegate_project(f->dir, "n: 1, same_id: true, from: b");
+    fixture_put(f->dir, "data/mid.txt", "before\n");
+    open_with_recorder(f);
+    crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
+    ro.runner = "fan";
+    ro.run_id = "outer-1";
+    run_ok(f, &ro);
+    char *mid = fixture_read(f->dir, "data/mid.txt"), *last = fixture_read(f->dir, "data/last_1.txt");
+    assert_string_equal(mid, "before\n"); /* a did not run */
+    assert_string_equal(last, "outer-1\n");
+    free(mid);
+    free(last);
+    assert_false(recorder_saw(&f->rec, "before_node_run a"));
+    assert_true(recorder_saw(&f->rec, "before_node_run b"));
+}
+
+/* memory_outputs: a file every inner run would write (mid) stays in
+ * memory; one whose path the run's params make its own (last) is written. */
+static void test_delegate_memory_outputs_write_only_files_of_their_own(void **state)
+{
+    fixture *f = *state;
+    write_delegate_project(f->dir, "memory: true, n: 2");
+    open_with_recorder(f);
+    crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
+    ro.runner = "fan";
+    run_ok(f, &ro);
+    assert_null(fixture_slurp(f->dir, "data/mid.txt"));
+    for (int k = 1; k <= 2; k++) {
+        char rel[64];
+        snprintf(rel, sizeof(rel), "data/last_%d.txt", k);
+        char *text = fixture_read(f->dir, rel);
+        assert_non_null(strstr(text, "-p")); /* "<outer id>-p<k>" */
+        free(text);
+    }
+}
+
+/* An inner failure is the outer run's, resumed with the outer runner from
+ * the inner run's resume point. */
+static void test_delegate_failure_resumes_with_the_outer_runner(void **state)
+{
+    fixture *f = *state;
+    write_delegate_project(f->dir, "n: 1, same_id: true");
+    fixture_put(f->dir, "fail", "");
+    open_with_recorder(f);
+    crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
+    ro.runner = "fan";
+    assert_int_equal(run(f, &ro), CRUN_ENODE);
+    assert_non_null(f->res.failed_nodes);
+    assert_string_equal(f->res.failed_nodes[0], "b");
+    assert_null(f->res.failed_nodes[1]);
+    assert_string_equal(f->res.resume_from, "b");
+    fixture_assert_contains(f->res.resume_command, "--runner fan --from-nodes b");
+    fixture_assert_contains(f->err.message, "part 1: ");
+}
+
+/* Stacks resolve through runner.yml's `runner:` keys: a cycle, an unknown
+ * name and a stack deeper than 16 are refused at the line that makes them,
+ * and `crun list runners` shows each stack. */
+static void test_runner_stacks_resolve_or_name_the_line(void **state)
+{
+    fixture *f = *state;
+    char text[4096];
+    int n = snprintf(text, sizeof(text),
+                     "runners:\n"
+                     "  seq: {type: sequential}\n"
+                     "  r1: {type: retry, runner: c1}\n"
+                     "  c1: {type: checks, runner: seq}\n"
+                     "  loop_a: {type: retry, runner: loop_b}\n"
+                     "  loop_b: {type: retry, runner: loop_a}\n"
+                     "  typo: {type: retry, runner: sqe}\n");
+    for (int k = 0; k < 17; k++) /* deep0 -> deep1 -> ... -> deep16 -> seq */
+        n += snprintf(text + n, sizeof(text) - (size_t)n, "  deep%d: {type: retry, runner: %s%d}\n",
+                      k, k < 16 ? "deep" : "seq", k < 16 ? k + 1 : -1);
+    for (char *p = strstr(text, "seq-1"); p; p = strstr(p, "seq-1"))
+        memmove(p + 3, p + 5, strlen(p + 5) + 1);
+    fixture_put(f->dir, "conf/base/runner.yml", text);
+    fixture_put(f->dir, "conf/base/pipelines.yml",
+                "pipelines:\n  __default__:\n    nodes:\n      - {name: a, cmd: [\"true\"]}\n");
+    open_with_recorder(f);
+    assert_int_equal(crun_session_check_runner(f->s, "r1", &f->err), 0);
+    assert_int_equal(crun_session_check_runner(f->s, "loop_a", &f->err), CRUN_ECONFIG);
+    fixture_assert_contains(f->err.message, "conf/base/runner.yml:6:");
+    fixture_assert_contains(f->err.message, "loop_a -> loop_b -> loop_a");
+    assert_int_equal(crun_session_check_runner(f->s, "typo", &f->err), CRUN_ECONFIG);
+    fixture_assert_contains(f->err.message, "conf/base/runner.yml:7:");
+    fixture_assert_contains(f->err.message, "did you mean 'seq'");
+    assert_int_equal(crun_session_check_runner(f->s, "deep0", &f->err), CRUN_ECONFIG);
+    fixture_assert_contains(f->err.message, "deeper than 16");
+    assert_int_equal(crun_session_check_runner(f->s, "deep2", &f->err), 0); /* 16 */
+    json_t *list = NULL;
+    assert_int_equal(crun_session_list(f->s, "runners", &list, &f->err), 0);
+    size_t i;
+    json_t *r;
+    bool seen = false;
+    json_array_foreach(list, i, r)
+        if (strcmp(json_string_value(json_object_get(r, "name")), "r1") == 0) {
+            char *dump = json_dumps(r, 0);
+            fixture_assert_contains(dump, "r1 -> c1 -> seq(sequential)");
+            free(dump);
+            seen = true;
+        }
+    assert_true(seen);
+    json_decref(list);
+}
+
 /* Cancelling the outer run (a session cancel, Ctrl-C) stops every inner run. */
 static void test_cancel_reaches_runs_inside_the_run(void **state)
 {
@@ -706,6 +842,10 @@ int main(void)
         T(test_delegated_runs_from_threads_each_write_their_own_file),
         T(test_a_stack_is_checked_before_anything_runs),
         T(test_cancel_reaches_runs_inside_the_run),
+        T(test_runner_stacks_resolve_or_name_the_line),
+        T(test_delegate_takes_the_outer_id_and_resumes_from_nodes),
+        T(test_delegate_memory_outputs_write_only_files_of_their_own),
+        T(test_delegate_failure_resumes_with_the_outer_runner),
         T(test_two_sessions_run_at_once_on_two_threads),
     };
 #undef T
