@@ -603,16 +603,23 @@ static void write_delegate_project(const char *dir, const char *opts)
         "last: {type: text, filepath: \"data/last_${runtime_params:trial,0}.txt\"}\n");
 }
 
+/* That project, opened with the recorder, and options that run `fan`. */
+static crun_run_options open_delegate(fixture *f, const char *opts)
+{
+    write_delegate_project(f->dir, opts);
+    open_with_recorder(f);
+    crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
+    ro.runner = "fan";
+    return ro;
+}
+
 /* run_id makes the inner run the outer one for files and hooks, and
  * from_nodes narrows it to a resume within the outer run's plan. */
 static void test_delegate_takes_the_outer_id_and_resumes_from_nodes(void **state)
 {
     fixture *f = *state;
-    write_delegate_project(f->dir, "n: 1, same_id: true, from: b");
+    crun_run_options ro = open_delegate(f, "n: 1, same_id: true, from: b");
     fixture_put(f->dir, "data/mid.txt", "before\n");
-    open_with_recorder(f);
-    crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
-    ro.runner = "fan";
     ro.run_id = "outer-1";
     run_ok(f, &ro);
     char *mid = fixture_read(f->dir, "data/mid.txt"), *last = fixture_read(f->dir, "data/last_1.txt");
@@ -629,10 +636,7 @@ static void test_delegate_takes_the_outer_id_and_resumes_from_nodes(void **state
 static void test_delegate_memory_outputs_write_only_files_of_their_own(void **state)
 {
     fixture *f = *state;
-    write_delegate_project(f->dir, "memory: true, n: 2");
-    open_with_recorder(f);
-    crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
-    ro.runner = "fan";
+    crun_run_options ro = open_delegate(f, "memory: true, n: 2");
     run_ok(f, &ro);
     assert_null(fixture_slurp(f->dir, "data/mid.txt"));
     for (int k = 1; k <= 2; k++) {
@@ -649,11 +653,8 @@ static void test_delegate_memory_outputs_write_only_files_of_their_own(void **st
 static void test_delegate_failure_resumes_with_the_outer_runner(void **state)
 {
     fixture *f = *state;
-    write_delegate_project(f->dir, "n: 1, same_id: true");
+    crun_run_options ro = open_delegate(f, "n: 1, same_id: true");
     fixture_put(f->dir, "fail", "");
-    open_with_recorder(f);
-    crun_run_options ro = CRUN_RUN_OPTIONS_INIT;
-    ro.runner = "fan";
     assert_int_equal(run(f, &ro), CRUN_ENODE);
     assert_non_null(f->res.failed_nodes);
     assert_string_equal(f->res.failed_nodes[0], "b");
