@@ -270,7 +270,10 @@ static int on_pipeline_end(void *instance, const crun_hook_event *ev, crun_error
     if (!rt)
         return 0; /* the run failed before any timing began */
     bool failed = ev->point == CRUN_HOOK_ON_PIPELINE_ERROR;
-    int rc = timing_report(&t->opts, t->logger, rt, now - rt->wall0, failed, err);
+    /* the run's logger: a run inside a run (a sweep's trial) prefixes its label */
+    crun_logger *logger = ev->run ? crun_run_logger(ev->run) : t->logger;
+    int rc = timing_report(&t->opts, logger ? logger : t->logger, rt, now - rt->wall0, failed,
+                           err);
     run_times_free(rt);
     return rc;
 }

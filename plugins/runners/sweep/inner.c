@@ -284,7 +284,7 @@ int sweep_inner_run(sweep_inner *in, size_t k, const json_t *overrides, sweep_ro
 {
     crun_delegate_options o = CRUN_DELEGATE_OPTIONS_INIT;
     char label[64];
-    snprintf(label, sizeof(label), "trial %zu", k);
+    snprintf(label, sizeof(label), "trial %zu", k); /* the table's and run id's number */
     o.runner = in->runner ? in->runner : in->default_runner;
     o.label = label;
     o.run_id = row->run_id;

@@ -308,9 +308,10 @@ typedef struct sweep_state {
 
 static void log_trial(sweep_state *st, size_t k, const sweep_row *row)
 {
-    char *p = json_dumps(row->params, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *p = crun_json_dumps(row->params, JSON_COMPACT);
     crun_log(st->sw->logger, row->status == TRIAL_OK ? CRUN_LOG_INFO : CRUN_LOG_WARN,
-             "sweep: trial %zu/%zu (%s) %s %s in %.2f s%s%s", k + 1, st->table.n, row->run_id,
+             "sweep: trial %zu (%zu of %zu, run %s) %s %s in %.2f s%s%s", k, k + 1, st->table.n,
+             row->run_id,
              p ? p : "", sweep_status_name(row->status), row->seconds, row->error ? ": " : "",
              row->error ? row->error : "");
     free(p);
@@ -354,7 +355,7 @@ static void *work(void *arg)
     for (size_t k; (k = take_trial(st)) != SIZE_MAX;) {
         sweep_row row = st->table.rows[k];
         pthread_mutex_unlock(&st->lock);
-        sweep_inner_run(&st->in, k + 1, row.params, &row);
+        sweep_inner_run(&st->in, k, row.params, &row);
         log_trial(st, k, &row);
         pthread_mutex_lock(&st->lock);
         st->table.rows[k] = row;

@@ -115,7 +115,7 @@ int sweep_inner_check(crun_session *s, const char *runner, const json_t *columns
 /* At the start of run(): the default runner's name, and collected datasets
  * made by a node of this run. */
 int sweep_inner_begin(sweep_inner *in, const sweep_where *w, crun_error *err);
-/* Run trial k (counted from 1, its log prefix "trial k") under row->run_id:
+/* Run trial k (counted from 0 as in the table, its log prefix "trial k") under row->run_id:
  * the sweep run's plan and parameters with overrides ({dotted key: value})
  * laid over them, through the wrapped runner; fill row (status, seconds,
  * collected).  Cancelling the sweep's run cancels it. */
