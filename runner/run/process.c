@@ -440,6 +440,16 @@ static int pidfd_of(pid_t pid)
 #endif
 }
 
+/* A pidfd is opened by a raw system call, so it is closed by one.
+ * ThreadSanitizer then sees neither; it sees close(2) only through libc.
+ * libuv also closes its descriptors with raw calls, so a libc close of a
+ * number TSan still believes is one of another thread's pipes (the
+ * parallel runner's loop) would show as a race that is not one. */
+static void pidfd_close(int fd)
+{
+    syscall(SYS_close, fd);
+}
+
 /* Whether pid has exited, leaving it unreaped. */
 static bool has_exited(pid_t pid)
 {
@@ -512,7 +522,7 @@ void proc_follow(crun_run *run, pid_t pid, int fd, proc_line_fn fn, void *user)
     lines_flush(&l);
     free(l.partial);
     if (pidfd >= 0)
-        close(pidfd);
+        pidfd_close(pidfd);
 }
 
 /* --- ending a child's group, reaping --- */
@@ -548,7 +558,7 @@ static size_t open_members(pid_t pgid, int *fds, size_t cap)
         if (fd >= 0 && live_member(e->d_name, pgid))
             fds[n++] = fd;
         else if (fd >= 0)
-            close(fd);
+            pidfd_close(fd);
     }
     if (d)
         closedir(d);
@@ -618,7 +628,7 @@ static size_t end_leftovers(crun_run *run, pid_t pgid, bool at_once)
         pidfds_signal(p, n, SIGKILL); /* what ignored SIGTERM */
         wait_exits(p, n, now() + KILLED_S); /* gone before the second look */
         for (size_t i = 0; i < n; i++)
-            close(fds[i]);
+            pidfd_close(fds[i]);
         stopped += left;
     }
     return stopped;
@@ -632,7 +642,7 @@ static int reap_group(crun_run *run, pid_t pid, const char *node, bool at_once)
     if (pidfd < 0) /* no pidfds (Linux before 5.3): SIGTERM while the zombie holds the number */
         kill(-pid, at_once ? SIGKILL : SIGTERM);
     else
-        close(pidfd);
+        pidfd_close(pidfd);
     int status = -1;
     while (waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR)
