@@ -277,6 +277,14 @@ bool crun_run_cancelled(const crun_run *run);
  * event-loop runner wakes up instead of polling.  fn NULL removes it; once
  * this returns, fn is not running and will not be called. */
 void crun_run_on_cancel(crun_run *run, void (*fn)(void *user), void *user);
+/* How long the run takes to stop once cancelled, in seconds (default 5):
+ * its commands get SIGTERM, then SIGKILL after this long.  A runner whose
+ * own option times its stop (parallel's grace_period, the service's) says
+ * so here, before it runs anything: a program that stops a run which does
+ * not return (a function node deaf to cancellation) waits this long, plus
+ * a margin, before it gives up on it (crun_session_grace_period).  Any
+ * thread. */
+void crun_run_set_grace_period(crun_run *run, double seconds);
 
 #ifdef __cplusplus
 }

@@ -200,6 +200,17 @@ json_t *crun_session_params(const crun_session *session);
  * none is, the next run to start is cancelled at once, so that a Ctrl-C
  * during start-up is not lost; runs after that one are not affected. */
 void crun_session_cancel(crun_session *session);
+/* The longest grace period (crun_run_set_grace_period) of the session's runs
+ * in progress and the runs inside them, or the default (5 s) when none is:
+ * after crun_session_cancel, a run that has not returned this long after
+ * (plus a margin) holds a node that will not stop.  Any thread. */
+double crun_session_grace_period(crun_session *session);
+/* The function nodes of the session's runs in progress (and the runs inside
+ * them) that are inside their function at this moment: up to max names into
+ * names (borrowed: valid while the session is open); returns how many there
+ * are.  After a cancel and the grace period, these are the nodes that do
+ * not check crun_call_cancelled.  Any thread. */
+size_t crun_session_calling_nodes(crun_session *session, const char **names, size_t max);
 
 /* Register a hook instance made by the embedding program.  type is borrowed
  * for the session's life; the session calls destroy(instance) when it closes. */

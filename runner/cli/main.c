@@ -4,19 +4,23 @@
  * crun_session_* calls, prints results, and owns the process-wide things a
  * library must not: signal handling (a thread waits for SIGINT/SIGTERM from
  * before the project loads: the load asks it whether to stop, and once the
- * session is open it cancels the session's runs) and the exit status:
+ * session is open it cancels the session's runs; a run that has not
+ * returned within its grace period after that is abandoned, naming its
+ * stuck nodes, and crun exits 130) and the exit status:
  *   0 success, 1 the pipeline failed, 2 usage or configuration error,
  *   130 interrupted.
  */
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -302,20 +306,93 @@ static const char *builtin_plugin_dir(void)
 
 /* --- signals: a thread turns SIGINT/SIGTERM into crun_session_cancel --- */
 
+/* After the grace period, how long a cancelled run still gets to return
+ * (its commands were SIGKILLed then: what is left is its own cleanup). */
+static const double STOP_MARGIN_S = 2.0;
+
 typedef struct signal_watch {
     pthread_t thread;
     sigset_t set;
     _Atomic(crun_session *) session; /* NULL while the project loads */
     atomic_int got;
+    atomic_bool done;                /* the command returned: nothing to abandon */
 } signal_watch;
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* How long after the first signal the command may still take: the grace
+ * period of the runs going on (a runner's own, such as parallel's or the
+ * service's), then the margin. */
+static double stop_bound(signal_watch *w)
+{
+    crun_session *s = atomic_load(&w->session);
+    return (s ? crun_session_grace_period(s) : 5.0) + STOP_MARGIN_S;
+}
+
+/* The run was cancelled and has not returned within its bound: a node
+ * ignores cancellation (a function node stuck in a call: no thread can be
+ * stopped).  Say which, and exit without it: its commands were SIGKILLed
+ * after the grace period (and the session's guard kills any left when crun
+ * ends), saves are atomic, and what it leaves (its scratch folder, a save's
+ * temporary file) the next run cleans. */
+static void abandon(signal_watch *w, double bound)
+{
+    if (atomic_load(&w->done))
+        return;
+    crun_session *s = atomic_load(&w->session);
+    const char *names[16];
+    size_t n = s ? crun_session_calling_nodes(s, names, 16) : 0;
+    fprintf(stderr, "crun: error: interrupted: ");
+    for (size_t i = 0; i < n && i < 16; i++)
+        fprintf(stderr, "%s'%s'", i ? ", " : n == 1 ? "node " : "nodes ", names[i]);
+    if (n > 16)
+        fprintf(stderr, " and %zu more", n - 16);
+    if (n)
+        fprintf(stderr, " did not return %g s after the interrupt (a function node that does "
+                "not check crun_call_cancelled): abandoning %s\n", bound, n == 1 ? "it" : "them");
+    else
+        fprintf(stderr, "the run did not return %g s after the interrupt: abandoning it\n",
+                bound);
+    fprintf(stderr, "crun: exiting without it; the next run cleans what it left\n");
+    fflush(NULL);
+    _exit(EXIT_INTERRUPTED);
+}
+
+/* The next signal; after the first, at most until the bound is over
+ * (0 then, and the command is abandoned unless it returned). */
+static int next_signal(signal_watch *w, double since)
+{
+    int sig = 0;
+    double bound = since ? stop_bound(w) : 0;
+    if (!since || !isfinite(bound) || atomic_load(&w->done))
+        return sigwait(&w->set, &sig) == 0 ? sig : SIGUSR1;
+    double left = since + bound - mono_now();
+    if (left <= 0) {
+        abandon(w, bound);
+        return sigwait(&w->set, &sig) == 0 ? sig : SIGUSR1;
+    }
+    struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
+    sig = sigtimedwait(&w->set, NULL, &ts);
+    return sig > 0 ? sig : 0;
+}
 
 static void *watch_signals(void *arg)
 {
     signal_watch *w = arg;
+    double since = 0;
     for (;;) {
-        int sig = 0;
-        if (sigwait(&w->set, &sig) != 0 || sig == SIGUSR1)
+        int sig = next_signal(w, since);
+        if (sig == SIGUSR1)
             return NULL;
+        if (!sig)
+            continue;
+        if (!since)
+            since = mono_now();
         atomic_store(&w->got, sig);
         crun_session *s = atomic_load(&w->session);
         if (s)
@@ -610,6 +687,7 @@ int main(int argc, char **argv)
         rc = do_command(&c, s, &err);
     }
     if (watching) {
+        atomic_store(&w.done, true);
         pthread_kill(w.thread, SIGUSR1);
         pthread_join(w.thread, NULL);
     }

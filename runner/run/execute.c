@@ -46,7 +46,11 @@ static int call_function(crun_run *run, size_t pn, crun_call *call, crun_error *
         rc = node_hooks(run, CRUN_HOOK_BEFORE_NODE_RUN, call, NULL, err);
     if (rc)
         return rc;
+    /* what a program that gives up on a cancelled run names (relaxed: a
+     * report, not a synchronisation) */
+    atomic_store_explicit(&run->calling[pn], 1, memory_order_relaxed);
     rc = run->fns[pn](call);
+    atomic_store_explicit(&run->calling[pn], 0, memory_order_relaxed);
     if (rc && !err->message) /* the caller puts "node 'x': " in front */
         crun_error_set(err, CRUN_ENODE, "function '%s' failed (it returned %d) and gave no "
                        "reason", node->func, rc);
@@ -64,6 +68,21 @@ static int call_function(crun_run *run, size_t pn, crun_call *call, crun_error *
     for (size_t i = 0; i < node->n_out && !rc; i++)
         rc = catalog_save(&run->catalog, node->out[i].ds, call->node->name, call, call->outputs[i], err);
     return rc;
+}
+
+size_t run_calling_nodes(crun_run *run, const char **names, size_t max, size_t found)
+{
+    for (size_t pn = 0; pn < run->plan->n; pn++)
+        if (atomic_load_explicit(&run->calling[pn], memory_order_relaxed)) {
+            if (found < max)
+                names[found] = run->ir->nodes[run->plan->node[pn]].name;
+            found++;
+        }
+    pthread_mutex_lock(&run->lock);
+    for (size_t i = 0; i < run->inner.n_active; i++)
+        found = run_calling_nodes(run->inner.active[i], names, max, found);
+    pthread_mutex_unlock(&run->lock);
+    return found;
 }
 
 int crun_run_execute(crun_run *run, size_t pn, crun_error *err)

@@ -138,7 +138,7 @@ int run_create(run_shared *shared, crun_session *s, plan *p, bool shared_plan, j
     size_t n = p->n, words = (n + 1) * sizeof(size_t);
     const ir_t *ir = shared->catalog.ir;
     size_t entries = ir->n_ds * sizeof(cat_entry);
-    size_t size = sizeof(crun_run) + entries + 7 * words + (n + 1);
+    size_t size = sizeof(crun_run) + entries + 7 * words + 2 * (n + 1);
     crun_run *run = malloc(size);
     if (!run) {
         if (!shared_plan)
@@ -159,6 +159,7 @@ int run_create(run_shared *shared, crun_session *s, plan *p, bool shared_plan, j
     run->cmds = (cmd_state **)(void *)(at += words);
     run->seconds = (double *)(void *)(at += words);
     run->state = (unsigned char *)(at += words);
+    run->calling = (atomic_uchar *)(void *)(at + n + 1);
     run->run_head = n;
     run->ir = ir;
     run->plan = p;
@@ -168,7 +169,7 @@ int run_create(run_shared *shared, crun_session *s, plan *p, bool shared_plan, j
     run->progress = o->progress;
     run->opts = o;
     run->logger = shared->catalog.logger;
-    run->grace_period = 5.0;
+    atomic_init(&run->grace_period, RUN_GRACE_PERIOD_S);
     atomic_init(&run->cancelled, false);
     atomic_init(&run->stopping, false);
     pthread_mutex_init(&run->lock, NULL);

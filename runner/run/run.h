@@ -43,6 +43,9 @@ typedef struct inner_runs {
     char *resume_from;       /* its resume point: the nodes of --from-nodes */
 } inner_runs;
 
+/* A run's grace period unless its runner sets one (crun_run_set_grace_period). */
+#define RUN_GRACE_PERIOD_S 5.0
+
 enum node_state { NODE_PENDING, NODE_READY, NODE_RUNNING, NODE_DONE, NODE_FAILED, NODE_SKIPPED };
 
 struct crun_run {
@@ -61,6 +64,7 @@ struct crun_run {
     size_t *ready;
     size_t ready_head, ready_tail;
     unsigned char *state;
+    atomic_uchar *calling;   /* per plan node: inside its function now (any thread) */
     size_t n_started, n_done, n_failed, n_skipped;
     /* running nodes, most recently started first (for the progress line) */
     size_t *run_prev, *run_next, run_head;
@@ -77,7 +81,7 @@ struct crun_run {
     char *scratch_dir;
     int scratch_lock;        /* scratch_dir/.owner, locked while the run lives */
     cmd_state **cmds;        /* per plan node, for the stepwise command API */
-    double grace_period;     /* seconds between SIGTERM and SIGKILL */
+    _Atomic double grace_period; /* seconds between SIGTERM and SIGKILL (any thread) */
     void (*on_cancel)(void *user); /* under lock */
     void *on_cancel_user;
     double *seconds;         /* per plan node: how long its execution took */
@@ -100,6 +104,14 @@ struct crun_run {
 int run_create(run_shared *shared, crun_session *s, plan *p, bool shared_plan, json_t *params,
                const crun_run_options *o, crun_run **out, crun_error *err);
 void run_destroy(crun_run *run);
+/* schedule.c: the longest grace period of run and the runs inside it (any
+ * thread; takes their locks). */
+double run_grace_period(crun_run *run);
+/* execute.c: the function nodes of run and of the runs inside it that are
+ * inside their function now: up to max names (the IR's) into names, from
+ * index found on; returns found plus how many there are (any thread; takes
+ * the runs' locks). */
+size_t run_calling_nodes(crun_run *run, const char **names, size_t max, size_t found);
 void inner_runs_free(inner_runs *in);
 /* schedule.c: node joins the ready set (scheduler thread). */
 static inline void run_push_ready(crun_run *run, size_t node)

@@ -219,6 +219,24 @@ void crun_run_on_cancel(crun_run *run, void (*fn)(void *user), void *user)
     pthread_mutex_unlock(&run->lock);
 }
 
+void crun_run_set_grace_period(crun_run *run, double seconds)
+{
+    atomic_store(&run->grace_period, seconds >= 0 ? seconds : 0);
+}
+
+double run_grace_period(crun_run *run)
+{
+    double longest = atomic_load(&run->grace_period);
+    pthread_mutex_lock(&run->lock);
+    for (size_t i = 0; i < run->inner.n_active; i++) {
+        double inner = run_grace_period(run->inner.active[i]);
+        if (inner > longest)
+            longest = inner;
+    }
+    pthread_mutex_unlock(&run->lock);
+    return longest;
+}
+
 crun_session *crun_run_session(crun_run *run)
 {
     return run->session;

@@ -447,6 +447,29 @@ void crun_session_cancel(crun_session *s)
     pthread_mutex_unlock(&s->runs_lock);
 }
 
+double crun_session_grace_period(crun_session *s)
+{
+    double longest = RUN_GRACE_PERIOD_S;
+    pthread_mutex_lock(&s->runs_lock);
+    for (size_t i = 0; i < s->n_active; i++) {
+        double g = run_grace_period(s->active[i]);
+        if (g > longest || i == 0)
+            longest = g;
+    }
+    pthread_mutex_unlock(&s->runs_lock);
+    return longest;
+}
+
+size_t crun_session_calling_nodes(crun_session *s, const char **names, size_t max)
+{
+    size_t found = 0;
+    pthread_mutex_lock(&s->runs_lock);
+    for (size_t i = 0; i < s->n_active; i++)
+        found = run_calling_nodes(s->active[i], names, max, found);
+    pthread_mutex_unlock(&s->runs_lock);
+    return found;
+}
+
 json_t *crun_session_params(const crun_session *s)
 {
     return s->ir->params;

@@ -532,6 +532,120 @@ EOF
     e2e_checked
 }
 
+# Start crun in the background on the current project and wait until node
+# $1 has started (its before_node_run event); sets PID.
+start_crun_until_node()
+{
+    printf '[hooks]\nevents = path=events.jsonl\n' >>crun.ini
+    "$CRUN" "${@:2}" >crun.out 2>crun.err </dev/null &
+    PID=$!
+    for _ in $(seq 400); do
+        grep -q "\"before_node_run\".*\"node\":\"$1\"" events.jsonl 2>/dev/null && break
+        sleep 0.05
+    done
+    grep -q "\"node\":\"$1\"" events.jsonl || fail "node $1 did not start: $(cat crun.err)"
+    sleep 0.2
+}
+
+# Wait up to $1 seconds for PID to end; sets STATUS, ERR, STDERR and MS,
+# the milliseconds from the call.
+wait_crun()
+{
+    local start end
+    start=$(date +%s%N)
+    for _ in $(seq $(($1 * 20))); do
+        kill -0 "$PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    end=$(date +%s%N)
+    if kill -0 "$PID" 2>/dev/null; then
+        kill -KILL "$PID"
+        wait "$PID"
+        fail "crun still runs $1 s after the signal: $(tail -c 400 crun.err)"
+    fi
+    wait "$PID"
+    STATUS=$?
+    ERR=crun.err
+    STDERR=$(cat crun.err)
+    MS=$(((end - start) / 1000000))
+}
+
+# A function node that never looks at crun_call_cancelled (bench.stall
+# sleeps in one call) cannot be stopped: crun waits for the run's grace
+# period (5 s for the sequential runner) and 2 s more, then names the node,
+# abandons it and exits 130, its output's previous file as it was.
+test_sigint_abandons_a_function_node_deaf_to_cancellation()
+{
+    setup
+    write_file conf/base/pipelines.yml <<'EOF'
+libraries: {bench: bench}
+pipelines:
+  __default__:
+    nodes:
+      - {name: first, func: bench.noop, inputs: [params:nap_ms], outputs: [a]}
+      - {name: stuck, func: bench.stall, inputs: [a, params:nap_ms], outputs: [b]}
+EOF
+    write_file conf/base/catalog.yml <<'EOF'
+b: {type: json, filepath: data/b.json}
+EOF
+    echo 'nap_ms: 600000' >conf/base/parameters.yml
+    echo '"before"' >data/b.json
+    start_crun_until_node stuck
+    kill -INT "$PID"
+    wait_crun 20
+    expect_status 130
+    [ "$MS" -ge 6500 ] || fail "crun gave up after $MS ms, before the grace period (5 s + 2)"
+    [ "$MS" -lt 9500 ] || fail "crun took $MS ms to abandon the node (grace 5 s + 2)"
+    expect_stderr_contains "interrupted: node 'stuck' did not return 7 s after the interrupt"
+    expect_stderr_contains "abandoning it"
+    expect_stderr_lacks "node 'first' did"
+    expect_file_content data/b.json '"before"'
+    [ "$(ls -A data)" = "b.json" ] || fail "leftover files in data/: $(ls -A data)"
+}
+
+# The same under the parallel runner with SIGTERM: its grace_period (1 s)
+# is the bound, and a command beside the stuck node that ignores SIGTERM is
+# killed, not left behind.
+test_sigterm_abandons_a_stuck_node_in_a_parallel_run_leaving_no_child()
+{
+    setup
+    write_file conf/base/pipelines.yml <<'EOF'
+libraries: {bench: bench}
+pipelines:
+  __default__:
+    nodes:
+      - {name: stuck, func: bench.stall, inputs: [params:nap_ms], outputs: [b]}
+      - name: deaf
+        cmd: [sh, -c, "trap '' TERM; echo $$ > child.pid; exec sleep 600"]
+EOF
+    write_file conf/base/runner.yml <<'EOF'
+default: parallel
+runners:
+  parallel: {type: parallel, max_workers: 2, grace_period: 1}
+EOF
+    echo 'nap_ms: 600000' >conf/base/parameters.yml
+    start_crun_until_node stuck
+    for _ in $(seq 100); do
+        [ -s child.pid ] && break
+        sleep 0.05
+    done
+    [ -s child.pid ] || fail "the command did not start: $(cat crun.err)"
+    local child
+    child=$(cat child.pid)
+    kill -TERM "$PID"
+    wait_crun 15
+    expect_status 130
+    [ "$MS" -ge 2500 ] || fail "crun gave up after $MS ms, before the grace period (1 s + 2)"
+    [ "$MS" -lt 5500 ] || fail "crun took $MS ms to abandon the node (grace 1 s + 2)"
+    expect_stderr_contains "interrupted: node 'stuck' did not return 3 s after the interrupt"
+    expect_stderr_lacks "'deaf' did"
+    sleep 0.2
+    if kill -0 "$child" 2>/dev/null; then
+        kill -KILL "$child"
+        fail "the command's process $child outlived crun"
+    fi
+}
+
 # A function node that crashes the process is named, and crun dies of the
 # signal (128 + 11), not with a status that hides it.
 test_crashing_node_is_named()

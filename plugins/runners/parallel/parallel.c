@@ -375,6 +375,7 @@ static int par_run_plan(void *instance, crun_run *run, crun_error *err)
     if (!pr)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     crun_run_set_keep_going(run, opt->keep_going);
+    crun_run_set_grace_period(run, opt->grace_period);
     int rc = stop_loop_init(pr, err);
     if (rc) {
         run_free(pr);

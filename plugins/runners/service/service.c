@@ -252,6 +252,9 @@ static int svc_run(void *instance, crun_run *run, crun_error *err)
 {
     service *svc = instance;
     svc->outer = run;
+    /* its stop: the grace period, a margin for runs to return after their
+     * cancel, one to flush answers, and the HTTP threads' own stop */
+    crun_run_set_grace_period(run, svc->cfg.grace_period + 2 * STUCK_MARGIN_S + 2);
     int rc = svc_served_init(&svc->served, crun_run_session(run), run, svc->cfg.pipeline,
                              svc->cfg.executor, err);
     if (!rc)
