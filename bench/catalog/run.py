@@ -6,6 +6,7 @@ Prints numbers and a markdown table; asserts nothing (it is not a test).
 usage: bench/catalog/run.py [--build build] [--rows 1000000] [--repeat 3]
                             [--keep DIR]
        bench/catalog/run.py --wide 20000 [--rows 10] [--build build] [--repeat 3]
+       bench/catalog/run.py --json-save [--rows N] [--json-plugin SO] [--repeat 3]
 
 1. Generates once a CSV file of --rows rows and 8 columns: 3 int64
    (id, qty, delta), 3 double (price: 2 decimals, lat: 17 significant
@@ -44,6 +45,12 @@ forcing every column's type (each column looks up its forced type).  A
 per-column cost that grows with the column count shows here as a load time
 far from linear in COLUMNS.  The whole run's wall time is printed too: it
 includes reading catalog.yml, whose load_args.columns has COLUMNS keys.
+
+--json-save is a third case, crun alone: the CSV file of --rows rows (as
+in 1.) loaded and saved with the json dataset, as a table ({"columns",
+"rows"}), against the same load alone: save time, peak RSS and the JSON
+file's size.  --json-plugin SO saves with another build of the json plugin
+(a path to its .so), to compare two writers on the same file.
 """
 import argparse
 import csv
@@ -290,6 +297,43 @@ def wide(a, crun, work):
     print(f"\nCommand: `{quote([sys.argv[0]] + sys.argv[1:])}`")
 
 
+# --- json: a table saved as JSON --------------------------------------------------------------
+
+def json_save(a, crun, work):
+    csv_path = os.path.join(work, "table.csv")
+    table_bytes = generate(csv_path, a.rows)
+    project = os.path.join(work, "crun")
+    crun_project(project, csv_path)
+    json_type = os.path.abspath(a.json_plugin) if a.json_plugin else "json"
+    with open(os.path.join(project, "conf", "base", "pipelines.yml"), "a") as f:
+        f.write("  json_save:\n"
+                "    nodes: [{name: save_json, func: bench.noop, inputs: [table_csv],"
+                " outputs: [table_json]}]\n")
+    with open(os.path.join(project, "conf", "base", "catalog.yml"), "a") as f:
+        f.write(f"table_json: {{type: '{json_type}', filepath: out/table.json}}\n")
+    load_before = f"{os.getloadavg()[0]:.2f}"
+    cv = subprocess.run([crun, "--version"], capture_output=True, text=True).stdout.strip()
+    load, _ = crun_op(crun, project, "csv_load", a.repeat)
+    save, argv = crun_op(crun, project, "json_save", a.repeat)
+    out = os.path.join(project, "out", "table.json")
+    print(f"## crun json save of a table: {a.rows:,} rows x 8 columns\n")
+    print(f"- machine: {os.cpu_count()} CPUs ({cpu_model()}), {platform.system()} "
+          f"{platform.release()}; load average before {load_before}, after "
+          f"{os.getloadavg()[0]:.2f} (a shared machine: other work disturbs the timings)")
+    print(f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}; {cv}; "
+          f"json plugin: {json_type}")
+    print(f"- CSV file: {mib(os.path.getsize(csv_path))}; table size {mib(table_bytes)}; "
+          f"JSON file: {mib(os.path.getsize(out))}; {a.repeat} runs, best (median)\n")
+    print("| run | save time | wall | peak RSS | peak RSS over the load alone |")
+    print("|---|---|---|---|---|")
+    print(f"| csv load alone | - | {load['wall']:.2f} s | {mib(load['rss'])} | |")
+    t, m = save["times"]["save table_json"], save["median"]["save table_json"]
+    print(f"| csv load + json save | {t:.3f} s ({m:.3f}) | {save['wall']:.2f} s "
+          f"| {mib(save['rss'])} | {mib(save['rss'] - load['rss'])} "
+          f"({(save['rss'] - load['rss']) / table_bytes:.2f}x the table) |")
+    print(f"\nCommand: `{quote([sys.argv[0]] + sys.argv[1:])}`")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -298,6 +342,10 @@ def main():
     ap.add_argument("--keep", help="work in DIR and keep it (default: a temporary folder)")
     ap.add_argument("--wide", type=int, metavar="COLUMNS",
                     help="time loading a CSV of COLUMNS columns (crun only)")
+    ap.add_argument("--json-save", action="store_true",
+                    help="time saving the table with the json dataset (crun only)")
+    ap.add_argument("--json-plugin", metavar="SO",
+                    help="with --json-save: this json plugin's .so instead of crun's")
     a = ap.parse_args()
     a.rows_default = a.rows is None
     if a.rows is None:
@@ -305,11 +353,11 @@ def main():
     crun = os.path.abspath(os.path.join(a.build, "crun"))
     if not os.access(crun, os.X_OK):
         sys.exit(f"bench: no crun at {crun}: build it first (ninja -C {a.build})")
-    if a.wide:
+    if a.wide or a.json_save:
         work = a.keep or tempfile.mkdtemp(prefix="crun-bench-catalog.")
         os.makedirs(work, exist_ok=True)
         try:
-            wide(a, crun, work)
+            (wide if a.wide else json_save)(a, crun, work)
         finally:
             if not a.keep:
                 shutil.rmtree(work, ignore_errors=True)

@@ -118,6 +118,16 @@ int crun_dataset_write_atomic(const crun_dataset_ctx *ctx, const char *path, con
                               size_t len, crun_error *err);
 int crun_dataset_commit(const crun_dataset_ctx *ctx, const char *tmp_path, const char *path,
                         crun_error *err);
+/* Content written as it is made (a large table encoded row by row, so that
+ * it never sits in memory whole): fn writes all of it to fd, the save's
+ * temporary file (do not close it, seek in it or keep it), and returns 0,
+ * or a CRUN_E* code with err set (a short write is the writer's to report:
+ * CRUN_EIO naming the reason).  On success the file is committed as
+ * crun_dataset_write_atomic's would be; on any failure it is removed and
+ * the target is left as it was.  fn is called at most once. */
+typedef int (*crun_write_fn)(void *user, int fd, crun_error *err);
+int crun_dataset_write_atomic_with(const crun_dataset_ctx *ctx, const char *path,
+                                   crun_write_fn fn, void *user, crun_error *err);
 
 /* --- the common part of a file-backed dataset ---
  *
@@ -171,6 +181,10 @@ int crun_file_dataset_write_at(crun_file_dataset *f, char *path, const void *dat
 /* save_path, then write_at. */
 int crun_file_dataset_write(crun_file_dataset *f, const void *data, size_t len,
                             crun_error *err);
+/* save_path, then crun_dataset_write_atomic_with(fn, user), and record the
+ * save; errors are prefixed "dataset 'x': ". */
+int crun_file_dataset_write_with(crun_file_dataset *f, crun_write_fn fn, void *user,
+                                 crun_error *err);
 /* save_file for content already checked: commit tmp_path
  * (crun_dataset_commit, at the dataset's durability) as the save path and
  * record the save.  tmp_path is removed on failure. */

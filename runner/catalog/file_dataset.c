@@ -108,6 +108,21 @@ int crun_file_dataset_write(crun_file_dataset *f, const void *data, size_t len,
     return rc != 0 ? rc : crun_file_dataset_write_at(f, path, data, len, err);
 }
 
+int crun_file_dataset_write_with(crun_file_dataset *f, crun_write_fn fn, void *user,
+                                 crun_error *err)
+{
+    char *path = NULL;
+    int rc = crun_file_dataset_save_path(f, &path, err);
+    if (rc != 0)
+        return rc;
+    if ((rc = crun_dataset_write_atomic_with(f->ctx, path, fn, user, err)) != 0) {
+        free(path);
+        return crun_error_prefix(err, "dataset '%s': ", f->ctx->name);
+    }
+    crun_file_dataset_set_saved(f, path);
+    return 0;
+}
+
 int crun_file_dataset_commit(crun_file_dataset *f, const char *tmp_path, crun_error *err)
 {
     char *path = NULL;

@@ -189,19 +189,42 @@ static save_how how_of(const crun_dataset_ctx *ctx)
     return h;
 }
 
-/* Write data into the locked temporary file of path; *tmp_out names it and
+/* What a save writes: len bytes at data, or what fn(user, fd) writes. */
+typedef struct save_src {
+    const void *data;
+    size_t len;
+    crun_write_fn fn;
+    void *user;
+    bool written; /* fn was called (a retry would call it again) */
+} save_src;
+
+/* src into fd: 0, or a CRUN_E* code with err set (a writer's own error as
+ * it said it, a system error naming path). */
+static int write_src(int fd, const char *path, save_src *src, crun_error *err)
+{
+    if (!src->fn)
+        return write_all(fd, src->data, src->len) != 0 ? io_error(err, path) : 0;
+    src->written = true;
+    int rc = src->fn(src->user, fd, err);
+    if (rc && !err->message)
+        rc = crun_error_set(err, rc, "%s: cannot write the content", path);
+    return rc;
+}
+
+/* Write src into the locked temporary file of path; *tmp_out names it and
  * the returned descriptor (>= 0) holds the lock: close it only once the
  * temporary name is gone (renamed or unlinked).  Synced at NODE only. */
-static int write_temp(const char *path, const void *data, size_t len, save_how how,
-                      char **tmp_out, crun_error *err)
+static int write_temp(const char *path, save_src *src, save_how how, char **tmp_out,
+                      crun_error *err)
 {
     char *tmp = NULL;
     int fd = open_temp(path, &tmp);
     if (fd < 0)
         return io_error(err, path);
-    if (copy_mode(fd, path) != 0 || write_all(fd, data, len) != 0 ||
-        (how.level == CRUN_DURABILITY_NODE && fsync(fd) != 0)) {
-        int rc = io_error(err, path);
+    int rc = copy_mode(fd, path) != 0 ? io_error(err, path) : write_src(fd, path, src, err);
+    if (!rc && how.level == CRUN_DURABILITY_NODE && fsync(fd) != 0)
+        rc = io_error(err, path);
+    if (rc) {
         unlink(tmp);
         close(fd);
         free(tmp);
@@ -222,32 +245,31 @@ static save_how for_target(save_how how, const char *target)
 
 /* The temporary file of a save of target, in its folder (made once per
  * run).  A folder the run made and someone removed since is made again. */
-static int open_save(const char *target, const void *data, size_t len, save_how *how,
-                     char **tmp, crun_error *err)
+static int open_save(const char *target, save_src *src, save_how *how, char **tmp,
+                     crun_error *err)
 {
     int rc = file_saves_mkdir(how->saves, target, err);
     if (rc)
         return rc;
     *how = for_target(*how, target);
-    int fd = write_temp(target, data, len, *how, tmp, err);
-    if (fd == CRUN_ENOENT && how->saves) {
+    int fd = write_temp(target, src, *how, tmp, err);
+    if (fd == CRUN_ENOENT && how->saves && !src->written) {
         crun_error_clear(err);
         file_saves_forget(how->saves, target);
         if ((rc = file_saves_mkdir(how->saves, target, err)) != 0)
             return rc;
-        fd = write_temp(target, data, len, *how, tmp, err);
+        fd = write_temp(target, src, *how, tmp, err);
     }
     return fd;
 }
 
-static int write_atomic(const char *path, const void *data, size_t len, save_how how,
-                        crun_error *err)
+static int write_atomic(const char *path, save_src *src, save_how how, crun_error *err)
 {
     char *target = save_target(path);
     if (!target)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     char *tmp = NULL;
-    int fd = open_save(target, data, len, &how, &tmp, err), rc = 0;
+    int fd = open_save(target, src, &how, &tmp, err), rc = 0;
     if (fd < 0) {
         free(target);
         return fd;
@@ -266,13 +288,22 @@ static int write_atomic(const char *path, const void *data, size_t len, save_how
 
 int crun_file_write_atomic(const char *path, const void *data, size_t len, crun_error *err)
 {
-    return write_atomic(path, data, len, how_of(NULL), err);
+    save_src src = {.data = data, .len = len};
+    return write_atomic(path, &src, how_of(NULL), err);
 }
 
 int crun_dataset_write_atomic(const crun_dataset_ctx *ctx, const char *path, const void *data,
                               size_t len, crun_error *err)
 {
-    return write_atomic(path, data, len, how_of(ctx), err);
+    save_src src = {.data = data, .len = len};
+    return write_atomic(path, &src, how_of(ctx), err);
+}
+
+int crun_dataset_write_atomic_with(const crun_dataset_ctx *ctx, const char *path,
+                                   crun_write_fn fn, void *user, crun_error *err)
+{
+    save_src src = {.fn = fn, .user = user};
+    return write_atomic(path, &src, how_of(ctx), err);
 }
 
 static int sync_file(const char *path, crun_error *err)

@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "crun/dataset.h"
@@ -401,6 +403,177 @@ static void test_json_dataset_saves_table_as_columns_and_rows(void **state)
     ds.type->destroy(ds.instance);
 }
 
+/* --- tables saved as JSON: streamed, the same text as the tree's --- */
+
+/* The text the json dataset wrote before it streamed tables: jansson's
+ * tree of the table (crun_value_to_json) through crun_json_dumps. */
+static char *tree_text(crun_value *v, int indent)
+{
+    json_t *json = NULL;
+    crun_error err = CRUN_ERROR_INIT;
+    assert_int_equal(crun_value_to_json(v, &json, &err), 0);
+    char *text = crun_json_dumps(json, JSON_INDENT(indent) | JSON_ENCODE_ANY);
+    json_decref(json);
+    assert_non_null(text);
+    char *line = NULL;
+    assert_true(asprintf(&line, "%s\n", text) > 0);
+    free(text);
+    return line;
+}
+
+/* Save v with the json dataset at each indent and compare with the tree's text. */
+static void expect_same_text_as_tree(fixture *f, crun_value *v)
+{
+    static const int indents[] = {0, 1, 2, 4};
+    for (size_t i = 0; i < sizeof(indents) / sizeof(indents[0]); i++) {
+        char options[128];
+        snprintf(options, sizeof(options), "{\"filepath\": \"t%zu.json\", \"indent\": %d}", i,
+                 indents[i]);
+        dataset ds = create(f, JSON, options);
+        save_ok(&ds, crun_value_ref(v));
+        char name[16];
+        snprintf(name, sizeof(name), "t%zu.json", i);
+        char *got = fixture_read(f->dir, name), *want = tree_text(v, indents[i]);
+        assert_string_equal(got, want);
+        free(got);
+        free(want);
+        ds.type->destroy(ds.instance);
+    }
+    crun_value_unref(v);
+}
+
+static void test_json_table_text_equals_the_tree_writers(void **state)
+{
+    fixture *f = *state;
+    static const double reals[] = {0.1, 1e20, 1e-5, -0.0, 1.5, 3.0, 1.0 / 3.0, 5e-324,
+                                   1.7976931348623157e308, 123456789012345678.0, -2.5e-300,
+                                   0.30000000000000004, 100.0, 1e16};
+    static const char *const strings[] = {"plain", "", "say \"hi\"", "back\\slash", "tab\there",
+                                          "line\nbreak\r", "\x01\x1f ctl", "caf\xc3\xa9",
+                                          "\xf0\x9f\x98\x80", "a/b", "\x7f del"};
+    size_t rows = sizeof(reals) / sizeof(reals[0]) + 3;
+    crun_table *t = crun_table_new(rows);
+    crun_table_add_column(t, "id", CRUN_COLUMN_INT64);
+    crun_table_add_column(t, "x \"quoted\"\t", CRUN_COLUMN_DOUBLE);
+    crun_table_add_column(t, "na\xc3\xafve", CRUN_COLUMN_STRING);
+    crun_table_set_rows(t, rows);
+    const double nan = strtod("nan", NULL), inf = strtod("inf", NULL);
+    for (size_t r = 0; r < rows; r++) {
+        int64_t id = r == 0 ? INT64_MIN : r == 1 ? INT64_MAX : (int64_t)r - 7;
+        crun_table_set_int64(t, 0, r, id);
+        size_t nr = sizeof(reals) / sizeof(reals[0]);
+        crun_table_set_double(t, 1, r, r < nr ? reals[r] : r == nr ? nan : r == nr + 1 ? inf : -inf);
+        crun_table_set_string(t, 2, r, strings[r % (sizeof(strings) / sizeof(strings[0]))]);
+    }
+    crun_table_set_missing(t, 0, 3);
+    crun_table_set_missing(t, 1, 4);
+    crun_table_set_missing(t, 2, 5);
+    expect_same_text_as_tree(f, crun_value_table_new(t));
+    /* reals that all read back with 15 digits: the document's precision is 15 */
+    t = crun_table_new(2);
+    crun_table_add_column(t, "p", CRUN_COLUMN_DOUBLE);
+    crun_table_set_rows(t, 2);
+    crun_table_set_double(t, 0, 0, 0.1);
+    crun_table_set_double(t, 0, 1, 2.675);
+    expect_same_text_as_tree(f, crun_value_table_new(t));
+    /* no rows; no columns */
+    t = crun_table_new(0);
+    crun_table_add_column(t, "empty", CRUN_COLUMN_STRING);
+    expect_same_text_as_tree(f, crun_value_table_new(t));
+    t = crun_table_new(2);
+    crun_table_set_rows(t, 2);
+    expect_same_text_as_tree(f, crun_value_table_new(t));
+}
+
+/* Many rows: the text crosses the writer's buffer many times. */
+static void test_json_table_text_equals_the_tree_writers_for_many_rows(void **state)
+{
+    fixture *f = *state;
+    size_t rows = 20000;
+    crun_table *t = crun_table_new(rows);
+    crun_table_add_column(t, "n", CRUN_COLUMN_INT64);
+    crun_table_add_column(t, "v", CRUN_COLUMN_DOUBLE);
+    crun_table_add_column(t, "s", CRUN_COLUMN_STRING);
+    crun_table_set_rows(t, rows);
+    for (size_t r = 0; r < rows; r++) {
+        char s[32];
+        snprintf(s, sizeof(s), "row %zu%s", r, r % 7 ? "" : " \"q\"");
+        crun_table_set_int64(t, 0, r, (int64_t)(r * 7919));
+        crun_table_set_double(t, 1, r, (double)r / 7.0);
+        crun_table_set_string(t, 2, r, s);
+    }
+    expect_same_text_as_tree(f, crun_value_table_new(t));
+}
+
+/* A string that is not UTF-8 has no JSON form: the save fails, the file
+ * keeps its previous content and no temporary file is left. */
+static void test_json_table_with_invalid_utf8_fails_leaving_the_previous_file(void **state)
+{
+    fixture *f = *state;
+    dataset ds = create(f, JSON, "{\"filepath\": \"t.json\"}");
+    save_ok(&ds, crun_value_json_new(json_string("before")));
+    crun_table *t = crun_table_new(2);
+    crun_table_add_column(t, "s", CRUN_COLUMN_STRING);
+    crun_table_set_rows(t, 2);
+    crun_table_set_string(t, 0, 0, "fine");
+    crun_table_set_string(t, 0, 1, "bad \xff byte");
+    crun_value *v = crun_value_table_new(t);
+    crun_error err = CRUN_ERROR_INIT;
+    fixture_expect_error(ds.type->save(ds.instance, v, &err), &err, CRUN_EDATA,
+                         "dataset 'x': cannot save the table as JSON: a string is not valid UTF-8");
+    crun_value_unref(v);
+    char *text = fixture_read(f->dir, "t.json");
+    assert_string_equal(text, "\"before\"\n");
+    free(text);
+    char path[FIXTURE_DIR_SIZE + 32];
+    snprintf(path, sizeof(path), "%s/.t.json.tmp-crun", f->dir);
+    assert_int_equal(access(path, F_OK), -1);
+    ds.type->destroy(ds.instance);
+}
+
+/* The save of a table takes little memory beyond the table (the tree took
+ * about ten times the table): in a child process, the peak RSS grows by
+ * less than half the table's size over the save. */
+static void test_json_table_save_takes_little_more_than_the_table(void **state)
+{
+    fixture *f = *state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        size_t rows = 400000; /* 3 columns: about 16 MB with the strings */
+        crun_table *t = crun_table_new(rows);
+        crun_table_add_column(t, "n", CRUN_COLUMN_INT64);
+        crun_table_add_column(t, "v", CRUN_COLUMN_DOUBLE);
+        crun_table_add_column(t, "s", CRUN_COLUMN_STRING);
+        crun_table_set_rows(t, rows);
+        for (size_t r = 0; r < rows; r++) {
+            char s[32];
+            snprintf(s, sizeof(s), "name %zu", r);
+            crun_table_set_int64(t, 0, r, (int64_t)r);
+            crun_table_set_double(t, 1, r, (double)r * 0.25);
+            crun_table_set_string(t, 2, r, s);
+        }
+        crun_value *v = crun_value_table_new(t);
+        dataset ds = create(f, JSON, "{\"filepath\": \"big.json\"}");
+        struct rusage before, after;
+        getrusage(RUSAGE_SELF, &before);
+        crun_error err = CRUN_ERROR_INIT;
+        int rc = ds.type->save(ds.instance, v, &err);
+        getrusage(RUSAGE_SELF, &after);
+        long grown_kb = after.ru_maxrss - before.ru_maxrss;
+        if (rc != 0 || grown_kb > 8 * 1024) {
+            fprintf(stderr, "save: rc %d, peak RSS grew by %ld KiB (at most 8 MiB expected)\n",
+                    rc, grown_kb);
+            _exit(1);
+        }
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void test_json_dataset_saves_bytes_holding_json(void **state)
 {
     fixture *f = *state;
@@ -557,6 +730,10 @@ int main(void)
         DS_TEST(test_json_dataset_refuses_bad_indent),
         DS_TEST(test_json_dataset_round_trip_any_value),
         DS_TEST(test_json_dataset_saves_table_as_columns_and_rows),
+        DS_TEST(test_json_table_text_equals_the_tree_writers),
+        DS_TEST(test_json_table_text_equals_the_tree_writers_for_many_rows),
+        DS_TEST(test_json_table_with_invalid_utf8_fails_leaving_the_previous_file),
+        DS_TEST(test_json_table_save_takes_little_more_than_the_table),
         DS_TEST(test_json_dataset_saves_bytes_holding_json),
         DS_TEST(test_json_dataset_invalid_file_names_dataset_and_position),
         DS_TEST(test_json_save_file_refuses_invalid_json_and_removes_temp),

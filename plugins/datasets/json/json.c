@@ -2,8 +2,9 @@
  *
  * Loads parse the file (any JSON value, not only objects) and name the line
  * and column of a syntax error.  Saves take a json value, bytes holding JSON
- * text, or a table ({"columns","rows"}), and write it indented (option
- * `indent`, default 2) in insertion order with a final newline, atomically.
+ * text, or a table ({"columns","rows"}, streamed: json_table.c), and write
+ * it indented (option `indent`, default 2) in insertion order with a final
+ * newline, atomically.
  * Paths (versions, reading back this run's save) are crun_file_dataset's.
  * State lives in the instance.
  */
@@ -14,6 +15,8 @@
 #include <unistd.h>
 
 #include <crun/dataset.h>
+
+#include "json_table.h"
 
 typedef struct json_settings {
     const char *filepath;
@@ -134,8 +137,13 @@ static int json_ds_save(void *instance, crun_value *value, crun_error *err)
 {
     json_ds *ds = instance;
     json_t *json = NULL;
-    /* json values as they are, bytes parsed as JSON text, tables as
-     * {"columns","rows"}; opaque values have no JSON form and are refused. */
+    /* tables as {"columns","rows"}, written as they are encoded (no tree:
+     * json_table.c) */
+    const crun_table *table = crun_value_table(value);
+    if (table)
+        return json_table_save(ds->file, ds->ctx->name, table, ds->indent, err);
+    /* json values as they are, bytes parsed as JSON text; opaque values have
+     * no JSON form and are refused. */
     int rc = crun_value_to_json(value, &json, err);
     if (rc != 0)
         return crun_error_prefix(err, "dataset '%s': cannot save a %s value as JSON: ",
