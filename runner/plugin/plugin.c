@@ -175,6 +175,41 @@ static int copy_plugin(const char *path, const crun_plugin *d, const crun_plugin
     return 0;
 }
 
+/* A node library's table: every entry named and with a function, so that
+ * no lookup meets a NULL (a table of n_nodes entries at NULL, an entry
+ * without a name, a name without a function). */
+static int check_nodes(const char *path, const crun_plugin *d, crun_error *err)
+{
+    const crun_nodes_type *t = d->table;
+    if (t->n_nodes && !t->nodes)
+        return crun_error_set(err, CRUN_EPLUGIN, "plugin %s: malformed nodes table (%zu "
+                              "functions but no array of them)", path, t->n_nodes);
+    for (size_t i = 0; i < t->n_nodes; i++)
+        if (!t->nodes[i].name || !t->nodes[i].name[0] || !t->nodes[i].fn)
+            return crun_error_set(err, CRUN_EPLUGIN, "plugin %s: malformed nodes table (entry "
+                                  "%zu has no %s)", path, i,
+                                  t->nodes[i].fn ? "name" : "function");
+    return 0;
+}
+
+int plugin_check_descriptor(const char *path, const crun_plugin *d, crun_plugin_kind kind,
+                            const crun_plugin **out, crun_error *err)
+{
+    *out = NULL;
+    int rc = check_versions(path, d, err);
+    if (!rc && kind && d->kind != kind)
+        rc = crun_error_set(err, CRUN_EPLUGIN, "plugin %s: '%s' is a %s plugin, not a %s plugin",
+                            path, d->name, crun_plugin_kind_name(d->kind),
+                            crun_plugin_kind_name(kind));
+    if (!rc)
+        rc = copy_plugin(path, d, out, err);
+    if (!rc && (*out)->kind == CRUN_PLUGIN_NODES && (rc = check_nodes(path, *out, err)) != 0) {
+        plugin_close_file(NULL, *out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 void plugin_close_file(void *dl, const crun_plugin *desc)
 {
     /* desc is the first member of its plugin_copy */
@@ -206,15 +241,8 @@ int plugin_open_file(const char *path, crun_plugin_kind kind, void **dl, const c
     }
     crun_plugin_entry_fn entry;
     memcpy(&entry, &sym, sizeof(entry));
-    const crun_plugin *d = entry();
     /* everything is read before dlclose() unmaps it */
-    rc = check_versions(path, d, err);
-    if (!rc && kind && d->kind != kind)
-        rc = crun_error_set(err, CRUN_EPLUGIN, "plugin %s: '%s' is a %s plugin, not a %s plugin",
-                            path, d->name, crun_plugin_kind_name(d->kind),
-                            crun_plugin_kind_name(kind));
-    if (!rc)
-        rc = copy_plugin(path, d, out, err);
+    rc = plugin_check_descriptor(path, entry(), kind, out, err);
     if (rc) {
         dlclose(h);
         return rc;

@@ -58,6 +58,13 @@ int plugin_load(plugin_cache *c, crun_plugin_kind kind, const char *name,
 int plugin_open_file(const char *path, crun_plugin_kind kind, void **dl,
                      const crun_plugin **out, crun_error *err);
 void plugin_close_file(void *dl, const crun_plugin *desc);
+/* The checks of plugin_open_file on a descriptor in memory (what the
+ * plugin's entry returned; path names it in errors): the head (magic, ABI,
+ * size, name, table), the kind (0: any), the table's size for its minor,
+ * and a node library's entries (each named, with a function).  *out is the
+ * host's copy, released with plugin_close_file(NULL, *out). */
+int plugin_check_descriptor(const char *path, const crun_plugin *d, crun_plugin_kind kind,
+                            const crun_plugin **out, crun_error *err);
 
 /* Read a struct that crossed the ABI (src, whose first member is its
  * uint32_t size) into dst, dst_size bytes already holding the defaults:

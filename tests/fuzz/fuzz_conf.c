@@ -1,12 +1,14 @@
-/* fuzz_conf.c - libFuzzer target for what crun reads before it runs anything.
+/* fuzz_conf.c - libFuzzer target for what crun reads from files it is given.
  *
- * One binary, two readers, chosen by CRUN_FUZZ_TARGET:
+ * One binary, four readers, chosen by CRUN_FUZZ_TARGET:
  *   yaml  the configuration reader: the bytes as a YAML file (libyaml through
  *         conf_parse_text, the nesting and alias limits), then ${...}
  *         interpolation against a small globals tree, the environment and
  *         runtime params, then the tree as JSON;
  *   ir    the IR reader of `crun run --ir`: the bytes as JSON, then
- *         ir_from_json with every check it makes on hand-edited IR.
+ *         ir_from_json with every check it makes on hand-edited IR;
+ *   csv   the csv dataset's reader (fuzz_csv.c);
+ *   plugin the host's checks of a loaded plugin's descriptor (fuzz_plugin.c).
  * Every libcrun source is compiled into the fuzzer (instrumented), so the
  * coverage guides into the readers themselves.  A crash, a sanitizer report
  * or a leak is a finding; an error returned is the expected answer to bad
@@ -18,22 +20,23 @@
 #include <string.h>
 
 #include "conf/conf.h"
+#include "fuzz.h"
 #include "ir/ir.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int target; /* 0: yaml, 1: ir */
+static const char *const targets[] = {"yaml", "ir", "csv", "plugin"};
+static int target; /* an index of targets */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     const char *t = getenv("CRUN_FUZZ_TARGET");
-    if (!t || (strcmp(t, "yaml") != 0 && strcmp(t, "ir") != 0)) {
-        fprintf(stderr, "fuzz_conf: set CRUN_FUZZ_TARGET to yaml or ir\n");
-        exit(2);
-    }
-    target = strcmp(t, "ir") == 0;
-    return 0;
+    for (target = 0; t && target < 4; target++)
+        if (strcmp(t, targets[target]) == 0)
+            return 0;
+    fprintf(stderr, "fuzz_conf: set CRUN_FUZZ_TARGET to yaml, ir, csv or plugin\n");
+    exit(2);
 }
 
 static void fuzz_yaml(const uint8_t *data, size_t size)
@@ -76,9 +79,11 @@ static void fuzz_ir(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (target)
-        fuzz_ir(data, size);
-    else
-        fuzz_yaml(data, size);
+    switch (target) {
+    case 0: fuzz_yaml(data, size); break;
+    case 1: fuzz_ir(data, size); break;
+    case 2: fuzz_csv(data, size); break;
+    default: fuzz_plugin(data, size); break;
+    }
     return 0;
 }

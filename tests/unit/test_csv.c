@@ -321,6 +321,24 @@ static void test_csv_one_column_table_keeps_missing_cells_on_round_trip(void **s
     f->type->destroy(ds);
 }
 
+/* A one-column file without a header that starts with a blank line and
+ * whose column turns to strings after numbers is read twice (the second
+ * pass for the column's text): both passes skip the leading blank line,
+ * and the load succeeds (it said "the file changed while it was read";
+ * found by fuzz-csv). */
+static void test_csv_leading_blank_line_of_a_reread_one_column_file(void **state)
+{
+    fixture *f = *state;
+    crun_value *v = load_text(f, "\n1\n\nbb\n", "{\"header\": false}");
+    const crun_table *t = crun_value_table(v);
+    assert_int_equal(crun_table_rows(t), 3);
+    assert_int_equal(crun_table_column_type(t, 0), CRUN_COLUMN_STRING);
+    assert_string_equal(crun_table_string(t, 0, 0), "1");
+    assert_true(crun_table_is_missing(t, 0, 1));
+    assert_string_equal(crun_table_string(t, 0, 2), "bb");
+    crun_value_unref(v);
+}
+
 static void test_csv_blank_lines_between_rows_are_skipped(void **state)
 {
     fixture *f = *state;
@@ -702,6 +720,7 @@ int main(void)
         CSV_TEST(test_csv_numeric_na_values_match_their_text),
         CSV_TEST(test_csv_quoted_empty_string_is_not_missing),
         CSV_TEST(test_csv_one_column_table_keeps_missing_cells_on_round_trip),
+        CSV_TEST(test_csv_leading_blank_line_of_a_reread_one_column_file),
         CSV_TEST(test_csv_blank_lines_between_rows_are_skipped),
         CSV_TEST(test_csv_crlf_lines_and_byte_order_mark_are_read),
         CSV_TEST(test_csv_blanks_around_fields_are_kept),

@@ -458,6 +458,47 @@ static void test_plugin_list_lists_every_plugin_in_search_folders(void **state)
     assert_int_equal(f->cache.n, 0);
 }
 
+/* A node library whose table promises functions it does not have is
+ * refused when it is opened, not when a lookup meets the NULL. */
+static int some_node(crun_call *call)
+{
+    (void)call;
+    return 0;
+}
+
+static void expect_nodes_refused(const crun_nodes_type *table, const char *want)
+{
+    crun_plugin d = {CRUN_PLUGIN_HEAD, .kind = CRUN_PLUGIN_NODES, .name = "lib", .table = table};
+    const crun_plugin *out = NULL;
+    crun_error err = CRUN_ERROR_INIT;
+    assert_int_equal(plugin_check_descriptor("lib.so", &d, 0, &out, &err), CRUN_EPLUGIN);
+    assert_null(out);
+    assert_non_null(strstr(err.message, want));
+    crun_error_clear(&err);
+}
+
+static void test_nodes_table_without_names_or_functions_is_refused(void **state)
+{
+    (void)state;
+    crun_nodes_type none = {sizeof(crun_nodes_type), NULL, 3};
+    expect_nodes_refused(&none, "malformed nodes table (3 functions but no array of them)");
+    const crun_node_def unnamed[] = {{"ok", some_node, ""}, {NULL, some_node, ""}};
+    crun_nodes_type t1 = {sizeof(crun_nodes_type), unnamed, 2};
+    expect_nodes_refused(&t1, "malformed nodes table (entry 1 has no name)");
+    const crun_node_def no_fn[] = {{"f", NULL, ""}};
+    crun_nodes_type t2 = {sizeof(crun_nodes_type), no_fn, 1};
+    expect_nodes_refused(&t2, "malformed nodes table (entry 0 has no function)");
+    /* a whole table passes, and the copy is the host's */
+    crun_nodes_type good = {sizeof(crun_nodes_type), unnamed, 1};
+    crun_plugin d = {CRUN_PLUGIN_HEAD, .kind = CRUN_PLUGIN_NODES, .name = "lib", .table = &good};
+    const crun_plugin *out = NULL;
+    crun_error err = CRUN_ERROR_INIT;
+    assert_int_equal(plugin_check_descriptor("lib.so", &d, CRUN_PLUGIN_NODES, &out, &err), 0);
+    assert_ptr_not_equal(out, &d);
+    assert_int_equal(((const crun_nodes_type *)out->table)->n_nodes, 1);
+    plugin_close_file(NULL, out);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -482,6 +523,7 @@ int main(void)
         T(test_loading_twice_returns_same_descriptor),
         T(test_cached_plugin_asked_as_other_kind_is_refused),
         T(test_plugin_list_lists_every_plugin_in_search_folders),
+        T(test_nodes_table_without_names_or_functions_is_refused),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -78,6 +78,7 @@ typedef struct reader {
     int last_term;       /* the character that ended the last row */
     bool have_shape;     /* the first row has fixed the column count */
     bool second_pass;    /* re-reading the columns marked reread */
+    bool row_seen;       /* this pass has met a row that is not blank */
     bool header_pending; /* second pass: the header row is still to come */
 } reader;
 
@@ -452,12 +453,14 @@ static void first_row(reader *r, size_t n)
 /* libcsv reports every line break (CSV_REPALL_NL) so that a one-column
  * table keeps its missing cells, which are blank lines.  A blank row is
  * therefore a row only in a one-column file; elsewhere it is skipped, and
- * the '\n' of a "\r\n" pair is never a row of its own. */
+ * the '\n' of a "\r\n" pair is never a row of its own.  Blank lines
+ * before the first row are skipped in both passes (the second knows the
+ * shape from the start: it asks whether this pass has met a row). */
 static bool blank_row_counts(reader *r, int c)
 {
     bool crlf_tail = c == '\n' && r->last_term == '\r';
     r->last_term = c;
-    if (crlf_tail || !r->have_shape || r->header_pending || r->ncols != 1)
+    if (crlf_tail || !r->row_seen || r->header_pending || r->ncols != 1)
         return false;
     if (mark_missing(&r->cols[0], r->rows) != 0) {
         out_of_memory(r);
@@ -478,6 +481,7 @@ static void on_row(int c, void *data)
         return;
     }
     r->last_term = c;
+    r->row_seen = true;
     if (r->header_pending) {
         r->header_pending = false;
         return;
@@ -592,6 +596,7 @@ static int start_pass(reader *r, int fd)
     r->line = r->row_line = 1;
     r->field = 0;
     r->last_term = 0;
+    r->row_seen = false;
     if (lseek(fd, 0, SEEK_SET) < 0)
         return io_error(r);
     if (csv_init(&r->csv, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL | CSV_EMPTY_IS_NULL |
