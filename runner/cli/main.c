@@ -347,19 +347,26 @@ static void abandon(signal_watch *w, double bound)
     crun_session *s = atomic_load(&w->session);
     const char *names[16];
     size_t n = s ? crun_session_calling_nodes(s, names, 16) : 0;
-    fprintf(stderr, "crun: error: interrupted: ");
+    /* one write(2), no stdio: the stuck node may hold stderr's lock */
+    char msg[2048];
+    int len = snprintf(msg, sizeof(msg), "crun: error: interrupted: ");
     for (size_t i = 0; i < n && i < 16; i++)
-        fprintf(stderr, "%s'%s'", i ? ", " : n == 1 ? "node " : "nodes ", names[i]);
+        len += snprintf(msg + len, sizeof(msg) - (size_t)len, "%s'%.100s'",
+                        i ? ", " : n == 1 ? "node " : "nodes ", names[i]);
     if (n > 16)
-        fprintf(stderr, " and %zu more", n - 16);
+        len += snprintf(msg + len, sizeof(msg) - (size_t)len, " and %zu more", n - 16);
     if (n)
-        fprintf(stderr, " did not return %g s after the interrupt (a function node that does "
-                "not check crun_call_cancelled): abandoning %s\n", bound, n == 1 ? "it" : "them");
+        len += snprintf(msg + len, sizeof(msg) - (size_t)len, " did not return %g s after the "
+                        "interrupt (a function node that does not check crun_call_cancelled): "
+                        "abandoning %s\n", bound, n == 1 ? "it" : "them");
     else
-        fprintf(stderr, "the run did not return %g s after the interrupt: abandoning it\n",
-                bound);
-    fprintf(stderr, "crun: exiting without it; the next run cleans what it left\n");
-    fflush(NULL);
+        len += snprintf(msg + len, sizeof(msg) - (size_t)len, "%s did not stop %g s after the "
+                        "interrupt: abandoning it\n", s ? "the run" : "loading the project",
+                        bound);
+    len += snprintf(msg + len, sizeof(msg) - (size_t)len,
+                    "crun: exiting without it; the next run cleans what it left\n");
+    if (write(STDERR_FILENO, msg, (size_t)len) < 0)
+        len = 0; /* nothing more to say it with */
     _exit(EXIT_INTERRUPTED);
 }
 
