@@ -147,6 +147,16 @@ typedef struct crun_run_options {
      * this run's) is written all the same: runs at once keep the files that
      * differ and share none. */
     bool write_own_outputs;
+    /* Files for catalog datasets in this run only (`crun run --input/--output`,
+     * for engines that stage files themselves): NULL-terminated "DATASET=PATH"
+     * strings, borrowed; may be NULL.  PATH (absolute, or relative to the
+     * project folder) replaces the entry's filepath and the dataset is not
+     * versioned in this run; its type still reads and writes the file.  An
+     * input must be read and not made by the run's nodes and its file must
+     * exist; an output must be made by them.  A name that is no dataset, or a
+     * dataset without a filepath (memory, parameters), is CRUN_EUSAGE. */
+    const char *const *input_paths;
+    const char *const *output_paths;
 } crun_run_options;
 
 #define CRUN_RUN_OPTIONS_INIT {.size = sizeof(crun_run_options)}

@@ -228,6 +228,27 @@ static int dataset_plugin(catalog *c, size_t ds, const char *type, const crun_pl
     return rc;
 }
 
+/* The entry's options with the run's given path as filepath (*own, the
+ * run's options if it has some, else a copy of the session's). */
+static int given_path_options(catalog *c, size_t ds, const char *path, crun_options **own,
+                              crun_error *err)
+{
+    const ir_dataset *d = &c->shared->ir->ds[ds];
+    char owner[600];
+    snprintf(owner, sizeof(owner), "dataset '%s'", d->name);
+    bool made = !*own; /* the run's own options have their credentials already */
+    if (made && !(*own = options_from_conf(d->options, owner)))
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    int rc = made && d->credentials ? add_credentials(c, d, *own, err) : 0;
+    if (!rc && options_set(*own, "filepath", json_string(path), "--input/--output"))
+        rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    if (rc) {
+        crun_options_free(*own);
+        *own = NULL;
+    }
+    return rc;
+}
+
 static int open_entry(catalog *c, size_t ds, const crun_run_options *o, crun_error *err)
 {
     const catalog_shared *s = c->shared;
@@ -265,6 +286,9 @@ static int open_entry(catalog *c, size_t ds, const crun_run_options *o, crun_err
     const crun_options *opts = s->no_options;
     if (d->options && type == d->type && !own && (rc = entry_options(c, ds, &opts, err)))
         return rc;
+    const char *given = type == d->type ? catalog_given_path(o, d->name) : NULL;
+    if (given && (rc = given_path_options(c, ds, given, &own, err)))
+        return rc;
     if (own)
         opts = own;
     if ((e->type->flags & (CRUN_DATASET_IN_MEMORY | CRUN_DATASET_VALUE_SLOT)) ==
@@ -283,8 +307,8 @@ static int open_entry(catalog *c, size_t ds, const crun_run_options *o, crun_err
         .size = sizeof(crun_dataset_ctx),
         .name = d->name,
         .project_dir = s->ir->dir,
-        .versioned = d->versioned,
-        .load_version = d->versioned ? load_version_for(lv, d->name, vbuf, sizeof(vbuf)) : NULL,
+        .versioned = d->versioned && !given,
+        .load_version = d->versioned && !given ? load_version_for(lv, d->name, vbuf, sizeof(vbuf)) : NULL,
         .save_version = c->version,
         .logger = c->logger,
         .durability = (crun_durability)d->durability,
@@ -418,6 +442,8 @@ int catalog_open(catalog *c, const crun_run_options *o, crun_error *err)
     int rc = check_load_versions(c, o->load_versions, err);
     if (!rc)
         rc = check_inputs(c, o, err);
+    if (!rc)
+        rc = catalog_check_paths(c, o, err);
     if (rc)
         return rc;
     c->n = ir->n_ds;

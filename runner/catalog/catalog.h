@@ -92,6 +92,12 @@ bool catalog_persisted(void *user, size_t ds);
 int catalog_hooks_fire(const catalog *c, crun_hook_point point, crun_hook_event *ev,
                        crun_error *err);
 
+/* Files given for datasets (crun_run_options.input_paths/output_paths,
+ * dataset_paths.c): check them all against the run's plan (CRUN_EUSAGE
+ * naming the dataset), and the path given for one dataset, or NULL. */
+int catalog_check_paths(const catalog *c, const crun_run_options *o, crun_error *err);
+const char *catalog_given_path(const crun_run_options *o, const char *name);
+
 /* A copy of a parameter value that shares no reference count with the
  * session's tree (runs on other threads read that one). */
 json_t *params_private_copy(json_t *v);

@@ -44,7 +44,15 @@ typedef struct cli {
     const char *memory;
     const char *workdir; /* --workdir: the project folder inside the container */
     const char *pvc;     /* --pvc: a PersistentVolumeClaim mounted at workdir */
+    /* run: --input/--output "DATASET=/abs/path", NULL-terminated; the node
+     * CRUN_SELECT_NODE chose */
+    char **input_paths;
+    char **output_paths;
+    char *selected_node;
 } cli;
+
+/* The environment variable that selects the node of `crun run` (main.c). */
+#define CRUN_SELECT_NODE "CRUN_SELECT_NODE"
 
 /* Print "crun: error: " + fmt (one %s for arg) and a hint; returns EXIT_USAGE. */
 int usage_error(const char *fmt, const char *arg);

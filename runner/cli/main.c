@@ -44,7 +44,10 @@ static const char usage_text[] =
     "  --runner-opt K=V      override one runner option (repeatable)\n"
     "  --pipeline P          the pipeline to run (default: __default__)\n"
     "  --tags a,b            only nodes with any of these tags\n"
-    "  --nodes a,b           only these nodes (--node NAME: one node)\n"
+    "  --nodes a,b           only these nodes (--node NAME: one node; also\n"
+    "                        CRUN_SELECT_NODE=NAME in the environment of crun run)\n"
+    "  --input D=PATH        read catalog dataset D from PATH this run (repeatable)\n"
+    "  --output D=PATH       write catalog dataset D to PATH this run (repeatable)\n"
     "  --from-nodes a,b      these nodes and everything downstream\n"
     "  --to-nodes a,b        these nodes and everything upstream\n"
     "  --from-inputs d       nodes downstream of these datasets\n"
@@ -80,7 +83,8 @@ enum {
     OPT_ENV = 256, OPT_RUNNER, OPT_RUNNER_OPT, OPT_PIPELINE, OPT_TAGS, OPT_NODES, OPT_NODE,
     OPT_FROM_NODES, OPT_TO_NODES, OPT_FROM_INPUTS, OPT_TO_OUTPUTS, OPT_PARAMS, OPT_LOAD_VERSIONS,
     OPT_PROJECT, OPT_IR, OPT_RUN_ID, OPT_RESUME, OPT_JSON, OPT_VERSION,
-    OPT_FORMAT, OPT_IMAGE, OPT_EVENTS, OPT_CPU, OPT_MEMORY, OPT_WORKDIR, OPT_PVC, OPT_DURABILITY
+    OPT_FORMAT, OPT_IMAGE, OPT_EVENTS, OPT_CPU, OPT_MEMORY, OPT_WORKDIR, OPT_PVC, OPT_DURABILITY,
+    OPT_INPUT, OPT_OUTPUT
 };
 
 static const struct option long_options[] = {
@@ -103,6 +107,8 @@ static const struct option long_options[] = {
     {"resume", required_argument, NULL, OPT_RESUME},
     {"multirun", required_argument, NULL, 'm'},
     {"durability", required_argument, NULL, OPT_DURABILITY},
+    {"input", required_argument, NULL, OPT_INPUT},
+    {"output", required_argument, NULL, OPT_OUTPUT},
     {"json", no_argument, NULL, OPT_JSON},
     {"format", required_argument, NULL, OPT_FORMAT},
     {"image", required_argument, NULL, OPT_IMAGE},
@@ -164,9 +170,48 @@ static int sweep_options(cli *c)
     return rc;
 }
 
+/* --input/--output D=PATH: a PATH relative to the current folder becomes
+ * absolute (libcrun reads relative paths against the project folder). */
+static int add_path(cli *c, bool input, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg || !eq[1])
+        return usage_error(input ? "--input '%s': expected DATASET=PATH"
+                                 : "--output '%s': expected DATASET=PATH", arg);
+    char cwd[PATH_MAX], *item = NULL;
+    if (eq[1] != '/' && !getcwd(cwd, sizeof(cwd)))
+        return usage_error("%s", "cannot read the current folder");
+    if (asprintf(&item, "%.*s=%s%s%s", (int)(eq - arg), arg, eq[1] == '/' ? "" : cwd,
+                 eq[1] == '/' ? "" : "/", eq + 1) < 0)
+        return usage_error("%s", "out of memory");
+    char ***list = input ? &c->input_paths : &c->output_paths;
+    size_t n = 0;
+    while (*list && (*list)[n])
+        n++;
+    char **grown = realloc(*list, (n + 2) * sizeof(char *));
+    if (!grown) {
+        free(item);
+        return usage_error("%s", "out of memory");
+    }
+    grown[n] = item;
+    grown[n + 1] = NULL;
+    *list = grown;
+    return 0;
+}
+
+static void free_list(char **list)
+{
+    for (size_t i = 0; list && list[i]; i++)
+        free(list[i]);
+    free(list);
+}
+
 static void cli_free(cli *c)
 {
+    free_list(c->input_paths);
+    free_list(c->output_paths);
     free(c->runner_opts);
+    free(c->selected_node);
     free(c->sweeps);
     for (size_t i = 0; i < 3; i++)
         free(c->sweep_opts[i]);
@@ -208,6 +253,8 @@ static int parse_option(cli *c, int opt, const char *arg)
         if (c->ro.durability < 0)
             return usage_error("--durability: expected none, run or node, got '%s'", arg);
         break;
+    case OPT_INPUT: return add_path(c, true, arg);
+    case OPT_OUTPUT: return add_path(c, false, arg);
     case OPT_JSON: c->json = true; break;
     case OPT_FORMAT: c->format = arg; break;
     case OPT_IMAGE: c->image = arg; break;
@@ -222,6 +269,27 @@ static int parse_option(cli *c, int opt, const char *arg)
     default: return EXIT_USAGE;
     }
     return 0;
+}
+
+/* CRUN_SELECT_NODE=NAME is `crun run --node NAME` for engines that choose
+ * the node through the environment of one container image (the command
+ * line wins).  Not CRUN_NODE: command nodes get that one, and a command
+ * node running crun must not select a node by accident.  It is removed
+ * from the environment once read, so that no child process inherits it. */
+static int select_node(cli *c)
+{
+    const char *env = getenv(CRUN_SELECT_NODE);
+    char *name = env && env[0] ? strdup(env) : NULL;
+    unsetenv(CRUN_SELECT_NODE);
+    int rc = 0;
+    if (name && strcmp(c->command, "run") == 0 && !c->filter.nodes) {
+        if (strchr(name, ','))
+            rc = usage_error(CRUN_SELECT_NODE " takes one node name, got '%s'", name);
+        c->filter.nodes = c->selected_node = name;
+        name = NULL;
+    }
+    free(name);
+    return rc;
 }
 
 static int parse_args(cli *c, int argc, char **argv)
@@ -271,7 +339,12 @@ static int parse_args(cli *c, int argc, char **argv)
     }
     if (strcmp(c->command, "run") == 0 && c->what)
         return usage_error("unexpected argument '%s'", c->what);
+    int rc = select_node(c);
+    if (rc)
+        return rc;
     c->ro.filter = &c->filter;
+    c->ro.input_paths = (const char *const *)c->input_paths;
+    c->ro.output_paths = (const char *const *)c->output_paths;
     return sweep_options(c);
 }
 
