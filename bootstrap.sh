@@ -13,7 +13,7 @@ cd "$(dirname "$0")"
 packages=(gcc meson ninja-build pkg-config binutils procps python3 python3-jsonschema
           python3-numpy libyaml-dev libuv1-dev libinih-dev libjansson-dev libcmocka-dev
           libcsv-dev libsqlite3-dev chromium graphviz python3-yaml libmicrohttpd-dev curl
-          clang libclang-rt-14-dev libxxhash-dev)
+          clang libclang-rt-14-dev libxxhash-dev cwltool)
 
 install_missing() {
   local missing=()

@@ -5,6 +5,8 @@
  * main.c parses the command line into a `cli` and dispatches; each command
  * that is more than a few lines lives in its own cli_<command>.c:
  *   cli_export.c  `crun export argo`: the pipeline as an Argo Workflow
+ *   cli_export_cwl.c, cli_export_kfp.c  `crun export cwl|kfp`, from the
+ *                 steps of cli_export_steps.c
  *   cli_viz.c     `crun viz`: the pipeline as DOT, Mermaid or an HTML page
  *   cli_new.c     `crun new NAME`: a new project with a node library
  * These live in the program, not in libcrun: they work from the IR JSON that
@@ -64,6 +66,18 @@ int report(crun_error *err);
 int cli_write_output(const cli *c, const char *text, crun_error *err);
 
 int cli_export(cli *c, crun_session *s, crun_error *err);
+int cli_export_cwl(cli *c, crun_session *s, crun_error *err);
+int cli_export_kfp(cli *c, crun_session *s, crun_error *err);
+/* doc as YAML after comment (a new string; NULL when out of memory): every
+ * string YAML 1.1 could misread is quoted (cli_export.c). */
+char *cli_yaml_document(json_t *doc, const char *comment);
+/* Export helpers for engines that stage files (cli_export_steps.c): the
+ * IR's nodes as steps (see there), ids ([A-Za-z_][A-Za-z0-9_]*, unique)
+ * for an array of names (name -> id), and the filepath of a dataset that
+ * can cross between steps (NULL: it cannot). */
+json_t *cli_export_steps(json_t *ir);
+json_t *cli_export_ids(json_t *names);
+const char *cli_export_filepath(json_t *ir, const char *dataset);
 int cli_viz(cli *c, crun_session *s, crun_error *err);
 int cli_new(cli *c, crun_error *err);
 /* Name the running nodes on stderr if one crashes the process (crash.c):

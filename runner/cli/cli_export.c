@@ -142,8 +142,7 @@ static void yaml_block(FILE *f, json_t *v, int indent, bool inline_first)
     }
 }
 
-/* The document as YAML (a new string), or NULL when out of memory. */
-static char *yaml_document(json_t *doc, const char *comment)
+char *cli_yaml_document(json_t *doc, const char *comment)
 {
     char *text = NULL;
     size_t len = 0;
@@ -459,11 +458,15 @@ static json_t *workflow(const cli *c, const argo_options *o, json_t *ir)
 int cli_export(cli *c, crun_session *s, crun_error *err)
 {
     if (!c->what)
-        return usage_error("%s", "crun export needs a target: crun export argo");
-    if (strcmp(c->what, "argo") != 0)
-        return usage_error("unknown export target '%s' (known: argo)", c->what);
+        return usage_error("%s", "crun export needs a target: argo, cwl or kfp");
     if (c->what2)
         return usage_error("unexpected argument '%s'", c->what2);
+    if (strcmp(c->what, "cwl") == 0)
+        return cli_export_cwl(c, s, err);
+    if (strcmp(c->what, "kfp") == 0)
+        return cli_export_kfp(c, s, err);
+    if (strcmp(c->what, "argo") != 0)
+        return usage_error("unknown export target '%s' (known: argo, cwl, kfp)", c->what);
     argo_options o;
     int rc = argo_options_check(c, &o);
     if (rc)
@@ -480,7 +483,7 @@ int cli_export(cli *c, crun_session *s, crun_error *err)
             text = NULL;
         free(body);
     } else if (doc) {
-        text = yaml_document(doc, "# An Argo Workflow made by `crun export argo`: "
+        text = cli_yaml_document(doc, "# An Argo Workflow made by `crun export argo`: "
                                   "one task per pipeline node.\n");
     }
     json_decref(doc);
