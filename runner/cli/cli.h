@@ -78,6 +78,15 @@ char *cli_yaml_document(json_t *doc, const char *comment);
 json_t *cli_export_steps(json_t *ir);
 json_t *cli_export_ids(json_t *names);
 const char *cli_export_filepath(json_t *ir, const char *dataset);
+/* Kubernetes-style task names (lower case, '-', unique) for objects with a
+ * "name": name -> task name (cli_export.c). */
+json_t *cli_task_names(json_t *nodes);
+/* The leaves of the IR's parameter tree (lists and empty maps are leaves),
+ * [{"path": "a.b", "id": "p_a_b", "value"}], and one --params item for a
+ * leaf whose value an engine puts where ref is: "a.b=REF", quoted when the
+ * value is a string so that "42" stays a string (cli_export_steps.c). */
+json_t *cli_export_params(json_t *ir);
+char *cli_export_param_item(json_t *param, const char *ref);
 int cli_viz(cli *c, crun_session *s, crun_error *err);
 int cli_new(cli *c, crun_error *err);
 /* Name the running nodes on stderr if one crashes the process (crash.c):

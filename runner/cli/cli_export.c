@@ -196,7 +196,7 @@ static uint32_t fnv1a(const char *s)
 /* Task names for the IR's nodes: an object node name -> task name, every
  * task name unique.  Names that map alike all get "-<hash of the real name>",
  * so a task's name does not depend on the order of the nodes. */
-static json_t *task_names(json_t *nodes)
+json_t *cli_task_names(json_t *nodes)
 {
     json_t *count = json_object(), *used = json_object(), *names = json_object();
     size_t i;
@@ -433,7 +433,7 @@ static json_t *workflow(const cli *c, const argo_options *o, json_t *ir)
     dns_label(project ? project : "crun", label, 63);
     dns_label(project ? project : "crun", prefix, 56);
     strcat(prefix, "-");
-    json_t *names = task_names(json_object_get(ir, "nodes"));
+    json_t *names = cli_task_names(json_object_get(ir, "nodes"));
     json_t *base = node_template(c, o, ir), *more = json_array();
     json_t *node_templates = retry_templates(ir, base, more);
     json_t *templates = json_pack("[o, o]", dag_template(ir, names, node_templates), base);

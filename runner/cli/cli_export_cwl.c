@@ -33,58 +33,36 @@ static const char *cwl_type(json_t *v)
            : json_is_boolean(v) ? "boolean" : "Any";
 }
 
-/* Leaves of the parameter tree: "a.b" -> value (lists and empty maps are leaves). */
-static void leaves(json_t *v, const char *prefix, json_t *out)
-{
-    if (!json_is_object(v) || (json_object_size(v) == 0 && prefix[0])) {
-        json_object_set(out, prefix, v);
-        return;
-    }
-    const char *k;
-    json_t *child;
-    json_object_foreach(v, k, child) {
-        char *path = NULL;
-        if (asprintf(&path, "%s%s%s", prefix, prefix[0] ? "." : "", k) < 0)
-            continue;
-        leaves(child, path, out);
-        free(path);
-    }
-}
-
 /* Workflow inputs for the leaves, and the --params text built from them:
  * "a.b=$(inputs.a_b),c=\"$(inputs.c)\"" (a string quoted, so that "1" stays
  * a string; lists and maps come out of the reference as JSON). */
 static char *params_inputs(json_t *ir, json_t *wf_inputs, json_t *ids)
 {
-    json_t *flat = json_object(), *names = json_array();
-    leaves(json_object_get(ir, "parameters"), "", flat);
-    const char *path;
-    json_t *v;
-    json_object_foreach(flat, path, v)
-        json_array_append_new(names, json_string(path));
-    json_t *map = cli_export_ids(names);
-    json_decref(names);
+    json_t *params = cli_export_params(ir);
     char *text = NULL;
-    json_object_foreach(flat, path, v) {
-        const char *id = json_string_value(json_object_get(map, path));
-        char *id_p = NULL, *grown = NULL;
-        if (asprintf(&id_p, "p_%s", id) < 0)
-            continue;
+    size_t i;
+    json_t *p;
+    json_array_foreach(params, i, p) {
+        const char *path = json_string_value(json_object_get(p, "path"));
+        const char *id = json_string_value(json_object_get(p, "id"));
+        json_t *v = json_object_get(p, "value");
         json_t *in = json_pack("{s:s, s:O, s:s}", "type", cwl_type(v), "default", v, "doc", path);
         if (json_is_null(v))
             json_object_set_new(in, "type", json_pack("[s, s]", "null", "Any"));
-        json_object_set_new(wf_inputs, id_p, in);
-        json_array_append_new(ids, json_string(id_p));
-        bool quote = json_is_string(v);
-        if (asprintf(&grown, "%s%s%s=%s$(inputs.%s)%s", text ? text : "", text ? "," : "", path,
-                     quote ? "\"" : "", id_p, quote ? "\"" : "") >= 0) {
+        json_object_set_new(wf_inputs, id, in);
+        json_array_append_new(ids, json_string(id));
+        char *ref = NULL, *grown = NULL;
+        if (asprintf(&ref, "$(inputs.%s)", id) < 0)
+            continue;
+        char *item = cli_export_param_item(p, ref);
+        if (item && asprintf(&grown, "%s%s%s", text ? text : "", text ? "," : "", item) >= 0) {
             free(text);
             text = grown;
         }
-        free(id_p);
+        free(item);
+        free(ref);
     }
-    json_decref(flat);
-    json_decref(map);
+    json_decref(params);
     return text;
 }
 

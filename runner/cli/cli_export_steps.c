@@ -335,3 +335,56 @@ json_t *cli_export_steps(json_t *ir)
     json_decref(ds_ids);
     return steps;
 }
+
+/* --- parameters ------------------------------------------------------------------ */
+
+/* Leaves of the parameter tree: "a.b" -> value (lists and empty maps are leaves). */
+static void leaves(json_t *v, const char *prefix, json_t *out)
+{
+    if (!json_is_object(v) || (json_object_size(v) == 0 && prefix[0])) {
+        json_object_set(out, prefix, v);
+        return;
+    }
+    const char *k;
+    json_t *child;
+    json_object_foreach(v, k, child) {
+        char *path = NULL;
+        if (asprintf(&path, "%s%s%s", prefix, prefix[0] ? "." : "", k) < 0)
+            continue;
+        leaves(child, path, out);
+        free(path);
+    }
+}
+
+json_t *cli_export_params(json_t *ir)
+{
+    json_t *flat = json_object(), *names = json_array(), *out = json_array();
+    leaves(json_object_get(ir, "parameters"), "", flat);
+    const char *path;
+    json_t *v;
+    json_object_foreach(flat, path, v)
+        json_array_append_new(names, json_string(path));
+    json_t *map = cli_export_ids(names);
+    json_decref(names);
+    json_object_foreach(flat, path, v) {
+        char *id = NULL;
+        if (asprintf(&id, "p_%s", json_string_value(json_object_get(map, path))) < 0)
+            continue;
+        json_array_append_new(out, json_pack("{s:s, s:s, s:O}", "path", path, "id", id,
+                                             "value", v));
+        free(id);
+    }
+    json_decref(flat);
+    json_decref(map);
+    return out;
+}
+
+char *cli_export_param_item(json_t *param, const char *ref)
+{
+    bool quote = json_is_string(json_object_get(param, "value"));
+    char *item = NULL;
+    if (asprintf(&item, "%s=%s%s%s", json_string_value(json_object_get(param, "path")),
+                 quote ? "\"" : "", ref, quote ? "\"" : "") < 0)
+        return NULL;
+    return item;
+}
