@@ -97,6 +97,7 @@ int catalog_hooks_fire(const catalog *c, crun_hook_point point, crun_hook_event 
  * naming the dataset), and the path given for one dataset, or NULL. */
 int catalog_check_paths(const catalog *c, const crun_run_options *o, crun_error *err);
 const char *catalog_given_path(const crun_run_options *o, const char *name);
+size_t catalog_given_path_count(const crun_run_options *o);
 
 /* A copy of a parameter value that shares no reference count with the
  * session's tree (runs on other threads read that one). */

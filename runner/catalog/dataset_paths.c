@@ -43,6 +43,17 @@ const char *catalog_given_path(const crun_run_options *o, const char *name)
     return NULL;
 }
 
+size_t catalog_given_path_count(const crun_run_options *o)
+{
+    size_t n = 0;
+    for (int input = 1; input >= 0; input--) {
+        const char *const *items = given_paths(o, input);
+        for (size_t i = 0; items && items[i]; i++)
+            n++;
+    }
+    return n;
+}
+
 /* The dataset of "NAME=PATH", checked: it exists, has a filepath, the run
  * reads (input) or makes (output) it, and no other item names it. */
 static int check_one(const catalog *c, const crun_run_options *o, const char *item, bool input,

@@ -81,6 +81,8 @@ const char *cli_export_filepath(json_t *ir, const char *dataset);
 /* Kubernetes-style task names (lower case, '-', unique) for objects with a
  * "name": name -> task name (cli_export.c). */
 json_t *cli_task_names(json_t *nodes);
+/* A Kubernetes quantity as people write them: 1, 0.5, 500m, 256Mi, 2G. */
+bool cli_is_quantity(const char *s);
 /* The leaves of the IR's parameter tree (lists and empty maps are leaves),
  * [{"path": "a.b", "id": "p_a_b", "value"}], and one --params item for a
  * leaf whose value an engine puts where ref is: "a.b=REF", quoted when the

@@ -229,7 +229,7 @@ json_t *cli_task_names(json_t *nodes)
 /* --- checking the options ---------------------------------------------------------- */
 
 /* A Kubernetes quantity as people write them: 1, 0.5, 500m, 256Mi, 2G. */
-static bool is_quantity(const char *s)
+bool cli_is_quantity(const char *s)
 {
     static const char *const suffixes[] = {"", "m", "k", "M", "G", "T", "P", "E",
                                            "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", NULL};
@@ -281,9 +281,9 @@ static int argo_options_check(const cli *c, argo_options *o)
         return usage_error("crun export argo: --format must be yaml or json, got '%s'", c->format);
     if (!o->image[0] || strpbrk(o->image, " \t\n"))
         return usage_error("--image: '%s' is not a container image name", o->image);
-    if (!is_quantity(o->cpu))
+    if (!cli_is_quantity(o->cpu))
         return usage_error("--cpu: '%s' is not a Kubernetes quantity (e.g. 1, 0.5, 500m)", o->cpu);
-    if (!is_quantity(o->memory))
+    if (!cli_is_quantity(o->memory))
         return usage_error("--memory: '%s' is not a Kubernetes quantity (e.g. 512Mi, 2Gi)",
                            o->memory);
     if (o->workdir[0] != '/')

@@ -313,6 +313,11 @@ int cli_export_kfp(cli *c, crun_session *s, crun_error *err)
         return usage_error("crun export kfp: --format must be yaml or json, got '%s'", c->format);
     if (c->image && (!c->image[0] || strpbrk(c->image, " \t\n")))
         return usage_error("--image: '%s' is not a container image name", c->image);
+    if (c->cpu && !cli_is_quantity(c->cpu))
+        return usage_error("--cpu: '%s' is not a Kubernetes quantity (e.g. 1, 0.5, 500m)", c->cpu);
+    if (c->memory && !cli_is_quantity(c->memory))
+        return usage_error("--memory: '%s' is not a Kubernetes quantity (e.g. 512Mi, 2Gi)",
+                           c->memory);
     if (c->workdir && c->workdir[0] != '/')
         return usage_error("--workdir: '%s' is not an absolute path", c->workdir);
     json_t *ir;

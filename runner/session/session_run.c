@@ -126,6 +126,11 @@ static void fill_result(crun_session *s, crun_run *run, const crun_run_options *
      * cannot listen) leaves nothing to resume from */
     if (run->n_done == 0 && run->n_failed == 0)
         return;
+    /* files given with --input/--output belong to the engine that staged
+     * them: it reruns its step, and a --from-nodes command could not say
+     * which of them the resumed nodes still make */
+    if (catalog_given_path_count(o) > 0)
+        return;
     unsigned char *done = malloc(p->n + 1);
     if (!done)
         return;

@@ -162,4 +162,20 @@ YML
     expect_file_content data/greeting.txt "[unset] [probe]"
 }
 
+test_a_failed_run_on_staged_files_prints_no_resume_command()
+{
+    staged_project
+    printf 'hi\n' >g.txt
+    cat >>conf/base/pipelines.yml <<'YML'
+      - name: fail
+        cmd: [sh, -c, "cat {inputs.s} > /dev/null; exit 3"]
+        inputs: {s: shout}
+YML
+    run_crun run --nodes shout,fail --input greeting=g.txt --output shout=s.txt
+    expect_status 1
+    expect_stderr_contains "the run failed at node 'fail'"
+    expect_stderr_lacks "resume with"
+    expect_file_content s.txt "HI"
+}
+
 run_tests "$@"

@@ -240,6 +240,15 @@ test_bad_options_are_refused()
     expect_status 2
     expect_stderr_contains "--workdir: 'rel' is not an absolute path"
     expect_no_file spec.yaml
+    run_crun export kfp --memory lots -o spec.yaml
+    expect_status 2
+    expect_stderr_contains "--memory: 'lots' is not a Kubernetes quantity"
+    run_crun export kfp --cpu 500m --memory 2Gi -o spec.yaml
+    expect_status 0
+    expect_eq "$(spec_query spec.yaml 'd["deploymentSpec"]["executors"]["exec-split-data"]["container"]["resources"]')" \
+        '{"resourceCpuRequest": "500m", "resourceMemoryLimit": "2Gi", "resourceMemoryRequest": "2Gi"}' \
+        "resources"
+    expect_valid_spec spec.yaml 5
 }
 
 run_tests "$@"
