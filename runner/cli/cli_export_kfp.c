@@ -69,32 +69,27 @@ static char *params_arg(json_t *params)
 
 /* Whether a node of the step reads a catalog dataset from the project
  * folder (one the step neither makes nor gets as an artifact). */
-static bool reads_project_files(json_t *ir, json_t *st)
+static bool reads_project_files(json_t *ir, json_t *by_name, json_t *st)
 {
-    json_t *made = json_object(), *nodes = json_object_get(ir, "nodes");
+    json_t *made = json_object();
     size_t i, k, n;
-    json_t *node, *io, *name;
+    json_t *io, *name;
     bool reads = false;
     json_array_foreach(json_object_get(st, "inputs"), i, io)
         json_object_set(made, json_string_value(json_object_get(io, "dataset")), json_true());
-    for (int pass = 0; pass < 2; pass++) /* what the step's nodes make, then what they read */
+    for (int pass = 0; pass < 2; pass++) { /* what the step's nodes make, then what they read */
         json_array_foreach(json_object_get(st, "nodes"), n, name) {
-        json_array_foreach(nodes, i, node) {
-            if (!json_equal(json_object_get(node, "name"), name))
-                continue;
+            json_t *node = json_object_get(by_name, json_string_value(name));
             json_array_foreach(json_object_get(node, pass ? "inputs" : "outputs"), k, io) {
-                if (!pass) {
-                    json_object_set(made, json_string_value(json_object_get(io, "dataset")),
-                                    json_true());
-                    continue;
-                }
                 const char *ds = json_string_value(json_object_get(io, "dataset"));
                 json_t *d = json_object_get(json_object_get(ir, "datasets"), ds);
-                bool params = strcmp(json_string_value(json_object_get(d, "kind")), "params") == 0;
-                reads = reads || (!params && !json_object_get(made, ds));
+                if (!pass)
+                    json_object_set(made, ds, json_true());
+                else if (strcmp(json_string_value(json_object_get(d, "kind")), "params") != 0)
+                    reads = reads || !json_object_get(made, ds);
             }
         }
-        }
+    }
     json_decref(made);
     return reads;
 }
@@ -112,22 +107,17 @@ static json_t *retry_policy(json_t *retry)
                      "backoffMaxDuration", "3600s");
 }
 
-static json_t *node_retry(json_t *ir, json_t *st)
+static json_t *node_retry(json_t *by_name, json_t *st)
 {
     if (json_array_size(json_object_get(st, "nodes")) != 1)
         return NULL;
     json_t *name = json_array_get(json_object_get(st, "nodes"), 0);
-    size_t i;
-    json_t *node;
-    json_array_foreach(json_object_get(ir, "nodes"), i, node)
-        if (json_equal(json_object_get(node, "name"), name))
-            return json_object_get(node, "retry");
-    return NULL;
+    return json_object_get(json_object_get(by_name, json_string_value(name)), "retry");
 }
 
 typedef struct kfp_doc {
     const cli *c;
-    json_t *ir, *params, *base_args, *task_of;
+    json_t *ir, *by_name, *params, *base_args, *task_of;
     const char *params_text;
     json_t *components, *executors, *tasks;
 } kfp_doc;
@@ -224,11 +214,11 @@ static void add_step(kfp_doc *k, json_t *st)
         json_object_set(component, "outputDefinitions", odefs);
     json_decref(defs), json_decref(odefs);
     json_object_set_new(k->components, comp, component);
-    json_t *retry = node_retry(k->ir, st);
+    json_t *retry = node_retry(k->by_name, st);
     json_object_set_new(k->executors, exec, executor(k, st, retry != NULL));
     json_t *t = json_pack("{s:{s:s}, s:{s:s}, s:{s:b}}", "taskInfo", "name", task, "componentRef",
                           "name", comp, "cachingOptions", "enableCache",
-                          !reads_project_files(k->ir, st));
+                          !reads_project_files(k->ir, k->by_name, st));
     if (json_object_size(tin))
         json_object_set(t, "inputs", tin);
     json_decref(tin);
@@ -264,6 +254,9 @@ static json_t *pipeline_spec(const cli *c, json_t *ir, json_t *steps)
     json_array_foreach(steps, i, st)
         json_array_append_new(named, json_pack("{s:O}", "name", json_object_get(st, "id")));
     k.task_of = cli_task_names(named);
+    k.by_name = json_object();
+    json_array_foreach(json_object_get(ir, "nodes"), i, p)
+        json_object_set(k.by_name, json_string_value(json_object_get(p, "name")), p);
     json_decref(named);
     char *params_text = params_arg(k.params);
     k.params_text = params_text;
@@ -300,6 +293,7 @@ static json_t *pipeline_spec(const cli *c, json_t *ir, json_t *steps)
     json_decref(k.params);
     json_decref(k.base_args);
     json_decref(k.task_of);
+    json_decref(k.by_name);
     return doc;
 }
 

@@ -13,10 +13,9 @@
  * A step, as JSON:
  *   {"id": first node's id, "nodes": [real names, IR order],
  *    "inputs":  [{"dataset", "id", "file", "from": step id}],  files it reads
- *    "outputs": [{"dataset", "id", "file", "free": bool}],    files it writes
+ *    "outputs": [{"dataset", "id", "file"}],                  files it writes
  *    "after":   [step ids]}
- * "file" is the dataset's id with its filepath's extension; "free" outputs
- * are read by no exported node (the pipeline's results).
+ * "file" is the dataset's id with its filepath's extension.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -101,52 +100,50 @@ static void unite(size_t *up, size_t a, size_t b)
         up[a > b ? a : b] = a < b ? a : b; /* the earlier node leads */
 }
 
-/* Index of each node's producers of its inputs: prod[k] for input k of node
- * i in the flat order, SIZE_MAX when made outside the export. */
+/* The edges between exported nodes: producer, consumer and the dataset
+ * (one per input of a node made by another exported node). */
+typedef struct edge {
+    size_t from, to;
+    const char *ds; /* borrowed from the IR */
+} edge;
+
 typedef struct edges {
-    size_t n;          /* nodes */
-    size_t *from, *to; /* one edge per (producer, consumer, dataset) */
-    const char **ds;
-    size_t m;
+    size_t n; /* nodes */
+    edge *e;
+    size_t m, cap;
 } edges;
+
+static int add_edge(edges *e, size_t from, size_t to, const char *ds)
+{
+    if (e->m == e->cap) {
+        size_t cap = e->cap ? 2 * e->cap : 16;
+        edge *grown = realloc(e->e, cap * sizeof(edge));
+        if (!grown)
+            return -1;
+        e->e = grown;
+        e->cap = cap;
+    }
+    e->e[e->m++] = (edge){from, to, ds};
+    return 0;
+}
 
 static int collect_edges(json_t *nodes, edges *e)
 {
     json_t *producer = json_object();
-    size_t i, k, cap = 16;
+    size_t i, k;
     json_t *node, *io;
+    int rc = 0;
     e->n = json_array_size(nodes);
-    e->m = 0;
-    e->from = malloc(cap * sizeof(size_t));
-    e->to = malloc(cap * sizeof(size_t));
-    e->ds = malloc(cap * sizeof(char *));
     json_array_foreach(nodes, i, node)
         json_array_foreach(json_object_get(node, "outputs"), k, io)
             json_object_set_new(producer, json_string_value(json_object_get(io, "dataset")),
                                 json_integer((json_int_t)i));
-    int rc = e->from && e->to && e->ds ? 0 : -1;
     json_array_foreach(nodes, i, node) {
         json_array_foreach(json_object_get(node, "inputs"), k, io) {
             const char *ds = json_string_value(json_object_get(io, "dataset"));
             json_t *p = json_object_get(producer, ds);
-            if (rc || !p)
-                continue;
-            if (e->m == cap) {
-                cap *= 2;
-                size_t *f = realloc(e->from, cap * sizeof(size_t));
-                e->from = f ? f : e->from;
-                size_t *t = f ? realloc(e->to, cap * sizeof(size_t)) : NULL;
-                e->to = t ? t : e->to;
-                const char **d = t ? realloc(e->ds, cap * sizeof(char *)) : NULL;
-                e->ds = d ? d : e->ds;
-                if (!d) {
-                    rc = -1;
-                    continue;
-                }
-            }
-            e->from[e->m] = (size_t)json_integer_value(p);
-            e->to[e->m] = i;
-            e->ds[e->m++] = ds;
+            if (!rc && p)
+                rc = add_edge(e, (size_t)json_integer_value(p), i, ds);
         }
     }
     json_decref(producer);
@@ -173,12 +170,12 @@ static bool merge_cycles(edges *e, size_t *up)
         !s.adj)
         goto out;
     for (size_t k = 0; k < e->m; k++)
-        s.adj_start[find(up, e->from[k]) + 1]++;
+        s.adj_start[find(up, e->e[k].from) + 1]++;
     for (size_t v = 0; v < n; v++)
         s.adj_start[v + 1] += s.adj_start[v];
-    for (size_t k = 0, *fill = s.edge_at; k < e->m; k++) {
-        size_t a = find(up, e->from[k]);
-        s.adj[s.adj_start[a] + fill[a]++] = find(up, e->to[k]);
+    for (size_t k = 0; k < e->m; k++) { /* edge_at counts the edges placed so far */
+        size_t a = find(up, e->e[k].from);
+        s.adj[s.adj_start[a] + s.edge_at[a]++] = find(up, e->e[k].to);
     }
     for (size_t v = 0; v < n; v++)
         s.index[v] = none, s.edge_at[v] = 0;
@@ -262,32 +259,28 @@ static json_t *build_steps(json_t *ir, json_t *nodes, size_t *up, edges *e, json
             const char *fp = cli_export_filepath(ir, ds);
             if (!fp)
                 continue;
-            bool free_out = true;
-            for (size_t j = 0; j < e->m; j++)
-                free_out = free_out && strcmp(e->ds[j], ds) != 0;
             json_t *id = json_object_get(ds_ids, ds);
             json_array_append_new(json_object_get(step, "outputs"),
-                                  json_pack("{s:s, s:O, s:o, s:b}", "dataset", ds, "id", id,
-                                            "file", file_name(json_string_value(id), fp),
-                                            "free", free_out));
+                                  json_pack("{s:s, s:O, s:o}", "dataset", ds, "id", id,
+                                            "file", file_name(json_string_value(id), fp)));
         }
     }
     for (size_t j = 0; j < e->m; j++) {
-        size_t a = find(up, e->from[j]), b = find(up, e->to[j]);
+        size_t a = find(up, e->e[j].from), b = find(up, e->e[j].to);
         if (a == b)
             continue;
         snprintf(key, sizeof(key), "%zu", a);
         json_t *from = json_object_get(json_object_get(by_lead, key), "id");
         snprintf(key, sizeof(key), "%zu", b);
         json_t *step = json_object_get(by_lead, key);
-        json_t *id = json_object_get(ds_ids, e->ds[j]), *ins = json_object_get(step, "inputs");
+        json_t *id = json_object_get(ds_ids, e->e[j].ds), *ins = json_object_get(step, "inputs");
         bool seen = false;
         json_array_foreach(ins, k, io)
-            seen = seen || strcmp(json_string_value(json_object_get(io, "dataset")), e->ds[j]) == 0;
+            seen = seen || strcmp(json_string_value(json_object_get(io, "dataset")), e->e[j].ds) == 0;
         if (!seen)
-            json_array_append_new(ins, json_pack("{s:s, s:O, s:o, s:O}", "dataset", e->ds[j], "id",
+            json_array_append_new(ins, json_pack("{s:s, s:O, s:o, s:O}", "dataset", e->e[j].ds, "id",
                                                  id, "file", file_name(json_string_value(id),
-                                                 cli_export_filepath(ir, e->ds[j])), "from", from));
+                                                 cli_export_filepath(ir, e->e[j].ds)), "from", from));
         json_t *after = json_object_get(step, "after");
         seen = false;
         json_array_foreach(after, k, io)
@@ -322,15 +315,13 @@ json_t *cli_export_steps(json_t *ir)
         for (size_t v = 0; v < n; v++)
             up[v] = v;
         for (size_t k = 0; k < e.m; k++)
-            if (!cli_export_filepath(ir, e.ds[k]))
-                unite(up, e.from[k], e.to[k]);
+            if (!cli_export_filepath(ir, e.e[k].ds))
+                unite(up, e.e[k].from, e.e[k].to);
         merge_cycles(&e, up);
         steps = build_steps(ir, nodes, up, &e, node_ids, ds_ids);
     }
     free(up);
-    free(e.from);
-    free(e.to);
-    free(e.ds);
+    free(e.e);
     json_decref(node_ids);
     json_decref(ds_ids);
     return steps;
