@@ -308,7 +308,8 @@ static int open_entry(catalog *c, size_t ds, const crun_run_options *o, crun_err
         .name = d->name,
         .project_dir = s->ir->dir,
         .versioned = d->versioned && !given,
-        .load_version = d->versioned && !given ? load_version_for(lv, d->name, vbuf, sizeof(vbuf)) : NULL,
+        .load_version = d->versioned && !given
+                            ? load_version_for(lv, d->name, vbuf, sizeof(vbuf)) : NULL,
         .save_version = c->version,
         .logger = c->logger,
         .durability = (crun_durability)d->durability,

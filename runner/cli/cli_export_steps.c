@@ -54,7 +54,8 @@ json_t *cli_export_ids(json_t *names)
     char base[64], id[96];
     json_array_foreach(names, i, v) {
         word_of(json_string_value(v), base, 60);
-        json_object_set_new(count, base, json_integer(json_integer_value(json_object_get(count, base)) + 1));
+        json_int_t seen = json_integer_value(json_object_get(count, base));
+        json_object_set_new(count, base, json_integer(seen + 1));
     }
     json_array_foreach(names, i, v) {
         const char *name = json_string_value(v);
