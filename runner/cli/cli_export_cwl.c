@@ -222,19 +222,22 @@ static json_t *workflow(json_t *ir, json_t *steps, const char *location)
     }
     free(params_text);
     json_decref(param_ids);
-    json_t *outputs = json_pack("{s:{s:s, s:o, s:s, s:s}}", "datasets", "type", "File[]",
-                                "outputSource", results, "linkMerge", "merge_flattened", "doc",
-                                "the file of every catalog dataset a step wrote");
+    json_t *outputs = json_object(); /* a workflow whose steps write no file has none */
+    if (json_array_size(results))
+        json_object_set_new(outputs, "datasets",
+                            json_pack("{s:s, s:O, s:s, s:s}", "type", "File[]", "outputSource",
+                                      results, "linkMerge", "merge_flattened", "doc",
+                                      "the file of every catalog dataset a step wrote"));
+    json_decref(results);
     char label[512];
     snprintf(label, sizeof(label), "%s: pipeline %s (env %s), exported by crun",
              json_string_value(json_object_get(ir, "project")),
              json_string_value(json_object_get(ir, "pipeline")),
              json_string_value(json_object_get(ir, "env")));
-    return json_pack("{s:s, s:s, s:s, s:{s:{}, s:{}, s:{}}, s:o, s:o, s:o}", "cwlVersion", "v1.2",
+    return json_pack("{s:s, s:s, s:s, s:{s:{}, s:{}}, s:o, s:o, s:o}", "cwlVersion", "v1.2",
                      "class", "Workflow", "label", label, "requirements",
                      "StepInputExpressionRequirement", "MultipleInputFeatureRequirement",
-                     "SubworkflowFeatureRequirement", "inputs", inputs, "outputs", outputs,
-                     "steps", wf_steps);
+                     "inputs", inputs, "outputs", outputs, "steps", wf_steps);
 }
 
 static int write_doc(const char *dir, const char *name, json_t *doc, crun_error *err)
