@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #define CRUN_ABI_MAJOR 2
-#define CRUN_ABI_MINOR 0
+#define CRUN_ABI_MINOR 1
 
 /* The size of type up to and including member. */
 #define CRUN_SIZE_THROUGH(type, member)                                         \

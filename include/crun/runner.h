@@ -124,12 +124,19 @@ int crun_run_execute(crun_run *run, size_t node, crun_error *err);
  * crun_run_execute would for the node; when prepare fails, the node has
  * ended: do not call finish. */
 typedef struct crun_command {
-    char *const *argv;
+    uint32_t size;       /* sizeof(crun_command): start from CRUN_COMMAND_INIT */
+    char *const *argv;   /* these three are the run's, valid until finish */
     char *const *envp;
     const char *cwd;
 } crun_command;
-int crun_run_command_prepare(crun_run *run, size_t node, const crun_command **cmd,
-                             crun_error *err);
+
+#define CRUN_COMMAND_INIT {.size = sizeof(crun_command)}
+
+/* Fills *cmd (from CRUN_COMMAND_INIT) as far as its size goes, the members
+ * it does not hold left alone.  CRUN_EINVAL, before anything of the node is
+ * done, for a cmd without a size, or one longer than this crun's whose
+ * extra members are not zero (crun/abi.h). */
+int crun_run_command_prepare(crun_run *run, size_t node, crun_command *cmd, crun_error *err);
 void crun_run_command_output(crun_run *run, size_t node, const char *line, size_t len);
 /* wait_status as from waitpid(); -1 when the process could not be started.
  * When the command failed and the node has a retry:, the later attempts run
@@ -165,7 +172,7 @@ int crun_run_command_reap(crun_run *run, pid_t pid);
  * PATH is never used), once per program per run; the child leads a session
  * of its own (its own process group, no controlling terminal); every signal
  * at its default and none blocked; stdin /dev/null; the session's
- * environment. */
+ * environment (with the spec's env laid over it). */
 enum {
     /* crun_run_cancel (SIGTERM) and crun_run_stop_commands reach the child;
      * once the run is cancelled or stopped, such a child is not started. */
@@ -177,10 +184,23 @@ typedef struct crun_spawn {
     char *const *argv;   /* borrowed for the call */
     const char *cwd;     /* the child's folder; NULL: crun's */
     int out_fd, err_fd;  /* the child's stdout and stderr (the caller keeps its own) */
+    /* ABI 2.1; a 2.0 spec (shorter) has them at their zero defaults */
+    char *const *env;    /* NULL-terminated "NAME=value" entries laid over the session's
+                          * environment for this child, each replacing the variable of
+                          * its name (GIT_INDEX_FILE for one git call); NULL: none */
+    int cancel_signal;   /* what crun_run_cancel sends a tracked child's group; 0:
+                          * SIGTERM.  SIGINT for a child that should take a cancel as
+                          * the Ctrl-C it would get at a terminal (a crun, which then
+                          * reports an interrupted run and its resume point) */
 } crun_spawn;
+
+#define CRUN_SPAWN_INIT {.size = sizeof(crun_spawn), .out_fd = -1, .err_fd = -1}
+
 /* Start a program for the run.  0 with *pid set, else CRUN_ENODE ("cannot
  * run 'x': ..."), CRUN_ECANCELED (a tracked child once the run stopped),
- * CRUN_ENOMEM or CRUN_EINVAL, with err filled. */
+ * CRUN_ENOMEM or CRUN_EINVAL (a spec without a size, no out_fd or err_fd,
+ * a cancel_signal that is no signal), with err filled.  A spec of an older
+ * minor is read with the defaults of what it lacks (crun/abi.h). */
 int crun_run_spawn(crun_run *run, const crun_spawn *spec, pid_t *pid, crun_error *err);
 /* Wait for a child of crun_run_spawn to exit, untrack it, end what it left
  * in its group as crun_run_command_reap does, and reap it.  Returns its wait

@@ -96,10 +96,15 @@ static int check_elf(const char *path, crun_error *err)
  * the entries of earlier minors never change. */
 static size_t table_size_in(crun_plugin_kind kind, unsigned minor)
 {
-    static const size_t runner[] = {CRUN_SIZE_THROUGH(crun_runner_type, check)};
-    static const size_t dataset[] = {CRUN_SIZE_THROUGH(crun_dataset_type, save_file)};
-    static const size_t hooks[] = {CRUN_SIZE_THROUGH(crun_hooks_type, on)};
-    static const size_t nodes[] = {CRUN_SIZE_THROUGH(crun_nodes_type, n_nodes)};
+    /* 2.1 grew crun_spawn and crun_command, no table */
+    static const size_t runner[] = {CRUN_SIZE_THROUGH(crun_runner_type, check),
+                                    CRUN_SIZE_THROUGH(crun_runner_type, check)};
+    static const size_t dataset[] = {CRUN_SIZE_THROUGH(crun_dataset_type, save_file),
+                                     CRUN_SIZE_THROUGH(crun_dataset_type, save_file)};
+    static const size_t hooks[] = {CRUN_SIZE_THROUGH(crun_hooks_type, on),
+                                   CRUN_SIZE_THROUGH(crun_hooks_type, on)};
+    static const size_t nodes[] = {CRUN_SIZE_THROUGH(crun_nodes_type, n_nodes),
+                                   CRUN_SIZE_THROUGH(crun_nodes_type, n_nodes)};
     _Static_assert(sizeof(runner) / sizeof(runner[0]) == CRUN_ABI_MINOR + 1,
                    "one runner table size per minor");
     switch (kind) {

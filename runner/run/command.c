@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "catalog/file_saves.h"
+#include "plugin/plugin.h"
 #include "run/run.h"
 
 typedef struct out_file {
@@ -331,6 +332,7 @@ static int prepare(crun_run *run, size_t pn, crun_call *call, cmd_state **out, c
         command_state_free(st);
         return rc;
     }
+    st->cmd.size = sizeof(st->cmd);
     st->cmd.argv = st->argv;
     st->cmd.envp = st->envp;
     st->cmd.cwd = run->ir->dir;
@@ -362,8 +364,21 @@ static int node_failed(crun_run *run, crun_call *call, int rc, crun_error *err)
     return rc;
 }
 
-int crun_run_command_prepare(crun_run *run, size_t pn, const crun_command **cmd, crun_error *err)
+/* The prepared command into the caller's struct, as far as its size goes. */
+static void command_out(crun_command *dst, const crun_command *full)
 {
+    uint32_t size = dst->size;
+    memcpy(dst, full, size < sizeof(*full) ? size : sizeof(*full));
+    dst->size = size;
+}
+
+int crun_run_command_prepare(crun_run *run, size_t pn, crun_command *cmd, crun_error *err)
+{
+    crun_command known = CRUN_COMMAND_INIT;
+    if (!cmd)
+        return crun_error_set(err, CRUN_EINVAL, "crun_run_command_prepare: no crun_command");
+    if (abi_struct_in(&known, sizeof(known), cmd, "crun_command", err) != 0)
+        return err->code; /* a caller's mistake: nothing of the node was done */
     cmd_state *st;
     const ir_node *node = &run->ir->nodes[run->plan->node[pn]];
     crun_call call = {.run = run, .pnode = pn, .node = node, .err = err, .attempt = 1};
@@ -376,7 +391,7 @@ int crun_run_command_prepare(crun_run *run, size_t pn, const crun_command **cmd,
     command_state_free(run->cmds[pn]);
     run->cmds[pn] = st;
     pthread_mutex_unlock(&run->lock);
-    *cmd = &st->cmd;
+    command_out(cmd, &st->cmd);
     return 0;
 }
 

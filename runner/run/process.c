@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "plugin/plugin.h"
 #include "run/run.h"
 #include "run/process.h"
 
@@ -53,7 +54,7 @@ void proc_table_free(proc_table *t)
         free(t->found[i].file);
     }
     free(t->found);
-    free(t->pids);
+    free(t->kids);
     memset(t, 0, sizeof(*t));
 }
 
@@ -64,10 +65,10 @@ static int reserve_slot(proc_table *t)
 {
     if (t->n + t->reserved == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 8;
-        pid_t *p = realloc(t->pids, cap * sizeof(pid_t));
-        if (!p)
+        proc_kid *k = realloc(t->kids, cap * sizeof(*k));
+        if (!k)
             return -1;
-        t->pids = p;
+        t->kids = k;
         t->cap = cap;
     }
     t->reserved++;
@@ -76,17 +77,17 @@ static int reserve_slot(proc_table *t)
 
 /* A child that started (pid > 0) takes its reserved slot; a signal it
  * missed while it was being spawned is sent now. */
-static void fill_slot(crun_run *run, pid_t pid)
+static void fill_slot(crun_run *run, pid_t pid, int cancel_signal)
 {
     proc_table *t = &run->procs;
     t->reserved--;
     if (pid <= 0)
         return;
-    t->pids[t->n++] = pid;
+    t->kids[t->n++] = (proc_kid){pid, cancel_signal ? cancel_signal : SIGTERM};
     if (t->stop_signal)
         kill(-pid, t->stop_signal);
     else if (run_cancelled(run))
-        kill(-pid, SIGTERM);
+        kill(-pid, t->kids[t->n - 1].cancel_signal);
 }
 
 void crun_run_track_child(crun_run *run, pid_t pid)
@@ -94,7 +95,7 @@ void crun_run_track_child(crun_run *run, pid_t pid)
     pthread_mutex_lock(&run->lock);
     bool room = reserve_slot(&run->procs) == 0;
     if (room)
-        fill_slot(run, pid);
+        fill_slot(run, pid, SIGTERM);
     pthread_mutex_unlock(&run->lock);
     if (room)
         proc_guard_add(&run->shared->guard, pid);
@@ -112,18 +113,17 @@ void crun_run_untrack_child(crun_run *run, pid_t pid)
     bool found = false;
     pthread_mutex_lock(&run->lock);
     for (size_t i = 0; i < t->n && !found; i++)
-        if ((found = t->pids[i] == pid))
-            t->pids[i] = t->pids[--t->n];
+        if ((found = t->kids[i].pid == pid))
+            t->kids[i] = t->kids[--t->n];
     pthread_mutex_unlock(&run->lock);
     if (found)
         proc_guard_remove(&run->shared->guard, pid);
 }
 
-/* Under run->lock: every tracked child's group gets sig. */
 void proc_signal_all(crun_run *run, int sig)
 {
     for (size_t i = 0; i < run->procs.n; i++)
-        kill(-run->procs.pids[i], sig);
+        kill(-run->procs.kids[i].pid, sig ? sig : run->procs.kids[i].cancel_signal);
 }
 
 void crun_run_stop_commands(crun_run *run, int sig)
@@ -272,11 +272,42 @@ static int spawn_file(const char *file, const proc_spec *s, char *const *envp, i
     return rc;
 }
 
+/* base with each "NAME=value" of set in place of the variable of its name:
+ * a new array of borrowed strings, NULL when out of memory. */
+static char **env_overlay(char *const *base, char *const *set)
+{
+    size_t nb = 0, ns = 0;
+    while (base && base[nb])
+        nb++;
+    while (set[ns])
+        ns++;
+    char **env = malloc((nb + ns + 1) * sizeof(char *));
+    size_t k = 0;
+    for (size_t i = 0; env && i < nb; i++) {
+        size_t len = strcspn(base[i], "=");
+        bool replaced = false;
+        for (size_t j = 0; j < ns && !replaced; j++)
+            replaced = strncmp(set[j], base[i], len) == 0 && set[j][len] == '=';
+        if (!replaced)
+            env[k++] = base[i];
+    }
+    for (size_t j = 0; env && j < ns; j++)
+        env[k++] = set[j];
+    if (env)
+        env[k] = NULL;
+    return env;
+}
+
 /* Find and start the program; a kept path that has gone is looked up again. */
 static int start(crun_run *run, const proc_spec *s, int out, int err_fd, pid_t *pid,
                  crun_error *err)
 {
     char *const *envp = s->envp ? s->envp : run->shared->environ;
+    char **merged = s->env ? env_overlay(envp, s->env) : NULL;
+    if (s->env && !merged)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    if (merged)
+        envp = merged;
     int rc = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         char *file = find_program(run, s->argv[0], envp, s->cwd, attempt > 0);
@@ -286,6 +317,7 @@ static int start(crun_run *run, const proc_spec *s, int out, int err_fd, pid_t *
             strchr(s->argv[0], '/'))
             break;
     }
+    free(merged);
     if (!rc)
         return 0;
     return crun_error_set(err, rc == ENOMEM ? CRUN_ENOMEM : CRUN_ENODE, "cannot run '%s': %s",
@@ -325,7 +357,7 @@ int proc_spawn(crun_run *run, const proc_spec *spec, pid_t *pid, int *pipe_fd,
         close(fds[1]);
     if (spec->track) {
         pthread_mutex_lock(&run->lock);
-        fill_slot(run, rc ? 0 : *pid);
+        fill_slot(run, rc ? 0 : *pid, spec->cancel_signal);
         pthread_mutex_unlock(&run->lock);
         if (!rc)
             proc_guard_add(&run->shared->guard, *pid);
@@ -337,14 +369,34 @@ int proc_spawn(crun_run *run, const proc_spec *spec, pid_t *pid, int *pipe_fd,
     return rc;
 }
 
+/* What crun_run_spawn can refuse in a spec read at this crun's size. */
+static int check_spawn(const crun_spawn *sp, crun_error *err)
+{
+    if (sp->out_fd < 0 || sp->err_fd < 0)
+        return crun_error_set(err, CRUN_EINVAL, "crun_run_spawn: no stdout or stderr given");
+    if (sp->cancel_signal < 0 || sp->cancel_signal >= NSIG)
+        return crun_error_set(err, CRUN_EINVAL, "crun_run_spawn: cancel_signal %d is no "
+                              "signal", sp->cancel_signal);
+    for (size_t i = 0; sp->env && sp->env[i]; i++)
+        if (!strchr(sp->env[i], '=') || sp->env[i][0] == '=')
+            return crun_error_set(err, CRUN_EINVAL, "crun_run_spawn: env entry '%s' is not "
+                                  "NAME=value", sp->env[i]);
+    return 0;
+}
+
 int crun_run_spawn(crun_run *run, const crun_spawn *spec, pid_t *pid, crun_error *err)
 {
-    if (!spec || spec->size < sizeof(crun_spawn))
-        return crun_error_set(err, CRUN_EINVAL, "crun_run_spawn: the spec is too old");
-    proc_spec s = {.argv = spec->argv, .cwd = spec->cwd, .out_fd = spec->out_fd,
-                   .err_fd = spec->err_fd, .track = (spec->flags & CRUN_SPAWN_TRACK) != 0};
-    if (s.out_fd < 0 || s.err_fd < 0)
-        return crun_error_set(err, CRUN_EINVAL, "crun_run_spawn: no stdout or stderr given");
+    if (!spec)
+        return crun_error_set(err, CRUN_EINVAL, "crun_run_spawn: no spec");
+    crun_spawn sp = CRUN_SPAWN_INIT; /* what an older minor's spec lacks: zero */
+    int rc = abi_struct_in(&sp, sizeof(sp), spec, "crun_spawn", err);
+    if (!rc)
+        rc = check_spawn(&sp, err);
+    if (rc)
+        return rc;
+    proc_spec s = {.argv = sp.argv, .env = sp.env, .cwd = sp.cwd, .out_fd = sp.out_fd,
+                   .err_fd = sp.err_fd, .track = (sp.flags & CRUN_SPAWN_TRACK) != 0,
+                   .cancel_signal = sp.cancel_signal};
     return proc_spawn(run, &s, pid, NULL, err);
 }
 

@@ -67,8 +67,13 @@ typedef struct proc_found {
     char *file;     /* what is executed */
 } proc_found;
 
+typedef struct proc_kid {
+    pid_t pid;            /* a tracked child: a process-group leader */
+    int cancel_signal;    /* what crun_run_cancel sends its group */
+} proc_kid;
+
 typedef struct proc_table {
-    pid_t *pids;          /* tracked children: process-group leaders */
+    proc_kid *kids;       /* tracked children */
     size_t n, reserved, cap;
     bool stopping;        /* crun_run_stop_commands: no tracked child starts */
     int stop_signal;      /* the last signal it sent (a late child gets it) */
@@ -78,17 +83,20 @@ typedef struct proc_table {
 
 void proc_table_free(proc_table *t);
 
-/* Under run->lock: every tracked child's group gets sig. */
+/* Under run->lock: every tracked child's group gets sig, or its own
+ * cancel signal when sig is 0 (crun_run_cancel). */
 void proc_signal_all(crun_run *run, int sig);
 
 /* What to start. */
 typedef struct proc_spec {
     char *const *argv;
     char *const *envp; /* NULL: the session's environment */
+    char *const *env;  /* "NAME=value" laid over envp (or the session's); NULL: none */
     const char *cwd;   /* NULL: crun's current folder */
     int out_fd;        /* the child's stdout; -1: a pipe, its read end returned */
     int err_fd;        /* the child's stderr (ignored with out_fd -1: the pipe) */
     bool track;        /* crun_run_cancel and crun_run_stop_commands reach it */
+    int cancel_signal; /* what crun_run_cancel sends it; 0: SIGTERM */
 } proc_spec;
 
 /* Start spec.  *pid is the child (a session leader).  With out_fd -1,

@@ -200,7 +200,7 @@ void crun_run_cancel(crun_run *run)
 {
     atomic_store(&run->cancelled, true);
     pthread_mutex_lock(&run->lock);
-    proc_signal_all(run, SIGTERM);
+    proc_signal_all(run, 0); /* each child's cancel signal: SIGTERM unless it asked */
     for (size_t i = 0; i < run->inner.n_active; i++)
         crun_run_cancel(run->inner.active[i]);
     if (run->on_cancel)

@@ -333,7 +333,7 @@ static const crun_plugin desc = {
 };
 CRUN_PLUGIN_EXPORT const crun_plugin *crun_plugin_entry(void) { return &desc; }
 EOF
-    check_refusal "$PWD/old.so" "$PWD/old.so" "built for crun ABI 1.2; this crun speaks ABI 2.0" \
+    check_refusal "$PWD/old.so" "$PWD/old.so" "built for crun ABI 1.2; this crun speaks ABI 2." \
         "rebuild the plugin"
 }
 

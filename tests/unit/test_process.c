@@ -298,6 +298,252 @@ static void test_tracked_spawn_without_memory_starts_nothing(void **state)
     assert_int_equal(children_named("sleep"), 0);
 }
 
+/* --- crun_run_spawn's spec --- */
+
+/* Run the spec's child with its stdout and stderr into a pipe; what it
+ * wrote into out, its wait status into *status.  Returns crun_run_spawn's. */
+static int spawn_read(crun_run *r, const void *spec, char *out, size_t size, int *status,
+                      crun_error *err)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    crun_spawn *sp = (crun_spawn *)spec;
+    sp->out_fd = sp->err_fd = fds[1];
+    pid_t pid = 0;
+    int rc = crun_run_spawn(r, sp, &pid, err);
+    close(fds[1]);
+    size_t len = 0;
+    for (ssize_t n; !rc && len + 1 < size && (n = read(fds[0], out + len, size - 1 - len)) > 0;)
+        len += (size_t)n;
+    out[len] = '\0';
+    close(fds[0]);
+    if (!rc)
+        *status = crun_run_reap(r, pid);
+    return rc;
+}
+
+typedef struct spawn_seen {
+    int rc[4];
+    char out[4][64];
+    int status[2];
+    char message[256];
+} spawn_seen;
+
+static spawn_seen seen;
+
+/* env laid over the session's environment, for one child only. */
+static int spawn_with_env(fixture *f, const crun_hook_event *ev)
+{
+    (void)f;
+    crun_run *r = ev->call->run;
+    char *argv[] = {"sh", "-c", "echo \"$FOO $KEEP $BAR\"", NULL};
+    char *env[] = {"FOO=new", "BAR=added", NULL};
+    crun_spawn spec = CRUN_SPAWN_INIT;
+    spec.argv = argv;
+    spec.env = env;
+    crun_error err = CRUN_ERROR_INIT;
+    int st = 0;
+    seen.rc[0] = spawn_read(r, &spec, seen.out[0], sizeof(seen.out[0]), &st, &err);
+    spec.env = NULL; /* the next child has the session's environment as it is */
+    seen.rc[1] = spawn_read(r, &spec, seen.out[1], sizeof(seen.out[1]), &st, &err);
+    char *bad[] = {"NOEQUALS", NULL};
+    spec.env = bad;
+    seen.rc[2] = spawn_read(r, &spec, seen.out[2], sizeof(seen.out[2]), &st, &err);
+    snprintf(seen.message, sizeof(seen.message), "%s", err.message ? err.message : "");
+    crun_error_clear(&err);
+    return 0;
+}
+
+static void test_spawn_lays_env_over_the_sessions_environment(void **state)
+{
+    fixture *f = *state;
+    memset(&seen, 0, sizeof(seen));
+    one_node(f, "{name: wait, cmd: [\"true\"]}");
+    char *env[] = {"PATH=/usr/bin:/bin", "FOO=old", "KEEP=kept", NULL};
+    open_session(f, env);
+    f->action = spawn_with_env;
+    assert_int_equal(run(f, hook_type(f, true)), 0);
+    assert_int_equal(seen.rc[0], 0);
+    assert_string_equal(seen.out[0], "new kept added\n");
+    assert_int_equal(seen.rc[1], 0);
+    assert_string_equal(seen.out[1], "old kept \n");
+    assert_int_equal(seen.rc[2], CRUN_EINVAL);
+    assert_non_null(strstr(seen.message, "'NOEQUALS' is not NAME=value"));
+}
+
+/* A cancel sends each tracked child its own cancel signal: SIGINT to one
+ * that asked for it (a child crun, which takes it as Ctrl-C), SIGTERM to
+ * the rest. */
+static int spawn_then_cancel(fixture *f, const crun_hook_event *ev)
+{
+    crun_run *r = ev->call->run;
+    char *argv[] = {"sleep", "30", NULL};
+    crun_spawn spec = CRUN_SPAWN_INIT;
+    spec.flags = CRUN_SPAWN_TRACK;
+    spec.argv = argv;
+    spec.out_fd = spec.err_fd = STDERR_FILENO;
+    spec.cancel_signal = SIGINT;
+    crun_error err = CRUN_ERROR_INIT;
+    seen.rc[0] = crun_run_spawn(r, &spec, &f->kids[0], &err);
+    spec.cancel_signal = 0;
+    seen.rc[1] = crun_run_spawn(r, &spec, &f->kids[1], &err);
+    crun_error_clear(&err);
+    crun_run_cancel(r);
+    for (int i = 0; i < 2; i++) {
+        seen.status[i] = seen.rc[i] ? -1 : crun_run_reap(r, f->kids[i]);
+        f->kids[i] = 0;
+    }
+    return 0;
+}
+
+static void test_cancel_sends_each_child_its_cancel_signal(void **state)
+{
+    fixture *f = *state;
+    memset(&seen, 0, sizeof(seen));
+    one_node(f, "{name: wait, cmd: [\"true\"]}");
+    open_session(f, NULL);
+    f->action = spawn_then_cancel;
+    run(f, hook_type(f, true));
+    assert_int_equal(seen.rc[0], 0);
+    assert_int_equal(seen.rc[1], 0);
+    assert_true(WIFSIGNALED(seen.status[0]));
+    assert_int_equal(WTERMSIG(seen.status[0]), SIGINT);
+    assert_true(WIFSIGNALED(seen.status[1]));
+    assert_int_equal(WTERMSIG(seen.status[1]), SIGTERM);
+}
+
+/* A spec as ABI 2.0 had it (through err_fd) is read with the defaults of
+ * what it lacks (the bytes after it are garbage here, never read); one
+ * without a size is refused, and so is a longer one whose extra members
+ * this crun does not know are set. */
+static int spawn_sized(fixture *f, const crun_hook_event *ev)
+{
+    (void)f;
+    crun_run *r = ev->call->run;
+    char *argv[] = {"sh", "-c", "echo \"$FOO\"", NULL};
+    crun_spawn v20 = CRUN_SPAWN_INIT;
+    v20.argv = argv;
+    unsigned char buf[sizeof(crun_spawn) + 32];
+    memset(buf, 0xAB, sizeof(buf));
+    v20.size = (uint32_t)CRUN_SIZE_THROUGH(crun_spawn, err_fd);
+    memcpy(buf, &v20, v20.size);
+    crun_error err = CRUN_ERROR_INIT;
+    int st = 0;
+    seen.rc[0] = spawn_read(r, buf, seen.out[0], sizeof(seen.out[0]), &st, &err);
+    crun_spawn unsized = {.argv = argv};
+    seen.rc[1] = spawn_read(r, &unsized, seen.out[1], sizeof(seen.out[1]), &st, &err);
+    crun_error_clear(&err);
+    struct {
+        crun_spawn spec;
+        int later_member;
+    } newer = {.spec = CRUN_SPAWN_INIT, .later_member = 1};
+    newer.spec.size = sizeof(newer);
+    newer.spec.argv = argv;
+    seen.rc[2] = spawn_read(r, &newer, seen.out[2], sizeof(seen.out[2]), &st, &err);
+    crun_error_clear(&err);
+    newer.later_member = 0;
+    seen.rc[3] = spawn_read(r, &newer, seen.out[3], sizeof(seen.out[3]), &st, &err);
+    crun_error_clear(&err);
+    return 0;
+}
+
+static void test_spawn_reads_the_spec_by_its_size(void **state)
+{
+    fixture *f = *state;
+    memset(&seen, 0, sizeof(seen));
+    one_node(f, "{name: wait, cmd: [\"true\"]}");
+    char *env[] = {"PATH=/usr/bin:/bin", "FOO=session", NULL};
+    open_session(f, env);
+    f->action = spawn_sized;
+    assert_int_equal(run(f, hook_type(f, true)), 0);
+    assert_int_equal(seen.rc[0], 0);
+    assert_string_equal(seen.out[0], "session\n");
+    assert_int_equal(seen.rc[1], CRUN_EINVAL);
+    assert_int_equal(seen.rc[2], CRUN_EINVAL);
+    assert_int_equal(seen.rc[3], 0);
+    assert_string_equal(seen.out[3], "session\n");
+}
+
+/* --- crun_command, filled by the size its caller gives --- */
+
+static size_t node_index(crun_run *r, const char *name)
+{
+    for (size_t i = 0; i < crun_run_node_count(r); i++)
+        if (strcmp(crun_run_node_name(r, i), name) == 0)
+            return i;
+    fail_msg("no node %s", name);
+    return 0;
+}
+
+typedef struct command_seen {
+    int rc_unsized, rc_older, rc_newer_set, rc_newer_zero;
+    bool older_argv_ok, older_tail_untouched, newer_ok;
+    char message[256];
+} command_seen;
+
+static command_seen cseen;
+
+static int prepare_sized(fixture *f, const crun_hook_event *ev)
+{
+    crun_run *r = ev->call->run;
+    size_t later = node_index(r, "later");
+    crun_error err = CRUN_ERROR_INIT;
+    crun_command unsized = {0};
+    cseen.rc_unsized = crun_run_command_prepare(r, later, &unsized, &err);
+    snprintf(cseen.message, sizeof(cseen.message), "%s", err.message ? err.message : "");
+    crun_error_clear(&err);
+    /* a caller whose crun_command ends after argv: the rest is not its */
+    unsigned char buf[sizeof(crun_command) + 16];
+    memset(buf, 0xAB, sizeof(buf));
+    uint32_t size = (uint32_t)CRUN_SIZE_THROUGH(crun_command, argv);
+    memcpy(buf, &size, sizeof(size));
+    cseen.rc_older = crun_run_command_prepare(r, later, (crun_command *)buf, &err);
+    crun_error_clear(&err);
+    char *const *argv;
+    memcpy(&argv, buf + offsetof(crun_command, argv), sizeof(argv));
+    cseen.older_argv_ok = !cseen.rc_older && argv && strcmp(argv[0], "echo") == 0 &&
+                          strcmp(argv[1], "later") == 0;
+    cseen.older_tail_untouched = true;
+    for (size_t i = size; i < sizeof(buf); i++)
+        cseen.older_tail_untouched &= buf[i] == 0xAB;
+    struct {
+        crun_command cmd;
+        int later_member;
+    } newer = {.cmd = CRUN_COMMAND_INIT, .later_member = 1};
+    newer.cmd.size = sizeof(newer);
+    cseen.rc_newer_set = crun_run_command_prepare(r, later, &newer.cmd, &err);
+    crun_error_clear(&err);
+    newer.later_member = 0;
+    cseen.rc_newer_zero = crun_run_command_prepare(r, later, &newer.cmd, &err);
+    crun_error_clear(&err);
+    cseen.newer_ok = newer.cmd.size == sizeof(newer) && newer.cmd.envp &&
+                     newer.cmd.cwd && strcmp(newer.cmd.cwd, f->dir) == 0;
+    return 0;
+}
+
+static void test_command_prepare_fills_the_callers_struct_by_its_size(void **state)
+{
+    fixture *f = *state;
+    memset(&cseen, 0, sizeof(cseen));
+    put(f->dir, "conf/base/pipelines.yml",
+        "pipelines:\n  __default__:\n    nodes:\n"
+        "      - {name: first, cmd: [\"true\"]}\n"
+        "      - {name: later, cmd: [echo, later]}\n");
+    open_session(f, NULL);
+    f->action = prepare_sized;
+    const crun_hooks_type *hooks = hook_type(f, true);
+    f->hooks.flags = CRUN_HOOKS_THREAD_SAFE; /* not locked: prepare fires it again */
+    assert_int_equal(run(f, hooks), 0);
+    assert_int_equal(cseen.rc_unsized, CRUN_EINVAL);
+    assert_non_null(strstr(cseen.message, "crun_command: size 0"));
+    assert_int_equal(cseen.rc_older, 0);
+    assert_true(cseen.older_argv_ok);
+    assert_true(cseen.older_tail_untouched);
+    assert_int_equal(cseen.rc_newer_set, CRUN_EINVAL);
+    assert_int_equal(cseen.rc_newer_zero, 0);
+    assert_true(cseen.newer_ok);
+}
+
 /* --- where programs are found --- */
 
 /* A command's program is looked up on the PATH of the session's
@@ -373,6 +619,13 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_program_is_found_on_the_sessions_path, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_spawn_lays_env_over_the_sessions_environment,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_sends_each_child_its_cancel_signal, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_spawn_reads_the_spec_by_its_size, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_command_prepare_fills_the_callers_struct_by_its_size,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_command_reads_its_input_whole_while_another_writes_it,
                                         setup, teardown),
     };
