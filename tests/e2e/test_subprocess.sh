@@ -81,10 +81,13 @@ test_a_failed_child_run_passes_status_and_resume_up()
     expect_stderr_lacks "--runner sequential"
 }
 
-test_sigint_during_a_subprocess_run_leaves_no_child()
+# A one-node pipeline `slow` (sleep $1), run with --runner inside in the
+# background and sent SIGINT once the sleep runs; STATUS, ERR and OUT are
+# crun's once it has ended, which must be within $2 seconds, leaving no
+# child behind.
+interrupt_slow_run()
 {
-    local m="32.$$${RANDOM}3"
-    sub_project 'command: [env, FOO=1]'
+    local m=$1 within=$2
     write_file conf/base/pipelines.yml <<EOF
 pipelines:
   __default__:
@@ -102,27 +105,44 @@ EOF
         fail "the node never started: $(cat crun.err)"
     fi
     kill -INT "$pid"
-    for i in $(seq 100); do
+    for i in $(seq $((within * 20))); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.05
     done
     if kill -0 "$pid" 2>/dev/null; then
         kill -KILL "$pid"
         pkill -KILL -f "sleep $m"
-        fail "crun still runs 5 s after SIGINT"
+        fail "crun still runs $within s after SIGINT"
     fi
     wait "$pid"
     STATUS=$?
     ERR=crun.err
     OUT=crun.out
-    expect_status 130
-    expect_stderr_contains "interrupted"
-    e2e_checked
     sleep 0.1
     if pgrep -f "sleep $m" >/dev/null || pgrep -f "crun run --project $PWD" >/dev/null; then
         pkill -KILL -f "sleep $m"
         fail "a child outlived crun"
     fi
+}
+
+test_sigint_during_a_subprocess_run_leaves_no_child()
+{
+    sub_project 'command: [env, FOO=1]'
+    interrupt_slow_run "32.$$${RANDOM}3" 5
+    expect_status 130
+    expect_stderr_contains "interrupted"
+    expect_no_file ran.log
+}
+
+test_a_child_that_ignores_sigint_is_killed_after_grace()
+{
+    # the prefix ignores SIGINT and, once the child crun has stopped, sleeps
+    # on (ignoring it too): only the SIGKILL after grace: ends it
+    local m="33.$$${RANDOM}3"
+    sub_project "grace: 1, command: [sh, -c, 'trap \"\" INT; \"\$@\"; sleep $m', prefix]"
+    interrupt_slow_run "$m" 5
+    expect_status 130
+    expect_stderr_contains "interrupted"
     expect_no_file ran.log
 }
 
@@ -131,7 +151,7 @@ test_a_prefix_that_cannot_start_is_a_failure()
     sub_project 'command: [no-such-program-for-crun]'
     run_crun --runner inside
     expect_status 1
-    expect_stderr_contains "cannot start no-such-program-for-crun"
+    expect_stderr_contains "runner 'inside': cannot run 'no-such-program-for-crun'"
     expect_no_file ran.log
 }
 

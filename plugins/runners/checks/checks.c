@@ -145,14 +145,13 @@ static void show_output(checks *c, crun_log_level level, const check *k, const c
 /* Run one check: 0 when it passed, else CRUN_ENODE (or CRUN_ECANCELED). */
 static int run_check(checks *c, crun_run *run, const char *when, const check *k, crun_error *err)
 {
-    extern char **environ; /* no public call gives the session's environment yet */
     char cmd[512], how[128];
     child_argv_text(k->argv, cmd, sizeof(cmd));
     crun_log(c->logger, CRUN_LOG_INFO, "%s check '%s': %s", when, k->name, cmd);
     int st = 0;
     child_output out;
     const char *dir = crun_session_dir(crun_run_session(run));
-    int rc = child_run(run, k->argv, environ, dir, &st, &out, err);
+    int rc = child_run(run, k->argv, NULL, dir, &st, &out, err);
     if (rc) {
         crun_error_prefix(err, "%s check '%s': ", when, k->name);
         return rc;

@@ -18,12 +18,11 @@
 #include "child.h"
 #include "snapshot.h"
 
-extern char **environ; /* no public call gives the session's environment yet */
-
-/* git ARGS... in dir; *out its output without the last newline (a new
- * string) when it exited 0; else CRUN_EIO naming the command (or *failed
+/* git ARGS... in dir, with env laid over the session's environment (NULL:
+ * none); *out its output without the last newline (a new string) when it
+ * exited 0; else CRUN_EIO naming the command (or *failed
  * set, when failed is not NULL, for a question whose answer is "no"). */
-static int git(crun_run *run, const char *dir, char *const *envp, const char *const *args,
+static int git(crun_run *run, const char *dir, char *const *env, const char *const *args,
                char **out, bool *failed, crun_error *err)
 {
     const char *argv[16] = {"git"};
@@ -33,7 +32,7 @@ static int git(crun_run *run, const char *dir, char *const *envp, const char *co
     argv[n] = NULL;
     int st = 0;
     child_output o;
-    int rc = child_run(run, (char *const *)argv, envp ? envp : environ, dir, &st, &o, err);
+    int rc = child_run(run, (char *const *)argv, env, dir, &st, &o, err);
     if (rc)
         return rc;
     bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
@@ -116,31 +115,21 @@ int snap_git_read(crun_run *run, const char *dir, snap_git *g, crun_error *err)
     return rc;
 }
 
-/* environ with GIT_INDEX_FILE (and an identity when git has none) added. */
+/* What git's environment gets for the snapshot: GIT_INDEX_FILE (and an
+ * identity when git has none), laid over the session's; env[0] is the
+ * only string to free. */
 static char **git_env(const char *index, bool identity)
 {
-    size_t n = 0;
-    while (environ[n])
-        n++;
-    char **env = calloc(n + 6, sizeof(char *));
-    if (!env)
-        return NULL;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "GIT_INDEX_FILE=", 15) != 0)
-            env[k++] = environ[i];
-    if (asprintf(&env[k], "GIT_INDEX_FILE=%s", index) < 0) {
+    static const char *const who[] = {"GIT_AUTHOR_NAME=crun", "GIT_AUTHOR_EMAIL=crun@localhost",
+                                      "GIT_COMMITTER_NAME=crun",
+                                      "GIT_COMMITTER_EMAIL=crun@localhost"};
+    char **env = calloc(6, sizeof(char *));
+    if (!env || asprintf(&env[0], "GIT_INDEX_FILE=%s", index) < 0) {
         free(env);
         return NULL;
     }
-    k++;
-    if (identity) {
-        static const char *const who[] = {"GIT_AUTHOR_NAME=crun", "GIT_AUTHOR_EMAIL=crun@localhost",
-                                          "GIT_COMMITTER_NAME=crun",
-                                          "GIT_COMMITTER_EMAIL=crun@localhost"};
-        for (size_t i = 0; i < 4; i++)
-            env[k++] = (char *)who[i];
-    }
+    for (size_t i = 0; identity && i < 4; i++)
+        env[i + 1] = (char *)who[i];
     return env;
 }
 
@@ -229,9 +218,8 @@ int snap_git_commit(crun_run *run, const char *dir, snap_git *g, crun_error *err
     const char *update[] = {"update-ref", g->snap_ref, g->snap_commit, NULL};
     if (!rc)
         rc = git(run, dir, NULL, update, NULL, NULL, err);
-    for (size_t i = 0; env && env[i]; i++)
-        if (strncmp(env[i], "GIT_INDEX_FILE=", 15) == 0)
-            free(env[i]);
+    if (env)
+        free(env[0]);
     free(env);
     if (index) {
         unlink(index);

@@ -4,34 +4,29 @@
  *                  --run-id ID --nodes a,b [--pipeline X] --params k=<json>,...
  *
  * It gets the outer run's id, nodes, parameters (each top-level key as
- * JSON) and env, in a process group of its own.  Its stdout is ours; its
- * stderr passes through line by line, except the failure summary and the
- * resume hint, which are read (what failed, where a resume starts) and left
- * for the outer run to print with the outer runner's name.  Cancelling the
- * run sends SIGINT to the group, as a terminal would, and SIGKILL if it has
- * not ended after `grace` seconds; the child and what it left are reaped
- * (crun_run_command_reap) before this returns.
+ * JSON) and env; libcrun starts it (crun_run_spawn: the session's PATH and
+ * environment, a session of its own).  Its stdout is ours; its stderr
+ * passes through line by line, except the failure summary and the resume
+ * hint, which are read (what failed, where a resume starts) and left for
+ * the outer run to print with the outer runner's name.  Cancelling the run
+ * sends SIGINT to its group (its spec's cancel_signal), as a Ctrl-C at a
+ * terminal would, and SIGKILL if it has not ended after `grace` seconds;
+ * the child and what it left are reaped (crun_run_reap) before this
+ * returns.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "subprocess.h"
 
-extern char **environ; /* no public call gives the session's environment yet */
-
 typedef struct child {
-    pid_t pid;
-    atomic_bool cancelled;
     char line[8192];
     size_t len;
     bool resume_next;
@@ -92,52 +87,6 @@ static json_t *child_argv(subprocess *sp, crun_run *run)
     free(nodes);
     free(params);
     return argv;
-}
-
-/* --- starting it --- */
-
-static int spawn(char *const *argv, int err_fd, pid_t *pid)
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    sigset_t none, deflt;
-    sigemptyset(&none);
-    sigemptyset(&deflt);
-    sigaddset(&deflt, SIGINT);
-    sigaddset(&deflt, SIGTERM);
-    sigaddset(&deflt, SIGPIPE);
-    int rc = posix_spawn_file_actions_init(&fa);
-    if (rc)
-        return rc;
-    if ((rc = posix_spawnattr_init(&at))) {
-        posix_spawn_file_actions_destroy(&fa);
-        return rc;
-    }
-    rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    if (!rc)
-        rc = posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
-    if (!rc)
-        rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                               POSIX_SPAWN_SETSIGDEF);
-    if (!rc)
-        rc = posix_spawnattr_setpgroup(&at, 0);
-    if (!rc)
-        rc = posix_spawnattr_setsigmask(&at, &none);
-    if (!rc)
-        rc = posix_spawnattr_setsigdefault(&at, &deflt);
-    if (!rc)
-        rc = posix_spawnp(pid, argv[0], &fa, &at, argv, environ);
-    posix_spawnattr_destroy(&at);
-    posix_spawn_file_actions_destroy(&fa);
-    return rc;
-}
-
-/* Runs under the run's lock: only a signal. */
-static void forward_cancel(void *user)
-{
-    child *c = user;
-    atomic_store(&c->cancelled, true);
-    kill(-c->pid, SIGINT);
 }
 
 /* --- its stderr --- */
@@ -201,16 +150,17 @@ static void take_line(child *c, const char *line, size_t n)
     put_line("\n", 1);
 }
 
-/* Pass what fd holds on, line by line; false at end of file. */
-static bool relay(child *c, int fd)
+/* Pass its stderr on line by line, as it comes. */
+static void take_output(void *user, const char *data, size_t n)
 {
-    for (;;) {
-        ssize_t n = read(fd, c->line + c->len, sizeof(c->line) - 1 - c->len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 && errno == EAGAIN;
-        c->len += (size_t)n;
+    child *c = user;
+    while (n) {
+        size_t k = sizeof(c->line) - 1 - c->len;
+        k = n < k ? n : k;
+        memcpy(c->line + c->len, data, k);
+        c->len += k;
+        data += k;
+        n -= k;
         char *start = c->line, *nl;
         while ((nl = memchr(start, '\n', c->len - (size_t)(start - c->line)))) {
             *nl = '\0';
@@ -224,42 +174,6 @@ static bool relay(child *c, int fd)
             c->len = 0;
         }
     }
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static bool exited(pid_t pid)
-{
-    siginfo_t si = {0};
-    return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid;
-}
-
-/* Until the child has exited (not reaped), relaying its stderr and killing
- * it when a cancel was not enough. */
-static void follow(subprocess *sp, child *c, int fd)
-{
-    double killed_at = 0;
-    bool open = true;
-    while (!exited(c->pid)) {
-        struct pollfd p = {.fd = open ? fd : -1, .events = POLLIN};
-        if (poll(&p, 1, 100) > 0 && open)
-            open = relay(c, fd);
-        if (atomic_load(&c->cancelled)) {
-            if (killed_at == 0)
-                killed_at = now();
-            else if (now() - killed_at > (double)sp->grace)
-                kill(-c->pid, SIGKILL);
-        }
-    }
-    if (open)
-        relay(c, fd);
-    if (c->len)
-        put_line(c->line, c->len);
 }
 
 static int status_code(subprocess *sp, int st, bool cancelled, crun_error *err)
@@ -283,17 +197,21 @@ static int status_code(subprocess *sp, int st, bool cancelled, crun_error *err)
                           sp->self, WTERMSIG(st));
 }
 
-static int wait_child(subprocess *sp, crun_run *run, child *c, int fd, crun_error *err)
+/* Start the child crun; 0 with *pid, else err (prefixed with our name). */
+static int start(subprocess *sp, crun_run *run, char *const *argv, int err_fd, pid_t *pid,
+                 crun_error *err)
 {
-    crun_run_on_cancel(run, forward_cancel, c);
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    follow(sp, c, fd);
-    crun_run_on_cancel(run, NULL, NULL);
-    int st = crun_run_command_reap(run, c->pid);
-    if (st == -1)
-        return crun_error_set(err, CRUN_EIO, "runner '%s': cannot reap the subprocess (pid %d)",
-                              sp->self, (int)c->pid);
-    return status_code(sp, st, atomic_load(&c->cancelled), err);
+    crun_spawn spec = CRUN_SPAWN_INIT;
+    spec.flags = CRUN_SPAWN_TRACK;
+    spec.argv = argv;
+    spec.out_fd = STDOUT_FILENO;
+    spec.err_fd = err_fd;
+    spec.cancel_signal = SIGINT; /* a crun takes it as Ctrl-C: interrupted, resume point */
+    crun_log(sp->logger, CRUN_LOG_DEBUG, "subprocess: starting %s", argv[0]);
+    int rc = crun_run_spawn(run, &spec, pid, err);
+    if (rc && rc != CRUN_ECANCELED)
+        crun_error_prefix(err, "runner '%s': ", sp->self);
+    return rc;
 }
 
 int sub_launch(subprocess *sp, crun_run *run, inner_outcome *out, crun_error *err)
@@ -306,25 +224,25 @@ int sub_launch(subprocess *sp, crun_run *run, inner_outcome *out, crun_error *er
         argv[i] = (char *)json_string_value(json_array_get(args, i));
     int fds[2] = {-1, -1}, rc = 0;
     child *c = calloc(1, sizeof(*c));
+    pid_t pid = 0;
     if (!argv || !c)
         rc = crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    else if (crun_run_cancelled(run))
-        rc = crun_error_set(err, CRUN_ECANCELED, "the run was cancelled");
     else if (pipe2(fds, O_CLOEXEC) != 0)
         rc = crun_error_set(err, CRUN_EIO, "cannot make a pipe: %s", strerror(errno));
-    if (!rc) {
+    else if (!(rc = start(sp, run, argv, fds[1], &pid, err))) {
         c->out = out;
-        crun_log(sp->logger, CRUN_LOG_DEBUG, "subprocess: starting %s", argv[0]);
-        int s = spawn(argv, fds[1], &c->pid);
         close(fds[1]);
-        if (s)
-            rc = crun_error_set(err, CRUN_EIO, "runner '%s': cannot start %s: %s", sp->self,
-                                argv[0], strerror(s));
-        else
-            rc = wait_child(sp, run, c, fds[0], err);
+        fds[1] = -1;
+        int st = child_follow(run, pid, fds[0], take_output, c, (double)sp->grace);
+        if (c->len)
+            put_line(c->line, c->len);
+        rc = st == -1 ? crun_error_set(err, CRUN_EIO, "runner '%s': cannot reap the "
+                                       "subprocess (pid %d)", sp->self, (int)pid)
+                      : status_code(sp, st, crun_run_cancelled(run), err);
     }
-    if (fds[0] >= 0)
-        close(fds[0]);
+    for (int i = 0; i < 2; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
     out->status = rc;
     free(c);
     free(argv);

@@ -146,8 +146,7 @@ static int run_setup(subprocess *sp, crun_run *run, char **argv, crun_error *err
     crun_log(sp->logger, CRUN_LOG_INFO, "subprocess: setup: %s", cmd);
     int st = 0;
     child_output out;
-    int rc = child_run(run, argv, environ, crun_session_dir(crun_run_session(run)), &st, &out,
-                       err);
+    int rc = child_run(run, argv, NULL, crun_session_dir(crun_run_session(run)), &st, &out, err);
     if (rc)
         return rc;
     bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
