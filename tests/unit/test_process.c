@@ -331,6 +331,18 @@ typedef struct spawn_seen {
 
 static spawn_seen seen;
 
+/* A one-command run on a session with env (NULL: crun's), action called
+ * from its hook; returns the run's status. */
+static int run_action(fixture *f, char *const *env,
+                      int (*action)(fixture *f, const crun_hook_event *ev))
+{
+    memset(&seen, 0, sizeof(seen));
+    one_node(f, "{name: wait, cmd: [\"true\"]}");
+    open_session(f, env);
+    f->action = action;
+    return run(f, hook_type(f, true));
+}
+
 /* env laid over the session's environment, for one child only. */
 static int spawn_with_env(fixture *f, const crun_hook_event *ev)
 {
@@ -356,13 +368,8 @@ static int spawn_with_env(fixture *f, const crun_hook_event *ev)
 
 static void test_spawn_lays_env_over_the_sessions_environment(void **state)
 {
-    fixture *f = *state;
-    memset(&seen, 0, sizeof(seen));
-    one_node(f, "{name: wait, cmd: [\"true\"]}");
     char *env[] = {"PATH=/usr/bin:/bin", "FOO=old", "KEEP=kept", NULL};
-    open_session(f, env);
-    f->action = spawn_with_env;
-    assert_int_equal(run(f, hook_type(f, true)), 0);
+    assert_int_equal(run_action(*state, env, spawn_with_env), 0);
     assert_int_equal(seen.rc[0], 0);
     assert_string_equal(seen.out[0], "new kept added\n");
     assert_int_equal(seen.rc[1], 0);
@@ -398,12 +405,7 @@ static int spawn_then_cancel(fixture *f, const crun_hook_event *ev)
 
 static void test_cancel_sends_each_child_its_cancel_signal(void **state)
 {
-    fixture *f = *state;
-    memset(&seen, 0, sizeof(seen));
-    one_node(f, "{name: wait, cmd: [\"true\"]}");
-    open_session(f, NULL);
-    f->action = spawn_then_cancel;
-    run(f, hook_type(f, true));
+    assert_int_equal(run_action(*state, NULL, spawn_then_cancel), CRUN_ECANCELED);
     assert_int_equal(seen.rc[0], 0);
     assert_int_equal(seen.rc[1], 0);
     assert_true(WIFSIGNALED(seen.status[0]));
@@ -449,13 +451,8 @@ static int spawn_sized(fixture *f, const crun_hook_event *ev)
 
 static void test_spawn_reads_the_spec_by_its_size(void **state)
 {
-    fixture *f = *state;
-    memset(&seen, 0, sizeof(seen));
-    one_node(f, "{name: wait, cmd: [\"true\"]}");
     char *env[] = {"PATH=/usr/bin:/bin", "FOO=session", NULL};
-    open_session(f, env);
-    f->action = spawn_sized;
-    assert_int_equal(run(f, hook_type(f, true)), 0);
+    assert_int_equal(run_action(*state, env, spawn_sized), 0);
     assert_int_equal(seen.rc[0], 0);
     assert_string_equal(seen.out[0], "session\n");
     assert_int_equal(seen.rc[1], CRUN_EINVAL);
