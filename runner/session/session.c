@@ -98,9 +98,9 @@ static int setup_plugins(crun_session *s, const crun_session_options *o, crun_er
 }
 
 /* The IR file for jansson, read(2) a large block at a time.  Not through
- * stdio: json_loadf takes a character per getc, and once crun has a thread
- * (the CLI's signal watcher starts before the load) every getc takes the
- * stream's lock, a third of a 100,000-node run --ir.  Nor json_loadfd,
+ * stdio: json_loadf takes a character per getc, and once the process has
+ * had a second thread (an embedding program's, a plugin's) every getc takes
+ * the stream's lock, a third of a 100,000-node run --ir.  Nor json_loadfd,
  * which reads a byte per read(2). */
 enum { IR_READ_SIZE = 65536 };
 typedef struct ir_reader {
