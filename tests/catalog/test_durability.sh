@@ -18,6 +18,7 @@ NODES=12
 # A chain of NODES command nodes, each writing 64 KiB of one letter (the
 # runtime parameter `letter`) to data/out/dI.txt, a text dataset of the
 # catalog; ${runtime_params:letter} makes every node's output depend on it.
+# CHAIN_CMD, when set, is every node's `cmd` instead.
 chain_project()
 {
     mkdir -p p/conf/base p/conf/local || fail "cannot create the project"
@@ -29,7 +30,7 @@ chain_project()
         for ((i = 0; i < NODES; i++)); do
             printf '      - name: n%d\n' "$i"
             # shellcheck disable=SC2016 # ${...} is crun's interpolation
-            printf '%s\n' "        cmd: [sh, -c, 'head -c 65536 /dev/zero | tr \"\\0\" \${runtime_params:letter,a} > {outputs.o}']"
+            printf '%s\n' "        cmd: ${CHAIN_CMD:-[sh, -c, 'head -c 65536 /dev/zero | tr \"\\0\" \${runtime_params:letter,a} > {outputs.o}']}"
             [ "$i" = 0 ] || printf '        inputs: {i: d%d}\n' $((i - 1))
             printf '        outputs: {o: d%d}\n' "$i"
         done
@@ -187,6 +188,27 @@ test_parent_folders_made_once_per_run()
     mkdir -p data/out
     "$CRUN" -q --params letter=b >/dev/null 2>err.txt || fail "crun failed: $(cat err.txt)"
     expect_eq "$(head -c 3 data/out/d$((NODES - 1)).txt)" bbb "the last output"
+}
+
+# A command node's output gets a temporary name no file has (the command may
+# create it exclusively: sh's noclobber), and crun makes no file of its own to
+# reserve the name: no file is created and deleted beside the outputs per node
+# (on ext4 each deleted inode slows every file creation of the next seconds).
+test_command_outputs_get_fresh_names_without_files()
+{
+    have_strace || { echo "strace cannot trace here: skipped"; e2e_checked; return 0; }
+    # shellcheck disable=SC2016 # $1 is the command's, not this script's
+    CHAIN_CMD='[sh, -c, '"'"'set -C; head -c 65536 /dev/zero | tr "\\0" a >"$1"'"'"', sh, "{outputs.o}"]' \
+        chain_project
+    rm -rf data
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+        strace -f -qq -e trace=unlink,unlinkat,rename,renameat,renameat2 -o trace.txt \
+        "$CRUN" -q >out.txt 2>err.txt || fail "crun failed: $(cat err.txt)"
+    expect_eq "$(output_states)" " $NODES a " "outputs written with noclobber"
+    expect_eq "$(grep -cE 'rename(at2?)?\(.*data/out/\.d[0-9]+\.txt\.crun-' trace.txt)" "$NODES" \
+        "temporary outputs renamed into place"
+    expect_eq "$(grep -cE 'unlink(at)?\(.*data/out/' trace.txt)" 0 "files deleted in data/out"
+    [ -z "$(find data/out -name '.*')" ] || fail "temporary files left: $(find data/out -name '.*')"
 }
 
 # What every output holds: "a" or "b" when it is 64 KiB of that letter,
