@@ -5,6 +5,7 @@ prints markdown tables, asserts nothing.
 usage: bench/parallel/run.py [--build build] [--cmd-nodes 10000] [--func-nodes 100000]
                              [--snakemake-nodes 500] [--cpu-nodes 200] [--chain 1000]
                              [--repeat 3] [--tmp DIR] [--files-nodes 2000,10000]
+                             [--files-levels none,node] [--files-baseline OLD_CRUN]
                              [--only cmd,files,cpu,func,mem,snakemake]
 
 1. no-op command nodes (`touch` an output), chain / wide / layered, 2 workers:
@@ -13,7 +14,8 @@ usage: bench/parallel/run.py [--build build] [--cmd-nodes 10000] [--func-nodes 1
 1b. the same `touch` DAGs with every output a `text` file of catalog.yml, as a
    project replacing make declares them: crun at each durability level (run,
    the default; none; node) vs ninja and make, 2,000 and 10,000 nodes,
-   median of --repeat alternating rounds.
+   median of --repeat alternating rounds, and each tool's own CPU per node
+   (optionally an older crun beside: --files-baseline).
 2. CPU-bound command nodes (awk loops of ~50 ms, wide): speed-up of 2 workers
    over 1, for crun and for ninja.
 3. no-op function nodes (bench.noop), 2 workers: the run phase per node
@@ -195,23 +197,68 @@ def median(xs):
     return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
 
 
+def run_self(argv, cwd=None):
+    """(wall seconds, CPU seconds of the process itself and its threads, not
+    its children) of one run: read from /proc while it is a zombie."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+    wall = time.perf_counter() - start
+    with open(f"/proc/{proc.pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / TICK
+    proc.wait()
+    err = proc.stderr.read().decode(errors="replace")
+    proc.stderr.close()
+    if proc.returncode != 0:
+        sys.exit(f"bench: {' '.join(argv)} failed in {cwd}:\n{err[-2000:]}")
+    return wall, cpu
+
+
+class Trash:
+    """Outputs moved aside between runs (one rename) and deleted once the
+    rounds are over: deleting thousands of files just before a timed run
+    slows its file creations (ext4 skips freshly freed inodes), whichever
+    tool comes next."""
+    def __init__(self, where):
+        self.where = where
+        self.n = 0
+
+    def mover(self, *paths):
+        def clean():
+            os.makedirs(self.where, exist_ok=True)
+            for p in paths:
+                if os.path.lexists(p):
+                    self.n += 1
+                    os.rename(p, os.path.join(self.where, str(self.n)))
+        return clean
+
+    def empty(self):
+        shutil.rmtree(self.where, ignore_errors=True)
+
+
 def bench_cmd_files(a, tmp, crun):
     """The same `touch` DAG with every output a real file of catalog.yml (text,
     filepath out/dI), at crun's three durability levels beside ninja and make."""
+    base = os.path.abspath(a.files_baseline) if a.files_baseline else None
     for n in [int(x) for x in a.files_nodes.split(",") if x]:
         print(f"\n## {n} `touch` command nodes whose outputs are catalog files, 2 workers\n")
         print("catalog.yml: `dI: {type: text, filepath: out/dI}`; commands: `crun -q --project P "
               "[--durability none|node]` (default durability: run, one syncfs at the end), "
-              "`ninja -j2`, `make -j2 -s`; outputs removed before each run; the five "
-              f"runs alternate, {a.repeat} rounds; median wall seconds\n")
+              "`ninja -j2`, `make -j2 -s`; outputs moved aside before each run (deleted after "
+              f"the shape's rounds); the runs alternate, {a.repeat} rounds; median wall seconds; "
+              "CPU µs/node: the median CPU time of the tool's own process (its threads, not "
+              "its children) per node" + (f"; crun before: {base}" if base else "") + "\n")
         print("| shape | crun (run) | crun none | crun node | ninja | make | crun/make "
-              "| crun/ninja | crun node/make | load before, after |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+              "| crun/ninja | crun node/make | crun CPU µs/node | make CPU µs/node "
+              + ("| crun before | before/make " if base else "") + "| load before, after |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if base else "") + "---|")
         for shape in ("chain", "wide", "layered"):
             d = gen(tmp, f"files-{shape}-{n}", "--nodes", n, "--shape", shape, "--kind", "cmd",
                     "--also", "ninja,make", "--files")
             proj, nj, mk = (os.path.join(d, x) for x in ("crun", "ninja", "make"))
-            cr_clean = remover(os.path.join(proj, "out"), os.path.join(proj, ".crun"))
+            trash = Trash(os.path.join(d, "trash"))
+            cr_clean = trash.mover(os.path.join(proj, "out"), os.path.join(proj, ".crun"))
             levels = a.files_levels.split(",")
             runs = {
                 "crun": ([crun, "-q", "--project", proj], None, cr_clean),
@@ -219,26 +266,35 @@ def bench_cmd_files(a, tmp, crun):
                          cr_clean),
                 "node": ([crun, "-q", "--project", proj, "--durability", "node"], None,
                          cr_clean),
-                "ninja": (["ninja", "-j2"], nj, remover(os.path.join(nj, "out"),
-                                                        os.path.join(nj, ".ninja_log"))),
-                "make": (["make", "-j2", "-s"], mk, remover(os.path.join(mk, "out"))),
+                "base": ([base, "-q", "--project", proj], None, cr_clean),
+                "ninja": (["ninja", "-j2"], nj, trash.mover(os.path.join(nj, "out"),
+                                                            os.path.join(nj, ".ninja_log"))),
+                "make": (["make", "-j2", "-s"], mk, trash.mover(os.path.join(mk, "out"))),
             }
-            runs = {k: v for k, v in runs.items() if k in levels + ["crun", "ninja", "make"]}
+            keep = levels + ["crun", "ninja", "make"] + (["base"] if base else [])
+            runs = {k: v for k, v in runs.items() if k in keep}
             load0 = os.getloadavg()[0]
             t = {k: [] for k in runs}
+            cpu = {k: [] for k in runs}
             for _ in range(a.repeat):
                 for k, (argv, cwd, clean) in runs.items():
                     clean()
-                    t[k].append(run_once(argv, cwd)[0])
+                    wall, c = run_self(argv, cwd)
+                    t[k].append(wall)
+                    cpu[k].append(c)
             m = {k: median(v) for k, v in t.items()}
             m.setdefault("none", float("nan"))
             m.setdefault("node", float("nan"))
-            print(f"| {shape} | {m['crun']:.2f} | {m['none']:.2f} | {m['node']:.2f} "
-                  f"| {m['ninja']:.2f} | {m['make']:.2f} | {ratio(m['crun'], m['make'])} "
-                  f"| {ratio(m['crun'], m['ninja'])} | {ratio(m['node'], m['make'])} "
-                  f"| {load0:.1f}, {os.getloadavg()[0]:.1f} |", flush=True)
-            for k, (_, _, clean) in runs.items():
+            row = (f"| {shape} | {m['crun']:.2f} | {m['none']:.2f} | {m['node']:.2f} "
+                   f"| {m['ninja']:.2f} | {m['make']:.2f} | {ratio(m['crun'], m['make'])} "
+                   f"| {ratio(m['crun'], m['ninja'])} | {ratio(m['node'], m['make'])} "
+                   f"| {median(cpu['crun']) * 1e6 / n:.0f} | {median(cpu['make']) * 1e6 / n:.0f} ")
+            if base:
+                row += f"| {m['base']:.2f} | {ratio(m['base'], m['make'])} "
+            print(row + f"| {load0:.1f}, {os.getloadavg()[0]:.1f} |", flush=True)
+            for _, _, clean in runs.values():
                 clean()
+            trash.empty()
 
 
 def bench_snakemake(a, tmp, crun):
@@ -371,6 +427,8 @@ def main():
                     help="sizes of the catalog-files command DAGs (comma-separated)")
     ap.add_argument("--files-levels", default="none,node",
                     help="crun's durability levels run beside the default (run): none,node")
+    ap.add_argument("--files-baseline", default=None,
+                    help="another crun binary (an older build) run beside, in the files DAGs")
     ap.add_argument("--only", default="cmd,files,snakemake,cpu,func,mem")
     a = ap.parse_args()
     crun = os.path.abspath(os.path.join(a.build, "crun"))

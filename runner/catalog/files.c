@@ -345,12 +345,12 @@ int crun_dataset_commit(const crun_dataset_ctx *ctx, const char *tmp_path, const
     return commit(tmp_path, path, how_of(ctx), err);
 }
 
-static int read_fd(int fd, char **data, size_t *len)
+/* Read fd to its end; st (NULL: unknown) sizes the buffer for a regular file. */
+static int read_fd(int fd, const struct stat *st, char **data, size_t *len)
 {
     size_t cap = 4096, n = 0;
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
-        cap = (size_t)st.st_size + 1;
+    if (st && S_ISREG(st->st_mode) && st->st_size > 0)
+        cap = (size_t)st->st_size + 1;
     char *buf = malloc(cap);
     if (!buf)
         return -1;
@@ -388,12 +388,13 @@ int crun_file_read(const char *path, char **data, size_t *len, crun_error *err)
     if (fd < 0)
         return io_error(err, path);
     struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    bool known = fstat(fd, &st) == 0;
+    if (known && S_ISDIR(st.st_mode)) {
         close(fd);
         errno = EISDIR;
         return io_error(err, path);
     }
-    int rc = read_fd(fd, data, len) != 0 ? io_error(err, path) : 0;
+    int rc = read_fd(fd, known ? &st : NULL, data, len) != 0 ? io_error(err, path) : 0;
     close(fd);
     return rc;
 }

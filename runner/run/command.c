@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -190,30 +191,60 @@ static int input_file(crun_run *run, size_t ds, crun_call *call, char **out, cru
     return rc;
 }
 
+/* A name no file has, beside target: ".<base>.crun-XXXXXXXX" (random
+ * letters and digits), for the command to create.  Nothing is created here:
+ * a file made and unlinked only to reserve the name costs three calls, and
+ * on ext4 each deleted inode is skipped by every file creation of the next
+ * seconds (a chain of thousands of nodes slowed down node after node). */
+static int fresh_name(const char *target, char **out, crun_error *err)
+{
+    static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    const char *slash = strrchr(target, '/');
+    int dlen = slash ? (int)(slash - target + 1) : 0;
+    for (int tries = 0; tries < 100; tries++) {
+        unsigned char rnd[8];
+        if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+            return crun_error_set(err, CRUN_EIO, "no random bytes for a temporary name: %s",
+                                  strerror(errno));
+        char tag[sizeof(rnd) + 1];
+        for (size_t i = 0; i < sizeof(rnd); i++)
+            tag[i] = alnum[rnd[i] % (sizeof(alnum) - 1)];
+        tag[sizeof(rnd)] = '\0';
+        if (asprintf(out, "%.*s.%s.crun-%s", dlen, target, target + dlen, tag) < 0) {
+            *out = NULL;
+            return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+        }
+        struct stat st;
+        bool taken = lstat(*out, &st) == 0;
+        if (!taken && errno == ENOENT)
+            return 0;
+        int rc = taken ? 0 : crun_error_set(err, CRUN_EIO, "%s: %s", *out, strerror(errno));
+        free(*out);
+        *out = NULL;
+        if (rc)
+            return rc;
+    }
+    return crun_error_set(err, CRUN_EIO, "%s: no free temporary name beside it", target);
+}
+
 static int output_file(crun_run *run, size_t pn, size_t k, out_file *of, crun_error *err)
 {
     const ir_node *node = &run->ir->nodes[run->plan->node[pn]];
     cat_entry *e = &run->catalog.entries[node->out[k].ds];
     const char *target = NULL;
+    int rc;
     if (e->type && !e->in_memory && !e->def->versioned && e->type->filepath && e->type->save_file)
         target = e->type->filepath(e->instance);
     if (target) {
-        int rc = file_saves_mkdir(run->catalog.saves, target, err); /* once per run */
+        rc = file_saves_mkdir(run->catalog.saves, target, err); /* once per run */
         if (rc)
             return rc;
-        const char *slash = strrchr(target, '/');
-        if (asprintf(&of->path, "%.*s.%s.crun-XXXXXX", slash ? (int)(slash - target + 1) : 0,
-                     target, slash ? slash + 1 : target) < 0)
-            return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-        int fd = mkostemp(of->path, O_CLOEXEC);
-        if (fd < 0)
-            return crun_error_set(err, CRUN_EIO, "%s: %s", of->path, strerror(errno));
-        close(fd);
-        unlink(of->path); /* reserved a fresh name; the command creates the file */
+        if ((rc = fresh_name(target, &of->path, err)))
+            return rc;
         of->direct = true;
         return 0;
     }
-    int rc = run_scratch_dir(run, err);
+    rc = run_scratch_dir(run, err);
     if (rc)
         return rc;
     char *name = strdup(node->out[k].arg);
@@ -437,8 +468,11 @@ static int finish(crun_run *run, size_t pn, cmd_state *st, crun_call *call, int 
             rc = dataset_hook(run, CRUN_HOOK_BEFORE_DATASET_SAVED, ds, call, err);
             if (!rc)
                 rc = e->type->save_file(e->instance, of->path, err);
-            if (!rc)
+            if (!rc) { /* renamed into place: nothing is left to clean up */
+                free(of->path);
+                of->path = NULL;
                 rc = dataset_hook(run, CRUN_HOOK_AFTER_DATASET_SAVED, ds, call, err);
+            }
             continue;
         }
         char *data;

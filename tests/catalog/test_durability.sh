@@ -5,6 +5,7 @@
 #   file and its folder (two per save), `run` (the default) none of them
 #   but one syncfs at the run's end, `none` nothing; crun.ini [run],
 #   --durability and a catalog entry's `durability` choose the level;
+# - a partitioned dataset's partitions follow the same levels;
 # - a save's parent folders are made once per run, not once per save;
 # - a SIGKILL in the middle of a run of many file-writing command nodes
 #   leaves each output the previous run's or this run's, whole, at every level;
@@ -17,6 +18,7 @@ NODES=12
 # A chain of NODES command nodes, each writing 64 KiB of one letter (the
 # runtime parameter `letter`) to data/out/dI.txt, a text dataset of the
 # catalog; ${runtime_params:letter} makes every node's output depend on it.
+# CHAIN_CMD, when set, is every node's `cmd` instead.
 chain_project()
 {
     mkdir -p p/conf/base p/conf/local || fail "cannot create the project"
@@ -28,7 +30,7 @@ chain_project()
         for ((i = 0; i < NODES; i++)); do
             printf '      - name: n%d\n' "$i"
             # shellcheck disable=SC2016 # ${...} is crun's interpolation
-            printf '%s\n' "        cmd: [sh, -c, 'head -c 65536 /dev/zero | tr \"\\0\" \${runtime_params:letter,a} > {outputs.o}']"
+            printf '%s\n' "        cmd: ${CHAIN_CMD:-[sh, -c, 'head -c 65536 /dev/zero | tr \"\\0\" \${runtime_params:letter,a} > {outputs.o}']}"
             [ "$i" = 0 ] || printf '        inputs: {i: d%d}\n' $((i - 1))
             printf '        outputs: {o: d%d}\n' "$i"
         done
@@ -101,6 +103,73 @@ test_crun_ini_and_catalog_choose_the_level()
     expect_syncs 2 "d0 durability: node under --durability none" 0
 }
 
+# A function node saving a JSON object of PARTS members into a partitioned
+# dataset (one file per member, under data/out/parts/), ${2} appended to its
+# catalog entry; crun.ini gets $1.
+PARTS=6
+partitioned_project()
+{
+    mkdir -p p/conf/base p/conf/local p/data || fail "cannot create the project"
+    printf '[project]\nname = durable\n%s' "${1:-}" >p/crun.ini
+    cd p || fail "no project"
+    cat >conf/base/pipelines.yml <<'EOF2'
+libraries: {bench: bench}
+pipelines:
+  __default__:
+    nodes:
+      - {name: split, func: bench.noop, inputs: [seed], outputs: [parts]}
+EOF2
+    printf 'seed: {type: json, filepath: data/seed.json}\n' >conf/base/catalog.yml
+    printf 'parts: {type: partitioned, path: data/out/parts, dataset: json, filename_suffix: .json%s}\n' "${2:-}" \
+        >>conf/base/catalog.yml
+    printf 'default: sequential\nrunners:\n  sequential: {type: sequential}\n' >conf/base/runner.yml
+    local i
+    {
+        printf '{'
+        for ((i = 0; i < PARTS; i++)); do
+            printf '%s"p%d": {"n": %d}' "$([ "$i" = 0 ] || printf ', ')" "$i" "$i"
+        done
+        printf '}\n'
+    } >data/seed.json
+}
+
+# Run crun ARGS... on the partitioned project under strace: FSYNCS, SYNCFS.
+traced_partitions()
+{
+    rm -rf data/out
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+        strace -f -qq -e trace=fsync,fdatasync,syncfs -o trace.txt \
+        "$CRUN" -q "$@" >out.txt 2>err.txt || fail "crun $* failed: $(cat err.txt)"
+    FSYNCS=$(grep -cE '(fsync|fdatasync)\(' trace.txt)
+    SYNCFS=$(grep -c 'syncfs(' trace.txt)
+    e2e_checked
+    [ "$(find data/out/parts -name 'p*.json' | wc -l)" = "$PARTS" ] ||
+        fail "not every partition was written: $(find data/out | tr '\n' ' ')"
+}
+
+# A partitioned dataset's files follow the levels as other file datasets do:
+# at `run` no partition is synced by itself, one syncfs covers them all.
+test_partitioned_saves_follow_the_level()
+{
+    have_strace || { echo "strace cannot trace here: skipped"; e2e_checked; return 0; }
+    partitioned_project
+    traced_partitions
+    expect_syncs 0 "partitioned, default: run" 1
+    traced_partitions --durability none
+    expect_syncs 0 "partitioned, --durability none" 0
+    traced_partitions --durability node
+    expect_syncs $((2 * PARTS)) "partitioned, --durability node: each partition and its folder" 0
+    cd .. && rm -rf p
+    partitioned_project "" ", durability: node"
+    traced_partitions
+    expect_syncs $((2 * PARTS)) "partitioned entry durability: node" 0
+    cd .. && rm -rf p
+    partitioned_project $'[run]\ndurability = none\n'
+    traced_partitions
+    expect_syncs 0 "partitioned, crun.ini none" 0
+    expect_eq "$(tr -d ' \n' <data/out/parts/p3.json)" '{"n":3}' "partition p3"
+}
+
 test_parent_folders_made_once_per_run()
 {
     have_strace || { echo "strace cannot trace here: skipped"; e2e_checked; return 0; }
@@ -119,6 +188,27 @@ test_parent_folders_made_once_per_run()
     mkdir -p data/out
     "$CRUN" -q --params letter=b >/dev/null 2>err.txt || fail "crun failed: $(cat err.txt)"
     expect_eq "$(head -c 3 data/out/d$((NODES - 1)).txt)" bbb "the last output"
+}
+
+# A command node's output gets a temporary name no file has (the command may
+# create it exclusively: sh's noclobber), and crun makes no file of its own to
+# reserve the name: no file is created and deleted beside the outputs per node
+# (on ext4 each deleted inode slows every file creation of the next seconds).
+test_command_outputs_get_fresh_names_without_files()
+{
+    have_strace || { echo "strace cannot trace here: skipped"; e2e_checked; return 0; }
+    # shellcheck disable=SC2016 # $1 is the command's, not this script's
+    CHAIN_CMD='[sh, -c, '"'"'set -C; head -c 65536 /dev/zero | tr "\\0" a >"$1"'"'"', sh, "{outputs.o}"]' \
+        chain_project
+    rm -rf data
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+        strace -f -qq -e trace=unlink,unlinkat,rename,renameat,renameat2 -o trace.txt \
+        "$CRUN" -q >out.txt 2>err.txt || fail "crun failed: $(cat err.txt)"
+    expect_eq "$(output_states)" " $NODES a " "outputs written with noclobber"
+    expect_eq "$(grep -cE 'rename(at2?)?\(.*data/out/\.d[0-9]+\.txt\.crun-' trace.txt)" "$NODES" \
+        "temporary outputs renamed into place"
+    expect_eq "$(grep -cE 'unlink(at)?\(.*data/out/' trace.txt)" 0 "files deleted in data/out"
+    [ -z "$(find data/out -name '.*')" ] || fail "temporary files left: $(find data/out -name '.*')"
 }
 
 # What every output holds: "a" or "b" when it is 64 KiB of that letter,

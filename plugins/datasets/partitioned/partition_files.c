@@ -5,7 +5,9 @@
  * Reading and writing follow the text, bytes, json and csv dataset types:
  * text is checked to be UTF-8, JSON is written indented with reals as
  * short as read back exactly, CSV goes through csv_parse.c.  Every write
- * is crun_file_write_atomic: a partition is either old or new, never cut.
+ * is crun_dataset_write_atomic: a partition is either old or new, never
+ * cut, and reaches the disk as the dataset's durability says (at the
+ * default, `run`, with all the run's saves at its end, not one by one).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -294,8 +296,8 @@ static int render(const part_format *fmt, const crun_value *value, const char **
     return rc;
 }
 
-int partition_write(const part_format *fmt, const char *file, const crun_value *value,
-                    crun_error *err)
+int partition_write(const part_format *fmt, const crun_dataset_ctx *ctx, const char *file,
+                    const crun_value *value, crun_error *err)
 {
     const char *data = NULL;
     size_t len = 0;
@@ -304,7 +306,7 @@ int partition_write(const part_format *fmt, const char *file, const crun_value *
     if (rc == 0 && fmt->type == PART_TEXT)
         rc = check_utf8(file, data, len, err);
     if (rc == 0)
-        rc = crun_file_write_atomic(file, data, len, err);
+        rc = crun_dataset_write_atomic(ctx, file, data, len, err);
     free(owned);
     return rc;
 }

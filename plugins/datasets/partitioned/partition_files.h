@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+#include <crun/dataset.h>
 #include <crun/value.h>
 
 #include "csv_parse.h"
@@ -41,8 +42,10 @@ void partition_list_clear(partition_list *list);
 
 /* Read file as fmt says into a new value. */
 int partition_read(const part_format *fmt, const char *file, crun_value **out, crun_error *err);
-/* Write value to file (atomically, making folders) as fmt says. */
-int partition_write(const part_format *fmt, const char *file, const crun_value *value,
-                    crun_error *err);
+/* Write value to file (atomically, making folders) as fmt says, synced at
+ * the durability of ctx (the partitioned dataset's: its entry's, else the
+ * run's). */
+int partition_write(const part_format *fmt, const crun_dataset_ctx *ctx, const char *file,
+                    const crun_value *value, crun_error *err);
 
 #endif

@@ -6,9 +6,11 @@
  * A load lists the folder (recursively, sorted, hidden files skipped) and
  * returns a crun.partitions value (crun/partitions.h); a save writes each
  * partition of such a value, or of a JSON object, to path/<name><suffix>,
- * each file atomically.  A plugin cannot load another plugin through the
- * host, so the underlying types are built in: text, bytes, json, and csv
- * through the csv plugin's own reader (csv_parse.c, compiled in here).
+ * each file atomically and synced as the dataset's durability says (the
+ * run's level by default: one sync at its end).  A plugin cannot load
+ * another plugin through the host, so the underlying types are built in:
+ * text, bytes, json, and csv through the csv plugin's own reader
+ * (csv_parse.c, compiled in here).
  */
 #include <errno.h>
 #include <stddef.h>
@@ -305,7 +307,7 @@ static int save_one(partitioned_ds *ds, const char *name, const crun_value *valu
     char *file = NULL;
     if (asprintf(&file, "%s/%s%s", ds->folder, name, ds->suffix) < 0)
         return crun_error_set(err, CRUN_ENOMEM, "dataset '%s': out of memory", ds->ctx->name);
-    int rc = partition_write(&ds->format, file, value, err);
+    int rc = partition_write(&ds->format, ds->ctx, file, value, err);
     free(file);
     if (rc != 0)
         return crun_error_prefix(err, "dataset '%s': partition '%s': ", ds->ctx->name, name);
