@@ -47,6 +47,14 @@ enum {
      * session closes, instead of one create/destroy per run.  run() must
      * then keep nothing of a run in the instance (only the options). */
     CRUN_RUNNER_SHARED = 1u << 0,
+    /* The runner executes the plan's nodes itself (crun_run_next_ready,
+     * crun_run_execute), as sequential, parallel and slurm do.  For an
+     * incremental run (crun_run_options.incremental) the host then decides
+     * before run() which nodes are up to date and hands it a run of the
+     * others only.  A runner without it (one that hands the plan to runs
+     * of its own, or serves requests) gets every node: its inner runs
+     * decide for themselves. */
+    CRUN_RUNNER_EXECUTES = 1u << 1,
 };
 
 /* A runner's table.  The host reads table->size and gives members the

@@ -157,7 +157,27 @@ typedef struct crun_run_options {
      * dataset without a filepath (memory, parameters), is CRUN_EUSAGE. */
     const char *const *input_paths;
     const char *const *output_paths;
+    /* --- ABI 2.x additions: incremental runs (docs/incremental.md) --- */
+    /* CRUN_INCREMENTAL_*: which nodes an executing runner (one flagged
+     * CRUN_RUNNER_EXECUTES) skips as up to date; 0 runs them all.  Runs
+     * inside runs inherit it. */
+    int incremental;
+    /* Decide and describe (result.decisions), run nothing. */
+    bool dry_run;
 } crun_run_options;
+
+/* crun_run_options.incremental */
+enum {
+    CRUN_INCREMENTAL_OFF = 0,
+    /* Kedro's --only-missing-outputs: a node runs when it has no outputs, a
+     * persistent output is missing, or a node that runs needs an output of
+     * it that is in memory or missing */
+    CRUN_INCREMENTAL_MISSING_OUTPUTS = 1,
+    /* --only-changed: also when its fingerprint (code, parameters read,
+     * inputs, declaration, outputs) differs from the one recorded when its
+     * outputs were saved, and everything downstream of a node that runs */
+    CRUN_INCREMENTAL_CHANGED = 2
+};
 
 #define CRUN_RUN_OPTIONS_INIT {.size = sizeof(crun_run_options)}
 
@@ -185,10 +205,15 @@ typedef struct crun_run_result {
     /* where resume_command starts: the nodes of its --from-nodes,
      * comma-separated (crun_delegate_options.from_nodes takes it); NULL if none */
     char *resume_from;
+    /* --- ABI 2.x additions: incremental runs --- */
+    size_t nodes_up_to_date; /* planned nodes skipped (not in nodes_total) */
+    /* with dry_run: a new reference to [{"node", "action": "run"|"skip",
+     * "reason"}] for every planned node in plan order; else NULL */
+    json_t *decisions;
 } crun_run_result;
 
 #define CRUN_RUN_RESULT_INIT {.size = sizeof(crun_run_result)}
-/* Free everything a result holds (strings, arrays, output references) and
+/* Free everything a result holds (strings, arrays, output references, decisions) and
  * zero it, keeping its size.  Every member is owned by the result (nothing
  * borrows from the session), and they may share allocations (the output and
  * timing arrays are one block): free them only this way. */

@@ -28,6 +28,7 @@
 
 static const char usage_text[] =
     "usage: crun [run] [options]          run a pipeline\n"
+    "       crun status [options]             which nodes --only-changed would run, and why\n"
     "       crun compile [options] [-o FILE]  print the pipeline's IR as JSON\n"
     "       crun list pipelines|nodes|datasets|runners|plugins [--json]\n"
     "       crun plugin info FILE.so [--json]\n"
@@ -61,6 +62,10 @@ static const char usage_text[] =
     "  -m KEY=SWEEP          sweep a parameter through the chosen runner (repeatable):\n"
     "                        -m a.b=0.1,0.2  -m c=range(1,4)  -m d=choice(x,y)\n"
     "  --resume SWEEP_ID     run again only the trials of a sweep that did not succeed\n"
+    "  --only-missing-outputs  skip nodes whose outputs exist (Kedro's rule)\n"
+    "  --only-changed        also rerun nodes whose code, parameters, inputs or outputs\n"
+    "                        changed since their outputs were saved\n"
+    "  --dry-run             print each node as run or skip, with the reason; run nothing\n"
     "  --durability LEVEL    when saved files reach the disk: none, run (default:\n"
     "                        synced once at the end) or node (before dependents start)\n"
     "  -q, --quiet           only errors on stderr;  -v, --verbose  debug output\n"
@@ -87,7 +92,7 @@ enum {
     OPT_FROM_NODES, OPT_TO_NODES, OPT_FROM_INPUTS, OPT_TO_OUTPUTS, OPT_PARAMS, OPT_LOAD_VERSIONS,
     OPT_PROJECT, OPT_IR, OPT_RUN_ID, OPT_RESUME, OPT_JSON, OPT_VERSION,
     OPT_FORMAT, OPT_IMAGE, OPT_EVENTS, OPT_CPU, OPT_MEMORY, OPT_WORKDIR, OPT_PVC, OPT_DURABILITY,
-    OPT_INPUT, OPT_OUTPUT
+    OPT_INPUT, OPT_OUTPUT, OPT_ONLY_MISSING, OPT_ONLY_CHANGED, OPT_DRY_RUN
 };
 
 static const struct option long_options[] = {
@@ -112,6 +117,9 @@ static const struct option long_options[] = {
     {"durability", required_argument, NULL, OPT_DURABILITY},
     {"input", required_argument, NULL, OPT_INPUT},
     {"output", required_argument, NULL, OPT_OUTPUT},
+    {"only-missing-outputs", no_argument, NULL, OPT_ONLY_MISSING},
+    {"only-changed", no_argument, NULL, OPT_ONLY_CHANGED},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {"json", no_argument, NULL, OPT_JSON},
     {"format", required_argument, NULL, OPT_FORMAT},
     {"image", required_argument, NULL, OPT_IMAGE},
@@ -258,6 +266,17 @@ static int parse_option(cli *c, int opt, const char *arg)
         break;
     case OPT_INPUT: return add_path(c, true, arg);
     case OPT_OUTPUT: return add_path(c, false, arg);
+    case OPT_ONLY_MISSING:
+    case OPT_ONLY_CHANGED: {
+        int mode = opt == OPT_ONLY_MISSING ? CRUN_INCREMENTAL_MISSING_OUTPUTS
+                                           : CRUN_INCREMENTAL_CHANGED;
+        if (c->ro.incremental && c->ro.incremental != mode)
+            return usage_error("%s", "--only-missing-outputs and --only-changed exclude each "
+                               "other");
+        c->ro.incremental = mode;
+        break;
+    }
+    case OPT_DRY_RUN: c->ro.dry_run = true; break;
     case OPT_JSON: c->json = true; break;
     case OPT_FORMAT: c->format = arg; break;
     case OPT_IMAGE: c->image = arg; break;
@@ -297,8 +316,8 @@ static int select_node(cli *c)
 
 static int parse_args(cli *c, int argc, char **argv)
 {
-    static const char *const commands[] = {"run", "compile", "list", "plugin", "catalog",
-                                             "export", "viz", "new", NULL};
+    static const char *const commands[] = {"run", "status", "compile", "list", "plugin",
+                                             "catalog", "export", "viz", "new", NULL};
     int first = 1;
     c->command = "run";
     if (argc > 1 && argv[1][0] != '-') {
@@ -340,11 +359,18 @@ static int parse_args(cli *c, int argc, char **argv)
         else
             return usage_error("unexpected argument '%s'", argv[optind]);
     }
-    if (strcmp(c->command, "run") == 0 && c->what)
+    if ((strcmp(c->command, "run") == 0 || strcmp(c->command, "status") == 0) && c->what)
         return usage_error("unexpected argument '%s'", c->what);
     int rc = select_node(c);
     if (rc)
         return rc;
+    if (strcmp(c->command, "status") == 0) { /* dvc status: what --only-changed would do */
+        if (c->ro.incremental == CRUN_INCREMENTAL_MISSING_OUTPUTS)
+            return usage_error("%s", "crun status: --only-missing-outputs does not apply "
+                                     "(status is what --only-changed would run)");
+        c->ro.incremental = CRUN_INCREMENTAL_CHANGED;
+        c->ro.dry_run = true;
+    }
     c->ro.filter = &c->filter;
     c->ro.input_paths = (const char *const *)c->input_paths;
     c->ro.output_paths = (const char *const *)c->output_paths;
@@ -676,13 +702,40 @@ static int do_plugin(cli *c, crun_error *err)
     return EXIT_OK;
 }
 
+/* A dry run's plan: "run  NODE  reason" per node, in plan order. */
+static void print_decisions(json_t *decisions)
+{
+    size_t i, width = 4, runs = 0;
+    json_t *d;
+    json_array_foreach(decisions, i, d) {
+        size_t len = strlen(json_string_value(json_object_get(d, "node")));
+        width = len > width ? len : width;
+    }
+    json_array_foreach(decisions, i, d) {
+        const char *action = json_string_value(json_object_get(d, "action"));
+        runs += strcmp(action, "run") == 0;
+        printf("%-4s  %-*s  %s\n", action, (int)width,
+               json_string_value(json_object_get(d, "node")),
+               json_string_value(json_object_get(d, "reason")));
+    }
+    printf("%zu of %zu nodes would run\n", runs, json_array_size(decisions));
+}
+
 static int do_run(cli *c, crun_session *s, crun_error *err)
 {
     crun_run_result res = CRUN_RUN_RESULT_INIT;
     c->ro.progress = !c->quiet;
     int rc = crun_session_run(s, &c->ro, &res, err);
     int status = exit_status(rc);
-    if (rc == 0) {
+    if (rc == 0 && c->ro.dry_run) {
+        if (c->json)
+            print_json(res.decisions);
+        else
+            print_decisions(res.decisions);
+    } else if (rc == 0 && res.nodes_up_to_date && !c->quiet && !res.delegated) {
+        fprintf(stderr, "crun: run %s: %zu of %zu nodes done, %zu up to date\n", res.run_id,
+                res.nodes_done, res.nodes_total, res.nodes_up_to_date);
+    } else if (rc == 0) {
         if (!c->quiet && res.delegated)
             fprintf(stderr, "crun: run %s: the runner ran the pipeline in runs of its own\n",
                     res.run_id);

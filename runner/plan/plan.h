@@ -57,4 +57,40 @@ void plan_free(plan *p);
 char *plan_resume_nodes(const plan *p, const unsigned char *done,
                         bool (*persisted)(void *user, size_t ds), void *user);
 
+/* --- incremental runs (plan_skip.c) --- */
+
+/* Why a node runs or is skipped: the dataset or node it names (ds is an IR
+ * dataset, node a plan index). */
+typedef enum plan_why_kind {
+    PLAN_WHY_UP_TO_DATE,  /* skipped */
+    PLAN_WHY_NO_OUTPUTS,  /* Kedro: a node without outputs always runs */
+    PLAN_WHY_MISSING,     /* output ds is persistent and does not exist */
+    PLAN_WHY_NEEDED,      /* node (which runs) reads output ds, ephemeral or missing */
+    PLAN_WHY_UPSTREAM,    /* node, upstream, runs (--only-changed) */
+    PLAN_WHY_CHANGED      /* the caller's changed() said so (its own reason) */
+} plan_why_kind;
+
+typedef struct plan_why {
+    plan_why_kind kind;
+    size_t ds;
+    size_t node;
+} plan_why;
+
+/* The questions plan_decide asks of the run's catalog.  changed is NULL for
+ * --only-missing-outputs; else whether planned node i changed since its
+ * outputs were saved (it may fill *why, kind PLAN_WHY_CHANGED). */
+typedef struct plan_probe {
+    bool (*ephemeral)(void *user, size_t ds); /* a memory dataset */
+    bool (*exists)(void *user, size_t ds);    /* the dataset's own exists */
+    bool (*changed)(void *user, size_t i, plan_why *why);
+    void *user;
+} plan_probe;
+
+/* runs[i] (p->n of them) and why[i] for every planned node, by Kedro's
+ * --only-missing-outputs rule and, with probe->changed, --only-changed. */
+void plan_decide(const plan *p, const plan_probe *probe, unsigned char *runs, plan_why *why);
+/* A new plan of the nodes of p with keep[i] set, in p's order (may be
+ * empty).  0, or -1 when out of memory. */
+int plan_subset(const plan *p, const unsigned char *keep, plan **out);
+
 #endif

@@ -25,6 +25,7 @@
 #include "catalog/file_saves.h"
 #include "plugin/plugin.h"
 #include "run/run.h"
+#include "run/incremental.h"
 
 typedef struct out_file {
     char *path;
@@ -516,6 +517,7 @@ int crun_run_command_finish(crun_run *run, size_t pn, int status, crun_error *er
         return node_failed(run, &call, rc, err);
     for (size_t i = 0; i < node->n_in; i++)
         catalog_consumed(&run->catalog, node->in[i].ds);
+    incr_node_done(run, pn);
     return 0;
 }
 

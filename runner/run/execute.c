@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "run/run.h"
+#include "run/incremental.h"
 
 /* --- executing a function node --- */
 
@@ -128,6 +129,8 @@ int crun_run_execute(crun_run *run, size_t pn, crun_error *err)
         free(vals);
     for (size_t i = 0; i < node->n_in; i++)
         catalog_consumed(&run->catalog, node->in[i].ds);
+    if (!rc)
+        incr_node_done(run, pn); /* its outputs are saved: record what made them */
     if (rc) {
         crun_error_prefix(err, "node '%s': ", node->name);
         /* whatever went wrong inside (a missing or corrupt file, a refused

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "run/run.h"
+#include "run/incremental.h"
 #include "core/suggest.h"
 
 /* --- creating and ending a run --- */
@@ -220,6 +221,7 @@ void run_destroy(crun_run *run)
 {
     if (!run)
         return;
+    incr_end(run); /* writes the fingerprints still pending */
     catalog_close(&run->catalog);
     for (size_t i = 0; run->cmds && i < run->plan->n; i++)
         command_state_free(run->cmds[i]);

@@ -94,6 +94,9 @@ struct crun_run {
     bool own_logger_set;
     atomic_uint n_delegated; /* runs started by crun_run_delegate, for their ids */
     inner_runs inner;        /* under lock */
+    /* incremental runs (run/incremental.c): fingerprints, the store */
+    struct incr_state *incr; /* NULL when the run neither decides nor records */
+    size_t n_up_to_date;     /* planned nodes left out as up to date */
 };
 
 /* run.c */

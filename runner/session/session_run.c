@@ -16,6 +16,7 @@
 
 #include "session/session.h"
 #include "core/suggest.h"
+#include "run/incremental.h"
 
 static bool needs_quotes(const char *s)
 {
@@ -103,6 +104,7 @@ static void fill_result(crun_session *s, crun_run *run, const crun_run_options *
     const plan *p = run->plan;
     res->nodes_total = p->n;
     res->nodes_done = run->n_done;
+    res->nodes_up_to_date = run->n_up_to_date;
     res->delegated = run->delegated;
     if (res->status == 0)
         return;
@@ -164,6 +166,8 @@ void crun_run_result_clear(crun_run_result *res)
         crun_value_unref(res->output_values[i]);
     if (HAS(res, output_names))
         free(res->output_names); /* the block of every output and timing array */
+    if (HAS(res, decisions))
+        json_decref(res->decisions);
     uint32_t size = res->size;
     memset(res, 0, size < sizeof(*res) ? size : sizeof(*res));
     res->size = size;
@@ -214,7 +218,8 @@ static int execute(crun_session *s, crun_run *run, runner_inst *r, crun_error *e
     if (!rc)
         rc = pipeline_hooks(run, CRUN_HOOK_BEFORE_PIPELINE_RUN, NULL, 0, err);
     if (!rc) {
-        rc = r->type->run(r->instance, run, err);
+        /* an incremental run with every node up to date has nothing to run */
+        rc = run->plan->n ? r->type->run(r->instance, run, err) : 0;
         if (!rc && run->failed) /* a runner that reported failure but returned 0 */
             rc = run->first_error.code;
         if (!rc && crun_run_cancelled(run) && !run->delegated)
@@ -437,6 +442,21 @@ int session_run(crun_session *s, const crun_run_options *o, crun_run_result *res
         return res->status = rc;
     }
     res->run_id = strdup(run->run_id);
+    /* which nodes are up to date is decided where nodes execute: a runner
+     * that hands the plan to runs of its own leaves it to them */
+    bool decide = o->dry_run || (o->incremental && (r.type->flags & CRUN_RUNNER_EXECUTES));
+    rc = incr_begin(run, o, err);
+    if (!rc && decide)
+        rc = incr_decide(run, o->dry_run ? &res->decisions : NULL, err);
+    if (rc || o->dry_run) {
+        res->status = rc;
+        res->nodes_total = run->plan->n;
+        inner_run_end(run, d, NULL);
+        if (!runner_shared && r.type->destroy)
+            r.type->destroy(r.instance);
+        run_destroy(run);
+        return rc;
+    }
     if (!o->own_cancel && !d)
         session_register_run(s, run, true);
     if (o->on_run)

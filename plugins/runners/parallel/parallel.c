@@ -398,7 +398,8 @@ static const crun_runner_type parallel_type = {
     .create = par_create,
     .run = par_run_plan,
     .destroy = par_destroy,
-    .flags = CRUN_RUNNER_SHARED, /* the instance is the options; a run's state is its par_run */
+    /* the instance is the options; a run's state is its par_run */
+    .flags = CRUN_RUNNER_SHARED | CRUN_RUNNER_EXECUTES,
 };
 
 static const crun_plugin parallel_plugin = {

@@ -55,7 +55,7 @@ static const crun_runner_type sequential_type = {
     .create = seq_create,
     .run = seq_run,
     .destroy = seq_destroy,
-    .flags = CRUN_RUNNER_SHARED, /* the instance holds only the logger */
+    .flags = CRUN_RUNNER_SHARED | CRUN_RUNNER_EXECUTES, /* the instance holds only the logger */
 };
 
 static const crun_plugin sequential_plugin = {

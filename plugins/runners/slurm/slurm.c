@@ -626,6 +626,7 @@ static int slurm_run(void *instance, crun_run *run, crun_error *err)
 
 static const crun_runner_type slurm_type = {
     .size = sizeof(crun_runner_type),
+    .flags = CRUN_RUNNER_EXECUTES, /* incremental runs submit no job for a node up to date */
     .create = slurm_create,
     .run = slurm_run,
     .destroy = slurm_destroy,
