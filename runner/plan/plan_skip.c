@@ -17,9 +17,8 @@
 
 #include "plan/plan.h"
 
-/* Whether node i (plan index) must run by Kedro's rule; *why filled. */
-static bool kedro_runs(const plan *p, size_t i, const plan_probe *q, const unsigned char *runs,
-                       plan_why *why)
+/* Kedro's rules on a node's own outputs: none, or a persistent one missing. */
+static bool own_state_runs(const plan *p, size_t i, const plan_probe *q, plan_why *why)
 {
     const ir_node *n = &p->ir->nodes[p->node[i]];
     if (n->n_out == 0) {
@@ -33,6 +32,15 @@ static bool kedro_runs(const plan *p, size_t i, const plan_probe *q, const unsig
             return true;
         }
     }
+    return false;
+}
+
+/* Whether node i (plan index) must run by Kedro's rule; *why filled. */
+static bool kedro_runs(const plan *p, size_t i, const plan_probe *q, const unsigned char *runs,
+                       plan_why *why)
+{
+    if (own_state_runs(p, i, q, why))
+        return true;
     for (size_t e = p->succ_start[i]; e < p->succ_start[i + 1]; e++) {
         size_t s = p->succs[e];
         if (!runs[s])
@@ -64,7 +72,8 @@ static bool reverse_walk(const plan *p, const plan_probe *q, unsigned char *runs
 }
 
 /* --only-changed, in topological order: a node downstream of one that runs
- * runs, and so does a node that changed; returns whether a node was added. */
+ * runs, and so does a node with an output missing or that changed; returns
+ * whether a node was added. */
 static bool forward_walk(const plan *p, const plan_probe *q, unsigned char *runs, plan_why *why)
 {
     bool added = false;
@@ -75,7 +84,7 @@ static bool forward_walk(const plan *p, const plan_probe *q, unsigned char *runs
                 runs[i] = 1;
                 added = true;
             }
-        if (!runs[i] && q->changed(q->user, i, &why[i])) {
+        if (!runs[i] && (own_state_runs(p, i, q, &why[i]) || q->changed(q->user, i, &why[i]))) {
             runs[i] = 1;
             added = true;
         }
