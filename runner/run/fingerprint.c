@@ -49,6 +49,29 @@ static void add(fp_text *t, const char *fmt, ...)
     }
 }
 
+/* The hot path (every node of every incremental run) appends without printf. */
+static void put(fp_text *t, const char *s, size_t n)
+{
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 512;
+        while (cap < t->len + n + 1)
+            cap *= 2;
+        char *g = realloc(t->s, cap);
+        if (!g)
+            return;
+        t->s = g;
+        t->cap = cap;
+    }
+    memcpy(t->s + t->len, s, n);
+    t->len += n;
+    t->s[t->len] = '\0';
+}
+
+static void puts_(fp_text *t, const char *s)
+{
+    put(t, s, strlen(s));
+}
+
 fp_hash fp_hash_text(const char *s, size_t len)
 {
     return XXH3_128bits(s, len);
@@ -56,17 +79,23 @@ fp_hash fp_hash_text(const char *s, size_t len)
 
 static void hex(const fp_hash *h, char out[33])
 {
-    snprintf(out, 33, "%016llx%016llx", (unsigned long long)h->high64,
-             (unsigned long long)h->low64);
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        out[i] = digits[(h->high64 >> (60 - 4 * i)) & 15];
+        out[16 + i] = digits[(h->low64 >> (60 - 4 * i)) & 15];
+    }
+    out[32] = '\0';
 }
 
 /* --- what every node shares: datasets' declarations, libraries --- */
 
-static char *dataset_line(crun_run *run, size_t ds)
+static void dataset_line(crun_run *run, size_t ds, char out[33])
 {
     const ir_dataset *d = &run->ir->ds[ds];
-    if (d->kind == IR_DS_MEMORY)
-        return strdup("memory");
+    if (d->kind == IR_DS_MEMORY) {
+        memcpy(out, "memory", 7);
+        return;
+    }
     const crun_plugin *plug = atomic_load(&run->shared->catalog.ds_plugin[ds]);
     json_t *opts = d->options ? conf_to_json(d->options) : NULL;
     char *text = opts ? json_dumps(opts, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -75,11 +104,9 @@ static char *dataset_line(crun_run *run, size_t ds)
         plug && plug->version ? plug->version : "");
     json_decref(opts);
     free(text);
-    char h[33];
     fp_hash fp = fp_hash_text(t.s ? t.s : "", t.len);
     fp_text_free(&t);
-    hex(&fp, h);
-    return strdup(h);
+    hex(&fp, out);
 }
 
 /* The file a node library was loaded from (the loader's record). */
@@ -125,7 +152,7 @@ int fp_prepare(incr_state *s, crun_error *err)
     crun_run *run = s->run;
     const ir_t *ir = run->ir;
     const plan *p = run->plan;
-    s->ds_line = calloc(ir->n_ds + 1, sizeof(char *));
+    s->ds_line = calloc(ir->n_ds + 1, sizeof(*s->ds_line));
     s->lib_line = calloc(ir->n_nodes + 1, sizeof(char *));
     s->libs = calloc(ir->n_nodes + 1, sizeof(char *));
     if (!s->ds_line || !s->lib_line || !s->libs)
@@ -139,9 +166,8 @@ int fp_prepare(incr_state *s, crun_error *err)
         for (int side = 0; side < 2; side++)
             for (size_t k = 0; k < counts[side]; k++) {
                 size_t ds = ports[side][k].ds;
-                if (!s->ds_line[ds] && ir->ds[ds].kind != IR_DS_PARAMS &&
-                    !(s->ds_line[ds] = dataset_line(run, ds)))
-                    return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+                if (!s->ds_line[ds][0] && ir->ds[ds].kind != IR_DS_PARAMS)
+                    dataset_line(run, ds, s->ds_line[ds]);
             }
         if (!n->func)
             continue;
@@ -174,8 +200,6 @@ int fp_prepare(incr_state *s, crun_error *err)
 
 void fp_release(incr_state *s)
 {
-    for (size_t i = 0; s->ds_line && i < s->run->ir->n_ds; i++)
-        free(s->ds_line[i]);
     for (size_t i = 0; i < s->n_libs; i++)
         free(s->libs[i]);
     free(s->ds_line);
@@ -255,7 +279,11 @@ static void command_files(incr_state *s, const ir_node *n, fp_text *t)
 static void code_lines(incr_state *s, const ir_node *n, fp_text *t)
 {
     if (n->func) {
-        add(t, "code\t%s\nfunc\t%s\n", s->lib_line[n - s->run->ir->nodes], n->func);
+        puts_(t, "code\t");
+        puts_(t, s->lib_line[n - s->run->ir->nodes]);
+        puts_(t, "\nfunc\t");
+        puts_(t, n->func);
+        put(t, "\n", 1);
         return;
     }
     XXH3_state_t *h = XXH3_createState();
@@ -292,25 +320,33 @@ static void input_lines(incr_state *s, const ir_node *n, fp_text *t)
             producer_line(s, ds, hx);
         else
             dataset_content(s, ds, hx);
-        add(t, "in %s\t%s\n", d->name, hx);
+        put(t, "in ", 3);
+        puts_(t, d->name);
+        put(t, "\t", 1);
+        puts_(t, hx);
+        put(t, "\n", 1);
     }
 }
 
+/* Its ports and their datasets' declarations, as they are: one line. */
 static void declaration_line(incr_state *s, const ir_node *n, fp_text *t)
 {
-    fp_text d = {0};
-    add(&d, "%s\n", n->name);
-    for (uint32_t k = 0; k < n->n_in; k++)
-        add(&d, "<%s=%s %s\n", n->in[k].arg, s->run->ir->ds[n->in[k].ds].name,
-            s->ds_line[n->in[k].ds] ? s->ds_line[n->in[k].ds] : "");
-    for (uint32_t k = 0; k < n->n_out; k++)
-        add(&d, ">%s=%s %s\n", n->out[k].arg, s->run->ir->ds[n->out[k].ds].name,
-            s->ds_line[n->out[k].ds] ? s->ds_line[n->out[k].ds] : "");
-    fp_hash h = fp_hash_text(d.s ? d.s : "", d.len);
-    fp_text_free(&d);
-    char hx[33];
-    hex(&h, hx);
-    add(t, "decl\t%s\n", hx);
+    const ir_t *ir = s->run->ir;
+    puts_(t, "decl\t");
+    puts_(t, n->name);
+    const ir_port *ports[2] = {n->in, n->out};
+    uint32_t counts[2] = {n->n_in, n->n_out};
+    for (int side = 0; side < 2; side++)
+        for (uint32_t k = 0; k < counts[side]; k++) {
+            const ir_port *port = &ports[side][k];
+            put(t, side ? " >" : " <", 2);
+            puts_(t, port->arg);
+            put(t, "=", 1);
+            puts_(t, ir->ds[port->ds].name);
+            put(t, ":", 1);
+            puts_(t, s->ds_line[port->ds]);
+        }
+    put(t, "\n", 1);
 }
 
 int fp_node_lines(incr_state *s, size_t pn, fp_text *in, fp_text *out)

@@ -1,8 +1,9 @@
 /* fp_store.c - .crun/fingerprints.db: what incremental runs remember.
  *
- * Two tables: nodes (name -> fingerprint, outputs' hash, the lines they
- * were made from) and files (path -> size, mtime, ctime, inode and content
- * hash).  The database is sqlite3 in WAL mode with synchronous=NORMAL: many
+ * Three tables: nodes (name -> fingerprint, outputs' hash: small rows, all
+ * read by every incremental run), details (name -> the lines they were
+ * made from, read only to say what changed) and files (path -> size, mtime,
+ * ctime, inode and content hash).  The database is sqlite3 in WAL mode with synchronous=NORMAL: many
  * crun processes read and write it at once (a busy writer is waited for),
  * and a process killed at any point leaves it valid (sqlite's journal).
  * Writes are kept in memory and written in one transaction per batch: at
@@ -74,7 +75,9 @@ static const char schema[] =
     "PRAGMA journal_mode=WAL;"
     "PRAGMA synchronous=NORMAL;"
     "CREATE TABLE IF NOT EXISTS nodes(name TEXT PRIMARY KEY, fp BLOB NOT NULL,"
-    " out BLOB NOT NULL, detail TEXT NOT NULL) WITHOUT ROWID;"
+    " out BLOB NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS details(name TEXT PRIMARY KEY, lines TEXT NOT NULL)"
+    " WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, size INTEGER, mtime INTEGER,"
     " ctime INTEGER, ino INTEGER, hash BLOB) WITHOUT ROWID;";
 
@@ -119,10 +122,12 @@ static int exec_row(sqlite3_stmt *q)
 
 static int write_batch(fp_store *st)
 {
-    sqlite3_stmt *qn = NULL, *qf = NULL;
+    sqlite3_stmt *qn = NULL, *qd = NULL, *qf = NULL;
     int rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
-    if (!rc && (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO nodes VALUES(?,?,?,?)", -1,
+    if (!rc && (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO nodes VALUES(?,?,?)", -1,
                                    &qn, NULL) != SQLITE_OK ||
+                sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO details VALUES(?,?)", -1,
+                                   &qd, NULL) != SQLITE_OK ||
                 sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO files VALUES(?,?,?,?,?,?)", -1,
                                    &qf, NULL) != SQLITE_OK))
         rc = -1;
@@ -131,8 +136,9 @@ static int write_batch(fp_store *st)
         sqlite3_bind_text(qn, 1, r->name, -1, SQLITE_STATIC);
         sqlite3_bind_blob(qn, 2, &r->fp, sizeof(r->fp), SQLITE_STATIC);
         sqlite3_bind_blob(qn, 3, &r->out, sizeof(r->out), SQLITE_STATIC);
-        sqlite3_bind_text(qn, 4, r->detail, -1, SQLITE_STATIC);
-        rc = exec_row(qn);
+        sqlite3_bind_text(qd, 1, r->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(qd, 2, r->detail, -1, SQLITE_STATIC);
+        rc = exec_row(qn) || exec_row(qd) ? -1 : 0;
     }
     for (size_t i = 0; !rc && i < st->n_files; i++) {
         file_row *f = &st->files[i];
@@ -147,6 +153,7 @@ static int write_batch(fp_store *st)
         rc = exec_row(qf);
     }
     sqlite3_finalize(qn);
+    sqlite3_finalize(qd);
     sqlite3_finalize(qf);
     if (!rc && sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         rc = -1;
@@ -263,7 +270,7 @@ char *fp_store_detail(fp_store *st, const char *name)
         if (strcmp(st->pending[i].name, name) == 0)
             out = strdup(st->pending[i].detail);
     if (!out &&
-        sqlite3_prepare_v2(st->db, "SELECT detail FROM nodes WHERE name=?", -1, &q, NULL) ==
+        sqlite3_prepare_v2(st->db, "SELECT lines FROM details WHERE name=?", -1, &q, NULL) ==
             SQLITE_OK) {
         sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
         if (sqlite3_step(q) == SQLITE_ROW)

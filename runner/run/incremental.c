@@ -8,11 +8,13 @@
  * every runner (and every run inside a run) sees only those.  After each
  * node that succeeded, incr_node_done records its fingerprint, from any
  * thread.  Runs that keep their outputs in memory or take their inputs from
- * a program (the service's requests) record nothing.
+ * a program (the service's requests) record nothing, nor do plain runs of a
+ * project that has no store yet (no incremental run made one).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "run/incremental.h"
 
@@ -50,6 +52,14 @@ int incr_begin(crun_run *run, const crun_run_options *o, crun_error *err)
 {
     int mode = o->incremental;
     bool record = !o->memory_outputs && o->n_inputs == 0 && !o->dry_run;
+    /* a plain run records once the project has a store (an incremental run
+     * or crun status made it): projects that never skip pay nothing */
+    if (!mode && record) {
+        char *path = NULL;
+        record = asprintf(&path, "%s/.crun/fingerprints.db", run->ir->dir) >= 0 &&
+                 access(path, F_OK) == 0;
+        free(path);
+    }
     if (!mode && !record)
         return 0;
     const plan *p = run->plan;

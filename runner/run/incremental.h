@@ -84,7 +84,7 @@ struct incr_state {
     fp_hash *stored;        /* per IR node: the recorded fingerprint */
     fp_hash *stored_out;
     unsigned char *has_stored;
-    char **ds_line;         /* per IR dataset: its declaration's hash (hex), NULL if unused */
+    char (*ds_line)[33];    /* per IR dataset: its declaration's hash (hex), "" if unused */
     const char **lib_line;  /* per IR node (function): "<library file> <hash>" */
     char **libs;            /* the distinct library lines (owned) */
     size_t n_libs;
