@@ -65,7 +65,8 @@ typedef enum plan_why_kind {
     PLAN_WHY_UP_TO_DATE,  /* skipped */
     PLAN_WHY_NO_OUTPUTS,  /* Kedro: a node without outputs always runs */
     PLAN_WHY_MISSING,     /* output ds is persistent and does not exist */
-    PLAN_WHY_NEEDED,      /* node (which runs) reads output ds, ephemeral or missing */
+    PLAN_WHY_NEEDED,      /* node (which runs) reads output ds, ephemeral or missing;
+                           * node PLAN_NONE: the caller collects ds (probe->collected) */
     PLAN_WHY_UPSTREAM,    /* node, upstream, runs (--only-changed) */
     PLAN_WHY_CHANGED      /* the caller's changed() said so (its own reason) */
 } plan_why_kind;
@@ -83,6 +84,9 @@ typedef struct plan_probe {
     bool (*ephemeral)(void *user, size_t ds); /* a memory dataset */
     bool (*exists)(void *user, size_t ds);    /* the dataset's own exists */
     bool (*changed)(void *user, size_t i, plan_why *why);
+    /* NULL, or whether the caller wants the value of free output ds (a
+     * run that returns its outputs): made again when it is ephemeral */
+    bool (*collected)(void *user, size_t ds);
     void *user;
 } plan_probe;
 

@@ -27,8 +27,13 @@ static bool own_state_runs(const plan *p, size_t i, const plan_probe *q, plan_wh
     }
     for (size_t k = 0; k < n->n_out; k++) {
         size_t ds = n->out[k].ds;
-        if (!q->ephemeral(q->user, ds) && !q->exists(q->user, ds)) {
+        bool ephemeral = q->ephemeral(q->user, ds);
+        if (!ephemeral && !q->exists(q->user, ds)) {
             *why = (plan_why){.kind = PLAN_WHY_MISSING, .ds = ds};
+            return true;
+        }
+        if (ephemeral && q->collected && p->consumers[ds] == 0 && q->collected(q->user, ds)) {
+            *why = (plan_why){.kind = PLAN_WHY_NEEDED, .ds = ds, .node = PLAN_NONE};
             return true;
         }
     }

@@ -163,6 +163,13 @@ static bool probe_exists(void *user, size_t ds)
     return d->exists[ds];
 }
 
+static bool probe_collected(void *user, size_t ds)
+{
+    (void)ds; /* every free output is returned */
+    decide_ctx *d = user;
+    return d->run->opts->collect_outputs;
+}
+
 static bool probe_changed(void *user, size_t i, plan_why *why)
 {
     decide_ctx *d = user;
@@ -221,8 +228,10 @@ static char *reason(decide_ctx *d, size_t i, const plan_why *w)
     case PLAN_WHY_NO_OUTPUTS: n = asprintf(&out, "no outputs"); break;
     case PLAN_WHY_MISSING: n = asprintf(&out, "output %s missing", ds); break;
     case PLAN_WHY_NEEDED:
-        n = asprintf(&out, "%s %s needed by %s, which runs",
-                     probe_ephemeral(d, w->ds) ? "memory output" : "output", ds, node);
+        n = w->node == PLAN_NONE
+                ? asprintf(&out, "memory output %s is returned by the run", ds)
+                : asprintf(&out, "%s %s needed by %s, which runs",
+                           probe_ephemeral(d, w->ds) ? "memory output" : "output", ds, node);
         break;
     case PLAN_WHY_UPSTREAM: n = asprintf(&out, "upstream %s runs", node); break;
     case PLAN_WHY_CHANGED: return changed_reason(d, i);
@@ -310,7 +319,7 @@ int incr_decide(crun_run *run, json_t **decisions, crun_error *err)
         plan_probe probe = {.ephemeral = probe_ephemeral, .exists = probe_exists,
                             .changed = s->mode == CRUN_INCREMENTAL_CHANGED ? probe_changed
                                                                            : NULL,
-                            .user = &d};
+                            .collected = probe_collected, .user = &d};
         plan_decide(p, &probe, runs, why);
     }
     if (!rc)

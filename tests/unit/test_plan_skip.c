@@ -7,6 +7,7 @@
  *
  *   load -> raw (catalog) -> make_mem -> mem (memory) -> use_mem -> final (catalog)
  *   final -> check (no outputs)        raw -> side -> side_out (catalog)
+ *   final -> summary -> summary_mem (memory, read by no node)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,6 +30,7 @@ typedef struct fixture {
     unsigned char exists[16];  /* per dataset */
     unsigned char changed[16]; /* per planned node */
     unsigned char runs[16];
+    bool collect;              /* the run returns its free outputs */
     plan_why why[16];
     char names[256];
 } fixture;
@@ -55,6 +57,13 @@ static bool fake_changed(void *user, size_t i, plan_why *why)
     return f->changed[i];
 }
 
+static bool fake_collected(void *user, size_t ds)
+{
+    fixture *f = user;
+    (void)ds;
+    return f->collect;
+}
+
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(fixture));
@@ -74,7 +83,8 @@ static int setup(void **state)
         "      - {name: make_mem, func: lib.f, inputs: raw, outputs: mem}\n"
         "      - {name: use_mem, func: lib.f, inputs: mem, outputs: final}\n"
         "      - {name: check, func: lib.check, inputs: final}\n"
-        "      - {name: side, func: lib.f, inputs: raw, outputs: side_out}\n");
+        "      - {name: side, func: lib.f, inputs: raw, outputs: side_out}\n"
+        "      - {name: summary, func: lib.f, inputs: final, outputs: summary_mem}\n");
     if (fixture_project_build(&f->fp, test_env) != 0)
         return -1;
     if (plan_build(f->fp.ir, NULL, &f->plan, &f->fp.err) != 0 || f->plan->n > 16 ||
@@ -116,7 +126,8 @@ static size_t ds(fixture *f, const char *name)
 static void decide(fixture *f, bool only_changed)
 {
     plan_probe q = {.ephemeral = fake_ephemeral, .exists = fake_exists,
-                    .changed = only_changed ? fake_changed : NULL, .user = f};
+                    .changed = only_changed ? fake_changed : NULL,
+                    .collected = fake_collected, .user = f};
     plan_decide(f->plan, &q, f->runs, f->why);
 }
 
@@ -179,6 +190,20 @@ static void test_missing_outputs_on_two_branches_run_both_producers(void **state
     assert_int_equal(f->why[node(f, "side")].kind, PLAN_WHY_MISSING);
 }
 
+static void test_returned_memory_output_is_made_again(void **state)
+{
+    fixture *f = *state;
+    decide(f, false);
+    assert_int_equal(f->runs[node(f, "summary")], 0); /* a memory output nobody reads */
+    f->collect = true;
+    decide(f, false);
+    assert_string_equal(running(f), "check,summary");
+    plan_why w = f->why[node(f, "summary")];
+    assert_int_equal(w.kind, PLAN_WHY_NEEDED);
+    assert_int_equal(w.ds, ds(f, "summary_mem"));
+    assert_int_equal(w.node, PLAN_NONE);
+}
+
 /* --- --only-changed ----------------------------------------------------------- */
 
 static void test_changed_node_reruns_everything_downstream(void **state)
@@ -186,7 +211,7 @@ static void test_changed_node_reruns_everything_downstream(void **state)
     fixture *f = *state;
     f->changed[node(f, "make_mem")] = 1;
     decide(f, true);
-    assert_string_equal(running(f), "make_mem,use_mem,check");
+    assert_string_equal(running(f), "make_mem,use_mem,check,summary");
     assert_int_equal(f->why[node(f, "make_mem")].kind, PLAN_WHY_CHANGED);
     plan_why w = f->why[node(f, "use_mem")];
     assert_int_equal(w.kind, PLAN_WHY_UPSTREAM);
@@ -198,7 +223,7 @@ static void test_changed_consumer_makes_its_memory_input_again(void **state)
     fixture *f = *state;
     f->changed[node(f, "use_mem")] = 1;
     decide(f, true);
-    assert_string_equal(running(f), "make_mem,use_mem,check");
+    assert_string_equal(running(f), "make_mem,use_mem,check,summary");
     assert_int_equal(f->why[node(f, "make_mem")].kind, PLAN_WHY_NEEDED);
     assert_int_equal(f->why[node(f, "load")].kind, PLAN_WHY_UP_TO_DATE);
 }
@@ -276,6 +301,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_outputs_on_two_branches_run_both_producers,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_returned_memory_output_is_made_again, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_changed_node_reruns_everything_downstream, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_changed_consumer_makes_its_memory_input_again, setup,
