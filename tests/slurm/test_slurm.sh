@@ -225,6 +225,25 @@ test_sbatch_args_that_crun_sets_are_refused()
     expect_stderr_contains "did you mean 'poll_interval'"
 }
 
+# --only-changed: the runner submits jobs only for the nodes that run, and
+# the jobs record what they made for the next run to skip.
+test_cluster_only_changed_submits_only_what_runs()
+{
+    copy_demo demo
+    add_slurm_env demo
+    run_crun --project demo --env cluster --only-changed
+    expect_status 0
+    expect_stderr_contains "7 of 7 nodes done"
+    run_crun --project demo --env cluster --only-changed --params model_options.test_size=0.3
+    expect_status 0
+    expect_stderr_contains "submitted 4 Slurm jobs"
+    expect_stderr_contains "4 of 4 nodes done, 3 up to date"
+    run_crun --project demo --env cluster --only-changed --params model_options.test_size=0.3
+    expect_status 0
+    expect_stderr_contains "0 of 0 nodes done, 7 up to date"
+    expect_stderr_lacks "submitted"
+}
+
 cluster_reachable()
 {
     command -v sinfo >/dev/null 2>&1 && command -v sbatch >/dev/null 2>&1 &&
