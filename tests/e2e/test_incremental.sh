@@ -134,6 +134,21 @@ test_parallel_runner_skips_too()
     expect_ran 4
 }
 
+test_sweep_runs_nodes_without_swept_parameters_once()
+{
+    demo_project
+    run_crun run -m model_options.test_size=0.2,0.3 --only-changed
+    expect_status 0
+    # the first trial runs all 7 nodes; the second only split_data and after
+    expect_stderr_contains "0 of 7 nodes up to date"
+    expect_stderr_contains "3 of 7 nodes up to date"
+    run_crun run -m model_options.test_size=0.2,0.3 --only-changed -v
+    expect_status 0
+    expect_stderr_lacks "0 of 7 nodes up to date"
+    expect_stderr_contains "node 'split_data' runs: params:model_options.test_size changed"
+    expect_stderr_lacks "node 'preprocess_companies' runs"
+}
+
 test_dry_run_runs_nothing()
 {
     demo_project
