@@ -84,6 +84,7 @@ struct incr_state {
     fp_hash *stored;        /* per IR node: the recorded fingerprint */
     fp_hash *stored_out;
     unsigned char *has_stored;
+    size_t next_stored;     /* the IR node a next record is likely of */
     char (*ds_line)[33];    /* per IR dataset: its declaration's hash (hex), "" if unused */
     const char **lib_line;  /* per IR node (function): "<library file> <hash>" */
     char **libs;            /* the distinct library lines (owned) */
