@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -394,16 +395,25 @@ int report(crun_error *err)
     return exit_status(err->code);
 }
 
-/* The plugins a binary in the build tree should use are the tree's own. */
-static const char *builtin_plugin_dir(void)
+/* The plugins a binary in the build tree should use are the tree's own; an
+ * installed one uses those installed beside it (<prefix>/bin/../lib/.../crun,
+ * so a moved or --destdir prefix works), else the configured folder. */
+static const char *builtin_plugin_dir(char *buf, size_t size)
 {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (n <= 0)
         return CRUN_INSTALL_PLUGIN_DIR;
     exe[n] = '\0';
-    return strcmp(dirname(exe), CRUN_BUILD_EXE_DIR) == 0 ? CRUN_BUILD_PLUGIN_DIRS
-                                                         : CRUN_INSTALL_PLUGIN_DIR;
+    const char *dir = dirname(exe);
+    if (strcmp(dir, CRUN_BUILD_EXE_DIR) == 0)
+        return CRUN_BUILD_PLUGIN_DIRS;
+    struct stat st;
+    int len = snprintf(buf, size, "%s/%s", dir, CRUN_PLUGIN_DIR_FROM_BIN);
+    if (len > 0 && (size_t)len < size && CRUN_PLUGIN_DIR_FROM_BIN[0] != '/' &&
+        stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
+        return buf;
+    return CRUN_INSTALL_PLUGIN_DIR;
 }
 
 /* --- signals: a thread turns SIGINT/SIGTERM into crun_session_cancel --- */
@@ -807,7 +817,8 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &w.set, NULL);
     signal(SIGPIPE, SIG_IGN);
     c.so.log_level = c.quiet ? CRUN_LOG_ERROR : c.verbose ? CRUN_LOG_DEBUG : CRUN_LOG_INFO;
-    c.so.builtin_plugin_dir = builtin_plugin_dir();
+    char plugin_dir[PATH_MAX];
+    c.so.builtin_plugin_dir = builtin_plugin_dir(plugin_dir, sizeof(plugin_dir));
     /* these run nothing, so no hook is started for them */
     c.so.no_hooks = strcmp(c.command, "export") == 0 || strcmp(c.command, "viz") == 0 ||
                     strcmp(c.command, "catalog") == 0 || strcmp(c.command, "list") == 0 ||
