@@ -315,22 +315,65 @@ static int select_node(cli *c)
     return rc;
 }
 
+static const char *const commands[] = {"run", "status", "compile", "list", "plugin",
+                                         "catalog", "export", "viz", "new", NULL};
+
+/* An option getopt refused: unknown (with the closest option) or lacking its value. */
+static int bad_option(const char *arg, bool unknown)
+{
+    if (!unknown)
+        return usage_error("option needs a value or is unknown: %s", arg);
+    const char *names[sizeof(long_options) / sizeof(long_options[0])];
+    size_t n = 0;
+    for (const struct option *o = long_options; o->name; o++)
+        names[n++] = o->name;
+    const char *word = arg + strspn(arg, "-");
+    char *bare = strndup(word, strcspn(word, "="));
+    const char *best = bare ? crun_suggest(bare, names, n) : NULL;
+    free(bare);
+    if (!best)
+        return usage_error("unknown option: %s", arg);
+    fprintf(stderr, "crun: error: unknown option: %s (did you mean '--%s'?)\n(see crun --help)\n",
+            arg, best);
+    return EXIT_USAGE;
+}
+
+/* The words that are not options, in order (getopt moved them to the end):
+ * the command first (`crun -q catalog describe x` as well as `crun catalog
+ * -q describe x`), then its arguments. */
+static int take_words(cli *c, int argc, char **argv)
+{
+    for (int i = optind; i < argc; i++) {
+        const char *w = argv[i];
+        if (i == optind) {
+            bool known = false;
+            for (size_t k = 0; commands[k]; k++)
+                known = known || strcmp(w, commands[k]) == 0;
+            if (known) {
+                c->command = w;
+                continue;
+            }
+            const char *best = crun_suggest(w, commands, sizeof(commands) / sizeof(*commands) - 1);
+            if (!best)
+                return usage_error("unknown command '%s'", w);
+            fprintf(stderr, "crun: error: unknown command '%s' (did you mean '%s'?)\n"
+                    "(see crun --help)\n", w, best);
+            return EXIT_USAGE;
+        }
+        if (!c->what)
+            c->what = w;
+        else if (!c->what2)
+            c->what2 = w;
+        else
+            return usage_error("unexpected argument '%s'", w);
+    }
+    return 0;
+}
+
 static int parse_args(cli *c, int argc, char **argv)
 {
-    static const char *const commands[] = {"run", "status", "compile", "list", "plugin",
-                                             "catalog", "export", "viz", "new", NULL};
-    int first = 1;
     c->command = "run";
-    if (argc > 1 && argv[1][0] != '-') {
-        bool known = false;
-        for (size_t i = 0; commands[i]; i++)
-            known = known || strcmp(argv[1], commands[i]) == 0;
-        if (!known)
-            return usage_error("unknown command '%s'", argv[1]);
-        c->command = argv[1];
-        first = 2;
-    }
-    optind = first;
+    optind = 1;
     opterr = 0;
     int opt;
     while ((opt = getopt_long(argc, argv, "o:qvhm:", long_options, NULL)) != -1) {
@@ -342,27 +385,18 @@ static int parse_args(cli *c, int argc, char **argv)
             printf("crun %s (plugin ABI %d.%d)\n", crun_version(), CRUN_ABI_MAJOR, CRUN_ABI_MINOR);
             exit(EXIT_OK);
         }
-        if (opt == '?' || opt == ':') {
-            const char *bad = argv[optind - 1];
-            return usage_error(optopt ? "option needs a value or is unknown: %s"
-                                      : "unknown option: %s", bad);
-        }
+        if (opt == '?' || opt == ':')
+            return bad_option(argv[optind - 1], optopt == 0);
         int rc = parse_option(c, opt, optarg);
         if (rc)
             return rc;
     }
-    /* getopt moved the positional words (`crun list nodes --json`) to the end */
-    for (; optind < argc; optind++) {
-        if (!c->what)
-            c->what = argv[optind];
-        else if (!c->what2)
-            c->what2 = argv[optind];
-        else
-            return usage_error("unexpected argument '%s'", argv[optind]);
-    }
+    int rc = take_words(c, argc, argv);
+    if (rc)
+        return rc;
     if ((strcmp(c->command, "run") == 0 || strcmp(c->command, "status") == 0) && c->what)
         return usage_error("unexpected argument '%s'", c->what);
-    int rc = select_node(c);
+    rc = select_node(c);
     if (rc)
         return rc;
     if (strcmp(c->command, "status") == 0) { /* dvc status: what --only-changed would do */
@@ -766,6 +800,9 @@ static int do_run(cli *c, crun_session *s, crun_error *err)
     }
     if (rc && res.resume_command)
         fprintf(stderr, "crun: resume with:\n  %s\n", res.resume_command);
+    else if (rc && rc != CRUN_ECANCELED && res.failed_nodes && res.failed_nodes[0])
+        fprintf(stderr, "crun: no nodes ran. Repeat the previous command to attempt a new run"
+                        ".\n");
     crun_run_result_clear(&res);
     return status;
 }

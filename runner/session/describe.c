@@ -108,6 +108,101 @@ static json_t *list_versions(const crun_session *s, const ir_dataset *ds)
     return out;
 }
 
+/* Is dataset ds read by any node of the IR (not only the planned ones)? */
+static bool read_anywhere(const ir_t *ir, size_t ds)
+{
+    for (size_t v = 0; v < ir->n_nodes; v++)
+        for (size_t k = 0; k < ir->nodes[v].n_in; k++)
+            if (ir->nodes[v].in[k].ds == ds)
+                return true;
+    return false;
+}
+
+void session_warn_free_outputs(crun_session *s, const plan *p)
+{
+    const ir_t *ir = p->ir;
+    const char **names = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        const ir_node *node = &ir->nodes[p->node[i]];
+        for (size_t k = 0; k < node->n_out; k++) {
+            size_t ds = node->out[k].ds;
+            if (ir->ds[ds].kind != IR_DS_MEMORY || read_anywhere(ir, ds))
+                continue;
+            /* the names a typo most likely meant: the catalog's and what nodes read */
+            if (!names && (names = calloc(ir->n_ds + 1, sizeof(char *))))
+                for (size_t d = 0; d < ir->n_ds; d++)
+                    if (ir->ds[d].kind == IR_DS_CATALOG ||
+                        (ir->ds[d].kind == IR_DS_MEMORY && read_anywhere(ir, d)))
+                        names[n++] = ir->ds[d].name;
+            const char *best = names ? suggest_closest(ir->ds[ds].name, names, n) : NULL;
+            crun_log(&s->logger, CRUN_LOG_WARN, "%s%snode '%s': output '%s' is read by no node "
+                     "and is not in the catalog: it is kept in memory only, and lost%s%s%s",
+                     node->where ? node->where : "", node->where ? ": " : "", node->name,
+                     ir->ds[ds].name, best ? " (did you mean '" : "", best ? best : "",
+                     best ? "'?)" : "");
+        }
+    }
+    free(names);
+}
+
+/* One "name:version" of --load-versions: a pin of a versioned dataset to a
+ * version it does not have is refused before the run, naming those it has. */
+static int check_pin(crun_session *s, const char *name, const char *version, crun_error *err)
+{
+    size_t idx;
+    if (!strmap_get(&s->ir->ds_index, name, &idx) || !s->ir->ds[idx].versioned)
+        return 0; /* the catalog names what is not a versioned dataset */
+    json_t *versions = list_versions(s, &s->ir->ds[idx]);
+    size_t n = json_array_size(versions), i;
+    json_t *v;
+    const char **names = calloc(n + 1, sizeof(char *));
+    char *known = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&known, &len);
+    bool found = false;
+    json_array_foreach(versions, i, v) {
+        found = found || strcmp(json_string_value(v), version) == 0;
+        if (names)
+            names[i] = json_string_value(v);
+        if (f)
+            fprintf(f, "%s%s", i ? ", " : "", json_string_value(v));
+    }
+    if (f)
+        fclose(f);
+    const char *best = names ? suggest_closest(version, names, n) : NULL;
+    int rc = found ? 0 : crun_error_set(err, CRUN_EUSAGE, "--load-versions: dataset '%s' has no "
+                                        "version '%s'%s%s%s (%s%s)", name, version,
+                                        best ? " (did you mean '" : "", best ? best : "",
+                                        best ? "'?)" : "", n ? "its versions: " : "it has no "
+                                        "versions yet", n && known ? known : "");
+    free(known);
+    free(names);
+    json_decref(versions);
+    return rc;
+}
+
+int session_check_load_versions(crun_session *s, const char *spec, crun_error *err)
+{
+    for (const char *p = spec; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        const char *colon = memchr(p, ':', len);
+        if (colon && colon > p && colon + 1 < p + len) {
+            char *name = strndup(p, (size_t)(colon - p));
+            char *version = strndup(colon + 1, (size_t)(p + len - colon - 1));
+            int rc = name && version ? check_pin(s, name, version, err)
+                                     : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+            free(name);
+            free(version);
+            if (rc)
+                return rc;
+        }
+        p = comma ? comma + 1 : NULL;
+    }
+    return 0;
+}
+
 static json_t *dataset_json(crun_session *s, size_t d, bool probe)
 {
     const ir_t *ir = s->ir;
