@@ -9,6 +9,7 @@
  *                 steps of cli_export_steps.c
  *   cli_viz.c     `crun viz`: the pipeline as DOT, Mermaid or an HTML page
  *   cli_new.c     `crun new NAME`: a new project with a node library
+ *   cli_habits.c  `crun catalog list`: what a Kedro user reaches for first
  * These live in the program, not in libcrun: they work from the IR JSON that
  * crun_session_compile returns, like any other exporter would.
  */
@@ -34,6 +35,8 @@ typedef struct cli {
     char *sweeps;        /* -m arguments, one per line */
     const char *resume;  /* --resume SWEEP_ID */
     char *sweep_opts[3]; /* the runner options -m and --resume become */
+    char **owned;        /* copies of --runner-params, split into runner_opts */
+    size_t n_owned;
     const char *output;
     bool json;
     bool quiet;
@@ -91,6 +94,8 @@ json_t *cli_export_params(json_t *ir);
 char *cli_export_param_item(json_t *param, const char *ref);
 int cli_viz(cli *c, crun_session *s, crun_error *err);
 int cli_new(cli *c, crun_error *err);
+/* `crun catalog list` (cli_habits.c): each pipeline's datasets, Kedro's way. */
+int cli_catalog_list(cli *c, crun_session *s, crun_error *err);
 /* Name the running nodes on stderr if one crashes the process (crash.c):
  * a hook of the session and handlers of SIGSEGV and the like. */
 int cli_watch_crashes(crun_session *s, crun_error *err);

@@ -34,6 +34,8 @@ static const char usage_text[] =
     "       crun list pipelines|nodes|datasets|runners|plugins [--json]\n"
     "       crun plugin info FILE.so [--json]\n"
     "       crun catalog describe DATASET [--json]\n"
+    "       crun catalog list [--pipeline P] [--json]  each pipeline's datasets\n"
+    "       crun registry list [--json]       the pipelines (as crun list pipelines)\n"
     "       crun export argo [options] [-o FILE]  the pipeline as an Argo Workflow\n"
     "       crun export cwl [--image IMG] [-o DIR]  a CWL v1.2 Workflow (default DIR: cwl)\n"
     "       crun export kfp [options] [-o FILE]   a Kubeflow Pipelines v2 PipelineSpec\n"
@@ -46,6 +48,7 @@ static const char usage_text[] =
     "  --env ENV             configuration environment (default: crun.ini's, else local)\n"
     "  --runner NAME         a runner of runner.yml, a runner plugin name, or a .so path\n"
     "  --runner-opt K=V      override one runner option (repeatable)\n"
+    "  --runner-params K=V,K2=V2  several at once (Kedro's spelling)\n"
     "  --pipeline P          the pipeline to run (default: __default__)\n"
     "  --tags a,b            only nodes with any of these tags\n"
     "  --nodes a,b           only these nodes (--node NAME: one node; also\n"
@@ -93,13 +96,15 @@ enum {
     OPT_FROM_NODES, OPT_TO_NODES, OPT_FROM_INPUTS, OPT_TO_OUTPUTS, OPT_PARAMS, OPT_LOAD_VERSIONS,
     OPT_PROJECT, OPT_IR, OPT_RUN_ID, OPT_RESUME, OPT_JSON, OPT_VERSION,
     OPT_FORMAT, OPT_IMAGE, OPT_EVENTS, OPT_CPU, OPT_MEMORY, OPT_WORKDIR, OPT_PVC, OPT_DURABILITY,
-    OPT_INPUT, OPT_OUTPUT, OPT_ONLY_MISSING, OPT_ONLY_CHANGED, OPT_DRY_RUN
+    OPT_INPUT, OPT_OUTPUT, OPT_ONLY_MISSING, OPT_ONLY_CHANGED, OPT_DRY_RUN,
+    OPT_RUNNER_PARAMS
 };
 
 static const struct option long_options[] = {
     {"env", required_argument, NULL, OPT_ENV},
     {"runner", required_argument, NULL, OPT_RUNNER},
     {"runner-opt", required_argument, NULL, OPT_RUNNER_OPT},
+    {"runner-params", required_argument, NULL, OPT_RUNNER_PARAMS},
     {"pipeline", required_argument, NULL, OPT_PIPELINE},
     {"tags", required_argument, NULL, OPT_TAGS},
     {"nodes", required_argument, NULL, OPT_NODES},
@@ -145,6 +150,37 @@ static int add_line(char **text, const char *line)
         return usage_error("%s", "out of memory");
     free(*text);
     *text = grown;
+    return 0;
+}
+
+static int add_runner_opt(cli *c, const char *opt);
+
+/* --runner-params a=1,b=2: each K=V a --runner-opt (a comma starts the next
+ * one only when K= follows it, so values may hold commas). */
+static int add_runner_params(cli *c, const char *arg)
+{
+    char **kept = realloc(c->owned, (c->n_owned + 1) * sizeof(char *));
+    if (!kept)
+        return usage_error("%s", "out of memory");
+    c->owned = kept;
+    char *copy = kept[c->n_owned] = strdup(arg);
+    if (!copy)
+        return usage_error("%s", "out of memory");
+    c->n_owned++;
+    for (char *p = copy; p;) {
+        char *next = NULL;
+        for (char *q = strchr(p, ','); q && !next; q = strchr(q + 1, ','))
+            if (memchr(q + 1, '=', strcspn(q + 1, ",")))
+                next = q;
+        if (next)
+            *next++ = '\0';
+        if (!strchr(p, '=') || p[0] == '=')
+            return usage_error("--runner-params: expected KEY=VALUE[,KEY=VALUE...], got '%s'", p);
+        int rc = add_runner_opt(c, p);
+        if (rc)
+            return rc;
+        p = next;
+    }
     return 0;
 }
 
@@ -222,6 +258,9 @@ static void cli_free(cli *c)
 {
     free_list(c->input_paths);
     free_list(c->output_paths);
+    for (size_t i = 0; i < c->n_owned; i++)
+        free(c->owned[i]);
+    free(c->owned);
     free(c->runner_opts);
     free(c->selected_node);
     free(c->sweeps);
@@ -236,6 +275,7 @@ static int parse_option(cli *c, int opt, const char *arg)
     case OPT_ENV: c->so.env = arg; break;
     case OPT_RUNNER: c->ro.runner = arg; break;
     case OPT_RUNNER_OPT: return add_runner_opt(c, arg);
+    case OPT_RUNNER_PARAMS: return add_runner_params(c, arg);
     case OPT_PIPELINE: f->pipeline = arg; break;
     case OPT_TAGS: f->tags = arg; break;
     case OPT_NODES: f->nodes = arg; break;
@@ -316,7 +356,7 @@ static int select_node(cli *c)
 }
 
 static const char *const commands[] = {"run", "status", "compile", "list", "plugin",
-                                         "catalog", "export", "viz", "new", NULL};
+                                         "catalog", "export", "viz", "new", "registry", NULL};
 
 /* An option getopt refused: unknown (with the closest option) or lacking its value. */
 static int bad_option(const char *arg, bool unknown)
@@ -637,8 +677,11 @@ static void print_json(json_t *j)
 
 static int do_catalog(cli *c, crun_session *s, crun_error *err)
 {
+    if (c->what && strcmp(c->what, "list") == 0)
+        return cli_catalog_list(c, s, err);
     if (!c->what || strcmp(c->what, "describe") != 0 || !c->what2)
-        return usage_error("%s", "usage: crun catalog describe DATASET [--json]");
+        return usage_error("%s", "usage: crun catalog describe DATASET [--json] | "
+                                 "crun catalog list [--pipeline P] [--json]");
     json_t *d;
     if (crun_session_describe_dataset(s, c->what2, &d, err) != 0)
         return report(err);
@@ -813,6 +856,14 @@ static int do_command(cli *c, crun_session *s, crun_error *err)
         return do_compile(c, s, err);
     if (strcmp(c->command, "list") == 0)
         return do_list(c, s, err);
+    if (strcmp(c->command, "registry") == 0) { /* Kedro's name for the pipelines' list */
+        if (!c->what || strcmp(c->what, "list") != 0)
+            return usage_error("%s", "usage: crun registry list [--json]");
+        if (c->what2)
+            return usage_error("unexpected argument '%s'", c->what2);
+        c->what = "pipelines";
+        return do_list(c, s, err);
+    }
     if (strcmp(c->command, "catalog") == 0)
         return do_catalog(c, s, err);
     if (strcmp(c->command, "export") == 0)
@@ -858,6 +909,7 @@ int main(int argc, char **argv)
     c.so.builtin_plugin_dir = builtin_plugin_dir(plugin_dir, sizeof(plugin_dir));
     /* these run nothing, so no hook is started for them */
     c.so.no_hooks = strcmp(c.command, "export") == 0 || strcmp(c.command, "viz") == 0 ||
+                    strcmp(c.command, "registry") == 0 ||
                     strcmp(c.command, "catalog") == 0 || strcmp(c.command, "list") == 0 ||
                     strcmp(c.command, "compile") == 0;
     /* the load asks whether a signal is pending; the thread watches after it */
