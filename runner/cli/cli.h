@@ -9,6 +9,7 @@
  *                 steps of cli_export_steps.c
  *   cli_viz.c     `crun viz`: the pipeline as DOT, Mermaid or an HTML page
  *   cli_new.c     `crun new NAME`: a new project with a node library
+ *   cli_new_runner.c  the files of `crun new --runner NAME`, a runner plugin
  *   cli_habits.c  `crun catalog list`: what a Kedro user reaches for first
  * These live in the program, not in libcrun: they work from the IR JSON that
  * crun_session_compile returns, like any other exporter would.
@@ -94,6 +95,14 @@ json_t *cli_export_params(json_t *ir);
 char *cli_export_param_item(json_t *param, const char *ref);
 int cli_viz(cli *c, crun_session *s, crun_error *err);
 int cli_new(cli *c, crun_error *err);
+/* A file `crun new` writes: its path and text, with @NAME@ and @LIB@ to expand. */
+typedef struct cli_template {
+    const char *path;
+    const char *text;
+} cli_template;
+/* The files of `crun new --runner NAME` (cli_new_runner.c). */
+extern const cli_template cli_runner_files[];
+extern const size_t cli_n_runner_files;
 /* `crun catalog list` (cli_habits.c): each pipeline's datasets, Kedro's way. */
 int cli_catalog_list(cli *c, crun_session *s, crun_error *err);
 /* Name the running nodes on stderr if one crashes the process (crash.c):

@@ -41,6 +41,7 @@ static const char usage_text[] =
     "       crun export kfp [options] [-o FILE]   a Kubeflow Pipelines v2 PipelineSpec\n"
     "       crun viz [--format dot|mermaid|html] [--events FILE] [-o FILE]\n"
     "       crun new NAME                     a new project with a C node library\n"
+    "       crun new --runner NAME            a runner plugin project\n"
     "       crun --help | --version\n"
     "\n"
     "options:\n"

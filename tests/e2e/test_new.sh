@@ -136,6 +136,45 @@ test_installed_crun_runs_a_new_project()
     expect_stderr_contains "greet took"
 }
 
+# crun new --runner NAME: a runner plugin project that builds against the
+# installed crun and whose meson test runs its example project with it; the
+# runner replaces sequential in a project of crun new as well.
+test_new_runner_plugin_builds_and_runs()
+{
+    use_installed_crun
+    export PATH=$PREFIX/bin:$PATH CRUN=$PREFIX/bin/crun
+    run_crun new --runner my-run
+    expect_status 0
+    expect_stdout_contains "created runner plugin project 'my-run'"
+    cd my-run || fail "no project"
+    build_step meson setup b --werror
+    build_step meson compile -C b
+    build_step meson test -C b
+    e2e_checked
+    grep -q "my-run: first took" b/meson-logs/testlog.txt || fail "the example did not run with it"
+    expect_file_content example/data/copy.txt 1
+    run_crun plugin info b/my_run.so
+    expect_status 0
+    expect_stdout_contains "runner"
+    expect_stdout_contains "label"
+    # in a project of crun new, named in its runner.yml with an option
+    cd .. || fail "cd"
+    run_crun new proj
+    cd proj || fail "no project"
+    build_step meson setup b
+    build_step meson compile -C b
+    cat >>conf/base/runner.yml <<EOF
+  timed: {type: $PWD/../my-run/b/my_run.so, label: clocked}
+EOF
+    run_crun --runner timed
+    expect_status 0
+    expect_stderr_contains "clocked: greet took"
+    expect_file_content data/greeting.txt "Hello, world!"
+    run_crun new --runner x y
+    expect_status 2
+    expect_stderr_contains "unexpected argument 'y'"
+}
+
 # Without installing: the build folder's uninstalled crun.pc.
 test_new_project_builds_against_the_build_folder()
 {
