@@ -81,4 +81,22 @@ test_runner_params_are_runner_opts()
     expect_stderr_contains "--runner-params: expected KEY=VALUE"
 }
 
+# Kedro's --params adds a key parameters.yml lacks; one that looks like a typo
+# of a key it has is still refused.
+test_params_add_a_new_key()
+{
+    setup
+    sed -i 's/echo hello $(cat {inputs.c})/echo hello $(cat {inputs.c}) $(cat {inputs.w})/;
+            s/inputs: {c: count}/inputs: {c: count, w: "params:who"}/' conf/base/pipelines.yml
+    run_crun --pipeline __default__ --params who=world
+    expect_status 0
+    expect_file_content data/greeting.txt "hello 3 \"world\""
+    run_crun --params cuont=4,who=x
+    expect_status 2
+    expect_stderr_contains "--params: unknown parameter 'cuont' (did you mean 'count'?)"
+    run_crun
+    expect_status 2
+    expect_stderr_contains "params:who"
+}
+
 run_tests "$@"
