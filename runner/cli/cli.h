@@ -39,6 +39,7 @@ typedef struct cli {
     char **owned;        /* copies of --runner-params, split into runner_opts */
     size_t n_owned;
     const char *output;
+    const char *head;    /* catalog show --head N */
     bool json;
     bool quiet;
     int verbose;
@@ -105,6 +106,8 @@ extern const cli_template cli_runner_files[];
 extern const size_t cli_n_runner_files;
 /* `crun catalog list` (cli_habits.c): each pipeline's datasets, Kedro's way. */
 int cli_catalog_list(cli *c, crun_session *s, crun_error *err);
+/* `crun catalog show DATASET [--head N]`: a dataset's value, for a quick look. */
+int cli_catalog_show(cli *c, crun_session *s, crun_error *err);
 /* Name the running nodes on stderr if one crashes the process (crash.c):
  * a hook of the session and handlers of SIGSEGV and the like. */
 int cli_watch_crashes(crun_session *s, crun_error *err);

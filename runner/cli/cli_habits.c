@@ -4,6 +4,8 @@
  *       with their type and whether the catalog declares them (kedro catalog list)
  *   crun registry list [--json]                 the pipelines (kedro registry list),
  *       the same as crun list pipelines
+ *   crun catalog show DATASET [--head N]        a dataset's value for a quick look
+ *       (catalog.load in a notebook): a table's first rows, text's first lines, JSON
  *
  * Both work from the IR JSON crun_session_compile returns, like any other tool;
  * a pipeline that cannot be planned alone is listed with the reason.
@@ -116,4 +118,88 @@ int cli_catalog_list(cli *c, crun_session *s, crun_error *err)
     }
     json_decref(out);
     return rc ? report(err) : EXIT_OK;
+}
+
+/* A table's columns and first rows, tab-separated. */
+static void print_table(json_t *t, long head)
+{
+    size_t i, k;
+    json_t *col, *row, *cell;
+    json_array_foreach(json_object_get(t, "columns"), i, col)
+        printf("%s%s", i ? "\t" : "", json_string_value(col));
+    printf("\n");
+    json_t *rows = json_object_get(t, "rows");
+    json_array_foreach(rows, i, row) {
+        if ((long)i >= head)
+            break;
+        json_array_foreach(row, k, cell) {
+            /* a missing cell is empty, as in the CSV it came from */
+            char *text = json_is_string(cell) || json_is_null(cell)
+                             ? NULL : json_dumps(cell, JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+            const char *plain = json_string_value(cell);
+            printf("%s%s", k ? "\t" : "", text ? text : plain ? plain : "");
+            free(text);
+        }
+        printf("\n");
+    }
+    if (json_array_size(rows) > (size_t)head)
+        printf("... (%zu rows in all)\n", json_array_size(rows));
+}
+
+/* Text's first head lines; other bytes as their size and type. */
+static void print_bytes(const crun_value *v, long head)
+{
+    size_t len = 0;
+    const char *data = crun_value_bytes(v, &len);
+    const char *mt = crun_value_media_type(v);
+    if (crun_utf8_invalid_at(data, len) != len || memchr(data, '\0', len)) {
+        printf("(%zu bytes of %s)\n", len, mt ? mt : "application/octet-stream");
+        return;
+    }
+    size_t at = 0;
+    for (long line = 0; at < len && line < head; line++) {
+        const char *nl = memchr(data + at, '\n', len - at);
+        size_t end = nl ? (size_t)(nl - data) + 1 : len;
+        fwrite(data + at, 1, end - at, stdout);
+        at = end;
+    }
+    if (at < len)
+        printf("%s... (%zu bytes in all)\n", data[at - 1] == '\n' ? "" : "\n", len);
+}
+
+int cli_catalog_show(cli *c, crun_session *s, crun_error *err)
+{
+    char *end = NULL;
+    long head = c->head ? strtol(c->head, &end, 10) : 10;
+    if (c->head && (!*c->head || *end || head < 0))
+        return usage_error("--head: expected a number of rows, got '%s'", c->head);
+    crun_value *v = NULL;
+    if (crun_session_load_dataset(s, c->what2, &v, err) != 0)
+        return report(err);
+    json_t *j = NULL;
+    switch (crun_value_kind_of(v)) {
+    case CRUN_VALUE_BYTES:
+        print_bytes(v, head);
+        break;
+    case CRUN_VALUE_TABLE:
+        if (crun_value_to_json(v, &j, err) != 0) {
+            crun_value_unref(v);
+            return report(err);
+        }
+        print_table(j, head);
+        break;
+    case CRUN_VALUE_JSON: {
+        char *text = json_dumps(crun_value_json(v), JSON_INDENT(2) | JSON_ENCODE_ANY |
+                                                            JSON_REAL_PRECISION(15));
+        if (text)
+            puts(text);
+        free(text);
+        break;
+    }
+    default:
+        printf("(%s value)\n", crun_value_kind_name(crun_value_kind_of(v)));
+    }
+    json_decref(j);
+    crun_value_unref(v);
+    return EXIT_OK;
 }

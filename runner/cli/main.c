@@ -35,6 +35,7 @@ static const char usage_text[] =
     "       crun plugin info FILE.so [--json]\n"
     "       crun catalog describe DATASET [--json]\n"
     "       crun catalog list [--pipeline P] [--json]  each pipeline's datasets\n"
+    "       crun catalog show DATASET [--head N]  a dataset's value (a table's first rows)\n"
     "       crun registry list [--json]       the pipelines (as crun list pipelines)\n"
     "       crun export argo [options] [-o FILE]  the pipeline as an Argo Workflow\n"
     "       crun export cwl [--image IMG] [-o DIR]  a CWL v1.2 Workflow (default DIR: cwl)\n"
@@ -98,7 +99,7 @@ enum {
     OPT_PROJECT, OPT_IR, OPT_RUN_ID, OPT_RESUME, OPT_JSON, OPT_VERSION,
     OPT_FORMAT, OPT_IMAGE, OPT_EVENTS, OPT_CPU, OPT_MEMORY, OPT_WORKDIR, OPT_PVC, OPT_DURABILITY,
     OPT_INPUT, OPT_OUTPUT, OPT_ONLY_MISSING, OPT_ONLY_CHANGED, OPT_DRY_RUN,
-    OPT_RUNNER_PARAMS
+    OPT_RUNNER_PARAMS, OPT_HEAD
 };
 
 static const struct option long_options[] = {
@@ -128,6 +129,7 @@ static const struct option long_options[] = {
     {"only-changed", no_argument, NULL, OPT_ONLY_CHANGED},
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {"json", no_argument, NULL, OPT_JSON},
+    {"head", required_argument, NULL, OPT_HEAD},
     {"format", required_argument, NULL, OPT_FORMAT},
     {"image", required_argument, NULL, OPT_IMAGE},
     {"events", required_argument, NULL, OPT_EVENTS},
@@ -320,6 +322,7 @@ static int parse_option(cli *c, int opt, const char *arg)
     }
     case OPT_DRY_RUN: c->ro.dry_run = true; break;
     case OPT_JSON: c->json = true; break;
+    case OPT_HEAD: c->head = arg; break;
     case OPT_FORMAT: c->format = arg; break;
     case OPT_IMAGE: c->image = arg; break;
     case OPT_EVENTS: c->events = arg; break;
@@ -680,9 +683,12 @@ static int do_catalog(cli *c, crun_session *s, crun_error *err)
 {
     if (c->what && strcmp(c->what, "list") == 0)
         return cli_catalog_list(c, s, err);
+    if (c->what && strcmp(c->what, "show") == 0 && c->what2)
+        return cli_catalog_show(c, s, err);
     if (!c->what || strcmp(c->what, "describe") != 0 || !c->what2)
         return usage_error("%s", "usage: crun catalog describe DATASET [--json] | "
-                                 "crun catalog list [--pipeline P] [--json]");
+                                 "crun catalog list [--pipeline P] [--json] | "
+                                 "crun catalog show DATASET [--head N]");
     json_t *d;
     if (crun_session_describe_dataset(s, c->what2, &d, err) != 0)
         return report(err);

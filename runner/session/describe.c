@@ -77,6 +77,59 @@ static void probe_dataset(crun_session *s, size_t d, json_t *o)
     crun_error_clear(&err);
 }
 
+int crun_session_load_dataset(crun_session *s, const char *name, crun_value **out,
+                              crun_error *err)
+{
+    *out = NULL;
+    size_t d;
+    if (!strmap_get(&s->ir->ds_index, name, &d) || s->ir->ds[d].kind == IR_DS_MEMORY) {
+        const char **names = calloc(s->ir->n_ds + 1, sizeof(char *));
+        size_t n = 0;
+        for (size_t i = 0; names && i < s->ir->n_ds; i++)
+            if (s->ir->ds[i].kind != IR_DS_MEMORY)
+                names[n++] = s->ir->ds[i].name;
+        const char *best = names ? suggest_closest(name, names, n) : NULL;
+        int rc = crun_error_set(err, CRUN_EUSAGE, "'%s' is not a dataset of the catalog%s%s%s",
+                                name, best ? " (did you mean '" : "", best ? best : "",
+                                best ? "'?)" : "");
+        free(names);
+        return rc;
+    }
+    const ir_dataset *ds = &s->ir->ds[d];
+    if (ds->kind == IR_DS_PARAMS) {
+        json_t *v = crun_json_path(s->ir->params, ds->param_path);
+        *out = v ? crun_value_json_new(json_deep_copy(v)) : NULL;
+        return *out ? 0 : crun_error_set(err, CRUN_ENOENT, "parameter '%s' does not exist", name);
+    }
+    if (ds->credentials)
+        return crun_error_set(err, CRUN_EUSAGE, "dataset '%s' needs credentials: look at it "
+                              "from a node of a run", name);
+    const crun_plugin *plug;
+    int rc = plugin_load(&s->plugins, CRUN_PLUGIN_DATASET, ds->type, &plug, err);
+    if (rc)
+        return rc;
+    const crun_dataset_type *t = plug->table;
+    crun_dataset_ctx ctx = {.size = sizeof(ctx), .name = ds->name, .project_dir = s->dir,
+                            .versioned = ds->versioned, .logger = &s->logger};
+    char owner[600];
+    snprintf(owner, sizeof(owner), "dataset '%s'", ds->name);
+    crun_options *opts = options_from_conf(ds->options, owner);
+    void *inst = NULL;
+    if (!opts)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    rc = t->create(&ctx, opts, &inst, err);
+    if (!rc) {
+        rc = t->load(inst, out, err);
+        if (t->destroy)
+            t->destroy(inst);
+    }
+    crun_options_free(opts);
+    /* dataset plugins mostly name the dataset themselves */
+    if (rc && (!err->message || !strstr(err->message, name)))
+        crun_error_prefix(err, "dataset '%s': ", name);
+    return rc;
+}
+
 /* The complete versions of a versioned dataset, oldest first. */
 static json_t *list_versions(const crun_session *s, const ir_dataset *ds)
 {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What a Kedro user reaches for: crun catalog list (kedro catalog list),
-# crun registry list (kedro registry list), --runner-params (Kedro's
-# spelling of several --runner-opt).
+# crun catalog show (catalog.load), crun registry list (kedro registry list),
+# --runner-params (Kedro's spelling of several --runner-opt), --params with
+# a new key.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -79,6 +80,45 @@ test_runner_params_are_runner_opts()
     run_crun --runner-params oops
     expect_status 2
     expect_stderr_contains "--runner-params: expected KEY=VALUE"
+}
+
+# crun catalog show: a dataset's value outside any run, as catalog.load.
+test_catalog_show_prints_a_datasets_value()
+{
+    setup
+    cat >>conf/base/catalog.yml <<'YML'
+rows:
+  type: csv
+  filepath: data/rows.csv
+YML
+    printf 'id,name\n1,alpha\n2,\n3,gamma\n' >data/rows.csv
+    run_crun catalog show rows --head 2
+    expect_status 0
+    expect_eq "$STDOUT" "$(printf 'id\tname\n1\talpha\n2\t\n... (3 rows in all)')" "first rows"
+    run_crun catalog show rows
+    expect_status 0
+    expect_stdout_contains "$(printf '3\tgamma')"
+    run_crun catalog show params:count
+    expect_status 0
+    expect_eq "$STDOUT" 3 "a parameter"
+    run_crun
+    expect_status 0
+    run_crun -q catalog show greeting
+    expect_status 0
+    expect_eq "$STDOUT" "hello 3" "text"
+    run_crun catalog show greting
+    expect_status 2
+    expect_stderr_contains "'greting' is not a dataset of the catalog (did you mean 'greeting'?)"
+    run_crun catalog show count
+    expect_status 2
+    expect_stderr_contains "'count' is not a dataset of the catalog"
+    run_crun catalog show spare
+    expect_status 2
+    expect_stderr_contains "crun: error: dataset 'spare': "
+    expect_stderr_contains "data/spare.txt: No such file or directory"
+    run_crun catalog show rows --head x
+    expect_status 2
+    expect_stderr_contains "--head: expected a number of rows"
 }
 
 # Kedro's --params adds a key parameters.yml lacks; one that looks like a typo
