@@ -99,7 +99,7 @@ static char *resume_command(crun_session *s, const crun_run_options *o, const ch
 }
 
 static void fill_result(crun_session *s, crun_run *run, const crun_run_options *o,
-                        crun_run_result *res)
+                        bool inner, crun_run_result *res)
 {
     const plan *p = run->plan;
     res->nodes_total = p->n;
@@ -140,8 +140,9 @@ static void fill_result(crun_session *s, crun_run *run, const crun_run_options *
     for (size_t i = 0; i < p->n; i++)
         n_done += done[i] = run->state[i] == NODE_DONE;
     /* nor does a failed run that started nodes and finished none: Kedro says
-     * to repeat the command (an interrupted one still gets its command) */
-    if (n_done == 0 && run->n_started > 0 && res->status != CRUN_ECANCELED) {
+     * to repeat the command (an interrupted one still gets its command; a
+     * run inside a run, one of several, tells its outer run where it stopped) */
+    if (n_done == 0 && run->n_started > 0 && res->status != CRUN_ECANCELED && !inner) {
         free(done);
         return;
     }
@@ -480,7 +481,7 @@ int session_run(crun_session *s, const crun_run_options *o, crun_run_result *res
     if (!o->own_cancel && !d)
         session_register_run(s, run, false);
     res->status = rc;
-    fill_result(s, run, o, res);
+    fill_result(s, run, o, d != NULL, res);
     if (o->collect_outputs && rc == 0)
         collect_outputs(run, res);
     inner_run_end(run, d, res);
