@@ -10,6 +10,7 @@
  *   cli_viz.c     `crun viz`: the pipeline as DOT, Mermaid or an HTML page
  *   cli_new.c     `crun new NAME`: a new project with a node library
  *   cli_new_runner.c  the files of `crun new --runner NAME`, a runner plugin
+ *   cli_new_hook.c    the files of `crun new --hook NAME`, a hook plugin
  *   cli_habits.c  `crun catalog list`: what a Kedro user reaches for first
  * These live in the program, not in libcrun: they work from the IR JSON that
  * crun_session_compile returns, like any other exporter would.
@@ -40,6 +41,7 @@ typedef struct cli {
     size_t n_owned;
     const char *output;
     const char *head;    /* catalog show --head N */
+    const char *new_hook; /* new --hook NAME */
     bool json;
     bool quiet;
     int verbose;
@@ -104,6 +106,9 @@ typedef struct cli_template {
 /* The files of `crun new --runner NAME` (cli_new_runner.c). */
 extern const cli_template cli_runner_files[];
 extern const size_t cli_n_runner_files;
+/* The files of `crun new --hook NAME` (cli_new_hook.c). */
+extern const cli_template cli_hook_files[];
+extern const size_t cli_n_hook_files;
 /* `crun catalog list` (cli_habits.c): each pipeline's datasets, Kedro's way. */
 int cli_catalog_list(cli *c, crun_session *s, crun_error *err);
 /* `crun catalog show DATASET [--head N]`: a dataset's value, for a quick look. */

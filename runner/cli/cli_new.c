@@ -12,8 +12,8 @@
  * that is renamed to NAME at the end: a failure leaves nothing behind, and
  * an existing NAME is never touched.
  *
- * `crun new --runner NAME` writes a runner plugin project instead (its
- * files are in cli_new_runner.c).
+ * `crun new --runner NAME` and `--hook NAME` write a plugin project
+ * instead (their files are in cli_new_runner.c and cli_new_hook.c).
  */
 #include <errno.h>
 #include <ftw.h>
@@ -274,13 +274,15 @@ static int write_files(const template_file *set, size_t n, const char *dir, cons
 
 int cli_new(cli *c, crun_error *err)
 {
-    /* crun new --runner NAME: a runner plugin project instead */
-    bool runner = c->ro.runner != NULL;
-    if (runner && c->what)
-        return usage_error("unexpected argument '%s' (crun new --runner NAME makes a runner "
-                           "plugin project)", c->what);
-    if (runner)
-        c->what = c->ro.runner;
+    /* crun new --runner NAME / --hook NAME: a plugin project instead */
+    bool runner = c->ro.runner != NULL, hook = c->new_hook != NULL;
+    if (runner && hook)
+        return usage_error("%s", "crun new: --runner or --hook, not both");
+    if ((runner || hook) && c->what)
+        return usage_error("unexpected argument '%s' (crun new --runner NAME or --hook NAME "
+                           "makes a plugin project)", c->what);
+    if (runner || hook)
+        c->what = runner ? c->ro.runner : c->new_hook;
     if (!c->what)
         return usage_error("%s", "crun new needs the new project's name: crun new NAME "
                                  "(or crun new --runner NAME for a runner plugin)");
@@ -313,6 +315,7 @@ int cli_new(cli *c, crun_error *err)
             if (*p == '-')
                 *p = '_';
         int rc = runner ? write_files(cli_runner_files, cli_n_runner_files, tmp, name, lib, err)
+                 : hook ? write_files(cli_hook_files, cli_n_hook_files, tmp, name, lib, err)
                         : write_files(files, sizeof(files) / sizeof(files[0]), tmp, name, lib,
                                       err);
         if (rc == 0 && (chmod(tmp, 0755) != 0 || rename(tmp, c->what) != 0))
@@ -322,13 +325,14 @@ int cli_new(cli *c, crun_error *err)
             nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
             report(err);
             status = EXIT_USAGE; /* no pipeline ran: this is not status 1 */
-        } else if (!c->quiet && runner) {
-            printf("crun: created runner plugin project '%s' in %s/\n"
+        } else if (!c->quiet && (runner || hook)) {
+            const char *kind = runner ? "runner" : "hook";
+            printf("crun: created %s plugin project '%s' in %s/\n"
                    "next:\n"
                    "  cd %s\n"
-                   "  meson setup b && meson compile -C b   # build the runner src/%s.c\n"
+                   "  meson setup b && meson compile -C b   # build the %s src/%s.c\n"
                    "  meson test -C b                       # run example/ with it\n",
-                   name, c->what, c->what, lib);
+                   kind, name, c->what, c->what, kind, lib);
         } else if (!c->quiet) {
             printf("crun: created project '%s' in %s/\n"
                    "next:\n"

@@ -42,7 +42,7 @@ static const char usage_text[] =
     "       crun export kfp [options] [-o FILE]   a Kubeflow Pipelines v2 PipelineSpec\n"
     "       crun viz [--format dot|mermaid|html] [--events FILE] [-o FILE]\n"
     "       crun new NAME                     a new project with a C node library\n"
-    "       crun new --runner NAME            a runner plugin project\n"
+    "       crun new --runner NAME | --hook NAME  a runner or hook plugin project\n"
     "       crun --help | --version\n"
     "\n"
     "options:\n"
@@ -99,7 +99,7 @@ enum {
     OPT_PROJECT, OPT_IR, OPT_RUN_ID, OPT_RESUME, OPT_JSON, OPT_VERSION,
     OPT_FORMAT, OPT_IMAGE, OPT_EVENTS, OPT_CPU, OPT_MEMORY, OPT_WORKDIR, OPT_PVC, OPT_DURABILITY,
     OPT_INPUT, OPT_OUTPUT, OPT_ONLY_MISSING, OPT_ONLY_CHANGED, OPT_DRY_RUN,
-    OPT_RUNNER_PARAMS, OPT_HEAD
+    OPT_RUNNER_PARAMS, OPT_HEAD, OPT_HOOK
 };
 
 static const struct option long_options[] = {
@@ -130,6 +130,7 @@ static const struct option long_options[] = {
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {"json", no_argument, NULL, OPT_JSON},
     {"head", required_argument, NULL, OPT_HEAD},
+    {"hook", required_argument, NULL, OPT_HOOK},
     {"format", required_argument, NULL, OPT_FORMAT},
     {"image", required_argument, NULL, OPT_IMAGE},
     {"events", required_argument, NULL, OPT_EVENTS},
@@ -323,6 +324,7 @@ static int parse_option(cli *c, int opt, const char *arg)
     case OPT_DRY_RUN: c->ro.dry_run = true; break;
     case OPT_JSON: c->json = true; break;
     case OPT_HEAD: c->head = arg; break;
+    case OPT_HOOK: c->new_hook = arg; break;
     case OPT_FORMAT: c->format = arg; break;
     case OPT_IMAGE: c->image = arg; break;
     case OPT_EVENTS: c->events = arg; break;

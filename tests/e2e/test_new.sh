@@ -175,6 +175,39 @@ EOF
     expect_stderr_contains "unexpected argument 'y'"
 }
 
+# crun new --hook NAME: a hook plugin project, built and tested the same way,
+# then listed in a project's crun.ini.
+test_new_hook_plugin_builds_and_runs()
+{
+    use_installed_crun
+    export PATH=$PREFIX/bin:$PATH CRUN=$PREFIX/bin/crun
+    run_crun new --hook tally
+    expect_status 0
+    expect_stdout_contains "created hook plugin project 'tally'"
+    cd tally || fail "no project"
+    build_step meson setup b --werror
+    build_step meson compile -C b
+    build_step meson test -C b
+    e2e_checked
+    grep -q "tally: 2 nodes ran, 0 failed" b/meson-logs/testlog.txt ||
+        fail "the example did not run with it: $(grep -i tally b/meson-logs/testlog.txt)"
+    run_crun plugin info b/tally.so
+    expect_status 0
+    expect_stdout_contains "hooks"
+    cd .. || fail "cd"
+    run_crun new proj
+    cd proj || fail "no project"
+    build_step meson setup b
+    build_step meson compile -C b
+    printf '%s = label=counted\n' "$PWD/../tally/b/tally.so" >>crun.ini
+    run_crun
+    expect_status 0
+    expect_stderr_contains "counted: 1 nodes ran, 0 failed"
+    run_crun new --hook a --runner b
+    expect_status 2
+    expect_stderr_contains "--runner or --hook, not both"
+}
+
 # Without installing: the build folder's uninstalled crun.pc.
 test_new_project_builds_against_the_build_folder()
 {
