@@ -5,6 +5,11 @@
 #   ./bootstrap.sh test   install what is missing, build, run the whole test
 #                         suite: once as built, once under AddressSanitizer
 #                         and UndefinedBehaviorSanitizer
+#   ./bootstrap.sh install [PREFIX]
+#                         install what is missing, build, install crun into
+#                         PREFIX (default /usr/local; sudo when not writable):
+#                         the program, libcrun, its plugins, headers, crun.pc
+#                         and the docs with their examples
 #
 # Packages come from Debian only (apt-get); nothing else is downloaded.
 set -euo pipefail
@@ -85,8 +90,25 @@ case "${1:-}" in
       run_suite build-tsan thread conf_events conf_cache embed run runner_contract hooks e2e-parallel e2e-service e2e-service-deadlines e2e-hooks e2e-sweep || status=1
     exit $status
     ;;
+  install)
+    install_missing
+    prefix=$(realpath -m "${2:-/usr/local}")
+    configure build --buildtype=debugoptimized -Dprefix="$prefix"
+    ninja -C build
+    sudo=""
+    mkdir -p "$prefix" 2>/dev/null || true
+    [ -w "$prefix" ] || sudo="sudo"
+    $sudo meson install -C build --no-rebuild --quiet
+    libdir=$(meson introspect build --buildoptions |
+      python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "libdir"))')
+    echo "bootstrap: crun installed in $prefix"
+    case ":$PATH:" in *":$prefix/bin:"*) ;; *) echo "  export PATH=$prefix/bin:\$PATH" ;; esac
+    pkg-config --exists crun 2>/dev/null ||
+      echo "  export PKG_CONFIG_PATH=$prefix/$libdir/pkgconfig\${PKG_CONFIG_PATH:+:\$PKG_CONFIG_PATH}"
+    echo "then: crun new myproj && cd myproj && meson setup b && meson compile -C b && crun"
+    ;;
   *)
-    echo "usage: $0 demo|test" >&2
+    echo "usage: $0 demo|test|install [PREFIX]" >&2
     exit 2
     ;;
 esac

@@ -9,6 +9,7 @@
 #define CRUN_ERROR_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -62,6 +63,12 @@ void crun_error_clear(crun_error *err);
 
 /* Move src's content into dst (clearing dst first); src is left empty. */
 void crun_error_move(crun_error *dst, crun_error *src);
+
+/* For "did you mean ...?": the one of the n candidates closest to word when
+ * it is close enough to be a typo of it (edit distance at most a third of
+ * word's length, at least 1), else NULL.  The result is one of candidates
+ * (borrowed); NULL candidates are skipped.  Thread-safe. */
+const char *crun_suggest(const char *word, const char *const *candidates, size_t n);
 
 #ifdef __cplusplus
 }

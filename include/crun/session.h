@@ -109,6 +109,13 @@ int crun_session_list(crun_session *session, const char *what, json_t **out, cru
 int crun_session_describe_dataset(crun_session *session, const char *name, json_t **out,
                                   crun_error *err);
 
+/* The value of a catalog dataset (or a parameter, params:a.b) as loaded
+ * outside any run, for a quick look (`crun catalog show`, Kedro's
+ * catalog.load); *out is the caller's reference.  Datasets that need
+ * credentials are refused. */
+int crun_session_load_dataset(crun_session *session, const char *name, crun_value **out,
+                              crun_error *err);
+
 /* Room for a run id and its NUL: a given id has at most CRUN_RUN_ID_MAX - 1
  * letters, digits, '.', '_' or '-', not starting with '.' or '-'. */
 #define CRUN_RUN_ID_MAX 64

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "catalog/catalog.h"
 #include "catalog/file_saves.h"
@@ -510,11 +511,41 @@ static inline int fire_dataset(catalog *c, crun_hook_point point, size_t ds, con
                                               : 0;
 }
 
+/* crun -v: each load and save of a node, with its type, size and time. */
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static bool verbose(const catalog *c)
+{
+    return c->logger && c->logger->level >= CRUN_LOG_DEBUG;
+}
+
+static void log_io(const catalog *c, const char *what, size_t ds, const char *node,
+                   const crun_value *v, double start)
+{
+    const ir_dataset *d = &c->shared->ir->ds[ds];
+    const cat_entry *e = &c->entries[ds];
+    double size = (double)crun_value_size(v);
+    const char *unit = "B";
+    if (size >= 1e6)
+        size /= 1e6, unit = "MB";
+    else if (size >= 1e3)
+        size /= 1e3, unit = "kB";
+    logger_write(c->logger, CRUN_LOG_DEBUG, node, "%s '%s' (%s, %.*f %s, %.2f ms)", what, d->name,
+                 e->param ? "parameter" : d->type ? d->type : "memory", unit[0] == 'B' ? 0 : 1,
+                 size, unit, now_ms() - start);
+}
+
 int catalog_load(catalog *c, size_t ds, const char *node, crun_call *call, crun_value **out,
                  crun_error *err)
 {
     cat_entry *e = &c->entries[ds];
     *out = NULL;
+    double start = verbose(c) ? now_ms() : 0;
     int rc = fire_dataset(c, CRUN_HOOK_BEFORE_DATASET_LOADED, ds, node, call, NULL, err);
     if (rc)
         return rc;
@@ -528,6 +559,8 @@ int catalog_load(catalog *c, size_t ds, const char *node, crun_call *call, crun_
     if (!*out)
         return crun_error_set(err, CRUN_EDATA, "dataset '%s': the load returned no value",
                               e->def->name);
+    if (start > 0)
+        log_io(c, "loaded", ds, node, *out, start);
     rc = fire_dataset(c, CRUN_HOOK_AFTER_DATASET_LOADED, ds, node, call, *out, err);
     if (rc) {
         crun_value_unref(*out);
@@ -540,6 +573,7 @@ int catalog_save(catalog *c, size_t ds, const char *node, crun_call *call, crun_
                  crun_error *err)
 {
     cat_entry *e = &c->entries[ds];
+    double start = verbose(c) ? now_ms() : 0;
     int rc = fire_dataset(c, CRUN_HOOK_BEFORE_DATASET_SAVED, ds, node, call, value, err);
     if (rc)
         return rc;
@@ -547,6 +581,8 @@ int catalog_save(catalog *c, size_t ds, const char *node, crun_call *call, crun_
         return crun_error_set(err, CRUN_EINVAL, "dataset '%s' cannot be saved", e->def->name);
     if ((rc = entry_save(e, value, err)) != 0)
         return rc < 0 ? rc : CRUN_EIO;
+    if (start > 0)
+        log_io(c, "saved", ds, node, value, start);
     return fire_dataset(c, CRUN_HOOK_AFTER_DATASET_SAVED, ds, node, call, value, err);
 }
 

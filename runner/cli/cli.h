@@ -9,6 +9,9 @@
  *                 steps of cli_export_steps.c
  *   cli_viz.c     `crun viz`: the pipeline as DOT, Mermaid or an HTML page
  *   cli_new.c     `crun new NAME`: a new project with a node library
+ *   cli_new_runner.c  the files of `crun new --runner NAME`, a runner plugin
+ *   cli_new_hook.c    the files of `crun new --hook NAME`, a hook plugin
+ *   cli_habits.c  `crun catalog list`: what a Kedro user reaches for first
  * These live in the program, not in libcrun: they work from the IR JSON that
  * crun_session_compile returns, like any other exporter would.
  */
@@ -34,7 +37,11 @@ typedef struct cli {
     char *sweeps;        /* -m arguments, one per line */
     const char *resume;  /* --resume SWEEP_ID */
     char *sweep_opts[3]; /* the runner options -m and --resume become */
+    char **owned;        /* copies of --runner-params, split into runner_opts */
+    size_t n_owned;
     const char *output;
+    const char *head;    /* catalog show --head N */
+    const char *new_hook; /* new --hook NAME */
     bool json;
     bool quiet;
     int verbose;
@@ -91,6 +98,21 @@ json_t *cli_export_params(json_t *ir);
 char *cli_export_param_item(json_t *param, const char *ref);
 int cli_viz(cli *c, crun_session *s, crun_error *err);
 int cli_new(cli *c, crun_error *err);
+/* A file `crun new` writes: its path and text, with @NAME@ and @LIB@ to expand. */
+typedef struct cli_template {
+    const char *path;
+    const char *text;
+} cli_template;
+/* The files of `crun new --runner NAME` (cli_new_runner.c). */
+extern const cli_template cli_runner_files[];
+extern const size_t cli_n_runner_files;
+/* The files of `crun new --hook NAME` (cli_new_hook.c). */
+extern const cli_template cli_hook_files[];
+extern const size_t cli_n_hook_files;
+/* `crun catalog list` (cli_habits.c): each pipeline's datasets, Kedro's way. */
+int cli_catalog_list(cli *c, crun_session *s, crun_error *err);
+/* `crun catalog show DATASET [--head N]`: a dataset's value, for a quick look. */
+int cli_catalog_show(cli *c, crun_session *s, crun_error *err);
 /* Name the running nodes on stderr if one crashes the process (crash.c):
  * a hook of the session and handlers of SIGSEGV and the like. */
 int cli_watch_crashes(crun_session *s, crun_error *err);

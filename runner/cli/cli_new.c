@@ -11,6 +11,9 @@
  * runs the pipeline.  Files are written into a temporary folder beside NAME
  * that is renamed to NAME at the end: a failure leaves nothing behind, and
  * an existing NAME is never touched.
+ *
+ * `crun new --runner NAME` and `--hook NAME` write a plugin project
+ * instead (their files are in cli_new_runner.c and cli_new_hook.c).
  */
 #include <errno.h>
 #include <ftw.h>
@@ -23,11 +26,8 @@
 
 #include "cli.h"
 
-/* @NAME@ is the project's name, @LIB@ its node library's. */
-typedef struct template_file {
-    const char *path;
-    const char *text;
-} template_file;
+/* @NAME@ is the project's name, @LIB@ its node library's (cli.h's cli_template). */
+typedef cli_template template_file;
 
 static const char crun_ini[] =
     "; The @NAME@ project (made by `crun new`).\n"
@@ -253,10 +253,11 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
     return remove(path);
 }
 
-static int write_files(const char *dir, const char *name, const char *lib, crun_error *err)
+static int write_files(const template_file *set, size_t n, const char *dir, const char *name,
+                       const char *lib, crun_error *err)
 {
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        char *rel = expand(files[i].path, name, lib), *text = expand(files[i].text, name, lib);
+    for (size_t i = 0; i < n; i++) {
+        char *rel = expand(set[i].path, name, lib), *text = expand(set[i].text, name, lib);
         char *path = NULL;
         if (!rel || !text || asprintf(&path, "%s/%s", dir, rel) < 0)
             path = NULL;
@@ -273,8 +274,18 @@ static int write_files(const char *dir, const char *name, const char *lib, crun_
 
 int cli_new(cli *c, crun_error *err)
 {
+    /* crun new --runner NAME / --hook NAME: a plugin project instead */
+    bool runner = c->ro.runner != NULL, hook = c->new_hook != NULL;
+    if (runner && hook)
+        return usage_error("%s", "crun new: --runner or --hook, not both");
+    if ((runner || hook) && c->what)
+        return usage_error("unexpected argument '%s' (crun new --runner NAME or --hook NAME "
+                           "makes a plugin project)", c->what);
+    if (runner || hook)
+        c->what = runner ? c->ro.runner : c->new_hook;
     if (!c->what)
-        return usage_error("%s", "crun new needs the new project's name: crun new NAME");
+        return usage_error("%s", "crun new needs the new project's name: crun new NAME "
+                                 "(or crun new --runner NAME for a runner plugin)");
     if (c->what2)
         return usage_error("unexpected argument '%s'", c->what2);
     char *copy = strdup(c->what), *copy2 = strdup(c->what);
@@ -303,7 +314,10 @@ int cli_new(cli *c, crun_error *err)
         for (char *p = lib; *p; p++)
             if (*p == '-')
                 *p = '_';
-        int rc = write_files(tmp, name, lib, err);
+        int rc = runner ? write_files(cli_runner_files, cli_n_runner_files, tmp, name, lib, err)
+                 : hook ? write_files(cli_hook_files, cli_n_hook_files, tmp, name, lib, err)
+                        : write_files(files, sizeof(files) / sizeof(files[0]), tmp, name, lib,
+                                      err);
         if (rc == 0 && (chmod(tmp, 0755) != 0 || rename(tmp, c->what) != 0))
             rc = crun_error_set(err, CRUN_EIO, "crun new: cannot create '%s': %s", c->what,
                                 strerror(errno));
@@ -311,6 +325,14 @@ int cli_new(cli *c, crun_error *err)
             nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
             report(err);
             status = EXIT_USAGE; /* no pipeline ran: this is not status 1 */
+        } else if (!c->quiet && (runner || hook)) {
+            const char *kind = runner ? "runner" : "hook";
+            printf("crun: created %s plugin project '%s' in %s/\n"
+                   "next:\n"
+                   "  cd %s\n"
+                   "  meson setup b && meson compile -C b   # build the %s src/%s.c\n"
+                   "  meson test -C b                       # run example/ with it\n",
+                   kind, name, c->what, c->what, kind, lib);
         } else if (!c->quiet) {
             printf("crun: created project '%s' in %s/\n"
                    "next:\n"

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,11 +34,15 @@ static const char usage_text[] =
     "       crun list pipelines|nodes|datasets|runners|plugins [--json]\n"
     "       crun plugin info FILE.so [--json]\n"
     "       crun catalog describe DATASET [--json]\n"
+    "       crun catalog list [--pipeline P] [--json]  each pipeline's datasets\n"
+    "       crun catalog show DATASET [--head N]  a dataset's value (a table's first rows)\n"
+    "       crun registry list [--json]       the pipelines (as crun list pipelines)\n"
     "       crun export argo [options] [-o FILE]  the pipeline as an Argo Workflow\n"
     "       crun export cwl [--image IMG] [-o DIR]  a CWL v1.2 Workflow (default DIR: cwl)\n"
     "       crun export kfp [options] [-o FILE]   a Kubeflow Pipelines v2 PipelineSpec\n"
     "       crun viz [--format dot|mermaid|html] [--events FILE] [-o FILE]\n"
     "       crun new NAME                     a new project with a C node library\n"
+    "       crun new --runner NAME | --hook NAME  a runner or hook plugin project\n"
     "       crun --help | --version\n"
     "\n"
     "options:\n"
@@ -45,6 +50,7 @@ static const char usage_text[] =
     "  --env ENV             configuration environment (default: crun.ini's, else local)\n"
     "  --runner NAME         a runner of runner.yml, a runner plugin name, or a .so path\n"
     "  --runner-opt K=V      override one runner option (repeatable)\n"
+    "  --runner-params K=V,K2=V2  several at once (Kedro's spelling)\n"
     "  --pipeline P          the pipeline to run (default: __default__)\n"
     "  --tags a,b            only nodes with any of these tags\n"
     "  --nodes a,b           only these nodes (--node NAME: one node; also\n"
@@ -92,13 +98,15 @@ enum {
     OPT_FROM_NODES, OPT_TO_NODES, OPT_FROM_INPUTS, OPT_TO_OUTPUTS, OPT_PARAMS, OPT_LOAD_VERSIONS,
     OPT_PROJECT, OPT_IR, OPT_RUN_ID, OPT_RESUME, OPT_JSON, OPT_VERSION,
     OPT_FORMAT, OPT_IMAGE, OPT_EVENTS, OPT_CPU, OPT_MEMORY, OPT_WORKDIR, OPT_PVC, OPT_DURABILITY,
-    OPT_INPUT, OPT_OUTPUT, OPT_ONLY_MISSING, OPT_ONLY_CHANGED, OPT_DRY_RUN
+    OPT_INPUT, OPT_OUTPUT, OPT_ONLY_MISSING, OPT_ONLY_CHANGED, OPT_DRY_RUN,
+    OPT_RUNNER_PARAMS, OPT_HEAD, OPT_HOOK
 };
 
 static const struct option long_options[] = {
     {"env", required_argument, NULL, OPT_ENV},
     {"runner", required_argument, NULL, OPT_RUNNER},
     {"runner-opt", required_argument, NULL, OPT_RUNNER_OPT},
+    {"runner-params", required_argument, NULL, OPT_RUNNER_PARAMS},
     {"pipeline", required_argument, NULL, OPT_PIPELINE},
     {"tags", required_argument, NULL, OPT_TAGS},
     {"nodes", required_argument, NULL, OPT_NODES},
@@ -121,6 +129,8 @@ static const struct option long_options[] = {
     {"only-changed", no_argument, NULL, OPT_ONLY_CHANGED},
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {"json", no_argument, NULL, OPT_JSON},
+    {"head", required_argument, NULL, OPT_HEAD},
+    {"hook", required_argument, NULL, OPT_HOOK},
     {"format", required_argument, NULL, OPT_FORMAT},
     {"image", required_argument, NULL, OPT_IMAGE},
     {"events", required_argument, NULL, OPT_EVENTS},
@@ -144,6 +154,37 @@ static int add_line(char **text, const char *line)
         return usage_error("%s", "out of memory");
     free(*text);
     *text = grown;
+    return 0;
+}
+
+static int add_runner_opt(cli *c, const char *opt);
+
+/* --runner-params a=1,b=2: each K=V a --runner-opt (a comma starts the next
+ * one only when K= follows it, so values may hold commas). */
+static int add_runner_params(cli *c, const char *arg)
+{
+    char **kept = realloc(c->owned, (c->n_owned + 1) * sizeof(char *));
+    if (!kept)
+        return usage_error("%s", "out of memory");
+    c->owned = kept;
+    char *copy = kept[c->n_owned] = strdup(arg);
+    if (!copy)
+        return usage_error("%s", "out of memory");
+    c->n_owned++;
+    for (char *p = copy; p;) {
+        char *next = NULL;
+        for (char *q = strchr(p, ','); q && !next; q = strchr(q + 1, ','))
+            if (memchr(q + 1, '=', strcspn(q + 1, ",")))
+                next = q;
+        if (next)
+            *next++ = '\0';
+        if (!strchr(p, '=') || p[0] == '=')
+            return usage_error("--runner-params: expected KEY=VALUE[,KEY=VALUE...], got '%s'", p);
+        int rc = add_runner_opt(c, p);
+        if (rc)
+            return rc;
+        p = next;
+    }
     return 0;
 }
 
@@ -221,6 +262,9 @@ static void cli_free(cli *c)
 {
     free_list(c->input_paths);
     free_list(c->output_paths);
+    for (size_t i = 0; i < c->n_owned; i++)
+        free(c->owned[i]);
+    free(c->owned);
     free(c->runner_opts);
     free(c->selected_node);
     free(c->sweeps);
@@ -235,6 +279,7 @@ static int parse_option(cli *c, int opt, const char *arg)
     case OPT_ENV: c->so.env = arg; break;
     case OPT_RUNNER: c->ro.runner = arg; break;
     case OPT_RUNNER_OPT: return add_runner_opt(c, arg);
+    case OPT_RUNNER_PARAMS: return add_runner_params(c, arg);
     case OPT_PIPELINE: f->pipeline = arg; break;
     case OPT_TAGS: f->tags = arg; break;
     case OPT_NODES: f->nodes = arg; break;
@@ -278,6 +323,8 @@ static int parse_option(cli *c, int opt, const char *arg)
     }
     case OPT_DRY_RUN: c->ro.dry_run = true; break;
     case OPT_JSON: c->json = true; break;
+    case OPT_HEAD: c->head = arg; break;
+    case OPT_HOOK: c->new_hook = arg; break;
     case OPT_FORMAT: c->format = arg; break;
     case OPT_IMAGE: c->image = arg; break;
     case OPT_EVENTS: c->events = arg; break;
@@ -314,22 +361,65 @@ static int select_node(cli *c)
     return rc;
 }
 
+static const char *const commands[] = {"run", "status", "compile", "list", "plugin",
+                                         "catalog", "export", "viz", "new", "registry", NULL};
+
+/* An option getopt refused: unknown (with the closest option) or lacking its value. */
+static int bad_option(const char *arg, bool unknown)
+{
+    if (!unknown)
+        return usage_error("option needs a value or is unknown: %s", arg);
+    const char *names[sizeof(long_options) / sizeof(long_options[0])];
+    size_t n = 0;
+    for (const struct option *o = long_options; o->name; o++)
+        names[n++] = o->name;
+    const char *word = arg + strspn(arg, "-");
+    char *bare = strndup(word, strcspn(word, "="));
+    const char *best = bare ? crun_suggest(bare, names, n) : NULL;
+    free(bare);
+    if (!best)
+        return usage_error("unknown option: %s", arg);
+    fprintf(stderr, "crun: error: unknown option: %s (did you mean '--%s'?)\n(see crun --help)\n",
+            arg, best);
+    return EXIT_USAGE;
+}
+
+/* The words that are not options, in order (getopt moved them to the end):
+ * the command first (`crun -q catalog describe x` as well as `crun catalog
+ * -q describe x`), then its arguments. */
+static int take_words(cli *c, int argc, char **argv)
+{
+    for (int i = optind; i < argc; i++) {
+        const char *w = argv[i];
+        if (i == optind) {
+            bool known = false;
+            for (size_t k = 0; commands[k]; k++)
+                known = known || strcmp(w, commands[k]) == 0;
+            if (known) {
+                c->command = w;
+                continue;
+            }
+            const char *best = crun_suggest(w, commands, sizeof(commands) / sizeof(*commands) - 1);
+            if (!best)
+                return usage_error("unknown command '%s'", w);
+            fprintf(stderr, "crun: error: unknown command '%s' (did you mean '%s'?)\n"
+                    "(see crun --help)\n", w, best);
+            return EXIT_USAGE;
+        }
+        if (!c->what)
+            c->what = w;
+        else if (!c->what2)
+            c->what2 = w;
+        else
+            return usage_error("unexpected argument '%s'", w);
+    }
+    return 0;
+}
+
 static int parse_args(cli *c, int argc, char **argv)
 {
-    static const char *const commands[] = {"run", "status", "compile", "list", "plugin",
-                                             "catalog", "export", "viz", "new", NULL};
-    int first = 1;
     c->command = "run";
-    if (argc > 1 && argv[1][0] != '-') {
-        bool known = false;
-        for (size_t i = 0; commands[i]; i++)
-            known = known || strcmp(argv[1], commands[i]) == 0;
-        if (!known)
-            return usage_error("unknown command '%s'", argv[1]);
-        c->command = argv[1];
-        first = 2;
-    }
-    optind = first;
+    optind = 1;
     opterr = 0;
     int opt;
     while ((opt = getopt_long(argc, argv, "o:qvhm:", long_options, NULL)) != -1) {
@@ -341,27 +431,18 @@ static int parse_args(cli *c, int argc, char **argv)
             printf("crun %s (plugin ABI %d.%d)\n", crun_version(), CRUN_ABI_MAJOR, CRUN_ABI_MINOR);
             exit(EXIT_OK);
         }
-        if (opt == '?' || opt == ':') {
-            const char *bad = argv[optind - 1];
-            return usage_error(optopt ? "option needs a value or is unknown: %s"
-                                      : "unknown option: %s", bad);
-        }
+        if (opt == '?' || opt == ':')
+            return bad_option(argv[optind - 1], optopt == 0);
         int rc = parse_option(c, opt, optarg);
         if (rc)
             return rc;
     }
-    /* getopt moved the positional words (`crun list nodes --json`) to the end */
-    for (; optind < argc; optind++) {
-        if (!c->what)
-            c->what = argv[optind];
-        else if (!c->what2)
-            c->what2 = argv[optind];
-        else
-            return usage_error("unexpected argument '%s'", argv[optind]);
-    }
+    int rc = take_words(c, argc, argv);
+    if (rc)
+        return rc;
     if ((strcmp(c->command, "run") == 0 || strcmp(c->command, "status") == 0) && c->what)
         return usage_error("unexpected argument '%s'", c->what);
-    int rc = select_node(c);
+    rc = select_node(c);
     if (rc)
         return rc;
     if (strcmp(c->command, "status") == 0) { /* dvc status: what --only-changed would do */
@@ -394,16 +475,25 @@ int report(crun_error *err)
     return exit_status(err->code);
 }
 
-/* The plugins a binary in the build tree should use are the tree's own. */
-static const char *builtin_plugin_dir(void)
+/* The plugins a binary in the build tree should use are the tree's own; an
+ * installed one uses those installed beside it (<prefix>/bin/../lib/.../crun,
+ * so a moved or --destdir prefix works), else the configured folder. */
+static const char *builtin_plugin_dir(char *buf, size_t size)
 {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (n <= 0)
         return CRUN_INSTALL_PLUGIN_DIR;
     exe[n] = '\0';
-    return strcmp(dirname(exe), CRUN_BUILD_EXE_DIR) == 0 ? CRUN_BUILD_PLUGIN_DIRS
-                                                         : CRUN_INSTALL_PLUGIN_DIR;
+    const char *dir = dirname(exe);
+    if (strcmp(dir, CRUN_BUILD_EXE_DIR) == 0)
+        return CRUN_BUILD_PLUGIN_DIRS;
+    struct stat st;
+    int len = snprintf(buf, size, "%s/%s", dir, CRUN_PLUGIN_DIR_FROM_BIN);
+    if (len > 0 && (size_t)len < size && CRUN_PLUGIN_DIR_FROM_BIN[0] != '/' &&
+        stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
+        return buf;
+    return CRUN_INSTALL_PLUGIN_DIR;
 }
 
 /* --- signals: a thread turns SIGINT/SIGTERM into crun_session_cancel --- */
@@ -593,8 +683,14 @@ static void print_json(json_t *j)
 
 static int do_catalog(cli *c, crun_session *s, crun_error *err)
 {
+    if (c->what && strcmp(c->what, "list") == 0)
+        return cli_catalog_list(c, s, err);
+    if (c->what && strcmp(c->what, "show") == 0 && c->what2)
+        return cli_catalog_show(c, s, err);
     if (!c->what || strcmp(c->what, "describe") != 0 || !c->what2)
-        return usage_error("%s", "usage: crun catalog describe DATASET [--json]");
+        return usage_error("%s", "usage: crun catalog describe DATASET [--json] | "
+                                 "crun catalog list [--pipeline P] [--json] | "
+                                 "crun catalog show DATASET [--head N]");
     json_t *d;
     if (crun_session_describe_dataset(s, c->what2, &d, err) != 0)
         return report(err);
@@ -756,6 +852,9 @@ static int do_run(cli *c, crun_session *s, crun_error *err)
     }
     if (rc && res.resume_command)
         fprintf(stderr, "crun: resume with:\n  %s\n", res.resume_command);
+    else if (rc && rc != CRUN_ECANCELED && res.failed_nodes && res.failed_nodes[0])
+        fprintf(stderr, "crun: no nodes ran. Repeat the previous command to attempt a new run"
+                        ".\n");
     crun_run_result_clear(&res);
     return status;
 }
@@ -766,6 +865,14 @@ static int do_command(cli *c, crun_session *s, crun_error *err)
         return do_compile(c, s, err);
     if (strcmp(c->command, "list") == 0)
         return do_list(c, s, err);
+    if (strcmp(c->command, "registry") == 0) { /* Kedro's name for the pipelines' list */
+        if (!c->what || strcmp(c->what, "list") != 0)
+            return usage_error("%s", "usage: crun registry list [--json]");
+        if (c->what2)
+            return usage_error("unexpected argument '%s'", c->what2);
+        c->what = "pipelines";
+        return do_list(c, s, err);
+    }
     if (strcmp(c->command, "catalog") == 0)
         return do_catalog(c, s, err);
     if (strcmp(c->command, "export") == 0)
@@ -807,9 +914,11 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &w.set, NULL);
     signal(SIGPIPE, SIG_IGN);
     c.so.log_level = c.quiet ? CRUN_LOG_ERROR : c.verbose ? CRUN_LOG_DEBUG : CRUN_LOG_INFO;
-    c.so.builtin_plugin_dir = builtin_plugin_dir();
+    char plugin_dir[PATH_MAX];
+    c.so.builtin_plugin_dir = builtin_plugin_dir(plugin_dir, sizeof(plugin_dir));
     /* these run nothing, so no hook is started for them */
     c.so.no_hooks = strcmp(c.command, "export") == 0 || strcmp(c.command, "viz") == 0 ||
+                    strcmp(c.command, "registry") == 0 ||
                     strcmp(c.command, "catalog") == 0 || strcmp(c.command, "list") == 0 ||
                     strcmp(c.command, "compile") == 0;
     /* the load asks whether a signal is pending; the thread watches after it */

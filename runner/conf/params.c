@@ -207,18 +207,22 @@ static int collect_paths(const conf_node *node, const char *prefix, path_list *o
     return 0;
 }
 
+/* A parameter parameters.yml does not have is added, as Kedro's --params
+ * does, unless it looks like a typo of one it has: then it is refused with
+ * that name (0 or CRUN_EUSAGE). */
 static int unknown_param(const project *p, const char *path, crun_error *err)
 {
     path_list all = {0};
     const char *hint = NULL;
     if (collect_paths(p->parameters, "", &all) == 0)
         hint = suggest_closest(path, (const char *const *)all.paths, all.n);
-    crun_error_set(err, CRUN_EUSAGE, "--params: unknown parameter '%s'%s%s%s", path,
-                   hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+    if (hint)
+        crun_error_set(err, CRUN_EUSAGE, "--params: unknown parameter '%s' (did you mean "
+                       "'%s'?)", path, hint);
     for (size_t i = 0; i < all.n; i++)
         free(all.paths[i]);
     free(all.paths);
-    return CRUN_EUSAGE;
+    return hint ? CRUN_EUSAGE : 0;
 }
 
 /* Set parameters at the dotted path, making maps where there are none. */
@@ -269,9 +273,8 @@ static int apply_leaves(project *p, json_t *obj, const char *prefix, json_t *use
         int rc = 0;
         if (json_is_object(val) && json_object_size(val) > 0)
             rc = apply_leaves(p, val, path, used, err);
-        else if (!conf_path(p->parameters, path) && !used_by_reference(used, path))
-            rc = unknown_param(p, path, err);
-        else
+        else if ((conf_path(p->parameters, path) || used_by_reference(used, path) ||
+                  (rc = unknown_param(p, path, err)) == 0))
             rc = set_param_json(p, path, val, err);
         free(path);
         if (rc != 0)

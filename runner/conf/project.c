@@ -533,6 +533,37 @@ static int open_project(project *p, const char *dir, const conf_interrupt *intr,
     return rc;
 }
 
+/* An --env that is no folder of conf/: the error names the environments
+ * there are, and the closest one. */
+static int env_not_found(const project *p, const char *conf, crun_error *err)
+{
+    struct dirent **list = NULL;
+    int n = scandir(conf, &list, NULL, alphasort);
+    const char *names[64];
+    size_t k = 0, len = 0;
+    char known[512] = "";
+    for (int i = 0; i < n; i++) {
+        const char *d = list[i]->d_name;
+        char *path = path_join(conf, d);
+        if (d[0] != '.' && strcmp(d, "base") != 0 && path && is_dir(path) && k < 64) {
+            names[k++] = d;
+            if (len < sizeof(known))
+                len += (size_t)snprintf(known + len, sizeof(known) - len, "%s%s",
+                                        k > 1 ? ", " : "", d);
+        }
+        free(path);
+    }
+    const char *best = suggest_closest(p->env, names, k);
+    int rc = crun_error_set(err, CRUN_ECONFIG, "environment '%s' not found: conf/%s does not "
+                            "exist%s%s%s (%s%s)", p->env, p->env, best ? " (did you mean '" : "",
+                            best ? best : "", best ? "'?)" : "",
+                            k ? "environments: " : "conf/ has no environment but base", known);
+    for (int i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+    return rc;
+}
+
 /* A name from the command line is a usage error, one from crun.ini a config error. */
 static int choose_env(project *p, const char *env, crun_error *err)
 {
@@ -555,16 +586,15 @@ static int choose_env(project *p, const char *env, crun_error *err)
                               p->env);
     char *conf = path_join(p->dir, "conf"), *folder = conf ? path_join(conf, p->env) : NULL;
     bool exists = folder && is_dir(folder);
-    free(conf);
     free(folder);
-    if (!folder)
+    if (!folder) {
+        free(conf);
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    }
     /* A project may have only conf/base; the built-in default env is optional. */
-    if (!exists && !implicit)
-        return crun_error_set(err, CRUN_ECONFIG,
-                              "environment '%s' not found: conf/%s does not exist", p->env,
-                              p->env);
-    return 0;
+    int rc = !exists && !implicit ? env_not_found(p, conf, err) : 0;
+    free(conf);
+    return rc;
 }
 
 int project_load(const char *dir, const char *env, const char *params, char *const *environ_,

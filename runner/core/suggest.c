@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/suggest.h"
+#include "crun/error.h"
 
 static size_t min3(size_t a, size_t b, size_t c)
 {
@@ -59,4 +60,9 @@ const char *suggest_closest(const char *word, const char *const *candidates, siz
         }
     }
     return best;
+}
+
+const char *crun_suggest(const char *word, const char *const *candidates, size_t n)
+{
+    return suggest_closest(word, candidates, n);
 }

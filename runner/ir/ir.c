@@ -272,8 +272,19 @@ bool ir_check_template(const ir_node *node, const char *arg, char *why, size_t c
             return false;
         }
         if (!ok) {
-            snprintf(why, cap, "node '%s': {%.*s} names no %s of the node", node->name,
-                     (int)flen, field, field[0] == 'i' ? "input" : "output");
+            bool in = field[0] == 'i';
+            const ir_port *ports = in ? node->in : node->out;
+            size_t n = in ? node->n_in : node->n_out, skip = in ? 7 : 8;
+            const char *names[64];
+            for (size_t i = 0; i < n && i < 64; i++)
+                names[i] = ports[i].arg;
+            char *word = strndup(field + skip, flen - skip);
+            const char *best = word ? suggest_closest(word, names, n < 64 ? n : 64) : NULL;
+            free(word);
+            snprintf(why, cap, "node '%s': {%.*s} names no %s of the node%s%s%s%s", node->name,
+                     (int)flen, field, in ? "input" : "output", best ? " (did you mean {" : "",
+                     best ? (in ? "inputs." : "outputs.") : "", best ? best : "",
+                     best ? "}?)" : "");
             return false;
         }
         p = end;

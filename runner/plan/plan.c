@@ -356,11 +356,93 @@ static bool node_reads(const ir_node *n, size_t ds)
     return false;
 }
 
+/* Every name of the list that is not a node of the pipeline (or a dataset),
+ * in one error, as Kedro names them all: "--nodes: node 'a' does not exist;
+ * node 'b' does not exist (did you mean 'c'?)". */
+static int check_names(graph *g, bool node, const char *opt, const list *names, crun_error *err)
+{
+    char *all = NULL;
+    size_t len = 0, bad = 0;
+    FILE *f = open_memstream(&all, &len);
+    if (!f)
+        return oom(err);
+    for (size_t i = 0; i < names->n; i++) {
+        size_t idx;
+        bool known = node ? strmap_get(&g->ir->node_index, names->items[i], &idx) && g->in[idx]
+                          : strmap_get(&g->ir->ds_index, names->items[i], &idx);
+        if (known)
+            continue;
+        unknown_name(g, bad ? "" : opt, names->items[i], node, err);
+        fprintf(f, "%s%s", bad ? "; " : "", err->message + (bad ? 2 : 0));
+        bad++;
+    }
+    fclose(f);
+    int rc = bad ? crun_error_set(err, CRUN_EUSAGE, "%s", all ? all : "unknown names") : 0;
+    free(all);
+    return rc;
+}
+
+static int compare_text(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Tags no node of the IR has: an error naming them and the tags there are. */
+static int check_tags(graph *g, const char *opt, const list *names, crun_error *err)
+{
+    const ir_t *ir = g->ir;
+    strmap tags;
+    strmap_init(&tags);
+    const char **all = NULL;
+    size_t n_all = 0;
+    int rc = 0;
+    for (size_t v = 0; v < ir->n_nodes && !rc; v++)
+        for (size_t t = 0; t < ir->nodes[v].n_tags && !rc; t++) {
+            const char *tag = ir->nodes[v].tags[t];
+            size_t idx;
+            if (strmap_get(&tags, tag, &idx))
+                continue;
+            const char **grown = realloc(all, (n_all + 1) * sizeof(char *));
+            if (!grown || strmap_put(&tags, tag, n_all, NULL) != 0)
+                rc = oom(err);
+            if (grown)
+                (all = grown)[n_all++] = tag;
+        }
+    if (all)
+        qsort(all, n_all, sizeof(char *), compare_text);
+    for (size_t i = 0; i < names->n && !rc; i++) {
+        size_t idx;
+        if (strmap_get(&tags, names->items[i], &idx))
+            continue;
+        char *known = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&known, &len);
+        for (size_t k = 0; f && k < n_all; k++)
+            fprintf(f, "%s%s", k ? ", " : "", all[k]);
+        if (f)
+            fclose(f);
+        const char *best = suggest_closest(names->items[i], all, n_all);
+        rc = crun_error_set(err, CRUN_EUSAGE, "%s: no node has the tag '%s'%s%s%s (%s%s)", opt,
+                            names->items[i], best ? " (did you mean '" : "", best ? best : "",
+                            best ? "'?)" : "", n_all ? "the tags are: " : "no node has tags",
+                            n_all && known ? known : "");
+        free(known);
+    }
+    free(all);
+    strmap_free(&tags);
+    return rc;
+}
+
 /* Select the nodes one filter keeps into mark[]. */
 static int apply_filter(graph *g, filter_kind kind, const char *opt, const list *names,
                         unsigned char *mark, crun_error *err)
 {
     const ir_t *ir = g->ir;
+    int rc = kind == F_TAGS ? check_tags(g, opt, names, err)
+                            : check_names(g, kind == F_NODES || kind == F_FROM_NODES ||
+                                          kind == F_TO_NODES, opt, names, err);
+    if (rc)
+        return rc;
     for (size_t i = 0; i < names->n; i++) {
         const char *name = names->items[i];
         size_t idx;

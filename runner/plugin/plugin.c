@@ -231,7 +231,13 @@ int plugin_open_file(const char *path, crun_plugin_kind kind, void **dl, const c
     int rc = check_elf(path, err);
     if (rc)
         return rc;
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    /* a plain file name is the file in the current folder, as the user
+     * means it, not a name for dlopen's library search */
+    char *local = NULL;
+    if (!strchr(path, '/') && asprintf(&local, "./%s", path) < 0)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    void *h = dlopen(local ? local : path, RTLD_NOW | RTLD_LOCAL);
+    free(local);
     if (!h) {
         const char *why = dlerror();
         return crun_error_set(err, CRUN_EPLUGIN, "plugin %s: cannot be loaded: %s", path,
@@ -334,9 +340,14 @@ static int not_found(plugin_cache *c, crun_plugin_kind kind, const char *name, c
     char dirs[1024] = "";
     for (size_t i = 0; i < c->n_dirs && len < sizeof(dirs) - 2; i++)
         len += (size_t)snprintf(dirs + len, sizeof(dirs) - len, "%s%s", i ? ":" : "", c->dirs[i]);
-    crun_error_set(err, CRUN_EPLUGIN, "no %s plugin named '%s'%s%s%s (searched %s)",
+    /* a node library is most often the project's own, not built yet */
+    bool nodes = kind == CRUN_PLUGIN_NODES;
+    crun_error_set(err, CRUN_EPLUGIN, "no %s plugin named '%s'%s%s%s (searched %s)%s%s%s",
                    crun_plugin_kind_name(kind), name, best ? " (did you mean '" : "",
-                   best ? best : "", best ? "'?)" : "", c->n_dirs ? dirs : "no folders");
+                   best ? best : "", best ? "'?)" : "", c->n_dirs ? dirs : "no folders",
+                   nodes ? "; is it built? build the node library as " : "", nodes ? name : "",
+                   nodes ? ".so into a folder of crun.ini's plugin_path (for a project made by "
+                           "`crun new`: meson setup b && meson compile -C b)" : "");
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     return CRUN_EPLUGIN;

@@ -77,6 +77,59 @@ static void probe_dataset(crun_session *s, size_t d, json_t *o)
     crun_error_clear(&err);
 }
 
+int crun_session_load_dataset(crun_session *s, const char *name, crun_value **out,
+                              crun_error *err)
+{
+    *out = NULL;
+    size_t d;
+    if (!strmap_get(&s->ir->ds_index, name, &d) || s->ir->ds[d].kind == IR_DS_MEMORY) {
+        const char **names = calloc(s->ir->n_ds + 1, sizeof(char *));
+        size_t n = 0;
+        for (size_t i = 0; names && i < s->ir->n_ds; i++)
+            if (s->ir->ds[i].kind != IR_DS_MEMORY)
+                names[n++] = s->ir->ds[i].name;
+        const char *best = names ? suggest_closest(name, names, n) : NULL;
+        int rc = crun_error_set(err, CRUN_EUSAGE, "'%s' is not a dataset of the catalog%s%s%s",
+                                name, best ? " (did you mean '" : "", best ? best : "",
+                                best ? "'?)" : "");
+        free(names);
+        return rc;
+    }
+    const ir_dataset *ds = &s->ir->ds[d];
+    if (ds->kind == IR_DS_PARAMS) {
+        json_t *v = crun_json_path(s->ir->params, ds->param_path);
+        *out = v ? crun_value_json_new(json_deep_copy(v)) : NULL;
+        return *out ? 0 : crun_error_set(err, CRUN_ENOENT, "parameter '%s' does not exist", name);
+    }
+    if (ds->credentials)
+        return crun_error_set(err, CRUN_EUSAGE, "dataset '%s' needs credentials: look at it "
+                              "from a node of a run", name);
+    const crun_plugin *plug;
+    int rc = plugin_load(&s->plugins, CRUN_PLUGIN_DATASET, ds->type, &plug, err);
+    if (rc)
+        return rc;
+    const crun_dataset_type *t = plug->table;
+    crun_dataset_ctx ctx = {.size = sizeof(ctx), .name = ds->name, .project_dir = s->dir,
+                            .versioned = ds->versioned, .logger = &s->logger};
+    char owner[600];
+    snprintf(owner, sizeof(owner), "dataset '%s'", ds->name);
+    crun_options *opts = options_from_conf(ds->options, owner);
+    void *inst = NULL;
+    if (!opts)
+        return crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    rc = t->create(&ctx, opts, &inst, err);
+    if (!rc) {
+        rc = t->load(inst, out, err);
+        if (t->destroy)
+            t->destroy(inst);
+    }
+    crun_options_free(opts);
+    /* dataset plugins mostly name the dataset themselves */
+    if (rc && (!err->message || !strstr(err->message, name)))
+        crun_error_prefix(err, "dataset '%s': ", name);
+    return rc;
+}
+
 /* The complete versions of a versioned dataset, oldest first. */
 static json_t *list_versions(const crun_session *s, const ir_dataset *ds)
 {
@@ -106,6 +159,101 @@ static json_t *list_versions(const crun_session *s, const ir_dataset *ds)
     free(dir);
     json_decref(opts);
     return out;
+}
+
+/* Is dataset ds read by any node of the IR (not only the planned ones)? */
+static bool read_anywhere(const ir_t *ir, size_t ds)
+{
+    for (size_t v = 0; v < ir->n_nodes; v++)
+        for (size_t k = 0; k < ir->nodes[v].n_in; k++)
+            if (ir->nodes[v].in[k].ds == ds)
+                return true;
+    return false;
+}
+
+void session_warn_free_outputs(crun_session *s, const plan *p)
+{
+    const ir_t *ir = p->ir;
+    const char **names = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        const ir_node *node = &ir->nodes[p->node[i]];
+        for (size_t k = 0; k < node->n_out; k++) {
+            size_t ds = node->out[k].ds;
+            if (ir->ds[ds].kind != IR_DS_MEMORY || read_anywhere(ir, ds))
+                continue;
+            /* the names a typo most likely meant: the catalog's and what nodes read */
+            if (!names && (names = calloc(ir->n_ds + 1, sizeof(char *))))
+                for (size_t d = 0; d < ir->n_ds; d++)
+                    if (ir->ds[d].kind == IR_DS_CATALOG ||
+                        (ir->ds[d].kind == IR_DS_MEMORY && read_anywhere(ir, d)))
+                        names[n++] = ir->ds[d].name;
+            const char *best = names ? suggest_closest(ir->ds[ds].name, names, n) : NULL;
+            crun_log(&s->logger, CRUN_LOG_WARN, "%s%snode '%s': output '%s' is read by no node "
+                     "and is not in the catalog: it is kept in memory only, and lost%s%s%s",
+                     node->where ? node->where : "", node->where ? ": " : "", node->name,
+                     ir->ds[ds].name, best ? " (did you mean '" : "", best ? best : "",
+                     best ? "'?)" : "");
+        }
+    }
+    free(names);
+}
+
+/* One "name:version" of --load-versions: a pin of a versioned dataset to a
+ * version it does not have is refused before the run, naming those it has. */
+static int check_pin(crun_session *s, const char *name, const char *version, crun_error *err)
+{
+    size_t idx;
+    if (!strmap_get(&s->ir->ds_index, name, &idx) || !s->ir->ds[idx].versioned)
+        return 0; /* the catalog names what is not a versioned dataset */
+    json_t *versions = list_versions(s, &s->ir->ds[idx]);
+    size_t n = json_array_size(versions), i;
+    json_t *v;
+    const char **names = calloc(n + 1, sizeof(char *));
+    char *known = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&known, &len);
+    bool found = false;
+    json_array_foreach(versions, i, v) {
+        found = found || strcmp(json_string_value(v), version) == 0;
+        if (names)
+            names[i] = json_string_value(v);
+        if (f)
+            fprintf(f, "%s%s", i ? ", " : "", json_string_value(v));
+    }
+    if (f)
+        fclose(f);
+    const char *best = names ? suggest_closest(version, names, n) : NULL;
+    int rc = found ? 0 : crun_error_set(err, CRUN_EUSAGE, "--load-versions: dataset '%s' has no "
+                                        "version '%s'%s%s%s (%s%s)", name, version,
+                                        best ? " (did you mean '" : "", best ? best : "",
+                                        best ? "'?)" : "", n ? "its versions: " : "it has no "
+                                        "versions yet", n && known ? known : "");
+    free(known);
+    free(names);
+    json_decref(versions);
+    return rc;
+}
+
+int session_check_load_versions(crun_session *s, const char *spec, crun_error *err)
+{
+    for (const char *p = spec; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        const char *colon = memchr(p, ':', len);
+        if (colon && colon > p && colon + 1 < p + len) {
+            char *name = strndup(p, (size_t)(colon - p));
+            char *version = strndup(colon + 1, (size_t)(p + len - colon - 1));
+            int rc = name && version ? check_pin(s, name, version, err)
+                                     : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+            free(name);
+            free(version);
+            if (rc)
+                return rc;
+        }
+        p = comma ? comma + 1 : NULL;
+    }
+    return 0;
 }
 
 static json_t *dataset_json(crun_session *s, size_t d, bool probe)

@@ -198,11 +198,17 @@ static int setup_hooks(crun_session *s, crun_error *err)
             rc = crun_error_set(err, CRUN_ECONFIG, "the hook takes no options");
         crun_options_free(opts);
         if (rc) {
-            /* option errors already name their place: say it once */
+            /* option errors already name their place: say it once, and the hook */
             size_t wl = strlen(ph->where);
             if (!err->message || strncmp(err->message, ph->where, wl) != 0 ||
                 err->message[wl] != ':')
                 crun_error_prefix(err, "%s: hook '%s': ", ph->where, ph->name);
+            else if (!strstr(err->message, owner)) {
+                char *rest = strdup(err->message + wl + (err->message[wl + 1] == ' ' ? 2 : 1));
+                if (rest)
+                    crun_error_set(err, rc, "%s: hook '%s': %s", ph->where, ph->name, rest);
+                free(rest);
+            }
             err->code = CRUN_ECONFIG;
             return CRUN_ECONFIG;
         }

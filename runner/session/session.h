@@ -88,6 +88,15 @@ void session_result_out(crun_run_result *dst, crun_run_result *full);
 /* Zero a caller's result as far as its size goes (what it held is not
  * freed: results are cleared by their owner, as before a run). */
 void session_result_reset(crun_run_result *res);
+/* describe.c: a warning for each output of p's nodes that is a memory
+ * dataset no node reads (a typo of a catalog name, most often). */
+void session_warn_free_outputs(crun_session *s, const plan *p);
+/* describe.c: each pinned version of --load-versions exists (else an error
+ * naming the dataset's versions). */
+int session_check_load_versions(crun_session *s, const char *spec, crun_error *err);
+/* session_runner.c: at debug level (crun -v), the project, env and runner
+ * stack a run uses. */
+void session_log_choice(crun_session *s, const crun_run_options *o);
 /* session_runner.c: "tune -> sturdy -> par(parallel)" (a new string). */
 char *runner_stack_text(crun_session *s, const char *name);
 /* session.c: a run from options read at this host's size into a full-size

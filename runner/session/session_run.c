@@ -99,7 +99,7 @@ static char *resume_command(crun_session *s, const crun_run_options *o, const ch
 }
 
 static void fill_result(crun_session *s, crun_run *run, const crun_run_options *o,
-                        crun_run_result *res)
+                        bool inner, crun_run_result *res)
 {
     const plan *p = run->plan;
     res->nodes_total = p->n;
@@ -136,8 +136,16 @@ static void fill_result(crun_session *s, crun_run *run, const crun_run_options *
     unsigned char *done = malloc(p->n + 1);
     if (!done)
         return;
+    size_t n_done = 0;
     for (size_t i = 0; i < p->n; i++)
-        done[i] = run->state[i] == NODE_DONE;
+        n_done += done[i] = run->state[i] == NODE_DONE;
+    /* nor does a failed run that started nodes and finished none: Kedro says
+     * to repeat the command (an interrupted one still gets its command; a
+     * run inside a run, one of several, tells its outer run where it stopped) */
+    if (n_done == 0 && run->n_started > 0 && res->status != CRUN_ECANCELED && !inner) {
+        free(done);
+        return;
+    }
     res->resume_from = plan_resume_nodes(p, done, catalog_persisted, &run->catalog);
     free(done);
     if (res->resume_from)
@@ -412,6 +420,8 @@ int session_run(crun_session *s, const crun_run_options *o, crun_run_result *res
     plan *p;
     json_t *params = NULL;
     int rc = o->run_id ? check_run_id(o->run_id, err) : 0;
+    if (!rc && o->load_versions && !d)
+        rc = session_check_load_versions(s, o->load_versions, err);
     if (rc)
         return res->status = rc;
     rc = run_params(s, o, &params, err);
@@ -428,6 +438,8 @@ int session_run(crun_session *s, const crun_run_options *o, crun_run_result *res
         json_decref(params);
         return res->status = rc;
     }
+    if (!d && !o->collect_outputs) /* a service returns free outputs: not lost there */
+        session_warn_free_outputs(s, p);
     runner_inst r = {0};
     crun_run *run = NULL;
     bool runner_shared = false;
@@ -442,6 +454,8 @@ int session_run(crun_session *s, const crun_run_options *o, crun_run_result *res
         return res->status = rc;
     }
     res->run_id = strdup(run->run_id);
+    if (!d)
+        session_log_choice(s, o);
     /* which nodes are up to date is decided where nodes execute: a runner
      * that hands the plan to runs of its own leaves it to them */
     bool decide = o->dry_run || (o->incremental && (r.type->flags & CRUN_RUNNER_EXECUTES));
@@ -467,7 +481,7 @@ int session_run(crun_session *s, const crun_run_options *o, crun_run_result *res
     if (!o->own_cancel && !d)
         session_register_run(s, run, false);
     res->status = rc;
-    fill_result(s, run, o, res);
+    fill_result(s, run, o, d != NULL, res);
     if (o->collect_outputs && rc == 0)
         collect_outputs(run, res);
     inner_run_end(run, d, res);

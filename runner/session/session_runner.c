@@ -28,6 +28,16 @@ typedef struct runner_choice {
     char where[512];
 } runner_choice;
 
+/* Names under 'runners' for suggestions. */
+static size_t runner_names(crun_session *s, const char **names, size_t max)
+{
+    const conf_node *runners = s->ir->runner ? conf_get(s->ir->runner, "runners") : NULL;
+    size_t n = 0;
+    for (size_t i = 0; runners && runners->kind == CONF_MAP && i < runners->n && n < max; i++)
+        names[n++] = runners->items[2 * i]->str;
+    return n;
+}
+
 static int choose_runner(crun_session *s, const char *asked, runner_choice *c, crun_error *err)
 {
     const conf_node *rc_root = s->ir->runner;
@@ -54,9 +64,13 @@ static int choose_runner(crun_session *s, const char *asked, runner_choice *c, c
             crun_error e2 = CRUN_ERROR_INIT;
             int r2 = plugin_load(&s->plugins, CRUN_PLUGIN_RUNNER, c->name, &plug, &e2);
             crun_error_clear(&e2);
+            const char *names[128];
+            const char *best = r2 ? suggest_closest(c->name, names, runner_names(s, names, 128))
+                                  : NULL;
             if (r2)
                 return conf_error(err, def, "default runner '%s' is not defined under "
-                                  "'runners'", c->name);
+                                  "'runners'%s%s%s", c->name, best ? " (did you mean '" : "",
+                                  best ? best : "", best ? "'?)" : "");
         }
         return 0;
     }
@@ -104,16 +118,6 @@ static int runner_options(const runner_choice *c, const char *const *overrides,
     }
     *out = opts;
     return 0;
-}
-
-/* Names under 'runners' for suggestions. */
-static size_t runner_names(crun_session *s, const char **names, size_t max)
-{
-    const conf_node *runners = s->ir->runner ? conf_get(s->ir->runner, "runners") : NULL;
-    size_t n = 0;
-    for (size_t i = 0; runners && runners->kind == CONF_MAP && i < runners->n && n < max; i++)
-        names[n++] = runners->items[2 * i]->str;
-    return n;
 }
 
 /* Load the plugin of a choice; at the top (via NULL) an unknown name given
@@ -211,6 +215,17 @@ static int check_stack(crun_session *s, const runner_stack *st, const char *cons
             return err->code ? err->code : CRUN_ECONFIG;
     }
     return 0;
+}
+
+void session_log_choice(crun_session *s, const crun_run_options *o)
+{
+    if (s->logger.level < CRUN_LOG_DEBUG)
+        return;
+    char *stack = runner_stack_text(s, o->runner);
+    crun_log(&s->logger, CRUN_LOG_DEBUG, "project '%s' in %s, env '%s', runner %s",
+             s->ir->project ? s->ir->project : "", s->ir->dir ? s->ir->dir : ".", s->env,
+             stack ? stack : "?");
+    free(stack);
 }
 
 int crun_session_check_runner(crun_session *s, const char *name, crun_error *err)

@@ -1080,7 +1080,7 @@ test_filter_errors()
     expect_no_file ran.log
     run_crun --tags nosuchtag
     expect_status 2
-    expect_stderr_contains "no nodes left after the filters"
+    expect_stderr_contains "--tags: no node has the tag 'nosuchtag' (the tags are: io, ml, prep, report)"
     run_crun --nodes trian
     expect_status 2
     expect_stderr_contains "--nodes: node 'trian' does not exist"

@@ -8,22 +8,25 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-# Install crun once for the whole file; sets PKG_CONFIG_PATH to a folder
-# holding a crun.pc whose prefix is the scratch install.
+# Install crun once for the whole file (meson install --destdir: the scratch
+# folder's usr/local is a prefix of its own, as crun and crun.pc relocate);
+# sets PREFIX and PKG_CONFIG_PATH to that prefix's pkgconfig folder.
 use_installed_crun()
 {
-    local inst=$E2E_TMP/inst pcdir=$E2E_TMP/pkgconfig
-    if [ ! -f "$pcdir/crun.pc" ]; then
+    local inst=$E2E_TMP/inst
+    if [ ! -d "$inst" ]; then
         meson install -C "$CRUN_BUILD_DIR" --no-rebuild --destdir "$inst" --quiet >"$E2E_TMP/install.log" 2>&1 ||
             fail "meson install failed: $(tail -c 400 "$E2E_TMP/install.log")"
-        local pc prefix
-        pc=$(find "$inst" -name crun.pc | head -n 1)
-        [ -n "$pc" ] || fail "no crun.pc installed"
-        prefix=$(sed -n 's/^prefix=//p' "$pc")
-        mkdir -p "$pcdir"
-        sed "s|^prefix=.*|prefix=$inst$prefix|" "$pc" >"$pcdir/crun.pc"
     fi
-    export PKG_CONFIG_PATH=$pcdir${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
+    local pc
+    pc=$(find "$inst" -name crun.pc | head -n 1)
+    [ -n "$pc" ] || fail "no crun.pc installed"
+    PREFIX=$(cd "$(dirname "$pc")/../../.." && pwd)
+    if ! grep -q '^prefix=${pcfiledir}' "$pc"; then
+        # a build folder set up before crun.pc was relocatable keeps its setting
+        sed -i "s|^prefix=.*|prefix=$PREFIX|" "$pc"
+    fi
+    export PKG_CONFIG_PATH=$(dirname "$pc")${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
 }
 
 # Run a build tool in the current folder, failing the test with its output.
@@ -84,6 +87,139 @@ test_new_project_builds_and_runs()
     run_crun plugin info b/x.so
     expect_status 0
     expect_stdout_contains "greet"
+}
+
+# README's steps after an install: the installed crun (not the build tree's)
+# runs, finds its libcrun and plugins, and builds and runs a new project.
+test_installed_crun_runs_a_new_project()
+{
+    use_installed_crun
+    [ -x "$PREFIX/bin/crun" ] || fail "no crun installed in $PREFIX/bin"
+    e2e_checked
+    export PATH=$PREFIX/bin:$PATH CRUN=$PREFIX/bin/crun
+    expect_eq "$(command -v crun)" "$PREFIX/bin/crun" "crun on PATH"
+    run_crun new myproj
+    expect_status 0
+    cd myproj || fail "no project"
+    # before the library is built: a hint to build it
+    run_crun
+    expect_status 2
+    expect_stderr_contains "no nodes plugin named 'myproj'"
+    expect_stderr_contains "is it built?"
+    expect_stderr_contains "meson setup b && meson compile -C b"
+    build_step meson setup b
+    build_step meson compile -C b
+    run_crun
+    expect_status 0
+    expect_stderr_contains "1 of 1 nodes done"
+    expect_file_content data/greeting.txt "Hello, world!"
+    # the installed runners are found beside the installed crun
+    run_crun list runners
+    expect_status 0
+    expect_stdout_contains "sequential"
+    # a plugin in the current folder, named as a plain file name
+    cp b/myproj.so .
+    run_crun plugin info myproj.so
+    expect_status 0
+    expect_stdout_contains "greet"
+    # the docs and their examples are installed, and an example builds
+    local doc=$PREFIX/share/doc/crun
+    e2e_checked
+    [ -f "$doc/plugins.md" ] && [ -f "$doc/examples/stopwatch_runner.c" ] ||
+        fail "docs or examples not installed in $doc"
+    local flags
+    read -r -a flags < <(pkg-config --cflags --libs crun) || fail "pkg-config crun failed"
+    build_step cc -std=c11 -Wall -Werror -shared -fPIC -o stopwatch.so \
+        "$doc/examples/stopwatch_runner.c" "${flags[@]}"
+    run_crun --runner stopwatch.so
+    expect_status 0
+    expect_stderr_contains "greet took"
+}
+
+# crun new --runner NAME: a runner plugin project that builds against the
+# installed crun and whose meson test runs its example project with it; the
+# runner replaces sequential in a project of crun new as well.
+test_new_runner_plugin_builds_and_runs()
+{
+    use_installed_crun
+    export PATH=$PREFIX/bin:$PATH CRUN=$PREFIX/bin/crun
+    run_crun new --runner my-run
+    expect_status 0
+    expect_stdout_contains "created runner plugin project 'my-run'"
+    cd my-run || fail "no project"
+    build_step meson setup b --werror
+    build_step meson compile -C b
+    build_step meson test -C b
+    e2e_checked
+    grep -q "my-run: first took" b/meson-logs/testlog.txt || fail "the example did not run with it"
+    expect_file_content example/data/copy.txt 1
+    run_crun plugin info b/my_run.so
+    expect_status 0
+    expect_stdout_contains "runner"
+    expect_stdout_contains "label"
+    # in a project of crun new, named in its runner.yml with an option
+    cd .. || fail "cd"
+    run_crun new proj
+    cd proj || fail "no project"
+    build_step meson setup b
+    build_step meson compile -C b
+    cat >>conf/base/runner.yml <<EOF
+  timed: {type: $PWD/../my-run/b/my_run.so, label: clocked}
+EOF
+    run_crun --runner timed
+    expect_status 0
+    expect_stderr_contains "clocked: greet took"
+    expect_file_content data/greeting.txt "Hello, world!"
+    run_crun new --runner x y
+    expect_status 2
+    expect_stderr_contains "unexpected argument 'y'"
+}
+
+# crun new --hook NAME: a hook plugin project, built and tested the same way,
+# then listed in a project's crun.ini.
+test_new_hook_plugin_builds_and_runs()
+{
+    use_installed_crun
+    export PATH=$PREFIX/bin:$PATH CRUN=$PREFIX/bin/crun
+    run_crun new --hook tally
+    expect_status 0
+    expect_stdout_contains "created hook plugin project 'tally'"
+    cd tally || fail "no project"
+    build_step meson setup b --werror
+    build_step meson compile -C b
+    build_step meson test -C b
+    e2e_checked
+    grep -q "tally: 2 nodes ran, 0 failed" b/meson-logs/testlog.txt ||
+        fail "the example did not run with it: $(grep -i tally b/meson-logs/testlog.txt)"
+    run_crun plugin info b/tally.so
+    expect_status 0
+    expect_stdout_contains "hooks"
+    cd .. || fail "cd"
+    run_crun new proj
+    cd proj || fail "no project"
+    build_step meson setup b
+    build_step meson compile -C b
+    printf '%s = label=counted\n' "$PWD/../tally/b/tally.so" >>crun.ini
+    run_crun
+    expect_status 0
+    expect_stderr_contains "counted: 1 nodes ran, 0 failed"
+    run_crun new --hook a --runner b
+    expect_status 2
+    expect_stderr_contains "--runner or --hook, not both"
+}
+
+# Without installing: the build folder's uninstalled crun.pc.
+test_new_project_builds_against_the_build_folder()
+{
+    export PKG_CONFIG_PATH=$CRUN_BUILD_DIR/meson-uninstalled
+    run_crun new x
+    expect_status 0
+    cd x || fail "no project"
+    build_step meson setup b
+    build_step meson compile -C b
+    run_crun
+    expect_status 0
+    expect_file_content data/greeting.txt "Hello, world!"
 }
 
 test_new_library_compiles_with_werror()

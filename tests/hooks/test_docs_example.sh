@@ -14,6 +14,8 @@ check() { if "$@"; then pass=$((pass + 1)); else echo "FAIL: $*"; fail=$((fail +
 meson install -C "$build" --destdir "$tmp/inst" --no-rebuild --quiet >/dev/null
 pc=$(dirname "$(find "$tmp/inst" -name crun.pc | head -n 1)")
 prefix=$(sed -n 's/^prefix=//p' "$pc/crun.pc")
+# a relocatable crun.pc (prefix=${pcfiledir}/...): the prefix it names, within the destdir
+case $prefix in '${pcfiledir}'*) prefix=$(cd "$pc/${prefix#'${pcfiledir}'}" && pwd) && prefix=${prefix#"$tmp/inst"} ;; esac
 pcflags=(--define-variable=prefix="$tmp/inst$prefix")
 flags=$(PKG_CONFIG_PATH=$pc pkg-config "${pcflags[@]}" --cflags --libs crun)
 libdir=$(PKG_CONFIG_PATH=$pc pkg-config "${pcflags[@]}" --variable=libdir crun)

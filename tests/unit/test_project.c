@@ -248,7 +248,15 @@ static void test_missing_env_folder_is_an_error(void **state)
     fixture *f = *state;
     fixture_put(f->fp.dir, "conf/base/catalog.yml", "{}\n");
     assert_int_equal(load(f, "prod", NULL), CRUN_ECONFIG);
-    assert_string_equal(f->fp.err.message, "environment 'prod' not found: conf/prod does not exist");
+    assert_string_equal(f->fp.err.message, "environment 'prod' not found: conf/prod does not "
+                        "exist (conf/ has no environment but base)");
+    /* the environments there are, and the closest */
+    fixture_put(f->fp.dir, "conf/prd/catalog.yml", "{}\n");
+    fixture_put(f->fp.dir, "conf/local/catalog.yml", "{}\n");
+    crun_error_clear(&f->fp.err);
+    assert_int_equal(load(f, "prod", NULL), CRUN_ECONFIG);
+    assert_string_equal(f->fp.err.message, "environment 'prod' not found: conf/prod does not "
+                        "exist (did you mean 'prd'?) (environments: local, prd)");
 }
 
 static void test_base_is_not_an_env(void **state)
@@ -298,6 +306,10 @@ static void test_unknown_params_key_suggests(void **state)
     fixture_put(f->fp.dir, "conf/base/parameters.yml", "a: {y: 1}\n");
     assert_int_equal(load(f, NULL, "a.x=2"), CRUN_EUSAGE);
     assert_string_equal(f->fp.err.message, "--params: unknown parameter 'a.x' (did you mean 'a.y'?)");
+    /* a key far from every existing one is added, as Kedro's --params does */
+    crun_error_clear(&f->fp.err);
+    load_ok(f, NULL, "threshold=0.5,a.extra=text");
+    assert_json(f->fp.p->parameters, "{\"a\":{\"y\":1,\"extra\":\"text\"},\"threshold\":0.5}");
 }
 
 static void test_params_used_by_reference_are_known(void **state)

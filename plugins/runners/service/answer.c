@@ -88,6 +88,18 @@ static bool is_text_media(const char *mt)
     return mt && strncmp(mt, "text/", 5) == 0;
 }
 
+/* No control characters but tab, newline and carriage return (UTF-8 is
+ * checked when the string is made). */
+static bool looks_like_text(const char *data, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)data[i];
+        if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
+            return false;
+    }
+    return true;
+}
+
 json_t *svc_value_to_json(const crun_value *value, const char *declared)
 {
     switch (crun_value_kind_of(value)) {
@@ -111,7 +123,11 @@ json_t *svc_value_to_json(const crun_value *value, const char *declared)
             if (parsed)
                 return parsed;
         }
-        if (is_text_media(mt) || (declared && strcmp(declared, "text") == 0)) {
+        /* text, and bytes of no particular type (a command node's output)
+         * that are UTF-8 text without NUL, come back as a string */
+        bool untyped = !mt || strcmp(mt, "application/octet-stream") == 0;
+        if (is_text_media(mt) || (declared && strcmp(declared, "text") == 0) ||
+            (untyped && looks_like_text(data, len))) {
             json_t *s = json_stringn(data, len); /* NULL unless valid UTF-8 */
             if (s)
                 return s;

@@ -1,0 +1,183 @@
+/* cli_new_runner.c - the files of `crun new --runner NAME`: a runner plugin
+ * project that builds against the installed crun (pkg-config crun) and whose
+ * `meson test` runs a small example project with it.  @NAME@ is the plugin's
+ * name, @LIB@ the same as a C identifier (cli_new.c expands both).
+ */
+#include "cli.h"
+
+static const char meson_build[] =
+    "# @NAME@: a crun runner plugin, built as @LIB@.so against the installed crun\n"
+    "# (pkg-config crun).  `meson test -C b` runs the example project with it.\n"
+    "project('@NAME@', 'c',\n"
+    "  version : '0.1.0',\n"
+    "  meson_version : '>= 0.60.0',\n"
+    "  default_options : ['c_std=c11', 'warning_level=2'])\n"
+    "\n"
+    "runner = shared_module('@LIB@', 'src/@LIB@.c',\n"
+    "  name_prefix : '',\n"
+    "  gnu_symbol_visibility : 'hidden',\n"
+    "  dependencies : dependency('crun'))\n"
+    "\n"
+    "crun = find_program('crun')\n"
+    "test('example project', crun,\n"
+    "  args : ['--project', meson.current_source_dir() / 'example', '--runner', runner.full_path()],\n"
+    "  depends : runner)\n"
+    "test('plugin info', crun, args : ['plugin', 'info', runner.full_path()], depends : runner)\n";
+
+static const char readme_md[] =
+    "# @NAME@\n"
+    "\n"
+    "A crun runner plugin, made by `crun new --runner @NAME@`: `src/@LIB@.c` runs the\n"
+    "nodes of a run one at a time and logs each one's time.\n"
+    "\n"
+    "    meson setup b && meson compile -C b    # builds b/@LIB@.so against the installed crun\n"
+    "    meson test -C b                         # runs example/ with it\n"
+    "    crun plugin info b/@LIB@.so             # what crun sees: kind, ABI, options\n"
+    "\n"
+    "Use it in a project by path, `crun --runner /path/to/b/@LIB@.so`, or name it in the\n"
+    "project's conf/base/runner.yml:\n"
+    "\n"
+    "    runners:\n"
+    "      @NAME@: {type: /path/to/b/@LIB@.so, label: timed}\n"
+    "\n"
+    "(or copy @LIB@.so into a folder of crun.ini's `plugin_path` and write `type: @LIB@`).\n"
+    "crun's docs/plugins.md describes the runner API and wrapping runners.\n";
+
+static const char runner_c[] =
+    "/* @LIB@.c - @NAME@, a crun runner plugin (made by `crun new --runner @NAME@`).\n"
+    " *\n"
+    " * A runner decides when the nodes of a run execute; the run API does the rest\n"
+    " * (loading inputs, calling the node, saving outputs, hooks).  This one runs\n"
+    " * the ready nodes one at a time, as crun's sequential runner does, and logs\n"
+    " * how long each took.  Change sw_run to schedule differently; a runner that\n"
+    " * wraps another one hands the plan on with crun_run_delegate (crun's\n"
+    " * docs/plugins.md, \"A wrapping runner\").\n"
+    " */\n"
+    "#define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */\n"
+    "\n"
+    "#include <stddef.h>\n"
+    "#include <stdio.h>\n"
+    "#include <stdlib.h>\n"
+    "#include <time.h>\n"
+    "\n"
+    "#include <crun/crun.h>\n"
+    "\n"
+    "/* One instance per runner.yml entry: what create() read from its options. */\n"
+    "typedef struct @LIB@_runner {\n"
+    "    crun_logger *logger;\n"
+    "    char label[64];\n"
+    "} @LIB@_runner;\n"
+    "\n"
+    "/* runner.yml's options, as the table below fills them. */\n"
+    "typedef struct @LIB@_settings {\n"
+    "    const char *label;\n"
+    "} @LIB@_settings;\n"
+    "\n"
+    "static const crun_option @LIB@_options[] = {\n"
+    "    {.name = \"label\", .type = CRUN_OPTION_STRING, .def = \"@NAME@\",\n"
+    "     .doc = \"what each log line starts with\", .offset = offsetof(@LIB@_settings, label)},\n"
+    "};\n"
+    "\n"
+    "static double now(void)\n"
+    "{\n"
+    "    struct timespec ts;\n"
+    "    clock_gettime(CLOCK_MONOTONIC, &ts);\n"
+    "    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;\n"
+    "}\n"
+    "\n"
+    "static int sw_create(const crun_options *opts, crun_logger *logger, void **instance,\n"
+    "                     crun_error *err)\n"
+    "{\n"
+    "    @LIB@_settings set = {0};\n"
+    "    int rc = crun_options_read(opts, @LIB@_options, CRUN_OPTION_COUNT(@LIB@_options), &set,\n"
+    "                               err);\n"
+    "    if (rc)\n"
+    "        return rc;\n"
+    "    @LIB@_runner *r = calloc(1, sizeof(*r));\n"
+    "    if (!r)\n"
+    "        return crun_error_set(err, CRUN_ENOMEM, \"out of memory\");\n"
+    "    r->logger = logger;\n"
+    "    snprintf(r->label, sizeof(r->label), \"%s\", set.label);\n"
+    "    *instance = r;\n"
+    "    return 0;\n"
+    "}\n"
+    "\n"
+    "static int sw_run(void *instance, crun_run *run, crun_error *err)\n"
+    "{\n"
+    "    @LIB@_runner *r = instance;\n"
+    "    size_t node;\n"
+    "    while (!crun_run_finished(run) && crun_run_next_ready(run, &node)) {\n"
+    "        double start = now();\n"
+    "        int rc = crun_run_execute(run, node, err);\n"
+    "        if (rc) {\n"
+    "            crun_run_node_failed(run, node, err);\n"
+    "            return rc;\n"
+    "        }\n"
+    "        crun_log(r->logger, CRUN_LOG_INFO, \"%s: %s took %.3f ms\", r->label,\n"
+    "                 crun_run_node_name(run, node), (now() - start) * 1e3);\n"
+    "        crun_run_node_done(run, node);\n"
+    "    }\n"
+    "    return crun_run_cancelled(run) ? crun_error_set(err, CRUN_ECANCELED, \"cancelled\") : 0;\n"
+    "}\n"
+    "\n"
+    "static void sw_destroy(void *instance)\n"
+    "{\n"
+    "    free(instance);\n"
+    "}\n"
+    "\n"
+    "static const crun_runner_type runner_type = {\n"
+    "    .size = sizeof(crun_runner_type),\n"
+    "    .create = sw_create,\n"
+    "    .run = sw_run,\n"
+    "    .destroy = sw_destroy,\n"
+    "};\n"
+    "\n"
+    "static const crun_plugin plugin = {\n"
+    "    CRUN_PLUGIN_HEAD,\n"
+    "    .kind = CRUN_PLUGIN_RUNNER,\n"
+    "    .name = \"@NAME@\",\n"
+    "    .version = \"0.1.0\",\n"
+    "    .description = \"runs nodes one at a time and logs each one's time\",\n"
+    "    .table = &runner_type,\n"
+    "    .options = @LIB@_options, /* for `crun plugin info` */\n"
+    "    .n_options = CRUN_OPTION_COUNT(@LIB@_options),\n"
+    "};\n"
+    "\n"
+    "CRUN_PLUGIN_EXPORT const crun_plugin *crun_plugin_entry(void)\n"
+    "{\n"
+    "    return &plugin;\n"
+    "}\n";
+
+static const char example_ini[] =
+    "[project]\n"
+    "name = @LIB@_example\n";
+
+static const char example_pipelines[] =
+    "# Two command nodes for the runner to run.\n"
+    "pipelines:\n"
+    "  __default__:\n"
+    "    nodes:\n"
+    "      - name: first\n"
+    "        cmd: [sh, -c, \"echo 1 > {outputs.n}\"]\n"
+    "        outputs: {n: number}\n"
+    "      - name: second\n"
+    "        cmd: [sh, -c, \"cat {inputs.n} > {outputs.o}\"]\n"
+    "        inputs: {n: number}\n"
+    "        outputs: {o: copy}\n";
+
+static const char example_catalog[] =
+    "copy:\n"
+    "  type: text\n"
+    "  filepath: data/copy.txt\n";
+
+const cli_template cli_runner_files[] = {
+    {"meson.build", meson_build},
+    {"README.md", readme_md},
+    {"src/@LIB@.c", runner_c},
+    {"example/crun.ini", example_ini},
+    {"example/conf/base/pipelines.yml", example_pipelines},
+    {"example/conf/base/catalog.yml", example_catalog},
+    {"example/data/.gitkeep", ""},
+    {".gitignore", "/b/\n/example/data/*.txt\n/example/.crun/\n"},
+};
+const size_t cli_n_runner_files = sizeof(cli_runner_files) / sizeof(cli_runner_files[0]);
