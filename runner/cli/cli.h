@@ -91,11 +91,12 @@ json_t *cli_task_names(json_t *nodes);
 /* A Kubernetes quantity as people write them: 1, 0.5, 500m, 256Mi, 2G. */
 bool cli_is_quantity(const char *s);
 /* The leaves of the IR's parameter tree (lists and empty maps are leaves),
- * [{"path": "a.b", "id": "p_a_b", "value"}], and one --params item for a
- * leaf whose value an engine puts where ref is: "a.b=REF", quoted when the
- * value is a string so that "42" stays a string (cli_export_steps.c). */
+ * [{"path": "a.b", "id": "p_a_b", "value"}], and, appended to the --params
+ * text *text (malloc'd, NULL for none), the item of a leaf whose value an
+ * engine puts where ref is: "a.b=REF", quoted when the value is a string so
+ * that "42" stays a string (cli_export_steps.c). */
 json_t *cli_export_params(json_t *ir);
-char *cli_export_param_item(json_t *param, const char *ref);
+void cli_export_param_add(char **text, json_t *param, const char *ref);
 int cli_viz(cli *c, crun_session *s, crun_error *err);
 int cli_new(cli *c, crun_error *err);
 /* A file `crun new` writes: its path and text, with @NAME@ and @LIB@ to expand. */
@@ -109,6 +110,10 @@ extern const size_t cli_n_runner_files;
 /* The files of `crun new --hook NAME` (cli_new_hook.c). */
 extern const cli_template cli_hook_files[];
 extern const size_t cli_n_hook_files;
+/* The example project both plugin templates test themselves on
+ * (cli_new_runner.c): two command nodes and the catalog of their output. */
+extern const char cli_example_pipelines[];
+extern const char cli_example_catalog[];
 /* `crun catalog list` (cli_habits.c): each pipeline's datasets, Kedro's way. */
 int cli_catalog_list(cli *c, crun_session *s, crun_error *err);
 /* `crun catalog show DATASET [--head N]`: a dataset's value, for a quick look. */

@@ -51,15 +51,10 @@ static char *params_inputs(json_t *ir, json_t *wf_inputs, json_t *ids)
             json_object_set_new(in, "type", json_pack("[s, s]", "null", "Any"));
         json_object_set_new(wf_inputs, id, in);
         json_array_append_new(ids, json_string(id));
-        char *ref = NULL, *grown = NULL;
+        char *ref = NULL;
         if (asprintf(&ref, "$(inputs.%s)", id) < 0)
             continue;
-        char *item = cli_export_param_item(p, ref);
-        if (item && asprintf(&grown, "%s%s%s", text ? text : "", text ? "," : "", item) >= 0) {
-            free(text);
-            text = grown;
-        }
-        free(item);
+        cli_export_param_add(&text, p, ref);
         free(ref);
     }
     json_decref(params);

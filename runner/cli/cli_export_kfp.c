@@ -52,16 +52,11 @@ static char *params_arg(json_t *params)
     size_t i;
     json_t *p;
     json_array_foreach(params, i, p) {
-        char *ref = NULL, *grown = NULL;
+        char *ref = NULL;
         if (asprintf(&ref, "{{$.inputs.parameters['%s']}}",
                      json_string_value(json_object_get(p, "id"))) < 0)
             continue;
-        char *item = cli_export_param_item(p, ref);
-        if (item && asprintf(&grown, "%s%s%s", text ? text : "", text ? "," : "", item) >= 0) {
-            free(text);
-            text = grown;
-        }
-        free(item);
+        cli_export_param_add(&text, p, ref);
         free(ref);
     }
     return text;

@@ -371,12 +371,14 @@ json_t *cli_export_params(json_t *ir)
     return out;
 }
 
-char *cli_export_param_item(json_t *param, const char *ref)
+void cli_export_param_add(char **text, json_t *param, const char *ref)
 {
     bool quote = json_is_string(json_object_get(param, "value"));
-    char *item = NULL;
-    if (asprintf(&item, "%s=%s%s%s", json_string_value(json_object_get(param, "path")),
-                 quote ? "\"" : "", ref, quote ? "\"" : "") < 0)
-        return NULL;
-    return item;
+    char *grown = NULL;
+    if (asprintf(&grown, "%s%s%s=%s%s%s", *text ? *text : "", *text ? "," : "",
+                 json_string_value(json_object_get(param, "path")), quote ? "\"" : "", ref,
+                 quote ? "\"" : "") < 0)
+        return; /* the item is lost: the step runs with the parameter's default */
+    free(*text);
+    *text = grown;
 }

@@ -172,31 +172,13 @@ static const char example_ini[] =
     "; found on CRUN_PLUGIN_PATH (meson test sets it to the build folder)\n"
     "@LIB@ = label=@NAME@\n";
 
-static const char example_pipelines[] =
-    "# Two command nodes for the hook to count.\n"
-    "pipelines:\n"
-    "  __default__:\n"
-    "    nodes:\n"
-    "      - name: first\n"
-    "        cmd: [sh, -c, \"echo 1 > {outputs.n}\"]\n"
-    "        outputs: {n: number}\n"
-    "      - name: second\n"
-    "        cmd: [sh, -c, \"cat {inputs.n} > {outputs.o}\"]\n"
-    "        inputs: {n: number}\n"
-    "        outputs: {o: copy}\n";
-
-static const char example_catalog[] =
-    "copy:\n"
-    "  type: text\n"
-    "  filepath: data/copy.txt\n";
-
 const cli_template cli_hook_files[] = {
     {"meson.build", meson_build},
     {"README.md", readme_md},
     {"src/@LIB@.c", hook_c},
     {"example/crun.ini", example_ini},
-    {"example/conf/base/pipelines.yml", example_pipelines},
-    {"example/conf/base/catalog.yml", example_catalog},
+    {"example/conf/base/pipelines.yml", cli_example_pipelines},
+    {"example/conf/base/catalog.yml", cli_example_catalog},
     {"example/data/.gitkeep", ""},
     {".gitignore", "/b/\n/example/data/*.txt\n/example/.crun/\n"},
 };

@@ -152,8 +152,8 @@ static const char example_ini[] =
     "[project]\n"
     "name = @LIB@_example\n";
 
-static const char example_pipelines[] =
-    "# Two command nodes for the runner to run.\n"
+const char cli_example_pipelines[] =
+    "# Two command nodes for the plugin to run or watch.\n"
     "pipelines:\n"
     "  __default__:\n"
     "    nodes:\n"
@@ -165,7 +165,7 @@ static const char example_pipelines[] =
     "        inputs: {n: number}\n"
     "        outputs: {o: copy}\n";
 
-static const char example_catalog[] =
+const char cli_example_catalog[] =
     "copy:\n"
     "  type: text\n"
     "  filepath: data/copy.txt\n";
@@ -175,8 +175,8 @@ const cli_template cli_runner_files[] = {
     {"README.md", readme_md},
     {"src/@LIB@.c", runner_c},
     {"example/crun.ini", example_ini},
-    {"example/conf/base/pipelines.yml", example_pipelines},
-    {"example/conf/base/catalog.yml", example_catalog},
+    {"example/conf/base/pipelines.yml", cli_example_pipelines},
+    {"example/conf/base/catalog.yml", cli_example_catalog},
     {"example/data/.gitkeep", ""},
     {".gitignore", "/b/\n/example/data/*.txt\n/example/.crun/\n"},
 };
