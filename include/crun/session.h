@@ -68,6 +68,12 @@ typedef struct crun_session_options {
      * another thread sets.  NULL: never asked. */
     bool (*interrupted)(void *user);
     void *interrupted_user;
+    /* The configuration folder (Kedro's --conf-source): its envs are its
+     * sub-folders (base, local, ...).  Absolute, or relative to the current
+     * folder; NULL: <project_dir>/conf.  One that is no folder is
+     * CRUN_EUSAGE naming it.  Also where the credentials of an ir_file's
+     * project are read. */
+    const char *conf_source;
 } crun_session_options;
 
 #define CRUN_SESSION_OPTIONS_INIT {.size = sizeof(crun_session_options), .log_level = CRUN_LOG_INFO}

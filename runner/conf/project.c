@@ -150,9 +150,10 @@ static int read_kind_file(project *p, const char *folder, const char *name,
     int rc = CRUN_ENOMEM;
     *out = NULL;
     /* a large file's events are cached in .crun/cache/ (conf_cache.h) */
-    if (asprintf(&display, "conf/%s/%s", folder, name) >= 0 &&
-        (path = path_join(p->dir, display)) &&
-        asprintf(&cache, "%s/.crun/cache/%s.events", p->dir, display) >= 0)
+    if (asprintf(&display, "%s/%s/%s", p->conf_display, folder, name) >= 0 &&
+        asprintf(&path, "%s/%s/%s", p->conf, folder, name) >= 0 &&
+        asprintf(&cache, "%s/.crun/cache/%s.events", p->dir,
+                 display + strspn(display, "/")) >= 0)
         rc = conf_parse_file_stream(p->pool, path, display, cache, stream, out, err);
     else
         crun_error_set(err, rc, "out of memory");
@@ -176,10 +177,10 @@ static int read_kind_file(project *p, const char *folder, const char *name,
 static int load_folder(project *p, const char *folder, const char *kind, const conf_stream *stream,
                        conf_node **out, crun_error *err)
 {
-    char *conf_dir = path_join(p->dir, "conf"), *dir = conf_dir ? path_join(conf_dir, folder) : NULL;
+    char *dir = path_join(p->conf, folder);
     char **names = NULL, *display = NULL;
     size_t n = 0;
-    if (asprintf(&display, "conf/%s", folder) < 0)
+    if (asprintf(&display, "%s/%s", p->conf_display, folder) < 0)
         display = NULL;
     int rc = dir && display
                  ? list_kind_files(dir, display, kind, &names, &n, err)
@@ -198,7 +199,6 @@ static int load_folder(project *p, const char *folder, const char *kind, const c
     }
     free_names(names, n);
     free(dir);
-    free(conf_dir);
     return rc;
 }
 
@@ -438,10 +438,12 @@ static int load_pipelines(project *p, const conf_interp *ictx, const project_nod
     conf_stream stream = {.user = &L, .begin = pipes_begin,
                           .enter = pipes_enter, .item = pipes_item, .done = pipes_done};
     conf_node *streamed = NULL, *whole = NULL;
-    char *dir = path_join(p->dir, "conf/base"), **names = NULL;
+    char *dir = path_join(p->conf, "base"), *display = NULL, **names = NULL;
     size_t n_base = 0;
-    int rc = dir ? list_kind_files(dir, "conf/base", "pipelines", &names, &n_base, err)
+    int rc = dir && asprintf(&display, "%s/base", p->conf_display) >= 0
+                 ? list_kind_files(dir, display, "pipelines", &names, &n_base, err)
                  : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    free(display);
     free_names(names, n_base);
     free(dir);
     if (rc == 0 && sink)
@@ -505,14 +507,34 @@ static int load_trees(project *p, char *const *envp, const project_nodes *sink,
 
 /* --- the project ------------------------------------------------------------- */
 
-static int open_project(project *p, const char *dir, const conf_interrupt *intr,
-                        char *const *envp, crun_error *err)
+/* The configuration folder: conf_source (absolute, or relative to the current
+ * folder) when given, a usage error naming it when it is no folder; else
+ * <project>/conf. */
+static int find_conf(project *p, const char *real, const char *conf_source, crun_error *err)
+{
+    char abs[PATH_MAX];
+    if (!conf_source)
+        return (p->conf = path_join(real, "conf")) && (p->conf_display = strdup("conf"))
+                   ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+    if (!realpath(conf_source, abs) || !is_dir(abs))
+        return crun_error_set(err, CRUN_EUSAGE, "--conf-source: '%s' is not a folder%s%s",
+                              conf_source, errno ? ": " : "", errno ? strerror(errno) : "");
+    return (p->conf = strdup(abs)) && (p->conf_display = strdup(conf_source))
+               ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");
+}
+
+static int open_project(project *p, const char *dir, const char *conf_source,
+                        const conf_interrupt *intr, char *const *envp, crun_error *err)
 {
     char real[PATH_MAX];
     if (!realpath(dir ? dir : ".", real))
         return crun_error_set(err, CRUN_ENOENT, "project folder '%s': %s", dir ? dir : ".",
                               strerror(errno));
-    char *ini = path_join(real, "crun.ini"), *conf = path_join(real, "conf");
+    errno = 0;
+    int crc = find_conf(p, real, conf_source, err);
+    if (crc)
+        return crc;
+    char *ini = path_join(real, "crun.ini"), *conf = strdup(p->conf);
     int rc = ini && conf && (p->dir = strdup(real)) && (p->pool = conf_pool_new()) &&
                      (p->runtime_params = json_object())
                  ? 0
@@ -523,6 +545,7 @@ static int open_project(project *p, const char *dir, const conf_interrupt *intr,
     if (rc == 0 && !has_ini && !(conf && is_dir(conf)))
         rc = crun_error_set(err, CRUN_ENOENT,
                             "%s is not a crun project: it has neither crun.ini nor conf/", real);
+    /* --conf-source given: its folder exists (find_conf), which is enough */
     if (rc == 0 && has_ini)
         rc = project_read_ini(p, ini, envp, err);
     const char *base = strrchr(real, '/');
@@ -554,8 +577,9 @@ static int env_not_found(const project *p, const char *conf, crun_error *err)
         free(path);
     }
     const char *best = suggest_closest(p->env, names, k);
-    int rc = crun_error_set(err, CRUN_ECONFIG, "environment '%s' not found: conf/%s does not "
-                            "exist%s%s%s (%s%s)", p->env, p->env, best ? " (did you mean '" : "",
+    int rc = crun_error_set(err, CRUN_ECONFIG, "environment '%s' not found: %s/%s does not "
+                            "exist%s%s%s (%s%s)", p->env, p->conf_display, p->env,
+                            best ? " (did you mean '" : "",
                             best ? best : "", best ? "'?)" : "",
                             k ? "environments: " : "conf/ has no environment but base", known);
     for (int i = 0; i < n; i++)
@@ -584,7 +608,7 @@ static int choose_env(project *p, const char *env, crun_error *err)
     if (!p->env[0] || p->env[0] == '.' || strchr(p->env, '/'))
         return crun_error_set(err, code, "%s: '%s' is not a valid environment name", origin,
                               p->env);
-    char *conf = path_join(p->dir, "conf"), *folder = conf ? path_join(conf, p->env) : NULL;
+    char *conf = strdup(p->conf), *folder = conf ? path_join(conf, p->env) : NULL;
     bool exists = folder && is_dir(folder);
     free(folder);
     if (!folder) {
@@ -601,11 +625,18 @@ int project_load(const char *dir, const char *env, const char *params, char *con
                  const project_nodes *sink, const conf_interrupt *intr, project **out,
                  crun_error *err)
 {
+    return project_load_conf(dir, NULL, env, params, environ_, sink, intr, out, err);
+}
+
+int project_load_conf(const char *dir, const char *conf_source, const char *env,
+                      const char *params, char *const *environ_, const project_nodes *sink,
+                      const conf_interrupt *intr, project **out, crun_error *err)
+{
     *out = NULL;
     project *p = calloc(1, sizeof(project));
     if (!p)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
-    int rc = open_project(p, dir, intr, environ_, err);
+    int rc = open_project(p, dir, conf_source, intr, environ_, err);
     if (rc == 0)
         rc = choose_env(p, env, err);
     if (rc == 0 && params) {
@@ -635,6 +666,8 @@ void project_free(project *p)
     if (!p)
         return;
     free(p->dir);
+    free(p->conf);
+    free(p->conf_display);
     free(p->name);
     free(p->default_env);
     free(p->env);

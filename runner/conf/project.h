@@ -28,6 +28,9 @@ typedef struct project_hook {
 
 typedef struct project {
     char *dir;          /* absolute path of the project folder */
+    char *conf;         /* absolute path of the configuration folder (<dir>/conf,
+                         * or --conf-source) */
+    char *conf_display; /* how messages name it: "conf", or --conf-source's path */
     char *name;         /* [project] name, default: the folder's name */
     char *default_env;  /* [project] default_env, default "local" */
     int default_env_line; /* its line in crun.ini (0: not there) */
@@ -78,6 +81,12 @@ typedef struct project_nodes {
 int project_load(const char *dir, const char *env, const char *params, char *const *environ,
                  const project_nodes *sink, const conf_interrupt *intr, project **out,
                  crun_error *err);
+/* project_load with the configuration in conf_source (absolute, or relative
+ * to the current folder; NULL: <dir>/conf); a conf_source that is no folder
+ * is CRUN_EUSAGE naming it. */
+int project_load_conf(const char *dir, const char *conf_source, const char *env,
+                      const char *params, char *const *environ, const project_nodes *sink,
+                      const conf_interrupt *intr, project **out, crun_error *err);
 void project_free(project *p);
 /* Free the pipelines tree (once the IR is built from it). */
 void project_drop_pipelines(project *p);

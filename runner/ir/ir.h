@@ -139,6 +139,10 @@ ir_t *ir_new(void);
  * the IR failed, so that it can be freed. */
 int ir_load(const char *dir, const char *env, const char *params, char *const *environ,
             const conf_interrupt *intr, project **p, ir_t **out, crun_error *err);
+/* ir_load with the configuration in conf_source (project_load_conf). */
+int ir_load_conf(const char *dir, const char *conf_source, const char *env, const char *params,
+                 char *const *environ, const conf_interrupt *intr, project **p, ir_t **out,
+                 crun_error *err);
 void ir_free(ir_t *ir);
 
 /* ir_catalog.c: catalog entries, dataset factories and credential references

@@ -285,10 +285,17 @@ static int sink_list(void *user, const char *pipeline, const conf_node *defs, cr
 int ir_load(const char *dir, const char *env, const char *params, char *const *environ_,
             const conf_interrupt *intr, project **p, ir_t **out, crun_error *err)
 {
+    return ir_load_conf(dir, NULL, env, params, environ_, intr, p, out, err);
+}
+
+int ir_load_conf(const char *dir, const char *conf_source, const char *env, const char *params,
+                 char *const *environ_, const conf_interrupt *intr, project **p, ir_t **out,
+                 crun_error *err)
+{
     *out = NULL;
     ir_builder *b = NULL;
     project_nodes sink = {.user = &b, .start = sink_start, .node = sink_node, .list = sink_list};
-    int rc = project_load(dir, env, params, environ_, &sink, intr, p, err);
+    int rc = project_load_conf(dir, conf_source, env, params, environ_, &sink, intr, p, err);
     if (rc != 0) {
         ir_builder_free(b);
         return rc;

@@ -268,12 +268,13 @@ static int session_open(const crun_session_options *o, crun_session **out, crun_
         /* an IR names credentials but never holds them: read them from the
          * project the IR runs in, if there is one */
         crun_error ignored = CRUN_ERROR_INIT;
-        if (!rc && project_load(dir, o->env ? o->env : s->ir->env, NULL, s->environ,
-                                NULL, &intr, &s->project, &ignored) != 0)
+        if (!rc && project_load_conf(dir, o->conf_source, o->env ? o->env : s->ir->env, NULL,
+                                     s->environ, NULL, &intr, &s->project, &ignored) != 0)
             s->project = NULL;
         crun_error_clear(&ignored);
     } else if (!rc) {
-        rc = ir_load(dir, o->env, o->params, s->environ, &intr, &s->project, &s->ir, err);
+        rc = ir_load_conf(dir, o->conf_source, o->env, o->params, s->environ, &intr,
+                          &s->project, &s->ir, err);
         /* the IR holds what the pipelines said: their tree goes, and with
          * it the arena of their nodes, back to the system */
         if (s->project)
