@@ -11,6 +11,8 @@
  *   cli_new.c     `crun new NAME`: a new project with a node library
  *   cli_new_runner.c  the files of `crun new --runner NAME`, a runner plugin
  *   cli_new_hook.c    the files of `crun new --hook NAME`, a hook plugin
+ *   cli_new_dataset.c the files of `crun new --dataset NAME`, a dataset type
+ *   cli_pipeline.c `crun pipeline create NAME`: a pipeline and its node file
  *   cli_habits.c  `crun catalog list`: what a Kedro user reaches for first
  * These live in the program, not in libcrun: they work from the IR JSON that
  * crun_session_compile returns, like any other exporter would.
@@ -42,6 +44,7 @@ typedef struct cli {
     const char *output;
     const char *head;    /* catalog show --head N */
     const char *new_hook; /* new --hook NAME */
+    const char *new_dataset; /* new --dataset NAME */
     bool json;
     bool quiet;
     int verbose;
@@ -110,6 +113,9 @@ extern const size_t cli_n_runner_files;
 /* The files of `crun new --hook NAME` (cli_new_hook.c). */
 extern const cli_template cli_hook_files[];
 extern const size_t cli_n_hook_files;
+/* The files of `crun new --dataset NAME` (cli_new_dataset.c). */
+extern const cli_template cli_dataset_files[];
+extern const size_t cli_n_dataset_files;
 /* The example project both plugin templates test themselves on
  * (cli_new_runner.c): two command nodes and the catalog of their output. */
 extern const char cli_example_pipelines[];
@@ -118,6 +124,9 @@ extern const char cli_example_catalog[];
 int cli_catalog_list(cli *c, crun_session *s, crun_error *err);
 /* `crun catalog show DATASET [--head N]`: a dataset's value, for a quick look. */
 int cli_catalog_show(cli *c, crun_session *s, crun_error *err);
+/* `crun pipeline create NAME` (cli_pipeline.c): a pipeline entry appended to
+ * conf/base/pipelines.yml and a node source file in the project's library. */
+int cli_pipeline_create(cli *c, crun_session *s, crun_error *err);
 /* Name the running nodes on stderr if one crashes the process (crash.c):
  * a hook of the session and handlers of SIGSEGV and the like. */
 int cli_watch_crashes(crun_session *s, crun_error *err);

@@ -12,8 +12,9 @@
  * that is renamed to NAME at the end: a failure leaves nothing behind, and
  * an existing NAME is never touched.
  *
- * `crun new --runner NAME` and `--hook NAME` write a plugin project
- * instead (their files are in cli_new_runner.c and cli_new_hook.c).
+ * `crun new --runner NAME`, `--hook NAME` and `--dataset NAME` write a
+ * plugin project instead (their files are in cli_new_runner.c,
+ * cli_new_hook.c and cli_new_dataset.c).
  */
 #include <errno.h>
 #include <ftw.h>
@@ -274,15 +275,16 @@ static int write_files(const template_file *set, size_t n, const char *dir, cons
 
 int cli_new(cli *c, crun_error *err)
 {
-    /* crun new --runner NAME / --hook NAME: a plugin project instead */
-    bool runner = c->ro.runner != NULL, hook = c->new_hook != NULL;
-    if (runner && hook)
-        return usage_error("%s", "crun new: --runner or --hook, not both");
-    if ((runner || hook) && c->what)
-        return usage_error("unexpected argument '%s' (crun new --runner NAME or --hook NAME "
-                           "makes a plugin project)", c->what);
-    if (runner || hook)
-        c->what = runner ? c->ro.runner : c->new_hook;
+    /* crun new --runner NAME / --hook NAME / --dataset NAME: a plugin project instead */
+    bool runner = c->ro.runner != NULL, hook = c->new_hook != NULL,
+         dataset = c->new_dataset != NULL;
+    if (runner + hook + dataset > 1)
+        return usage_error("%s", "crun new: one of --runner, --hook or --dataset, not several");
+    if ((runner || hook || dataset) && c->what)
+        return usage_error("unexpected argument '%s' (crun new --runner NAME, --hook NAME or "
+                           "--dataset NAME makes a plugin project)", c->what);
+    if (runner || hook || dataset)
+        c->what = runner ? c->ro.runner : hook ? c->new_hook : c->new_dataset;
     if (!c->what)
         return usage_error("%s", "crun new needs the new project's name: crun new NAME "
                                  "(or crun new --runner NAME for a runner plugin)");
@@ -314,10 +316,12 @@ int cli_new(cli *c, crun_error *err)
         for (char *p = lib; *p; p++)
             if (*p == '-')
                 *p = '_';
-        int rc = runner ? write_files(cli_runner_files, cli_n_runner_files, tmp, name, lib, err)
-                 : hook ? write_files(cli_hook_files, cli_n_hook_files, tmp, name, lib, err)
-                        : write_files(files, sizeof(files) / sizeof(files[0]), tmp, name, lib,
-                                      err);
+        const template_file *set = runner ? cli_runner_files
+                                   : hook ? cli_hook_files : dataset ? cli_dataset_files : files;
+        size_t n = runner ? cli_n_runner_files
+                   : hook ? cli_n_hook_files
+                   : dataset ? cli_n_dataset_files : sizeof(files) / sizeof(files[0]);
+        int rc = write_files(set, n, tmp, name, lib, err);
         if (rc == 0 && (chmod(tmp, 0755) != 0 || rename(tmp, c->what) != 0))
             rc = crun_error_set(err, CRUN_EIO, "crun new: cannot create '%s': %s", c->what,
                                 strerror(errno));
@@ -325,8 +329,8 @@ int cli_new(cli *c, crun_error *err)
             nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
             report(err);
             status = EXIT_USAGE; /* no pipeline ran: this is not status 1 */
-        } else if (!c->quiet && (runner || hook)) {
-            const char *kind = runner ? "runner" : "hook";
+        } else if (!c->quiet && (runner || hook || dataset)) {
+            const char *kind = runner ? "runner" : hook ? "hook" : "dataset";
             printf("crun: created %s plugin project '%s' in %s/\n"
                    "next:\n"
                    "  cd %s\n"

@@ -42,11 +42,13 @@ static const char usage_text[] =
     "       crun export kfp [options] [-o FILE]   a Kubeflow Pipelines v2 PipelineSpec\n"
     "       crun viz [--format dot|mermaid|html] [--events FILE] [-o FILE]\n"
     "       crun new NAME                     a new project with a C node library\n"
-    "       crun new --runner NAME | --hook NAME  a runner or hook plugin project\n"
+    "       crun new --runner NAME | --hook NAME | --dataset NAME  a plugin project\n"
+    "       crun pipeline create NAME         a new pipeline and its node source file\n"
     "       crun --help | --version\n"
     "\n"
     "options:\n"
     "  --project DIR         the project folder (default: the current folder)\n"
+    "  --conf-source DIR     the configuration folder (default: <project>/conf)\n"
     "  --env ENV             configuration environment (default: crun.ini's, else local)\n"
     "  --runner NAME         a runner of runner.yml, a runner plugin name, or a .so path\n"
     "  --runner-opt K=V      override one runner option (repeatable)\n"
@@ -99,7 +101,7 @@ enum {
     OPT_PROJECT, OPT_IR, OPT_RUN_ID, OPT_RESUME, OPT_JSON, OPT_VERSION,
     OPT_FORMAT, OPT_IMAGE, OPT_EVENTS, OPT_CPU, OPT_MEMORY, OPT_WORKDIR, OPT_PVC, OPT_DURABILITY,
     OPT_INPUT, OPT_OUTPUT, OPT_ONLY_MISSING, OPT_ONLY_CHANGED, OPT_DRY_RUN,
-    OPT_RUNNER_PARAMS, OPT_HEAD, OPT_HOOK
+    OPT_RUNNER_PARAMS, OPT_HEAD, OPT_HOOK, OPT_DATASET, OPT_CONF_SOURCE
 };
 
 static const struct option long_options[] = {
@@ -131,6 +133,8 @@ static const struct option long_options[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"head", required_argument, NULL, OPT_HEAD},
     {"hook", required_argument, NULL, OPT_HOOK},
+    {"dataset", required_argument, NULL, OPT_DATASET},
+    {"conf-source", required_argument, NULL, OPT_CONF_SOURCE},
     {"format", required_argument, NULL, OPT_FORMAT},
     {"image", required_argument, NULL, OPT_IMAGE},
     {"events", required_argument, NULL, OPT_EVENTS},
@@ -325,6 +329,8 @@ static int parse_option(cli *c, int opt, const char *arg)
     case OPT_JSON: c->json = true; break;
     case OPT_HEAD: c->head = arg; break;
     case OPT_HOOK: c->new_hook = arg; break;
+    case OPT_DATASET: c->new_dataset = arg; break;
+    case OPT_CONF_SOURCE: c->so.conf_source = arg; break;
     case OPT_FORMAT: c->format = arg; break;
     case OPT_IMAGE: c->image = arg; break;
     case OPT_EVENTS: c->events = arg; break;
@@ -362,7 +368,8 @@ static int select_node(cli *c)
 }
 
 static const char *const commands[] = {"run", "status", "compile", "list", "plugin",
-                                         "catalog", "export", "viz", "new", "registry", NULL};
+                                         "catalog", "export", "viz", "new", "registry",
+                                         "pipeline", NULL};
 
 /* An option getopt refused: unknown (with the closest option) or lacking its value. */
 static int bad_option(const char *arg, bool unknown)
@@ -875,6 +882,8 @@ static int do_command(cli *c, crun_session *s, crun_error *err)
     }
     if (strcmp(c->command, "catalog") == 0)
         return do_catalog(c, s, err);
+    if (strcmp(c->command, "pipeline") == 0)
+        return cli_pipeline_create(c, s, err);
     if (strcmp(c->command, "export") == 0)
         return cli_export(c, s, err);
     if (strcmp(c->command, "viz") == 0)
@@ -918,7 +927,7 @@ int main(int argc, char **argv)
     c.so.builtin_plugin_dir = builtin_plugin_dir(plugin_dir, sizeof(plugin_dir));
     /* these run nothing, so no hook is started for them */
     c.so.no_hooks = strcmp(c.command, "export") == 0 || strcmp(c.command, "viz") == 0 ||
-                    strcmp(c.command, "registry") == 0 ||
+                    strcmp(c.command, "registry") == 0 || strcmp(c.command, "pipeline") == 0 ||
                     strcmp(c.command, "catalog") == 0 || strcmp(c.command, "list") == 0 ||
                     strcmp(c.command, "compile") == 0;
     /* the load asks whether a signal is pending; the thread watches after it */

@@ -139,4 +139,50 @@ test_params_add_a_new_key()
     expect_stderr_contains "params:who"
 }
 
+# Kedro's --conf-source: the configuration lives in another folder, given
+# absolute or relative to the current folder; run, list and catalog read it.
+test_conf_source_reads_configuration_elsewhere()
+{
+    setup
+    mkdir -p ../settings
+    mv conf ../settings/conf2
+    run_crun
+    expect_status 2
+    run_crun --conf-source ../settings/conf2 --pipeline __default__
+    expect_status 0
+    expect_file_content data/greeting.txt "hello 3"
+    run_crun list pipelines --conf-source "$PWD/../settings/conf2"
+    expect_status 0
+    expect_stdout_contains "greet_only"
+    run_crun catalog list --conf-source ../settings/conf2
+    expect_status 0
+    expect_stdout_contains "catalog entries it does not use: spare"
+    # its envs are its sub-folders, and messages name the files there
+    write_file ../settings/conf2/prod/parameters.yml <<<'count: 7'
+    run_crun --conf-source ../settings/conf2 --env prod --pipeline __default__
+    expect_status 0
+    expect_file_content data/greeting.txt "hello 7"
+    printf 'count: [\n' >../settings/conf2/prod/parameters.yml
+    run_crun --conf-source ../settings/conf2 --env prod
+    expect_status 2
+    expect_stderr_contains "../settings/conf2/prod/parameters.yml:"
+    # from another folder, with --project
+    cd .. || fail "cd"
+    run_crun --project p --conf-source settings/conf2 catalog describe greeting
+    expect_status 0
+    expect_stdout_contains "data/greeting.txt"
+}
+
+test_conf_source_missing_folder_is_a_usage_error()
+{
+    setup
+    run_crun --conf-source nowhere/conf
+    expect_status 2
+    expect_stderr_contains "--conf-source: 'nowhere/conf' is not a folder"
+    run_crun list nodes --conf-source crun.ini
+    expect_status 2
+    expect_stderr_contains "--conf-source: 'crun.ini' is not a folder"
+    expect_no_file ran.log
+}
+
 run_tests "$@"

@@ -205,7 +205,112 @@ test_new_hook_plugin_builds_and_runs()
     expect_stderr_contains "counted: 1 nodes ran, 0 failed"
     run_crun new --hook a --runner b
     expect_status 2
-    expect_stderr_contains "--runner or --hook, not both"
+    expect_stderr_contains "one of --runner, --hook or --dataset, not several"
+}
+
+# crun new --dataset NAME: a dataset-type plugin project, built and tested the
+# same way, then named as a type in a project's catalog.
+test_new_dataset_plugin_builds_and_runs()
+{
+    use_installed_crun
+    export PATH=$PREFIX/bin:$PATH CRUN=$PREFIX/bin/crun
+    run_crun new --dataset my-ds
+    expect_status 0
+    expect_stdout_contains "created dataset plugin project 'my-ds'"
+    cd my-ds || fail "no project"
+    build_step meson setup b --werror
+    build_step meson compile -C b
+    build_step meson test -C b
+    e2e_checked
+    grep -q "my-ds: saved number (2 bytes)" b/meson-logs/testlog.txt &&
+        grep -q "my-ds: saved copy (2 bytes)" b/meson-logs/testlog.txt ||
+        fail "the example did not use the type: $(grep -i my-ds b/meson-logs/testlog.txt)"
+    expect_file_content example/data/copy.txt 1
+    run_crun plugin info b/my_ds.so
+    expect_status 0
+    expect_stdout_contains "dataset"
+    expect_stdout_contains "media_type"
+    # in a project of crun new: its output saved through the type, by path
+    cd .. || fail "cd"
+    run_crun new proj
+    cd proj || fail "no project"
+    build_step meson setup b
+    build_step meson compile -C b
+    sed -i "s|^  type: text$|  type: $PWD/../my-ds/b/my_ds.so|" conf/base/catalog.yml
+    run_crun
+    expect_status 0
+    expect_stderr_contains "my-ds: saved greeting (14 bytes)"
+    expect_file_content data/greeting.txt "Hello, world!"
+    run_crun catalog describe greeting --json
+    expect_status 0
+    expect_stdout_contains '"media_type": "text/plain"'
+    run_crun new --dataset x y
+    expect_status 2
+    expect_stderr_contains "unexpected argument 'y'"
+}
+
+# crun pipeline create NAME (kedro pipeline create): a pipeline appended to
+# pipelines.yml, comments kept, and its node file built into the library.
+test_pipeline_create_adds_a_pipeline_that_runs()
+{
+    export PKG_CONFIG_PATH=$CRUN_BUILD_DIR/meson-uninstalled
+    run_crun new p
+    expect_status 0
+    cd p || fail "no project"
+    local before
+    before=$(cat conf/base/pipelines.yml)
+    run_crun pipeline create data_processing
+    expect_status 0
+    expect_stdout_contains "created pipeline 'data_processing'"
+    e2e_checked
+    # appended, not rewritten: the old text is still the file's beginning
+    [ "$(head -c ${#before} conf/base/pipelines.yml)" = "$before" ] ||
+        fail "pipelines.yml was rewritten: $(cat conf/base/pipelines.yml)"
+    grep -q "^# The pipelines of p" conf/base/pipelines.yml || fail "comment lost"
+    [ -f src/data_processing.c ] || fail "no src/data_processing.c"
+    run_crun list pipelines
+    expect_stdout_contains "data_processing"
+    build_step meson setup b --werror
+    build_step meson compile -C b
+    run_crun run --pipeline data_processing
+    expect_status 0
+    expect_stderr_contains "the example node of data_processing"
+    expect_stderr_contains "1 of 1 nodes done"
+    expect_file_content data/data_processing_example.txt "pipeline data_processing ran"
+    # the default pipeline is untouched
+    run_crun
+    expect_status 0
+    expect_file_content data/greeting.txt "Hello, world!"
+}
+
+test_pipeline_create_refuses_bad_or_existing_names()
+{
+    run_crun new p
+    cd p || fail "no project"
+    cp -r . ../orig
+    run_crun pipeline create __default__
+    expect_status 2
+    expect_stderr_contains "'__default__' is not a pipeline name"
+    run_crun pipeline create "a-b"
+    expect_status 2
+    expect_stderr_contains "'a-b' is not a pipeline name (a letter, then letters, digits or '_')"
+    run_crun pipeline create
+    expect_status 2
+    expect_stderr_contains "usage: crun pipeline create NAME"
+    e2e_checked
+    diff -r ../orig . >/dev/null || fail "a refused create changed the project"
+    run_crun pipeline create dp
+    expect_status 0
+    cp -r . ../once
+    run_crun pipeline create dp
+    expect_status 2
+    expect_stderr_contains "pipeline 'dp' already exists"
+    # a library source of that name already there: refused before any write
+    run_crun pipeline create p
+    expect_status 2
+    expect_stderr_contains "src/p.c already exists"
+    e2e_checked
+    diff -r ../once . >/dev/null || fail "a refused create changed the project"
 }
 
 # Without installing: the build folder's uninstalled crun.pc.
