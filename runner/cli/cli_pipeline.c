@@ -115,9 +115,9 @@ static int read_edit(edit *e, char *path, const char *why, crun_error *err)
     if (!path)
         return crun_error_set(err, CRUN_ENOMEM, "out of memory");
     if (crun_file_read(path, &e->before, &len, err) != 0) {
-        crun_error_clear(err);
-        return crun_error_set(err, CRUN_EUSAGE, "crun pipeline create: cannot read %s (%s): "
-                              "%s", path, why, strerror(errno));
+        crun_error_prefix(err, "crun pipeline create: %s: ", why);
+        err->code = CRUN_EUSAGE; /* not the layout of crun new */
+        return CRUN_EUSAGE;
     }
     return 0;
 }
@@ -339,5 +339,8 @@ int cli_pipeline_create(cli *c, crun_session *s, crun_error *err)
                "  crun run --pipeline %1$s\n", p.name, p.lib);
     json_decref(ir);
     plan_free(&p);
-    return rc ? report(err) : EXIT_OK;
+    if (!rc)
+        return EXIT_OK;
+    int status = report(err);
+    return status == EXIT_FAILED ? EXIT_USAGE : status; /* no pipeline ran */
 }

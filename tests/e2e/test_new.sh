@@ -311,6 +311,23 @@ test_pipeline_create_refuses_bad_or_existing_names()
     expect_stderr_contains "src/p.c already exists"
     e2e_checked
     diff -r ../once . >/dev/null || fail "a refused create changed the project"
+    # not the layout of crun new: said, and nothing written
+    mv meson.build ../meson.build.away
+    run_crun pipeline create other
+    expect_status 2
+    expect_stderr_contains "crun pipeline create: the node library's build: "
+    expect_stderr_contains "meson.build"
+    expect_no_file src/other.c
+    mv ../meson.build.away meson.build
+    # libraries: moved after pipelines: an entry appended would land in it
+    sed -i '/^libraries:/,/^$/d' conf/base/pipelines.yml
+    printf 'libraries:\n  p: p\n' >>conf/base/pipelines.yml
+    run_crun list pipelines
+    expect_status 0
+    run_crun pipeline create other
+    expect_status 2
+    expect_stderr_contains "\`pipelines:\` is not the file's last key"
+    expect_no_file src/other.c
 }
 
 # Without installing: the build folder's uninstalled crun.pc.
