@@ -434,6 +434,37 @@ static void test_globals_resolve_against_each_other(void **state)
                 "\"dirs\":{\"root\":\"/srv\",\"data\":\"/srv/data\"}}");
 }
 
+/* --conf-source: the configuration of another folder, envs under it, named in
+ * messages as given; conf/ of the project is not read. */
+static void test_conf_source_replaces_conf(void **state)
+{
+    fixture *f = *state;
+    char conf[FIXTURE_DIR_SIZE + 16], missing[FIXTURE_DIR_SIZE + 16];
+    snprintf(conf, sizeof(conf), "%s/elsewhere", f->fp.dir);
+    snprintf(missing, sizeof(missing), "%s/nowhere", f->fp.dir);
+    fixture_put(f->fp.dir, "crun.ini", "[project]\nname = apart\n");
+    fixture_put(f->fp.dir, "conf/base/parameters.yml", "a: 1\n");
+    fixture_put(f->fp.dir, "elsewhere/base/parameters.yml", "a: 2\nb: 3\n");
+    fixture_put(f->fp.dir, "elsewhere/prod/parameters.yml", "b: [\n");
+    assert_int_equal(project_load_conf(f->fp.dir, conf, NULL, NULL, test_env, NULL, NULL,
+                                       &f->fp.p, &f->fp.err), 0);
+    assert_json(f->fp.p->parameters, "{\"a\":2,\"b\":3}");
+    assert_string_equal(f->fp.p->conf, conf);
+    project_free(f->fp.p);
+    f->fp.p = NULL;
+    assert_int_equal(project_load_conf(f->fp.dir, conf, "prod", NULL, test_env, NULL, NULL,
+                                       &f->fp.p, &f->fp.err), CRUN_ECONFIG);
+    char want[FIXTURE_DIR_SIZE + 64];
+    snprintf(want, sizeof(want), "%s/prod/parameters.yml:", conf);
+    assert_non_null(strstr(f->fp.err.message, want));
+    crun_error_clear(&f->fp.err);
+    assert_int_equal(project_load_conf(f->fp.dir, missing, NULL, NULL, test_env, NULL, NULL,
+                                       &f->fp.p, &f->fp.err), CRUN_EUSAGE);
+    assert_null(f->fp.p);
+    assert_non_null(strstr(f->fp.err.message, "--conf-source: '"));
+    assert_non_null(strstr(f->fp.err.message, "/nowhere' is not a folder"));
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -467,6 +498,7 @@ int main(void)
         T(test_hooks_yml_disable_unknown_suggests),
         T(test_load_asks_before_each_file_and_stops_when_told),
         T(test_globals_resolve_against_each_other),
+        T(test_conf_source_replaces_conf),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
