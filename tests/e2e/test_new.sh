@@ -222,9 +222,10 @@ test_new_dataset_plugin_builds_and_runs()
     build_step meson compile -C b
     build_step meson test -C b
     e2e_checked
-    grep -q "my-ds: saved number (2 bytes)" b/meson-logs/testlog.txt &&
-        grep -q "my-ds: saved copy (2 bytes)" b/meson-logs/testlog.txt ||
+    if ! grep -q "my-ds: saved number (2 bytes)" b/meson-logs/testlog.txt ||
+        ! grep -q "my-ds: saved copy (2 bytes)" b/meson-logs/testlog.txt; then
         fail "the example did not use the type: $(grep -i my-ds b/meson-logs/testlog.txt)"
+    fi
     expect_file_content example/data/copy.txt 1
     run_crun plugin info b/my_ds.so
     expect_status 0
