@@ -20,6 +20,7 @@
 #ifndef CRUN_CLI_H
 #define CRUN_CLI_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -51,6 +52,9 @@ typedef struct cli {
     /* export and viz */
     const char *format;  /* --format: viz dot|mermaid|html, export yaml|json */
     const char *events;  /* --events FILE: a run's events (JSON lines) for viz html */
+    bool serve;          /* viz --serve: the page on 127.0.0.1, following --events */
+    const char *port;    /* viz --port N (0: any free port) */
+    const atomic_int *signalled; /* main's: nonzero once SIGINT/SIGTERM came */
     const char *image;   /* --image: the container image of exported tasks */
     const char *cpu;     /* --cpu, --memory: Kubernetes quantities per task */
     const char *memory;
@@ -101,6 +105,12 @@ bool cli_is_quantity(const char *s);
 json_t *cli_export_params(json_t *ir);
 void cli_export_param_add(char **text, json_t *param, const char *ref);
 int cli_viz(cli *c, crun_session *s, crun_error *err);
+/* viz: the events file of a run, one JSON object per line; a last line
+ * without its newline is skipped when it does not parse (cli_viz.c). */
+int cli_viz_read_events(const char *path, json_t **out, crun_error *err);
+/* viz --serve: serve page (the html of len bytes) and the events file's
+ * events and node states on 127.0.0.1 until c->signalled (cli_viz_serve.c). */
+int cli_viz_serve(cli *c, const char *page, size_t len, crun_error *err);
 int cli_new(cli *c, crun_error *err);
 /* A file `crun new` writes: its path and text, with @NAME@ and @LIB@ to expand. */
 typedef struct cli_template {

@@ -7,7 +7,9 @@
  *   html     one self-contained page (cli_viz_page.c): the IR and, with
  *            --events FILE, a run's events are embedded as JSON, and the
  *            page's own script lays the DAG out and draws it; no network.
- * Without --format the format follows -o's extension, else dot.
+ * Without --format the format follows -o's extension, else dot.  With
+ * --serve the html page is served instead (cli_viz_serve.c) and follows
+ * the events file while a run writes it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -198,7 +200,7 @@ static void write_mermaid(FILE *f, json_t *ir)
 /* The events file of a run: one JSON object per line.  A last line without
  * its newline may be a line the hook is still writing, and is skipped when it
  * does not parse; any other bad line is an error naming it. */
-static int read_events(const char *path, json_t **out, crun_error *err)
+int cli_viz_read_events(const char *path, json_t **out, crun_error *err)
 {
     FILE *f = fopen(path, "r");
     if (!f)
@@ -287,15 +289,23 @@ int cli_viz(cli *c, crun_session *s, crun_error *err)
     const char *format = c->format ? c->format : format_from_output(c->output);
     if (strcmp(format, "dot") != 0 && strcmp(format, "mermaid") != 0 && strcmp(format, "html") != 0)
         return usage_error("crun viz: --format must be dot, mermaid or html, got '%s'", format);
+    if (c->serve && (c->format || c->output))
+        return usage_error("%s", "crun viz --serve serves the html page: no --format or -o");
+    if (c->port && !c->serve)
+        return usage_error("%s", "--port needs --serve");
+    if (c->serve)
+        format = "html";
     if (c->events && strcmp(format, "html") != 0)
         return usage_error("%s", "--events needs --format html (the page colours nodes by the run)");
     json_t *events = NULL, *ir = NULL;
-    if (c->events && read_events(c->events, &events, err) != 0)
+    if (c->events && !c->serve && cli_viz_read_events(c->events, &events, err) != 0)
         return report(err);
     if (crun_session_compile(s, &c->filter, &ir, err) != 0) {
         json_decref(events);
         return report(err);
     }
+    if (c->serve)
+        events = json_string("serve"); /* the page asks the server for them */
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
@@ -313,6 +323,11 @@ int cli_viz(cli *c, crun_session *s, crun_error *err)
     }
     json_decref(ir);
     json_decref(events);
+    if (text && c->serve) { /* it reports its errors and returns the exit status */
+        int status = cli_viz_serve(c, text, len, err);
+        free(text);
+        return status;
+    }
     int rc = text ? cli_write_output(c, text, err) : crun_error_set(err, CRUN_ENOMEM, "out of memory");
     free(text);
     return rc ? report(err) : EXIT_OK;

@@ -8,6 +8,8 @@
  * balanced x positions), draws it as SVG with pan and zoom, shows a clicked
  * node's or dataset's details, and colours nodes by status or duration from
  * the embedded events or from an events file the user opens in the page.
+ * Served by `crun viz --serve` (crun-events holds "serve"), it polls
+ * events.json each second and repaints when the events change.
  * When it is done it sets <body data-rendered="NODES">; an uncaught error sets
  * data-error (the tests read both).  Text is written with textContent only.
  */
@@ -644,6 +646,17 @@ const char cli_viz_page_tail[] =
     "  draw();\n"
     "  setEvents(Array.isArray(embedded) ? embedded : [], 0);\n"
     "  fit();\n"
+    "  /* served by `crun viz --serve`: the events file's events, each second */\n"
+    "  if (embedded === 'serve') {\n"
+    "    var seen = -1;\n"
+    "    document.body.dataset.serving = '1';\n"
+    "    (function poll() {\n"
+    "      fetch('events.json', { cache: 'no-store' }).then(function (r) { return r.json(); }).then(function (ev) {\n"
+    "        var text = JSON.stringify(ev);\n"
+    "        if (Array.isArray(ev) && text.length !== seen) { seen = text.length; setEvents(ev, 0); }\n"
+    "      }).catch(function () {}).then(function () { setTimeout(poll, 1000); });\n"
+    "    })();\n"
+    "  }\n"
     "  tagChoices();\n"
     "  /* page.html#node=NAME, #dataset=NAME, #search=TEXT, #tag=TAG, joined by '&':\n"
     "   * the page opens with that one selected, that search typed, that tag picked */\n"

@@ -41,6 +41,7 @@ static const char usage_text[] =
     "       crun export cwl [--image IMG] [-o DIR]  a CWL v1.2 Workflow (default DIR: cwl)\n"
     "       crun export kfp [options] [-o FILE]   a Kubeflow Pipelines v2 PipelineSpec\n"
     "       crun viz [--format dot|mermaid|html] [--events FILE] [-o FILE]\n"
+    "       crun viz --serve [--port N] [--events FILE]  the page, live, on 127.0.0.1\n"
     "       crun new NAME                     a new project with a C node library\n"
     "       crun new --runner NAME | --hook NAME | --dataset NAME  a plugin project\n"
     "       crun pipeline create NAME         a new pipeline and its node source file\n"
@@ -82,7 +83,7 @@ static const char usage_text[] =
     "  --workdir DIR (/work)  --pvc CLAIM (mount a volume there)  --format yaml|json\n"
     "export kfp: --image, --cpu, --memory, --workdir (the project in the image), --format\n"
     "viz: --format dot|mermaid|html (default from -o's extension, else dot)\n"
-    "  --events FILE (a run's events.jsonl, html only)\n"
+    "  --events FILE (a run's events.jsonl, html only)  --serve [--port N] (0: any free)\n"
     "\n"
     "exit status: 0 success, 1 the pipeline failed, 2 usage or configuration error,\n"
     "130 interrupted\n";
@@ -99,7 +100,7 @@ enum {
     OPT_ENV = 256, OPT_RUNNER, OPT_RUNNER_OPT, OPT_PIPELINE, OPT_TAGS, OPT_NODES, OPT_NODE,
     OPT_FROM_NODES, OPT_TO_NODES, OPT_FROM_INPUTS, OPT_TO_OUTPUTS, OPT_PARAMS, OPT_LOAD_VERSIONS,
     OPT_PROJECT, OPT_IR, OPT_RUN_ID, OPT_RESUME, OPT_JSON, OPT_VERSION,
-    OPT_FORMAT, OPT_IMAGE, OPT_EVENTS, OPT_CPU, OPT_MEMORY, OPT_WORKDIR, OPT_PVC, OPT_DURABILITY,
+    OPT_FORMAT, OPT_IMAGE, OPT_EVENTS, OPT_SERVE, OPT_PORT, OPT_CPU, OPT_MEMORY, OPT_WORKDIR, OPT_PVC, OPT_DURABILITY,
     OPT_INPUT, OPT_OUTPUT, OPT_ONLY_MISSING, OPT_ONLY_CHANGED, OPT_DRY_RUN,
     OPT_RUNNER_PARAMS, OPT_HEAD, OPT_HOOK, OPT_DATASET, OPT_CONF_SOURCE
 };
@@ -138,6 +139,8 @@ static const struct option long_options[] = {
     {"format", required_argument, NULL, OPT_FORMAT},
     {"image", required_argument, NULL, OPT_IMAGE},
     {"events", required_argument, NULL, OPT_EVENTS},
+    {"serve", no_argument, NULL, OPT_SERVE},
+    {"port", required_argument, NULL, OPT_PORT},
     {"cpu", required_argument, NULL, OPT_CPU},
     {"memory", required_argument, NULL, OPT_MEMORY},
     {"workdir", required_argument, NULL, OPT_WORKDIR},
@@ -334,6 +337,8 @@ static int parse_option(cli *c, int opt, const char *arg)
     case OPT_FORMAT: c->format = arg; break;
     case OPT_IMAGE: c->image = arg; break;
     case OPT_EVENTS: c->events = arg; break;
+    case OPT_SERVE: c->serve = true; break;
+    case OPT_PORT: c->port = arg; break;
     case OPT_CPU: c->cpu = arg; break;
     case OPT_MEMORY: c->memory = arg; break;
     case OPT_WORKDIR: c->workdir = arg; break;
@@ -944,6 +949,7 @@ int main(int argc, char **argv)
         /* a signal after the load last asked is taken at once, and the
          * session's first run stops */
         watching = pthread_create(&w.thread, NULL, watch_signals, &w) == 0;
+        c.signalled = &w.got;
         rc = do_command(&c, s, &err);
     }
     if (watching) {

@@ -4,7 +4,9 @@
 # the details panel, the search box and the tag filter fade out what does not
 # match.  The page's script writes what it measured into <body data-*>, which
 # the tests read from Chromium's DOM dump (tests/viz/render.sh).  Skipped
-# (status 77) when Chromium is not installed.
+# (status 77) when Chromium is not installed.  `crun viz --serve` is watched
+# while a run with a slow node goes on: its states JSON (curl) and its page
+# (Chromium, screenshots in the test's folder) show the node running, then ok.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -27,6 +29,21 @@ render_1400()
 body_attr()
 {
     sed -n "s/.*<body[^>]*data-$2=\"\([^\"]*\)\".*/\1/p" "$1" | head -n 1
+}
+
+# The data-status of node NODE in DOM.
+node_status()
+{
+    python3 - "$1" "$2" <<'PY'
+import sys
+from html.parser import HTMLParser
+class P(HTMLParser):
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get("data-node") == sys.argv[2]:
+            print(a.get("data-status", ""))
+P().feed(open(sys.argv[1]).read())
+PY
 }
 
 # "NAME=in|out" per node in DOM, sorted, one line.
@@ -124,6 +141,90 @@ preprocess_companies=in preprocess_shuttles=in render_report=out split_data=out 
     render_1400 "demo.html#tag=model&search=train" both
     expect_eq "$(body_attr both/dom.html shown)" 1 "nodes shown"
     expect_eq "$(grep -c 'data-node="train_model"[^>]*data-filtered="in"\|data-filtered="in"[^>]*data-node="train_model"' both/dom.html)" 1 "train_model shown"
+}
+
+# The run's status and node NODE's in states.json at URL (python3 reads it).
+node_state()
+{
+    curl -sf "$1states.json" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+n = s["nodes"].get(sys.argv[1])
+print(s["status"], n["status"] if n else "none")' "$2"
+}
+
+test_serve_follows_a_run_in_progress()
+{
+    [ -f "$CRUN_BUILD_DIR/plugins/hooks/events/events.so" ] || {
+        echo "note: no events hook plugin in this build; skipping"
+        e2e_checked
+        return 0
+    }
+    command -v curl >/dev/null 2>&1 || fail "curl is not installed"
+    make_project p
+    cd p || fail "no project"
+    printf '[hooks]\nevents = path=%s/events.jsonl\n' "$PWD" >>crun.ini
+    write_file conf/base/pipelines.yml <<'EOF2'
+pipelines:
+  __default__:
+    nodes:
+      - name: slow
+        cmd: [sh, -c, "while [ ! -e go ]; do sleep 0.1; done; echo 1 > {outputs.o}"]
+        outputs: {o: mid}
+      - name: last
+        cmd: [sh, -c, "cat {inputs.i} > {outputs.o}"]
+        inputs: {i: mid}
+        outputs: {o: greeting}
+EOF2
+    "$CRUN" viz --serve --port 0 --events "$PWD/events.jsonl" >serve.out 2>serve.err &
+    local server=$! url="" i
+    for i in $(seq 50); do
+        url=$(sed -n 's/^crun viz: serving \(http:[^ ]*\) .*/\1/p' serve.out)
+        [ -n "$url" ] && break
+        sleep 0.1
+    done
+    [ -n "$url" ] || { kill "$server"; fail "the server did not start: $(cat serve.err)"; }
+    case $url in http://127.0.0.1:*/) ;; *) kill "$server"; fail "not on loopback: $url" ;; esac
+    e2e_checked
+    expect_eq "$(node_state "$url" slow)" "none none" "before the run"
+    "$CRUN" >run.out 2>run.err &
+    local run=$! state=""
+    for i in $(seq 100); do
+        state=$(node_state "$url" slow)
+        [ "$state" = "running running" ] && break
+        sleep 0.1
+    done
+    expect_eq "$state" "running running" "the run and slow while it runs"
+    expect_eq "$(node_state "$url" last)" "running none" "last while slow runs"
+    # the page, in Chromium, while the run goes on
+    RENDERED=$(bash "$RENDER" "$url" during 1400,900 2>"$E2E_DIR/.render") ||
+        { touch go; kill "$server"; fail "the served page did not render: $RENDERED $(cat "$E2E_DIR/.render")"; }
+    expect_eq "$(node_status during/dom.html slow)" running "slow in the page"
+    expect_eq "$(node_status during/dom.html last)" none "last in the page"
+    touch go
+    wait "$run"
+    expect_eq "$?" 0 "the run's exit status"
+    expect_eq "$(node_state "$url" slow)" "ok ok" "after the run"
+    expect_eq "$(node_state "$url" last)" "ok ok" "last after the run"
+    RENDERED=$(bash "$RENDER" "$url" after 1400,900 2>"$E2E_DIR/.render") ||
+        { kill "$server"; fail "the served page did not render: $RENDERED"; }
+    expect_eq "$(node_status after/dom.html last)" ok "last in the page after the run"
+    kill -INT "$server"
+    wait "$server"
+    expect_eq "$?" 130 "the server's exit status on Ctrl-C"
+}
+
+test_serve_refuses_bad_usage()
+{
+    run_crun viz --project "$CRUN_SOURCE_DIR" --serve --port 70000
+    expect_status 2
+    expect_stderr_contains "--port must be a number from 0 to 65535, got '70000'"
+    run_crun viz --project "$CRUN_SOURCE_DIR" --port 8080
+    expect_status 2
+    expect_stderr_contains "--port needs --serve"
+    run_crun viz --project "$CRUN_SOURCE_DIR" --serve -o x.html
+    expect_status 2
+    expect_stderr_contains "no --format or -o"
 }
 
 run_tests "$@"

@@ -3,6 +3,8 @@
 # offline, and report what its script did.
 #
 # usage: render.sh PAGE.html OUTDIR [WIDTH,HEIGHT]   (default 1600,1000)
+#   PAGE may also be an http:// URL (`crun viz --serve`): then Chromium lets
+#   the page's first requests finish (a virtual time budget) before the shot.
 #   OUTDIR/screenshot.png   what a user sees at that window size
 #   OUTDIR/dom.html         the DOM after the script ran (--dump-dom)
 #   OUTDIR/console.log      every console message (Chromium's CONSOLE lines)
@@ -16,7 +18,12 @@ out=${2:?usage: render.sh PAGE.html OUTDIR [WIDTH,HEIGHT]}
 size=${3:-1600,1000}
 browser=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
 [ -n "$browser" ] || { echo "render.sh: chromium not found (apt-get install chromium)" >&2; exit 2; }
-case $page in /*) ;; *) page=$PWD/$page ;; esac
+wait=()
+case $page in
+    http://*) url=$page wait=(--virtual-time-budget=3000) ;;
+    /*) url=file://$page ;;
+    *) url=file://$PWD/$page ;;
+esac
 mkdir -p "$out"
 profile=$(mktemp -d "${TMPDIR:-/tmp}/crun-viz-chromium.XXXXXX") || exit 2
 trap 'rm -rf "$profile"' EXIT
@@ -30,8 +37,8 @@ chrome()
         --enable-logging=stderr --v=0 --window-size="$size" "$@"
 }
 
-chrome --screenshot="$out/screenshot.png" "file://$page" >/dev/null 2>"$out/chromium.log"
-chrome --dump-dom "file://$page" >"$out/dom.html" 2>>"$out/chromium.log"
+chrome "${wait[@]}" --screenshot="$out/screenshot.png" "$url" >/dev/null 2>"$out/chromium.log"
+chrome "${wait[@]}" --dump-dom "$url" >"$out/dom.html" 2>>"$out/chromium.log"
 grep -a ':CONSOLE' "$out/chromium.log" >"$out/console.log"
 
 attr()
