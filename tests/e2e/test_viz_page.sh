@@ -209,6 +209,12 @@ EOF2
     RENDERED=$(bash "$RENDER" "$url" after 1400,900 2>"$E2E_DIR/.render") ||
         { kill "$server"; fail "the served page did not render: $RENDERED"; }
     expect_eq "$(node_status after/dom.html last)" ok "last in the page after the run"
+    # a second server on the same port says which port
+    local port=${url#http://127.0.0.1:}
+    port=${port%/}
+    run_crun viz --serve --port "$port"
+    expect_status 2
+    expect_stderr_contains "cannot listen on 127.0.0.1:$port"
     kill -INT "$server"
     wait "$server"
     expect_eq "$?" 130 "the server's exit status on Ctrl-C"
