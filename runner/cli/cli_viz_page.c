@@ -653,7 +653,7 @@ const char cli_viz_page_tail[] =
     "    (function poll() {\n"
     "      fetch('events.json', { cache: 'no-store' }).then(function (r) { return r.json(); }).then(function (ev) {\n"
     "        var text = JSON.stringify(ev);\n"
-    "        if (Array.isArray(ev) && text.length !== seen) { seen = text.length; setEvents(ev, 0); }\n"
+    "        if (Array.isArray(ev) && text.length !== seen) { seen = text.length; setEvents(ev, 0); if (!touched) fit(); }\n"
     "      }).catch(function () {}).then(function () { setTimeout(poll, 1000); });\n"
     "    })();\n"
     "  }\n"
