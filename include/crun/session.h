@@ -108,7 +108,9 @@ typedef struct crun_filter {
 int crun_session_compile(crun_session *session, const crun_filter *filter, json_t **out,
                          crun_error *err);
 
-/* Descriptions for `crun list`: each a new reference to a JSON array of objects. */
+/* Descriptions for `crun list`: each a new reference to a JSON array of
+ * objects.  what: "pipelines", "nodes", "datasets", "runners", "plugins", or
+ * "hooks" (the project's hooks as configured: name, options, where). */
 int crun_session_list(crun_session *session, const char *what, json_t **out, crun_error *err);
 /* One dataset for `crun catalog describe`: type, options, where it is
  * declared, which nodes use it, whether its data exists, its versions. */

@@ -282,6 +282,32 @@ static const char *format_from_output(const char *output)
     return "dot";
 }
 
+/* The file the project's events hook writes (its `path` option, as the
+ * hook takes it: relative to the folder crun runs in), or NULL when the
+ * project has no events hook writing to a file.  A new string. */
+static char *hook_events_path(crun_session *s)
+{
+    json_t *hooks = NULL;
+    crun_error err = CRUN_ERROR_INIT;
+    char *path = NULL;
+    if (crun_session_list(s, "hooks", &hooks, &err) == 0) {
+        size_t i;
+        json_t *h;
+        json_array_foreach(hooks, i, h) {
+            const char *name = json_string_value(json_object_get(h, "name"));
+            const char *base = name ? strrchr(name, '/') : NULL;
+            base = base ? base + 1 : name;
+            const char *p = json_string_value(json_object_get(json_object_get(h, "options"), "path"));
+            if (!path && base && (strcmp(base, "events") == 0 || strcmp(base, "events.so") == 0) &&
+                p && p[0] && strcmp(p, "-") != 0)
+                path = strdup(p);
+        }
+    }
+    crun_error_clear(&err);
+    json_decref(hooks);
+    return path;
+}
+
 int cli_viz(cli *c, crun_session *s, crun_error *err)
 {
     if (c->what)
@@ -297,6 +323,9 @@ int cli_viz(cli *c, crun_session *s, crun_error *err)
         format = "html";
     if (c->events && strcmp(format, "html") != 0)
         return usage_error("%s", "--events needs --format html (the page colours nodes by the run)");
+    char *found = NULL;
+    if (c->serve && !c->events && (found = hook_events_path(s)))
+        c->events = found; /* the project's events hook's file */
     json_t *events = NULL, *ir = NULL;
     if (c->events && !c->serve && cli_viz_read_events(c->events, &events, err) != 0)
         return report(err);
@@ -326,8 +355,12 @@ int cli_viz(cli *c, crun_session *s, crun_error *err)
     if (text && c->serve) { /* it reports its errors and returns the exit status */
         int status = cli_viz_serve(c, text, len, err);
         free(text);
+        if (found)
+            c->events = NULL;
+        free(found);
         return status;
     }
+    free(found);
     int rc = text ? cli_write_output(c, text, err) : crun_error_set(err, CRUN_ENOMEM, "out of memory");
     free(text);
     return rc ? report(err) : EXIT_OK;

@@ -31,7 +31,7 @@ static const char usage_text[] =
     "usage: crun [run] [options]          run a pipeline\n"
     "       crun status [options]             which nodes --only-changed would run, and why\n"
     "       crun compile [options] [-o FILE]  print the pipeline's IR as JSON\n"
-    "       crun list pipelines|nodes|datasets|runners|plugins [--json]\n"
+    "       crun list pipelines|nodes|datasets|runners|plugins|hooks [--json]\n"
     "       crun plugin info FILE.so [--json]\n"
     "       crun catalog describe DATASET [--json]\n"
     "       crun catalog list [--pipeline P] [--json]  each pipeline's datasets\n"
@@ -677,6 +677,11 @@ static void print_list(const char *what, json_t *items)
             printf("%-20s %-20s%s%s%s\n", name, json_string_value(json_object_get(it, "type")),
                    wraps ? " " : "", wraps ? stack : "",
                    json_is_true(json_object_get(it, "default")) ? " (default)" : "");
+        } else if (strcmp(what, "hooks") == 0) {
+            char *opts = crun_json_dumps(json_object_get(it, "options"), JSON_COMPACT);
+            printf("%-20s %-28s %s\n", name, json_string_value(json_object_get(it, "where")),
+                   opts ? opts : "");
+            free(opts);
         } else {
             printf("%-14s %-8s %-8s %s\n", name, json_string_value(json_object_get(it, "kind")),
                    json_string_value(json_object_get(it, "version")),

@@ -371,6 +371,19 @@ static json_t *list_runners(crun_session *s)
     return a;
 }
 
+/* The project's hooks as configured (crun.ini [hooks], then hooks.yml), each
+ * {name, options, where}; none for a session opened from an IR file. */
+static json_t *list_hooks(const crun_session *s)
+{
+    json_t *out = json_array();
+    for (size_t i = 0; out && s->project && i < s->project->n_hooks; i++) {
+        const project_hook *h = &s->project->hooks[i];
+        json_array_append_new(out, json_pack("{s:s, s:O, s:s}", "name", h->name, "options",
+                                             h->options, "where", h->where ? h->where : ""));
+    }
+    return out;
+}
+
 int crun_session_list(crun_session *s, const char *what, json_t **out, crun_error *err)
 {
     const ir_t *ir = s->ir;
@@ -388,11 +401,14 @@ int crun_session_list(crun_session *s, const char *what, json_t **out, crun_erro
         *out = list_runners(s);
     } else if (strcmp(what, "plugins") == 0) {
         *out = plugin_list(&s->plugins);
+    } else if (strcmp(what, "hooks") == 0) {
+        *out = list_hooks(s);
     } else {
-        static const char *const kinds[] = {"pipelines", "nodes", "datasets", "runners", "plugins"};
-        const char *best = suggest_closest(what, kinds, 5);
+        static const char *const kinds[] = {"pipelines", "nodes", "datasets", "runners",
+                                            "plugins", "hooks"};
+        const char *best = suggest_closest(what, kinds, 6);
         return crun_error_set(err, CRUN_EUSAGE, "crun list: unknown list '%s'%s%s%s (pipelines, "
-                              "nodes, datasets, runners or plugins)", what,
+                              "nodes, datasets, runners, plugins or hooks)", what,
                               best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
     }
     return *out ? 0 : crun_error_set(err, CRUN_ENOMEM, "out of memory");

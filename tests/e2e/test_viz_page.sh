@@ -176,7 +176,13 @@ pipelines:
         inputs: {i: mid}
         outputs: {o: greeting}
 EOF2
-    "$CRUN" viz --serve --port 0 --events "$PWD/events.jsonl" >serve.out 2>serve.err &
+    # crun list hooks shows the events hook; viz --serve follows its file
+    # without being told (--events FILE names another)
+    run_crun list hooks
+    expect_status 0
+    expect_stdout_contains "events"
+    expect_stdout_contains "\"path\":\"$PWD/events.jsonl\""
+    "$CRUN" viz --serve --port 0 >serve.out 2>serve.err &
     local server=$! url="" i
     for i in $(seq 50); do
         url=$(sed -n 's/^crun viz: serving \(http:[^ ]*\) .*/\1/p' serve.out)
