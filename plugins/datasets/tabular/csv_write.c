@@ -53,11 +53,13 @@ static void out_append(out_buf *b, const char *s, size_t n)
 
 /* RFC 4180: a field holding the delimiter, a quote or a line break is
  * quoted with quotes doubled.  An empty string is quoted too, so that it
- * reads back apart from a missing cell. */
+ * reads back apart from a missing cell, and so is one that starts with a
+ * UTF-8 byte order mark, which the reader would take off at the start of
+ * the file. */
 static void write_field(out_buf *b, const char *s, char delimiter)
 {
     size_t n = strlen(s);
-    bool quote = n == 0;
+    bool quote = n == 0 || strncmp(s, "\xef\xbb\xbf", 3) == 0;
     for (size_t i = 0; i < n && !quote; i++)
         quote = s[i] == delimiter || s[i] == '"' || s[i] == '\r' || s[i] == '\n';
     if (!quote) {
