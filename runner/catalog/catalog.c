@@ -78,19 +78,21 @@ static int add_credentials(catalog *c, const ir_dataset *d, crun_options *opts,
     return 0;
 }
 
-/* The type a dataset has in this run: a request's input or an output kept in
- * memory swaps the catalog's type for the memory type (own: the run resolves
- * the entry to options of its own, which write_own_outputs writes). */
-static const char *type_in_run(catalog *c, size_t ds, const crun_run_options *o, bool own)
+/* How a dataset is kept in this run: a request's input is always in memory
+ * (IN_MEMORY); an output kept in memory is, unless write_own_outputs writes
+ * it because the run resolves its entry to a file of its own (UNLESS_OWN);
+ * everything else has the catalog's type (AS_DECLARED). */
+enum kept { AS_DECLARED, UNLESS_OWN, IN_MEMORY };
+
+static enum kept kept_in_run(catalog *c, size_t ds, const crun_run_options *o)
 {
     const ir_dataset *d = &c->shared->ir->ds[ds];
     for (size_t i = 0; i < o->n_inputs; i++)
         if (strcmp(o->input_names[i], d->name) == 0)
-            return "memory";
-    if (o->memory_outputs && d->kind == IR_DS_CATALOG && c->plan->producer[ds] != PLAN_NONE &&
-        !(own && o->write_own_outputs))
-        return "memory";
-    return d->type;
+            return IN_MEMORY;
+    if (o->memory_outputs && d->kind == IR_DS_CATALOG && c->plan->producer[ds] != PLAN_NONE)
+        return o->write_own_outputs ? UNLESS_OWN : IN_MEMORY;
+    return AS_DECLARED;
 }
 
 /* A memory dataset crossing to or from another job of this run lives in
@@ -269,14 +271,13 @@ static int open_entry(catalog *c, size_t ds, const crun_run_options *o, crun_err
     }
     const crun_plugin *plug;
     crun_options *own = NULL;
-    int rc = d->options ? run_entry_options(c, ds, o, &own, err) : 0;
+    enum kept kept = kept_in_run(c, ds, o);
+    /* the run's own options of the entry, when they may be used: not for
+     * what stays in memory whatever they say (a service request's outputs) */
+    int rc = d->options && kept != IN_MEMORY ? run_entry_options(c, ds, o, &own, err) : 0;
     if (rc)
         return rc;
-    const char *type = type_in_run(c, ds, o, own != NULL);
-    if (type != d->type) {
-        crun_options_free(own);
-        own = NULL;
-    }
+    const char *type = kept == IN_MEMORY || (kept == UNLESS_OWN && !own) ? "memory" : d->type;
     if ((rc = dataset_plugin(c, ds, type, &plug, err)) != 0) {
         crun_options_free(own);
         return crun_error_prefix(err, "%s%sdataset '%s': ", d->where ? d->where : "",
