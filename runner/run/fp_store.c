@@ -94,7 +94,14 @@ int fp_store_open(const char *project_dir, fp_store **out, crun_error *err)
         rc = db_error(db, path, err);
     if (!rc)
         sqlite3_busy_timeout(db, BUSY_MS);
-    if (!rc && sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK)
+    /* Two processes making a new store at once may get SQLITE_BUSY without
+     * the busy handler (SQLite's deadlock avoidance while the first turns
+     * WAL on): the schema is idempotent, so it is tried again, bounded. */
+    int ex = SQLITE_OK;
+    for (int tries = 0; !rc && (ex = sqlite3_exec(db, schema, NULL, NULL, NULL)) == SQLITE_BUSY &&
+                        tries < BUSY_MS / 10; tries++)
+        usleep(10 * 1000);
+    if (!rc && ex != SQLITE_OK)
         rc = db_error(db, path, err);
     fp_store *st = rc ? NULL : calloc(1, sizeof(*st));
     if (!rc && !st)
